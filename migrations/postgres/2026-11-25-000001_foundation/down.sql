@@ -1,0 +1,11 @@
+DROP TABLE node_settings;
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE api_keys;
+DROP TABLE sessions;
+DROP TABLE password_history;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE role_permissions;
+DROP TABLE roles;
+DROP TABLE tenants;

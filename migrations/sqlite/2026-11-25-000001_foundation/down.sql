@@ -1,0 +1,12 @@
+DROP TABLE node_settings;
+DROP TRIGGER audit_log_no_delete;
+DROP TRIGGER audit_log_no_update;
+DROP TABLE audit_log;
+DROP TABLE api_keys;
+DROP TABLE sessions;
+DROP TABLE password_history;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE role_permissions;
+DROP TABLE roles;
+DROP TABLE tenants;

@@ -1,0 +1,333 @@
+//! Who is calling: the [`Caller`] extractor for API handlers and [`ConsoleCaller`] for console
+//! pages.
+//!
+//! A caller is either a machine presenting `Authorization: Bearer tnk_…` (an API key) or a
+//! person with a session cookie whose session is fully signed in. Identity never comes from
+//! other headers. Session callers must echo their CSRF token on state-changing requests: in the
+//! `X-CSRF-Token` header for the JSON API, or in the `csrf` form field for console forms
+//! (checked by the handler with [`Caller::check_csrf`]).
+//!
+//! Refusals for lack of permission or scope are audited ([`Caller::require`], [`Caller::deny`]).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+
+use super::{api_key, session};
+use crate::audit::{self, AuditContext, Outcome};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::AppState;
+use crate::ids::{TenantId, UserId};
+use crate::tenants::Tenant;
+use crate::users::{accounts, roles, DataScope, Permission};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// User name, or `api-key:<prefix>`.
+    pub name: String,
+    /// Display name for the console.
+    pub display_name: String,
+    /// The account, for people.
+    pub user_id: Option<UserId>,
+    /// Role codes held.
+    pub roles: Vec<String>,
+    /// Permissions held.
+    pub permissions: BTreeSet<Permission>,
+    /// The tenant a tenant user or API key acts for.
+    pub tenant_id: Option<TenantId>,
+    /// Data scope.
+    pub scope: DataScope,
+    /// Source IP address.
+    pub source_ip: String,
+    /// The request's correlation id.
+    pub correlation_id: String,
+    /// CSRF token of the session (people only).
+    pub csrf_token: Option<String>,
+    /// The session row id (people only).
+    pub session_id: Option<String>,
+}
+
+impl Caller {
+    /// The audit context of this caller.
+    pub fn audit(&self) -> AuditContext {
+        AuditContext {
+            actor: self.name.clone(),
+            actor_role: if self.roles.is_empty() { "none".into() } else { self.roles.join(",") },
+            tenant_id: self.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+            source_ip: self.source_ip.clone(),
+            correlation_id: self.correlation_id.clone(),
+        }
+    }
+
+    /// Whether the caller holds `p`.
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+
+    /// Requires `p`; a refusal is audited with `object` and returned as 403.
+    pub async fn require(&self, state: &AppState, p: Permission, object: &str) -> AppResult<()> {
+        if self.can(p) {
+            return Ok(());
+        }
+        Err(self.deny(state, p.code(), object, ErrorKind::Forbidden).await)
+    }
+
+    /// Audits a refusal and returns the error to send.
+    pub async fn deny(&self, state: &AppState, action: &str, object: &str, kind: ErrorKind) -> AppError {
+        let ctx = self.audit();
+        let action = action.to_owned();
+        let object = object.to_owned();
+        let written = state
+            .db
+            .transaction(move |conn| {
+                audit::record(conn, &ctx, &action, &object, Outcome::Denied, serde_json::json!({}))
+            })
+            .await;
+        match written {
+            Ok(_) => AppError::new(kind),
+            Err(e) => e,
+        }
+    }
+
+    /// Whether the caller's tenant binding and data scope let it see `tenant`.
+    pub fn sees_tenant(&self, tenant: &Tenant) -> bool {
+        match &self.tenant_id {
+            Some(own) => own == &tenant.id,
+            None => self.scope.allows(&tenant.id, &tenant.region),
+        }
+    }
+
+    /// Checks the CSRF token a console form echoed.
+    pub fn check_csrf(&self, token: &str) -> AppResult<()> {
+        match &self.csrf_token {
+            Some(expected) if constant_time_eq(expected.as_bytes(), token.as_bytes()) => Ok(()),
+            Some(_) => Err(AppError::new(ErrorKind::CsrfRejected)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The source IP of a request (the TCP peer; forwarded headers are not trusted).
+pub fn source_ip(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Authenticates a request.
+pub async fn authenticate(req: &HttpRequest, state: &AppState) -> AppResult<Caller> {
+    let ip = source_ip(req);
+    let correlation_id = crate::http::request_id::current().unwrap_or_default();
+    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
+        let presented =
+            auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default().to_owned();
+        return from_api_key(state, presented, ip, correlation_id).await;
+    }
+    let token = req
+        .cookie(session::COOKIE)
+        .map(|c| c.value().to_owned())
+        .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated))?;
+    let caller = from_session(state, token, ip, correlation_id).await?;
+    if !is_safe(req.method()) && !is_form(req) {
+        let echoed = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        caller.check_csrf(echoed)?;
+    }
+    Ok(caller)
+}
+
+async fn from_api_key(state: &AppState, presented: String, ip: String, correlation_id: String) -> AppResult<Caller> {
+    state
+        .db
+        .transaction(move |conn| {
+            let key =
+                api_key::authenticate(conn, &presented)?.ok_or_else(|| AppError::new(ErrorKind::Unauthenticated))?;
+            let role = roles::get(conn, &key.role_id)?;
+            let tenant = crate::tenants::get(conn, &key.tenant_id)?;
+            if tenant.status != "active" {
+                return Err(AppError::new(ErrorKind::Unauthenticated));
+            }
+            Ok(Caller {
+                name: format!("api-key:{}", key.prefix),
+                display_name: format!("{}（接口密钥 {}）", tenant.name, key.prefix),
+                user_id: None,
+                roles: vec![role.code.clone()],
+                permissions: role.permissions,
+                tenant_id: Some(key.tenant_id),
+                scope: DataScope::default(),
+                source_ip: ip,
+                correlation_id,
+                csrf_token: None,
+                session_id: None,
+            })
+        })
+        .await
+}
+
+async fn from_session(state: &AppState, token: String, ip: String, correlation_id: String) -> AppResult<Caller> {
+    let idle = state.config.auth.session_idle_minutes;
+    state
+        .db
+        .transaction(move |conn| {
+            let s = session::resume(conn, &token, idle)?.ok_or_else(|| AppError::new(ErrorKind::Unauthenticated))?;
+            match s.stage {
+                session::Stage::Active => {}
+                session::Stage::PasswordChange => return Err(AppError::new(ErrorKind::PasswordChangeRequired)),
+                session::Stage::TotpEnrol | session::Stage::TotpVerify => {
+                    return Err(AppError::new(ErrorKind::SecondFactorRequired))
+                }
+            }
+            let record = accounts::record_by_id(conn, &s.user_id)?;
+            if record.disabled {
+                session::end(conn, &s.id)?;
+                return Err(AppError::new(ErrorKind::Unauthenticated));
+            }
+            let held = accounts::roles_of(conn, &s.user_id)?;
+            Ok(Caller {
+                scope: DataScope::from_columns(
+                    record.scope_region.as_deref(),
+                    &record.scope_categories,
+                    &record.scope_tenants,
+                ),
+                name: record.username,
+                display_name: record.display_name,
+                user_id: Some(s.user_id),
+                roles: held.iter().map(|r| r.code.clone()).collect(),
+                permissions: held.into_iter().flat_map(|r| r.permissions).collect(),
+                tenant_id: record.tenant_id.map(TenantId::from_db),
+                source_ip: ip,
+                correlation_id,
+                csrf_token: Some(s.csrf_token),
+                session_id: Some(s.id),
+            })
+        })
+        .await
+}
+
+fn state_of(req: &HttpRequest) -> AppResult<web::Data<AppState>> {
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("application state missing"))
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state_of(&req)?;
+            authenticate(&req, &state).await
+        })
+    }
+}
+
+/// A caller of a console page: instead of a problem document, an unauthenticated visitor is
+/// sent to the sign-in page and an unfinished sign-in to its next step.
+#[derive(Debug, Clone)]
+pub struct ConsoleCaller(pub Caller);
+
+/// Where a console visitor is sent instead of the page.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to {0}")]
+pub struct ConsoleRedirect(pub String);
+
+impl ResponseError for ConsoleRedirect {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SEE_OTHER
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::SeeOther().insert_header((header::LOCATION, self.0.clone())).finish()
+    }
+}
+
+/// The console page for an authentication failure, if the failure is one a page handles by
+/// redirecting.
+pub fn console_redirect(e: &AppError) -> Option<ConsoleRedirect> {
+    match e.kind {
+        ErrorKind::Unauthenticated => Some(ConsoleRedirect("/login".into())),
+        ErrorKind::PasswordChangeRequired => Some(ConsoleRedirect("/password".into())),
+        ErrorKind::SecondFactorRequired => Some(ConsoleRedirect("/totp".into())),
+        _ => None,
+    }
+}
+
+impl FromRequest for ConsoleCaller {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state_of(&req)?;
+            match authenticate(&req, &state).await {
+                Ok(c) => Ok(ConsoleCaller(c)),
+                Err(e) => Err(match console_redirect(&e) {
+                    Some(r) => r.into(),
+                    None => e.into(),
+                }),
+            }
+        })
+    }
+}
+
+/// A session in any stage of the sign-in flow, for the password-change and TOTP pages.
+#[derive(Debug, Clone)]
+pub struct PendingSession {
+    /// The session.
+    pub session: session::Session,
+    /// The account name.
+    pub username: String,
+    /// Audit context.
+    pub audit: AuditContext,
+}
+
+impl FromRequest for PendingSession {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state_of(&req)?;
+            let token = req.cookie(session::COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+            let idle = state.config.auth.session_idle_minutes;
+            let ip = source_ip(&req);
+            let correlation_id = crate::http::request_id::current().unwrap_or_default();
+            let found = state
+                .db
+                .transaction(move |conn| {
+                    let Some(s) = session::resume(conn, &token, idle)? else { return Ok(None) };
+                    let record = accounts::record_by_id(conn, &s.user_id)?;
+                    Ok(Some((s, record.username)))
+                })
+                .await?;
+            let Some((session, username)) = found else {
+                return Err(ConsoleRedirect("/login".into()).into());
+            };
+            let audit = AuditContext {
+                actor: username.clone(),
+                actor_role: "signing-in".into(),
+                tenant_id: None,
+                source_ip: ip,
+                correlation_id,
+            };
+            Ok(PendingSession { session, username, audit })
+        })
+    }
+}

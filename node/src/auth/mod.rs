@@ -1,0 +1,39 @@
+//! Authentication (身份鉴别): passwords, sessions, the sign-in flow with TOTP, API keys, and the
+//! extractors that turn a request into a [`caller::Caller`].
+
+pub mod api;
+pub mod api_key;
+pub mod caller;
+pub mod pages;
+pub mod password;
+pub mod session;
+pub mod signin;
+pub mod totp;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+
+/// The session cookie: HttpOnly, Secure, SameSite=Strict, whole site.
+pub fn session_cookie(token: &str) -> Cookie<'static> {
+    Cookie::build(session::COOKIE, token.to_owned())
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .finish()
+}
+
+/// A cookie that removes the session cookie.
+pub fn removal_cookie() -> Cookie<'static> {
+    let mut c = session_cookie("");
+    c.set_max_age(CookieDuration::ZERO);
+    c
+}
+
+/// Where the browser goes for a session stage.
+pub fn stage_path(stage: session::Stage) -> &'static str {
+    match stage {
+        session::Stage::PasswordChange => "/password",
+        session::Stage::TotpEnrol | session::Stage::TotpVerify => "/totp",
+        session::Stage::Active => "/",
+    }
+}

@@ -1,0 +1,354 @@
+//! The command line (命令行): `init`, `serve`, `migrate`, `user`, `tenant`, `audit`.
+//!
+//! Commands that change data write audit rows as the actor `cli`, the node's operator at the
+//! machine itself. Errors print their bilingual message and exit with status 1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::audit::AuditContext;
+use crate::bootstrap::{self, InitOptions, CONFIG_FILE, DEFAULT_DIR};
+use crate::config::{Config, LogFormat, Tier};
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::region::RegionCode;
+use crate::tenants::{self, NewTenant, TenantKind};
+use crate::users::accounts::{self, NewUser};
+
+/// tracenode — 重要产品追溯管理平台节点 / a node of the important-product traceability
+/// management platform (GB/T 38157).
+#[derive(Debug, Parser)]
+#[command(name = "tracenode", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (配置文件). Default: ./tracenode-data/tracenode.toml
+    #[arg(long, global = true, env = "TRACENODE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node: configuration, data directory, development certificates and the three
+    /// administrators with one-time passwords (初始化节点).
+    Init(InitArgs),
+    /// Run the node (运行节点). With no configuration, first initialises a standalone node in
+    /// ./tracenode-data.
+    Serve,
+    /// Apply pending database migrations (数据库迁移).
+    Migrate,
+    /// Manage user accounts (用户管理).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage tenants (租户管理).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// The audit trail (审计日志).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `init` arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Tier of this node (节点层级).
+    #[arg(long, value_enum)]
+    pub tier: Tier,
+    /// GB/T 2260 region code of this node, e.g. 330106 (行政区划代码; national: 100000).
+    #[arg(long)]
+    pub region: String,
+    /// Name shown in the console (节点名称).
+    #[arg(long)]
+    pub name: String,
+    /// Directory to create (数据目录).
+    #[arg(long, default_value = DEFAULT_DIR)]
+    pub dir: PathBuf,
+    /// Database URL: sqlite://PATH (default, inside DIR) or postgres://… (数据库地址).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Address of the HTTPS listener (监听地址).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account with a one-time password (新建用户).
+    Add {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// Display name (姓名).
+        #[arg(long)]
+        display_name: String,
+        /// Code of the tenant the account belongs to.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List accounts (用户列表).
+    List,
+    /// Give an account a new one-time password (重置密码).
+    ResetPassword {
+        /// Sign-in name.
+        username: String,
+    },
+    /// Clear a lockout (解锁).
+    Unlock {
+        /// Sign-in name.
+        username: String,
+    },
+}
+
+/// `tenant` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (新建租户).
+    Add {
+        /// Code: 2–32 of a-z, 0-9, _ and -.
+        #[arg(long)]
+        code: String,
+        /// Name (名称).
+        #[arg(long)]
+        name: String,
+        /// department, platform or enterprise (类型).
+        #[arg(long)]
+        kind: String,
+        /// Region code inside the node's region (地区).
+        #[arg(long)]
+        region: String,
+        /// Contact person and phone (联系人).
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+    /// List tenants (租户列表).
+    List,
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain and name the first broken sequence number (校验审计链).
+    Verify,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("错误 error: {}", e.message());
+            1
+        }
+    }
+}
+
+fn config_path(cli_config: &Option<PathBuf>) -> PathBuf {
+    cli_config.clone().unwrap_or_else(|| Path::new(DEFAULT_DIR).join(CONFIG_FILE))
+}
+
+fn load(cli_config: &Option<PathBuf>) -> AppResult<Config> {
+    let path = config_path(cli_config);
+    if !path.exists() {
+        return Err(AppError::invalid(
+            "config",
+            format!("找不到配置文件 {}。请先运行 tracenode init，或用 --config 指定", path.display()),
+            format!("no configuration at {}: run `tracenode init` first or pass --config", path.display()),
+        ));
+    }
+    Config::load(&path)
+}
+
+fn open(cli_config: &Option<PathBuf>) -> AppResult<(Config, Db)> {
+    let config = load(cli_config)?;
+    let db = bootstrap::open_db(&config)?;
+    Ok((config, db))
+}
+
+fn dispatch(cli: Cli) -> AppResult<()> {
+    match cli.command {
+        Command::Init(args) => init(args),
+        Command::Serve => serve(&cli.config),
+        Command::Migrate => {
+            let config = load(&cli.config)?;
+            let db = Db::open(&config.storage.database_url, &config.base_dir, 1, false)?;
+            let applied = db.migrate()?;
+            println!("已应用 {applied} 个迁移 / applied {applied} migration(s)");
+            Ok(())
+        }
+        Command::User(cmd) => user(&cli.config, cmd),
+        Command::Tenant(cmd) => tenant(&cli.config, cmd),
+        Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
+    }
+}
+
+fn print_accounts(accounts: &[bootstrap::InitialAccount]) {
+    if accounts.is_empty() {
+        println!(
+            "数据库中已有账号，未创建新的管理员。 / The database already has accounts; no administrators were created."
+        );
+        return;
+    }
+    println!("一次性密码（仅显示这一次，首次登录时必须修改）/ one-time passwords (shown once; must be changed at first sign-in):");
+    for a in accounts {
+        println!("  {:<12} {:<8} {}", a.username, a.role, a.one_time_password);
+    }
+}
+
+fn init(args: InitArgs) -> AppResult<()> {
+    let region =
+        RegionCode::parse(&args.region).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?;
+    let made = bootstrap::init(&InitOptions {
+        tier: args.tier,
+        region,
+        name: args.name,
+        dir: args.dir,
+        database_url: args.database_url,
+        listen: args.listen,
+    })?;
+    println!("已初始化节点 / node initialised: {}", made.config_path.display());
+    println!("证书仅供开发使用 / the certificates are for development only");
+    print_accounts(&made.accounts);
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {
+    if cli_config.is_none() && !Path::new(DEFAULT_DIR).join(CONFIG_FILE).exists() {
+        println!("未找到配置，正在 ./{DEFAULT_DIR} 中初始化独立节点 / no configuration: initialising a standalone node in ./{DEFAULT_DIR}");
+        let made = bootstrap::init(&InitOptions {
+            tier: Tier::Standalone,
+            region: RegionCode::national(),
+            name: "重要产品追溯管理平台（独立节点）".into(),
+            dir: PathBuf::from(DEFAULT_DIR),
+            database_url: None,
+            listen: None,
+        })?;
+        print_accounts(&made.accounts);
+    }
+    let (config, db) = open(cli_config)?;
+    init_logging(&config);
+    bootstrap::record_configuration(&db, &config)?;
+    let config = Arc::new(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::internal)?;
+    runtime.block_on(async move {
+        let running = crate::http::start(config.clone(), db)?;
+        tracing::info!(database = %config.storage.database_url.redacted(), "database ready");
+        println!(
+            "tracenode 已启动 / running: https://{}/  (控制台 console: https://{}/login)",
+            running.addr, running.addr
+        );
+        running.server.await.map_err(AppError::internal)
+    })
+}
+
+fn user(cli_config: &Option<PathBuf>, cmd: UserCommand) -> AppResult<()> {
+    let (_, db) = open(cli_config)?;
+    let ctx = AuditContext::cli();
+    match cmd {
+        UserCommand::Add { username, display_name, tenant } => {
+            let created = db.transaction_sync(|conn| {
+                let tenant_id = match &tenant {
+                    Some(code) => Some(tenants::by_code(conn, code)?.id),
+                    None => None,
+                };
+                accounts::create(conn, &ctx, &NewUser { username, display_name, tenant_id })
+            })?;
+            println!(
+                "已创建用户 / created {}；一次性密码 / one-time password: {}",
+                created.user.username, created.one_time_password
+            );
+        }
+        UserCommand::List => {
+            let users = db.transaction_sync(accounts::list)?;
+            println!("{:<20} {:<16} {:<28} status", "username", "name", "roles");
+            for u in users {
+                let status = if u.disabled {
+                    "disabled"
+                } else if u.locked {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!("{:<20} {:<16} {:<28} {}", u.username, u.display_name, u.roles.join(","), status);
+            }
+        }
+        UserCommand::ResetPassword { username } => {
+            let created = db.transaction_sync(|conn| {
+                let id = accounts::id_by_name(conn, &username)?;
+                accounts::reset_password(conn, &ctx, &id)
+            })?;
+            println!(
+                "已重置 / reset {}；一次性密码 / one-time password: {}",
+                created.user.username, created.one_time_password
+            );
+        }
+        UserCommand::Unlock { username } => {
+            db.transaction_sync(|conn| {
+                let id = accounts::id_by_name(conn, &username)?;
+                accounts::unlock(conn, &ctx, &id)
+            })?;
+            println!("已解锁 / unlocked {username}");
+        }
+    }
+    Ok(())
+}
+
+fn tenant(cli_config: &Option<PathBuf>, cmd: TenantCommand) -> AppResult<()> {
+    let (config, db) = open(cli_config)?;
+    let ctx = AuditContext::cli();
+    match cmd {
+        TenantCommand::Add { code, name, kind, region, contact } => {
+            let kind = TenantKind::parse(&kind)?;
+            let new = NewTenant { code, name, kind, region, contact };
+            let t = db.transaction_sync(|conn| tenants::create(conn, &ctx, &config.node.region, &new))?;
+            println!("已创建租户 / created tenant {} ({}) id {}", t.code, t.name, t.id);
+        }
+        TenantCommand::List => {
+            for t in db.transaction_sync(tenants::list_all)? {
+                println!("{:<20} {:<12} {:<8} {:<10} {}", t.code, t.kind.as_str(), t.region, t.status, t.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit_verify(cli_config: &Option<PathBuf>) -> AppResult<()> {
+    let (_, db) = open(cli_config)?;
+    let v = db.transaction_sync(|conn| {
+        let v = crate::audit::chain::verify(conn)?;
+        crate::audit::record(
+            conn,
+            &AuditContext::cli(),
+            "audit.verify",
+            "audit_log",
+            crate::audit::Outcome::Success,
+            serde_json::to_value(&v).unwrap_or_default(),
+        )?;
+        Ok(v)
+    })?;
+    match v.first_broken_seq {
+        None => {
+            println!("审计链完整 / audit chain intact: {} rows", v.rows_checked);
+            Ok(())
+        }
+        Some(seq) => Err(AppError::with_detail(
+            crate::error::ErrorKind::Conflict,
+            format!("审计链在第 {seq} 条断裂：{}", v.reason.clone().unwrap_or_default()),
+            format!("audit chain broken at sequence {seq}: {}", v.reason.unwrap_or_default()),
+        )),
+    }
+}

@@ -1,0 +1,412 @@
+//! Node configuration: built-in defaults → TOML file → `TRACENODE_…` environment variables.
+//!
+//! Rules this module keeps:
+//! - one typed struct, `deny_unknown_fields` everywhere, so a typo fails at start;
+//! - environment variables are `TRACENODE_<SECTION>_<KEY>` (e.g. `TRACENODE_HTTP_LISTEN`);
+//!   an unknown one is an error just like an unknown key in the file. `TRACENODE_CONFIG`
+//!   names the file and `TRACENODE_TEST_*` belongs to the test suite; both are not settings;
+//! - relative paths are resolved against the directory of the configuration file;
+//! - secrets (the database URL's password) never appear in `Debug` output or logs;
+//! - ambiguous settings are refused rather than guessed (see [`DatabaseUrl::parse`]).
+
+mod database_url;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use database_url::{Backend, DatabaseUrl};
+
+use crate::error::AppError;
+use crate::region::{RegionCode, RegionLevel};
+
+/// The tier a node serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// A node with no federation, for a single organisation or for trying tracenode out.
+    Standalone,
+    /// 县级 county node.
+    County,
+    /// 市级 city (prefecture) node.
+    City,
+    /// 省级 province node.
+    Province,
+    /// 国家级 national node.
+    National,
+}
+
+impl Tier {
+    /// The name used in configuration files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Standalone => "standalone",
+            Tier::County => "county",
+            Tier::City => "city",
+            Tier::Province => "province",
+            Tier::National => "national",
+        }
+    }
+
+    /// The Chinese label shown in the console.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Tier::Standalone => "独立节点",
+            Tier::County => "县级节点",
+            Tier::City => "市级节点",
+            Tier::Province => "省级节点",
+            Tier::National => "国家级节点",
+        }
+    }
+
+    /// Checks that `region` is of the level this tier serves.
+    pub fn check_region(self, region: &RegionCode) -> Result<(), AppError> {
+        let expected = match self {
+            Tier::Standalone => return Ok(()),
+            Tier::County => RegionLevel::County,
+            Tier::City => RegionLevel::City,
+            Tier::Province => RegionLevel::Province,
+            Tier::National => RegionLevel::National,
+        };
+        if region.level() == expected {
+            return Ok(());
+        }
+        Err(AppError::invalid(
+            "region",
+            format!(
+                "{}需要{}行政区划代码，而 {}（{}）是{}代码",
+                self.label_zh(),
+                expected.label_zh(),
+                region,
+                region.name(),
+                region.level().label_zh()
+            ),
+            format!(
+                "a {} node needs a {} region code, but {} ({}) is a {} code",
+                self.as_str(),
+                expected.as_str(),
+                region,
+                region.name(),
+                region.level().as_str()
+            ),
+        ))
+    }
+}
+
+/// The whole configuration of a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who this node is.
+    pub node: NodeSection,
+    /// Where its data lives.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// The console and API listener.
+    #[serde(default)]
+    pub http: HttpSection,
+    /// Sign-in and session rules.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+    /// The directory relative paths are resolved against (the config file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[node]`: the identity of this deployment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// The tier: standalone, county, city, province or national.
+    pub tier: Tier,
+    /// The GB/T 2260 region code this node serves (national: 100000).
+    pub region: RegionCode,
+    /// The name shown in the console, e.g. 杭州市西湖区重要产品追溯管理平台.
+    pub name: String,
+}
+
+/// `[storage]`: the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// `sqlite://PATH` (relative to the config directory) or `postgres://…`.
+    pub database_url: DatabaseUrl,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// Run pending PostgreSQL migrations at start (SQLite always migrates at start).
+    pub migrate_on_start: bool,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection { database_url: DatabaseUrl::default_sqlite(), pool_size: 8, migrate_on_start: true }
+    }
+}
+
+/// `[http]`: the console and API listener (HTTPS).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address and port to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// PEM certificate chain of the TLS server certificate.
+    pub tls_cert: PathBuf,
+    /// PEM private key of the TLS server certificate.
+    pub tls_key: PathBuf,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: "127.0.0.1:8443".into(),
+            tls_cert: PathBuf::from("certs/server.pem"),
+            tls_key: PathBuf::from("certs/server.key"),
+            body_limit_bytes: 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+/// `[auth]`: sign-in and session rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Failed sign-ins in a row that lock an account.
+    pub lockout_threshold: i32,
+    /// Minutes an account stays locked.
+    pub lockout_minutes: i64,
+    /// Earlier passwords a new password may not repeat.
+    pub password_history: usize,
+    /// Whether the three administrator roles must use TOTP.
+    pub require_totp_for_admins: bool,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            session_idle_minutes: 30,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+            password_history: 5,
+            require_totp_for_admins: true,
+        }
+    }
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `tracenode=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The environment variables that are not settings.
+const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG"];
+const TEST_VAR_PREFIX: &str = "TRACENODE_TEST_";
+const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log"];
+
+impl Config {
+    /// Loads the file at `path`, then applies the process environment.
+    pub fn load(path: &Path) -> Result<Config, AppError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            AppError::invalid(
+                "config",
+                format!("无法读取配置文件 {}：{e}", path.display()),
+                format!("cannot read config file {}: {e}", path.display()),
+            )
+        })?;
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_parts(&text, &env, &base)
+    }
+
+    /// Builds a configuration from file text and environment pairs (testable without a process
+    /// environment).
+    pub fn from_parts(file_text: &str, env: &[(String, String)], base_dir: &Path) -> Result<Config, AppError> {
+        let mut table: toml::Table = file_text.parse().map_err(|e: toml::de::Error| {
+            AppError::invalid(
+                "config",
+                format!("配置文件不是有效的 TOML：{}", e.message()),
+                format!("config file is not valid TOML: {}", e.message()),
+            )
+        })?;
+        apply_env(&mut table, env)?;
+        let mut config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            AppError::invalid(
+                "config",
+                format!("配置有误：{}", e.message()),
+                format!("invalid configuration: {}", e.message()),
+            )
+        })?;
+        config.base_dir = base_dir.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), AppError> {
+        self.node.tier.check_region(&self.node.region)?;
+        if self.node.name.trim().is_empty() || self.node.name.chars().count() > 100 {
+            return Err(AppError::invalid(
+                "node.name",
+                "节点名称不能为空且不超过100个字符",
+                "the node name must be 1 to 100 characters",
+            ));
+        }
+        if self.storage.pool_size == 0 {
+            return Err(AppError::invalid(
+                "storage.pool_size",
+                "连接池至少需要1个连接",
+                "pool_size must be at least 1",
+            ));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(AppError::invalid(
+                "http.body_limit_bytes",
+                "请求体上限不能小于1024字节",
+                "body_limit_bytes must be at least 1024",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Resolves a path from the configuration against the config directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// Overlays `TRACENODE_<SECTION>_<KEY>` variables onto the parsed file.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), AppError> {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("TRACENODE_") else { continue };
+        if NON_SETTING_VARS.contains(&name.as_str()) || name.starts_with(TEST_VAR_PREFIX) {
+            continue;
+        }
+        let lower = rest.to_ascii_lowercase();
+        let Some((section, key)) =
+            SECTIONS.iter().find_map(|s| lower.strip_prefix(&format!("{s}_")).map(|k| (*s, k.to_owned())))
+        else {
+            return Err(AppError::invalid(
+                "config",
+                format!("未知的环境变量 {name}"),
+                format!("unknown environment variable {name}"),
+            ));
+        };
+        let entry = table.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section_table) = entry.as_table_mut() else {
+            return Err(AppError::invalid(
+                "config",
+                format!("配置段 [{section}] 格式错误"),
+                format!("config section [{section}] is not a table"),
+            ));
+        };
+        section_table.insert(key, env_value(value));
+    }
+    Ok(())
+}
+
+/// Environment values are text; numbers and booleans are recognised so typed fields accept them.
+fn env_value(value: &str) -> toml::Value {
+    if let Ok(i) = value.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match value {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[node]\ntier = \"county\"\nregion = \"330106\"\nname = \"西湖区追溯平台\"\n";
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let c = Config::from_parts(MINIMAL, &[], Path::new("/etc/tn")).expect("loads");
+        assert_eq!(c.http.listen, "127.0.0.1:8443");
+        let c = Config::from_parts(
+            &format!("{MINIMAL}[http]\nlisten = \"0.0.0.0:9443\"\n"),
+            &env(&[("TRACENODE_AUTH_LOCKOUT_THRESHOLD", "7")]),
+            Path::new("/etc/tn"),
+        )
+        .expect("loads");
+        assert_eq!(c.http.listen, "0.0.0.0:9443");
+        assert_eq!(c.auth.lockout_threshold, 7);
+        let c = Config::from_parts(
+            &format!("{MINIMAL}[http]\nlisten = \"0.0.0.0:9443\"\n"),
+            &env(&[("TRACENODE_HTTP_LISTEN", "127.0.0.1:1")]),
+            Path::new("/etc/tn"),
+        )
+        .expect("loads");
+        assert_eq!(c.http.listen, "127.0.0.1:1", "environment wins over the file");
+    }
+
+    #[test]
+    fn unknown_keys_and_variables_are_errors() {
+        let e = Config::from_parts(&format!("{MINIMAL}[http]\nlisen = \"x\"\n"), &[], Path::new("."))
+            .expect_err("typo must fail");
+        assert!(e.detail_en.contains("lisen"), "{}", e.detail_en);
+        let e = Config::from_parts(MINIMAL, &env(&[("TRACENODE_HTTPS_LISTEN", "x")]), Path::new("."))
+            .expect_err("unknown variable must fail");
+        assert!(e.detail_en.contains("TRACENODE_HTTPS_LISTEN"));
+        assert!(Config::from_parts(MINIMAL, &env(&[("TRACENODE_TEST_PG_URL", "x")]), Path::new(".")).is_ok());
+    }
+
+    #[test]
+    fn tier_must_match_region_level() {
+        let text = MINIMAL.replace("330106", "330100");
+        let e = Config::from_parts(&text, &[], Path::new(".")).expect_err("city code for county tier");
+        assert_eq!(e.field.as_deref(), Some("region"));
+        assert!(e.detail_zh.contains("县级"), "{}", e.detail_zh);
+        let text = MINIMAL.replace("330106", "339999");
+        assert!(Config::from_parts(&text, &[], Path::new(".")).is_err(), "unknown region");
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let text = format!("{MINIMAL}[storage]\ndatabase_url = \"postgres://tn:s3cret@db/tn\"\npool_size = 4\nmigrate_on_start = true\n");
+        let c = Config::from_parts(&text, &[], Path::new(".")).expect("loads");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://tn:***@db/tn"), "{shown}");
+    }
+}

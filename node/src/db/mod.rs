@@ -1,0 +1,212 @@
+//! Storage: one diesel code path over SQLite and PostgreSQL.
+//!
+//! Rules this module keeps (DESIGN.md §3):
+//! - [`DbConnection`] is a `diesel::MultiConnection`; every query in the node is written once
+//!   against it. Where the backends differ, the difference is matched here and nowhere else.
+//! - diesel is blocking: all database work runs on tokio's blocking pool through
+//!   [`Db::run`] / [`Db::transaction`], never on an actix worker thread.
+//! - SQLite connections open with WAL, `foreign_keys=ON`, `synchronous=FULL` (nothing
+//!   acknowledged is lost on a crash) and a busy timeout. SQLite has one writer at a time, so
+//!   write transactions of this process queue on a mutex instead of failing with `SQLITE_BUSY`
+//!   when a reader tries to upgrade.
+//! - SQLite migrates at open; PostgreSQL migrates at open when configured, or with
+//!   `tracenode migrate`.
+
+mod connection;
+pub mod schema;
+
+pub use connection::{DbConnection, MultiBackend};
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::{Backend, DatabaseUrl};
+use crate::error::{AppError, AppResult};
+
+/// The SQLite migrations, embedded in the binary.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+/// The PostgreSQL migrations, embedded in the binary.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Opens connections for the pool, choosing the backend from the validated URL.
+#[derive(Debug, Clone)]
+pub struct ConnectionFactory {
+    backend: Backend,
+    target: String,
+}
+
+impl ManageConnection for ConnectionFactory {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn =
+                    SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Backend::Postgres => PgConnection::establish(&self.target)
+                .map(DbConnection::Postgres)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The node's database: a pool plus the write gate for SQLite.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionFactory>,
+    backend: Backend,
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+impl Db {
+    /// Opens the database named by `url` (relative paths against `base_dir`) and migrates it
+    /// when `migrate` is true (always for SQLite).
+    pub fn open(url: &DatabaseUrl, base_dir: &Path, pool_size: u32, migrate: bool) -> AppResult<Db> {
+        if let Some(path) = url.sqlite_path(base_dir) {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    AppError::invalid(
+                        "storage.database_url",
+                        format!("无法创建数据目录 {}：{e}", parent.display()),
+                        format!("cannot create data directory {}: {e}", parent.display()),
+                    )
+                })?;
+            }
+        }
+        let factory = ConnectionFactory { backend: url.backend(), target: url.connect_string(base_dir) };
+        let pool =
+            Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(factory).map_err(
+                |e| {
+                    AppError::with_detail(
+                        crate::error::ErrorKind::Unavailable,
+                        format!("无法连接数据库 {}：{e}", url.redacted()),
+                        format!("cannot connect to database {}: {e}", url.redacted()),
+                    )
+                },
+            )?;
+        let db = Db { pool, backend: url.backend(), sqlite_writer: Arc::new(Mutex::new(())) };
+        if migrate || db.backend == Backend::Sqlite {
+            db.migrate()?;
+        }
+        Ok(db)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> AppResult<usize> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        };
+        applied.map_err(|e| AppError::internal(format!("migration failed: {e}")))
+    }
+
+    /// A connection for synchronous callers (the command line, tests).
+    pub fn conn(&self) -> AppResult<PooledConnection<ConnectionFactory>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Pool state for metrics: (connections, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
+    /// Runs read-only work on the blocking pool.
+    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+
+    /// Runs `work` in one write transaction on the blocking pool: it commits when `work`
+    /// returns `Ok` and rolls back otherwise.
+    pub async fn transaction<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.transaction_sync(work)).await.map_err(AppError::internal)?
+    }
+
+    /// The synchronous form of [`Db::transaction`], for the command line and tests.
+    pub fn transaction_sync<T, F>(&self, work: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T>,
+    {
+        let mut conn = self.pool.get()?;
+        let _writer = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        };
+        (*conn).transaction(work)
+    }
+}
+
+/// Serialises writers of the audit chain inside the current transaction: PostgreSQL takes a
+/// transaction-scoped advisory lock; SQLite already has a single writer.
+pub fn lock_audit_chain(conn: &mut DbConnection) -> AppResult<()> {
+    match conn {
+        DbConnection::Sqlite(_) => Ok(()),
+        DbConnection::Postgres(c) => {
+            c.batch_execute("SELECT pg_advisory_xact_lock(7263001)")?;
+            Ok(())
+        }
+    }
+}
+
+/// Checks the database answers (for `/readyz`).
+pub fn ping(conn: &mut DbConnection) -> AppResult<()> {
+    conn.batch_execute("SELECT 1")?;
+    Ok(())
+}
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
+/// value reads back exactly as it was written on both backends.
+pub fn now() -> chrono::NaiveDateTime {
+    truncate_micros(chrono::Utc::now().naive_utc())
+}
+
+/// Truncates a timestamp to whole microseconds.
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
+}

@@ -1,0 +1,216 @@
+//! The HTTP layer: the HTTPS listener, the application (every capability's API and console
+//! routes), request ids and logging, metrics, error rendering and the OpenAPI document.
+//!
+//! Every route is registered through `utoipa_actix_web`, which takes each handler's
+//! `#[utoipa::path]` into the OpenAPI document as it registers it, so the document covers
+//! every route by construction.
+
+pub mod health;
+pub mod metrics;
+pub mod request_id;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{AppError, AppResult, ErrorKind};
+
+pub use metrics::Metrics;
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The configuration the node started with.
+    pub config: Arc<Config>,
+    /// The database.
+    pub db: Db,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tracenode",
+        description = "重要产品追溯管理平台节点 API / API of a node of the important-product traceability management platform (GB/T 38157). \
+Errors are application/problem+json documents with a stable `code`, English `title`/`detail` and Chinese `title_zh`/`detail_zh`. \
+Machine clients authenticate with `Authorization: Bearer <API key>`; console sessions use the `tn_session` cookie and must echo \
+their CSRF token in `X-CSRF-Token` on state-changing requests."
+    ),
+    components(schemas(crate::error::Problem)),
+    tags(
+        (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "auth", description = "登录与会话 Sign-in and sessions"),
+        (name = "tenants", description = "租户 Tenants"),
+        (name = "users", description = "用户、角色与数据范围 Users, roles and data scopes"),
+        (name = "apikeys", description = "接口密钥 API keys"),
+        (name = "audit", description = "审计日志 Audit trail"),
+        (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
+    )
+)]
+struct ApiDoc;
+
+fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let e = match &err {
+        J::Overflow { .. } | J::OverflowKnownLength { .. } => AppError::new(ErrorKind::PayloadTooLarge),
+        J::ContentType => AppError::with_detail(
+            ErrorKind::MalformedBody,
+            "请求体必须是 application/json",
+            "the request body must be application/json",
+        ),
+        J::Deserialize(d) => AppError::with_detail(
+            ErrorKind::MalformedBody,
+            format!("JSON 格式或字段有误：{d}"),
+            format!("malformed JSON or wrong fields: {d}"),
+        ),
+        other => AppError::with_detail(
+            ErrorKind::MalformedBody,
+            format!("请求体无法读取：{other}"),
+            format!("unreadable body: {other}"),
+        ),
+    };
+    e.into()
+}
+
+fn form_error(err: actix_web::error::UrlencodedError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::UrlencodedError as U;
+    let e = match &err {
+        U::Overflow { .. } => AppError::new(ErrorKind::PayloadTooLarge),
+        other => AppError::with_detail(
+            ErrorKind::MalformedBody,
+            format!("表单有误：{other}"),
+            format!("malformed form: {other}"),
+        ),
+    };
+    e.into()
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    AppError::with_detail(
+        ErrorKind::Validation,
+        format!("查询参数有误：{err}"),
+        format!("invalid query parameters: {err}"),
+    )
+    .into()
+}
+
+fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    AppError::with_detail(
+        ErrorKind::Validation,
+        format!("路径参数有误：{err}"),
+        format!("invalid path parameter: {err}"),
+    )
+    .into()
+}
+
+/// Turns actix's own plain-text 404/405 into problem documents.
+fn not_found_problem<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (req, res) = res.into_parts();
+    if res.headers().get(actix_web::http::header::CONTENT_TYPE).is_some() {
+        return Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, res).map_into_left_body()));
+    }
+    let problem = actix_web::ResponseError::error_response(&AppError::with_detail(
+        ErrorKind::NotFound,
+        format!("没有这个地址：{}", req.path()),
+        format!("no such route: {}", req.path()),
+    ));
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, problem).map_into_right_body()))
+}
+
+/// Builds the application and its OpenAPI document.
+pub fn build_app(
+    state: web::Data<AppState>,
+    openapi_json: Option<web::Data<health::OpenApiDocument>>,
+) -> (
+    App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    let limit = state.config.http.body_limit_bytes;
+    let doc = openapi_json.unwrap_or_else(|| web::Data::new(health::OpenApiDocument(String::new())));
+    App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(state)
+        .app_data(doc)
+        .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
+        .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
+        .app_data(web::PayloadConfig::default().limit(limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(health::routes)
+        .configure(crate::auth::api::routes)
+        .configure(crate::tenants::api::routes)
+        .configure(crate::users::api::routes)
+        .configure(crate::audit::api::routes)
+        .configure(crate::console::routes)
+        .map(|app| {
+            app.wrap(ErrorHandlers::new().default_handler_client(not_found_problem))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "no-referrer"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+                        ))
+                        .add(("Strict-Transport-Security", "max-age=31536000")),
+                )
+                .wrap(from_fn(request_id::middleware))
+        })
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served at `/api/v1/openapi.json`.
+pub fn openapi_document(state: web::Data<AppState>) -> AppResult<String> {
+    let (_, doc) = build_app(state, None);
+    doc.to_pretty_json().map_err(AppError::internal)
+}
+
+/// A running server and the address it listens on.
+pub struct Running {
+    /// The server handle (await it to run until stopped).
+    pub server: Server,
+    /// The bound address.
+    pub addr: SocketAddr,
+}
+
+/// Binds the HTTPS listener and starts serving.
+pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
+    let tls = tls::server_config(&config.resolve(&config.http.tls_cert), &config.resolve(&config.http.tls_key))?;
+    let state = web::Data::new(AppState { config: config.clone(), db, metrics: Arc::new(Metrics::new()) });
+    let doc = web::Data::new(health::OpenApiDocument(openapi_document(state.clone())?));
+    let workers = if config.http.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        config.http.workers
+    };
+    let server = HttpServer::new(move || build_app(state.clone(), Some(doc.clone())).0)
+        .workers(workers)
+        .bind_rustls_0_23(&config.http.listen, tls)
+        .map_err(|e| {
+            AppError::invalid(
+                "http.listen",
+                format!("无法监听 {}：{e}", config.http.listen),
+                format!("cannot listen on {}: {e}", config.http.listen),
+            )
+        })?;
+    let addr = server.addrs().first().copied().ok_or_else(|| AppError::internal("no listening address"))?;
+    Ok(Running { server: server.run(), addr })
+}

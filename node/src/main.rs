@@ -1,0 +1,8 @@
+//! The `tracenode` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = tracenode::cli::Cli::parse();
+    std::process::exit(tracenode::cli::run(cli));
+}

@@ -1,0 +1,208 @@
+//! Permissions and the built-in roles, including the separation of the three administrators
+//! (三权分立): system administrator, security administrator and audit administrator.
+//!
+//! The duties split the way Chinese graded-protection practice expects:
+//! - the **system administrator** (系统管理员) runs the node: tenants, accounts, API keys;
+//! - the **security administrator** (安全管理员) decides who may do what: roles, role
+//!   assignments, data scopes, unlocking and password resets;
+//! - the **audit administrator** (审计管理员) reads and verifies the audit trail.
+//!
+//! No account may hold roles from two of these lineages.
+
+use serde::{Deserialize, Serialize};
+
+/// A permission. Stored by its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Permission {
+    /// See tenants.
+    #[serde(rename = "tenant.read")]
+    TenantRead,
+    /// Create and change tenants.
+    #[serde(rename = "tenant.write")]
+    TenantWrite,
+    /// See user accounts.
+    #[serde(rename = "user.read")]
+    UserRead,
+    /// Create, change and disable user accounts.
+    #[serde(rename = "user.write")]
+    UserWrite,
+    /// Unlock accounts, reset passwords and set data scopes.
+    #[serde(rename = "user.security")]
+    UserSecurity,
+    /// See roles.
+    #[serde(rename = "role.read")]
+    RoleRead,
+    /// Create and change roles.
+    #[serde(rename = "role.write")]
+    RoleWrite,
+    /// Assign roles to users.
+    #[serde(rename = "role.assign")]
+    RoleAssign,
+    /// See API keys.
+    #[serde(rename = "apikey.read")]
+    ApiKeyRead,
+    /// Create and revoke API keys.
+    #[serde(rename = "apikey.write")]
+    ApiKeyWrite,
+    /// Read the audit trail.
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    /// Verify the audit chain.
+    #[serde(rename = "audit.verify")]
+    AuditVerify,
+}
+
+impl Permission {
+    /// Every permission, in display order.
+    pub const ALL: [Permission; 12] = [
+        Permission::TenantRead,
+        Permission::TenantWrite,
+        Permission::UserRead,
+        Permission::UserWrite,
+        Permission::UserSecurity,
+        Permission::RoleRead,
+        Permission::RoleWrite,
+        Permission::RoleAssign,
+        Permission::ApiKeyRead,
+        Permission::ApiKeyWrite,
+        Permission::AuditRead,
+        Permission::AuditVerify,
+    ];
+
+    /// The stored code, e.g. `tenant.write`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Permission::TenantRead => "tenant.read",
+            Permission::TenantWrite => "tenant.write",
+            Permission::UserRead => "user.read",
+            Permission::UserWrite => "user.write",
+            Permission::UserSecurity => "user.security",
+            Permission::RoleRead => "role.read",
+            Permission::RoleWrite => "role.write",
+            Permission::RoleAssign => "role.assign",
+            Permission::ApiKeyRead => "apikey.read",
+            Permission::ApiKeyWrite => "apikey.write",
+            Permission::AuditRead => "audit.read",
+            Permission::AuditVerify => "audit.verify",
+        }
+    }
+
+    /// The Chinese label shown in the console.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Permission::TenantRead => "查看租户",
+            Permission::TenantWrite => "管理租户",
+            Permission::UserRead => "查看用户",
+            Permission::UserWrite => "管理用户账号",
+            Permission::UserSecurity => "解锁、重置密码、设置数据范围",
+            Permission::RoleRead => "查看角色",
+            Permission::RoleWrite => "管理角色",
+            Permission::RoleAssign => "分配角色",
+            Permission::ApiKeyRead => "查看接口密钥",
+            Permission::ApiKeyWrite => "管理接口密钥",
+            Permission::AuditRead => "查看审计日志",
+            Permission::AuditVerify => "校验审计链",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn from_code(code: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.code() == code)
+    }
+}
+
+/// A built-in root role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinRole {
+    /// Stable code.
+    pub code: &'static str,
+    /// Chinese name.
+    pub name: &'static str,
+    /// Whether this is one of the three separated administrator roles.
+    pub separated_admin: bool,
+    /// Its permissions.
+    pub permissions: &'static [Permission],
+}
+
+/// 系统管理员.
+pub const SYSTEM_ADMIN: &str = "sysadmin";
+/// 安全管理员.
+pub const SECURITY_ADMIN: &str = "secadmin";
+/// 审计管理员.
+pub const AUDIT_ADMIN: &str = "auditadmin";
+/// 业务人员: the root of roles for government staff.
+pub const STAFF: &str = "staff";
+/// 接入方: the root of roles for tenants' machine clients and tenant users.
+pub const TENANT_CLIENT: &str = "tenant_client";
+
+/// The built-in roles, each the root of a lineage.
+pub const BUILTIN_ROLES: &[BuiltinRole] = &[
+    BuiltinRole {
+        code: SYSTEM_ADMIN,
+        name: "系统管理员",
+        separated_admin: true,
+        permissions: &[
+            Permission::TenantRead,
+            Permission::TenantWrite,
+            Permission::UserRead,
+            Permission::UserWrite,
+            Permission::RoleRead,
+            Permission::ApiKeyRead,
+            Permission::ApiKeyWrite,
+        ],
+    },
+    BuiltinRole {
+        code: SECURITY_ADMIN,
+        name: "安全管理员",
+        separated_admin: true,
+        permissions: &[
+            Permission::TenantRead,
+            Permission::UserRead,
+            Permission::UserSecurity,
+            Permission::RoleRead,
+            Permission::RoleWrite,
+            Permission::RoleAssign,
+        ],
+    },
+    BuiltinRole {
+        code: AUDIT_ADMIN,
+        name: "审计管理员",
+        separated_admin: true,
+        permissions: &[Permission::AuditRead, Permission::AuditVerify],
+    },
+    BuiltinRole { code: STAFF, name: "业务人员", separated_admin: false, permissions: &[Permission::TenantRead] },
+    BuiltinRole { code: TENANT_CLIENT, name: "接入方", separated_admin: false, permissions: &[] },
+];
+
+/// The built-in role with `code`.
+pub fn builtin(code: &str) -> Option<&'static BuiltinRole> {
+    BUILTIN_ROLES.iter().find(|r| r.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for p in Permission::ALL {
+            assert_eq!(Permission::from_code(p.code()), Some(p));
+            let json = serde_json::to_string(&p).expect("json");
+            assert_eq!(json, format!("\"{}\"", p.code()));
+        }
+        assert_eq!(Permission::from_code("tenant.delete"), None);
+    }
+
+    #[test]
+    fn separated_admins_share_no_duty_that_breaks_separation() {
+        let sys = builtin(SYSTEM_ADMIN).expect("sys");
+        let sec = builtin(SECURITY_ADMIN).expect("sec");
+        let aud = builtin(AUDIT_ADMIN).expect("aud");
+        // Only the security administrator grants; only the audit administrator audits.
+        assert!(!sys.permissions.contains(&Permission::RoleAssign));
+        assert!(!sys.permissions.contains(&Permission::AuditRead));
+        assert!(!sec.permissions.contains(&Permission::AuditRead));
+        assert!(!sec.permissions.contains(&Permission::UserWrite));
+        assert!(aud.permissions.iter().all(|p| p.code().starts_with("audit.")));
+    }
+}
