@@ -20,7 +20,7 @@ use crate::users::accounts::{self, NewUser};
 /// tracenode — 重要产品追溯管理平台节点 / a node of the important-product traceability
 /// management platform (GB/T 38157).
 #[derive(Debug, Parser)]
-#[command(name = "tracenode", version, about, long_about = None)]
+#[command(name = "tracenode", version)]
 pub struct Cli {
     /// Configuration file (配置文件). Default: ./tracenode-data/tracenode.toml
     #[arg(long, global = true, env = "TRACENODE_CONFIG")]

@@ -130,7 +130,7 @@ pub struct NodeSection {
 
 /// `[storage]`: the database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct StorageSection {
     /// `sqlite://PATH` (relative to the config directory) or `postgres://…`.
     pub database_url: DatabaseUrl,
@@ -148,7 +148,7 @@ impl Default for StorageSection {
 
 /// `[http]`: the console and API listener (HTTPS).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
     /// Address and port to listen on; port 0 picks a free port.
     pub listen: String,
@@ -176,7 +176,7 @@ impl Default for HttpSection {
 
 /// `[auth]`: sign-in and session rules.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
     /// Minutes of inactivity after which a session ends.
     pub session_idle_minutes: i64,
@@ -204,7 +204,7 @@ impl Default for AuthSection {
 
 /// `[log]`: logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// `text` or `json`.
     pub format: LogFormat,
@@ -399,6 +399,34 @@ mod tests {
         assert!(e.detail_zh.contains("县级"), "{}", e.detail_zh);
         let text = MINIMAL.replace("330106", "339999");
         assert!(Config::from_parts(&text, &[], Path::new(".")).is_err(), "unknown region");
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let c = Config::from_parts(MINIMAL, &[], Path::new(".")).expect("loads");
+        let value = toml::Value::try_from(&c).expect("serialise");
+        let sections = value.as_table().expect("table");
+        for (section, keys) in sections {
+            for key in keys.as_table().expect("section").keys() {
+                let name = format!("`{section}.{key}`");
+                assert!(doc.contains(&name), "{name} is missing from docs/configuration.md");
+            }
+        }
+    }
+
+    #[test]
+    fn every_example_config_loads() {
+        for (name, text) in [
+            ("standalone", include_str!("../../../config/standalone.toml")),
+            ("county", include_str!("../../../config/county.toml")),
+            ("city", include_str!("../../../config/city.toml")),
+            ("province", include_str!("../../../config/province.toml")),
+            ("national", include_str!("../../../config/national.toml")),
+        ] {
+            let c = Config::from_parts(text, &[], Path::new(".")).unwrap_or_else(|e| panic!("{name}: {}", e.message()));
+            assert_eq!(c.node.tier.as_str(), name);
+        }
     }
 
     #[test]

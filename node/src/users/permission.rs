@@ -171,7 +171,13 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         permissions: &[Permission::AuditRead, Permission::AuditVerify],
     },
     BuiltinRole { code: STAFF, name: "业务人员", separated_admin: false, permissions: &[Permission::TenantRead] },
-    BuiltinRole { code: TENANT_CLIENT, name: "接入方", separated_admin: false, permissions: &[] },
+    BuiltinRole {
+        code: TENANT_CLIENT,
+        name: "接入方",
+        separated_admin: false,
+        // A tenant's own people and machines see their own tenant and its keys, nothing more.
+        permissions: &[Permission::TenantRead, Permission::ApiKeyRead],
+    },
 ];
 
 /// The built-in role with `code`.

@@ -1,0 +1,163 @@
+//! The console in a real browser (Debian's Chromium driven through ChromeDriver): sign in with
+//! a one-time password, change it, enrol TOTP, create a tenant and see it listed. Screenshots
+//! are saved to `test-artifacts/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::both_backends;
+use crate::support::TestApp;
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tool(var: &str, default: &str) -> String {
+    let path = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "the browser test needs {path} ({var}); scripts/test.sh installs Debian's chromium and chromium-driver"
+    );
+    path
+}
+
+fn start_driver() -> Driver {
+    let chromedriver = tool("TRACENODE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
+    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    Driver { child, port }
+}
+
+async fn connect(driver: &Driver) -> Client {
+    let chromium = tool("TRACENODE_TEST_CHROMIUM", "/usr/bin/chromium");
+    let profile = tempfile::tempdir().expect("profile").keep();
+    let caps = serde_json::json!({
+        "acceptInsecureCerts": true,
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,900", "--lang=zh-CN", format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    let caps = match caps {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    for _ in 0..50 {
+        if let Ok(c) = ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not connect to chromedriver at {url}");
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let dir = std::env::var("TRACENODE_TEST_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts"));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir.join(name)
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.expect("clear");
+    field.send_keys(value).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
+}
+
+async fn body_text(c: &Client) -> String {
+    c.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+}
+
+async fn console_first_sign_in_and_tenant(app: TestApp) {
+    let driver = start_driver();
+    let c = connect(&driver).await;
+    let backend = format!("{:?}", app.backend).to_lowercase();
+    c.goto(&app.url("/")).await.expect("goto");
+    assert!(
+        c.current_url().await.expect("url").path().ends_with("/login"),
+        "signed-out visitors land on the sign-in page"
+    );
+    assert!(body_text(&c).await.contains("登录"));
+    // A wrong password reads as a generic error.
+    fill(&c, "#username", "sysadmin").await;
+    fill(&c, "#password", "Wrong-password-1").await;
+    click(&c, "#sign-in").await;
+    assert!(body_text(&c).await.contains("用户名或密码错误"));
+    fill(&c, "#username", "sysadmin").await;
+    fill(&c, "#password", &app.one_time_password("sysadmin")).await;
+    click(&c, "#sign-in").await;
+    assert!(c.current_url().await.expect("url").path().ends_with("/password"));
+    assert!(body_text(&c).await.contains("请先设置新密码"));
+    fill(&c, "#current_password", &app.one_time_password("sysadmin")).await;
+    fill(&c, "#new_password", "Browser-Test-Pass1").await;
+    fill(&c, "#confirm_password", "Browser-Test-Pass1").await;
+    click(&c, "#change-password").await;
+    assert!(c.current_url().await.expect("url").path().ends_with("/totp"));
+    let secret = c.find(Locator::Css("#totp-secret")).await.expect("secret").text().await.expect("text");
+    let code = tracenode::auth::totp::code_at(secret.trim(), tracenode::auth::totp::unix_now()).expect("code");
+    fill(&c, "#code", &code).await;
+    click(&c, "#verify").await;
+    let home = body_text(&c).await;
+    assert!(home.contains("欢迎") && home.contains("系统管理员"), "{home}");
+    for label in ["主体与产品注册", "数据接入与管理", "统计分析", "监测评价", "租户", "用户", "接口密钥"]
+    {
+        assert!(home.contains(label), "navigation lacks {label}");
+    }
+    c.screenshot()
+        .await
+        .map(|png| std::fs::write(artifact(&format!("console-home-{backend}.png")), png))
+        .expect("shot")
+        .expect("write");
+    // Unbuilt capabilities say so plainly.
+    c.goto(&app.url("/stats")).await.expect("goto");
+    assert!(body_text(&c).await.contains("尚未建成"));
+    // Create a tenant and see it listed.
+    c.goto(&app.url("/tenants")).await.expect("goto");
+    fill(&c, "#code", "xihu-market").await;
+    fill(&c, "#name", "西湖区农贸市场管理平台").await;
+    fill(&c, "#region", "330106").await;
+    fill(&c, "#contact", "李明 0571-88888888").await;
+    click(&c, "#create-tenant").await;
+    let page = body_text(&c).await;
+    assert!(page.contains("已创建租户"), "{page}");
+    let table = c.find(Locator::Css("#tenants")).await.expect("table").text().await.expect("text");
+    assert!(table.contains("西湖区农贸市场管理平台") && table.contains("330106 西湖区"), "{table}");
+    // A bad region is explained in Chinese and nothing is created.
+    fill(&c, "#code", "bad-one").await;
+    fill(&c, "#name", "错误地区").await;
+    fill(&c, "#region", "320106").await;
+    click(&c, "#create-tenant").await;
+    assert!(body_text(&c).await.contains("不在本节点辖区"));
+    let table = c.find(Locator::Css("#tenants")).await.expect("table").text().await.expect("text");
+    assert!(!table.contains("错误地区"));
+    c.goto(&app.url("/tenants")).await.expect("goto");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("console-tenants-{backend}.png")), png).expect("write");
+    c.close().await.expect("close");
+}
+both_backends!(console_first_sign_in_and_tenant);

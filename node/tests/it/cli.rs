@@ -1,0 +1,152 @@
+//! The command line: init, help, refusals, and the operator commands.
+
+use std::process::{Command, Output};
+
+use crate::support::{fresh_pg_database, Backend};
+
+fn tracenode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tracenode"))
+        .args(args)
+        .env_remove("TRACENODE_CONFIG")
+        .output()
+        .expect("run tracenode")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = tracenode(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out);
+    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit"] {
+        assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
+    }
+    assert!(help.contains("重要产品追溯管理平台"));
+    let init = text(&tracenode(&["init", "--help"]));
+    for flag in ["--tier", "--region", "--name", "--dir", "--database-url", "standalone", "county", "national"] {
+        assert!(init.contains(flag), "{flag} missing from init --help:\n{init}");
+    }
+    let version = text(&tracenode(&["--version"]));
+    assert!(version.starts_with("tracenode "), "{version}");
+}
+
+#[test]
+fn init_refuses_a_region_of_the_wrong_level_or_unknown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("n");
+    let out =
+        tracenode(&["init", "--tier", "county", "--region", "330100", "--name", "x", "--dir", d.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(1));
+    let msg = text(&out);
+    assert!(msg.contains("县级") && msg.contains("county"), "{msg}");
+    assert!(!d.join("tracenode.toml").exists(), "nothing written");
+    let out = tracenode(&[
+        "init",
+        "--tier",
+        "province",
+        "--region",
+        "999999",
+        "--name",
+        "x",
+        "--dir",
+        d.to_str().expect("p"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("999999"));
+    let out = tracenode(&[
+        "init",
+        "--tier",
+        "national",
+        "--region",
+        "100000",
+        "--name",
+        "x",
+        "--dir",
+        d.to_str().expect("p"),
+        "--database-url",
+        "mysql://h/db",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("sqlite://"), "{}", text(&out));
+}
+
+#[test]
+fn a_config_with_an_unknown_key_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(
+        &cfg,
+        "[node]\ntier = \"national\"\nregion = \"100000\"\nname = \"国家\"\n[http]\nlisten_addr = \"x\"\n",
+    )
+    .expect("write");
+    let out = tracenode(&["--config", cfg.to_str().expect("p"), "migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("listen_addr"), "{}", text(&out));
+}
+
+fn operator_commands(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("node");
+    let dstr = d.to_str().expect("p").to_owned();
+    let mut args = vec!["init", "--tier", "county", "--region", "330106", "--name", "西湖区追溯平台", "--dir", &dstr];
+    let url;
+    if backend == Backend::Postgres {
+        url = fresh_pg_database();
+        args.extend(["--database-url", &url]);
+    }
+    let out = tracenode(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    for name in ["sysadmin", "secadmin", "auditadmin"] {
+        assert!(printed.contains(name), "{printed}");
+    }
+    assert!(d.join("certs/server.pem").exists() && d.join("certs/server.key").exists());
+    let again = tracenode(&args);
+    assert_eq!(again.status.code(), Some(1), "init twice is refused");
+    let cfg = d.join("tracenode.toml");
+    let c = cfg.to_str().expect("p");
+    let run = |extra: &[&str]| {
+        let mut a = vec!["--config", c];
+        a.extend_from_slice(extra);
+        tracenode(&a)
+    };
+    let out = run(&[
+        "tenant",
+        "add",
+        "--code",
+        "xh-market",
+        "--name",
+        "西湖农贸市场",
+        "--kind",
+        "enterprise",
+        "--region",
+        "330106",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["tenant", "add", "--code", "far", "--name", "外地", "--kind", "enterprise", "--region", "330102"]);
+    assert_eq!(out.status.code(), Some(1), "outside the county: {}", text(&out));
+    assert!(text(&run(&["tenant", "list"])).contains("xh-market"));
+    let out = run(&["user", "add", "--username", "chen.wu", "--display-name", "陈五", "--tenant", "xh-market"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&run(&["user", "list"])).contains("chen.wu"));
+    assert!(run(&["user", "reset-password", "chen.wu"]).status.success());
+    assert!(run(&["user", "unlock", "chen.wu"]).status.success());
+    assert_eq!(run(&["user", "unlock", "nobody"]).status.code(), Some(1));
+    assert!(run(&["migrate"]).status.success());
+    let out = run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("intact"));
+}
+
+#[test]
+fn operator_commands_sqlite() {
+    operator_commands(Backend::Sqlite);
+}
+
+#[test]
+fn operator_commands_postgres() {
+    operator_commands(Backend::Postgres);
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the node, collected in one binary. Every behaviour runs on SQLite
+//! and on PostgreSQL (`both_backends!`).
+
+mod support;
+
+mod api_keys;
+mod audit_trail;
+mod auth_flow;
+mod browser;
+mod cli;
+mod http_basics;
+mod schema;
+mod tenants;
+mod users_roles;

@@ -1,0 +1,291 @@
+//! Test harness: a real node on a free loopback port, over real TLS, with an isolated database
+//! per test (a temporary SQLite file, or a fresh PostgreSQL database on the server named by
+//! `TRACENODE_TEST_PG_URL`, which `scripts/test.sh` starts).
+//!
+//! `both_backends!(name)` turns `async fn name(app: TestApp)` into two tests, `name::sqlite`
+//! and `name::postgres`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use diesel::Connection;
+use serde_json::{json, Value};
+use tracenode::bootstrap::{self, InitOptions, InitialAccount};
+use tracenode::config::{Config, Tier};
+use tracenode::db::Db;
+use tracenode::region::RegionCode;
+
+/// The password the initial administrators get in [`TestApp::admin`].
+pub const ADMIN_PASSWORD: &str = "Secure-Node-Pass1";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one behaviour on both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
+            }
+        }
+    };
+}
+
+/// The PostgreSQL server URL for tests; a clear failure when it is missing.
+pub fn pg_server_url() -> String {
+    std::env::var("TRACENODE_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "PostgreSQL tests need TRACENODE_TEST_PG_URL (postgres://user:pass@host:port/postgres, a role with CREATEDB). \
+             scripts/test.sh starts PostgreSQL and sets it."
+        )
+    })
+}
+
+/// Creates an empty PostgreSQL database and returns its URL.
+pub fn fresh_pg_database() -> String {
+    let server = pg_server_url();
+    let mut conn = diesel::pg::PgConnection::establish(&server).expect("connect to the PostgreSQL test server");
+    let name = format!("tn_test_{}", uuid::Uuid::new_v4().simple());
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, &format!("CREATE DATABASE {name}"))
+        .expect("create test database");
+    let base = server.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database");
+    format!("{base}/{name}")
+}
+
+/// A running node.
+pub struct TestApp {
+    pub backend: Backend,
+    pub base: String,
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub dir: tempfile::TempDir,
+    pub accounts: Vec<InitialAccount>,
+    ca_pem: Vec<u8>,
+}
+
+impl TestApp {
+    /// A city node (杭州市 330100) on a free port.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node_dir = dir.path().join("node");
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_pg_database()),
+        };
+        let made = bootstrap::init(&InitOptions {
+            tier: Tier::City,
+            region: RegionCode::parse("330100").expect("region"),
+            name: "杭州市重要产品追溯管理平台".into(),
+            dir: node_dir.clone(),
+            database_url,
+            listen: Some("127.0.0.1:0".into()),
+        })
+        .expect("init");
+        let config = Config::load(&made.config_path).expect("config");
+        let db = bootstrap::open_db(&config).expect("open db");
+        let config = Arc::new(config);
+        let running = tracenode::http::start(config.clone(), db.clone()).expect("start");
+        tokio::spawn(running.server);
+        let ca_pem = std::fs::read(node_dir.join("certs/ca.pem")).expect("ca");
+        TestApp {
+            backend,
+            base: format!("https://127.0.0.1:{}", running.addr.port()),
+            db,
+            config,
+            dir,
+            accounts: made.accounts,
+            ca_pem,
+        }
+    }
+
+    /// The node's directory.
+    pub fn node_dir(&self) -> PathBuf {
+        self.dir.path().join("node")
+    }
+
+    /// A new HTTP client with its own cookie jar that trusts the node's CA.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem).expect("ca pem"))
+            .tls_built_in_root_certs(false)
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// The one-time password `init` printed for `username`.
+    pub fn one_time_password(&self, username: &str) -> String {
+        self.accounts
+            .iter()
+            .find(|a| a.username == username)
+            .map(|a| a.one_time_password.clone())
+            .expect("initial account")
+    }
+
+    /// Signs an initial administrator in through the whole first-time flow (password change
+    /// and TOTP enrolment) and returns the session.
+    pub async fn admin(&self, username: &str) -> Session {
+        self.first_sign_in(username, &self.one_time_password(username), ADMIN_PASSWORD).await
+    }
+
+    /// Signs in with a one-time password, sets `new_password`, and completes TOTP when asked.
+    pub async fn first_sign_in(&self, username: &str, one_time: &str, new_password: &str) -> Session {
+        let client = self.client();
+        let state = sign_in(&client, self, username, one_time).await;
+        assert_eq!(state["next"], "password_change", "{state}");
+        let csrf = state["csrf_token"].as_str().expect("csrf").to_owned();
+        let res = client
+            .post(self.url("/api/v1/auth/password"))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({"current_password": one_time, "new_password": new_password}))
+            .send()
+            .await
+            .expect("password");
+        assert_eq!(res.status(), 200, "password change");
+        let state: Value = res.json().await.expect("json");
+        let mut session = Session { client, csrf, secret: None };
+        match state["next"].as_str() {
+            Some("totp_enrol") => {
+                let enrol: Value = session
+                    .client
+                    .get(self.url("/api/v1/auth/totp"))
+                    .send()
+                    .await
+                    .expect("totp")
+                    .json()
+                    .await
+                    .expect("json");
+                let secret = enrol["secret"].as_str().expect("secret").to_owned();
+                session.submit_totp(self, &secret).await;
+                session.secret = Some(secret);
+            }
+            Some("active") => {}
+            other => panic!("unexpected next step {other:?}"),
+        }
+        session
+    }
+
+    /// Creates a tenant as `session` and returns its JSON.
+    pub async fn tenant(&self, session: &Session, code: &str, region: &str) -> Value {
+        let res = session
+            .post(
+                self,
+                "/api/v1/tenants",
+                json!({"code": code, "name": format!("{code} 租户"), "kind": "platform", "region": region}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "create tenant {code}");
+        res.json().await.expect("json")
+    }
+
+    /// The id of the role with `code`.
+    pub async fn role_id(&self, session: &Session, code: &str) -> String {
+        let roles: Value = session.get(self, "/api/v1/roles").await.json().await.expect("json");
+        roles.as_array().expect("roles").iter().find(|r| r["code"] == code).expect("role")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// Runs raw SQL on the node's database (for tests that act as an attacker with database
+    /// access).
+    pub fn sql(&self, statement: &str) -> Result<(), String> {
+        let mut conn = self.db.conn().map_err(|e| e.message())?;
+        diesel::connection::SimpleConnection::batch_execute(&mut *conn, statement).map_err(|e| e.to_string())
+    }
+
+    /// Counts audit rows with `action` and `outcome`.
+    pub fn audit_count(&self, action: &str, outcome: &str) -> i64 {
+        use diesel::prelude::*;
+        use tracenode::db::schema::audit_log;
+        let mut conn = self.db.conn().expect("conn");
+        audit_log::table
+            .filter(audit_log::action.eq(action))
+            .filter(audit_log::outcome.eq(outcome))
+            .count()
+            .get_result(&mut *conn)
+            .expect("count")
+    }
+}
+
+/// Signs in and returns the sign-in state JSON (asserting 200).
+pub async fn sign_in(client: &reqwest::Client, app: &TestApp, username: &str, password: &str) -> Value {
+    let res = client
+        .post(app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 200, "sign in as {username}");
+    res.json().await.expect("json")
+}
+
+/// A signed-in client.
+pub struct Session {
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub secret: Option<String>,
+}
+
+impl Session {
+    pub async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
+        self.client.get(app.url(path)).send().await.expect("get")
+    }
+
+    pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(app.url(path)).header("X-CSRF-Token", &self.csrf).json(&body).send().await.expect("post")
+    }
+
+    pub async fn put(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+        self.client.put(app.url(path)).header("X-CSRF-Token", &self.csrf).json(&body).send().await.expect("put")
+    }
+
+    /// Submits the current TOTP code (or the next step's, if the current one was used).
+    pub async fn submit_totp(&self, app: &TestApp, secret: &str) {
+        let now = tracenode::auth::totp::unix_now();
+        for at in [now, now + 30] {
+            let code = tracenode::auth::totp::code_at(secret, at).expect("code");
+            let res = self
+                .client
+                .post(app.url("/api/v1/auth/totp"))
+                .header("X-CSRF-Token", &self.csrf)
+                .json(&json!({"code": code}))
+                .send()
+                .await
+                .expect("totp");
+            if res.status() == 200 {
+                return;
+            }
+        }
+        panic!("TOTP code not accepted");
+    }
+}
+
+/// Asserts a problem document with `status` and `code`; returns it.
+pub async fn expect_problem(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(ct.starts_with("application/problem+json"), "content type {ct}");
+    let body: Value = res.json().await.expect("problem json");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["detail_zh"].as_str().is_some_and(|s| !s.is_empty()), "Chinese detail: {body}");
+    assert!(body["detail"].as_str().is_some_and(|s| !s.is_empty()), "English detail: {body}");
+    body
+}
