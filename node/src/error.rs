@@ -245,7 +245,11 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).content_type("application/problem+json").json(self.problem())
+        let mut res =
+            HttpResponse::build(self.status_code()).content_type("application/problem+json").json(self.problem());
+        // Kept for the console, which shows the same error as a Chinese page.
+        res.extensions_mut().insert(self.clone());
+        res
     }
 }
 

@@ -91,6 +91,32 @@ pub fn render<T: Template>(page: &T) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
 
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage {
+    title: &'static str,
+    node_name: String,
+    error: String,
+    code: &'static str,
+    request_id: String,
+}
+
+/// The console's page for an error: the Chinese message, the stable code and the request id
+/// to quote to an operator, with the original status.
+pub fn error_page(error: &AppError, status: actix_web::http::StatusCode) -> HttpResponse {
+    let page = ErrorPage {
+        title: error.kind.table().title_zh,
+        node_name: String::new(),
+        error: error.detail_zh.clone(),
+        code: error.code(),
+        request_id: crate::http::request_id::current().unwrap_or_default(),
+    };
+    match page.render() {
+        Ok(html) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html),
+        Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(error.detail_zh.clone()),
+    }
+}
+
 /// A page that tells the caller something went wrong, inside the layout.
 #[derive(Template)]
 #[template(path = "console/message.html")]

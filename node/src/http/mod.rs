@@ -111,18 +111,32 @@ fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -
     .into()
 }
 
-/// Turns actix's own plain-text 404/405 into problem documents.
-fn not_found_problem<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+/// Whether a path belongs to the machine interfaces (JSON API and operator endpoints) rather
+/// than the console.
+fn is_machine_path(path: &str) -> bool {
+    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Error responses: actix's own plain-text 404/405 become problem documents, and on console
+/// paths every error becomes a Chinese page (the problem document stays for the API).
+fn render_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, res) = res.into_parts();
-    if res.headers().get(actix_web::http::header::CONTENT_TYPE).is_some() {
-        return Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, res).map_into_left_body()));
-    }
-    let problem = actix_web::ResponseError::error_response(&AppError::with_detail(
-        ErrorKind::NotFound,
-        format!("没有这个地址：{}", req.path()),
-        format!("no such route: {}", req.path()),
-    ));
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, problem).map_into_right_body()))
+    let error = res.extensions().get::<AppError>().cloned();
+    let error = match error {
+        Some(e) => e,
+        None if res.headers().get(actix_web::http::header::CONTENT_TYPE).is_none() => AppError::with_detail(
+            ErrorKind::NotFound,
+            format!("没有这个地址：{}", req.path()),
+            format!("no such route: {}", req.path()),
+        ),
+        None => return Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, res).map_into_left_body())),
+    };
+    let replacement = if is_machine_path(req.path()) {
+        actix_web::ResponseError::error_response(&error)
+    } else {
+        crate::console::error_page(&error, res.status())
+    };
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, replacement).map_into_right_body()))
 }
 
 /// Builds the application and its OpenAPI document.
@@ -160,7 +174,7 @@ pub fn build_app(
         .configure(crate::audit::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
-            app.wrap(ErrorHandlers::new().default_handler_client(not_found_problem))
+            app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))

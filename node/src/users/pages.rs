@@ -21,6 +21,7 @@ struct UsersPage {
     roles: Vec<Role>,
     can_write: bool,
     can_assign: bool,
+    can_secure: bool,
     error: String,
     notice: String,
     one_time_password: String,
@@ -49,6 +50,7 @@ async fn users_page(
         roles: all_roles,
         can_write: caller.can(Permission::UserWrite),
         can_assign: caller.can(Permission::RoleAssign),
+        can_secure: caller.can(Permission::UserSecurity),
         error,
         notice,
         one_time_password,
@@ -153,6 +155,117 @@ pub async fn assign_role(
     }
 }
 
+/// What the account actions on the users page do.
+#[derive(Debug, Clone, Copy)]
+enum AccountAction {
+    Unlock,
+    ResetPassword,
+    Disable,
+    Enable,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn account_action(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    csrf: &str,
+    action: AccountAction,
+) -> AppResult<HttpResponse> {
+    caller.check_csrf(csrf)?;
+    let permission = match action {
+        AccountAction::Unlock | AccountAction::ResetPassword => Permission::UserSecurity,
+        AccountAction::Disable | AccountAction::Enable => Permission::UserWrite,
+    };
+    caller.require(state, permission, "users").await?;
+    let id = match UserId::parse(id) {
+        Ok(id) => id,
+        Err(e) => return users_page(state, caller, e.detail_zh, String::new(), String::new()).await,
+    };
+    let lookup = id.clone();
+    let target = state.db.run(move |conn| accounts::view(conn, &lookup)).await?;
+    if caller.tenant_id.is_some() && caller.tenant_id != target.tenant_id {
+        return Err(caller
+            .deny(state, permission.code(), &format!("user:{}", target.username), ErrorKind::OutOfScope)
+            .await);
+    }
+    if caller.user_id.as_ref() == Some(&id) && matches!(action, AccountAction::Disable) {
+        return users_page(state, caller, "不能停用自己的账号".into(), String::new(), String::new()).await;
+    }
+    let ctx = caller.audit();
+    let done = state
+        .db
+        .transaction(move |conn| match action {
+            AccountAction::Unlock => accounts::unlock(conn, &ctx, &id).map(|u| (u, String::new())),
+            AccountAction::ResetPassword => {
+                accounts::reset_password(conn, &ctx, &id).map(|c| (c.user, c.one_time_password))
+            }
+            AccountAction::Disable => accounts::set_disabled(conn, &ctx, &id, true).map(|u| (u, String::new())),
+            AccountAction::Enable => accounts::set_disabled(conn, &ctx, &id, false).map(|u| (u, String::new())),
+        })
+        .await?;
+    let (user, one_time) = done;
+    let notice = match action {
+        AccountAction::Unlock => format!("已解锁用户 {}。", user.username),
+        AccountAction::ResetPassword => format!("已重置用户 {} 的密码，请将一次性密码告知本人：", user.username),
+        AccountAction::Disable => format!("已停用用户 {}，其会话已全部结束。", user.username),
+        AccountAction::Enable => format!("已启用用户 {}。", user.username),
+    };
+    users_page(state, caller, String::new(), notice, one_time).await
+}
+
+/// Unlocks an account from the users page.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
+#[post("/users/{id}/unlock")]
+pub async fn unlock(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> AppResult<HttpResponse> {
+    account_action(&state, &caller.0, &path.into_inner(), &form.csrf, AccountAction::Unlock).await
+}
+
+/// Resets an account's password from the users page and shows the one-time password.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
+#[post("/users/{id}/reset-password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> AppResult<HttpResponse> {
+    account_action(&state, &caller.0, &path.into_inner(), &form.csrf, AccountAction::ResetPassword).await
+}
+
+/// Disables an account from the users page.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
+#[post("/users/{id}/disable")]
+pub async fn disable(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> AppResult<HttpResponse> {
+    account_action(&state, &caller.0, &path.into_inner(), &form.csrf, AccountAction::Disable).await
+}
+
+/// Re-enables an account from the users page.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
+#[post("/users/{id}/enable")]
+pub async fn enable(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> AppResult<HttpResponse> {
+    account_action(&state, &caller.0, &path.into_inner(), &form.csrf, AccountAction::Enable).await
+}
+
 /// A role and its children, for the tree.
 pub struct RoleNode {
     /// The role.
@@ -243,5 +356,13 @@ pub async fn create_role(
 
 /// Registers these pages.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(users_list).service(create_user).service(assign_role).service(roles_tree).service(create_role);
+    cfg.service(users_list)
+        .service(create_user)
+        .service(assign_role)
+        .service(unlock)
+        .service(reset_password)
+        .service(disable)
+        .service(enable)
+        .service(roles_tree)
+        .service(create_role);
 }

@@ -90,7 +90,42 @@ async fn click(c: &Client, css: &str) {
 }
 
 async fn body_text(c: &Client) -> String {
-    c.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+    for _ in 0..50 {
+        // A page that is being replaced can answer with a stale element: ask again.
+        if let Ok(body) = c.find(Locator::Css("body")).await {
+            if let Ok(text) = body.text().await {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never settled");
+}
+
+/// Waits until the page shows `text` (after a form submission navigates).
+async fn wait_for_text(c: &Client, text: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = body_text(c).await;
+        if last.contains(text) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never showed {text:?}; it shows:\n{last}");
+}
+
+/// Waits until the browser is at `path`.
+async fn wait_for_path(c: &Client, path: &str) {
+    let mut at = String::new();
+    for _ in 0..100 {
+        at = c.current_url().await.expect("url").path().to_owned();
+        if at == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached {path}; it is at {at}");
 }
 
 async fn console_first_sign_in_and_tenant(app: TestApp) {
@@ -98,32 +133,30 @@ async fn console_first_sign_in_and_tenant(app: TestApp) {
     let c = connect(&driver).await;
     let backend = format!("{:?}", app.backend).to_lowercase();
     c.goto(&app.url("/")).await.expect("goto");
-    assert!(
-        c.current_url().await.expect("url").path().ends_with("/login"),
-        "signed-out visitors land on the sign-in page"
-    );
-    assert!(body_text(&c).await.contains("登录"));
+    wait_for_path(&c, "/login").await;
+    wait_for_text(&c, "登录").await;
     // A wrong password reads as a generic error.
     fill(&c, "#username", "sysadmin").await;
     fill(&c, "#password", "Wrong-password-1").await;
     click(&c, "#sign-in").await;
-    assert!(body_text(&c).await.contains("用户名或密码错误"));
+    wait_for_text(&c, "用户名或密码错误").await;
     fill(&c, "#username", "sysadmin").await;
     fill(&c, "#password", &app.one_time_password("sysadmin")).await;
     click(&c, "#sign-in").await;
-    assert!(c.current_url().await.expect("url").path().ends_with("/password"));
-    assert!(body_text(&c).await.contains("请先设置新密码"));
+    wait_for_path(&c, "/password").await;
+    wait_for_text(&c, "请先设置新密码").await;
     fill(&c, "#current_password", &app.one_time_password("sysadmin")).await;
     fill(&c, "#new_password", "Browser-Test-Pass1").await;
     fill(&c, "#confirm_password", "Browser-Test-Pass1").await;
     click(&c, "#change-password").await;
-    assert!(c.current_url().await.expect("url").path().ends_with("/totp"));
+    wait_for_path(&c, "/totp").await;
     let secret = c.find(Locator::Css("#totp-secret")).await.expect("secret").text().await.expect("text");
     let code = tracenode::auth::totp::code_at(secret.trim(), tracenode::auth::totp::unix_now()).expect("code");
     fill(&c, "#code", &code).await;
     click(&c, "#verify").await;
-    let home = body_text(&c).await;
-    assert!(home.contains("欢迎") && home.contains("系统管理员"), "{home}");
+    wait_for_path(&c, "/").await;
+    let home = wait_for_text(&c, "欢迎").await;
+    assert!(home.contains("系统管理员"), "{home}");
     for label in ["主体与产品注册", "数据接入与管理", "统计分析", "监测评价", "租户", "用户", "接口密钥"]
     {
         assert!(home.contains(label), "navigation lacks {label}");
@@ -135,7 +168,7 @@ async fn console_first_sign_in_and_tenant(app: TestApp) {
         .expect("write");
     // Unbuilt capabilities say so plainly.
     c.goto(&app.url("/stats")).await.expect("goto");
-    assert!(body_text(&c).await.contains("尚未建成"));
+    wait_for_text(&c, "尚未建成").await;
     // Create a tenant and see it listed.
     c.goto(&app.url("/tenants")).await.expect("goto");
     fill(&c, "#code", "xihu-market").await;
@@ -143,8 +176,7 @@ async fn console_first_sign_in_and_tenant(app: TestApp) {
     fill(&c, "#region", "330106").await;
     fill(&c, "#contact", "李明 0571-88888888").await;
     click(&c, "#create-tenant").await;
-    let page = body_text(&c).await;
-    assert!(page.contains("已创建租户"), "{page}");
+    wait_for_text(&c, "已创建租户").await;
     let table = c.find(Locator::Css("#tenants")).await.expect("table").text().await.expect("text");
     assert!(table.contains("西湖区农贸市场管理平台") && table.contains("330106 西湖区"), "{table}");
     // A bad region is explained in Chinese and nothing is created.
@@ -152,10 +184,14 @@ async fn console_first_sign_in_and_tenant(app: TestApp) {
     fill(&c, "#name", "错误地区").await;
     fill(&c, "#region", "320106").await;
     click(&c, "#create-tenant").await;
-    assert!(body_text(&c).await.contains("不在本节点辖区"));
+    wait_for_text(&c, "不在本节点辖区").await;
     let table = c.find(Locator::Css("#tenants")).await.expect("table").text().await.expect("text");
     assert!(!table.contains("错误地区"));
+    // A page the administrator may not open is refused in Chinese.
+    c.goto(&app.url("/audit")).await.expect("goto");
+    wait_for_text(&c, "无权执行此操作").await;
     c.goto(&app.url("/tenants")).await.expect("goto");
+    wait_for_text(&c, "西湖区农贸市场管理平台").await;
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(artifact(&format!("console-tenants-{backend}.png")), png).expect("write");
     c.close().await.expect("close");

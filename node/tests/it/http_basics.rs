@@ -34,7 +34,13 @@ async fn errors_are_problem_documents(app: TestApp) {
     let body =
         expect_problem(client.get(app.url("/api/v1/tenants")).send().await.expect("get"), 401, "unauthenticated").await;
     assert!(body["request_id"].as_str().is_some_and(|s| s.len() == 36), "{body}");
-    expect_problem(client.get(app.url("/no/such/route")).send().await.expect("get"), 404, "not_found").await;
+    expect_problem(client.get(app.url("/api/v1/no/such/route")).send().await.expect("get"), 404, "not_found").await;
+    // Outside the API, errors are Chinese pages with the same status.
+    let res = client.get(app.url("/no/such/page")).send().await.expect("get");
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().expect("ct").starts_with("text/html"));
+    let page = res.text().await.expect("text");
+    assert!(page.contains("没有这个地址") && page.contains("not_found"), "{page}");
     // Malformed JSON, wrong shape, unknown fields.
     let res = client
         .post(app.url("/api/v1/auth/sign-in"))
