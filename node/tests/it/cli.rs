@@ -150,3 +150,49 @@ fn operator_commands_sqlite() {
 fn operator_commands_postgres() {
     operator_commands(Backend::Postgres);
 }
+
+/// The README's run command: `serve` with no configuration initialises a standalone node in
+/// `./tracenode-data` and answers over HTTPS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_no_configuration_initialises_and_answers() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracenode"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("TRACENODE_CONFIG")
+        .env("TRACENODE_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = String::new();
+    let running = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                printed.push_str(&line);
+                printed.push('\n');
+                if line.contains("running: https://") {
+                    break true;
+                }
+            }
+            _ => break false,
+        }
+    };
+    assert!(running, "serve did not start:\n{printed}");
+    assert!(printed.contains("sysadmin") && printed.contains("auditadmin"), "one-time passwords printed:\n{printed}");
+    let ca = std::fs::read(dir.path().join("tracenode-data/certs/ca.pem")).expect("ca");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("pem"))
+        .build()
+        .expect("client");
+    let res = client.get(format!("https://127.0.0.1:{port}/healthz")).send().await.expect("healthz");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(res.status(), 200);
+    assert!(dir.path().join("tracenode-data/tracenode.toml").exists());
+    assert!(dir.path().join("tracenode-data/data/tracenode.db").exists());
+}

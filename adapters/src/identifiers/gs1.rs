@@ -1,0 +1,89 @@
+//! GS1 keys: the mod-10 check digit (weights 3,1,3,1,… from the rightmost data digit) of
+//! GTIN-8/12/13/14, GLN and SSCC, and the GTIN type that normalises to 14 digits.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::IdentifierError;
+
+/// The check digit for `data` (all digits), or `None` if a character is not a digit.
+pub fn gs1_check_digit(data: &str) -> Option<u32> {
+    let mut sum = 0;
+    for (i, c) in data.chars().rev().enumerate() {
+        let d = c.to_digit(10)?;
+        sum += if i % 2 == 0 { d * 3 } else { d };
+    }
+    Some((10 - sum % 10) % 10)
+}
+
+/// A valid GTIN, kept as its 14-digit form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Gtin(String);
+
+impl Gtin {
+    /// Validates a GTIN-8, -12, -13 or -14 and pads it to 14 digits.
+    pub fn parse(text: &str) -> Result<Gtin, IdentifierError> {
+        let code = text.trim();
+        let len = code.chars().count();
+        if ![8, 12, 13, 14].contains(&len) {
+            return Err(IdentifierError::Length { expected: "8/12/13/14", actual: len });
+        }
+        if let Some((i, c)) = code.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+            return Err(IdentifierError::Character { position: i + 1, found: c });
+        }
+        let (data, check) = code.split_at(len - 1);
+        let expected = gs1_check_digit(data).unwrap_or(0);
+        if check.chars().next().and_then(|c| c.to_digit(10)) != Some(expected) {
+            return Err(IdentifierError::Check { expected: char::from_digit(expected, 10).unwrap_or('0') });
+        }
+        Ok(Gtin(format!("{code:0>14}")))
+    }
+
+    /// The 14-digit form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Gtin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Gtin {
+    type Error = IdentifierError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Gtin::parse(&value)
+    }
+}
+
+impl From<Gtin> for String {
+    fn from(value: Gtin) -> String {
+        value.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_examples() {
+        assert_eq!(gs1_check_digit("0952123454321"), Some(3));
+        assert_eq!(gs1_check_digit("10614141123456789"), Some(7), "SSCC example");
+        assert_eq!(Gtin::parse("09521234543213").expect("valid").as_str(), "09521234543213");
+        // GTIN-13 and GTIN-8 pad to 14.
+        assert_eq!(Gtin::parse("6901234567892").expect("valid").as_str(), "06901234567892");
+        assert_eq!(Gtin::parse("96385074").expect("valid").as_str(), "00000096385074");
+    }
+
+    #[test]
+    fn refusals_name_the_rule() {
+        assert_eq!(Gtin::parse("09521234543214"), Err(IdentifierError::Check { expected: '3' }));
+        assert_eq!(Gtin::parse("123"), Err(IdentifierError::Length { expected: "8/12/13/14", actual: 3 }));
+        assert!(matches!(Gtin::parse("0952123454321A"), Err(IdentifierError::Character { position: 14, .. })));
+    }
+}
