@@ -18,5 +18,6 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod region;
+pub mod registry;
 pub mod tenants;
 pub mod users;

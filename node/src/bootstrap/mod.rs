@@ -116,6 +116,7 @@ pub fn open_db(config: &Config) -> AppResult<Db> {
         config.storage.migrate_on_start,
     )?;
     db.transaction_sync(roles::seed_builtin)?;
+    db.transaction_sync(crate::registry::catalogue::seed_national)?;
     Ok(db)
 }
 

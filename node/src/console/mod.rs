@@ -187,5 +187,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::tenants::pages::routes(cfg);
     crate::users::pages::routes(cfg);
     crate::audit::pages::routes(cfg);
+    crate::registry::pages::routes(cfg);
     cfg.service(capability);
 }

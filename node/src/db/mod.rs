@@ -181,16 +181,48 @@ impl Db {
     }
 }
 
-/// Serialises writers of the audit chain inside the current transaction: PostgreSQL takes a
-/// transaction-scoped advisory lock; SQLite already has a single writer.
-pub fn lock_audit_chain(conn: &mut DbConnection) -> AppResult<()> {
+/// The gap-free sequences the node keeps, each with its own lock.
+#[derive(Debug, Clone, Copy)]
+pub enum Sequence {
+    /// The audit chain.
+    AuditChain,
+    /// The registry outbox.
+    RegistryOutbox,
+}
+
+/// Serialises writers of a gap-free sequence inside the current transaction: PostgreSQL takes
+/// a transaction-scoped advisory lock; SQLite already has a single writer.
+pub fn lock_sequence(conn: &mut DbConnection, sequence: Sequence) -> AppResult<()> {
+    let key = match sequence {
+        Sequence::AuditChain => 7_263_001,
+        Sequence::RegistryOutbox => 7_263_002,
+    };
     match conn {
         DbConnection::Sqlite(_) => Ok(()),
         DbConnection::Postgres(c) => {
-            c.batch_execute("SELECT pg_advisory_xact_lock(7263001)")?;
+            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({key})"))?;
             Ok(())
         }
     }
+}
+
+/// Serialises writers of the audit chain (see [`lock_sequence`]).
+pub fn lock_audit_chain(conn: &mut DbConnection) -> AppResult<()> {
+    lock_sequence(conn, Sequence::AuditChain)
+}
+
+/// Inserts many rows in one statement per backend (the MultiBackend has no batch insert).
+/// Keep batches under the backends' bind limits (SQLite 32,766, PostgreSQL 65,535 values).
+#[macro_export]
+macro_rules! batch_insert {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConnection::Postgres(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+        .map_err($crate::error::AppError::from)
+    }};
 }
 
 /// Checks the database answers (for `/readyz`).

@@ -128,12 +128,140 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    catalogue_versions (version) {
+        version -> BigInt,
+        origin -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_categories (code) {
+        code -> Text,
+        parent_code -> Nullable<Text>,
+        name -> Text,
+        level -> Integer,
+        origin -> Text,
+        catalogue_version -> BigInt,
+        retired -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sites (id) {
+        id -> Text,
+        tenant_id -> Text,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        region -> Text,
+        address -> Text,
+        longitude -> Nullable<Double>,
+        latitude -> Nullable<Double>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    entities (id) {
+        id -> Text,
+        tenant_id -> Text,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        region -> Text,
+        address -> Text,
+        longitude -> Nullable<Double>,
+        latitude -> Nullable<Double>,
+        contact_person -> Text,
+        contact_phone -> Text,
+        stages -> Integer,
+        categories -> Text,
+        site_id -> Nullable<Text>,
+        merchant_code -> Nullable<Text>,
+        merchant_type -> Nullable<Text>,
+        varieties -> Text,
+        filed_at -> Timestamp,
+        status -> Text,
+        status_reason -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    entity_categories (entity_id, category_code) {
+        entity_id -> Text,
+        category_code -> Text,
+    }
+}
+
+diesel::table! {
+    entity_versions (entity_id, version) {
+        entity_id -> Text,
+        version -> Integer,
+        data -> Text,
+        actor -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registry_changes (id) {
+        id -> Text,
+        object_kind -> Text,
+        object_id -> Text,
+        tenant_id -> Text,
+        change_kind -> Text,
+        data -> Text,
+        fields -> Text,
+        status -> Text,
+        reason -> Text,
+        submitted_by -> Text,
+        submitted_at -> Timestamp,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tenant_field_policies (tenant_id, object_kind, field) {
+        tenant_id -> Text,
+        object_kind -> Text,
+        field -> Text,
+        mode -> Text,
+    }
+}
+
+diesel::table! {
+    registry_outbox (seq) {
+        seq -> BigInt,
+        object_kind -> Text,
+        object_id -> Text,
+        version -> Integer,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(entities -> tenants (tenant_id));
+diesel::joinable!(entities -> sites (site_id));
+diesel::joinable!(sites -> tenants (tenant_id));
+diesel::joinable!(entity_categories -> entities (entity_id));
+diesel::joinable!(entity_versions -> entities (entity_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -146,4 +274,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_log,
     node_settings,
+    catalogue_versions,
+    product_categories,
+    sites,
+    entities,
+    entity_categories,
+    entity_versions,
+    registry_changes,
+    tenant_field_policies,
+    registry_outbox,
 );

@@ -52,6 +52,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "users", description = "用户、角色与数据范围 Users, roles and data scopes"),
         (name = "apikeys", description = "接口密钥 API keys"),
         (name = "audit", description = "审计日志 Audit trail"),
+        (name = "registry", description = "主体注册、检索、分析与产品目录 Registry: entities, sites, catalogue, search, analysis"),
         (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
     )
 )]
@@ -172,6 +173,7 @@ pub fn build_app(
         .configure(crate::tenants::api::routes)
         .configure(crate::users::api::routes)
         .configure(crate::audit::api::routes)
+        .configure(crate::registry::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
             app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))

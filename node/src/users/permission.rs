@@ -50,11 +50,23 @@ pub enum Permission {
     /// Verify the audit chain.
     #[serde(rename = "audit.verify")]
     AuditVerify,
+    /// Search and read the registry (entities, sites, products, devices).
+    #[serde(rename = "registry.read")]
+    RegistryRead,
+    /// Register and change registry objects.
+    #[serde(rename = "registry.write")]
+    RegistryWrite,
+    /// Approve or reject registrations and changes.
+    #[serde(rename = "registry.review")]
+    RegistryReview,
+    /// Add local product categories.
+    #[serde(rename = "catalogue.write")]
+    CatalogueWrite,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 16] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -67,6 +79,10 @@ impl Permission {
         Permission::ApiKeyWrite,
         Permission::AuditRead,
         Permission::AuditVerify,
+        Permission::RegistryRead,
+        Permission::RegistryWrite,
+        Permission::RegistryReview,
+        Permission::CatalogueWrite,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -84,6 +100,10 @@ impl Permission {
             Permission::ApiKeyWrite => "apikey.write",
             Permission::AuditRead => "audit.read",
             Permission::AuditVerify => "audit.verify",
+            Permission::RegistryRead => "registry.read",
+            Permission::RegistryWrite => "registry.write",
+            Permission::RegistryReview => "registry.review",
+            Permission::CatalogueWrite => "catalogue.write",
         }
     }
 
@@ -102,6 +122,10 @@ impl Permission {
             Permission::ApiKeyWrite => "管理接口密钥",
             Permission::AuditRead => "查看审计日志",
             Permission::AuditVerify => "校验审计链",
+            Permission::RegistryRead => "检索主体与产品",
+            Permission::RegistryWrite => "登记主体与产品",
+            Permission::RegistryReview => "审核注册与变更",
+            Permission::CatalogueWrite => "维护本级产品目录",
         }
     }
 
@@ -170,13 +194,25 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         separated_admin: true,
         permissions: &[Permission::AuditRead, Permission::AuditVerify],
     },
-    BuiltinRole { code: STAFF, name: "业务人员", separated_admin: false, permissions: &[Permission::TenantRead] },
+    BuiltinRole {
+        code: STAFF,
+        name: "业务人员",
+        separated_admin: false,
+        permissions: &[
+            Permission::TenantRead,
+            Permission::RegistryRead,
+            Permission::RegistryWrite,
+            Permission::RegistryReview,
+            Permission::CatalogueWrite,
+        ],
+    },
     BuiltinRole {
         code: TENANT_CLIENT,
         name: "接入方",
         separated_admin: false,
-        // A tenant's own people and machines see their own tenant and its keys, nothing more.
-        permissions: &[Permission::TenantRead, Permission::ApiKeyRead],
+        // A tenant's own people and machines see their own tenant, its keys and its own
+        // registrations, nothing more.
+        permissions: &[Permission::TenantRead, Permission::ApiKeyRead, Permission::RegistryRead, Permission::RegistryWrite],
     },
 ];
 

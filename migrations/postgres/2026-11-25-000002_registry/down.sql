@@ -1,0 +1,9 @@
+DROP TABLE registry_outbox;
+DROP TABLE tenant_field_policies;
+DROP TABLE registry_changes;
+DROP TABLE entity_versions;
+DROP TABLE entity_categories;
+DROP TABLE entities;
+DROP TABLE sites;
+DROP TABLE product_categories;
+DROP TABLE catalogue_versions;

@@ -1,0 +1,208 @@
+//! The product catalogue (产品目录).
+//!
+//! Rules kept here:
+//! - the seven national families of the standard are the top level (codes `01`–`07`), seeded
+//!   at migration time; lower national levels arrive from the national node later;
+//! - a child's code is its parent's code plus two digits; national segments are `01`–`49` and
+//!   local segments `50`–`99`, so a local sub-category can never collide with a national one
+//!   that arrives later, and national codes are never renumbered;
+//! - every change bumps the catalogue version; products may only reference leaf categories;
+//! - `origin` keeps the national and local parts apart.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, AuditContext, Outcome};
+use crate::db::schema::{catalogue_versions, entity_categories, product_categories};
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+
+/// The national top level: the seven product families of GB/T 38157.
+pub const NATIONAL_FAMILIES: [(&str, &str); 7] = [
+    ("01", "食用农产品"),
+    ("02", "食品"),
+    ("03", "药品"),
+    ("04", "农业生产资料"),
+    ("05", "特种设备"),
+    ("06", "危险品"),
+    ("07", "稀土产品"),
+];
+
+/// A category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = product_categories)]
+pub struct Category {
+    /// Code: the parent's code plus two digits.
+    pub code: String,
+    /// Parent code; `None` at the top level.
+    pub parent_code: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Level from 1.
+    pub level: i32,
+    /// `national` or `local`.
+    pub origin: String,
+    /// Catalogue version that last changed it.
+    pub catalogue_version: i64,
+    /// Retired categories stay for old references but take no new ones.
+    pub retired: bool,
+    /// Created (UTC).
+    #[serde(skip)]
+    pub created_at: chrono::NaiveDateTime,
+    /// Updated (UTC).
+    #[serde(skip)]
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// A request to add a local sub-category.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCategory {
+    /// The parent's code.
+    pub parent_code: String,
+    /// The new code: the parent's code plus a local segment `50`–`99`.
+    pub code: String,
+    /// Name, 1–50 characters.
+    pub name: String,
+}
+
+fn next_version(conn: &mut DbConnection, origin: &str, note: &str) -> AppResult<i64> {
+    let current: Option<i64> = catalogue_versions::table
+        .select(diesel::dsl::max(catalogue_versions::version))
+        .first(conn)?;
+    let version = current.unwrap_or(0) + 1;
+    diesel::insert_into(catalogue_versions::table)
+        .values((
+            catalogue_versions::version.eq(version),
+            catalogue_versions::origin.eq(origin),
+            catalogue_versions::note.eq(note),
+            catalogue_versions::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok(version)
+}
+
+/// Inserts the national families if the catalogue is empty (idempotent).
+pub fn seed_national(conn: &mut DbConnection) -> AppResult<()> {
+    let count: i64 = product_categories::table.count().get_result(conn)?;
+    if count > 0 {
+        return Ok(());
+    }
+    let version = next_version(conn, "national", "GB/T 38157 product families")?;
+    let now = crate::db::now();
+    for (code, name) in NATIONAL_FAMILIES {
+        diesel::insert_into(product_categories::table)
+            .values((
+                product_categories::code.eq(code),
+                product_categories::parent_code.eq(None::<String>),
+                product_categories::name.eq(name),
+                product_categories::level.eq(1),
+                product_categories::origin.eq("national"),
+                product_categories::catalogue_version.eq(version),
+                product_categories::retired.eq(false),
+                product_categories::created_at.eq(now),
+                product_categories::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The whole catalogue, by code (parents before children).
+pub fn list(conn: &mut DbConnection) -> AppResult<Vec<Category>> {
+    Ok(product_categories::table.select(Category::as_select()).order(product_categories::code.asc()).load(conn)?)
+}
+
+/// The current catalogue version.
+pub fn version(conn: &mut DbConnection) -> AppResult<i64> {
+    Ok(catalogue_versions::table.select(diesel::dsl::max(catalogue_versions::version)).first::<Option<i64>>(conn)?.unwrap_or(0))
+}
+
+/// Adds a local sub-category.
+pub fn add_local(conn: &mut DbConnection, ctx: &AuditContext, new: &NewCategory) -> AppResult<Category> {
+    let parent: Option<Category> = product_categories::table
+        .find(&new.parent_code)
+        .select(Category::as_select())
+        .first(conn)
+        .optional()?;
+    let parent = parent.ok_or_else(|| AppError::invalid("parent_code", "上级类目不存在", "parent category does not exist"))?;
+    let segment = new.code.strip_prefix(&parent.code).unwrap_or("");
+    let local_segment = segment.len() == 2 && segment.parse::<u8>().is_ok_and(|n| (50..=99).contains(&n));
+    if !local_segment {
+        return Err(AppError::invalid(
+            "code",
+            format!("本级类目代码应为上级代码 {} 加两位 50–99 的数字", parent.code),
+            format!("a local category code is its parent's code {} plus two digits 50–99", parent.code),
+        ));
+    }
+    let n = new.name.trim().chars().count();
+    if n == 0 || n > 50 {
+        return Err(AppError::invalid("name", "类目名称应为1到50个字符", "category name must be 1 to 50 characters"));
+    }
+    if parent.retired {
+        return Err(AppError::invalid("parent_code", "上级类目已停用", "the parent category is retired"));
+    }
+    let exists: i64 = product_categories::table.find(&new.code).count().get_result(conn)?;
+    if exists > 0 {
+        return Err(AppError::conflict("类目代码已存在", "category code already exists"));
+    }
+    let version = next_version(conn, "local", &format!("add {}", new.code))?;
+    let now = crate::db::now();
+    diesel::insert_into(product_categories::table)
+        .values((
+            product_categories::code.eq(&new.code),
+            product_categories::parent_code.eq(Some(&parent.code)),
+            product_categories::name.eq(new.name.trim()),
+            product_categories::level.eq(parent.level + 1),
+            product_categories::origin.eq("local"),
+            product_categories::catalogue_version.eq(version),
+            product_categories::retired.eq(false),
+            product_categories::created_at.eq(now),
+            product_categories::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        ctx,
+        "catalogue.add",
+        &format!("category:{}", new.code),
+        Outcome::Success,
+        serde_json::json!({"name": new.name.trim(), "parent": parent.code, "version": version}),
+    )?;
+    Ok(product_categories::table.find(&new.code).select(Category::as_select()).first(conn)?)
+}
+
+/// Checks that every code names an existing, unretired category; returns the codes sorted
+/// and de-duplicated.
+pub fn check_codes(conn: &mut DbConnection, field: &str, codes: &[String]) -> AppResult<Vec<String>> {
+    let mut wanted: Vec<String> = codes.iter().map(|c| c.trim().to_owned()).collect();
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok(wanted);
+    }
+    let found: Vec<String> = product_categories::table
+        .filter(product_categories::code.eq_any(&wanted))
+        .filter(product_categories::retired.eq(false))
+        .select(product_categories::code)
+        .load(conn)?;
+    if let Some(missing) = wanted.iter().find(|c| !found.contains(c)) {
+        return Err(AppError::invalid(
+            field,
+            format!("未知的产品类目：{missing}"),
+            format!("unknown product category: {missing}"),
+        ));
+    }
+    Ok(wanted)
+}
+
+/// Whether `code` is a leaf (has no children).
+pub fn is_leaf(conn: &mut DbConnection, code: &str) -> AppResult<bool> {
+    let children: i64 = product_categories::table.filter(product_categories::parent_code.eq(code)).count().get_result(conn)?;
+    Ok(children == 0)
+}
+
+/// Entities referencing a category (for the console).
+pub fn entity_count(conn: &mut DbConnection, code: &str) -> AppResult<i64> {
+    Ok(entity_categories::table.filter(entity_categories::category_code.eq(code)).count().get_result(conn)?)
+}

@@ -1,0 +1,70 @@
+//! The registry outbox: every approved change of an entity, product or device, in a gap-free
+//! sequence that the federation sends upward (DESIGN.md §6, `registrations` roll-up).
+//!
+//! The payload is the approved content with the source node, so a parent can apply it
+//! idempotently by (object, version).
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::model::EntityRow;
+use crate::db::schema::registry_outbox;
+use crate::db::{self, DbConnection};
+use crate::error::{AppError, AppResult};
+
+/// One outbox entry.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = registry_outbox)]
+pub struct OutboxEntry {
+    /// Sequence number, from 1, without gaps.
+    pub seq: i64,
+    /// `entity`, `product` or `device`.
+    pub object_kind: String,
+    /// The object's id.
+    pub object_id: String,
+    /// The object's version.
+    pub version: i32,
+    /// The approved content (JSON).
+    pub payload: String,
+    /// When it was appended (UTC).
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// Appends an approved entity version; returns its sequence number.
+pub fn append_entity(conn: &mut DbConnection, row: &EntityRow) -> AppResult<i64> {
+    let payload = serde_json::json!({
+        "id": row.id,
+        "tenant_id": row.tenant_id,
+        "version": row.version,
+        "data": row.data(),
+    });
+    append(conn, "entity", &row.id, row.version, &payload.to_string())
+}
+
+fn append(conn: &mut DbConnection, kind: &str, id: &str, version: i32, payload: &str) -> AppResult<i64> {
+    db::lock_sequence(conn, db::Sequence::RegistryOutbox)?;
+    let last: Option<i64> = registry_outbox::table.select(diesel::dsl::max(registry_outbox::seq)).first(conn)?;
+    let seq = last.unwrap_or(0) + 1;
+    diesel::insert_into(registry_outbox::table)
+        .values((
+            registry_outbox::seq.eq(seq),
+            registry_outbox::object_kind.eq(kind),
+            registry_outbox::object_id.eq(id),
+            registry_outbox::version.eq(version),
+            registry_outbox::payload.eq(payload),
+            registry_outbox::created_at.eq(db::now()),
+        ))
+        .execute(conn)
+        .map_err(AppError::from)?;
+    Ok(seq)
+}
+
+/// Entries after `after`, at most `limit`.
+pub fn since(conn: &mut DbConnection, after: i64, limit: i64) -> AppResult<Vec<OutboxEntry>> {
+    Ok(registry_outbox::table
+        .filter(registry_outbox::seq.gt(after))
+        .order(registry_outbox::seq.asc())
+        .limit(limit)
+        .select(OutboxEntry::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,407 @@
+//! Searching entities (检索): one filter, used by the list, the exports, the GeoJSON endpoint
+//! and the analysis, so every number the console shows matches the rows a search returns.
+//!
+//! Region and category filters take whole subtrees: a region code matches itself and every
+//! division below it, a category code every sub-category. The caller's data scope is applied
+//! on top of the filter; a filter that reaches outside the scope is refused (403).
+
+use chrono::NaiveDate;
+use diesel::expression::BoxableExpression;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use tracenode_adapters::codes::Stage;
+
+use super::model::{Entity, EntityKind, EntityRow};
+use crate::db::schema::{entities, entity_categories, sites};
+use crate::db::{DbConnection, MultiBackend};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::region::RegionCode;
+
+/// Search filters; all optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntityQuery {
+    /// Region code: the whole subtree.
+    pub region: Option<String>,
+    /// `enterprise`, `individual`, `cooperative` or `other`.
+    pub kind: Option<String>,
+    /// Product category code: the whole subtree.
+    pub category: Option<String>,
+    /// Supply-chain stage code.
+    pub stage: Option<String>,
+    /// Site code (exact) or part of a site's name.
+    pub site: Option<String>,
+    /// Only merchants of sites (`true`) or only others (`false`).
+    pub merchant: Option<bool>,
+    /// Merchant type (exact).
+    pub merchant_type: Option<String>,
+    /// Filed on or after this date (YYYY-MM-DD, UTC).
+    pub filed_from: Option<NaiveDate>,
+    /// Filed on or before this date (YYYY-MM-DD, UTC).
+    pub filed_to: Option<NaiveDate>,
+    /// `pending`, `approved` or `rejected`.
+    pub status: Option<String>,
+    /// Keyword: part of the name, or the start of the code.
+    pub q: Option<String>,
+    /// Page from 1.
+    pub page: Option<i64>,
+    /// Rows per page, 1–200 (default 20).
+    pub page_size: Option<i64>,
+    /// `filed_at` (default), `name`, `code` or `region`.
+    pub sort: Option<String>,
+    /// `desc` (default) or `asc`.
+    pub order: Option<String>,
+}
+
+/// The caller's reach, applied on top of every filter.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Only this tenant's rows (tenant callers).
+    pub tenant: Option<String>,
+    /// Only these tenants' rows (a scope's tenant list; empty for all).
+    pub tenants: Vec<String>,
+    /// Only this region subtree (the node's region or the caller's scope).
+    pub region: Option<RegionCode>,
+    /// Only entities in these category subtrees (empty for all).
+    pub categories: Vec<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EntityPage {
+    /// The rows.
+    pub rows: Vec<Entity>,
+    /// Rows matching.
+    pub total: i64,
+    /// Page from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub page_size: i64,
+}
+
+type Boxed<'a> = entities::BoxedQuery<'a, MultiBackend>;
+
+/// The exclusive upper bound of a code prefix, for range scans that use the index.
+fn prefix_upper(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn region_subtree<'a>(q: Boxed<'a>, region: &RegionCode) -> Boxed<'a> {
+    let prefix = region.subtree_prefix().to_owned();
+    if prefix.is_empty() {
+        return q;
+    }
+    if prefix.len() == 6 {
+        return q.filter(entities::region.eq(prefix));
+    }
+    let upper = prefix_upper(&prefix);
+    q.filter(entities::region.ge(prefix)).filter(entities::region.lt(upper))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The checked form of a query.
+#[derive(Debug, Clone)]
+pub struct CheckedQuery {
+    region: Option<RegionCode>,
+    kind: Option<EntityKind>,
+    category: Option<String>,
+    stage: Option<Stage>,
+    site: Option<String>,
+    merchant: Option<bool>,
+    merchant_type: Option<String>,
+    filed_from: Option<chrono::NaiveDateTime>,
+    filed_to: Option<chrono::NaiveDateTime>,
+    status: Option<String>,
+    keyword: Option<String>,
+    /// Page from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub page_size: i64,
+    sort: String,
+    descending: bool,
+}
+
+fn non_empty(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+impl EntityQuery {
+    /// Checks every filter, naming the field at fault.
+    pub fn check(&self) -> AppResult<CheckedQuery> {
+        let region = match non_empty(&self.region) {
+            Some(r) => Some(RegionCode::parse(&r).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?),
+            None => None,
+        };
+        let kind = match non_empty(&self.kind) {
+            Some(k) => Some(EntityKind::parse(&k).ok_or_else(|| {
+                AppError::invalid("kind", "主体类型只能是 enterprise、individual、cooperative 或 other", "kind must be enterprise, individual, cooperative or other")
+            })?),
+            None => None,
+        };
+        let stage = match non_empty(&self.stage) {
+            Some(s) => Some(Stage::from_code(&s).ok_or_else(|| AppError::invalid("stage", format!("未知的追溯环节 {s}"), format!("unknown stage {s}")))?),
+            None => None,
+        };
+        let category = non_empty(&self.category);
+        if category.as_deref().is_some_and(|c| c.len() > 20 || !c.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(AppError::invalid("category", "产品类目代码应为数字", "a category code is digits"));
+        }
+        let status = non_empty(&self.status);
+        if status.as_deref().is_some_and(|s| !["pending", "approved", "rejected"].contains(&s)) {
+            return Err(AppError::invalid("status", "审核状态只能是 pending、approved 或 rejected", "status must be pending, approved or rejected"));
+        }
+        for (name, v) in [("site", &self.site), ("q", &self.q), ("merchant_type", &self.merchant_type)] {
+            if v.as_deref().is_some_and(|s| s.chars().count() > 50) {
+                return Err(AppError::invalid(name, "检索词不能超过50个字符", "search text must be at most 50 characters"));
+            }
+        }
+        let page = self.page.unwrap_or(1);
+        let page_size = self.page_size.unwrap_or(20);
+        if page < 1 || page > 100_000 {
+            return Err(AppError::invalid("page", "页码应在1到100000之间", "page must be 1 to 100000"));
+        }
+        if !(1..=200).contains(&page_size) {
+            return Err(AppError::invalid("page_size", "每页条数应在1到200之间", "page_size must be 1 to 200"));
+        }
+        let sort = self.sort.clone().unwrap_or_else(|| "filed_at".into());
+        if !["filed_at", "name", "code", "region"].contains(&sort.as_str()) {
+            return Err(AppError::invalid("sort", "排序字段只能是 filed_at、name、code 或 region", "sort must be filed_at, name, code or region"));
+        }
+        let descending = match self.order.as_deref().unwrap_or("desc") {
+            "desc" => true,
+            "asc" => false,
+            _ => return Err(AppError::invalid("order", "排序方向只能是 asc 或 desc", "order must be asc or desc")),
+        };
+        if let (Some(a), Some(b)) = (self.filed_from, self.filed_to) {
+            if a > b {
+                return Err(AppError::invalid("filed_to", "结束日期早于开始日期", "filed_to is before filed_from"));
+            }
+        }
+        Ok(CheckedQuery {
+            region,
+            kind,
+            category,
+            stage,
+            site: non_empty(&self.site),
+            merchant: self.merchant,
+            merchant_type: non_empty(&self.merchant_type),
+            filed_from: self.filed_from.and_then(|d| d.and_hms_opt(0, 0, 0)),
+            filed_to: self.filed_to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)),
+            status,
+            keyword: non_empty(&self.q),
+            page,
+            page_size,
+            sort,
+            descending,
+        })
+    }
+}
+
+impl CheckedQuery {
+    /// Refuses a region filter outside the caller's reach.
+    pub fn check_reach(&self, reach: &Reach) -> AppResult<()> {
+        if let (Some(wanted), Some(allowed)) = (&self.region, &reach.region) {
+            if !allowed.contains(wanted) && !wanted.contains(allowed) {
+                return Err(AppError::with_detail(
+                    ErrorKind::OutOfScope,
+                    format!("地区 {} 超出您的数据范围 {}", wanted, allowed),
+                    format!("region {wanted} is outside your scope {allowed}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A copy with another region filter (for drill-down).
+    pub fn with_region(&self, region: RegionCode) -> CheckedQuery {
+        CheckedQuery { region: Some(region), ..self.clone() }
+    }
+
+    /// A copy with another stage filter.
+    pub fn with_stage(&self, stage: Stage) -> CheckedQuery {
+        CheckedQuery { stage: Some(stage), ..self.clone() }
+    }
+
+    /// A copy with another category filter.
+    pub fn with_category(&self, category: &str) -> CheckedQuery {
+        CheckedQuery { category: Some(category.to_owned()), ..self.clone() }
+    }
+
+    /// A copy restricted to merchants or non-merchants.
+    pub fn with_merchant(&self, merchant: bool) -> CheckedQuery {
+        CheckedQuery { merchant: Some(merchant), ..self.clone() }
+    }
+
+    /// A copy narrowed to filings in `[from, to)` (within any range already set).
+    pub fn with_filed_range(&self, from: Option<chrono::NaiveDateTime>, to: Option<chrono::NaiveDateTime>) -> CheckedQuery {
+        CheckedQuery {
+            filed_from: self.filed_from.max(from),
+            filed_to: match (self.filed_to, to) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            ..self.clone()
+        }
+    }
+
+    /// The region filter in force.
+    pub fn region(&self) -> Option<&RegionCode> {
+        self.region.as_ref()
+    }
+
+    /// The category filter in force.
+    pub fn category(&self) -> Option<&str> {
+        self.category.as_deref()
+    }
+
+    /// The filtered query, before sorting and paging.
+    pub fn build<'a>(&'a self, reach: &'a Reach) -> Boxed<'a> {
+        let mut q = entities::table.into_boxed();
+        if let Some(t) = &reach.tenant {
+            q = q.filter(entities::tenant_id.eq(t));
+        }
+        if !reach.tenants.is_empty() {
+            q = q.filter(entities::tenant_id.eq_any(&reach.tenants));
+        }
+        if let Some(r) = &reach.region {
+            q = region_subtree(q, r);
+        }
+        if !reach.categories.is_empty() {
+            // A scope's categories are few: match them in the entity's own category list.
+            let mut any: Box<dyn BoxableExpression<entities::table, MultiBackend, SqlType = diesel::sql_types::Bool>> =
+                Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+            for c in &reach.categories {
+                let pattern = format!("%\"{}%", escape_like(c));
+                any = Box::new(any.or(entities::categories.like(pattern).escape('\\')));
+            }
+            q = q.filter(any);
+        }
+        if let Some(r) = &self.region {
+            q = region_subtree(q, r);
+        }
+        if let Some(k) = self.kind {
+            q = q.filter(entities::kind.eq(k.as_str()));
+        }
+        if let Some(c) = &self.category {
+            let sub = entity_categories::table
+                .filter(entity_categories::category_code.like(format!("{}%", escape_like(c))).escape('\\'))
+                .select(entity_categories::entity_id);
+            q = q.filter(entities::id.eq_any(sub));
+        }
+        if let Some(s) = self.stage {
+            // The bit is a constant of the code, not input.
+            q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("(entities.stages & {}) <> 0", s.bit())));
+        }
+        if let Some(site) = &self.site {
+            let sub = sites::table
+                .filter(sites::code.eq(site).or(sites::name.like(format!("%{}%", escape_like(site))).escape('\\')))
+                .select(sites::id.nullable());
+            q = q.filter(entities::site_id.eq_any(sub));
+        }
+        match self.merchant {
+            Some(true) => q = q.filter(entities::site_id.is_not_null()),
+            Some(false) => q = q.filter(entities::site_id.is_null()),
+            None => {}
+        }
+        if let Some(t) = &self.merchant_type {
+            q = q.filter(entities::merchant_type.eq(t));
+        }
+        if let Some(t) = self.filed_from {
+            q = q.filter(entities::filed_at.ge(t));
+        }
+        if let Some(t) = self.filed_to {
+            q = q.filter(entities::filed_at.lt(t));
+        }
+        if let Some(s) = &self.status {
+            q = q.filter(entities::status.eq(s));
+        }
+        if let Some(k) = &self.keyword {
+            let kw = escape_like(k);
+            q = q.filter(
+                entities::name
+                    .like(format!("%{kw}%"))
+                    .escape('\\')
+                    .or(entities::code.like(format!("{}%", kw.to_ascii_uppercase())).escape('\\')),
+            );
+        }
+        q
+    }
+
+    fn sorted<'a>(&'a self, q: Boxed<'a>) -> Boxed<'a> {
+        match (self.sort.as_str(), self.descending) {
+            ("name", true) => q.order((entities::name.desc(), entities::id.desc())),
+            ("name", false) => q.order((entities::name.asc(), entities::id.asc())),
+            ("code", true) => q.order(entities::code.desc()),
+            ("code", false) => q.order(entities::code.asc()),
+            ("region", true) => q.order((entities::region.desc(), entities::id.desc())),
+            ("region", false) => q.order((entities::region.asc(), entities::id.asc())),
+            (_, true) => q.order((entities::filed_at.desc(), entities::id.desc())),
+            (_, false) => q.order((entities::filed_at.asc(), entities::id.asc())),
+        }
+    }
+}
+
+/// The earliest and latest filing time of the matching rows.
+pub fn filed_range(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>> {
+    let first: Option<chrono::NaiveDateTime> = q.build(reach).select(diesel::dsl::min(entities::filed_at)).first(conn)?;
+    let last: Option<chrono::NaiveDateTime> = q.build(reach).select(diesel::dsl::max(entities::filed_at)).first(conn)?;
+    Ok(first.zip(last))
+}
+
+/// Counts the matching rows.
+pub fn count(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<i64> {
+    Ok(q.build(reach).count().get_result(conn)?)
+}
+
+/// One page of matching rows.
+pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<EntityPage> {
+    let total = count(conn, q, reach)?;
+    let rows: Vec<EntityRow> = q
+        .sorted(q.build(reach))
+        .select(EntityRow::as_select())
+        .limit(q.page_size)
+        .offset((q.page - 1) * q.page_size)
+        .load(conn)?;
+    Ok(EntityPage { rows: rows.iter().map(EntityRow::view).collect(), total, page: q.page, page_size: q.page_size })
+}
+
+/// Every matching row up to `limit` (for exports and maps), in the query's order.
+pub fn all(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach, limit: i64) -> AppResult<Vec<Entity>> {
+    let rows: Vec<EntityRow> = q.sorted(q.build(reach)).select(EntityRow::as_select()).limit(limit).load(conn)?;
+    Ok(rows.iter().map(EntityRow::view).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_bounds() {
+        assert_eq!(prefix_upper("33"), "34");
+        assert_eq!(prefix_upper("3301"), "3302");
+        assert_eq!(prefix_upper("39"), "3:");
+    }
+
+    #[test]
+    fn bad_filters_name_their_field() {
+        for (q, field) in [
+            (EntityQuery { region: Some("12".into()), ..Default::default() }, "region"),
+            (EntityQuery { kind: Some("bank".into()), ..Default::default() }, "kind"),
+            (EntityQuery { stage: Some("x".into()), ..Default::default() }, "stage"),
+            (EntityQuery { category: Some("01%".into()), ..Default::default() }, "category"),
+            (EntityQuery { page_size: Some(201), ..Default::default() }, "page_size"),
+            (EntityQuery { sort: Some("password".into()), ..Default::default() }, "sort"),
+            (EntityQuery { order: Some("sideways".into()), ..Default::default() }, "order"),
+            (EntityQuery { status: Some("maybe".into()), ..Default::default() }, "status"),
+        ] {
+            assert_eq!(q.check().expect_err(field).field.as_deref(), Some(field));
+        }
+    }
+}
