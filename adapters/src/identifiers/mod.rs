@@ -8,7 +8,7 @@ mod uscc;
 
 pub use gs1::{gs1_check_digit, Gtin};
 pub use mac::MacAddress;
-pub use uscc::{organisation_code_is_valid, Uscc};
+pub use uscc::{organisation_code_complete, organisation_code_is_valid, Uscc};
 
 /// Why an identifier was refused. The messages are bilingual (Chinese / English).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

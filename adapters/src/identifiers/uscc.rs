@@ -116,6 +116,39 @@ impl Uscc {
     pub fn complete(first17: &str) -> Option<String> {
         complete(first17)
     }
+
+    /// A valid code for registering authority and category `prefix2` (e.g. `91`), region
+    /// `region6` and a serial number, with both check characters computed: for generated test
+    /// and benchmark data.
+    pub fn generate(prefix2: &str, region6: &str, serial: u32) -> Option<Uscc> {
+        let org8 = format!("MA{:06}", serial % 1_000_000);
+        let org9 = organisation_code_complete(&org8)?;
+        let first17 = format!("{prefix2}{region6}{org9}");
+        Uscc::parse(&complete(&first17)?).ok()
+    }
+}
+
+/// Completes the first 8 characters of an organisation code with its check character.
+pub fn organisation_code_complete(first8: &str) -> Option<String> {
+    let chars: Vec<char> = first8.chars().collect();
+    if chars.len() != 8 {
+        return None;
+    }
+    let mut sum = 0;
+    for (c, w) in chars.iter().zip(ORG_WEIGHTS) {
+        let v = match c {
+            '0'..='9' => *c as u32 - '0' as u32,
+            'A'..='Z' => *c as u32 - 'A' as u32 + 10,
+            _ => return None,
+        };
+        sum += v * w;
+    }
+    let check = match 11 - sum % 11 {
+        10 => 'X',
+        11 => '0',
+        d => char::from_digit(d, 10)?,
+    };
+    Some(format!("{first8}{check}"))
 }
 
 fn complete(first17: &str) -> Option<String> {
@@ -144,6 +177,11 @@ mod tests {
         assert!(organisation_code_is_valid("M000100Y4"));
         assert_eq!(Uscc::parse(" 91350100m000100y43 ").expect("normalised").as_str(), "91350100M000100Y43");
         assert_eq!(complete("91350100M000100Y4").as_deref(), Some("91350100M000100Y43"));
+        assert_eq!(organisation_code_complete("M000100Y").as_deref(), Some("M000100Y4"));
+        for serial in [0, 1, 42, 999_999] {
+            let u = Uscc::generate("92", "330106", serial).expect("generated");
+            assert_eq!(u.registration_region(), "330106");
+        }
     }
 
     #[test]

@@ -58,7 +58,12 @@ fn bucket(key: String, label: String, count: i64, total: i64) -> Bucket {
 
 /// Analyses the rows matching `q` within `reach`; `base_region` is where region drill-down
 /// starts when the filter names no region.
-pub fn analyse(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach, base_region: &RegionCode) -> AppResult<Analysis> {
+pub fn analyse(
+    conn: &mut DbConnection,
+    q: &CheckedQuery,
+    reach: &Reach,
+    base_region: &RegionCode,
+) -> AppResult<Analysis> {
     let total = count(conn, q, reach)?;
     let merchants = count(conn, &q.with_merchant(true), reach)?;
     let mut by_stage = Vec::new();
@@ -82,11 +87,17 @@ pub fn analyse(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach, base_re
         }
     }
     by_region.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
-    let by_month = months(conn, q, reach)?
-        .into_iter()
-        .map(|(month, n)| bucket(month.clone(), month, n, total))
-        .collect();
-    Ok(Analysis { total, merchants, merchant_share: share(merchants, total), by_stage, by_category, by_region, by_month })
+    let by_month =
+        months(conn, q, reach)?.into_iter().map(|(month, n)| bucket(month.clone(), month, n, total)).collect();
+    Ok(Analysis {
+        total,
+        merchants,
+        merchant_share: share(merchants, total),
+        by_stage,
+        by_category,
+        by_region,
+        by_month,
+    })
 }
 
 /// Months shown one by one; earlier filings are summed in one bucket.

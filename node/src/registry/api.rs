@@ -18,12 +18,19 @@ use crate::ids::TenantId;
 use crate::users::Permission;
 
 /// The tenant a registration is for: a tenant caller's own, or the one node staff name.
-pub async fn owning_tenant(state: &AppState, caller: &Caller, named: Option<&TenantId>, action: &str) -> AppResult<TenantId> {
+pub async fn owning_tenant(
+    state: &AppState,
+    caller: &Caller,
+    named: Option<&TenantId>,
+    action: &str,
+) -> AppResult<TenantId> {
     match (&caller.tenant_id, named) {
         (Some(own), None) => Ok(own.clone()),
         (Some(own), Some(t)) if own == t => Ok(own.clone()),
         (Some(_), Some(t)) => Err(caller.deny(state, action, &format!("tenant:{t}"), ErrorKind::OutOfScope).await),
-        (None, None) => Err(AppError::invalid("tenant_id", "请指定主体所属的租户", "name the tenant the entity belongs to")),
+        (None, None) => {
+            Err(AppError::invalid("tenant_id", "请指定主体所属的租户", "name the tenant the entity belongs to"))
+        }
         (None, Some(t)) => {
             let id = t.clone();
             let tenant = state
@@ -32,14 +39,21 @@ pub async fn owning_tenant(state: &AppState, caller: &Caller, named: Option<&Ten
                 .await
                 .map_err(|_| AppError::invalid("tenant_id", "租户不存在", "tenant does not exist"))?;
             if !caller.sees_tenant(&tenant) {
-                return Err(caller.deny(state, action, &format!("tenant:{}", tenant.code), ErrorKind::OutOfScope).await);
+                return Err(caller
+                    .deny(state, action, &format!("tenant:{}", tenant.code), ErrorKind::OutOfScope)
+                    .await);
             }
             Ok(tenant.id)
         }
     }
 }
 
-async fn entity_in_reach(state: &AppState, caller: &Caller, id: &str, action: &str) -> AppResult<super::model::EntityRow> {
+async fn entity_in_reach(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> AppResult<super::model::EntityRow> {
     let key = id.to_owned();
     let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
     if !within_reach(&reach_of(state, caller), &row) {
@@ -60,7 +74,11 @@ pub async fn catalogue_list(state: web::Data<AppState>, caller: Caller) -> AppRe
 /// Adds a local sub-category.
 #[utoipa::path(tag = "registry", request_body = NewCategory, responses((status = 201, body = Category), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/catalogue")]
-pub async fn catalogue_add(state: web::Data<AppState>, caller: Caller, body: web::Json<NewCategory>) -> AppResult<HttpResponse> {
+pub async fn catalogue_add(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewCategory>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::CatalogueWrite, "catalogue").await?;
     let ctx = caller.audit();
     let new = body.into_inner();
@@ -80,7 +98,11 @@ pub async fn sites_list(state: web::Data<AppState>, caller: Caller) -> AppResult
 /// Creates a site.
 #[utoipa::path(tag = "registry", request_body = NewSite, responses((status = 201, body = Site), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/sites")]
-pub async fn sites_create(state: web::Data<AppState>, caller: Caller, body: web::Json<NewSite>) -> AppResult<HttpResponse> {
+pub async fn sites_create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewSite>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "sites").await?;
     let new = body.into_inner();
     let tenant = owning_tenant(&state, &caller, new.tenant_id.as_ref(), "site.create").await?;
@@ -98,7 +120,11 @@ pub async fn sites_create(state: web::Data<AppState>, caller: Caller, body: web:
     (status = 409, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/entities")]
-pub async fn entity_register(state: web::Data<AppState>, caller: Caller, body: web::Json<EntityInput>) -> AppResult<HttpResponse> {
+pub async fn entity_register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<EntityInput>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
     let input = body.into_inner();
     let tenant = owning_tenant(&state, &caller, input.tenant_id.as_ref(), "entity.register").await?;
@@ -106,7 +132,9 @@ pub async fn entity_register(state: web::Data<AppState>, caller: Caller, body: w
     let ctx = caller.audit();
     let outcome = state
         .db
-        .transaction(move |conn| entities::register(conn, &ctx, &tenant, &input, &ValidationContext { region: &within, tenant: &tenant }))
+        .transaction(move |conn| {
+            entities::register(conn, &ctx, &tenant, &input, &ValidationContext { region: &within, tenant: &tenant })
+        })
         .await?;
     Ok(match outcome {
         Registered::Created { .. } => HttpResponse::Created().json(outcome),
@@ -117,12 +145,20 @@ pub async fn entity_register(state: web::Data<AppState>, caller: Caller, body: w
 /// Bulk registration from a tenant's system.
 #[utoipa::path(tag = "registry", request_body = BulkRequest, responses((status = 200, description = "Receipt; an atomic batch with rejections stores nothing", body = Receipt), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/entities/bulk")]
-pub async fn entity_bulk(state: web::Data<AppState>, caller: Caller, body: web::Json<BulkRequest>) -> AppResult<HttpResponse> {
+pub async fn entity_bulk(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkRequest>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
     let req = body.into_inner();
     let named = req.entities.first().and_then(|e| e.tenant_id.clone());
     if req.entities.iter().any(|e| e.tenant_id != named) {
-        return Err(AppError::invalid("tenant_id", "一批主体须属于同一租户", "all entities of a batch must belong to one tenant"));
+        return Err(AppError::invalid(
+            "tenant_id",
+            "一批主体须属于同一租户",
+            "all entities of a batch must belong to one tenant",
+        ));
     }
     let tenant = owning_tenant(&state, &caller, named.as_ref(), "entity.bulk_register").await?;
     let within = region_of(&state, &caller);
@@ -134,18 +170,33 @@ pub async fn entity_bulk(state: web::Data<AppState>, caller: Caller, body: web::
 /// Searches entities.
 #[utoipa::path(tag = "registry", params(EntityQuery), responses((status = 200, body = EntityPage), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/registry/entities")]
-pub async fn entity_search(state: web::Data<AppState>, caller: Caller, query: web::Query<EntityQuery>) -> AppResult<HttpResponse> {
+pub async fn entity_search(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<EntityQuery>,
+) -> AppResult<HttpResponse> {
     let (q, reach) = checked(&state, &caller, &query).await?;
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| search::page(conn, &q, &reach)).await?))
 }
 
 /// Checks a query against the caller's permission and reach (refusals are audited).
-pub async fn checked(state: &AppState, caller: &Caller, query: &EntityQuery) -> AppResult<(search::CheckedQuery, search::Reach)> {
+pub async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    query: &EntityQuery,
+) -> AppResult<(search::CheckedQuery, search::Reach)> {
     caller.require(state, Permission::RegistryRead, "entities").await?;
     let q = query.check()?;
     let reach = reach_of(state, caller);
     if let Err(e) = q.check_reach(&reach) {
-        let _ = caller.deny(state, "registry.search", &format!("region:{}", q.region().map(|r| r.as_str()).unwrap_or("")), ErrorKind::OutOfScope).await;
+        let _ = caller
+            .deny(
+                state,
+                "registry.search",
+                &format!("region:{}", q.region().map(|r| r.as_str()).unwrap_or("")),
+                ErrorKind::OutOfScope,
+            )
+            .await;
         return Err(e);
     }
     Ok((q, reach))
@@ -154,7 +205,11 @@ pub async fn checked(state: &AppState, caller: &Caller, query: &EntityQuery) -> 
 /// One entity.
 #[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Entity id")), responses((status = 200, body = Entity), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/registry/entities/{id}")]
-pub async fn entity_get(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn entity_get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "entities").await?;
     let row = entity_in_reach(&state, &caller, &path.into_inner(), "entity.read").await?;
     Ok(HttpResponse::Ok().json(row.view()))
@@ -163,7 +218,12 @@ pub async fn entity_get(state: web::Data<AppState>, caller: Caller, path: web::P
 /// Changes an entity: free fields apply at once, reviewed fields wait for review.
 #[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Entity id")), request_body = EntityInput, responses((status = 200, body = Changed), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/api/v1/registry/entities/{id}")]
-pub async fn entity_change(state: web::Data<AppState>, caller: Caller, path: web::Path<String>, body: web::Json<EntityInput>) -> AppResult<HttpResponse> {
+pub async fn entity_change(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<EntityInput>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
     let id = path.into_inner();
     let row = entity_in_reach(&state, &caller, &id, "entity.change").await?;
@@ -176,7 +236,9 @@ pub async fn entity_change(state: web::Data<AppState>, caller: Caller, path: web
     let ctx = caller.audit();
     let changed = state
         .db
-        .transaction(move |conn| entities::change(conn, &ctx, &owner, &id, &input, &ValidationContext { region: &within, tenant: &owner }))
+        .transaction(move |conn| {
+            entities::change(conn, &ctx, &owner, &id, &input, &ValidationContext { region: &within, tenant: &owner })
+        })
         .await?;
     Ok(HttpResponse::Ok().json(changed))
 }
@@ -184,7 +246,12 @@ pub async fn entity_change(state: web::Data<AppState>, caller: Caller, path: web
 /// Approves or rejects a pending registration.
 #[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Entity id")), request_body = Decision, responses((status = 200, body = Entity), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/entities/{id}/review")]
-pub async fn entity_review(state: web::Data<AppState>, caller: Caller, path: web::Path<String>, body: web::Json<Decision>) -> AppResult<HttpResponse> {
+pub async fn entity_review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Decision>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "entities").await?;
     let id = path.into_inner();
     entity_in_reach(&state, &caller, &id, "entity.review").await?;
@@ -196,7 +263,11 @@ pub async fn entity_review(state: web::Data<AppState>, caller: Caller, path: web
 /// Every version of an entity.
 #[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Entity id")), responses((status = 200, body = Vec<EntityVersion>)))]
 #[get("/api/v1/registry/entities/{id}/versions")]
-pub async fn entity_versions(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn entity_versions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "entities").await?;
     let id = path.into_inner();
     entity_in_reach(&state, &caller, &id, "entity.read").await?;
@@ -215,7 +286,12 @@ pub async fn changes_list(state: web::Data<AppState>, caller: Caller) -> AppResu
 /// Approves or rejects a pending change or duplicate claim.
 #[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Change id")), request_body = Decision, responses((status = 200, body = Change), (status = 409, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/changes/{id}/review")]
-pub async fn change_review(state: web::Data<AppState>, caller: Caller, path: web::Path<String>, body: web::Json<Decision>) -> AppResult<HttpResponse> {
+pub async fn change_review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Decision>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "changes").await?;
     let id = path.into_inner();
     let key = id.clone();
@@ -240,7 +316,12 @@ pub struct ExportFormat {
     (status = 200, description = "The export", content_type = "application/geo+json"),
     (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/registry/export/entities.{format}")]
-pub async fn entity_export(state: web::Data<AppState>, caller: Caller, path: web::Path<String>, query: web::Query<EntityQuery>) -> AppResult<HttpResponse> {
+pub async fn entity_export(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<EntityQuery>,
+) -> AppResult<HttpResponse> {
     let format = path.into_inner();
     if !["csv", "xlsx", "geojson"].contains(&format.as_str()) {
         return Err(AppError::not_found("导出格式", "export format"));
@@ -253,7 +334,14 @@ pub async fn entity_export(state: web::Data<AppState>, caller: Caller, path: web
         .db
         .transaction(move |conn| {
             let rows = search::all(conn, &q, &reach, export::EXPORT_LIMIT)?;
-            audit::record(conn, &ctx, "registry.export", "entities", Outcome::Success, serde_json::json!({"format": fmt, "rows": rows.len(), "filter": filter}))?;
+            audit::record(
+                conn,
+                &ctx,
+                "registry.export",
+                "entities",
+                Outcome::Success,
+                serde_json::json!({"format": fmt, "rows": rows.len(), "filter": filter}),
+            )?;
             Ok(rows)
         })
         .await?;
@@ -273,7 +361,11 @@ pub async fn entity_export(state: web::Data<AppState>, caller: Caller, path: web
 /// Analysis of the entities matching a filter; every figure equals the matching search's total.
 #[utoipa::path(tag = "registry", params(EntityQuery), responses((status = 200, body = analysis::Analysis)))]
 #[get("/api/v1/registry/analysis")]
-pub async fn entity_analysis(state: web::Data<AppState>, caller: Caller, query: web::Query<EntityQuery>) -> AppResult<HttpResponse> {
+pub async fn entity_analysis(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<EntityQuery>,
+) -> AppResult<HttpResponse> {
     let (q, reach) = checked(&state, &caller, &query).await?;
     let base = reach.region.clone().unwrap_or_else(|| state.config.node.region.clone());
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| analysis::analyse(conn, &q, &reach, &base)).await?))
@@ -282,7 +374,11 @@ pub async fn entity_analysis(state: web::Data<AppState>, caller: Caller, query: 
 /// A tenant's change policies (which fields change without review).
 #[utoipa::path(tag = "registry", params(("tenant_id" = String, Path, description = "Tenant id")), responses((status = 200, body = Vec<FieldPolicy>)))]
 #[get("/api/v1/registry/policies/{tenant_id}")]
-pub async fn policies_get(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn policies_get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "policies").await?;
     let tenant = owning_tenant(&state, &caller, Some(&TenantId::parse(&path.into_inner())?), "registry.policy").await?;
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| entities::policies(conn, &tenant)).await?))
@@ -291,12 +387,18 @@ pub async fn policies_get(state: web::Data<AppState>, caller: Caller, path: web:
 /// Replaces a tenant's change policies (reviewers only).
 #[utoipa::path(tag = "registry", params(("tenant_id" = String, Path, description = "Tenant id")), request_body = Vec<FieldPolicy>, responses((status = 200, body = Vec<FieldPolicy>), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/api/v1/registry/policies/{tenant_id}")]
-pub async fn policies_set(state: web::Data<AppState>, caller: Caller, path: web::Path<String>, body: web::Json<Vec<FieldPolicy>>) -> AppResult<HttpResponse> {
+pub async fn policies_set(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Vec<FieldPolicy>>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "policies").await?;
     let tenant = owning_tenant(&state, &caller, Some(&TenantId::parse(&path.into_inner())?), "registry.policy").await?;
     let ctx = caller.audit();
     let list = body.into_inner();
-    Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| entities::set_policies(conn, &ctx, &tenant, &list)).await?))
+    Ok(HttpResponse::Ok()
+        .json(state.db.transaction(move |conn| entities::set_policies(conn, &ctx, &tenant, &list)).await?))
 }
 
 /// Outbox cursor.
@@ -312,7 +414,11 @@ pub struct OutboxQuery {
 /// Approved changes in sequence, as the registrations roll-up sends them.
 #[utoipa::path(tag = "registry", params(OutboxQuery), responses((status = 200, body = Vec<outbox::OutboxEntry>)))]
 #[get("/api/v1/registry/outbox")]
-pub async fn outbox_list(state: web::Data<AppState>, caller: Caller, query: web::Query<OutboxQuery>) -> AppResult<HttpResponse> {
+pub async fn outbox_list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<OutboxQuery>,
+) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "outbox").await?;
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(100);

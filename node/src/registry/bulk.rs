@@ -114,7 +114,11 @@ fn lookups(conn: &mut DbConnection) -> AppResult<Lookups> {
 fn validate_one(input: &EntityInput, within: &RegionCode, tenant: &TenantId, l: &Lookups) -> AppResult<EntityData> {
     let mut data = validate_shape(input, within)?;
     if let Some(missing) = data.categories.iter().find(|c| !l.categories.contains(*c)) {
-        return Err(AppError::invalid("categories", format!("未知的产品类目：{missing}"), format!("unknown product category: {missing}")));
+        return Err(AppError::invalid(
+            "categories",
+            format!("未知的产品类目：{missing}"),
+            format!("unknown product category: {missing}"),
+        ));
     }
     if let Some(code) = input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         match l.sites.get(code) {
@@ -147,7 +151,13 @@ fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String
 }
 
 /// Registers a batch for `tenant` inside the caller's transaction.
-pub fn register(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, within: &RegionCode, req: &BulkRequest) -> AppResult<Receipt> {
+pub fn register(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    tenant: &TenantId,
+    within: &RegionCode,
+    req: &BulkRequest,
+) -> AppResult<Receipt> {
     if req.entities.len() > MAX_BATCH {
         return Err(AppError::invalid(
             "entities",
@@ -163,7 +173,11 @@ pub fn register(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, 
         match validate_one(input, within, tenant, &l) {
             Ok(d) if !seen.insert(d.code.clone()) => rejected.push(reject(
                 i,
-                AppError::invalid("code", format!("本批中重复的代码 {}", d.code), format!("code {} appears twice in the batch", d.code)),
+                AppError::invalid(
+                    "code",
+                    format!("本批中重复的代码 {}", d.code),
+                    format!("code {} appears twice in the batch", d.code),
+                ),
             )),
             Ok(d) => valid.push((i, d)),
             Err(e) => rejected.push(reject(i, e)),
@@ -177,7 +191,10 @@ pub fn register(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, 
         match found.get(&d.code) {
             Some((owner, _)) if owner == tenant.as_str() => rejected.push(reject(
                 i,
-                AppError::conflict(format!("代码 {} 已由本租户登记", d.code), format!("code {} is already registered by this tenant", d.code)),
+                AppError::conflict(
+                    format!("代码 {} 已由本租户登记", d.code),
+                    format!("code {} is already registered by this tenant", d.code),
+                ),
             )),
             Some((_, id)) => claims.push((i, d, id.clone())),
             None => fresh.push(d),
@@ -186,6 +203,16 @@ pub fn register(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, 
     rejected.sort_by_key(|r| r.index);
     let refuse = req.dry_run || (req.mode == BulkMode::Atomic && !rejected.is_empty());
     if refuse {
+        if !req.dry_run {
+            audit::record(
+                conn,
+                ctx,
+                "entity.bulk_register",
+                &format!("tenant:{tenant}"),
+                Outcome::Failure,
+                serde_json::json!({"received": req.entities.len(), "rejected": rejected.len(), "mode": "atomic"}),
+            )?;
+        }
         return Ok(Receipt { received: req.entities.len(), accepted: 0, stored: false, rejected, duplicates: vec![] });
     }
     let accepted = store(conn, ctx, tenant, &fresh)?;
@@ -210,7 +237,8 @@ pub fn register(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, 
 fn store(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, fresh: &[EntityData]) -> AppResult<usize> {
     let now = db::now();
     for chunk in fresh.chunks(500) {
-        let rows: Vec<EntityRow> = chunk.iter().map(|d| EntityRow::new(uuid::Uuid::now_v7().to_string(), tenant, d, "pending", now)).collect();
+        let rows: Vec<EntityRow> =
+            chunk.iter().map(|d| EntityRow::new(uuid::Uuid::now_v7().to_string(), tenant, d, "pending", now)).collect();
         crate::batch_insert!(conn, entities_table::table, &rows)?;
         let categories: Vec<(String, String)> =
             rows.iter().zip(chunk).flat_map(|(r, d)| d.categories.iter().map(|c| (r.id.clone(), c.clone()))).collect();

@@ -67,9 +67,8 @@ pub struct NewCategory {
 }
 
 fn next_version(conn: &mut DbConnection, origin: &str, note: &str) -> AppResult<i64> {
-    let current: Option<i64> = catalogue_versions::table
-        .select(diesel::dsl::max(catalogue_versions::version))
-        .first(conn)?;
+    let current: Option<i64> =
+        catalogue_versions::table.select(diesel::dsl::max(catalogue_versions::version)).first(conn)?;
     let version = current.unwrap_or(0) + 1;
     diesel::insert_into(catalogue_versions::table)
         .values((
@@ -115,17 +114,18 @@ pub fn list(conn: &mut DbConnection) -> AppResult<Vec<Category>> {
 
 /// The current catalogue version.
 pub fn version(conn: &mut DbConnection) -> AppResult<i64> {
-    Ok(catalogue_versions::table.select(diesel::dsl::max(catalogue_versions::version)).first::<Option<i64>>(conn)?.unwrap_or(0))
+    Ok(catalogue_versions::table
+        .select(diesel::dsl::max(catalogue_versions::version))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
 }
 
 /// Adds a local sub-category.
 pub fn add_local(conn: &mut DbConnection, ctx: &AuditContext, new: &NewCategory) -> AppResult<Category> {
-    let parent: Option<Category> = product_categories::table
-        .find(&new.parent_code)
-        .select(Category::as_select())
-        .first(conn)
-        .optional()?;
-    let parent = parent.ok_or_else(|| AppError::invalid("parent_code", "上级类目不存在", "parent category does not exist"))?;
+    let parent: Option<Category> =
+        product_categories::table.find(&new.parent_code).select(Category::as_select()).first(conn).optional()?;
+    let parent =
+        parent.ok_or_else(|| AppError::invalid("parent_code", "上级类目不存在", "parent category does not exist"))?;
     let segment = new.code.strip_prefix(&parent.code).unwrap_or("");
     let local_segment = segment.len() == 2 && segment.parse::<u8>().is_ok_and(|n| (50..=99).contains(&n));
     if !local_segment {
@@ -198,7 +198,8 @@ pub fn check_codes(conn: &mut DbConnection, field: &str, codes: &[String]) -> Ap
 
 /// Whether `code` is a leaf (has no children).
 pub fn is_leaf(conn: &mut DbConnection, code: &str) -> AppResult<bool> {
-    let children: i64 = product_categories::table.filter(product_categories::parent_code.eq(code)).count().get_result(conn)?;
+    let children: i64 =
+        product_categories::table.filter(product_categories::parent_code.eq(code)).count().get_result(conn)?;
     Ok(children == 0)
 }
 

@@ -32,7 +32,7 @@ pub enum Registered {
     /// A new entity, pending review.
     Created {
         /// The entity.
-        entity: super::model::Entity,
+        entity: Box<super::model::Entity>,
     },
     /// The code is registered by another tenant: the submission waits for review as a
     /// duplicate claim.
@@ -150,7 +150,14 @@ fn write_categories(conn: &mut DbConnection, id: &str, categories: &[String]) ->
     Ok(())
 }
 
-fn write_version(conn: &mut DbConnection, id: &str, version: i32, data: &EntityData, actor: &str, note: &str) -> AppResult<()> {
+fn write_version(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i32,
+    data: &EntityData,
+    actor: &str,
+    note: &str,
+) -> AppResult<()> {
     diesel::insert_into(entity_versions::table)
         .values((
             entity_versions::entity_id.eq(id),
@@ -239,8 +246,15 @@ pub fn register(
     diesel::insert_into(entities::table).values(&row).execute(conn)?;
     write_categories(conn, &id, &data.categories)?;
     write_version(conn, &id, 1, &data, &ctx.actor, "registered")?;
-    audit::record(conn, ctx, "entity.register", &format!("entity:{}", data.code), Outcome::Success, serde_json::json!({"id": id}))?;
-    Ok(Registered::Created { entity: row.view() })
+    audit::record(
+        conn,
+        ctx,
+        "entity.register",
+        &format!("entity:{}", data.code),
+        Outcome::Success,
+        serde_json::json!({"id": id}),
+    )?;
+    Ok(Registered::Created { entity: Box::new(row.view()) })
 }
 
 /// The fields a tenant may change without review.
@@ -269,10 +283,19 @@ pub fn policies(conn: &mut DbConnection, tenant: &TenantId) -> AppResult<Vec<Fie
 }
 
 /// Replaces a tenant's policies.
-pub fn set_policies(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, list: &[FieldPolicy]) -> AppResult<Vec<FieldPolicy>> {
+pub fn set_policies(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    tenant: &TenantId,
+    list: &[FieldPolicy],
+) -> AppResult<Vec<FieldPolicy>> {
     for p in list {
         if !FIELDS.contains(&p.field.as_str()) {
-            return Err(AppError::invalid("field", format!("未知字段 {}", p.field), format!("unknown field {}", p.field)));
+            return Err(AppError::invalid(
+                "field",
+                format!("未知字段 {}", p.field),
+                format!("unknown field {}", p.field),
+            ));
         }
         if p.mode != "free" && p.mode != "review" {
             return Err(AppError::invalid("mode", "模式只能是 free 或 review", "mode must be free or review"));
@@ -294,15 +317,31 @@ pub fn set_policies(conn: &mut DbConnection, ctx: &AuditContext, tenant: &Tenant
             ))
             .execute(conn)?;
     }
-    audit::record(conn, ctx, "registry.policy", &format!("tenant:{tenant}"), Outcome::Success, serde_json::to_value(list).unwrap_or_default())?;
+    audit::record(
+        conn,
+        ctx,
+        "registry.policy",
+        &format!("tenant:{tenant}"),
+        Outcome::Success,
+        serde_json::to_value(list).unwrap_or_default(),
+    )?;
     policies(conn, tenant)
 }
 
 /// Writes `data` as the next version of `row`, with categories, and sends it upward when the
 /// entity is approved.
-fn apply_version(conn: &mut DbConnection, ctx: &AuditContext, row: &EntityRow, data: &EntityData, status: &str, tenant: &str, note: &str) -> AppResult<EntityRow> {
+fn apply_version(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    row: &EntityRow,
+    data: &EntityData,
+    status: &str,
+    tenant: &str,
+    note: &str,
+) -> AppResult<EntityRow> {
     let version = row.version + 1;
-    let mut next = EntityRow::new(row.id.clone(), &TenantId::from_db(tenant.to_owned()), data, status, crate::db::now());
+    let mut next =
+        EntityRow::new(row.id.clone(), &TenantId::from_db(tenant.to_owned()), data, status, crate::db::now());
     next.version = version;
     next.created_at = row.created_at;
     diesel::update(entities::table.find(&row.id))
@@ -349,20 +388,45 @@ pub fn change(
 ) -> AppResult<Changed> {
     let current = row(conn, id)?;
     if current.tenant_id != tenant.as_str() {
-        return Err(AppError::with_detail(ErrorKind::Forbidden, "只能修改本租户登记的主体", "you may only change your own tenant's entities"));
+        return Err(AppError::with_detail(
+            ErrorKind::Forbidden,
+            "只能修改本租户登记的主体",
+            "you may only change your own tenant's entities",
+        ));
     }
-    let proposed = super::model::validate(conn, input, cx)?;
+    let mut proposed = super::model::validate(conn, input, cx)?;
+    if input.filed_at.is_none() {
+        // The filing time is set at registration; a change that does not name one keeps it.
+        proposed.filed_at = current.filed_at;
+    }
     if proposed.code != current.code {
         return Err(AppError::invalid("code", "统一社会信用代码不能修改", "the code of an entity cannot change"));
     }
     let changed = current.data().changed_fields(&proposed);
     if changed.is_empty() {
-        return Ok(Changed { entity: current.view(), applied: vec![], pending_change_id: None, pending_fields: vec![] });
+        return Ok(Changed {
+            entity: current.view(),
+            applied: vec![],
+            pending_change_id: None,
+            pending_fields: vec![],
+        });
     }
     if current.status != "approved" {
         let next = apply_version(conn, ctx, &current, &proposed, "pending", &current.tenant_id, "resubmitted")?;
-        audit::record(conn, ctx, "entity.resubmit", &format!("entity:{}", current.code), Outcome::Success, serde_json::json!({"fields": changed}))?;
-        return Ok(Changed { entity: next.view(), applied: changed.iter().map(|s| s.to_string()).collect(), pending_change_id: None, pending_fields: vec![] });
+        audit::record(
+            conn,
+            ctx,
+            "entity.resubmit",
+            &format!("entity:{}", current.code),
+            Outcome::Success,
+            serde_json::json!({"fields": changed}),
+        )?;
+        return Ok(Changed {
+            entity: next.view(),
+            applied: changed.iter().map(|s| s.to_string()).collect(),
+            pending_change_id: None,
+            pending_fields: vec![],
+        });
     }
     let pending: i64 = registry_changes::table
         .filter(registry_changes::object_id.eq(id))
@@ -373,7 +437,10 @@ pub fn change(
     let free = free_fields(conn, tenant)?;
     let (now, later): (BTreeSet<&str>, BTreeSet<&str>) = changed.iter().partition(|f| free.contains(*f));
     if !later.is_empty() && pending > 0 {
-        return Err(AppError::conflict("该主体已有待审核的变更，请等待审核后再提交", "a change of this entity is already waiting for review"));
+        return Err(AppError::conflict(
+            "该主体已有待审核的变更，请等待审核后再提交",
+            "a change of this entity is already waiting for review",
+        ));
     }
     let entity = if now.is_empty() {
         current.clone()
@@ -381,11 +448,8 @@ pub fn change(
         let data = current.data().with_fields_from(&proposed, &now);
         apply_version(conn, ctx, &current, &data, "approved", &current.tenant_id, "changed")?
     };
-    let pending_change_id = if later.is_empty() {
-        None
-    } else {
-        Some(create_change(conn, ctx, id, tenant, "update", &proposed, &later)?)
-    };
+    let pending_change_id =
+        if later.is_empty() { None } else { Some(create_change(conn, ctx, id, tenant, "update", &proposed, &later)?) };
     audit::record(
         conn,
         ctx,
@@ -422,7 +486,11 @@ pub fn review(conn: &mut DbConnection, ctx: &AuditContext, id: &str, d: &Decisio
     }
     let status = if d.approve { "approved" } else { "rejected" };
     diesel::update(entities::table.find(id))
-        .set((entities::status.eq(status), entities::status_reason.eq(&reason), entities::updated_at.eq(crate::db::now())))
+        .set((
+            entities::status.eq(status),
+            entities::status_reason.eq(&reason),
+            entities::updated_at.eq(crate::db::now()),
+        ))
         .execute(conn)?;
     let updated = row(conn, id)?;
     if d.approve {
@@ -506,7 +574,13 @@ pub fn pending_changes(conn: &mut DbConnection, tenant: Option<&TenantId>) -> Ap
 pub fn versions(conn: &mut DbConnection, id: &str) -> AppResult<Vec<EntityVersion>> {
     Ok(entity_versions::table
         .filter(entity_versions::entity_id.eq(id))
-        .select((entity_versions::version, entity_versions::data, entity_versions::actor, entity_versions::note, entity_versions::created_at))
+        .select((
+            entity_versions::version,
+            entity_versions::data,
+            entity_versions::actor,
+            entity_versions::note,
+            entity_versions::created_at,
+        ))
         .order(entity_versions::version.asc())
         .load(conn)?)
 }

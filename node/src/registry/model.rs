@@ -33,7 +33,8 @@ pub enum EntityKind {
 
 impl EntityKind {
     /// Every kind.
-    pub const ALL: [EntityKind; 4] = [EntityKind::Enterprise, EntityKind::Individual, EntityKind::Cooperative, EntityKind::Other];
+    pub const ALL: [EntityKind; 4] =
+        [EntityKind::Enterprise, EntityKind::Individual, EntityKind::Cooperative, EntityKind::Other];
 
     /// Stored form.
     pub fn as_str(self) -> &'static str {
@@ -237,7 +238,11 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> AppResult<Strin
         return Err(AppError::invalid(field, format!("{field} 不能为空"), format!("{field} is required")));
     }
     if n > max {
-        return Err(AppError::invalid(field, format!("{field} 不能超过{max}个字符"), format!("{field} must be at most {max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} 不能超过{max}个字符"),
+            format!("{field} must be at most {max} characters"),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -254,10 +259,18 @@ fn location(lon: Option<f64>, lat: Option<f64>) -> AppResult<(Option<f64>, Optio
         (None, None) => Ok((None, None)),
         (Some(lon), Some(lat)) => {
             if !(73.0..=136.0).contains(&lon) {
-                return Err(AppError::invalid("longitude", "经度应在73到136之间（中国境内）", "longitude must be 73 to 136 (inside China)"));
+                return Err(AppError::invalid(
+                    "longitude",
+                    "经度应在73到136之间（中国境内）",
+                    "longitude must be 73 to 136 (inside China)",
+                ));
             }
             if !(3.0..=54.0).contains(&lat) {
-                return Err(AppError::invalid("latitude", "纬度应在3到54之间（中国境内）", "latitude must be 3 to 54 (inside China)"));
+                return Err(AppError::invalid(
+                    "latitude",
+                    "纬度应在3到54之间（中国境内）",
+                    "latitude must be 3 to 54 (inside China)",
+                ));
             }
             Ok((Some(lon), Some(lat)))
         }
@@ -269,7 +282,11 @@ fn location(lon: Option<f64>, lat: Option<f64>) -> AppResult<(Option<f64>, Optio
 fn phone(value: &str) -> AppResult<String> {
     let v = text("contact_phone", value, 30, false)?;
     if !v.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-')) {
-        return Err(AppError::invalid("contact_phone", "联系电话只能包含数字、空格、+ 和 -", "contact_phone may hold digits, spaces, + and - only"));
+        return Err(AppError::invalid(
+            "contact_phone",
+            "联系电话只能包含数字、空格、+ 和 -",
+            "contact_phone may hold digits, spaces, + and - only",
+        ));
     }
     Ok(v)
 }
@@ -279,14 +296,19 @@ pub fn parse_code(field: &str, code: &str) -> AppResult<Uscc> {
     Uscc::parse(code).map_err(|e| {
         let msg = e.to_string();
         let (zh, en) = msg.split_once(" / ").map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((msg.clone(), msg));
-        AppError::invalid(field, format!("统一社会信用代码无效：{zh}"), format!("invalid unified social credit code: {en}"))
+        AppError::invalid(
+            field,
+            format!("统一社会信用代码无效：{zh}"),
+            format!("invalid unified social credit code: {en}"),
+        )
     })
 }
 
 /// Validates everything that needs no database.
 pub fn validate_shape(input: &EntityInput, within: &RegionCode) -> AppResult<EntityData> {
     let code = parse_code("code", &input.code)?;
-    let region = RegionCode::parse(&input.region).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?;
+    let region =
+        RegionCode::parse(&input.region).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?;
     if !within.contains(&region) {
         return Err(AppError::invalid(
             "region",
@@ -300,8 +322,14 @@ pub fn validate_shape(input: &EntityInput, within: &RegionCode) -> AppResult<Ent
     stages.dedup();
     let merchant_code = optional_text("merchant_code", &input.merchant_code, 50)?;
     let merchant_type = optional_text("merchant_type", &input.merchant_type, 50)?;
-    if (merchant_code.is_some() || merchant_type.is_some()) && input.site_code.as_deref().is_none_or(|s| s.trim().is_empty()) {
-        return Err(AppError::invalid("site_code", "商户须属于一个节点（市场、屠宰场等）", "a merchant must belong to a site"));
+    if (merchant_code.is_some() || merchant_type.is_some())
+        && input.site_code.as_deref().is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(AppError::invalid(
+            "site_code",
+            "商户须属于一个节点（市场、屠宰场等）",
+            "a merchant must belong to a site",
+        ));
     }
     if input.categories.len() > 50 {
         return Err(AppError::invalid("categories", "产品类目不能超过50个", "at most 50 categories"));
@@ -334,8 +362,11 @@ pub fn validate(conn: &mut DbConnection, input: &EntityInput, cx: &ValidationCon
     let mut data = validate_shape(input, cx.region)?;
     data.categories = catalogue::check_codes(conn, "categories", &data.categories)?;
     if let Some(site_code) = input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let site: Option<(String, String)> =
-            sites::table.filter(sites::code.eq(site_code)).select((sites::id, sites::tenant_id)).first(conn).optional()?;
+        let site: Option<(String, String)> = sites::table
+            .filter(sites::code.eq(site_code))
+            .select((sites::id, sites::tenant_id))
+            .first(conn)
+            .optional()?;
         match site {
             Some((id, tenant)) if tenant == cx.tenant.as_str() => data.site_id = Some(id),
             _ => {

@@ -136,17 +136,25 @@ impl EntityQuery {
     /// Checks every filter, naming the field at fault.
     pub fn check(&self) -> AppResult<CheckedQuery> {
         let region = match non_empty(&self.region) {
-            Some(r) => Some(RegionCode::parse(&r).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?),
+            Some(r) => {
+                Some(RegionCode::parse(&r).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?)
+            }
             None => None,
         };
         let kind = match non_empty(&self.kind) {
             Some(k) => Some(EntityKind::parse(&k).ok_or_else(|| {
-                AppError::invalid("kind", "主体类型只能是 enterprise、individual、cooperative 或 other", "kind must be enterprise, individual, cooperative or other")
+                AppError::invalid(
+                    "kind",
+                    "主体类型只能是 enterprise、individual、cooperative 或 other",
+                    "kind must be enterprise, individual, cooperative or other",
+                )
             })?),
             None => None,
         };
         let stage = match non_empty(&self.stage) {
-            Some(s) => Some(Stage::from_code(&s).ok_or_else(|| AppError::invalid("stage", format!("未知的追溯环节 {s}"), format!("unknown stage {s}")))?),
+            Some(s) => Some(Stage::from_code(&s).ok_or_else(|| {
+                AppError::invalid("stage", format!("未知的追溯环节 {s}"), format!("unknown stage {s}"))
+            })?),
             None => None,
         };
         let category = non_empty(&self.category);
@@ -155,16 +163,24 @@ impl EntityQuery {
         }
         let status = non_empty(&self.status);
         if status.as_deref().is_some_and(|s| !["pending", "approved", "rejected"].contains(&s)) {
-            return Err(AppError::invalid("status", "审核状态只能是 pending、approved 或 rejected", "status must be pending, approved or rejected"));
+            return Err(AppError::invalid(
+                "status",
+                "审核状态只能是 pending、approved 或 rejected",
+                "status must be pending, approved or rejected",
+            ));
         }
         for (name, v) in [("site", &self.site), ("q", &self.q), ("merchant_type", &self.merchant_type)] {
             if v.as_deref().is_some_and(|s| s.chars().count() > 50) {
-                return Err(AppError::invalid(name, "检索词不能超过50个字符", "search text must be at most 50 characters"));
+                return Err(AppError::invalid(
+                    name,
+                    "检索词不能超过50个字符",
+                    "search text must be at most 50 characters",
+                ));
             }
         }
         let page = self.page.unwrap_or(1);
         let page_size = self.page_size.unwrap_or(20);
-        if page < 1 || page > 100_000 {
+        if !(1..=100_000).contains(&page) {
             return Err(AppError::invalid("page", "页码应在1到100000之间", "page must be 1 to 100000"));
         }
         if !(1..=200).contains(&page_size) {
@@ -172,7 +188,11 @@ impl EntityQuery {
         }
         let sort = self.sort.clone().unwrap_or_else(|| "filed_at".into());
         if !["filed_at", "name", "code", "region"].contains(&sort.as_str()) {
-            return Err(AppError::invalid("sort", "排序字段只能是 filed_at、name、code 或 region", "sort must be filed_at, name, code or region"));
+            return Err(AppError::invalid(
+                "sort",
+                "排序字段只能是 filed_at、name、code 或 region",
+                "sort must be filed_at, name, code or region",
+            ));
         }
         let descending = match self.order.as_deref().unwrap_or("desc") {
             "desc" => true,
@@ -240,7 +260,11 @@ impl CheckedQuery {
     }
 
     /// A copy narrowed to filings in `[from, to)` (within any range already set).
-    pub fn with_filed_range(&self, from: Option<chrono::NaiveDateTime>, to: Option<chrono::NaiveDateTime>) -> CheckedQuery {
+    pub fn with_filed_range(
+        &self,
+        from: Option<chrono::NaiveDateTime>,
+        to: Option<chrono::NaiveDateTime>,
+    ) -> CheckedQuery {
         CheckedQuery {
             filed_from: self.filed_from.max(from),
             filed_to: match (self.filed_to, to) {
@@ -349,9 +373,15 @@ impl CheckedQuery {
 }
 
 /// The earliest and latest filing time of the matching rows.
-pub fn filed_range(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>> {
-    let first: Option<chrono::NaiveDateTime> = q.build(reach).select(diesel::dsl::min(entities::filed_at)).first(conn)?;
-    let last: Option<chrono::NaiveDateTime> = q.build(reach).select(diesel::dsl::max(entities::filed_at)).first(conn)?;
+pub fn filed_range(
+    conn: &mut DbConnection,
+    q: &CheckedQuery,
+    reach: &Reach,
+) -> AppResult<Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>> {
+    let first: Option<chrono::NaiveDateTime> =
+        q.build(reach).select(diesel::dsl::min(entities::filed_at)).first(conn)?;
+    let last: Option<chrono::NaiveDateTime> =
+        q.build(reach).select(diesel::dsl::max(entities::filed_at)).first(conn)?;
     Ok(first.zip(last))
 }
 

@@ -74,10 +74,21 @@ pub struct NewSite {
 }
 
 /// Creates a site for `tenant`.
-pub fn create(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, within: &RegionCode, new: &NewSite) -> AppResult<Site> {
-    let ok_code = (2..=32).contains(&new.code.len()) && new.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+pub fn create(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    tenant: &TenantId,
+    within: &RegionCode,
+    new: &NewSite,
+) -> AppResult<Site> {
+    let ok_code = (2..=32).contains(&new.code.len())
+        && new.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !ok_code {
-        return Err(AppError::invalid("code", "节点代码应为2到32个字母、数字、下划线或连字符", "site code must be 2 to 32 of letters, digits, _ and -"));
+        return Err(AppError::invalid(
+            "code",
+            "节点代码应为2到32个字母、数字、下划线或连字符",
+            "site code must be 2 to 32 of letters, digits, _ and -",
+        ));
     }
     let n = new.name.trim().chars().count();
     if n == 0 || n > 100 {
@@ -89,18 +100,32 @@ pub fn create(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, wi
     if new.address.chars().count() > 200 {
         return Err(AppError::invalid("address", "地址不能超过200个字符", "address must be at most 200 characters"));
     }
-    let region = RegionCode::parse(&new.region).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?;
+    let region =
+        RegionCode::parse(&new.region).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?;
     if !within.contains(&region) {
-        return Err(AppError::invalid("region", format!("地区 {region} 不在 {within} 范围内"), format!("region {region} is outside {within}")));
+        return Err(AppError::invalid(
+            "region",
+            format!("地区 {region} 不在 {within} 范围内"),
+            format!("region {region} is outside {within}"),
+        ));
     }
     match (new.longitude, new.latitude) {
         (None, None) => {}
         (Some(lon), Some(lat)) if (73.0..=136.0).contains(&lon) && (3.0..=54.0).contains(&lat) => {}
-        _ => return Err(AppError::invalid("longitude", "经纬度须同时填写且在中国境内", "give both coordinates, inside China")),
+        _ => {
+            return Err(AppError::invalid(
+                "longitude",
+                "经纬度须同时填写且在中国境内",
+                "give both coordinates, inside China",
+            ))
+        }
     }
     let taken: i64 = sites::table.filter(sites::code.eq(&new.code)).count().get_result(conn)?;
     if taken > 0 {
-        return Err(AppError::conflict(format!("节点代码 {} 已存在", new.code), format!("site code {} already exists", new.code)));
+        return Err(AppError::conflict(
+            format!("节点代码 {} 已存在", new.code),
+            format!("site code {} already exists", new.code),
+        ));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let now = crate::db::now();
@@ -119,7 +144,14 @@ pub fn create(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, wi
             sites::updated_at.eq(now),
         ))
         .execute(conn)?;
-    audit::record(conn, ctx, "site.create", &format!("site:{}", new.code), Outcome::Success, serde_json::json!({"tenant": tenant}))?;
+    audit::record(
+        conn,
+        ctx,
+        "site.create",
+        &format!("site:{}", new.code),
+        Outcome::Success,
+        serde_json::json!({"tenant": tenant}),
+    )?;
     Ok(sites::table.find(&id).select(Site::as_select()).first(conn)?)
 }
 

@@ -212,7 +212,12 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         separated_admin: false,
         // A tenant's own people and machines see their own tenant, its keys and its own
         // registrations, nothing more.
-        permissions: &[Permission::TenantRead, Permission::ApiKeyRead, Permission::RegistryRead, Permission::RegistryWrite],
+        permissions: &[
+            Permission::TenantRead,
+            Permission::ApiKeyRead,
+            Permission::RegistryRead,
+            Permission::RegistryWrite,
+        ],
     },
 ];
 

@@ -195,6 +195,36 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
+    /// Creates a staff account (业务人员) and signs it in; `scope` is its data scope (JSON).
+    pub async fn staff(&self, sys: &Session, sec: &Session, username: &str, scope: Option<Value>) -> Session {
+        let created: Value = sys
+            .post(self, "/api/v1/users", json!({"username": username, "display_name": username}))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let id = created["user"]["id"].as_str().expect("id").to_owned();
+        let staff = self.role_id(sec, "staff").await;
+        let res = sec.put(self, &format!("/api/v1/users/{id}/roles"), json!({"role_ids": [staff]})).await;
+        assert_eq!(res.status(), 200, "assign staff");
+        if let Some(scope) = scope {
+            let res = sec.put(self, &format!("/api/v1/users/{id}/scope"), scope).await;
+            assert_eq!(res.status(), 200, "set scope");
+        }
+        self.first_sign_in(username, created["one_time_password"].as_str().expect("otp"), "Staff-Member-Pass1").await
+    }
+
+    /// Creates an API key for `tenant_id` with the tenant-client role; returns the secret.
+    pub async fn api_key(&self, sys: &Session, sec: &Session, tenant_id: &str) -> String {
+        let role = self.role_id(sec, "tenant_client").await;
+        let res = sys
+            .post(self, "/api/v1/api-keys", json!({"tenant_id": tenant_id, "role_id": role, "name": "registry"}))
+            .await;
+        assert_eq!(res.status(), 201, "create key");
+        let created: Value = res.json().await.expect("json");
+        created["secret"].as_str().expect("secret").to_owned()
+    }
+
     /// The id of the role with `code`.
     pub async fn role_id(&self, session: &Session, code: &str) -> String {
         let roles: Value = session.get(self, "/api/v1/roles").await.json().await.expect("json");
