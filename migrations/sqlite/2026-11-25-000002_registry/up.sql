@@ -59,6 +59,8 @@ CREATE TABLE entities (
     status TEXT NOT NULL,
     status_reason TEXT NOT NULL,
     version INTEGER NOT NULL,
+    version_actor TEXT NOT NULL,
+    version_note TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
@@ -67,15 +69,16 @@ CREATE INDEX entities_filed ON entities(filed_at);
 CREATE INDEX entities_status ON entities(status, region);
 CREATE INDEX entities_tenant ON entities(tenant_id);
 CREATE INDEX entities_site ON entities(site_id);
-CREATE INDEX entities_name ON entities(name);
 
+-- Keyed by category first: the category filter scans one range of this key.
 CREATE TABLE entity_categories (
-    entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
     category_code TEXT NOT NULL REFERENCES product_categories(code),
-    PRIMARY KEY (entity_id, category_code)
-);
-CREATE INDEX entity_categories_code ON entity_categories(category_code, entity_id);
+    entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    PRIMARY KEY (category_code, entity_id)
+) WITHOUT ROWID;
+CREATE INDEX entity_categories_entity ON entity_categories(entity_id);
 
+-- Superseded versions; the version in force is the entities row itself.
 CREATE TABLE entity_versions (
     entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
     version INTEGER NOT NULL,
@@ -84,7 +87,7 @@ CREATE TABLE entity_versions (
     note TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (entity_id, version)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE registry_changes (
     id TEXT PRIMARY KEY NOT NULL,

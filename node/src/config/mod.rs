@@ -4,7 +4,8 @@
 //! - one typed struct, `deny_unknown_fields` everywhere, so a typo fails at start;
 //! - environment variables are `TRACENODE_<SECTION>_<KEY>` (e.g. `TRACENODE_HTTP_LISTEN`);
 //!   an unknown one is an error just like an unknown key in the file. `TRACENODE_CONFIG`
-//!   names the file and `TRACENODE_TEST_*` belongs to the test suite; both are not settings;
+//!   names the file and `TRACENODE_TEST_*` / `TRACENODE_BENCH_*` belong to the test suite and
+//!   the benchmarks; none of them are settings;
 //! - relative paths are resolved against the directory of the configuration file;
 //! - secrets (the database URL's password) never appear in `Debug` output or logs;
 //! - ambiguous settings are refused rather than guessed (see [`DatabaseUrl::parse`]).
@@ -230,7 +231,8 @@ pub enum LogFormat {
 
 /// The environment variables that are not settings.
 const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG"];
-const TEST_VAR_PREFIX: &str = "TRACENODE_TEST_";
+/// Prefixes of variables that belong to the test suite and the benchmarks.
+const TOOLING_PREFIXES: [&str; 2] = ["TRACENODE_TEST_", "TRACENODE_BENCH_"];
 const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log"];
 
 impl Config {
@@ -311,7 +313,7 @@ impl Config {
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), AppError> {
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("TRACENODE_") else { continue };
-        if NON_SETTING_VARS.contains(&name.as_str()) || name.starts_with(TEST_VAR_PREFIX) {
+        if NON_SETTING_VARS.contains(&name.as_str()) || TOOLING_PREFIXES.iter().any(|p| name.starts_with(p)) {
             continue;
         }
         let lower = rest.to_ascii_lowercase();

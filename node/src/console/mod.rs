@@ -25,7 +25,7 @@ pub struct NavItem {
 
 /// The capabilities of a node (DESIGN.md §7), in navigation order.
 pub const CAPABILITIES: &[NavItem] = &[
-    NavItem { href: "/registry", label: "主体与产品注册", built: false },
+    NavItem { href: "/registry", label: "主体与产品注册", built: true },
     NavItem { href: "/ingest", label: "数据接入与管理", built: false },
     NavItem { href: "/trace", label: "追溯查询与链条", built: false },
     NavItem { href: "/emergency", label: "应急管理", built: false },

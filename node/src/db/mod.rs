@@ -54,7 +54,9 @@ impl ManageConnection for ConnectionFactory {
                     SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                     PRAGMA mmap_size = 268435456; PRAGMA analysis_limit = 1000;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -80,7 +82,18 @@ pub struct Db {
     pool: Pool<ConnectionFactory>,
     backend: Backend,
     sqlite_writer: Arc<Mutex<()>>,
+    growth: Arc<Mutex<std::collections::HashMap<&'static str, TableGrowth>>>,
 }
+
+/// Rows a table had at its last statistics refresh, and rows added since.
+#[derive(Debug, Default, Clone, Copy)]
+struct TableGrowth {
+    analysed: i64,
+    added: i64,
+}
+
+/// The tables bulk paths fill, whose planner statistics are refreshed as they grow.
+pub const BULK_TABLES: [&str; 2] = ["entities", "entity_categories"];
 
 impl Db {
     /// Opens the database named by `url` (relative paths against `base_dir`) and migrates it
@@ -108,7 +121,7 @@ impl Db {
                     )
                 },
             )?;
-        let db = Db { pool, backend: url.backend(), sqlite_writer: Arc::new(Mutex::new(())) };
+        let db = Db { pool, backend: url.backend(), sqlite_writer: Arc::new(Mutex::new(())), growth: Arc::default() };
         if migrate || db.backend == Backend::Sqlite {
             db.migrate()?;
         }
@@ -133,6 +146,38 @@ impl Db {
     /// A connection for synchronous callers (the command line, tests).
     pub fn conn(&self) -> AppResult<PooledConnection<ConnectionFactory>> {
         Ok(self.pool.get()?)
+    }
+
+    /// Records rows a bulk path added to `table` and refreshes the planner's statistics when
+    /// the table has grown by half since the last refresh, so searches keep using the right
+    /// indexes as data arrives in bulk (neither SQLite nor a fresh PostgreSQL table would
+    /// otherwise know). `table` must be one of [`BULK_TABLES`].
+    pub fn note_bulk_rows(&self, table: &'static str, rows: usize) -> AppResult<()> {
+        if !BULK_TABLES.contains(&table) || rows == 0 {
+            return Ok(());
+        }
+        let due = {
+            let mut growth = self.growth.lock().unwrap_or_else(|p| p.into_inner());
+            let g = growth.entry(table).or_default();
+            g.added += rows as i64;
+            if g.added >= 1000 && g.added * 2 >= g.analysed {
+                g.analysed += g.added;
+                g.added = 0;
+                true
+            } else {
+                false
+            }
+        };
+        if due {
+            let mut conn = self.pool.get()?;
+            let _writer = match self.backend {
+                Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
+                Backend::Postgres => None,
+            };
+            conn.batch_execute(&format!("ANALYZE {table}"))?;
+            tracing::info!(table, "planner statistics refreshed");
+        }
+        Ok(())
     }
 
     /// Pool state for metrics: (connections, idle).

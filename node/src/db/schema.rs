@@ -190,15 +190,17 @@ diesel::table! {
         status -> Text,
         status_reason -> Text,
         version -> Integer,
+        version_actor -> Text,
+        version_note -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
 }
 
 diesel::table! {
-    entity_categories (entity_id, category_code) {
-        entity_id -> Text,
+    entity_categories (category_code, entity_id) {
         category_code -> Text,
+        entity_id -> Text,
     }
 }
 

@@ -78,13 +78,10 @@ pub fn analyse(
         let n = count(conn, &q.with_category(&c.code), reach)?;
         by_category.push(bucket(c.code.clone(), c.name.clone(), n, total));
     }
-    let region = q.region().cloned().unwrap_or_else(|| base_region.clone());
-    let mut by_region = Vec::new();
-    for child in region.children() {
-        let n = count(conn, &q.with_region(child.clone()), reach)?;
-        if n > 0 {
-            by_region.push(bucket(child.as_str().into(), child.name().into(), n, total));
-        }
+    let mut by_region: Vec<Bucket> =
+        region_counts(conn, q, reach, base_region)?.into_iter().filter(|b| b.count > 0).collect();
+    for b in &mut by_region {
+        b.share = share(b.count, total);
     }
     by_region.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
     let by_month =
@@ -98,6 +95,23 @@ pub fn analyse(
         by_region,
         by_month,
     })
+}
+
+/// Counts for every division one level below the filter's region (or `base_region`), zeros
+/// included, in code order.
+pub fn region_counts(
+    conn: &mut DbConnection,
+    q: &CheckedQuery,
+    reach: &Reach,
+    base_region: &RegionCode,
+) -> AppResult<Vec<Bucket>> {
+    let region = q.region().cloned().unwrap_or_else(|| base_region.clone());
+    let mut out = Vec::new();
+    for child in region.children() {
+        let n = count(conn, &q.with_region(child.clone()), reach)?;
+        out.push(bucket(child.as_str().into(), child.name().into(), n, 0));
+    }
+    Ok(out)
 }
 
 /// Months shown one by one; earlier filings are summed in one bucket.

@@ -163,7 +163,10 @@ pub async fn entity_bulk(
     let tenant = owning_tenant(&state, &caller, named.as_ref(), "entity.bulk_register").await?;
     let within = region_of(&state, &caller);
     let ctx = caller.audit();
-    let receipt = state.db.transaction(move |conn| super::bulk::register(conn, &ctx, &tenant, &within, &req)).await?;
+    let db = state.db.clone();
+    let receipt = tokio::task::spawn_blocking(move || super::bulk::register_batch(&db, &ctx, &tenant, &within, &req))
+        .await
+        .map_err(AppError::internal)??;
     Ok(HttpResponse::Ok().json(receipt))
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::entities;
 use super::model::{validate_shape, EntityData, EntityInput, EntityRow, FIELDS};
 use crate::audit::{self, AuditContext, Outcome};
-use crate::db::schema::{entities as entities_table, entity_categories, entity_versions, product_categories, sites};
+use crate::db::schema::{entities as entities_table, entity_categories, product_categories, sites};
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
@@ -150,6 +150,22 @@ fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String
     Ok(out)
 }
 
+/// Registers a batch in its own transaction, then keeps the planner's statistics fresh.
+pub fn register_batch(
+    db: &db::Db,
+    ctx: &AuditContext,
+    tenant: &TenantId,
+    within: &RegionCode,
+    req: &BulkRequest,
+) -> AppResult<Receipt> {
+    let receipt = db.transaction_sync(|conn| register(conn, ctx, tenant, within, req))?;
+    if receipt.stored {
+        db.note_bulk_rows("entities", receipt.accepted)?;
+        db.note_bulk_rows("entity_categories", receipt.accepted)?;
+    }
+    Ok(receipt)
+}
+
 /// Registers a batch for `tenant` inside the caller's transaction.
 pub fn register(
     conn: &mut DbConnection,
@@ -233,12 +249,24 @@ pub fn register(
     Ok(Receipt { received: req.entities.len(), accepted, stored: true, rejected, duplicates })
 }
 
-/// Writes new pending entities with their categories and first versions, in multi-row inserts.
+/// Writes new pending entities with their categories, in multi-row inserts.
 fn store(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, fresh: &[EntityData]) -> AppResult<usize> {
     let now = db::now();
     for chunk in fresh.chunks(500) {
-        let rows: Vec<EntityRow> =
-            chunk.iter().map(|d| EntityRow::new(uuid::Uuid::now_v7().to_string(), tenant, d, "pending", now)).collect();
+        let rows: Vec<EntityRow> = chunk
+            .iter()
+            .map(|d| {
+                EntityRow::new(
+                    uuid::Uuid::now_v7().to_string(),
+                    tenant,
+                    d,
+                    "pending",
+                    &ctx.actor,
+                    "registered (bulk)",
+                    now,
+                )
+            })
+            .collect();
         crate::batch_insert!(conn, entities_table::table, &rows)?;
         let categories: Vec<(String, String)> =
             rows.iter().zip(chunk).flat_map(|(r, d)| d.categories.iter().map(|c| (r.id.clone(), c.clone()))).collect();
@@ -249,25 +277,6 @@ fn store(conn: &mut DbConnection, ctx: &AuditContext, tenant: &TenantId, fresh: 
         if !category_values.is_empty() {
             crate::batch_insert!(conn, entity_categories::table, category_values)?;
         }
-        let versions: Vec<(String, String)> = rows
-            .iter()
-            .zip(chunk)
-            .map(|(r, d)| Ok((r.id.clone(), serde_json::to_string(d).map_err(AppError::internal)?)))
-            .collect::<AppResult<_>>()?;
-        let version_values: Vec<_> = versions
-            .iter()
-            .map(|(id, data)| {
-                (
-                    entity_versions::entity_id.eq(id),
-                    entity_versions::version.eq(1),
-                    entity_versions::data.eq(data),
-                    entity_versions::actor.eq(&ctx.actor),
-                    entity_versions::note.eq("registered (bulk)"),
-                    entity_versions::created_at.eq(now),
-                )
-            })
-            .collect();
-        crate::batch_insert!(conn, entity_versions::table, version_values)?;
     }
     Ok(fresh.len())
 }

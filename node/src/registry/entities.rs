@@ -150,22 +150,16 @@ fn write_categories(conn: &mut DbConnection, id: &str, categories: &[String]) ->
     Ok(())
 }
 
-fn write_version(
-    conn: &mut DbConnection,
-    id: &str,
-    version: i32,
-    data: &EntityData,
-    actor: &str,
-    note: &str,
-) -> AppResult<()> {
+/// Moves the version in force into the history before it is superseded.
+fn keep_superseded(conn: &mut DbConnection, row: &EntityRow) -> AppResult<()> {
     diesel::insert_into(entity_versions::table)
         .values((
-            entity_versions::entity_id.eq(id),
-            entity_versions::version.eq(version),
-            entity_versions::data.eq(serde_json::to_string(data).map_err(AppError::internal)?),
-            entity_versions::actor.eq(actor),
-            entity_versions::note.eq(note),
-            entity_versions::created_at.eq(crate::db::now()),
+            entity_versions::entity_id.eq(&row.id),
+            entity_versions::version.eq(row.version),
+            entity_versions::data.eq(serde_json::to_string(&row.data()).map_err(AppError::internal)?),
+            entity_versions::actor.eq(&row.version_actor),
+            entity_versions::note.eq(&row.version_note),
+            entity_versions::created_at.eq(row.updated_at),
         ))
         .execute(conn)?;
     Ok(())
@@ -242,10 +236,9 @@ pub fn register(
         return Ok(Registered::DuplicateClaim { change_id, entity_id: existing.id });
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let row = EntityRow::new(id.clone(), tenant, &data, "pending", crate::db::now());
+    let row = EntityRow::new(id.clone(), tenant, &data, "pending", &ctx.actor, "registered", crate::db::now());
     diesel::insert_into(entities::table).values(&row).execute(conn)?;
     write_categories(conn, &id, &data.categories)?;
-    write_version(conn, &id, 1, &data, &ctx.actor, "registered")?;
     audit::record(
         conn,
         ctx,
@@ -339,9 +332,17 @@ fn apply_version(
     tenant: &str,
     note: &str,
 ) -> AppResult<EntityRow> {
+    keep_superseded(conn, row)?;
     let version = row.version + 1;
-    let mut next =
-        EntityRow::new(row.id.clone(), &TenantId::from_db(tenant.to_owned()), data, status, crate::db::now());
+    let mut next = EntityRow::new(
+        row.id.clone(),
+        &TenantId::from_db(tenant.to_owned()),
+        data,
+        status,
+        &ctx.actor,
+        note,
+        crate::db::now(),
+    );
     next.version = version;
     next.created_at = row.created_at;
     diesel::update(entities::table.find(&row.id))
@@ -365,11 +366,12 @@ fn apply_version(
             entities::status.eq(status),
             entities::status_reason.eq(""),
             entities::version.eq(version),
+            entities::version_actor.eq(&next.version_actor),
+            entities::version_note.eq(&next.version_note),
             entities::updated_at.eq(next.updated_at),
         ))
         .execute(conn)?;
     write_categories(conn, &row.id, &data.categories)?;
-    write_version(conn, &row.id, version, data, &ctx.actor, note)?;
     if status == "approved" {
         outbox::append_entity(conn, &next)?;
     }
@@ -570,9 +572,11 @@ pub fn pending_changes(conn: &mut DbConnection, tenant: Option<&TenantId>) -> Ap
     Ok(q.limit(500).load(conn)?)
 }
 
-/// Every version of an entity, oldest first.
+/// Every version of an entity, oldest first: the superseded ones from the history and the one
+/// in force from the entity itself.
 pub fn versions(conn: &mut DbConnection, id: &str) -> AppResult<Vec<EntityVersion>> {
-    Ok(entity_versions::table
+    let current = row(conn, id)?;
+    let mut list: Vec<EntityVersion> = entity_versions::table
         .filter(entity_versions::entity_id.eq(id))
         .select((
             entity_versions::version,
@@ -582,5 +586,13 @@ pub fn versions(conn: &mut DbConnection, id: &str) -> AppResult<Vec<EntityVersio
             entity_versions::created_at,
         ))
         .order(entity_versions::version.asc())
-        .load(conn)?)
+        .load(conn)?;
+    list.push(EntityVersion {
+        version: current.version,
+        data: serde_json::to_string(&current.data()).map_err(AppError::internal)?,
+        actor: current.version_actor.clone(),
+        note: current.version_note.clone(),
+        created_at: current.updated_at,
+    });
+    Ok(list)
 }

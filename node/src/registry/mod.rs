@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod catalogue;
 pub mod entities;
 pub mod export;
+pub mod map;
 pub mod model;
 pub mod outbox;
 pub mod pages;

@@ -433,7 +433,7 @@ pub struct Entity {
 
 /// The stored row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = entities)]
+#[diesel(table_name = entities, treat_none_as_null = true)]
 pub struct EntityRow {
     /// Id.
     pub id: String,
@@ -477,6 +477,10 @@ pub struct EntityRow {
     pub status_reason: String,
     /// Version.
     pub version: i32,
+    /// Who made the version in force.
+    pub version_actor: String,
+    /// What made it (registered, changed, change approved …).
+    pub version_note: String,
     /// Created.
     pub created_at: NaiveDateTime,
     /// Updated.
@@ -485,7 +489,15 @@ pub struct EntityRow {
 
 impl EntityRow {
     /// A new row for `data`.
-    pub fn new(id: String, tenant: &TenantId, data: &EntityData, status: &str, now: NaiveDateTime) -> EntityRow {
+    pub fn new(
+        id: String,
+        tenant: &TenantId,
+        data: &EntityData,
+        status: &str,
+        actor: &str,
+        note: &str,
+        now: NaiveDateTime,
+    ) -> EntityRow {
         EntityRow {
             id,
             tenant_id: tenant.as_str().to_owned(),
@@ -508,6 +520,8 @@ impl EntityRow {
             status: status.to_owned(),
             status_reason: String::new(),
             version: 1,
+            version_actor: actor.to_owned(),
+            version_note: note.to_owned(),
             created_at: now,
             updated_at: now,
         }

@@ -1,4 +1,562 @@
-//! Console pages of the registry.
+//! Console pages of the registry: search with map and exports, registration, review queue,
+//! entity detail with its versions, analysis, and the catalogue.
 
-/// Registers these pages.
-pub fn routes(_cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {}
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use tracenode_adapters::codes::Stage;
+
+use super::analysis::{self, Analysis};
+use super::catalogue::{self, Category};
+use super::entities::{self, Change, Decision, EntityVersion};
+use super::map::MapView;
+use super::model::{Entity, EntityInput, EntityKind, ValidationContext};
+use super::search::{self, EntityPage, EntityQuery};
+use super::sites::{self, Site, SITE_KINDS};
+use super::{reach_of, region_of};
+use crate::auth::caller::{Caller, ConsoleCaller};
+use crate::console::{render, Shell};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::http::AppState;
+use crate::ids::TenantId;
+use crate::users::Permission;
+
+/// Labels the templates need: (code, Chinese label).
+pub struct Labels {
+    /// Entity kinds.
+    pub kinds: Vec<(String, String)>,
+    /// Stages.
+    pub stages: Vec<(String, String)>,
+    /// Site kinds.
+    pub site_kinds: Vec<(String, String)>,
+}
+
+fn labels() -> Labels {
+    let own = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    Labels {
+        kinds: EntityKind::ALL.iter().map(|k| own(k.as_str(), k.label_zh())).collect(),
+        stages: Stage::ALL.iter().map(|s| own(s.code(), s.label_zh())).collect(),
+        site_kinds: SITE_KINDS.iter().map(|(a, b)| own(a, b)).collect(),
+    }
+}
+
+/// Chinese label of a review status.
+pub fn status_zh(s: &str) -> &'static str {
+    match s {
+        "approved" => "已通过",
+        "rejected" => "已驳回",
+        _ => "待审核",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "registry/search.html")]
+struct SearchPage {
+    shell: Shell,
+    labels: Labels,
+    query: EntityQuery,
+    query_string: String,
+    page: EntityPage,
+    pages: i64,
+    map: MapView,
+    categories: Vec<Category>,
+    can_write: bool,
+}
+
+fn query_string(q: &EntityQuery) -> String {
+    let mut q = q.clone();
+    q.page = None;
+    serde_urlencoded::to_string(&q).unwrap_or_default()
+}
+
+/// 主体检索: filters, results, map and exports.
+#[utoipa::path(tag = "console", params(EntityQuery), responses((status = 200, description = "Registry search page with map", content_type = "text/html")))]
+#[get("/registry")]
+pub async fn search_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    query: web::Query<EntityQuery>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let query = query.into_inner();
+    let (q, reach) = super::api::checked(&state, &caller, &query).await?;
+    let base = reach.region.clone().unwrap_or_else(|| state.config.node.region.clone());
+    let (page, points, by_region, categories) = state
+        .db
+        .run(move |conn| {
+            let page = search::page(conn, &q, &reach)?;
+            let points = search::all(conn, &q, &reach, super::map::MAX_POINTS)?;
+            let a = analysis::region_counts(conn, &q, &reach, &base)?;
+            Ok((page, points, a, catalogue::list(conn)?))
+        })
+        .await?;
+    let pages = (page.total + page.page_size - 1) / page.page_size;
+    let map_region = query
+        .region
+        .as_deref()
+        .and_then(|r| crate::region::RegionCode::parse(r).ok())
+        .unwrap_or(base_region(&state, &caller));
+    render(&SearchPage {
+        shell: Shell::new(&state, &caller, "主体与产品注册", "/registry"),
+        labels: labels(),
+        query_string: query_string(&query),
+        query,
+        pages,
+        map: MapView::new(&map_region, &points, &by_region),
+        page,
+        categories,
+        can_write: caller.can(Permission::RegistryWrite),
+    })
+}
+
+fn base_region(state: &AppState, caller: &Caller) -> crate::region::RegionCode {
+    region_of(state, caller)
+}
+
+#[derive(Template)]
+#[template(path = "registry/new.html")]
+struct NewPage {
+    shell: Shell,
+    labels: Labels,
+    tenants: Vec<crate::tenants::Tenant>,
+    sites: Vec<Site>,
+    categories: Vec<Category>,
+    error: String,
+    notice: String,
+    form: EntityForm,
+}
+
+/// The registration form as posted.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
+pub struct EntityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    longitude: String,
+    #[serde(default)]
+    latitude: String,
+    #[serde(default)]
+    contact_person: String,
+    #[serde(default)]
+    contact_phone: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    site_code: String,
+    #[serde(default)]
+    merchant_code: String,
+    #[serde(default)]
+    merchant_type: String,
+}
+
+fn parse_coordinate(field: &str, v: &str) -> AppResult<Option<f64>> {
+    match v.trim() {
+        "" => Ok(None),
+        t => {
+            t.parse::<f64>().map(Some).map_err(|_| AppError::invalid(field, "坐标应为数字", "a coordinate is a number"))
+        }
+    }
+}
+
+fn blank_none(v: &str) -> Option<String> {
+    Some(v.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl EntityForm {
+    fn input(&self) -> AppResult<EntityInput> {
+        let kind = EntityKind::parse(&self.kind)
+            .ok_or_else(|| AppError::invalid("kind", "请选择主体类型", "choose a kind"))?;
+        let stages = match self.stage.as_str() {
+            "" => vec![],
+            s => {
+                vec![Stage::from_code(s).ok_or_else(|| AppError::invalid("stage", "未知的追溯环节", "unknown stage"))?]
+            }
+        };
+        Ok(EntityInput {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            kind,
+            region: self.region.clone(),
+            address: self.address.clone(),
+            longitude: parse_coordinate("longitude", &self.longitude)?,
+            latitude: parse_coordinate("latitude", &self.latitude)?,
+            contact_person: self.contact_person.clone(),
+            contact_phone: self.contact_phone.clone(),
+            stages,
+            categories: blank_none(&self.category).into_iter().collect(),
+            site_code: blank_none(&self.site_code),
+            merchant_code: blank_none(&self.merchant_code),
+            merchant_type: blank_none(&self.merchant_type),
+            varieties: String::new(),
+            filed_at: None,
+            tenant_id: match self.tenant_id.trim() {
+                "" => None,
+                t => Some(TenantId::parse(t)?),
+            },
+        })
+    }
+}
+
+async fn new_page(
+    state: &AppState,
+    caller: &Caller,
+    error: String,
+    notice: String,
+    form: EntityForm,
+) -> AppResult<HttpResponse> {
+    let own = caller.tenant_id.clone();
+    let (tenants, site_list, categories) = state
+        .db
+        .run(move |conn| {
+            Ok((crate::tenants::list_all(conn)?, sites::list(conn, own.as_ref())?, catalogue::list(conn)?))
+        })
+        .await?;
+    render(&NewPage {
+        shell: Shell::new(state, caller, "登记追溯责任主体", "/registry"),
+        labels: labels(),
+        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        sites: site_list,
+        categories,
+        error,
+        notice,
+        form,
+    })
+}
+
+/// 登记主体 form.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Registration form", content_type = "text/html")))]
+#[get("/registry/new")]
+pub async fn new_form(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.require(&state, Permission::RegistryWrite, "entities").await?;
+    let form = EntityForm { region: region_of(&state, &caller).to_string(), ..Default::default() };
+    new_page(&state, &caller, String::new(), String::new(), form).await
+}
+
+/// Registers an entity from the form.
+#[utoipa::path(tag = "console", responses((status = 303, description = "Registered: to its page"), (status = 200, description = "Form with the reason", content_type = "text/html")))]
+#[post("/registry/new")]
+pub async fn new_submit(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<EntityForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryWrite, "entities").await?;
+    let input = match form.input() {
+        Ok(i) => i,
+        Err(e) => return new_page(&state, &caller, e.detail_zh, String::new(), form).await,
+    };
+    let tenant = match super::api::owning_tenant(&state, &caller, input.tenant_id.as_ref(), "entity.register").await {
+        Ok(t) => t,
+        Err(e) if e.kind == ErrorKind::Validation => {
+            return new_page(&state, &caller, e.detail_zh, String::new(), form).await
+        }
+        Err(e) => return Err(e),
+    };
+    let within = region_of(&state, &caller);
+    let ctx = caller.audit();
+    let outcome = state
+        .db
+        .transaction(move |conn| {
+            entities::register(conn, &ctx, &tenant, &input, &ValidationContext { region: &within, tenant: &tenant })
+        })
+        .await;
+    match outcome {
+        Ok(entities::Registered::Created { entity }) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", format!("/registry/entities/{}", entity.id)))
+            .finish()),
+        Ok(entities::Registered::DuplicateClaim { .. }) => {
+            new_page(
+                &state,
+                &caller,
+                String::new(),
+                "该代码已由其他租户登记，本次提交已转入审核（重复登记申请）。".into(),
+                EntityForm::default(),
+            )
+            .await
+        }
+        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
+            new_page(&state, &caller, e.detail_zh, String::new(), form).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "registry/entity.html")]
+struct EntityPageView {
+    shell: Shell,
+    entity: Entity,
+    status: &'static str,
+    stages: String,
+    versions: Vec<EntityVersion>,
+    can_review: bool,
+    notice: String,
+}
+
+async fn entity_page(state: &AppState, caller: &Caller, id: String, notice: String) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::RegistryRead, "entities").await?;
+    let key = id.clone();
+    let (row, versions) =
+        state.db.run(move |conn| Ok((entities::row(conn, &key)?, entities::versions(conn, &key)?))).await?;
+    if !super::within_reach(&reach_of(state, caller), &row) {
+        return Err(caller.deny(state, "entity.read", &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
+    }
+    let entity = row.view();
+    render(&EntityPageView {
+        shell: Shell::new(state, caller, &entity.name.clone(), "/registry"),
+        status: status_zh(&entity.status),
+        stages: entity.stages.iter().map(|s| s.label_zh()).collect::<Vec<_>>().join("、"),
+        can_review: caller.can(Permission::RegistryReview) && entity.status == "pending",
+        entity,
+        versions,
+        notice,
+    })
+}
+
+/// 主体详情 with versions and, for reviewers, the review form.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page", content_type = "text/html")))]
+#[get("/registry/entities/{id}")]
+pub async fn entity_detail(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    entity_page(&state, &caller.0, path.into_inner(), String::new()).await
+}
+
+/// A review decision from a form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ReviewForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Approves or rejects a registration from its page.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome", content_type = "text/html")))]
+#[post("/registry/entities/{id}/review")]
+pub async fn entity_review(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<ReviewForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryReview, "entities").await?;
+    let id = path.into_inner();
+    let key = id.clone();
+    let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
+    if !super::within_reach(&reach_of(&state, &caller), &row) {
+        return Err(caller.deny(&state, "entity.review", &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
+    }
+    let d = Decision { approve: form.decision == "approve", reason: form.reason };
+    let ctx = caller.audit();
+    let key = id.clone();
+    let notice = match state.db.transaction(move |conn| entities::review(conn, &ctx, &key, &d)).await {
+        Ok(e) if e.status == "approved" => "已审核通过。".to_owned(),
+        Ok(_) => "已驳回。".to_owned(),
+        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => e.detail_zh,
+        Err(e) => return Err(e),
+    };
+    entity_page(&state, &caller, id, notice).await
+}
+
+#[derive(Template)]
+#[template(path = "registry/review.html")]
+struct ReviewQueue {
+    shell: Shell,
+    pending: Vec<Entity>,
+    changes: Vec<Change>,
+    notice: String,
+}
+
+async fn review_queue(state: &AppState, caller: &Caller, notice: String) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::RegistryReview, "entities").await?;
+    let query = EntityQuery {
+        status: Some("pending".into()),
+        sort: Some("filed_at".into()),
+        order: Some("asc".into()),
+        page_size: Some(100),
+        ..Default::default()
+    };
+    let q = query.check()?;
+    let reach = reach_of(state, caller);
+    let (pending, changes) = state
+        .db
+        .run(move |conn| Ok((search::page(conn, &q, &reach)?.rows, entities::pending_changes(conn, None)?)))
+        .await?;
+    render(&ReviewQueue { shell: Shell::new(state, caller, "审核", "/registry"), pending, changes, notice })
+}
+
+/// 待审核: pending registrations, changes and duplicate claims.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Review queue", content_type = "text/html")))]
+#[get("/registry/review")]
+pub async fn review_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    review_queue(&state, &caller.0, String::new()).await
+}
+
+/// Approves or rejects a pending change or duplicate claim from the queue.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Change id")), responses((status = 200, description = "Review queue with the outcome", content_type = "text/html")))]
+#[post("/registry/changes/{id}/review")]
+pub async fn change_review(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<ReviewForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryReview, "changes").await?;
+    let id = path.into_inner();
+    let key = id.clone();
+    let change = state.db.run(move |conn| entities::change_by_id(conn, &key)).await?;
+    let key = change.object_id.clone();
+    let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
+    if !super::within_reach(&reach_of(&state, &caller), &row) {
+        return Err(caller.deny(&state, "entity.review", &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
+    }
+    let d = Decision { approve: form.decision == "approve", reason: form.reason };
+    let ctx = caller.audit();
+    let notice = match state.db.transaction(move |conn| entities::review_change(conn, &ctx, &id, &d)).await {
+        Ok(c) => format!("变更已{}。", if c.status == "approved" { "通过" } else { "驳回" }),
+        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => e.detail_zh,
+        Err(e) => return Err(e),
+    };
+    review_queue(&state, &caller, notice).await
+}
+
+/// One breakdown of the analysis page: title, whether its rows drill down, the bars.
+type Section = (&'static str, bool, Vec<analysis::Bucket>);
+
+#[derive(Template)]
+#[template(path = "registry/analysis.html")]
+struct AnalysisPage {
+    shell: Shell,
+    a: Analysis,
+    sections: Vec<Section>,
+}
+
+/// 统计分析 of registrations, with bars and drill-down.
+#[utoipa::path(tag = "console", params(EntityQuery), responses((status = 200, description = "Analysis page", content_type = "text/html")))]
+#[get("/registry/analysis")]
+pub async fn analysis_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    query: web::Query<EntityQuery>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let query = query.into_inner();
+    let (q, reach) = super::api::checked(&state, &caller, &query).await?;
+    let base = reach.region.clone().unwrap_or_else(|| state.config.node.region.clone());
+    let a = state.db.run(move |conn| analysis::analyse(conn, &q, &reach, &base)).await?;
+    let _ = query;
+    let sections = vec![
+        ("按地区（点击下钻）", true, a.by_region.clone()),
+        ("按追溯环节", false, a.by_stage.clone()),
+        ("按产品类目", false, a.by_category.clone()),
+        ("按备案月份", false, a.by_month.clone()),
+    ];
+    render(&AnalysisPage { shell: Shell::new(&state, &caller, "注册分析", "/registry"), a, sections })
+}
+
+#[derive(Template)]
+#[template(path = "registry/catalogue.html")]
+struct CataloguePage {
+    shell: Shell,
+    categories: Vec<Category>,
+    version: i64,
+    can_write: bool,
+    error: String,
+    notice: String,
+}
+
+async fn catalogue_page(state: &AppState, caller: &Caller, error: String, notice: String) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::RegistryRead, "catalogue").await?;
+    let (version, categories) = state.db.run(|conn| Ok((catalogue::version(conn)?, catalogue::list(conn)?))).await?;
+    render(&CataloguePage {
+        shell: Shell::new(state, caller, "产品目录", "/registry"),
+        categories,
+        version,
+        can_write: caller.can(Permission::CatalogueWrite),
+        error,
+        notice,
+    })
+}
+
+/// 产品目录.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Catalogue page", content_type = "text/html")))]
+#[get("/registry/catalogue")]
+pub async fn catalogue_view(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    catalogue_page(&state, &caller.0, String::new(), String::new()).await
+}
+
+/// A local category from the form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CategoryForm {
+    csrf: String,
+    parent_code: String,
+    code: String,
+    name: String,
+}
+
+/// Adds a local sub-category from the form.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Catalogue page with the outcome", content_type = "text/html")))]
+#[post("/registry/catalogue")]
+pub async fn catalogue_add(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<CategoryForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::CatalogueWrite, "catalogue").await?;
+    let new =
+        catalogue::NewCategory { parent_code: form.parent_code, code: form.code.trim().to_owned(), name: form.name };
+    let ctx = caller.audit();
+    match state.db.transaction(move |conn| catalogue::add_local(conn, &ctx, &new)).await {
+        Ok(c) => {
+            catalogue_page(&state, &caller, String::new(), format!("已添加类目“{}”（{}）。", c.name, c.code)).await
+        }
+        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
+            catalogue_page(&state, &caller, e.detail_zh, String::new()).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Registers these pages (before the console's catch-all).
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(search_page)
+        .service(new_form)
+        .service(new_submit)
+        .service(review_page)
+        .service(change_review)
+        .service(analysis_page)
+        .service(catalogue_view)
+        .service(catalogue_add)
+        .service(entity_detail)
+        .service(entity_review);
+}

@@ -32,16 +32,19 @@ pub struct EntityQuery {
     /// Site code (exact) or part of a site's name.
     pub site: Option<String>,
     /// Only merchants of sites (`true`) or only others (`false`).
+    #[serde(default, deserialize_with = "blank_is_none")]
     pub merchant: Option<bool>,
     /// Merchant type (exact).
     pub merchant_type: Option<String>,
     /// Filed on or after this date (YYYY-MM-DD, UTC).
+    #[serde(default, deserialize_with = "blank_is_none")]
     pub filed_from: Option<NaiveDate>,
     /// Filed on or before this date (YYYY-MM-DD, UTC).
+    #[serde(default, deserialize_with = "blank_is_none")]
     pub filed_to: Option<NaiveDate>,
     /// `pending`, `approved` or `rejected`.
     pub status: Option<String>,
-    /// Keyword: part of the name, or the start of the code.
+    /// Keyword: the start of the code (letters and digits only), or else part of the name.
     pub q: Option<String>,
     /// Page from 1.
     pub page: Option<i64>,
@@ -51,6 +54,21 @@ pub struct EntityQuery {
     pub sort: Option<String>,
     /// `desc` (default) or `asc`.
     pub order: Option<String>,
+}
+
+/// Reads an optional value from a query string where an empty field (as an HTML form sends
+/// it) means "not given".
+fn blank_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// The caller's reach, applied on top of every filter.
@@ -314,8 +332,10 @@ impl CheckedQuery {
             q = q.filter(entities::kind.eq(k.as_str()));
         }
         if let Some(c) = &self.category {
+            // A range on the key, not LIKE: both backends use the index for it.
             let sub = entity_categories::table
-                .filter(entity_categories::category_code.like(format!("{}%", escape_like(c))).escape('\\'))
+                .filter(entity_categories::category_code.ge(c.clone()))
+                .filter(entity_categories::category_code.lt(prefix_upper(c)))
                 .select(entity_categories::entity_id);
             q = q.filter(entities::id.eq_any(sub));
         }
@@ -347,13 +367,13 @@ impl CheckedQuery {
             q = q.filter(entities::status.eq(s));
         }
         if let Some(k) = &self.keyword {
-            let kw = escape_like(k);
-            q = q.filter(
-                entities::name
-                    .like(format!("%{kw}%"))
-                    .escape('\\')
-                    .or(entities::code.like(format!("{}%", kw.to_ascii_uppercase())).escape('\\')),
-            );
+            if k.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                // Letters and digits: the start of a code, a range on the unique index.
+                let prefix = k.to_ascii_uppercase();
+                q = q.filter(entities::code.ge(prefix.clone())).filter(entities::code.lt(prefix_upper(&prefix)));
+            } else {
+                q = q.filter(entities::name.like(format!("%{}%", escape_like(k))).escape('\\'));
+            }
         }
         q
     }

@@ -197,3 +197,62 @@ async fn console_first_sign_in_and_tenant(app: TestApp) {
     c.close().await.expect("close");
 }
 both_backends!(console_first_sign_in_and_tenant);
+
+async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    app.tenant(&sys, "hz-market-dept", "330106").await;
+    // A staff member with the built-in 业务人员 role, its first password already changed.
+    let _ = app.staff(&sys, &sec, "li.reviewer", None).await;
+    let driver = start_driver();
+    let c = connect(&driver).await;
+    let backend = format!("{:?}", app.backend).to_lowercase();
+    c.goto(&app.url("/login")).await.expect("goto");
+    fill(&c, "#username", "li.reviewer").await;
+    fill(&c, "#password", "Staff-Member-Pass1").await;
+    click(&c, "#sign-in").await;
+    wait_for_path(&c, "/").await;
+    c.goto(&app.url("/registry/new")).await.expect("goto");
+    wait_for_text(&c, "统一社会信用代码").await;
+    let code = tracenode_adapters::identifiers::Uscc::generate("91", "330106", 4242).expect("code");
+    fill(&c, "#code", code.as_str()).await;
+    fill(&c, "#name", "西湖龙井茶叶专业合作社").await;
+    fill(&c, "#region", "330106").await;
+    fill(&c, "#address", "杭州市西湖区龙井路1号").await;
+    fill(&c, "#longitude", "120.12").await;
+    fill(&c, "#latitude", "30.23").await;
+    fill(&c, "#contact_person", "王茶农").await;
+    fill(&c, "#contact_phone", "0571-87651234").await;
+    click(&c, "#submit-entity").await;
+    wait_for_text(&c, "待审核").await;
+    assert!(c.current_url().await.expect("url").path().starts_with("/registry/entities/"));
+    // Approve it as the reviewer.
+    click(&c, "#approve").await;
+    wait_for_text(&c, "已审核通过").await;
+    // Find it by search and see it on the map.
+    c.goto(&app.url("/registry")).await.expect("goto");
+    fill(&c, "#q", "龙井").await;
+    click(&c, "#search").await;
+    for _ in 0..100 {
+        if c.current_url().await.expect("url").query().is_some_and(|q| q.contains("q=")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let results = wait_for_text(&c, "西湖龙井茶叶专业合作社").await;
+    assert!(results.contains("已通过"), "{results}");
+    let total = c.find(Locator::Css("#total")).await.expect("total").text().await.expect("text");
+    assert_eq!(total, "1");
+    let points = c.find_all(Locator::Css("#point-map .entity-point")).await.expect("points");
+    assert_eq!(points.len(), 1, "the entity is plotted");
+    let tiles = c.find(Locator::Css("#region-tiles")).await.expect("tiles").text().await.expect("text");
+    assert!(tiles.contains("西湖区"), "{tiles}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("registry-search-map-{backend}.png")), png).expect("write");
+    c.goto(&app.url("/registry/analysis")).await.expect("goto");
+    wait_for_text(&c, "按追溯环节").await;
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("registry-analysis-{backend}.png")), png).expect("write");
+    c.close().await.expect("close");
+}
+both_backends!(console_registers_reviews_finds_and_maps_an_entity);
