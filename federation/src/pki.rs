@@ -18,6 +18,16 @@ use openssl::x509::extension::{
 };
 use openssl::x509::{X509Name, X509NameBuilder, X509};
 
+/// Initialises OpenSSL for the whole process before anything else uses it.
+///
+/// libpq (the PostgreSQL client) also uses OpenSSL; if it initialises the library first,
+/// OpenSSL registers an exit handler that tears it down while other threads may still hold
+/// connections, which crashes the process as it exits. Initialising here first, as the openssl
+/// crate does (without that exit handler), avoids it. Call it at the start of `main`.
+pub fn init_crypto() {
+    openssl::init();
+}
+
 /// Failures of certificate work.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {

@@ -428,6 +428,7 @@ fn run(label: &str, pipeline_url: Option<String>, floor_url: Option<String>, tot
 }
 
 fn main() {
+    tracenode_federation::pki::init_crypto();
     let total: usize = std::env::var("TRACENODE_BENCH_ENTITIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     run("SQLite", None, None, total);
     if let Ok(server) = std::env::var("TRACENODE_BENCH_PG_URL") {

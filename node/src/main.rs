@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    tracenode_federation::pki::init_crypto();
     let cli = tracenode::cli::Cli::parse();
     std::process::exit(tracenode::cli::run(cli));
 }

@@ -54,6 +54,7 @@ pub fn pg_server_url() -> String {
 
 /// Creates an empty PostgreSQL database and returns its URL.
 pub fn fresh_pg_database() -> String {
+    tracenode_federation::pki::init_crypto();
     let server = pg_server_url();
     let mut conn = diesel::pg::PgConnection::establish(&server).expect("connect to the PostgreSQL test server");
     let name = format!("tn_test_{}", uuid::Uuid::new_v4().simple());
@@ -77,6 +78,7 @@ pub struct TestApp {
 impl TestApp {
     /// A city node (杭州市 330100) on a free port.
     pub async fn spawn(backend: Backend) -> TestApp {
+        tracenode_federation::pki::init_crypto();
         let dir = tempfile::tempdir().expect("tempdir");
         let node_dir = dir.path().join("node");
         let database_url = match backend {
