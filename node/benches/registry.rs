@@ -6,7 +6,7 @@
 //!   merchants of sites — through the bulk registration path (validation, duplicate detection,
 //!   categories, audit) in batches of 10,000. Floor: the same rows inserted bare with
 //!   multi-row inserts in one transaction per batch, into an empty database of the same schema.
-//! - **Search**: 1,000 mixed searches over HTTPS (API key, JSON), p50/p95/p99. Floor: the same
+//! - **Search**: 1,000 (`TRACENODE_BENCH_SEARCHES`) mixed searches over HTTPS (API key, JSON), p50/p95/p99. Floor: the same
 //!   SQL run directly against the database.
 //!
 //! Runs on SQLite; on PostgreSQL too when `TRACENODE_BENCH_PG_URL` names a server
@@ -37,7 +37,10 @@ use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::Uscc;
 
 const BATCH: usize = 10_000;
-const SEARCHES: usize = 1_000;
+/// Searches measured (`TRACENODE_BENCH_SEARCHES` overrides).
+fn searches_wanted() -> usize {
+    std::env::var("TRACENODE_BENCH_SEARCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
+}
 const SITES: usize = 200;
 
 struct Generator {
@@ -418,10 +421,11 @@ fn run(label: &str, pipeline_url: Option<String>, floor_url: Option<String>, tot
         .expect("conn")
         .batch_execute("UPDATE entities SET status = 'approved' WHERE substr(code, 17, 1) < 'B'")
         .expect("approve");
-    let queries: Vec<EntityQuery> = (0..SEARCHES).map(|_| g.query(&site_codes)).collect();
+    let searches_n = searches_wanted();
+    let queries: Vec<EntityQuery> = (0..searches_n).map(|_| g.query(&site_codes)).collect();
     let ((p50, p95, p99), (f50, f95, f99)) = searches(&n, &queries);
     println!(
-        "search ({SEARCHES} mixed, HTTPS+JSON): p50 {p50:6.1} ms  p95 {p95:6.1} ms  p99 {p99:6.1} ms\n\
+        "search ({searches_n} mixed, HTTPS+JSON): p50 {p50:6.1} ms  p95 {p95:6.1} ms  p99 {p99:6.1} ms\n\
          floor  (same SQL, bare):          p50 {f50:6.1} ms  p95 {f95:6.1} ms  p99 {f99:6.1} ms   p95 ratio = {:.2}",
         p95 / f95
     );

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
 
 use super::model::{Entity, EntityKind, EntityRow};
-use crate::db::schema::{entities, entity_categories, sites};
+use crate::db::schema::{entities, sites};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::region::RegionCode;
@@ -332,12 +332,17 @@ impl CheckedQuery {
             q = q.filter(entities::kind.eq(k.as_str()));
         }
         if let Some(c) = &self.category {
-            // A range on the key, not LIKE: both backends use the index for it.
-            let sub = entity_categories::table
-                .filter(entity_categories::category_code.ge(c.clone()))
-                .filter(entity_categories::category_code.lt(prefix_upper(c)))
-                .select(entity_categories::entity_id);
-            q = q.filter(entities::id.eq_any(sub));
+            // A correlated range probe on the category key: cheap per candidate row, and it never
+            // materialises every entity of a broad category.
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "EXISTS (SELECT 1 FROM entity_categories ec WHERE ec.entity_id = entities.id AND ec.category_code >= ",
+                )
+                .bind::<diesel::sql_types::Text, _>(c.clone())
+                .sql(" AND ec.category_code < ")
+                .bind::<diesel::sql_types::Text, _>(prefix_upper(c))
+                .sql(")"),
+            );
         }
         if let Some(s) = self.stage {
             // The bit is a constant of the code, not input.
