@@ -44,6 +44,9 @@ cargo fmt --all -- --check
 say "clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "benchmarks build (they are run by hand: see docs/benchmarks.md)"
+cargo build --benches --locked
+
 say "PostgreSQL"
 PGPORT="${TRACENODE_TEST_PG_PORT:-5432}"
 if ! command -v pg_ctlcluster >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
