@@ -153,6 +153,12 @@ impl AppError {
         Self::new(ErrorKind::Internal)
     }
 
+    /// Whether a console form shows this error next to the form (a mistake the person can
+    /// correct) rather than failing the page (the system's fault).
+    pub fn is_for_the_form(&self) -> bool {
+        !matches!(self.kind, ErrorKind::Internal | ErrorKind::Unavailable)
+    }
+
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
         self.kind.table().code

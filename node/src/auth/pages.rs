@@ -319,7 +319,7 @@ pub async fn api_keys_create(
     let ctx = caller.audit();
     match state.db.transaction(move |conn| api_key::create(conn, &ctx, &new)).await {
         Ok(created) => api_keys_page(&state, &caller, created.secret, String::new()).await,
-        Err(e) if e.kind != ErrorKind::Internal => api_keys_page(&state, &caller, String::new(), e.detail_zh).await,
+        Err(e) if e.is_for_the_form() => api_keys_page(&state, &caller, String::new(), e.detail_zh).await,
         Err(e) => Err(e),
     }
 }

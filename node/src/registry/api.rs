@@ -48,7 +48,8 @@ pub async fn owning_tenant(
     }
 }
 
-async fn entity_in_reach(
+/// The entity `id` if it lies within the caller's reach; a refusal is audited as `action`.
+pub async fn entity_in_reach(
     state: &AppState,
     caller: &Caller,
     id: &str,

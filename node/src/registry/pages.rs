@@ -292,9 +292,7 @@ pub async fn new_submit(
             )
             .await
         }
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
-            new_page(&state, &caller, e.detail_zh, String::new(), form).await
-        }
+        Err(e) if e.is_for_the_form() => new_page(&state, &caller, e.detail_zh, String::new(), form).await,
         Err(e) => Err(e),
     }
 }
@@ -313,12 +311,9 @@ struct EntityPageView {
 
 async fn entity_page(state: &AppState, caller: &Caller, id: String, notice: String) -> AppResult<HttpResponse> {
     caller.require(state, Permission::RegistryRead, "entities").await?;
+    let row = super::api::entity_in_reach(state, caller, &id, "entity.read").await?;
     let key = id.clone();
-    let (row, versions) =
-        state.db.run(move |conn| Ok((entities::row(conn, &key)?, entities::versions(conn, &key)?))).await?;
-    if !super::within_reach(&reach_of(state, caller), &row) {
-        return Err(caller.deny(state, "entity.read", &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
-    }
+    let versions = state.db.run(move |conn| entities::versions(conn, &key)).await?;
     let entity = row.view();
     render(&EntityPageView {
         shell: Shell::new(state, caller, &entity.name.clone(), "/registry"),
@@ -365,18 +360,14 @@ pub async fn entity_review(
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryReview, "entities").await?;
     let id = path.into_inner();
-    let key = id.clone();
-    let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
-    if !super::within_reach(&reach_of(&state, &caller), &row) {
-        return Err(caller.deny(&state, "entity.review", &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
-    }
+    super::api::entity_in_reach(&state, &caller, &id, "entity.review").await?;
     let d = Decision { approve: form.decision == "approve", reason: form.reason };
     let ctx = caller.audit();
     let key = id.clone();
     let notice = match state.db.transaction(move |conn| entities::review(conn, &ctx, &key, &d)).await {
         Ok(e) if e.status == "approved" => "已审核通过。".to_owned(),
         Ok(_) => "已驳回。".to_owned(),
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => e.detail_zh,
+        Err(e) if e.is_for_the_form() => e.detail_zh,
         Err(e) => return Err(e),
     };
     entity_page(&state, &caller, id, notice).await
@@ -432,16 +423,12 @@ pub async fn change_review(
     let id = path.into_inner();
     let key = id.clone();
     let change = state.db.run(move |conn| entities::change_by_id(conn, &key)).await?;
-    let key = change.object_id.clone();
-    let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
-    if !super::within_reach(&reach_of(&state, &caller), &row) {
-        return Err(caller.deny(&state, "entity.review", &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
-    }
+    super::api::entity_in_reach(&state, &caller, &change.object_id, "entity.review").await?;
     let d = Decision { approve: form.decision == "approve", reason: form.reason };
     let ctx = caller.audit();
     let notice = match state.db.transaction(move |conn| entities::review_change(conn, &ctx, &id, &d)).await {
         Ok(c) => format!("变更已{}。", if c.status == "approved" { "通过" } else { "驳回" }),
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => e.detail_zh,
+        Err(e) if e.is_for_the_form() => e.detail_zh,
         Err(e) => return Err(e),
     };
     review_queue(&state, &caller, notice).await
@@ -540,9 +527,7 @@ pub async fn catalogue_add(
         Ok(c) => {
             catalogue_page(&state, &caller, String::new(), format!("已添加类目“{}”（{}）。", c.name, c.code)).await
         }
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
-            catalogue_page(&state, &caller, e.detail_zh, String::new()).await
-        }
+        Err(e) if e.is_for_the_form() => catalogue_page(&state, &caller, e.detail_zh, String::new()).await,
         Err(e) => Err(e),
     }
 }

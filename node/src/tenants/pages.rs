@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{NewTenant, Tenant, TenantKind};
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
-use crate::error::{AppResult, ErrorKind};
+use crate::error::AppResult;
 use crate::http::AppState;
 use crate::users::Permission;
 
@@ -107,9 +107,7 @@ pub async fn create(
         Ok(t) => {
             page(&state, &caller, String::new(), format!("已创建租户“{}”。", t.name), TenantFormValues::default()).await
         }
-        Err(e) if e.kind != ErrorKind::Internal && e.kind != ErrorKind::Unavailable => {
-            page(&state, &caller, e.detail_zh, String::new(), form.values).await
-        }
+        Err(e) if e.is_for_the_form() => page(&state, &caller, e.detail_zh, String::new(), form.values).await,
         Err(e) => Err(e),
     }
 }

@@ -107,9 +107,7 @@ pub async fn create_user(
             )
             .await
         }
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
-            users_page(&state, &caller, e.detail_zh, String::new(), String::new()).await
-        }
+        Err(e) if e.is_for_the_form() => users_page(&state, &caller, e.detail_zh, String::new(), String::new()).await,
         Err(e) => Err(e),
     }
 }
@@ -148,9 +146,7 @@ pub async fn assign_role(
             users_page(&state, &caller, String::new(), format!("已更新用户 {} 的角色。", u.username), String::new())
                 .await
         }
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
-            users_page(&state, &caller, e.detail_zh, String::new(), String::new()).await
-        }
+        Err(e) if e.is_for_the_form() => users_page(&state, &caller, e.detail_zh, String::new(), String::new()).await,
         Err(e) => Err(e),
     }
 }
@@ -347,9 +343,7 @@ pub async fn create_role(
     let ctx = caller.audit();
     match state.db.transaction(move |conn| roles::create(conn, &ctx, &new)).await {
         Ok(r) => roles_page(&state, &caller, String::new(), format!("已创建角色“{}”。", r.name)).await,
-        Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
-            roles_page(&state, &caller, e.detail_zh, String::new()).await
-        }
+        Err(e) if e.is_for_the_form() => roles_page(&state, &caller, e.detail_zh, String::new()).await,
         Err(e) => Err(e),
     }
 }
