@@ -44,6 +44,8 @@ CREATE TABLE entities (
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
     region TEXT NOT NULL,
+    region_province TEXT NOT NULL,
+    region_city TEXT NOT NULL,
     address TEXT NOT NULL,
     longitude DOUBLE PRECISION,
     latitude DOUBLE PRECISION,
@@ -64,7 +66,11 @@ CREATE TABLE entities (
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
-CREATE INDEX entities_region ON entities(region);
+-- Region filters are equality on the column of their level, so a page in filing order is read
+-- straight from these indexes, however many entities the region holds.
+CREATE INDEX entities_province ON entities(region_province, filed_at);
+CREATE INDEX entities_city ON entities(region_city, filed_at);
+CREATE INDEX entities_region ON entities(region, filed_at);
 CREATE INDEX entities_filed ON entities(filed_at);
 CREATE INDEX entities_status ON entities(status, region);
 CREATE INDEX entities_tenant ON entities(tenant_id);

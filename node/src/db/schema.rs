@@ -175,6 +175,8 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         region -> Text,
+        region_province -> Text,
+        region_city -> Text,
         address -> Text,
         longitude -> Nullable<Double>,
         latitude -> Nullable<Double>,

@@ -351,6 +351,8 @@ fn apply_version(
             entities::name.eq(&next.name),
             entities::kind.eq(&next.kind),
             entities::region.eq(&next.region),
+            entities::region_province.eq(&next.region_province),
+            entities::region_city.eq(&next.region_city),
             entities::address.eq(&next.address),
             entities::longitude.eq(next.longitude),
             entities::latitude.eq(next.latitude),

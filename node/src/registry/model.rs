@@ -447,6 +447,10 @@ pub struct EntityRow {
     pub kind: String,
     /// Region.
     pub region: String,
+    /// The region's province prefix (2 digits), for index-ordered province filters.
+    pub region_province: String,
+    /// The region's city prefix (4 digits), for index-ordered city filters.
+    pub region_city: String,
     /// Address.
     pub address: String,
     /// Longitude.
@@ -505,6 +509,8 @@ impl EntityRow {
             name: data.name.clone(),
             kind: data.kind.as_str().to_owned(),
             region: data.region.clone(),
+            region_province: data.region.chars().take(2).collect(),
+            region_city: data.region.chars().take(4).collect(),
             address: data.address.clone(),
             longitude: data.longitude,
             latitude: data.latitude,

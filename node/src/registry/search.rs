@@ -84,13 +84,19 @@ pub struct Reach {
     pub categories: Vec<String>,
 }
 
+/// Lists count matching rows up to this many; beyond it they say "more than" (the analysis and
+/// the exports count exactly).
+pub const LIST_COUNT_LIMIT: i64 = 10_000;
+
 /// One page of results.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EntityPage {
     /// The rows.
     pub rows: Vec<Entity>,
-    /// Rows matching.
+    /// Rows matching, exact up to 10,000.
     pub total: i64,
+    /// Whether more than `total` rows match (the count stopped at 10,000).
+    pub total_is_lower_bound: bool,
     /// Page from 1.
     pub page: i64,
     /// Rows per page.
@@ -110,14 +116,12 @@ fn prefix_upper(prefix: &str) -> String {
 
 fn region_subtree<'a>(q: Boxed<'a>, region: &RegionCode) -> Boxed<'a> {
     let prefix = region.subtree_prefix().to_owned();
-    if prefix.is_empty() {
-        return q;
+    match prefix.len() {
+        0 => q,
+        2 => q.filter(entities::region_province.eq(prefix)),
+        4 => q.filter(entities::region_city.eq(prefix)),
+        _ => q.filter(entities::region.eq(prefix)),
     }
-    if prefix.len() == 6 {
-        return q.filter(entities::region.eq(prefix));
-    }
-    let upper = prefix_upper(&prefix);
-    q.filter(entities::region.ge(prefix)).filter(entities::region.lt(upper))
 }
 
 fn escape_like(s: &str) -> String {
@@ -415,16 +419,33 @@ pub fn count(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppRes
     Ok(q.build(reach).count().get_result(conn)?)
 }
 
+/// Counts the matching rows up to [`LIST_COUNT_LIMIT`]; the flag says the count stopped there.
+pub fn bounded_count(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<(i64, bool)> {
+    let ones: Vec<i32> = q
+        .build(reach)
+        .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+        .limit(LIST_COUNT_LIMIT + 1)
+        .load(conn)?;
+    let n = ones.len() as i64;
+    Ok((n.min(LIST_COUNT_LIMIT), n > LIST_COUNT_LIMIT))
+}
+
 /// One page of matching rows.
 pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<EntityPage> {
-    let total = count(conn, q, reach)?;
+    let (total, total_is_lower_bound) = bounded_count(conn, q, reach)?;
     let rows: Vec<EntityRow> = q
         .sorted(q.build(reach))
         .select(EntityRow::as_select())
         .limit(q.page_size)
         .offset((q.page - 1) * q.page_size)
         .load(conn)?;
-    Ok(EntityPage { rows: rows.iter().map(EntityRow::view).collect(), total, page: q.page, page_size: q.page_size })
+    Ok(EntityPage {
+        rows: rows.iter().map(EntityRow::view).collect(),
+        total,
+        total_is_lower_bound,
+        page: q.page,
+        page_size: q.page_size,
+    })
 }
 
 /// Every matching row up to `limit` (for exports and maps), in the query's order.

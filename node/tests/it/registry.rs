@@ -480,3 +480,45 @@ async fn the_catalogue_grows_locally_under_the_code_rule(app: TestApp) {
     let _ = (&w.sys, &w.b, &w.key_b);
 }
 both_backends!(the_catalogue_grows_locally_under_the_code_rule);
+
+async fn lists_count_up_to_ten_thousand_and_the_analysis_counts_exactly(app: TestApp) {
+    use tracenode::registry::bulk::{register_batch, BulkMode, BulkRequest};
+    use tracenode::registry::model::EntityInput;
+    let w = world(&app).await;
+    let tenant = tracenode::ids::TenantId::parse(w.a["id"].as_str().expect("id")).expect("tenant");
+    let region = tracenode::region::RegionCode::parse("330100").expect("region");
+    let ctx = tracenode::audit::AuditContext::cli();
+    for batch in 0..2u32 {
+        let entities: Vec<EntityInput> = (0..5001u32)
+            .map(|i| {
+                serde_json::from_value(entity(
+                    &code("330106", 20_000 + batch * 5001 + i),
+                    &format!("批量{batch}-{i}"),
+                    "330106",
+                ))
+                .expect("input")
+            })
+            .collect();
+        let receipt = register_batch(
+            &app.db,
+            &ctx,
+            &tenant,
+            &region,
+            &BulkRequest { mode: BulkMode::Atomic, dry_run: false, entities },
+        )
+        .expect("batch");
+        assert_eq!(receipt.accepted, 5001);
+    }
+    let page: Value =
+        w.key_a.get(&app, "/api/v1/registry/entities?region=330106&page_size=5").await.json().await.expect("json");
+    assert_eq!(page["total"], 10_000);
+    assert_eq!(page["total_is_lower_bound"], true);
+    assert_eq!(page["rows"].as_array().expect("rows").len(), 5);
+    let a: Value = w.key_a.get(&app, "/api/v1/registry/analysis?region=330106").await.json().await.expect("json");
+    assert_eq!(a["total"], 10_002);
+    let page: Value =
+        w.key_a.get(&app, "/api/v1/registry/entities?q=%E6%89%B9%E9%87%8F1-500").await.json().await.expect("json");
+    assert_eq!(page["total_is_lower_bound"], false);
+    assert_eq!(page["total"], 2, "批量1-500 and 批量1-5000");
+}
+both_backends!(lists_count_up_to_ten_thousand_and_the_analysis_counts_exactly);
