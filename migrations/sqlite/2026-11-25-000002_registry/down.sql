@@ -1,4 +1,5 @@
 DROP TABLE registry_outbox;
+DROP TABLE devices;
 DROP TABLE tenant_field_policies;
 DROP TABLE registry_changes;
 DROP TABLE entity_versions;

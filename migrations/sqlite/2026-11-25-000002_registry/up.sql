@@ -121,6 +121,21 @@ CREATE TABLE tenant_field_policies (
     PRIMARY KEY (tenant_id, object_kind, field)
 );
 
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    entity_id TEXT NOT NULL REFERENCES entities(id),
+    site_id TEXT REFERENCES sites(id),
+    device_type TEXT NOT NULL,
+    model TEXT NOT NULL,
+    mac TEXT NOT NULL UNIQUE,
+    serial_number TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX devices_entity ON devices(entity_id);
+CREATE INDEX devices_tenant ON devices(tenant_id);
+
 CREATE TABLE registry_outbox (
     seq BIGINT PRIMARY KEY NOT NULL,
     object_kind TEXT NOT NULL,

@@ -245,6 +245,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    devices (id) {
+        id -> Text,
+        tenant_id -> Text,
+        entity_id -> Text,
+        site_id -> Nullable<Text>,
+        device_type -> Text,
+        model -> Text,
+        mac -> Text,
+        serial_number -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     registry_outbox (seq) {
         seq -> BigInt,
         object_kind -> Text,
@@ -286,5 +301,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     entity_versions,
     registry_changes,
     tenant_field_policies,
+    devices,
     registry_outbox,
 );

@@ -432,6 +432,38 @@ pub async fn outbox_list(
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| outbox::since(conn, after, limit)).await?))
 }
 
+/// Registers a device of an entity within the caller's reach (a tenant only for its own
+/// entities). It is in force at once and goes to the outbox.
+#[utoipa::path(tag = "registry", request_body = super::devices::DeviceInput, responses((status = 201, body = super::devices::Device), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/registry/devices")]
+pub async fn device_register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<super::devices::DeviceInput>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::RegistryWrite, "devices").await?;
+    let input = body.into_inner();
+    let entity = entity_in_reach(&state, &caller, &input.entity_id, "device.register").await?;
+    let ctx = caller.audit();
+    let device =
+        state.db.transaction(move |conn| super::devices::register(conn, &ctx, &entity.tenant_id, &input)).await?;
+    Ok(HttpResponse::Created().json(device))
+}
+
+/// The devices of an entity.
+#[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Entity id")), responses((status = 200, body = Vec<super::devices::Device>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/registry/entities/{id}/devices")]
+pub async fn entity_devices(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::RegistryRead, "devices").await?;
+    let id = path.into_inner();
+    entity_in_reach(&state, &caller, &id, "entity.read").await?;
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| super::devices::of_entity(conn, &id)).await?))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(catalogue_list)
@@ -442,6 +474,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(entity_register)
         .service(entity_search)
         .service(entity_versions)
+        .service(entity_devices)
+        .service(device_register)
         .service(entity_review)
         .service(entity_get)
         .service(entity_change)

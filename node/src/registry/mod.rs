@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod api;
 pub mod bulk;
 pub mod catalogue;
+pub mod devices;
 pub mod entities;
 pub mod export;
 pub mod map;

@@ -41,6 +41,12 @@ pub fn append_entity(conn: &mut DbConnection, row: &EntityRow) -> AppResult<i64>
     append(conn, "entity", &row.id, row.version, &payload.to_string())
 }
 
+/// Appends a registered device; returns its sequence number.
+pub fn append_device(conn: &mut DbConnection, device: &super::devices::Device) -> AppResult<i64> {
+    let payload = serde_json::to_string(device).map_err(AppError::internal)?;
+    append(conn, "device", &device.id, 1, &payload)
+}
+
 fn append(conn: &mut DbConnection, kind: &str, id: &str, version: i32, payload: &str) -> AppResult<i64> {
     db::lock_sequence(conn, db::Sequence::RegistryOutbox)?;
     let last: Option<i64> = registry_outbox::table.select(diesel::dsl::max(registry_outbox::seq)).first(conn)?;

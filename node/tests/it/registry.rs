@@ -522,3 +522,47 @@ async fn lists_count_up_to_ten_thousand_and_the_analysis_counts_exactly(app: Tes
     assert_eq!(page["total"], 2, "批量1-500 and 批量1-5000");
 }
 both_backends!(lists_count_up_to_ten_thousand_and_the_analysis_counts_exactly);
+
+async fn devices_are_registered_with_a_valid_unique_mac(app: TestApp) {
+    let w = world(&app).await;
+    let res = w.key_a.post(&app, "/api/v1/registry/entities", entity(&code("330106", 31), "设备主体", "330106")).await;
+    let id = res.json::<Value>().await.expect("json")["entity"]["id"].as_str().expect("id").to_owned();
+    let device = |mac: &str, kind: &str| json!({"entity_id": id, "device_type": kind, "model": "TS-200", "mac": mac, "serial_number": "SN0001"});
+    let res = w.key_a.post(&app, "/api/v1/registry/devices", device("00-1a-2b-3c-4d-5e", "scale")).await;
+    assert_eq!(res.status(), 201);
+    let d: Value = res.json().await.expect("json");
+    assert_eq!(d["mac"], "00:1A:2B:3C:4D:5E", "stored in canonical form");
+    let b = expect_problem(
+        w.key_a.post(&app, "/api/v1/registry/devices", device("00:1A:2B:3C:4D", "scale")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(b["field"], "mac");
+    let b = expect_problem(
+        w.key_a.post(&app, "/api/v1/registry/devices", device("00:1A:2B:3C:4D:5F", "toaster")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(b["field"], "device_type");
+    expect_problem(
+        w.key_a.post(&app, "/api/v1/registry/devices", device("001A2B3C4D5E", "scanner")).await,
+        409,
+        "conflict",
+    )
+    .await;
+    expect_problem(
+        w.key_b.post(&app, "/api/v1/registry/devices", device("00:1A:2B:3C:4D:60", "scale")).await,
+        403,
+        "out_of_scope",
+    )
+    .await;
+    let list: Value =
+        w.key_a.get(&app, &format!("/api/v1/registry/entities/{id}/devices")).await.json().await.expect("json");
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    let outbox: Value = w.reviewer.get(&app, "/api/v1/registry/outbox").await.json().await.expect("json");
+    assert_eq!(outbox[0]["object_kind"], "device");
+    assert_eq!(app.audit_count("device.register", "success"), 1);
+}
+both_backends!(devices_are_registered_with_a_valid_unique_mac);

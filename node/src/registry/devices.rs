@@ -1,0 +1,162 @@
+//! Devices (设备信息注册): scales, scanners, traceability terminals and other equipment that
+//! records trace data, each with a validated MAC address (unique in the node), belonging to an
+//! entity and optionally a site. A registered device is in force at once and goes to the
+//! outbox for the roll-ups.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use tracenode_adapters::identifiers::MacAddress;
+
+use super::outbox;
+use crate::audit::{self, AuditContext, Outcome};
+use crate::db::schema::{devices, sites};
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+
+/// Kinds of device, with their Chinese names.
+pub const DEVICE_TYPES: [(&str, &str); 7] = [
+    ("scale", "电子秤"),
+    ("scanner", "扫码枪"),
+    ("terminal", "追溯终端"),
+    ("printer", "标签打印机"),
+    ("sensor", "温湿度传感器"),
+    ("camera", "摄像头"),
+    ("other", "其他"),
+];
+
+/// A device as submitted.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInput {
+    /// The owning entity's id.
+    pub entity_id: String,
+    /// Code of the site it stands in, if any (the entity's tenant's site).
+    pub site_code: Option<String>,
+    /// One of `scale`, `scanner`, `terminal`, `printer`, `sensor`, `camera`, `other`.
+    pub device_type: String,
+    /// Model, 1–50 characters.
+    pub model: String,
+    /// MAC address, e.g. `00:1A:2B:3C:4D:5E` (also `-` or no separators).
+    pub mac: String,
+    /// Serial number, 1–64 characters.
+    pub serial_number: String,
+}
+
+/// A stored device.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, Insertable, utoipa::ToSchema)]
+#[diesel(table_name = devices, treat_none_as_default_value = false)]
+pub struct Device {
+    /// Id.
+    pub id: String,
+    /// Owning tenant (the entity's).
+    pub tenant_id: String,
+    /// Owning entity.
+    pub entity_id: String,
+    /// Site.
+    pub site_id: Option<String>,
+    /// Kind.
+    pub device_type: String,
+    /// Model.
+    pub model: String,
+    /// MAC address, canonical form.
+    pub mac: String,
+    /// Serial number.
+    pub serial_number: String,
+    /// Registered (UTC).
+    pub created_at: chrono::NaiveDateTime,
+    /// Updated (UTC).
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+fn text(field: &str, v: &str, max: usize) -> AppResult<String> {
+    let t = v.trim();
+    let n = t.chars().count();
+    if n == 0 || n > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} 应为1到{max}个字符"),
+            format!("{field} must be 1 to {max} characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+/// Registers a device for an entity already checked to be within the caller's reach.
+pub fn register(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    entity_tenant: &str,
+    input: &DeviceInput,
+) -> AppResult<Device> {
+    if !DEVICE_TYPES.iter().any(|(t, _)| *t == input.device_type) {
+        return Err(AppError::invalid("device_type", "未知的设备类型", "unknown device type"));
+    }
+    let mac = MacAddress::parse(&input.mac).map_err(|e| {
+        let msg = e.to_string();
+        let (zh, en) = msg.split_once(" / ").map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((msg.clone(), msg));
+        AppError::invalid("mac", zh, en)
+    })?;
+    let model = text("model", &input.model, 50)?;
+    let serial_number = text("serial_number", &input.serial_number, 64)?;
+    let site_id = match input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(code) => {
+            let found: Option<(String, String)> = sites::table
+                .filter(sites::code.eq(code))
+                .select((sites::id, sites::tenant_id))
+                .first(conn)
+                .optional()?;
+            match found {
+                Some((id, tenant)) if tenant == entity_tenant => Some(id),
+                _ => {
+                    return Err(AppError::invalid(
+                        "site_code",
+                        format!("节点 {code} 不存在或不属于该主体的租户"),
+                        format!("site {code} does not exist or belongs to another tenant"),
+                    ))
+                }
+            }
+        }
+    };
+    let taken: i64 = devices::table.filter(devices::mac.eq(mac.as_str())).count().get_result(conn)?;
+    if taken > 0 {
+        return Err(AppError::conflict(
+            format!("MAC地址 {mac} 已登记"),
+            format!("MAC address {mac} is already registered"),
+        ));
+    }
+    let now = crate::db::now();
+    let device = Device {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: entity_tenant.to_owned(),
+        entity_id: input.entity_id.clone(),
+        site_id,
+        device_type: input.device_type.clone(),
+        model,
+        mac: mac.as_str().to_owned(),
+        serial_number,
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(devices::table).values(&device).execute(conn)?;
+    outbox::append_device(conn, &device)?;
+    audit::record(
+        conn,
+        ctx,
+        "device.register",
+        &format!("device:{}", device.mac),
+        Outcome::Success,
+        serde_json::json!({"entity": device.entity_id}),
+    )?;
+    Ok(device)
+}
+
+/// The devices of an entity, newest first.
+pub fn of_entity(conn: &mut DbConnection, entity_id: &str) -> AppResult<Vec<Device>> {
+    Ok(devices::table
+        .filter(devices::entity_id.eq(entity_id))
+        .select(Device::as_select())
+        .order(devices::created_at.desc())
+        .limit(1000)
+        .load(conn)?)
+}
