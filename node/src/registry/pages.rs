@@ -305,6 +305,7 @@ struct EntityPageView {
     status: &'static str,
     stages: String,
     versions: Vec<EntityVersion>,
+    devices: Vec<super::devices::Device>,
     can_review: bool,
     notice: String,
 }
@@ -313,7 +314,8 @@ async fn entity_page(state: &AppState, caller: &Caller, id: String, notice: Stri
     caller.require(state, Permission::RegistryRead, "entities").await?;
     let row = super::api::entity_in_reach(state, caller, &id, "entity.read").await?;
     let key = id.clone();
-    let versions = state.db.run(move |conn| entities::versions(conn, &key)).await?;
+    let (versions, devices) =
+        state.db.run(move |conn| Ok((entities::versions(conn, &key)?, super::devices::of_entity(conn, &key)?))).await?;
     let entity = row.view();
     render(&EntityPageView {
         shell: Shell::new(state, caller, &entity.name.clone(), "/registry"),
@@ -322,6 +324,7 @@ async fn entity_page(state: &AppState, caller: &Caller, id: String, notice: Stri
         can_review: caller.can(Permission::RegistryReview) && entity.status == "pending",
         entity,
         versions,
+        devices,
         notice,
     })
 }
