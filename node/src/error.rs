@@ -188,6 +188,21 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+impl AppError {
+    /// A validation error naming `field` from an identifier rule's bilingual message
+    /// ("中文 / English"), prefixed by what the identifier is.
+    pub fn from_identifier(
+        field: &str,
+        what_zh: &str,
+        what_en: &str,
+        e: &tracenode_adapters::identifiers::IdentifierError,
+    ) -> Self {
+        let msg = e.to_string();
+        let (zh, en) = msg.split_once(" / ").unwrap_or((msg.as_str(), msg.as_str()));
+        AppError::invalid(field, format!("{what_zh}{zh}"), format!("{what_en}{en}"))
+    }
+}
+
 impl From<crate::region::RegionError> for AppError {
     fn from(e: crate::region::RegionError) -> Self {
         AppError::invalid("region", e.to_string(), e.to_string())

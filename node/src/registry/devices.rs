@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::identifiers::MacAddress;
 
+use super::model::text;
 use super::outbox;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{devices, sites};
@@ -68,19 +69,6 @@ pub struct Device {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-fn text(field: &str, v: &str, max: usize) -> AppResult<String> {
-    let t = v.trim();
-    let n = t.chars().count();
-    if n == 0 || n > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} 应为1到{max}个字符"),
-            format!("{field} must be 1 to {max} characters"),
-        ));
-    }
-    Ok(t.to_owned())
-}
-
 /// Registers a device for an entity already checked to be within the caller's reach.
 pub fn register(
     conn: &mut DbConnection,
@@ -91,13 +79,9 @@ pub fn register(
     if !DEVICE_TYPES.iter().any(|(t, _)| *t == input.device_type) {
         return Err(AppError::invalid("device_type", "未知的设备类型", "unknown device type"));
     }
-    let mac = MacAddress::parse(&input.mac).map_err(|e| {
-        let msg = e.to_string();
-        let (zh, en) = msg.split_once(" / ").map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((msg.clone(), msg));
-        AppError::invalid("mac", zh, en)
-    })?;
-    let model = text("model", &input.model, 50)?;
-    let serial_number = text("serial_number", &input.serial_number, 64)?;
+    let mac = MacAddress::parse(&input.mac).map_err(|e| AppError::from_identifier("mac", "", "", &e))?;
+    let model = text("model", &input.model, 50, true)?;
+    let serial_number = text("serial_number", &input.serial_number, 64, true)?;
     let site_id = match input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(code) => {

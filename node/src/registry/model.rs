@@ -231,7 +231,7 @@ pub struct ValidationContext<'a> {
     pub tenant: &'a TenantId,
 }
 
-fn text(field: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
+pub(super) fn text(field: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
     let v = value.trim();
     let n = v.chars().count();
     if required && n == 0 {
@@ -294,13 +294,7 @@ fn phone(value: &str) -> AppResult<String> {
 /// Parses a USCC, naming the field and the failed rule.
 pub fn parse_code(field: &str, code: &str) -> AppResult<Uscc> {
     Uscc::parse(code).map_err(|e| {
-        let msg = e.to_string();
-        let (zh, en) = msg.split_once(" / ").map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((msg.clone(), msg));
-        AppError::invalid(
-            field,
-            format!("统一社会信用代码无效：{zh}"),
-            format!("invalid unified social credit code: {en}"),
-        )
+        AppError::from_identifier(field, "统一社会信用代码无效：", "invalid unified social credit code: ", &e)
     })
 }
 
