@@ -4,7 +4,8 @@
 //! - **Bulk**: `TRACENODE_BENCH_ENTITIES` (default 1,000,000) realistic entities — valid unified
 //!   social credit codes, real county codes with a skewed distribution, skewed categories,
 //!   merchants of sites — through the bulk registration path (validation, duplicate detection,
-//!   categories, audit) in batches of 10,000. Floor: the same rows inserted bare with
+//!   categories, audit) in batches of 100,000, in filing order (as a registry receives them).
+//!   Floor: the same rows inserted bare with
 //!   multi-row inserts in one transaction per batch, into an empty database of the same schema.
 //! - **Search**: 1,000 (`TRACENODE_BENCH_SEARCHES`) mixed searches over HTTPS (API key, JSON), p50/p95/p99. Floor: the same
 //!   SQL run directly against the database.
@@ -36,12 +37,23 @@ use tracenode::registry::sites::{self, NewSite};
 use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::Uscc;
 
-const BATCH: usize = 10_000;
+const BATCH: usize = 100_000;
 /// Searches measured (`TRACENODE_BENCH_SEARCHES` overrides).
 fn searches_wanted() -> usize {
     std::env::var("TRACENODE_BENCH_SEARCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
 }
 const SITES: usize = 200;
+/// The kinds of search in the mix, by the index [`Generator::query`] draws.
+const QUERY_KINDS: [&str; 8] = [
+    "province",
+    "city + kind + stage",
+    "province + family + filed since",
+    "busy district + name keyword",
+    "site",
+    "code prefix 913",
+    "busy district by name",
+    "province approved, page 5",
+];
 
 struct Generator {
     rng: StdRng,
@@ -49,6 +61,7 @@ struct Generator {
     county_weights: Vec<f64>,
     cities: Vec<String>,
     provinces: Vec<String>,
+    total: usize,
 }
 
 fn cumulative(weights: &[f64]) -> Vec<f64> {
@@ -72,7 +85,7 @@ const WORDS: [&str; 12] =
     ["鲜果", "蔬菜", "肉类", "水产", "粮油", "茶叶", "乳品", "药材", "农资", "调味", "冷链", "食品"];
 
 impl Generator {
-    fn new(seed: u64) -> Generator {
+    fn new(seed: u64, total: usize) -> Generator {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut counties: Vec<(String, &'static str)> = region::all()
             .filter(|(code, _)| RegionCode::parse(code).is_ok_and(|r| r.level() == RegionLevel::County))
@@ -93,7 +106,7 @@ impl Generator {
             .filter(|(code, _)| RegionCode::parse(code).is_ok_and(|r| r.level() == RegionLevel::Province))
             .map(|(c, _)| c.to_owned())
             .collect();
-        Generator { rng, counties, county_weights, cities, provinces }
+        Generator { rng, counties, county_weights, cities, provinces, total }
     }
 
     fn entity(&mut self, serial: u32, site_codes: &[String]) -> EntityInput {
@@ -117,8 +130,10 @@ impl Generator {
         }
         let merchant = self.rng.gen_bool(0.3);
         let word = WORDS[self.rng.gen_range(0..WORDS.len())];
+        // Filings arrive in time order over four years, a few minutes apart.
+        let span = (365 * 24 * 3600 * 3 + 300 * 24 * 3600) as f64;
         let filed = NaiveDate::from_ymd_opt(2023, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
-            + TimeDelta::seconds(self.rng.gen_range(0..(365 * 24 * 3600 * 3 + 300 * 24 * 3600)));
+            + TimeDelta::seconds((span * f64::from(serial) / self.total as f64) as i64 + self.rng.gen_range(0..60));
         EntityInput {
             code,
             name: format!("{county_name}{word}{}{serial:07}", kind.label_zh()),
@@ -140,11 +155,12 @@ impl Generator {
         }
     }
 
-    fn query(&mut self, site_codes: &[String]) -> EntityQuery {
+    fn query(&mut self, site_codes: &[String]) -> (usize, EntityQuery) {
         let mut q = EntityQuery::default();
+        let kind = self.rng.gen_range(0..QUERY_KINDS.len());
         let province = self.provinces[self.rng.gen_range(0..self.provinces.len())].clone();
         let busy_county = self.counties[pick(&self.county_weights, self.rng.gen::<f64>() * 0.2)].0.clone();
-        match self.rng.gen_range(0..8) {
+        match kind {
             0 => q.region = Some(province),
             1 => {
                 q.region = Some(self.cities[self.rng.gen_range(0..self.cities.len())].clone());
@@ -173,7 +189,7 @@ impl Generator {
                 q.page = Some(5);
             }
         }
-        q
+        (kind, q)
     }
 }
 
@@ -321,7 +337,7 @@ fn load_floor(n: &Node, batches: &[Vec<EntityInput>]) -> Duration {
         .collect();
     let started = Instant::now();
     for batch in &prepared {
-        n.db.transaction_sync(|conn| {
+        n.db.bulk_transaction_sync(|conn| {
             use diesel::ExpressionMethods;
             for chunk in batch.chunks(500) {
                 tracenode::batch_insert!(conn, entities::table, chunk)?;
@@ -347,11 +363,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn summary(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    if ms.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
     ms.sort_by(|a, b| a.total_cmp(b));
     (percentile(&ms, 0.5), percentile(&ms, 0.95), percentile(&ms, 0.99))
 }
 
-fn searches(n: &Node, queries: &[EntityQuery]) -> ((f64, f64, f64), (f64, f64, f64)) {
+type Timings = Vec<(usize, f64)>;
+
+fn searches(n: &Node, queries: &[(usize, EntityQuery)]) -> (Timings, Timings) {
     let reach = Reach {
         tenant: Some(n.tenant.as_str().to_owned()),
         region: Some(RegionCode::national()),
@@ -360,11 +381,11 @@ fn searches(n: &Node, queries: &[EntityQuery]) -> ((f64, f64, f64), (f64, f64, f
     // Floor: the same SQL straight against the database.
     let mut floor = Vec::with_capacity(queries.len());
     let mut conn = n.db.conn().expect("conn");
-    for q in queries {
+    for (kind, q) in queries {
         let checked = q.check().expect("query");
         let t = Instant::now();
         search::page(&mut conn, &checked, &reach).expect("search");
-        floor.push(t.elapsed().as_secs_f64() * 1000.0);
+        floor.push((*kind, t.elapsed().as_secs_f64() * 1000.0));
     }
     drop(conn);
     // Through the node: HTTPS, authentication, JSON.
@@ -378,24 +399,24 @@ fn searches(n: &Node, queries: &[EntityQuery]) -> ((f64, f64, f64), (f64, f64, f
             .build()
             .expect("client");
         let mut ms = Vec::with_capacity(queries.len());
-        for q in queries {
+        for (kind, q) in queries {
             let url = format!("{base}/api/v1/registry/entities?{}", serde_urlencoded::to_string(q).expect("query"));
             let t = Instant::now();
             let res = client.get(&url).bearer_auth(&n.api_key).send().await.expect("request");
             assert_eq!(res.status(), 200, "{url}");
             let _ = res.bytes().await.expect("body");
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            ms.push((*kind, t.elapsed().as_secs_f64() * 1000.0));
         }
         ms
     });
-    (summary(through), summary(floor))
+    (through, floor)
 }
 
 fn run(label: &str, pipeline_url: Option<String>, floor_url: Option<String>, total: usize) {
     println!("\n== registry benchmark on {label}: {total} entities ==");
     let n = node(pipeline_url);
     let site_codes = make_sites(&n);
-    let mut g = Generator::new(38157);
+    let mut g = Generator::new(38157, total);
     let started = Instant::now();
     let batches: Vec<Vec<EntityInput>> = (0..total)
         .collect::<Vec<_>>()
@@ -422,8 +443,16 @@ fn run(label: &str, pipeline_url: Option<String>, floor_url: Option<String>, tot
         .batch_execute("UPDATE entities SET status = 'approved' WHERE substr(code, 17, 1) < 'B'")
         .expect("approve");
     let searches_n = searches_wanted();
-    let queries: Vec<EntityQuery> = (0..searches_n).map(|_| g.query(&site_codes)).collect();
-    let ((p50, p95, p99), (f50, f95, f99)) = searches(&n, &queries);
+    let queries: Vec<(usize, EntityQuery)> = (0..searches_n).map(|_| g.query(&site_codes)).collect();
+    let (through, floor) = searches(&n, &queries);
+    for (kind, name) in QUERY_KINDS.iter().enumerate() {
+        let of = |t: &Timings| t.iter().filter(|(k, _)| *k == kind).map(|(_, ms)| *ms).collect::<Vec<_>>();
+        let (a50, a95, _) = summary(of(&through));
+        let (b50, b95, _) = summary(of(&floor));
+        println!("  {name:<32} p50 {a50:6.1} ms  p95 {a95:6.1} ms   floor p50 {b50:6.1} ms  p95 {b95:6.1} ms");
+    }
+    let all = |t: &Timings| t.iter().map(|(_, ms)| *ms).collect::<Vec<_>>();
+    let ((p50, p95, p99), (f50, f95, f99)) = (summary(all(&through)), summary(all(&floor)));
     println!(
         "search ({searches_n} mixed, HTTPS+JSON): p50 {p50:6.1} ms  p95 {p95:6.1} ms  p99 {p99:6.1} ms\n\
          floor  (same SQL, bare):          p50 {f50:6.1} ms  p95 {f95:6.1} ms  p99 {f99:6.1} ms   p95 ratio = {:.2}",

@@ -4,10 +4,12 @@
 
 mod gs1;
 mod mac;
+mod scheme;
 mod uscc;
 
 pub use gs1::{gs1_check_digit, Gtin};
 pub use mac::MacAddress;
+pub use scheme::{CodeScheme, ProductCode};
 pub use uscc::{organisation_code_complete, organisation_code_is_valid, Uscc};
 
 /// Why an identifier was refused. The messages are bilingual (Chinese / English).
@@ -43,4 +45,7 @@ pub enum IdentifierError {
         "MAC地址应为6组十六进制数，如 00:1A:2B:3C:4D:5E / a MAC address is six hex octets, e.g. 00:1A:2B:3C:4D:5E"
     )]
     MacFormat,
+    /// A Handle identifier that is not `prefix/suffix` with a dotted numeric prefix.
+    #[error("工业互联网标识应为“前缀/后缀”，前缀为数字和点，如 88.100.1/PRD-0001 / a Handle identifier is prefix/suffix with a dotted numeric prefix, e.g. 88.100.1/PRD-0001")]
+    HandleShape,
 }

@@ -55,7 +55,7 @@ impl ManageConnection for ConnectionFactory {
                 let mut conn =
                     SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                    "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                      PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
                      PRAGMA mmap_size = 268435456; \
@@ -227,7 +227,35 @@ impl Db {
         };
         (*conn).transaction(work)
     }
+
+    /// A write transaction for a bulk load. On SQLite the connection's page cache grows to
+    /// [`BULK_CACHE_KIB`] for the transaction, so the indexes' pages that many random keys
+    /// touch stay in memory until the commit writes each of them once.
+    pub fn bulk_transaction_sync<T, F>(&self, work: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T>,
+    {
+        let mut conn = self.pool.get()?;
+        let _writer = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        };
+        let sqlite = matches!(*conn, DbConnection::Sqlite(_));
+        if sqlite {
+            conn.batch_execute(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+        }
+        let result = (*conn).transaction(work);
+        if sqlite {
+            conn.batch_execute(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+        }
+        result
+    }
 }
+
+/// SQLite's page cache per connection (KiB).
+pub const CACHE_KIB: u32 = 65_536;
+/// SQLite's page cache for a bulk transaction (KiB).
+pub const BULK_CACHE_KIB: u32 = 524_288;
 
 /// The gap-free sequences the node keeps, each with its own lock.
 #[derive(Debug, Clone, Copy)]

@@ -175,8 +175,6 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         region -> Text,
-        region_province -> Text,
-        region_city -> Text,
         address -> Text,
         longitude -> Nullable<Double>,
         latitude -> Nullable<Double>,
@@ -196,6 +194,7 @@ diesel::table! {
         version_note -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        category_families -> BigInt,
     }
 }
 
@@ -260,6 +259,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    products (id) {
+        id -> Text,
+        tenant_id -> Text,
+        entity_id -> Text,
+        scheme -> Text,
+        code -> Text,
+        name -> Text,
+        category_code -> Text,
+        specification -> Text,
+        brand -> Text,
+        shelf_life_days -> Nullable<Integer>,
+        status -> Text,
+        status_reason -> Text,
+        version -> Integer,
+        version_actor -> Text,
+        version_note -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_versions (product_id, version) {
+        product_id -> Text,
+        version -> Integer,
+        data -> Text,
+        actor -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     registry_outbox (seq) {
         seq -> BigInt,
         object_kind -> Text,
@@ -281,6 +313,8 @@ diesel::joinable!(entities -> sites (site_id));
 diesel::joinable!(sites -> tenants (tenant_id));
 diesel::joinable!(entity_categories -> entities (entity_id));
 diesel::joinable!(entity_versions -> entities (entity_id));
+diesel::joinable!(products -> entities (entity_id));
+diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -302,5 +336,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registry_changes,
     tenant_field_policies,
     devices,
+    products,
+    product_versions,
     registry_outbox,
 );

@@ -6,7 +6,10 @@ use serde::Deserialize;
 use super::bulk::{BulkRequest, Receipt};
 use super::catalogue::{self, Category, NewCategory};
 use super::entities::{self, Change, Changed, Decision, EntityVersion, FieldPolicy, Registered};
+use super::model::EntityRow;
 use super::model::{Entity, EntityInput, ValidationContext};
+use super::products::ProductRow;
+use super::review;
 use super::search::{self, EntityPage, EntityQuery};
 use super::sites::{self, NewSite, Site};
 use super::{analysis, export, outbox, reach_of, region_of, within_reach};
@@ -61,6 +64,17 @@ pub async fn entity_in_reach(
         return Err(caller.deny(state, action, &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
     }
     Ok(row)
+}
+
+/// Refuses (and audits) a review of a change whose entity or product lies outside the
+/// caller's reach.
+pub async fn change_in_reach(state: &AppState, caller: &Caller, change: &Change) -> AppResult<()> {
+    if change.object_kind == super::products::Product::KIND_NAME {
+        super::products::api::product_in_reach(state, caller, &change.object_id, "product.review").await?;
+    } else {
+        entity_in_reach(state, caller, &change.object_id, "entity.review").await?;
+    }
+    Ok(())
 }
 
 /// The product catalogue.
@@ -284,7 +298,7 @@ pub async fn entity_versions(
 pub async fn changes_list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "changes").await?;
     let own = caller.tenant_id.clone();
-    Ok(HttpResponse::Ok().json(state.db.run(move |conn| entities::pending_changes(conn, own.as_ref())).await?))
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| review::pending_changes(conn, own.as_ref())).await?))
 }
 
 /// Approves or rejects a pending change or duplicate claim.
@@ -299,11 +313,11 @@ pub async fn change_review(
     caller.require(&state, Permission::RegistryReview, "changes").await?;
     let id = path.into_inner();
     let key = id.clone();
-    let change = state.db.run(move |conn| entities::change_by_id(conn, &key)).await?;
-    entity_in_reach(&state, &caller, &change.object_id, "entity.review").await?;
+    let change = state.db.run(move |conn| review::change_by_id(conn, &key)).await?;
+    change_in_reach(&state, &caller, &change).await?;
     let ctx = caller.audit();
     let d = body.into_inner();
-    Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| entities::review_change(conn, &ctx, &id, &d)).await?))
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| review::review_change(conn, &ctx, &id, &d)).await?))
 }
 
 /// Export format.
@@ -375,34 +389,71 @@ pub async fn entity_analysis(
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| analysis::analyse(conn, &q, &reach, &base)).await?))
 }
 
+/// Which kind of registration a policy request is about.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyKind {
+    /// `entity` (default) or `product`.
+    pub kind: Option<String>,
+}
+
+impl PolicyKind {
+    fn is_product(&self) -> AppResult<bool> {
+        match self.kind.as_deref().unwrap_or("entity") {
+            "entity" => Ok(false),
+            "product" => Ok(true),
+            _ => Err(AppError::invalid("kind", "kind 只能是 entity 或 product", "kind must be entity or product")),
+        }
+    }
+}
+
 /// A tenant's change policies (which fields change without review).
-#[utoipa::path(tag = "registry", params(("tenant_id" = String, Path, description = "Tenant id")), responses((status = 200, body = Vec<FieldPolicy>)))]
+#[utoipa::path(tag = "registry", params(("tenant_id" = String, Path, description = "Tenant id"), PolicyKind), responses((status = 200, body = Vec<FieldPolicy>)))]
 #[get("/api/v1/registry/policies/{tenant_id}")]
 pub async fn policies_get(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    kind: web::Query<PolicyKind>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "policies").await?;
+    let product = kind.is_product()?;
     let tenant = owning_tenant(&state, &caller, Some(&TenantId::parse(&path.into_inner())?), "registry.policy").await?;
-    Ok(HttpResponse::Ok().json(state.db.run(move |conn| entities::policies(conn, &tenant)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db
+            .run(move |conn| match product {
+                true => review::policies::<ProductRow>(conn, &tenant),
+                false => review::policies::<EntityRow>(conn, &tenant),
+            })
+            .await?,
+    ))
 }
 
 /// Replaces a tenant's change policies (reviewers only).
-#[utoipa::path(tag = "registry", params(("tenant_id" = String, Path, description = "Tenant id")), request_body = Vec<FieldPolicy>, responses((status = 200, body = Vec<FieldPolicy>), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "registry", params(("tenant_id" = String, Path, description = "Tenant id"), PolicyKind), request_body = Vec<FieldPolicy>, responses((status = 200, body = Vec<FieldPolicy>), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/api/v1/registry/policies/{tenant_id}")]
 pub async fn policies_set(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    kind: web::Query<PolicyKind>,
     body: web::Json<Vec<FieldPolicy>>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "policies").await?;
+    let product = kind.is_product()?;
     let tenant = owning_tenant(&state, &caller, Some(&TenantId::parse(&path.into_inner())?), "registry.policy").await?;
     let ctx = caller.audit();
     let list = body.into_inner();
-    Ok(HttpResponse::Ok()
-        .json(state.db.transaction(move |conn| entities::set_policies(conn, &ctx, &tenant, &list)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db
+            .transaction(move |conn| match product {
+                true => review::set_policies::<ProductRow>(conn, &ctx, &tenant, &list),
+                false => review::set_policies::<EntityRow>(conn, &ctx, &tenant, &list),
+            })
+            .await?,
+    ))
 }
 
 /// Outbox cursor.
@@ -482,6 +533,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(changes_list)
         .service(change_review)
         .service(entity_export)
+        .configure(super::products::api::routes)
         .service(entity_analysis)
         .service(policies_get)
         .service(policies_set)

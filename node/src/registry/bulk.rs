@@ -13,7 +13,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::entities;
-use super::model::{validate_shape, EntityData, EntityInput, EntityRow, FIELDS};
+use super::model::{validate_shape, EntityData, EntityInput, EntityRow};
+use super::review::Fields;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities as entities_table, entity_categories, product_categories, sites};
 use crate::db::{self, DbConnection};
@@ -22,7 +23,7 @@ use crate::ids::TenantId;
 use crate::region::RegionCode;
 
 /// The most records one request may carry.
-pub const MAX_BATCH: usize = 10_000;
+pub const MAX_BATCH: usize = 100_000;
 
 /// How a batch treats rejected records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -43,7 +44,7 @@ pub struct BulkRequest {
     /// Validate and report only; store nothing.
     #[serde(default)]
     pub dry_run: bool,
-    /// The entities (at most 10,000).
+    /// The entities (at most 100,000).
     pub entities: Vec<EntityInput>,
 }
 
@@ -158,7 +159,7 @@ pub fn register_batch(
     within: &RegionCode,
     req: &BulkRequest,
 ) -> AppResult<Receipt> {
-    let receipt = db.transaction_sync(|conn| register(conn, ctx, tenant, within, req))?;
+    let receipt = db.bulk_transaction_sync(|conn| register(conn, ctx, tenant, within, req))?;
     if receipt.stored {
         db.note_bulk_rows("entities", receipt.accepted)?;
         db.note_bulk_rows("entity_categories", receipt.accepted)?;
@@ -233,7 +234,7 @@ pub fn register(
     }
     let accepted = store(conn, ctx, tenant, &fresh)?;
     let mut duplicates = Vec::new();
-    let fields = FIELDS.into_iter().collect();
+    let fields = EntityData::FIELDS.iter().copied().collect();
     for (index, data, entity_id) in claims {
         let change_id = entities::create_claim(conn, ctx, &entity_id, tenant, &data, &fields)?;
         duplicates.push(Duplicate { index, code: data.code, change_id });

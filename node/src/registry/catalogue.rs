@@ -28,6 +28,18 @@ pub const NATIONAL_FAMILIES: [(&str, &str); 7] = [
     ("07", "稀土产品"),
 ];
 
+/// The bit of the family (top-level category) that `code` belongs to: family `01` is bit 0.
+/// Top-level codes are national segments `01`–`49`, so the bits fit a 64-bit column.
+pub fn family_bit(code: &str) -> Option<i64> {
+    let n: u32 = code.get(..2)?.parse().ok()?;
+    (1..=63).contains(&n).then(|| 1i64 << (n - 1))
+}
+
+/// The families of `categories` as bits (what `entities.category_families` stores).
+pub fn family_bits(categories: &[String]) -> i64 {
+    categories.iter().filter_map(|c| family_bit(c)).fold(0, |acc, b| acc | b)
+}
+
 /// A category.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = product_categories)]

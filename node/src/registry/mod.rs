@@ -14,6 +14,8 @@ pub mod map;
 pub mod model;
 pub mod outbox;
 pub mod pages;
+pub mod products;
+pub mod review;
 pub mod search;
 pub mod sites;
 

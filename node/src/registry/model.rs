@@ -16,6 +16,7 @@ use crate::ids::TenantId;
 use crate::region::RegionCode;
 
 use super::catalogue;
+use super::review::Fields;
 
 /// The kinds of responsible entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -148,7 +149,7 @@ pub struct EntityData {
 }
 
 /// The fields a change can touch, as tenants' change policies name them.
-pub const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 13] = [
     "name",
     "kind",
     "region",
@@ -165,11 +166,13 @@ pub const FIELDS: [&str; 13] = [
 ];
 
 /// Fields that need review unless a tenant's policy frees them.
-pub const REVIEWED_BY_DEFAULT: [&str; 6] = ["name", "kind", "region", "site", "stages", "categories"];
+const REVIEWED_BY_DEFAULT: [&str; 6] = ["name", "kind", "region", "site", "stages", "categories"];
 
-impl EntityData {
-    /// The fields in which `other` differs from `self`.
-    pub fn changed_fields(&self, other: &EntityData) -> BTreeSet<&'static str> {
+impl Fields for EntityData {
+    const FIELDS: &'static [&'static str] = &FIELDS;
+    const REVIEWED_BY_DEFAULT: &'static [&'static str] = &REVIEWED_BY_DEFAULT;
+
+    fn changed_fields(&self, other: &EntityData) -> BTreeSet<&'static str> {
         let mut changed = BTreeSet::new();
         let mut mark = |cond: bool, f: &'static str| {
             if cond {
@@ -192,8 +195,7 @@ impl EntityData {
         changed
     }
 
-    /// `self` with the fields in `fields` taken from `other`.
-    pub fn with_fields_from(&self, other: &EntityData, fields: &BTreeSet<&str>) -> EntityData {
+    fn with_fields_from(&self, other: &EntityData, fields: &BTreeSet<&str>) -> EntityData {
         let mut out = self.clone();
         for f in fields {
             match *f {
@@ -441,10 +443,6 @@ pub struct EntityRow {
     pub kind: String,
     /// Region.
     pub region: String,
-    /// The region's province prefix (2 digits), for index-ordered province filters.
-    pub region_province: String,
-    /// The region's city prefix (4 digits), for index-ordered city filters.
-    pub region_city: String,
     /// Address.
     pub address: String,
     /// Longitude.
@@ -483,6 +481,9 @@ pub struct EntityRow {
     pub created_at: NaiveDateTime,
     /// Updated.
     pub updated_at: NaiveDateTime,
+    /// The product families (top-level categories) of `categories` as bits, for filters the
+    /// search index can test.
+    pub category_families: i64,
 }
 
 impl EntityRow {
@@ -503,8 +504,6 @@ impl EntityRow {
             name: data.name.clone(),
             kind: data.kind.as_str().to_owned(),
             region: data.region.clone(),
-            region_province: data.region.chars().take(2).collect(),
-            region_city: data.region.chars().take(4).collect(),
             address: data.address.clone(),
             longitude: data.longitude,
             latitude: data.latitude,
@@ -524,6 +523,7 @@ impl EntityRow {
             version_note: note.to_owned(),
             created_at: now,
             updated_at: now,
+            category_families: catalogue::family_bits(&data.categories),
         }
     }
 

@@ -7,7 +7,6 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::model::EntityRow;
 use crate::db::schema::registry_outbox;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
@@ -30,15 +29,18 @@ pub struct OutboxEntry {
     pub created_at: chrono::NaiveDateTime,
 }
 
-/// Appends an approved entity version; returns its sequence number.
-pub fn append_entity(conn: &mut DbConnection, row: &EntityRow) -> AppResult<i64> {
-    let payload = serde_json::json!({
-        "id": row.id,
-        "tenant_id": row.tenant_id,
-        "version": row.version,
-        "data": row.data(),
-    });
-    append(conn, "entity", &row.id, row.version, &payload.to_string())
+/// Appends an approved version of a reviewed object (`entity`, `product`); returns its
+/// sequence number.
+pub fn append_versioned(
+    conn: &mut DbConnection,
+    kind: &str,
+    id: &str,
+    tenant_id: &str,
+    version: i32,
+    data: &impl Serialize,
+) -> AppResult<i64> {
+    let payload = serde_json::json!({"id": id, "tenant_id": tenant_id, "version": version, "data": data});
+    append(conn, kind, id, version, &payload.to_string())
 }
 
 /// Appends a registered device; returns its sequence number.

@@ -13,7 +13,7 @@ use super::map::MapView;
 use super::model::{Entity, EntityInput, EntityKind, ValidationContext};
 use super::search::{self, EntityPage, EntityQuery};
 use super::sites::{self, Site, SITE_KINDS};
-use super::{reach_of, region_of};
+use super::{reach_of, region_of, review};
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -398,7 +398,7 @@ async fn review_queue(state: &AppState, caller: &Caller, notice: String) -> AppR
     let reach = reach_of(state, caller);
     let (pending, changes) = state
         .db
-        .run(move |conn| Ok((search::page(conn, &q, &reach)?.rows, entities::pending_changes(conn, None)?)))
+        .run(move |conn| Ok((search::page(conn, &q, &reach)?.rows, review::pending_changes(conn, None)?)))
         .await?;
     render(&ReviewQueue { shell: Shell::new(state, caller, "审核", "/registry"), pending, changes, notice })
 }
@@ -425,11 +425,11 @@ pub async fn change_review(
     caller.require(&state, Permission::RegistryReview, "changes").await?;
     let id = path.into_inner();
     let key = id.clone();
-    let change = state.db.run(move |conn| entities::change_by_id(conn, &key)).await?;
-    super::api::entity_in_reach(&state, &caller, &change.object_id, "entity.review").await?;
+    let change = state.db.run(move |conn| review::change_by_id(conn, &key)).await?;
+    super::api::change_in_reach(&state, &caller, &change).await?;
     let d = Decision { approve: form.decision == "approve", reason: form.reason };
     let ctx = caller.audit();
-    let notice = match state.db.transaction(move |conn| entities::review_change(conn, &ctx, &id, &d)).await {
+    let notice = match state.db.transaction(move |conn| review::review_change(conn, &ctx, &id, &d)).await {
         Ok(c) => format!("变更已{}。", if c.status == "approved" { "通过" } else { "驳回" }),
         Err(e) if e.is_for_the_form() => e.detail_zh,
         Err(e) => return Err(e),

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
 
+use super::catalogue::family_bit;
 use super::model::{Entity, EntityKind, EntityRow};
 use crate::db::schema::{entities, sites};
 use crate::db::{DbConnection, MultiBackend};
@@ -106,7 +107,7 @@ pub struct EntityPage {
 type Boxed<'a> = entities::BoxedQuery<'a, MultiBackend>;
 
 /// The exclusive upper bound of a code prefix, for range scans that use the index.
-fn prefix_upper(prefix: &str) -> String {
+pub fn prefix_upper(prefix: &str) -> String {
     let mut bytes = prefix.as_bytes().to_vec();
     if let Some(last) = bytes.last_mut() {
         *last += 1;
@@ -114,17 +115,20 @@ fn prefix_upper(prefix: &str) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
+/// A region subtree is a range of codes: a county is itself, a city or province every code
+/// that starts with its prefix. The search index leads with the region, so the range is read
+/// from the index alone.
 fn region_subtree<'a>(q: Boxed<'a>, region: &RegionCode) -> Boxed<'a> {
     let prefix = region.subtree_prefix().to_owned();
     match prefix.len() {
         0 => q,
-        2 => q.filter(entities::region_province.eq(prefix)),
-        4 => q.filter(entities::region_city.eq(prefix)),
-        _ => q.filter(entities::region.eq(prefix)),
+        6 => q.filter(entities::region.eq(prefix)),
+        _ => q.filter(entities::region.ge(prefix.clone())).filter(entities::region.lt(prefix_upper(&prefix))),
     }
 }
 
-fn escape_like(s: &str) -> String {
+/// Escapes `%`, `_` and `\\` for a LIKE pattern with `\\` as the escape.
+pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
@@ -309,6 +313,11 @@ impl CheckedQuery {
 
     /// The filtered query, before sorting and paging.
     pub fn build<'a>(&'a self, reach: &'a Reach) -> Boxed<'a> {
+        self.build_with(reach, Plan::default())
+    }
+
+    /// The filtered query under a plan.
+    fn build_with<'a>(&'a self, reach: &'a Reach, plan: Plan) -> Boxed<'a> {
         let mut q = entities::table.into_boxed();
         if let Some(t) = &reach.tenant {
             q = q.filter(entities::tenant_id.eq(t));
@@ -336,17 +345,17 @@ impl CheckedQuery {
             q = q.filter(entities::kind.eq(k.as_str()));
         }
         if let Some(c) = &self.category {
-            // A correlated range probe on the category key: cheap per candidate row, and it never
-            // materialises every entity of a broad category.
-            q = q.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "EXISTS (SELECT 1 FROM entity_categories ec WHERE ec.entity_id = entities.id AND ec.category_code >= ",
-                )
-                .bind::<diesel::sql_types::Text, _>(c.clone())
-                .sql(" AND ec.category_code < ")
-                .bind::<diesel::sql_types::Text, _>(prefix_upper(c))
-                .sql(")"),
-            );
+            // The family is a bit the search index holds; a sub-category is matched in the
+            // entity's own category list (codes extend their parent's, so a prefix match is
+            // the whole subtree).
+            if let Some(bit) = family_bit(c) {
+                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                    "(entities.category_families & {bit}) <> 0"
+                )));
+            }
+            if c.len() > 2 {
+                q = q.filter(entities::categories.like(format!("%\"{}%", escape_like(c))).escape('\\'));
+            }
         }
         if let Some(s) = self.stage {
             // The bit is a constant of the code, not input.
@@ -377,9 +386,19 @@ impl CheckedQuery {
         }
         if let Some(k) = &self.keyword {
             if k.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                // Letters and digits: the start of a code, a range on the unique index.
+                // Letters and digits: the start of a code, a range on the unique index, unless
+                // the prefix is broad and SQLite should rather walk the sort order.
                 let prefix = k.to_ascii_uppercase();
-                q = q.filter(entities::code.ge(prefix.clone())).filter(entities::code.lt(prefix_upper(&prefix)));
+                if plan.code_range_without_index {
+                    q = q.filter(
+                        diesel::dsl::sql::<diesel::sql_types::Bool>("+entities.code >= ")
+                            .bind::<diesel::sql_types::Text, _>(prefix.clone())
+                            .sql(" AND +entities.code < ")
+                            .bind::<diesel::sql_types::Text, _>(prefix_upper(&prefix)),
+                    );
+                } else {
+                    q = q.filter(entities::code.ge(prefix.clone())).filter(entities::code.lt(prefix_upper(&prefix)));
+                }
             } else {
                 q = q.filter(entities::name.like(format!("%{}%", escape_like(k))).escape('\\'));
             }
@@ -387,19 +406,64 @@ impl CheckedQuery {
         q
     }
 
-    fn sorted<'a>(&'a self, q: Boxed<'a>) -> Boxed<'a> {
-        match (self.sort.as_str(), self.descending) {
-            ("name", true) => q.order((entities::name.desc(), entities::id.desc())),
-            ("name", false) => q.order((entities::name.asc(), entities::id.asc())),
-            ("code", true) => q.order(entities::code.desc()),
-            ("code", false) => q.order(entities::code.asc()),
-            ("region", true) => q.order((entities::region.desc(), entities::id.desc())),
-            ("region", false) => q.order((entities::region.asc(), entities::id.asc())),
-            (_, true) => q.order((entities::filed_at.desc(), entities::id.desc())),
-            (_, false) => q.order((entities::filed_at.asc(), entities::id.asc())),
+    fn sorted<'a>(&'a self, q: Boxed<'a>, tie: Tiebreak) -> Boxed<'a> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::BigInt;
+        // Rows that sort equal are ordered by their key: the rowid on SQLite, which every index
+        // carries, so sorting never has to read the rows themselves.
+        let key = || sql::<BigInt>("entities.rowid");
+        match (self.sort.as_str(), self.descending, tie) {
+            ("code", true, _) => q.order(entities::code.desc()),
+            ("code", false, _) => q.order(entities::code.asc()),
+            ("name", true, Tiebreak::Rowid) => q.order((entities::name.desc(), key().desc())),
+            ("name", false, Tiebreak::Rowid) => q.order((entities::name.asc(), key().asc())),
+            ("region", true, Tiebreak::Rowid) => q.order((entities::region.desc(), key().desc())),
+            ("region", false, Tiebreak::Rowid) => q.order((entities::region.asc(), key().asc())),
+            (_, true, Tiebreak::Rowid) => q.order((entities::filed_at.desc(), key().desc())),
+            (_, false, Tiebreak::Rowid) => q.order((entities::filed_at.asc(), key().asc())),
+            ("name", true, Tiebreak::Id) => q.order((entities::name.desc(), entities::id.desc())),
+            ("name", false, Tiebreak::Id) => q.order((entities::name.asc(), entities::id.asc())),
+            ("region", true, Tiebreak::Id) => q.order((entities::region.desc(), entities::id.desc())),
+            ("region", false, Tiebreak::Id) => q.order((entities::region.asc(), entities::id.asc())),
+            (_, true, Tiebreak::Id) => q.order((entities::filed_at.desc(), entities::id.desc())),
+            (_, false, Tiebreak::Id) => q.order((entities::filed_at.asc(), entities::id.asc())),
+        }
+    }
+
+    /// Whether the keyword is a code prefix.
+    fn keyword_is_code(&self) -> bool {
+        self.keyword.as_deref().is_some_and(|k| k.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+}
+
+/// Choices the search makes from what it has counted.
+#[derive(Debug, Clone, Copy, Default)]
+struct Plan {
+    /// Test a code prefix on each row instead of ranging over the code index (SQLite, when
+    /// the prefix matches so many rows that walking the sort order finds a page sooner).
+    code_range_without_index: bool,
+}
+
+/// What orders rows that sort equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tiebreak {
+    /// SQLite's rowid (in every index).
+    Rowid,
+    /// The entity id (PostgreSQL).
+    Id,
+}
+
+impl Tiebreak {
+    fn of(conn: &DbConnection) -> Tiebreak {
+        match conn {
+            DbConnection::Sqlite(_) => Tiebreak::Rowid,
+            DbConnection::Postgres(_) => Tiebreak::Id,
         }
     }
 }
+
+/// A code prefix matching at least this many rows is broad.
+const BROAD_CODE_PREFIX: i64 = 1_000;
 
 /// The earliest and latest filing time of the matching rows.
 pub fn filed_range(
@@ -431,14 +495,34 @@ pub fn bounded_count(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -
 }
 
 /// One page of matching rows.
+///
+/// On SQLite the page is found in two steps: the keys of the page's rows from the search
+/// index (filters and sort keys are all in it, so no row is read), then those rows. A wide
+/// filter then costs an index scan, not a read of every matching row.
 pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<EntityPage> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
     let (total, total_is_lower_bound) = bounded_count(conn, q, reach)?;
-    let rows: Vec<EntityRow> = q
-        .sorted(q.build(reach))
-        .select(EntityRow::as_select())
-        .limit(q.page_size)
-        .offset((q.page - 1) * q.page_size)
-        .load(conn)?;
+    let tie = Tiebreak::of(conn);
+    let offset = (q.page - 1) * q.page_size;
+    let rows: Vec<EntityRow> = if tie == Tiebreak::Rowid {
+        let plan =
+            Plan { code_range_without_index: q.keyword_is_code() && total >= BROAD_CODE_PREFIX && q.sort != "code" };
+        let keys: Vec<i64> = q
+            .sorted(q.build_with(reach, plan), tie)
+            .select(sql::<BigInt>("entities.rowid"))
+            .limit(q.page_size)
+            .offset(offset)
+            .load(conn)?;
+        let mut found: Vec<(i64, EntityRow)> = entities::table
+            .filter(sql::<BigInt>("entities.rowid").eq_any(&keys))
+            .select((sql::<BigInt>("entities.rowid"), EntityRow::as_select()))
+            .load(conn)?;
+        found.sort_by_key(|(k, _)| keys.iter().position(|x| x == k));
+        found.into_iter().map(|(_, r)| r).collect()
+    } else {
+        q.sorted(q.build(reach), tie).select(EntityRow::as_select()).limit(q.page_size).offset(offset).load(conn)?
+    };
     Ok(EntityPage {
         rows: rows.iter().map(EntityRow::view).collect(),
         total,
@@ -450,7 +534,8 @@ pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResu
 
 /// Every matching row up to `limit` (for exports and maps), in the query's order.
 pub fn all(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach, limit: i64) -> AppResult<Vec<Entity>> {
-    let rows: Vec<EntityRow> = q.sorted(q.build(reach)).select(EntityRow::as_select()).limit(limit).load(conn)?;
+    let tie = Tiebreak::of(conn);
+    let rows: Vec<EntityRow> = q.sorted(q.build(reach), tie).select(EntityRow::as_select()).limit(limit).load(conn)?;
     Ok(rows.iter().map(EntityRow::view).collect())
 }
 

@@ -1,0 +1,1 @@
+//! Console pages of product registrations (built in the next step).
