@@ -7,45 +7,45 @@ use tracenode_adapters::identifiers::Uscc;
 use crate::both_backends;
 use crate::support::{expect_problem, Session, TestApp};
 
-fn code(region: &str, serial: u32) -> String {
+pub(crate) fn code(region: &str, serial: u32) -> String {
     Uscc::generate("91", region, serial).expect("code").as_str().to_owned()
 }
 
-fn entity(code: &str, name: &str, region: &str) -> Value {
+pub(crate) fn entity(code: &str, name: &str, region: &str) -> Value {
     json!({"code": code, "name": name, "kind": "enterprise", "region": region,
            "longitude": 120.13, "latitude": 30.27, "stages": ["distribution_sale"], "categories": ["01"],
            "contact_person": "王经理", "contact_phone": "0571-87000000"})
 }
 
 /// A machine client authenticated by API key.
-struct Machine {
+pub(crate) struct Machine {
     client: reqwest::Client,
     key: String,
 }
 
 impl Machine {
-    async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         self.client.post(app.url(path)).bearer_auth(&self.key).json(&body).send().await.expect("post")
     }
-    async fn put(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn put(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         self.client.put(app.url(path)).bearer_auth(&self.key).json(&body).send().await.expect("put")
     }
-    async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
         self.client.get(app.url(path)).bearer_auth(&self.key).send().await.expect("get")
     }
 }
 
-struct World {
-    sys: Session,
-    reviewer: Session,
-    dept: Value,
-    a: Value,
-    b: Value,
-    key_a: Machine,
-    key_b: Machine,
+pub(crate) struct World {
+    pub(crate) sys: Session,
+    pub(crate) reviewer: Session,
+    pub(crate) dept: Value,
+    pub(crate) a: Value,
+    pub(crate) b: Value,
+    pub(crate) key_a: Machine,
+    pub(crate) key_b: Machine,
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let sys = app.admin("sysadmin").await;
     let sec = app.admin("secadmin").await;
     let dept = app.tenant(&sys, "hz-commerce", "330100").await;
