@@ -501,6 +501,28 @@ pub async fn device_register(
     Ok(HttpResponse::Created().json(device))
 }
 
+/// Registers devices in bulk (a tenant only for its own entities).
+#[utoipa::path(tag = "registry", request_body = super::devices::DeviceBatch, responses((status = 200, description = "Receipt; an atomic batch with rejections stores nothing", body = Receipt), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/registry/devices/bulk")]
+pub async fn device_bulk(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<super::devices::DeviceBatch>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::RegistryWrite, "devices").await?;
+    let batch = body.into_inner();
+    let reach = reach_of(&state, &caller);
+    let ctx = caller.audit();
+    let receipt = state
+        .db
+        .transaction(move |conn| {
+            let reaches = |e: &super::model::EntityRow| within_reach(&reach, e);
+            super::devices::register_batch(conn, &ctx, &reaches, &batch)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
 /// The devices of an entity.
 #[utoipa::path(tag = "registry", params(("id" = String, Path, description = "Entity id")), responses((status = 200, body = Vec<super::devices::Device>), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/registry/entities/{id}/devices")]
@@ -526,6 +548,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(entity_search)
         .service(entity_versions)
         .service(entity_devices)
+        .service(device_bulk)
         .service(device_register)
         .service(entity_review)
         .service(entity_get)

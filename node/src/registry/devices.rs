@@ -144,3 +144,100 @@ pub fn of_entity(conn: &mut DbConnection, entity_id: &str) -> AppResult<Vec<Devi
         .limit(1000)
         .load(conn)?)
 }
+
+/// A batch of devices.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceBatch {
+    /// `atomic` or `best_effort`.
+    pub mode: super::bulk::BulkMode,
+    /// Validate and report only; store nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The devices (at most 10,000).
+    pub devices: Vec<DeviceInput>,
+}
+
+/// The most devices one request may carry.
+pub const MAX_DEVICE_BATCH: usize = 10_000;
+
+/// Registers a batch of devices: each one is checked like a single registration (its entity
+/// must exist and lie within `reaches`); the receipt names every rejected record by index,
+/// field and reason. An atomic batch with a rejection, or a dry run, stores nothing.
+pub fn register_batch(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    reaches: &dyn Fn(&super::model::EntityRow) -> bool,
+    batch: &DeviceBatch,
+) -> AppResult<super::bulk::Receipt> {
+    use super::bulk::{BulkMode, Receipt, Rejection};
+    if batch.devices.len() > MAX_DEVICE_BATCH {
+        return Err(AppError::invalid(
+            "devices",
+            format!("每批最多{MAX_DEVICE_BATCH}台设备，本批{}台", batch.devices.len()),
+            format!("at most {MAX_DEVICE_BATCH} devices a batch, got {}", batch.devices.len()),
+        ));
+    }
+    let mut rejected = Vec::new();
+    let mut accepted = 0;
+    let stored = conn.transaction::<bool, Stop, _>(|conn| {
+        for (index, input) in batch.devices.iter().enumerate() {
+            let one = conn.transaction::<Device, AppError, _>(|conn| {
+                let owner =
+                    super::entities::row(conn, &input.entity_id).ok().filter(|e| reaches(e)).ok_or_else(|| {
+                        AppError::invalid(
+                            "entity_id",
+                            format!("主体 {} 不存在或不在您的数据范围内", input.entity_id),
+                            format!("entity {} does not exist or is outside your reach", input.entity_id),
+                        )
+                    })?;
+                register(conn, ctx, &owner.tenant_id, input)
+            });
+            match one {
+                Ok(_) => accepted += 1,
+                Err(e) if e.is_for_the_form() => {
+                    rejected.push(Rejection { index, field: e.field, reason_zh: e.detail_zh, reason: e.detail_en })
+                }
+                Err(e) => return Err(Stop::Failed(e)),
+            }
+        }
+        if batch.dry_run || (batch.mode == BulkMode::Atomic && !rejected.is_empty()) {
+            return Err(Stop::Refused);
+        }
+        Ok(true)
+    });
+    let stored = match stored {
+        Ok(s) => s,
+        Err(Stop::Refused) => false,
+        Err(Stop::Failed(e)) => return Err(e),
+    };
+    if !batch.dry_run {
+        audit::record(
+            conn,
+            ctx,
+            "device.bulk_register",
+            "devices",
+            if stored { Outcome::Success } else { Outcome::Failure },
+            serde_json::json!({"received": batch.devices.len(), "accepted": if stored { accepted } else { 0 }, "rejected": rejected.len()}),
+        )?;
+    }
+    Ok(Receipt {
+        received: batch.devices.len(),
+        accepted: if stored { accepted } else { 0 },
+        stored,
+        rejected,
+        duplicates: vec![],
+    })
+}
+
+/// Why a device batch's transaction rolled back: refused (the receipt says why) or failed.
+enum Stop {
+    Refused,
+    Failed(AppError),
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Stop {
+        Stop::Failed(e.into())
+    }
+}

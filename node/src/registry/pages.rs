@@ -161,6 +161,8 @@ pub struct EntityForm {
     merchant_code: String,
     #[serde(default)]
     merchant_type: String,
+    #[serde(default)]
+    varieties: String,
 }
 
 fn parse_coordinate(field: &str, v: &str) -> AppResult<Option<f64>> {
@@ -201,7 +203,7 @@ impl EntityForm {
             site_code: blank_none(&self.site_code),
             merchant_code: blank_none(&self.merchant_code),
             merchant_type: blank_none(&self.merchant_type),
-            varieties: String::new(),
+            varieties: self.varieties.clone(),
             filed_at: None,
             tenant_id: match self.tenant_id.trim() {
                 "" => None,
@@ -306,7 +308,9 @@ struct EntityPageView {
     stages: String,
     versions: Vec<EntityVersion>,
     devices: Vec<super::devices::Device>,
+    device_types: Vec<(String, String)>,
     can_review: bool,
+    can_write: bool,
     notice: String,
 }
 
@@ -322,6 +326,8 @@ async fn entity_page(state: &AppState, caller: &Caller, id: String, notice: Stri
         status: status_zh(&entity.status),
         stages: entity.stages.iter().map(|s| s.label_zh()).collect::<Vec<_>>().join("、"),
         can_review: caller.can(Permission::RegistryReview) && entity.status == "pending",
+        can_write: caller.can(Permission::RegistryWrite),
+        device_types: super::devices::DEVICE_TYPES.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
         entity,
         versions,
         devices,
@@ -340,13 +346,158 @@ pub async fn entity_detail(
     entity_page(&state, &caller.0, path.into_inner(), String::new()).await
 }
 
+#[derive(Template)]
+#[template(path = "registry/sites.html")]
+struct SitesPage {
+    shell: Shell,
+    sites: Vec<(Site, String)>,
+    tenants: Vec<crate::tenants::Tenant>,
+    site_kinds: Vec<(String, String)>,
+    region: String,
+    can_write: bool,
+    error: String,
+    notice: String,
+}
+
+async fn sites_view(state: &AppState, caller: &Caller, error: String, notice: String) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::RegistryRead, "sites").await?;
+    let own = caller.tenant_id.clone();
+    let (list, tenants) =
+        state.db.run(move |conn| Ok((sites::list(conn, own.as_ref())?, crate::tenants::list_all(conn)?))).await?;
+    let kind_label = |k: &str| SITE_KINDS.iter().find(|(c, _)| *c == k).map(|(_, l)| *l).unwrap_or(k).to_owned();
+    render(&SitesPage {
+        shell: Shell::new(state, caller, "节点（市场、屠宰场等）", "/registry"),
+        sites: list
+            .into_iter()
+            .map(|s| {
+                let label = kind_label(&s.kind);
+                (s, label)
+            })
+            .collect(),
+        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        site_kinds: labels().site_kinds,
+        region: region_of(state, caller).to_string(),
+        can_write: caller.can(Permission::RegistryWrite),
+        error,
+        notice,
+    })
+}
+
+/// 节点: the sites (markets, slaughterhouses …) and a form to add one.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Sites page", content_type = "text/html")))]
+#[get("/registry/sites")]
+pub async fn sites_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    sites_view(&state, &caller.0, String::new(), String::new()).await
+}
+
+/// A site as posted.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SiteForm {
+    csrf: String,
+    #[serde(default)]
+    tenant_id: String,
+    code: String,
+    name: String,
+    kind: String,
+    region: String,
+    #[serde(default)]
+    address: String,
+}
+
+/// Registers a site from the form.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Sites page with the outcome", content_type = "text/html")))]
+#[post("/registry/sites")]
+pub async fn sites_submit(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<SiteForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryWrite, "sites").await?;
+    let named = match form.tenant_id.trim() {
+        "" => None,
+        t => Some(TenantId::parse(t)?),
+    };
+    let tenant = super::api::owning_tenant(&state, &caller, named.as_ref(), "site.create").await?;
+    let within = region_of(&state, &caller);
+    let ctx = caller.audit();
+    let new = sites::NewSite {
+        code: form.code.trim().to_owned(),
+        name: form.name,
+        kind: form.kind,
+        region: form.region.trim().to_owned(),
+        address: form.address,
+        longitude: None,
+        latitude: None,
+        tenant_id: None,
+    };
+    match state.db.transaction(move |conn| sites::create(conn, &ctx, &tenant, &within, &new)).await {
+        Ok(s) => sites_view(&state, &caller, String::new(), format!("节点 {} 已登记。", s.name)).await,
+        Err(e) if e.is_for_the_form() => sites_view(&state, &caller, e.detail_zh, String::new()).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// A device as posted from an entity's page.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DeviceForm {
+    csrf: String,
+    device_type: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    mac: String,
+    #[serde(default)]
+    serial_number: String,
+    #[serde(default)]
+    site_code: String,
+}
+
+/// Registers a device of an entity from the entity's page.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome", content_type = "text/html")))]
+#[post("/registry/entities/{id}/devices")]
+pub async fn device_submit(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<DeviceForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryWrite, "devices").await?;
+    let id = path.into_inner();
+    let entity = super::api::entity_in_reach(&state, &caller, &id, "device.register").await?;
+    let input = super::devices::DeviceInput {
+        entity_id: id.clone(),
+        site_code: blank_none(&form.site_code),
+        device_type: form.device_type,
+        model: form.model,
+        mac: form.mac,
+        serial_number: form.serial_number,
+    };
+    let ctx = caller.audit();
+    let notice =
+        match state.db.transaction(move |conn| super::devices::register(conn, &ctx, &entity.tenant_id, &input)).await {
+            Ok(d) => format!("设备 {} 已登记。", d.mac),
+            Err(e) if e.is_for_the_form() => e.detail_zh,
+            Err(e) => return Err(e),
+        };
+    entity_page(&state, &caller, id, notice).await
+}
+
 /// A review decision from a form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReviewForm {
-    csrf: String,
-    decision: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Required when rejecting.
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
 /// Approves or rejects a registration from its page.
@@ -381,6 +532,7 @@ pub async fn entity_review(
 struct ReviewQueue {
     shell: Shell,
     pending: Vec<Entity>,
+    pending_products: Vec<super::products::Product>,
     changes: Vec<Change>,
     notice: String,
 }
@@ -396,11 +548,25 @@ async fn review_queue(state: &AppState, caller: &Caller, notice: String) -> AppR
     };
     let q = query.check()?;
     let reach = reach_of(state, caller);
-    let (pending, changes) = state
+    let products_query =
+        super::products::ProductQuery { status: Some("pending".into()), page_size: Some(100), ..Default::default() };
+    let (pending, pending_products, changes) = state
         .db
-        .run(move |conn| Ok((search::page(conn, &q, &reach)?.rows, review::pending_changes(conn, None)?)))
+        .run(move |conn| {
+            Ok((
+                search::page(conn, &q, &reach)?.rows,
+                super::products::search(conn, &products_query, &reach)?.rows,
+                review::pending_changes(conn, None)?,
+            ))
+        })
         .await?;
-    render(&ReviewQueue { shell: Shell::new(state, caller, "审核", "/registry"), pending, changes, notice })
+    render(&ReviewQueue {
+        shell: Shell::new(state, caller, "审核", "/registry"),
+        pending,
+        pending_products,
+        changes,
+        notice,
+    })
 }
 
 /// 待审核: pending registrations, changes and duplicate claims.
@@ -546,5 +712,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(catalogue_view)
         .service(catalogue_add)
         .service(entity_detail)
-        .service(entity_review);
+        .service(entity_review)
+        .service(sites_page)
+        .service(sites_submit)
+        .service(device_submit)
+        .configure(super::products::pages::routes);
 }

@@ -37,6 +37,10 @@ pub struct EntityQuery {
     pub merchant: Option<bool>,
     /// Merchant type (exact).
     pub merchant_type: Option<String>,
+    /// Merchant code (exact).
+    pub merchant_code: Option<String>,
+    /// Part of the varieties sold (经营品种).
+    pub variety: Option<String>,
     /// Filed on or after this date (YYYY-MM-DD, UTC).
     #[serde(default, deserialize_with = "blank_is_none")]
     pub filed_from: Option<NaiveDate>,
@@ -142,6 +146,8 @@ pub struct CheckedQuery {
     site: Option<String>,
     merchant: Option<bool>,
     merchant_type: Option<String>,
+    merchant_code: Option<String>,
+    variety: Option<String>,
     filed_from: Option<chrono::NaiveDateTime>,
     filed_to: Option<chrono::NaiveDateTime>,
     status: Option<String>,
@@ -195,7 +201,13 @@ impl EntityQuery {
                 "status must be pending, approved or rejected",
             ));
         }
-        for (name, v) in [("site", &self.site), ("q", &self.q), ("merchant_type", &self.merchant_type)] {
+        for (name, v) in [
+            ("site", &self.site),
+            ("q", &self.q),
+            ("merchant_type", &self.merchant_type),
+            ("merchant_code", &self.merchant_code),
+            ("variety", &self.variety),
+        ] {
             if v.as_deref().is_some_and(|s| s.chars().count() > 50) {
                 return Err(AppError::invalid(
                     name,
@@ -238,6 +250,8 @@ impl EntityQuery {
             site: non_empty(&self.site),
             merchant: self.merchant,
             merchant_type: non_empty(&self.merchant_type),
+            merchant_code: non_empty(&self.merchant_code),
+            variety: non_empty(&self.variety),
             filed_from: self.filed_from.and_then(|d| d.and_hms_opt(0, 0, 0)),
             filed_to: self.filed_to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)),
             status,
@@ -374,6 +388,12 @@ impl CheckedQuery {
         }
         if let Some(t) = &self.merchant_type {
             q = q.filter(entities::merchant_type.eq(t));
+        }
+        if let Some(m) = &self.merchant_code {
+            q = q.filter(entities::merchant_code.eq(m));
+        }
+        if let Some(v) = &self.variety {
+            q = q.filter(entities::varieties.like(format!("%{}%", escape_like(v))).escape('\\'));
         }
         if let Some(t) = self.filed_from {
             q = q.filter(entities::filed_at.ge(t));

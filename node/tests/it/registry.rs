@@ -251,6 +251,7 @@ async fn search_filters_exports_and_analysis_agree(app: TestApp) {
             e["site_code"] = json!("xh-market");
             e["merchant_code"] = json!(format!("A-{i:02}"));
             e["merchant_type"] = json!("蔬菜");
+            e["varieties"] = json!(if i % 2 == 0 { "白菜、萝卜" } else { "番茄" });
         }
         if i == 4 {
             e.as_object_mut().expect("obj").remove("longitude");
@@ -276,6 +277,12 @@ async fn search_filters_exports_and_analysis_agree(app: TestApp) {
     assert_eq!(total("site=%E5%86%9C%E8%B4%B8").await, 2, "part of the site's name (农贸)");
     assert_eq!(total("merchant=true").await, 2);
     assert_eq!(total("merchant_type=%E8%94%AC%E8%8F%9C").await, 2);
+    // Merchants by variety sold and by merchant code.
+    assert_eq!(total("variety=%E8%90%9D%E5%8D%9C").await, 1, "萝卜: merchant 0 only");
+    assert_eq!(total("variety=%E7%95%AA%E8%8C%84&merchant=true").await, 1, "番茄: merchant 1 only");
+    assert_eq!(total("variety=%E6%A6%B4%E8%8E%B2").await, 0, "榴莲: nobody");
+    assert_eq!(total("merchant_code=A-01").await, 1);
+    assert_eq!(total("merchant_code=A-02").await, 0);
     assert_eq!(total("filed_from=2026-02-01&filed_to=2026-02-28").await, 2);
     assert_eq!(total("status=pending").await, 5);
     assert_eq!(total("q=%E4%B8%8A%E5%9F%8E").await, 2, "keyword 上城");
@@ -564,5 +571,51 @@ async fn devices_are_registered_with_a_valid_unique_mac(app: TestApp) {
     let outbox: Value = w.reviewer.get(&app, "/api/v1/registry/outbox").await.json().await.expect("json");
     assert_eq!(outbox[0]["object_kind"], "device");
     assert_eq!(app.audit_count("device.register", "success"), 1);
+    // In bulk: an atomic batch with one bad record stores nothing and names it.
+    let batch = |mode: &str| {
+        json!({"mode": mode, "devices": [
+            device("00:1A:2B:3C:4D:70", "scale"),
+            device("00:1A:2B:3C:4D:71", "sensor"),
+            device("not-a-mac", "scale"),
+            {"entity_id": "no-such-entity", "device_type": "scale", "model": "X", "mac": "00:1A:2B:3C:4D:72", "serial_number": "S"},
+        ]})
+    };
+    let res = w.key_a.post(&app, "/api/v1/registry/devices/bulk", batch("atomic")).await;
+    assert_eq!(res.status(), 200);
+    let receipt: Value = res.json().await.expect("json");
+    assert_eq!(receipt["stored"], false);
+    assert_eq!(receipt["accepted"], 0);
+    let fields: Vec<(u64, &str)> = receipt["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|r| (r["index"].as_u64().expect("index"), r["field"].as_str().expect("field")))
+        .collect();
+    assert_eq!(fields, vec![(2, "mac"), (3, "entity_id")]);
+    let list: Value =
+        w.key_a.get(&app, &format!("/api/v1/registry/entities/{id}/devices")).await.json().await.expect("json");
+    assert_eq!(list.as_array().expect("list").len(), 1, "the atomic batch stored nothing");
+    // Another tenant's batch cannot reach this entity.
+    let res = w
+        .key_b
+        .post(
+            &app,
+            "/api/v1/registry/devices/bulk",
+            json!({"mode": "best_effort", "devices": [device("00:1A:2B:3C:4D:73", "scale")]}),
+        )
+        .await;
+    let receipt: Value = res.json().await.expect("json");
+    assert_eq!(receipt["accepted"], 0);
+    assert_eq!(receipt["rejected"][0]["field"], "entity_id");
+    // Best effort stores the good ones.
+    let res = w.key_a.post(&app, "/api/v1/registry/devices/bulk", batch("best_effort")).await;
+    let receipt: Value = res.json().await.expect("json");
+    assert_eq!(receipt["stored"], true);
+    assert_eq!(receipt["accepted"], 2);
+    let list: Value =
+        w.key_a.get(&app, &format!("/api/v1/registry/entities/{id}/devices")).await.json().await.expect("json");
+    assert_eq!(list.as_array().expect("list").len(), 3);
+    let outbox: Value = w.reviewer.get(&app, "/api/v1/registry/outbox").await.json().await.expect("json");
+    assert_eq!(outbox.as_array().expect("list").len(), 3, "every stored device, and only those, went upward");
 }
 both_backends!(devices_are_registered_with_a_valid_unique_mac);

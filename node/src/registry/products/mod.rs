@@ -186,6 +186,11 @@ pub struct Product {
 impl Product {
     /// The kind name of products in changes, policies, the outbox and audit rows.
     pub const KIND_NAME: &'static str = "product";
+
+    /// Chinese label of the review status.
+    pub fn status_label(&self) -> &'static str {
+        crate::registry::pages::status_zh(&self.status)
+    }
 }
 
 impl ProductRow {
