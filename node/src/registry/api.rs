@@ -101,6 +101,31 @@ pub async fn catalogue_add(
     Ok(HttpResponse::Created().json(c))
 }
 
+/// The catalogue as a JSON document (parents before children), for another node or a file.
+#[utoipa::path(tag = "registry", responses((status = 200, body = catalogue::CatalogueDocument)))]
+#[get("/api/v1/registry/catalogue/export")]
+pub async fn catalogue_export(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::RegistryRead, "catalogue").await?;
+    let doc = state.db.run(catalogue::export).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"catalogue-v{}.json\"", doc.version)))
+        .json(doc))
+}
+
+/// Imports local categories from a catalogue document: all or nothing.
+#[utoipa::path(tag = "registry", request_body = catalogue::CatalogueDocument, responses((status = 200, body = catalogue::ImportReceipt), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/registry/catalogue/import")]
+pub async fn catalogue_import(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<catalogue::CatalogueDocument>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::CatalogueWrite, "catalogue").await?;
+    let ctx = caller.audit();
+    let doc = body.into_inner();
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| catalogue::import(conn, &ctx, &doc)).await?))
+}
+
 /// Sites the caller may see.
 #[utoipa::path(tag = "registry", responses((status = 200, body = Vec<Site>)))]
 #[get("/api/v1/registry/sites")]
@@ -541,6 +566,8 @@ pub async fn entity_devices(
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(catalogue_list)
         .service(catalogue_add)
+        .service(catalogue_export)
+        .service(catalogue_import)
         .service(sites_list)
         .service(sites_create)
         .service(entity_bulk)

@@ -219,3 +219,122 @@ pub fn is_leaf(conn: &mut DbConnection, code: &str) -> AppResult<bool> {
 pub fn entity_count(conn: &mut DbConnection, code: &str) -> AppResult<i64> {
     Ok(entity_categories::table.filter(entity_categories::category_code.eq(code)).count().get_result(conn)?)
 }
+
+/// One category in an exported or imported catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueEntry {
+    /// Code.
+    pub code: String,
+    /// Parent code; `None` at the top level.
+    pub parent_code: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `national` or `local`.
+    pub origin: String,
+    /// Retired categories take no new references.
+    #[serde(default)]
+    pub retired: bool,
+}
+
+/// The catalogue as a document: what export writes and import reads.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueDocument {
+    /// The catalogue version exported (informative on import).
+    #[serde(default)]
+    pub version: i64,
+    /// Categories, parents before children.
+    pub categories: Vec<CatalogueEntry>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportReceipt {
+    /// Local categories added.
+    pub added: usize,
+    /// Categories already present with the same name.
+    pub unchanged: usize,
+    /// The catalogue version after the import.
+    pub version: i64,
+}
+
+/// The most categories one import may carry.
+pub const MAX_IMPORT: usize = 5_000;
+
+/// The whole catalogue, parents before children.
+pub fn export(conn: &mut DbConnection) -> AppResult<CatalogueDocument> {
+    let mut categories: Vec<CatalogueEntry> = list(conn)?
+        .into_iter()
+        .map(|c| CatalogueEntry {
+            code: c.code,
+            parent_code: c.parent_code,
+            name: c.name,
+            origin: c.origin,
+            retired: c.retired,
+        })
+        .collect();
+    categories.sort_by(|a, b| (a.code.len(), &a.code).cmp(&(b.code.len(), &b.code)));
+    Ok(CatalogueDocument { version: version(conn)?, categories })
+}
+
+/// Imports a catalogue document inside the caller's transaction: local categories that are
+/// new are added under the code rule; categories already present with the same name are left
+/// as they are. A national category this node lacks, a name that differs from the one in
+/// force, or any rule broken refuses the whole import (the caller's transaction rolls back),
+/// naming the entry.
+pub fn import(conn: &mut DbConnection, ctx: &AuditContext, doc: &CatalogueDocument) -> AppResult<ImportReceipt> {
+    if doc.categories.len() > MAX_IMPORT {
+        return Err(AppError::invalid(
+            "categories",
+            format!("一次最多导入{MAX_IMPORT}个类目"),
+            format!("at most {MAX_IMPORT} categories an import"),
+        ));
+    }
+    let mut entries: Vec<(usize, &CatalogueEntry)> = doc.categories.iter().enumerate().collect();
+    entries.sort_by_key(|(_, e)| e.code.len());
+    let (mut added, mut unchanged) = (0, 0);
+    for (i, e) in entries {
+        let field = format!("categories[{i}]");
+        let existing: Option<Category> =
+            product_categories::table.find(&e.code).select(Category::as_select()).first(conn).optional()?;
+        match existing {
+            Some(c) if c.name == e.name.trim() => unchanged += 1,
+            Some(c) => {
+                return Err(AppError::invalid(
+                    &field,
+                    format!("类目 {} 在本节点名为“{}”，导入文件中为“{}”", e.code, c.name, e.name),
+                    format!("category {} is named {:?} here but {:?} in the file", e.code, c.name, e.name),
+                ))
+            }
+            None if e.origin != "local" => {
+                return Err(AppError::invalid(
+                    &field,
+                    format!("全国类目 {} 只能由国家节点下发，不能导入", e.code),
+                    format!("national category {} comes from the national node and cannot be imported", e.code),
+                ))
+            }
+            None => {
+                let parent = e.parent_code.clone().unwrap_or_default();
+                let new = NewCategory { parent_code: parent, code: e.code.clone(), name: e.name.clone() };
+                add_local(conn, ctx, &new).map_err(|err| {
+                    AppError::invalid(
+                        &field,
+                        format!("类目 {}：{}", e.code, err.detail_zh),
+                        format!("category {}: {}", e.code, err.detail_en),
+                    )
+                })?;
+                added += 1;
+            }
+        }
+    }
+    audit::record(
+        conn,
+        ctx,
+        "catalogue.import",
+        "catalogue",
+        Outcome::Success,
+        serde_json::json!({"added": added, "unchanged": unchanged}),
+    )?;
+    Ok(ImportReceipt { added, unchanged, version: version(conn)? })
+}

@@ -225,10 +225,22 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     fill(&c, "#contact_phone", "0571-87651234").await;
     click(&c, "#submit-entity").await;
     wait_for_text(&c, "待审核").await;
-    assert!(c.current_url().await.expect("url").path().starts_with("/registry/entities/"));
+    let entity_page = c.current_url().await.expect("url");
+    assert!(entity_page.path().starts_with("/registry/entities/"));
     // Approve it as the reviewer.
     click(&c, "#approve").await;
     wait_for_text(&c, "已审核通过").await;
+    // Register one of its devices on its page; a bad MAC is explained in Chinese.
+    fill(&c, "#model", "TS-200").await;
+    fill(&c, "#mac", "00:1A:2B").await;
+    fill(&c, "#serial_number", "SN-0001").await;
+    click(&c, "#submit-device").await;
+    wait_for_text(&c, "MAC地址应为6组十六进制数").await;
+    fill(&c, "#model", "TS-200").await;
+    fill(&c, "#mac", "00-1a-2b-3c-4d-5e").await;
+    fill(&c, "#serial_number", "SN-0001").await;
+    click(&c, "#submit-device").await;
+    wait_for_text(&c, "00:1A:2B:3C:4D:5E").await;
     // Find it by search and see it on the map.
     c.goto(&app.url("/registry")).await.expect("goto");
     fill(&c, "#q", "龙井").await;
@@ -253,6 +265,32 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     wait_for_text(&c, "按追溯环节").await;
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(artifact(&format!("registry-analysis-{backend}.png")), png).expect("write");
+    // Register a product of the entity, approve it, and find it in the product list.
+    c.goto(&app.url("/registry/products/new")).await.expect("goto");
+    wait_for_text(&c, "产品编码").await;
+    fill(&c, "#entity_code", code.as_str()).await;
+    fill(&c, "#code", "6901234567893").await;
+    fill(&c, "#name", "西湖龙井 明前特级").await;
+    fill(&c, "#specification", "250g/罐").await;
+    click(&c, "#submit-product").await;
+    wait_for_text(&c, "校验位错误").await;
+    fill(&c, "#code", "6901234567892").await;
+    click(&c, "#submit-product").await;
+    wait_for_text(&c, "06901234567892").await;
+    click(&c, "#approve").await;
+    wait_for_text(&c, "已审核通过").await;
+    c.goto(&app.url("/registry/products")).await.expect("goto");
+    let list = wait_for_text(&c, "西湖龙井 明前特级").await;
+    assert!(list.contains("已通过"), "{list}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("registry-products-{backend}.png")), png).expect("write");
+    // Sites: add a market.
+    c.goto(&app.url("/registry/sites")).await.expect("goto");
+    wait_for_text(&c, "登记节点").await;
+    fill(&c, "#code", "xh-market").await;
+    fill(&c, "#name", "西湖农贸市场").await;
+    click(&c, "#submit-site").await;
+    wait_for_text(&c, "节点 西湖农贸市场 已登记").await;
     c.close().await.expect("close");
 }
 both_backends!(console_registers_reviews_finds_and_maps_an_entity);

@@ -485,6 +485,41 @@ async fn the_catalogue_grows_locally_under_the_code_rule(app: TestApp) {
     )
     .await;
     let _ = (&w.sys, &w.b, &w.key_b);
+    // Export, then import into the same node: nothing changes.
+    let doc: Value = w.reviewer.get(&app, "/api/v1/registry/catalogue/export").await.json().await.expect("json");
+    assert_eq!(doc["categories"][0]["code"], "01");
+    assert!(doc["categories"].as_array().expect("list").iter().any(|c| c["code"] == "0150" && c["origin"] == "local"));
+    let res = w.reviewer.post(&app, "/api/v1/registry/catalogue/import", doc.clone()).await;
+    assert_eq!(res.status(), 200);
+    let receipt: Value = res.json().await.expect("json");
+    assert_eq!(receipt["added"], 0);
+    assert_eq!(receipt["unchanged"], doc["categories"].as_array().expect("list").len());
+    // New local categories arrive, children after parents whatever the file's order.
+    let mut more = doc.clone();
+    let list = more["categories"].as_array_mut().expect("list");
+    list.push(json!({"code": "015051", "parent_code": "0150", "name": "明前茶", "origin": "local"}));
+    list.push(json!({"code": "0151", "parent_code": "01", "name": "食用菌", "origin": "local"}));
+    let n = list.len();
+    list.swap(0, n - 2);
+    let receipt: Value =
+        w.reviewer.post(&app, "/api/v1/registry/catalogue/import", more).await.json().await.expect("json");
+    assert_eq!(receipt["added"], 2);
+    // A file that renames a category, or brings a national one, is refused whole.
+    for (bad, why) in [
+        (json!({"code": "0150", "parent_code": "01", "name": "改名", "origin": "local"}), "rename"),
+        (json!({"code": "0102", "parent_code": "01", "name": "谷物", "origin": "national"}), "national"),
+        (json!({"code": "0153", "parent_code": "02", "name": "错位", "origin": "local"}), "rule"),
+    ] {
+        let doc = json!({"categories": [bad.clone(), json!({"code": "0152", "parent_code": "01", "name": "花卉", "origin": "local"})]});
+        let res = w.reviewer.post(&app, "/api/v1/registry/catalogue/import", doc).await;
+        let problem = expect_problem(res, 422, "validation_failed").await;
+        assert!(problem["field"].as_str().expect("field").starts_with("categories["), "{why}: {problem}");
+    }
+    let after: Value = w.reviewer.get(&app, "/api/v1/registry/catalogue").await.json().await.expect("json");
+    assert!(!after.as_array().expect("list").iter().any(|c| c["code"] == "0152"), "refused imports add nothing");
+    // Only catalogue administrators import.
+    let res = w.key_a.post(&app, "/api/v1/registry/catalogue/import", json!({"categories": []})).await;
+    assert_eq!(res.status(), 403);
 }
 both_backends!(the_catalogue_grows_locally_under_the_code_rule);
 
