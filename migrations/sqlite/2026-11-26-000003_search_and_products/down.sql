@@ -8,6 +8,13 @@ ALTER TABLE entities DROP COLUMN category_families;
 ALTER TABLE entities ADD COLUMN region_province TEXT NOT NULL DEFAULT '';
 ALTER TABLE entities ADD COLUMN region_city TEXT NOT NULL DEFAULT '';
 UPDATE entities SET region_province = substr(region, 1, 2), region_city = substr(region, 1, 4);
+CREATE TABLE entity_categories (
+    category_code TEXT NOT NULL REFERENCES product_categories(code),
+    entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    PRIMARY KEY (category_code, entity_id)
+) WITHOUT ROWID;
+INSERT INTO entity_categories (category_code, entity_id)
+    SELECT DISTINCT j.value, e.id FROM entities e, json_each(e.categories) j;
 CREATE INDEX entity_categories_entity ON entity_categories(entity_id);
 CREATE INDEX entities_site ON entities(site_id);
 CREATE INDEX entities_tenant ON entities(tenant_id);

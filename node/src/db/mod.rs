@@ -54,13 +54,13 @@ impl ManageConnection for ConnectionFactory {
             Backend::Sqlite => {
                 let mut conn =
                     SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
-                conn.batch_execute(
+                conn.batch_execute(&format!(
                     "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                     PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY; \
                      PRAGMA mmap_size = 268435456; \
-                     PRAGMA wal_autocheckpoint = 10000;",
-                )
+                     PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
+                ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -96,7 +96,7 @@ struct TableGrowth {
 }
 
 /// The tables bulk paths fill, whose planner statistics are refreshed as they grow.
-pub const BULK_TABLES: [&str; 2] = ["entities", "entity_categories"];
+pub const BULK_TABLES: [&str; 1] = ["entities"];
 
 impl Db {
     /// Opens the database named by `url` (relative paths against `base_dir`) and migrates it
@@ -230,12 +230,14 @@ impl Db {
 
     /// A write transaction for a bulk load. On SQLite the connection's page cache grows to
     /// [`BULK_CACHE_KIB`] for the transaction, so the indexes' pages that many random keys
-    /// touch stay in memory until the commit writes each of them once.
-    pub fn bulk_transaction_sync<T, F>(&self, work: F) -> AppResult<T>
+    /// touch stay in memory until the commit writes each of them once. Any `Err` rolls the
+    /// whole transaction back; the error type lets a refusal carry its own report.
+    pub fn bulk_transaction_sync<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> AppResult<T>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error> + From<AppError>,
     {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.pool.get().map_err(AppError::from)?;
         let _writer = match self.backend {
             Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
@@ -252,6 +254,8 @@ impl Db {
     }
 }
 
+/// SQLite's automatic checkpoint threshold (pages of the write-ahead log).
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 /// SQLite's page cache per connection (KiB).
 pub const CACHE_KIB: u32 = 65_536;
 /// SQLite's page cache for a bulk transaction (KiB).
@@ -299,6 +303,52 @@ macro_rules! batch_insert {
         }
         .map_err($crate::error::AppError::from)
     }};
+}
+
+/// Inserts many rows the fastest way for each backend: on SQLite one prepared single-row
+/// statement executed per row (SQLite compiles a multi-row `VALUES` into a program as long as
+/// the rows, so reusing one short statement is cheaper); on PostgreSQL multi-row statements
+/// (fewer round trips). `$rows` is a slice or `&Vec` of insertable values; keep PostgreSQL
+/// batches under 65,535 bound values.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => {
+                let mut n = 0usize;
+                for row in $rows.iter() {
+                    n += diesel::insert_into($table).values(row).execute(c)?;
+                }
+                Ok::<usize, $crate::error::AppError>(n)
+            }
+            $crate::db::DbConnection::Postgres(c) => {
+                diesel::insert_into($table).values($rows).execute(c).map_err($crate::error::AppError::from)
+            }
+        }
+    }};
+}
+
+/// Why a nested transaction (a savepoint) rolled back: refused by the caller's own rule (an
+/// atomic batch with a rejection, a dry run), or failed.
+#[derive(Debug)]
+pub enum Undo {
+    /// The caller's rule refused the work; the caller knows why.
+    Refused,
+    /// An error.
+    Failed(AppError),
+}
+
+impl From<diesel::result::Error> for Undo {
+    fn from(e: diesel::result::Error) -> Undo {
+        Undo::Failed(e.into())
+    }
+}
+
+impl From<AppError> for Undo {
+    fn from(e: AppError) -> Undo {
+        Undo::Failed(e)
+    }
 }
 
 /// Checks the database answers (for `/readyz`).

@@ -199,13 +199,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    entity_categories (category_code, entity_id) {
-        category_code -> Text,
-        entity_id -> Text,
-    }
-}
-
-diesel::table! {
     entity_versions (entity_id, version) {
         entity_id -> Text,
         version -> Integer,
@@ -311,7 +304,6 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(entities -> tenants (tenant_id));
 diesel::joinable!(entities -> sites (site_id));
 diesel::joinable!(sites -> tenants (tenant_id));
-diesel::joinable!(entity_categories -> entities (entity_id));
 diesel::joinable!(entity_versions -> entities (entity_id));
 diesel::joinable!(products -> entities (entity_id));
 diesel::joinable!(product_versions -> products (product_id));
@@ -331,7 +323,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_categories,
     sites,
     entities,
-    entity_categories,
     entity_versions,
     registry_changes,
     tenant_field_policies,

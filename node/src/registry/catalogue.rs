@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, AuditContext, Outcome};
-use crate::db::schema::{catalogue_versions, entity_categories, product_categories};
+use crate::db::schema::{catalogue_versions, product_categories};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
@@ -213,11 +213,6 @@ pub fn is_leaf(conn: &mut DbConnection, code: &str) -> AppResult<bool> {
     let children: i64 =
         product_categories::table.filter(product_categories::parent_code.eq(code)).count().get_result(conn)?;
     Ok(children == 0)
-}
-
-/// Entities referencing a category (for the console).
-pub fn entity_count(conn: &mut DbConnection, code: &str) -> AppResult<i64> {
-    Ok(entity_categories::table.filter(entity_categories::category_code.eq(code)).count().get_result(conn)?)
 }
 
 /// One category in an exported or imported catalogue.

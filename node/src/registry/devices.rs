@@ -11,7 +11,7 @@ use super::model::text;
 use super::outbox;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{devices, sites};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Undo};
 use crate::error::{AppError, AppResult};
 
 /// Kinds of device, with their Chinese names.
@@ -180,7 +180,7 @@ pub fn register_batch(
     }
     let mut rejected = Vec::new();
     let mut accepted = 0;
-    let stored = conn.transaction::<bool, Stop, _>(|conn| {
+    let stored = conn.transaction::<bool, Undo, _>(|conn| {
         for (index, input) in batch.devices.iter().enumerate() {
             let one = conn.transaction::<Device, AppError, _>(|conn| {
                 let owner =
@@ -198,18 +198,18 @@ pub fn register_batch(
                 Err(e) if e.is_for_the_form() => {
                     rejected.push(Rejection { index, field: e.field, reason_zh: e.detail_zh, reason: e.detail_en })
                 }
-                Err(e) => return Err(Stop::Failed(e)),
+                Err(e) => return Err(Undo::Failed(e)),
             }
         }
         if batch.dry_run || (batch.mode == BulkMode::Atomic && !rejected.is_empty()) {
-            return Err(Stop::Refused);
+            return Err(Undo::Refused);
         }
         Ok(true)
     });
     let stored = match stored {
         Ok(s) => s,
-        Err(Stop::Refused) => false,
-        Err(Stop::Failed(e)) => return Err(e),
+        Err(Undo::Refused) => false,
+        Err(Undo::Failed(e)) => return Err(e),
     };
     if !batch.dry_run {
         audit::record(
@@ -228,16 +228,4 @@ pub fn register_batch(
         rejected,
         duplicates: vec![],
     })
-}
-
-/// Why a device batch's transaction rolled back: refused (the receipt says why) or failed.
-enum Stop {
-    Refused,
-    Failed(AppError),
-}
-
-impl From<diesel::result::Error> for Stop {
-    fn from(e: diesel::result::Error) -> Stop {
-        Stop::Failed(e.into())
-    }
 }

@@ -3,8 +3,8 @@
 //!
 //! Rules kept here: the entity code is unique in the node, and the same code from another
 //! tenant becomes a duplicate claim; the version in force is the `entities` row itself and
-//! superseded versions move to `entity_versions`; an entity's categories are mirrored in
-//! `entity_categories` and its product families in `category_families`.
+//! superseded versions move to `entity_versions`; an entity's categories are its own list and
+//! its product families are bits in `category_families`.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +15,7 @@ use super::model::{EntityData, EntityInput, EntityRow, ValidationContext};
 use super::outbox;
 use super::review::{self, Fields, Reviewed};
 use crate::audit::{self, AuditContext, Outcome};
-use crate::db::schema::{entities, entity_categories, entity_versions};
+use crate::db::schema::{entities, entity_versions};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ids::TenantId;
@@ -84,22 +84,6 @@ pub fn row_by_code(conn: &mut DbConnection, code: &str) -> AppResult<Option<Enti
     Ok(entities::table.filter(entities::code.eq(code)).select(EntityRow::as_select()).first(conn).optional()?)
 }
 
-/// Replaces an entity's categories `old` with `new` (the table is keyed by category first).
-fn write_categories(conn: &mut DbConnection, id: &str, old: &[String], new: &[String]) -> AppResult<()> {
-    diesel::delete(
-        entity_categories::table
-            .filter(entity_categories::category_code.eq_any(old))
-            .filter(entity_categories::entity_id.eq(id)),
-    )
-    .execute(conn)?;
-    for c in new {
-        diesel::insert_into(entity_categories::table)
-            .values((entity_categories::entity_id.eq(id), entity_categories::category_code.eq(c)))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// Moves the version in force into the history before it is superseded.
 fn keep_superseded(conn: &mut DbConnection, row: &EntityRow) -> AppResult<()> {
     diesel::insert_into(entity_versions::table)
@@ -161,7 +145,6 @@ pub fn register(
     let id = uuid::Uuid::now_v7().to_string();
     let row = EntityRow::new(id.clone(), tenant, &data, "pending", &ctx.actor, "registered", crate::db::now());
     diesel::insert_into(entities::table).values(&row).execute(conn)?;
-    write_categories(conn, &id, &[], &data.categories)?;
     audit::record(
         conn,
         ctx,
@@ -249,7 +232,6 @@ impl Reviewed for EntityRow {
                 entities::updated_at.eq(next.updated_at),
             ))
             .execute(conn)?;
-        write_categories(conn, &row.id, &row.data().categories, &data.categories)?;
         Ok(next)
     }
 
