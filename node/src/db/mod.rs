@@ -291,20 +291,6 @@ pub fn lock_audit_chain(conn: &mut DbConnection) -> AppResult<()> {
     lock_sequence(conn, Sequence::AuditChain)
 }
 
-/// Inserts many rows in one statement per backend (the MultiBackend has no batch insert).
-/// Keep batches under the backends' bind limits (SQLite 32,766, PostgreSQL 65,535 values).
-#[macro_export]
-macro_rules! batch_insert {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        use diesel::RunQueryDsl as _;
-        match $conn {
-            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
-            $crate::db::DbConnection::Postgres(c) => diesel::insert_into($table).values($rows).execute(c),
-        }
-        .map_err($crate::error::AppError::from)
-    }};
-}
-
 /// Inserts many rows the fastest way for each backend: on SQLite one prepared single-row
 /// statement executed per row (SQLite compiles a multi-row `VALUES` into a program as long as
 /// the rows, so reusing one short statement is cheaper); on PostgreSQL multi-row statements
@@ -327,6 +313,56 @@ macro_rules! insert_rows {
             }
         }
     }};
+}
+
+/// Inserts rows, skipping those whose unique keys the table already holds, and evaluates to
+/// `AppResult<Vec<usize>>`: the positions of the rows skipped. On SQLite one prepared
+/// single-row `INSERT OR IGNORE` per row (its answer says whether the row went in); on
+/// PostgreSQL multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING $key` of 1,000 rows, the
+/// rows whose key did not come back being the skipped ones. `$key_of` gives a row's key.
+#[macro_export]
+macro_rules! insert_or_skip {
+    ($conn:expr, $table:expr, $rows:expr, $key:expr, $key_of:expr) => {{
+        use diesel::RunQueryDsl as _;
+        let rows = $rows;
+        let mut skipped: Vec<usize> = Vec::new();
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => {
+                for (k, row) in rows.iter().enumerate() {
+                    if diesel::insert_or_ignore_into($table).values(row).execute(c)? == 0 {
+                        skipped.push(k);
+                    }
+                }
+            }
+            $crate::db::DbConnection::Postgres(c) => {
+                for (n, chunk) in rows.chunks(1_000).enumerate() {
+                    let stored: std::collections::HashSet<String> = diesel::insert_into($table)
+                        .values(chunk)
+                        .on_conflict_do_nothing()
+                        .returning($key)
+                        .get_results::<String>(c)?
+                        .into_iter()
+                        .collect();
+                    skipped.extend(
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .filter(|&(_, r)| !stored.contains($key_of(r)))
+                            .map(|(k, _)| n * 1_000 + k),
+                    );
+                }
+            }
+        }
+        Ok::<Vec<usize>, $crate::error::AppError>(skipped)
+    }};
+}
+
+/// The backend of a connection.
+pub fn backend_of(conn: &DbConnection) -> Backend {
+    match conn {
+        DbConnection::Sqlite(_) => Backend::Sqlite,
+        DbConnection::Postgres(_) => Backend::Postgres,
+    }
 }
 
 /// Why a nested transaction (a savepoint) rolled back: refused by the caller's own rule (an

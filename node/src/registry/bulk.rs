@@ -1,6 +1,7 @@
 //! The bulk path: many entities from a tenant's system in one request (the path adapters
 //! feed). Every record is validated with the same rules as a single registration, against the
-//! catalogue and sites loaded once; new rows are written with multi-row inserts.
+//! catalogue and sites loaded once; validation runs on one core while the rows go in on
+//! another, and a code the node already holds is skipped by the insert itself.
 //!
 //! `atomic` stores nothing unless every record is accepted; `best_effort` stores the accepted
 //! records. Either way the receipt names every rejected record by index, field and reason, and
@@ -335,32 +336,10 @@ fn validate_and_insert(
 }
 
 /// Inserts the rows whose code the node does not hold yet; returns the positions of the rows
-/// it skipped. SQLite runs one prepared single-row statement per row (its answer says whether
-/// the row went in); PostgreSQL multi-row statements that return the codes they stored.
+/// it skipped.
 fn insert_new(conn: &mut DbConnection, rows: &[EntityRow]) -> AppResult<Vec<usize>> {
-    let mut skipped = Vec::new();
-    match conn {
-        DbConnection::Sqlite(c) => {
-            for (k, row) in rows.iter().enumerate() {
-                if diesel::insert_or_ignore_into(entities_table::table).values(row).execute(c)? == 0 {
-                    skipped.push(k);
-                }
-            }
-        }
-        DbConnection::Postgres(c) => {
-            for (n, chunk) in rows.chunks(1_000).enumerate() {
-                let stored: HashSet<String> = diesel::insert_into(entities_table::table)
-                    .values(chunk)
-                    .on_conflict_do_nothing()
-                    .returning(entities_table::code)
-                    .get_results::<String>(c)?
-                    .into_iter()
-                    .collect();
-                skipped.extend(
-                    chunk.iter().enumerate().filter(|(_, r)| !stored.contains(&r.code)).map(|(k, _)| n * 1_000 + k),
-                );
-            }
-        }
+    fn code_of(row: &EntityRow) -> &String {
+        &row.code
     }
-    Ok(skipped)
+    crate::insert_or_skip!(conn, entities_table::table, rows, entities_table::code, code_of)
 }

@@ -628,26 +628,3 @@ mod tests {
         assert_eq!(c.contact_phone, b.contact_phone);
     }
 }
-
-#[cfg(test)]
-mod batch_tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_batch_insert_is_one_statement() {
-        let fj = RegionCode::parse("350000").expect("region");
-        let input: EntityInput = serde_json::from_value(serde_json::json!({
-            "code": "91350100M000100Y43", "name": "x", "kind": "enterprise", "region": "350102"
-        }))
-        .expect("input");
-        let d = validate_shape(&input, &fj).expect("valid");
-        let t = TenantId::generate();
-        let rows = vec![
-            EntityRow::new("a".into(), &t, &d, "pending", "x", "y", crate::db::now()),
-            EntityRow::new("b".into(), &t, &d, "pending", "x", "y", crate::db::now()),
-        ];
-        let q = diesel::insert_into(entities::table).values(&rows);
-        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
-        assert!(!sql.starts_with("BEGIN"), "row by row: {sql}");
-    }
-}

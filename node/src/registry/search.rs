@@ -475,9 +475,9 @@ enum Tiebreak {
 
 impl Tiebreak {
     fn of(conn: &DbConnection) -> Tiebreak {
-        match conn {
-            DbConnection::Sqlite(_) => Tiebreak::Rowid,
-            DbConnection::Postgres(_) => Tiebreak::Id,
+        match crate::db::backend_of(conn) {
+            crate::config::Backend::Sqlite => Tiebreak::Rowid,
+            crate::config::Backend::Postgres => Tiebreak::Id,
         }
     }
 }
