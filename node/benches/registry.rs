@@ -4,7 +4,7 @@
 //! - **Bulk**: `TRACENODE_BENCH_ENTITIES` (default 1,000,000) realistic entities — valid unified
 //!   social credit codes, real county codes with a skewed distribution, skewed categories,
 //!   merchants of sites — through the bulk registration path (validation, duplicate detection,
-//!   categories, audit) in batches of 100,000, in filing order (as a registry receives them).
+//!   audit) in batches of 250,000, in filing order (as a registry receives them).
 //!   Floor: the same rows, already validated, inserted bare (a prepared single-row statement
 //!   on SQLite, multi-row statements on PostgreSQL) in one transaction per batch, into an
 //!   empty database of the same schema.
@@ -38,7 +38,7 @@ use tracenode::registry::sites::{self, NewSite};
 use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::Uscc;
 
-const BATCH: usize = 100_000;
+const BATCH: usize = 250_000;
 /// Searches measured (`TRACENODE_BENCH_SEARCHES` overrides).
 fn searches_wanted() -> usize {
     std::env::var("TRACENODE_BENCH_SEARCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
@@ -344,7 +344,8 @@ fn load_floor(n: &Node, batches: &[Vec<EntityInput>]) -> Duration {
     for batch in &prepared {
         n.db.bulk_transaction_sync(|conn| {
             for chunk in batch.chunks(500) {
-                tracenode::insert_rows!(conn, entities::table, chunk)?;
+                let inserts: Vec<_> = chunk.iter().map(EntityRow::for_insert).collect();
+                tracenode::insert_rows!(conn, entities::table, &inserts)?;
             }
             Ok::<(), tracenode::error::AppError>(())
         })

@@ -16,6 +16,7 @@
 
 mod connection;
 pub mod schema;
+pub mod time;
 
 pub use connection::{DbConnection, MultiBackend};
 

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::entities;
-use super::model::{validate_shape, EntityData, EntityInput, EntityRow};
+use super::model::{validate_shape, EntityData, EntityInput, EntityInsert, EntityRow};
 use super::review::Fields;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities as entities_table, product_categories, sites};
@@ -24,7 +24,7 @@ use crate::ids::TenantId;
 use crate::region::RegionCode;
 
 /// The most records one request may carry.
-pub const MAX_BATCH: usize = 100_000;
+pub const MAX_BATCH: usize = 250_000;
 
 /// How a batch treats rejected records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -45,7 +45,8 @@ pub struct BulkRequest {
     /// Validate and report only; store nothing.
     #[serde(default)]
     pub dry_run: bool,
-    /// The entities (at most 100,000).
+    /// The entities (at most 250,000; over HTTP the body limit, `http.body_limit_bytes`, is
+    /// usually reached first).
     pub entities: Vec<EntityInput>,
 }
 
@@ -338,8 +339,6 @@ fn validate_and_insert(
 /// Inserts the rows whose code the node does not hold yet; returns the positions of the rows
 /// it skipped.
 fn insert_new(conn: &mut DbConnection, rows: &[EntityRow]) -> AppResult<Vec<usize>> {
-    fn code_of(row: &EntityRow) -> &String {
-        &row.code
-    }
-    crate::insert_or_skip!(conn, entities_table::table, rows, entities_table::code, code_of)
+    let inserts: Vec<_> = rows.iter().map(EntityRow::for_insert).collect();
+    crate::insert_or_skip!(conn, entities_table::table, &inserts, entities_table::code, EntityInsert::code)
 }

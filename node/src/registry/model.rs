@@ -10,6 +10,7 @@ use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::Uscc;
 
 use crate::db::schema::{entities, sites};
+use crate::db::time::StoredTime;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
@@ -486,7 +487,79 @@ pub struct EntityRow {
     pub category_families: i64,
 }
 
+/// A row as the bulk path inserts it: borrowed from an [`EntityRow`], with timestamps bound
+/// by [`StoredTime`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = entities, treat_none_as_default_value = false)]
+pub struct EntityInsert<'a> {
+    id: &'a str,
+    tenant_id: &'a str,
+    code: &'a str,
+    name: &'a str,
+    kind: &'a str,
+    region: &'a str,
+    address: &'a str,
+    longitude: Option<f64>,
+    latitude: Option<f64>,
+    contact_person: &'a str,
+    contact_phone: &'a str,
+    stages: i32,
+    categories: &'a str,
+    site_id: Option<&'a str>,
+    merchant_code: Option<&'a str>,
+    merchant_type: Option<&'a str>,
+    varieties: &'a str,
+    filed_at: StoredTime,
+    status: &'a str,
+    status_reason: &'a str,
+    version: i32,
+    version_actor: &'a str,
+    version_note: &'a str,
+    created_at: StoredTime,
+    updated_at: StoredTime,
+    category_families: i64,
+}
+
+impl EntityInsert<'_> {
+    /// The entity code.
+    pub fn code(&self) -> &str {
+        self.code
+    }
+}
+
 impl EntityRow {
+    /// The row as the bulk path inserts it.
+    pub fn for_insert(&self) -> EntityInsert<'_> {
+        EntityInsert {
+            id: &self.id,
+            tenant_id: &self.tenant_id,
+            code: &self.code,
+            name: &self.name,
+            kind: &self.kind,
+            region: &self.region,
+            address: &self.address,
+            longitude: self.longitude,
+            latitude: self.latitude,
+            contact_person: &self.contact_person,
+            contact_phone: &self.contact_phone,
+            stages: self.stages,
+            categories: &self.categories,
+            site_id: self.site_id.as_deref(),
+            merchant_code: self.merchant_code.as_deref(),
+            merchant_type: self.merchant_type.as_deref(),
+            varieties: &self.varieties,
+            filed_at: StoredTime(self.filed_at),
+            status: &self.status,
+            status_reason: &self.status_reason,
+            version: self.version,
+            version_actor: &self.version_actor,
+            version_note: &self.version_note,
+            created_at: StoredTime(self.created_at),
+            updated_at: StoredTime(self.updated_at),
+            category_families: self.category_families,
+        }
+    }
+
     /// A new row for `data`.
     pub fn new(
         id: String,
