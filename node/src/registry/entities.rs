@@ -12,7 +12,6 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::model::{EntityData, EntityInput, EntityRow, ValidationContext};
-use super::outbox;
 use super::review::{self, Fields, Reviewed};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities, entity_versions};
@@ -243,11 +242,6 @@ impl Reviewed for EntityRow {
                 entities::updated_at.eq(crate::db::now()),
             ))
             .execute(conn)?;
-        Ok(())
-    }
-
-    fn send_upward(conn: &mut DbConnection, row: &Self) -> AppResult<()> {
-        outbox::append_versioned(conn, Self::KIND, &row.id, &row.tenant_id, row.version, &row.data())?;
         Ok(())
     }
 }

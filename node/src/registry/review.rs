@@ -74,7 +74,10 @@ pub trait Reviewed: Sized {
     /// Sets the review status and reason of the version in force.
     fn set_status(conn: &mut DbConnection, id: &str, status: &str, reason: &str) -> AppResult<()>;
     /// Appends the approved row to the outbox.
-    fn send_upward(conn: &mut DbConnection, row: &Self) -> AppResult<()>;
+    fn send_upward(conn: &mut DbConnection, row: &Self) -> AppResult<()> {
+        super::outbox::append_versioned(conn, Self::KIND, row.id(), row.tenant_id(), row.version(), &row.data())?;
+        Ok(())
+    }
 }
 
 /// What a change led to.

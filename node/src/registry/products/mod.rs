@@ -18,10 +18,10 @@ use crate::db::schema::{entities, product_categories, product_versions, products
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
+use crate::registry::catalogue;
 use crate::registry::model::text;
 use crate::registry::review::{self, Fields, Reviewed};
 use crate::registry::search::{escape_like, prefix_upper, Reach};
-use crate::registry::{catalogue, outbox};
 
 /// A product as submitted.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -331,11 +331,6 @@ impl Reviewed for ProductRow {
                 products::updated_at.eq(crate::db::now()),
             ))
             .execute(conn)?;
-        Ok(())
-    }
-
-    fn send_upward(conn: &mut DbConnection, row: &Self) -> AppResult<()> {
-        outbox::append_versioned(conn, Self::KIND, &row.id, &row.tenant_id, row.version, &row.data())?;
         Ok(())
     }
 }
