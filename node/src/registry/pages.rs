@@ -8,7 +8,7 @@ use tracenode_adapters::codes::Stage;
 
 use super::analysis::{self, Analysis};
 use super::catalogue::{self, Category};
-use super::entities::{self, Change, Decision, EntityVersion};
+use super::entities::{self, Change, Decision, EntityVersion, FieldPolicy};
 use super::map::MapView;
 use super::model::{Entity, EntityInput, EntityKind, ValidationContext};
 use super::search::{self, EntityPage, EntityQuery};
@@ -488,6 +488,146 @@ pub async fn device_submit(
     entity_page(&state, &caller, id, notice).await
 }
 
+/// Chinese names of the fields change policies name.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "name" => "名称",
+        "kind" => "主体类型",
+        "region" => "地区",
+        "address" => "地址",
+        "location" => "经纬度",
+        "contact_person" => "联系人",
+        "contact_phone" => "联系电话",
+        "stages" => "追溯环节",
+        "categories" => "产品类目",
+        "site" => "所属节点",
+        "merchant" => "商户编码与类型",
+        "varieties" => "经营品种",
+        "filed_at" => "备案时间",
+        "category" => "产品类目",
+        "specification" => "规格",
+        "brand" => "品牌",
+        "shelf_life" => "保质期",
+        "entity" => "所属主体",
+        _ => "其他",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "registry/policies.html")]
+struct PoliciesPage {
+    shell: Shell,
+    tenants: Vec<crate::tenants::Tenant>,
+    tenant_id: String,
+    kind: String,
+    rows: Vec<(String, &'static str, String)>,
+    can_edit: bool,
+    error: String,
+    notice: String,
+}
+
+/// Which tenant's and which kind's policies a page shows.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PolicyView {
+    /// Tenant id.
+    #[serde(default)]
+    tenant_id: String,
+    /// `entity` (default) or `product`.
+    #[serde(default)]
+    kind: String,
+}
+
+async fn policies_view(
+    state: &AppState,
+    caller: &Caller,
+    view: PolicyView,
+    error: String,
+    notice: String,
+) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::RegistryRead, "policies").await?;
+    let all = state.db.run(crate::tenants::list_all).await?;
+    let tenants: Vec<_> = all.into_iter().filter(|t| caller.sees_tenant(t)).collect();
+    let product = view.kind == "product";
+    let tenant_id = match view.tenant_id.trim() {
+        "" => tenants.first().map(|t| t.id.as_str().to_owned()).unwrap_or_default(),
+        t => t.to_owned(),
+    };
+    let rows = match tenant_id.as_str() {
+        "" => vec![],
+        t => {
+            let tenant =
+                super::api::owning_tenant(state, caller, Some(&TenantId::parse(t)?), "registry.policy").await?;
+            let list = state
+                .db
+                .run(move |conn| match product {
+                    true => review::policies::<super::products::ProductRow>(conn, &tenant),
+                    false => review::policies::<super::model::EntityRow>(conn, &tenant),
+                })
+                .await?;
+            list.into_iter().map(|p| (p.field.clone(), field_label(&p.field), p.mode)).collect()
+        }
+    };
+    render(&PoliciesPage {
+        shell: Shell::new(state, caller, "变更权限", "/registry"),
+        tenants,
+        tenant_id,
+        kind: if product { "product" } else { "entity" }.to_owned(),
+        rows,
+        can_edit: caller.can(Permission::RegistryReview),
+        error,
+        notice,
+    })
+}
+
+/// 变更权限: which fields a tenant may change without review, per kind.
+#[utoipa::path(tag = "console", params(PolicyView), responses((status = 200, description = "Change policies", content_type = "text/html")))]
+#[get("/registry/policies")]
+pub async fn policies_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    view: web::Query<PolicyView>,
+) -> AppResult<HttpResponse> {
+    policies_view(&state, &caller.0, view.into_inner(), String::new(), String::new()).await
+}
+
+/// Saves a tenant's change policies from the form (`mode_<field>` = `free` or `review`).
+#[utoipa::path(tag = "console", responses((status = 200, description = "Change policies with the outcome", content_type = "text/html")))]
+#[post("/registry/policies")]
+pub async fn policies_submit(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<std::collections::HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(form.get("csrf").map(String::as_str).unwrap_or(""))?;
+    caller.require(&state, Permission::RegistryReview, "policies").await?;
+    let view = PolicyView {
+        tenant_id: form.get("tenant_id").cloned().unwrap_or_default(),
+        kind: form.get("kind").cloned().unwrap_or_default(),
+    };
+    let tenant =
+        super::api::owning_tenant(&state, &caller, Some(&TenantId::parse(&view.tenant_id)?), "registry.policy").await?;
+    let list: Vec<FieldPolicy> = form
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("mode_").map(|f| FieldPolicy { field: f.to_owned(), mode: v.clone() }))
+        .collect();
+    let product = view.kind == "product";
+    let ctx = caller.audit();
+    let saved = state
+        .db
+        .transaction(move |conn| match product {
+            true => review::set_policies::<super::products::ProductRow>(conn, &ctx, &tenant, &list),
+            false => review::set_policies::<super::model::EntityRow>(conn, &ctx, &tenant, &list),
+        })
+        .await;
+    match saved {
+        Ok(_) => policies_view(&state, &caller, view, String::new(), "变更权限已保存。".into()).await,
+        Err(e) if e.is_for_the_form() => policies_view(&state, &caller, view, e.detail_zh, String::new()).await,
+        Err(e) => Err(e),
+    }
+}
+
 /// A review decision from a form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReviewForm {
@@ -716,5 +856,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(sites_page)
         .service(sites_submit)
         .service(device_submit)
+        .service(policies_page)
+        .service(policies_submit)
         .configure(super::products::pages::routes);
 }

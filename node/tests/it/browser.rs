@@ -291,6 +291,15 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     fill(&c, "#name", "西湖农贸市场").await;
     click(&c, "#submit-site").await;
     wait_for_text(&c, "节点 西湖农贸市场 已登记").await;
+    // Change policies: let the tenant rename its products without review.
+    c.goto(&app.url("/registry/policies?kind=product")).await.expect("goto");
+    wait_for_text(&c, "修改方式").await;
+    let select = c.find(Locator::Css("#mode_name")).await.expect("select");
+    select.select_by_value("free").await.expect("choose");
+    click(&c, "#save-policies").await;
+    wait_for_text(&c, "变更权限已保存").await;
+    let chosen = c.find(Locator::Css("#mode_name option[selected]")).await.expect("option");
+    assert_eq!(chosen.attr("value").await.expect("attr").as_deref(), Some("free"));
     c.close().await.expect("close");
 }
 both_backends!(console_registers_reviews_finds_and_maps_an_entity);
