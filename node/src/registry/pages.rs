@@ -117,6 +117,8 @@ fn base_region(state: &AppState, caller: &Caller) -> crate::region::RegionCode {
 #[template(path = "registry/new.html")]
 struct NewPage {
     shell: Shell,
+    /// Where the form posts: `/registry/new`, or an entity's edit address.
+    action: String,
     labels: Labels,
     tenants: Vec<crate::tenants::Tenant>,
     sites: Vec<Site>,
@@ -125,6 +127,19 @@ struct NewPage {
     notice: String,
     form: EntityForm,
 }
+
+/// Posted form fields in order, repeated names included (ticked boxes).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct PostedFields(Vec<(String, String)>);
+
+impl utoipa::PartialSchema for PostedFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new().description(Some("HTML form fields")).into()
+    }
+}
+
+impl utoipa::ToSchema for PostedFields {}
 
 /// The registration form as posted.
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -152,9 +167,9 @@ pub struct EntityForm {
     #[serde(default)]
     contact_phone: String,
     #[serde(default)]
-    stage: String,
+    stages: Vec<String>,
     #[serde(default)]
-    category: String,
+    categories: Vec<String>,
     #[serde(default)]
     site_code: String,
     #[serde(default)]
@@ -179,15 +194,66 @@ fn blank_none(v: &str) -> Option<String> {
 }
 
 impl EntityForm {
+    /// Reads the posted fields; `stages` and `categories` repeat, one per ticked box.
+    fn from_pairs(pairs: Vec<(String, String)>) -> EntityForm {
+        let mut f = EntityForm::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "csrf" => f.csrf = v,
+                "tenant_id" => f.tenant_id = v,
+                "code" => f.code = v,
+                "name" => f.name = v,
+                "kind" => f.kind = v,
+                "region" => f.region = v,
+                "address" => f.address = v,
+                "longitude" => f.longitude = v,
+                "latitude" => f.latitude = v,
+                "contact_person" => f.contact_person = v,
+                "contact_phone" => f.contact_phone = v,
+                "stages" => f.stages.push(v),
+                "categories" => f.categories.push(v),
+                "site_code" => f.site_code = v,
+                "merchant_code" => f.merchant_code = v,
+                "merchant_type" => f.merchant_type = v,
+                "varieties" => f.varieties = v,
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// The form filled with an entity as it is in force.
+    fn of(e: &Entity, site_code: Option<String>) -> EntityForm {
+        let coordinate = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        EntityForm {
+            csrf: String::new(),
+            tenant_id: e.tenant_id.clone(),
+            code: e.code.clone(),
+            name: e.name.clone(),
+            kind: e.kind.as_str().to_owned(),
+            region: e.region.clone(),
+            address: e.address.clone(),
+            longitude: coordinate(e.longitude),
+            latitude: coordinate(e.latitude),
+            contact_person: e.contact_person.clone(),
+            contact_phone: e.contact_phone.clone(),
+            stages: e.stages.iter().map(|s| s.code().to_owned()).collect(),
+            categories: e.categories.clone(),
+            site_code: site_code.unwrap_or_default(),
+            merchant_code: e.merchant_code.clone().unwrap_or_default(),
+            merchant_type: e.merchant_type.clone().unwrap_or_default(),
+            varieties: e.varieties.clone(),
+        }
+    }
+
     fn input(&self) -> AppResult<EntityInput> {
         let kind = EntityKind::parse(&self.kind)
             .ok_or_else(|| AppError::invalid("kind", "请选择主体类型", "choose a kind"))?;
-        let stages = match self.stage.as_str() {
-            "" => vec![],
-            s => {
-                vec![Stage::from_code(s).ok_or_else(|| AppError::invalid("stage", "未知的追溯环节", "unknown stage"))?]
-            }
-        };
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| Stage::from_code(s).ok_or_else(|| AppError::invalid("stages", "未知的追溯环节", "unknown stage")))
+            .collect::<AppResult<Vec<_>>>()?;
         Ok(EntityInput {
             code: self.code.clone(),
             name: self.name.clone(),
@@ -199,7 +265,7 @@ impl EntityForm {
             contact_person: self.contact_person.clone(),
             contact_phone: self.contact_phone.clone(),
             stages,
-            categories: blank_none(&self.category).into_iter().collect(),
+            categories: self.categories.clone(),
             site_code: blank_none(&self.site_code),
             merchant_code: blank_none(&self.merchant_code),
             merchant_type: blank_none(&self.merchant_type),
@@ -220,6 +286,18 @@ async fn new_page(
     notice: String,
     form: EntityForm,
 ) -> AppResult<HttpResponse> {
+    form_page(state, caller, None, error, notice, form).await
+}
+
+/// The entity form: a new registration, or a change of entity `editing`.
+async fn form_page(
+    state: &AppState,
+    caller: &Caller,
+    editing: Option<String>,
+    error: String,
+    notice: String,
+    form: EntityForm,
+) -> AppResult<HttpResponse> {
     let own = caller.tenant_id.clone();
     let (tenants, site_list, categories) = state
         .db
@@ -227,8 +305,13 @@ async fn new_page(
             Ok((crate::tenants::list_all(conn)?, sites::list(conn, own.as_ref())?, catalogue::list(conn)?))
         })
         .await?;
+    let (title, action) = match &editing {
+        Some(id) => ("修改追溯责任主体", format!("/registry/entities/{id}/edit")),
+        None => ("登记追溯责任主体", "/registry/new".to_owned()),
+    };
     render(&NewPage {
-        shell: Shell::new(state, caller, "登记追溯责任主体", "/registry"),
+        shell: Shell::new(state, caller, title, "/registry"),
+        action,
         labels: labels(),
         tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
         sites: site_list,
@@ -255,10 +338,10 @@ pub async fn new_form(state: web::Data<AppState>, caller: ConsoleCaller) -> AppR
 pub async fn new_submit(
     state: web::Data<AppState>,
     caller: ConsoleCaller,
-    form: web::Form<EntityForm>,
+    form: web::Form<PostedFields>,
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
-    let form = form.into_inner();
+    let form = EntityForm::from_pairs(form.into_inner().0);
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
     let input = match form.input() {
@@ -628,6 +711,83 @@ pub async fn policies_submit(
     }
 }
 
+/// 修改主体: the form filled with the entity in force.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Change form", content_type = "text/html")))]
+#[get("/registry/entities/{id}/edit")]
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.require(&state, Permission::RegistryWrite, "entities").await?;
+    let id = path.into_inner();
+    let row = super::api::entity_in_reach(&state, &caller, &id, "entity.change").await?;
+    let site_id = row.site_id.clone();
+    let site_code = state
+        .db
+        .run(move |conn| {
+            Ok(sites::list(conn, None)?.into_iter().find(|s| Some(&s.id) == site_id.as_ref()).map(|s| s.code))
+        })
+        .await?;
+    let form = EntityForm::of(&row.view(), site_code);
+    form_page(&state, &caller, Some(id), String::new(), String::new(), form).await
+}
+
+/// Changes an entity from the form: free fields apply at once, reviewed fields wait.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome, or the form with the reason", content_type = "text/html")))]
+#[post("/registry/entities/{id}/edit")]
+pub async fn edit_submit(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<PostedFields>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = EntityForm::from_pairs(form.into_inner().0);
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryWrite, "entities").await?;
+    let id = path.into_inner();
+    let row = super::api::entity_in_reach(&state, &caller, &id, "entity.change").await?;
+    let owner = TenantId::from_db(row.tenant_id.clone());
+    if caller.tenant_id.as_ref().is_some_and(|t| t != &owner) {
+        return Err(caller.deny(&state, "entity.change", &format!("entity:{}", row.code), ErrorKind::Forbidden).await);
+    }
+    let mut input = match form.input() {
+        Ok(i) => i,
+        Err(e) => return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await,
+    };
+    input.tenant_id = None;
+    let within = region_of(&state, &caller);
+    let ctx = caller.audit();
+    let key = id.clone();
+    let changed = state
+        .db
+        .transaction(move |conn| {
+            entities::change(conn, &ctx, &owner, &key, &input, &ValidationContext { region: &within, tenant: &owner })
+        })
+        .await;
+    let labels = |fields: &[String]| fields.iter().map(|f| field_label(f)).collect::<Vec<_>>().join("、");
+    let notice = match changed {
+        Ok(c) if c.applied.is_empty() && c.pending_fields.is_empty() => "没有修改。".to_owned(),
+        Ok(c) => {
+            let mut parts = Vec::new();
+            if !c.applied.is_empty() {
+                parts.push(format!("已生效：{}", labels(&c.applied)));
+            }
+            if !c.pending_fields.is_empty() {
+                parts.push(format!("待审核：{}（审核通过前原信息继续有效）", labels(&c.pending_fields)));
+            }
+            parts.join("；") + "。"
+        }
+        Err(e) if e.is_for_the_form() => {
+            return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await
+        }
+        Err(e) => return Err(e),
+    };
+    entity_page(&state, &caller, id, notice).await
+}
+
 /// A review decision from a form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReviewForm {
@@ -856,6 +1016,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(sites_page)
         .service(sites_submit)
         .service(device_submit)
+        .service(edit_form)
+        .service(edit_submit)
         .service(policies_page)
         .service(policies_submit)
         .configure(super::products::pages::routes);

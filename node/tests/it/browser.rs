@@ -241,6 +241,14 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     fill(&c, "#serial_number", "SN-0001").await;
     click(&c, "#submit-device").await;
     wait_for_text(&c, "00:1A:2B:3C:4D:5E").await;
+    // Change it: the phone applies at once, the name waits for review.
+    click(&c, "#edit-entity").await;
+    wait_for_text(&c, "提交修改").await;
+    fill(&c, "#contact_phone", "0571-87650000").await;
+    fill(&c, "#name", "西湖龙井茶叶合作社").await;
+    click(&c, "#submit-entity").await;
+    let text = wait_for_text(&c, "待审核：名称").await;
+    assert!(text.contains("已生效：联系电话"), "{text}");
     // Find it by search and see it on the map.
     c.goto(&app.url("/registry")).await.expect("goto");
     fill(&c, "#q", "龙井").await;
