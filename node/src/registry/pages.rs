@@ -571,6 +571,23 @@ pub async fn device_submit(
     entity_page(&state, &caller, id, notice).await
 }
 
+/// What a change did, in Chinese: the fields applied and the fields waiting for review.
+pub fn change_notice(applied: &[String], pending: &[String]) -> String {
+    let labels = |fields: &[String]| fields.iter().map(|f| field_label(f)).collect::<Vec<_>>().join("、");
+    let mut parts = Vec::new();
+    if !applied.is_empty() {
+        parts.push(format!("已生效：{}", labels(applied)));
+    }
+    if !pending.is_empty() {
+        parts.push(format!("待审核：{}（审核通过前原信息继续有效）", labels(pending)));
+    }
+    if parts.is_empty() {
+        "没有修改。".to_owned()
+    } else {
+        parts.join("；") + "。"
+    }
+}
+
 /// Chinese names of the fields change policies name.
 fn field_label(field: &str) -> &'static str {
     match field {
@@ -767,19 +784,8 @@ pub async fn edit_submit(
             entities::change(conn, &ctx, &owner, &key, &input, &ValidationContext { region: &within, tenant: &owner })
         })
         .await;
-    let labels = |fields: &[String]| fields.iter().map(|f| field_label(f)).collect::<Vec<_>>().join("、");
     let notice = match changed {
-        Ok(c) if c.applied.is_empty() && c.pending_fields.is_empty() => "没有修改。".to_owned(),
-        Ok(c) => {
-            let mut parts = Vec::new();
-            if !c.applied.is_empty() {
-                parts.push(format!("已生效：{}", labels(&c.applied)));
-            }
-            if !c.pending_fields.is_empty() {
-                parts.push(format!("待审核：{}（审核通过前原信息继续有效）", labels(&c.pending_fields)));
-            }
-            parts.join("；") + "。"
-        }
+        Ok(c) => change_notice(&c.applied, &c.pending_fields),
         Err(e) if e.is_for_the_form() => {
             return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await
         }

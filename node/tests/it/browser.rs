@@ -287,6 +287,11 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     wait_for_text(&c, "06901234567892").await;
     click(&c, "#approve").await;
     wait_for_text(&c, "已审核通过").await;
+    click(&c, "#edit-product").await;
+    wait_for_text(&c, "提交修改").await;
+    fill(&c, "#brand", "狮峰").await;
+    click(&c, "#submit-product").await;
+    wait_for_text(&c, "已生效：品牌").await;
     c.goto(&app.url("/registry/products")).await.expect("goto");
     let list = wait_for_text(&c, "西湖龙井 明前特级").await;
     assert!(list.contains("已通过"), "{list}");

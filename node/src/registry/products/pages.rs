@@ -137,6 +137,8 @@ impl ProductForm {
 #[template(path = "registry/products/new.html")]
 struct NewPage {
     shell: Shell,
+    /// Where the form posts: `/registry/products/new`, or a product's edit address.
+    action: String,
     tenants: Vec<crate::tenants::Tenant>,
     schemes: Vec<(String, String)>,
     categories: Vec<Category>,
@@ -152,9 +154,26 @@ async fn new_page(
     notice: String,
     form: ProductForm,
 ) -> AppResult<HttpResponse> {
+    form_page(state, caller, None, error, notice, form).await
+}
+
+/// The product form: a new registration, or a change of product `editing`.
+async fn form_page(
+    state: &AppState,
+    caller: &Caller,
+    editing: Option<String>,
+    error: String,
+    notice: String,
+    form: ProductForm,
+) -> AppResult<HttpResponse> {
     let (tenants, categories) = state.db.run(move |conn| Ok((crate::tenants::list_all(conn)?, leaves(conn)?))).await?;
+    let (title, action) = match &editing {
+        Some(id) => ("修改产品", format!("/registry/products/{id}/edit")),
+        None => ("登记产品", "/registry/products/new".to_owned()),
+    };
     render(&NewPage {
-        shell: Shell::new(state, caller, "登记产品", "/registry"),
+        shell: Shell::new(state, caller, title, "/registry"),
+        action,
         tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
         schemes: schemes(),
         categories,
@@ -225,6 +244,7 @@ struct DetailPage {
     owner_name: String,
     versions: Vec<EntityVersion>,
     can_review: bool,
+    can_write: bool,
     notice: String,
 }
 
@@ -240,6 +260,7 @@ async fn detail(state: &AppState, caller: &Caller, id: String, notice: String) -
     render(&DetailPage {
         shell: Shell::new(state, caller, &product.name.clone(), "/registry"),
         can_review: caller.can(Permission::RegistryReview) && product.status == "pending",
+        can_write: caller.can(Permission::RegistryWrite),
         product,
         owner_name,
         versions,
@@ -285,7 +306,79 @@ pub async fn review_submit(
     detail(&state, &caller, id, notice).await
 }
 
+/// 修改产品: the form filled with the product in force.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Product id")), responses((status = 200, description = "Change form", content_type = "text/html")))]
+#[get("/registry/products/{id}/edit")]
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.require(&state, Permission::RegistryWrite, "products").await?;
+    let id = path.into_inner();
+    let row = super::api::product_in_reach(&state, &caller, &id, "product.change").await?;
+    let owner = row.entity_id.clone();
+    let entity_code = state.db.run(move |conn| Ok(crate::registry::entities::row(conn, &owner)?.code)).await?;
+    let form = ProductForm {
+        csrf: String::new(),
+        tenant_id: row.tenant_id.clone(),
+        entity_code,
+        scheme: row.scheme.clone(),
+        code: row.code.clone(),
+        name: row.name.clone(),
+        category: row.category_code.clone(),
+        specification: row.specification.clone(),
+        brand: row.brand.clone(),
+        shelf_life_days: row.shelf_life_days.map(|d| d.to_string()).unwrap_or_default(),
+    };
+    form_page(&state, &caller, Some(id), String::new(), String::new(), form).await
+}
+
+/// Changes a product from the form: free fields apply at once, reviewed fields wait.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Product id")), responses((status = 200, description = "Product page with the outcome, or the form with the reason", content_type = "text/html")))]
+#[post("/registry/products/{id}/edit")]
+pub async fn edit_submit(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<ProductForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::RegistryWrite, "products").await?;
+    let id = path.into_inner();
+    let row = super::api::product_in_reach(&state, &caller, &id, "product.change").await?;
+    let owner = TenantId::from_db(row.tenant_id.clone());
+    if caller.tenant_id.as_ref().is_some_and(|t| t != &owner) {
+        return Err(caller
+            .deny(&state, "product.change", &format!("product:{}", row.code), ErrorKind::Forbidden)
+            .await);
+    }
+    let input = match form.input() {
+        Ok(i) => i,
+        Err(e) => return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await,
+    };
+    let ctx = caller.audit();
+    let key = id.clone();
+    let notice = match state.db.transaction(move |conn| super::change(conn, &ctx, &owner, &key, &input)).await {
+        Ok((_, o)) => crate::registry::pages::change_notice(&o.applied, &o.pending_fields),
+        Err(e) if e.is_for_the_form() => {
+            return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await
+        }
+        Err(e) => return Err(e),
+    };
+    detail(&state, &caller, id, notice).await
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_page).service(new_form).service(new_submit).service(review_submit).service(detail_page);
+    cfg.service(list_page)
+        .service(new_form)
+        .service(new_submit)
+        .service(edit_form)
+        .service(edit_submit)
+        .service(review_submit)
+        .service(detail_page);
 }
