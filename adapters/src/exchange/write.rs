@@ -1,0 +1,111 @@
+//! Writing an envelope (UTF-8).
+
+use std::io::Write;
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+use super::tags::{self, attr};
+use super::{ExchangeError, Header};
+use crate::records::{PayloadDigest, TraceRecord};
+
+fn io(e: impl std::fmt::Display) -> ExchangeError {
+    ExchangeError::Io(e.to_string())
+}
+
+fn text_element<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> Result<(), ExchangeError> {
+    w.write_event(Event::Start(BytesStart::new(name))).map_err(io)?;
+    w.write_event(Event::Text(BytesText::new(value))).map_err(io)?;
+    w.write_event(Event::End(BytesEnd::new(name))).map_err(io)
+}
+
+fn empty<W: Write>(w: &mut Writer<W>, name: &str, attrs: &[(&str, &str)]) -> Result<(), ExchangeError> {
+    let mut e = BytesStart::new(name);
+    for (k, v) in attrs {
+        e.push_attribute((*k, *v));
+    }
+    w.write_event(Event::Empty(e)).map_err(io)
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn record<W: Write>(w: &mut Writer<W>, r: &TraceRecord) -> Result<(), ExchangeError> {
+    let mut start = BytesStart::new(tags::TRACE_RECORD);
+    start.push_attribute((attr::ID, r.id.as_str()));
+    if let Some(c) = &r.corrects {
+        start.push_attribute((attr::CORRECTS, c.as_str()));
+    }
+    w.write_event(Event::Start(start)).map_err(io)?;
+    for (name, p) in [(tags::FROM, &r.from), (tags::TO, &r.to)] {
+        empty(w, name, &[(attr::CODE, &p.code), (attr::NAME, &p.name), (attr::REGION, &p.region)])?;
+    }
+    let p = &r.product;
+    let shelf = p.shelf_life_days.map(|d| d.to_string()).unwrap_or_default();
+    empty(
+        w,
+        tags::PRODUCT,
+        &[
+            (attr::TRACE_CODE, &p.trace_code),
+            (attr::SCHEME, &p.scheme),
+            (attr::NAME, &p.name),
+            (attr::CATEGORY, &p.category),
+            (attr::SPECIFICATION, &p.specification),
+            (attr::BATCH, &p.batch),
+            (attr::PRODUCTION_DATE, p.production_date.as_deref().unwrap_or("")),
+            (attr::SHELF_LIFE_DAYS, &shelf),
+            (attr::ORIGIN, &p.origin),
+        ],
+    )?;
+    let a = &r.act;
+    empty(
+        w,
+        tags::ACT,
+        &[
+            (attr::STAGE, &a.stage),
+            (attr::DIRECTION, &a.direction),
+            (attr::QUANTITY, &a.quantity.to_string()),
+            (attr::UNIT, &a.unit),
+            (attr::PRICE, &number(a.price)),
+            (attr::AMOUNT, &number(a.amount)),
+            (attr::TIME, &a.time),
+            (attr::PLACE, &a.place),
+        ],
+    )?;
+    w.write_event(Event::End(BytesEnd::new(tags::TRACE_RECORD))).map_err(io)
+}
+
+/// Writes an envelope of `records`; the header's record count and payload digest are set
+/// from the records.
+pub fn write_envelope<W: Write>(out: W, header: &Header, records: &[TraceRecord]) -> Result<(), ExchangeError> {
+    let mut w = Writer::new_with_indent(out, b' ', 1);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(io)?;
+    let mut root = BytesStart::new(tags::EXCHANGE);
+    root.push_attribute(("xmlns", tags::NAMESPACE));
+    w.write_event(Event::Start(root)).map_err(io)?;
+    w.write_event(Event::Start(BytesStart::new(tags::HEADER))).map_err(io)?;
+    let count = records.len().to_string();
+    let digest = PayloadDigest::of(records);
+    for (name, value) in [
+        (tags::SENDER, header.sender.as_str()),
+        (tags::RECEIVER, &header.receiver),
+        (tags::MESSAGE_ID, &header.message_id),
+        (tags::CORRELATION_ID, &header.correlation_id),
+        (tags::OPERATION, &header.operation),
+        (tags::CREATED, &header.created),
+        (tags::RESOURCE_TYPE, &header.resource_type),
+        (tags::RECORD_COUNT, &count),
+        (tags::PAYLOAD_DIGEST, &digest),
+    ] {
+        text_element(&mut w, name, value)?;
+    }
+    w.write_event(Event::End(BytesEnd::new(tags::HEADER))).map_err(io)?;
+    w.write_event(Event::Start(BytesStart::new(tags::BODY))).map_err(io)?;
+    for r in records {
+        record(&mut w, r)?;
+    }
+    w.write_event(Event::End(BytesEnd::new(tags::BODY))).map_err(io)?;
+    w.write_event(Event::End(BytesEnd::new(tags::EXCHANGE))).map_err(io)?;
+    Ok(())
+}
