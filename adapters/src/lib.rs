@@ -3,10 +3,12 @@
 //! This crate owns the identifier rules and code lists every exchange relies on
 //! ([`identifiers`], [`codes`]), the canonical exchange records ([`records`]: trace records
 //! so far) and the adapters that convert outside formats to and from them — the GB/T
-//! 21062-style XML envelope ([`exchange`]) so far; CSV, JSON, GS1 EPCIS 2.0 and vendor mappings
-//! are to follow (DESIGN.md §5). It is pure code: no database and no network.
+//! 21062-style XML envelope ([`exchange`]) and CSV ([`csv_trace`]) so far; JSON, GS1 EPCIS 2.0
+//! and vendor mappings are to follow (DESIGN.md §5). It is pure code: no database and no
+//! network.
 
 pub mod codes;
+pub mod csv_trace;
 pub mod exchange;
 pub mod identifiers;
 pub mod records;

@@ -1,0 +1,334 @@
+//! CSV of trace records: a header row naming the columns (in any order; see [`COLUMNS`]),
+//! one record per row. UTF-8 with or without a byte-order mark, or GBK/GB18030 as exported
+//! by spreadsheet programs in China (recognised when the start of the file is not UTF-8).
+//! Reading streams row by row; a row that cannot become a record is reported with its line
+//! and column and the rows after it are still read.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use encoding_rs::{GB18030, UTF_8};
+
+use crate::records::{Act, Party, TraceRecord, TracedProduct};
+
+/// The columns, in the order the writer uses.
+pub const COLUMNS: [&str; 25] = [
+    "id",
+    "corrects",
+    "from_code",
+    "from_name",
+    "from_region",
+    "to_code",
+    "to_name",
+    "to_region",
+    "trace_code",
+    "scheme",
+    "product_name",
+    "category",
+    "specification",
+    "batch",
+    "production_date",
+    "shelf_life_days",
+    "origin",
+    "stage",
+    "direction",
+    "quantity",
+    "unit",
+    "price",
+    "amount",
+    "time",
+    "place",
+];
+
+/// Columns a file must have.
+pub const REQUIRED: [&str; 5] = ["id", "trace_code", "stage", "quantity", "time"];
+
+/// Why a file or a row was refused. Messages are bilingual (Chinese / English).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CsvError {
+    /// The header lacks a required column.
+    #[error("缺少列“{0}” / column {0} is missing")]
+    MissingColumn(String),
+    /// The header names a column twice or one this format does not know.
+    #[error("未知或重复的列“{0}” / unknown or repeated column {0}")]
+    BadColumn(String),
+    /// A row that is not well-formed CSV (quoting, field count).
+    #[error("第{line}行格式错误：{message} / line {line} is malformed: {message}")]
+    Malformed {
+        /// Line number from 1.
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value that does not parse.
+    #[error("第{line}行“{column}”应为数字，实际为“{value}” / line {line}: {column} must be a number, got {value:?}")]
+    Number {
+        /// Line.
+        line: u64,
+        /// Column.
+        column: String,
+        /// Value.
+        value: String,
+    },
+    /// Reading failed.
+    #[error("读取失败：{0} / read failed: {0}")]
+    Io(String),
+}
+
+impl CsvError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CsvError::MissingColumn(_) => "csv_missing_column",
+            CsvError::BadColumn(_) => "csv_bad_column",
+            CsvError::Malformed { .. } => "csv_malformed",
+            CsvError::Number { .. } => "bad_number",
+            CsvError::Io(_) => "read_failed",
+        }
+    }
+}
+
+/// The input as UTF-8: a UTF-8 start (with or without a byte-order mark) is taken as it is;
+/// anything else is decoded as GB18030 (a superset of GBK and GB2312).
+fn utf8_input(input: Box<dyn Read>) -> Result<Box<dyn Read>, CsvError> {
+    let mut r = BufReader::with_capacity(64 * 1024, input);
+    let head = r.fill_buf().map_err(|e| CsvError::Io(e.to_string()))?;
+    let encoding = match std::str::from_utf8(head) {
+        Ok(_) => UTF_8,
+        // A multi-byte character cut at the end of the buffer is still UTF-8.
+        Err(e) if e.error_len().is_none() => UTF_8,
+        Err(_) => GB18030,
+    };
+    // Decoding removes a UTF-8 byte-order mark as well.
+    Ok(Box::new(encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding)).build(r)))
+}
+
+/// Reads trace records from CSV, row by row.
+pub struct CsvReader {
+    rows: csv::StringRecordsIntoIter<Box<dyn Read>>,
+    positions: Vec<Option<usize>>,
+}
+
+impl CsvReader {
+    /// Opens a file and checks its header.
+    pub fn open(input: impl Read + 'static) -> Result<CsvReader, CsvError> {
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(utf8_input(Box::new(input))?);
+        let header = reader.headers().map_err(|e| malformed(&e))?.clone();
+        let mut positions = vec![None; COLUMNS.len()];
+        for (i, name) in header.iter().enumerate() {
+            let name = name.trim();
+            match COLUMNS.iter().position(|c| *c == name) {
+                Some(k) if positions[k].is_none() => positions[k] = Some(i),
+                _ => return Err(CsvError::BadColumn(name.to_owned())),
+            }
+        }
+        if let Some(missing) =
+            REQUIRED.iter().find(|c| COLUMNS.iter().position(|x| x == *c).and_then(|k| positions[k]).is_none())
+        {
+            return Err(CsvError::MissingColumn((*missing).to_owned()));
+        }
+        Ok(CsvReader { rows: reader.into_records(), positions })
+    }
+}
+
+fn malformed(e: &csv::Error) -> CsvError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    CsvError::Malformed { line, message: e.to_string() }
+}
+
+impl Iterator for CsvReader {
+    type Item = Result<TraceRecord, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = match self.rows.next()? {
+            Ok(row) => row,
+            Err(e) => return Some(Err(malformed(&e))),
+        };
+        let line = row.position().map(|p| p.line()).unwrap_or(0);
+        let get = |name: &str| -> String {
+            COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .and_then(|k| self.positions[k])
+                .and_then(|i| row.get(i))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        Some(record(&get, line))
+    }
+}
+
+fn number<T: std::str::FromStr>(get: &dyn Fn(&str) -> String, column: &str, line: u64) -> Result<Option<T>, CsvError> {
+    match get(column) {
+        v if v.is_empty() => Ok(None),
+        v => v.parse().map(Some).map_err(|_| CsvError::Number { line, column: column.into(), value: v }),
+    }
+}
+
+fn record(get: &dyn Fn(&str) -> String, line: u64) -> Result<TraceRecord, CsvError> {
+    let party = |prefix: &str| Party {
+        code: get(&format!("{prefix}_code")),
+        name: get(&format!("{prefix}_name")),
+        region: get(&format!("{prefix}_region")),
+    };
+    Ok(TraceRecord {
+        id: get("id"),
+        corrects: Some(get("corrects")).filter(|c| !c.is_empty()),
+        from: party("from"),
+        to: party("to"),
+        product: TracedProduct {
+            trace_code: get("trace_code"),
+            scheme: get("scheme"),
+            name: get("product_name"),
+            category: get("category"),
+            specification: get("specification"),
+            batch: get("batch"),
+            production_date: Some(get("production_date")).filter(|d| !d.is_empty()),
+            shelf_life_days: number(get, "shelf_life_days", line)?,
+            origin: get("origin"),
+        },
+        act: Act {
+            stage: get("stage"),
+            direction: get("direction"),
+            quantity: number(get, "quantity", line)?.unwrap_or(0.0),
+            unit: get("unit"),
+            price: number(get, "price", line)?,
+            amount: number(get, "amount", line)?,
+            time: get("time"),
+            place: get("place"),
+        },
+    })
+}
+
+/// Writes records as UTF-8 CSV with a header row.
+pub fn write_csv<W: Write>(out: W, records: &[TraceRecord]) -> Result<(), CsvError> {
+    let io = |e: csv::Error| CsvError::Io(e.to_string());
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(COLUMNS).map_err(io)?;
+    let text = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in records {
+        let p = &r.product;
+        let a = &r.act;
+        w.write_record([
+            r.id.as_str(),
+            r.corrects.as_deref().unwrap_or(""),
+            &r.from.code,
+            &r.from.name,
+            &r.from.region,
+            &r.to.code,
+            &r.to.name,
+            &r.to.region,
+            &p.trace_code,
+            &p.scheme,
+            &p.name,
+            &p.category,
+            &p.specification,
+            &p.batch,
+            p.production_date.as_deref().unwrap_or(""),
+            &p.shelf_life_days.map(|d| d.to_string()).unwrap_or_default(),
+            &p.origin,
+            &a.stage,
+            &a.direction,
+            &a.quantity.to_string(),
+            &a.unit,
+            &text(a.price),
+            &text(a.amount),
+            &a.time,
+            &a.place,
+        ])
+        .map_err(io)?;
+    }
+    w.flush().map_err(|e| CsvError::Io(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records() -> Vec<TraceRecord> {
+        (1..=3)
+            .map(|n| TraceRecord {
+                id: format!("R{n}"),
+                corrects: None,
+                from: Party {
+                    code: "91330106MA2B000001".into(),
+                    name: "西湖批发市场, 一号".into(),
+                    region: "330106".into(),
+                },
+                to: Party {
+                    code: "92330102MA2C000002".into(), name: "上城\"摊位\"".into(), region: "330102".into()
+                },
+                product: TracedProduct {
+                    trace_code: format!("T{n}"),
+                    scheme: "local".into(),
+                    name: "白菜".into(),
+                    category: "0150".into(),
+                    specification: "散装".into(),
+                    batch: "B1".into(),
+                    production_date: None,
+                    shelf_life_days: Some(7),
+                    origin: "杭州".into(),
+                },
+                act: Act {
+                    stage: "distribution_sale".into(),
+                    direction: "out".into(),
+                    quantity: 3.5,
+                    unit: "kg".into(),
+                    price: Some(4.2),
+                    amount: None,
+                    time: "2026-04-01T09:30:00+08:00".into(),
+                    place: "杭州".into(),
+                },
+            })
+            .collect()
+    }
+
+    fn read(bytes: Vec<u8>) -> Result<Vec<Result<TraceRecord, CsvError>>, CsvError> {
+        Ok(CsvReader::open(std::io::Cursor::new(bytes))?.collect())
+    }
+
+    fn csv(records: &[TraceRecord]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_csv(&mut out, records).expect("write");
+        out
+    }
+
+    #[test]
+    fn round_trip_with_and_without_bom_and_in_gbk() {
+        let recs = records();
+        let plain = csv(&recs);
+        let back: Vec<_> = read(plain.clone()).expect("read").into_iter().map(|r| r.expect("row")).collect();
+        assert_eq!(back, recs);
+        assert_eq!(csv(&back), plain, "encode → decode → encode is stable");
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(&plain);
+        assert_eq!(read(bom).expect("bom").len(), 3);
+        let (gbk, _, bad) = encoding_rs::GBK.encode(std::str::from_utf8(&plain).expect("utf8"));
+        assert!(!bad);
+        let back: Vec<_> = read(gbk.into_owned()).expect("gbk").into_iter().map(|r| r.expect("row")).collect();
+        assert_eq!(back, recs);
+    }
+
+    #[test]
+    fn bad_headers_and_rows_are_named() {
+        assert_eq!(
+            read(b"id,trace_code,stage,quantity\n".to_vec()).err(),
+            Some(CsvError::MissingColumn("time".into()))
+        );
+        assert_eq!(read(b"id,id\n".to_vec()).err().map(|e| e.code()), Some("csv_bad_column"));
+        assert_eq!(read(b"id,colour\n".to_vec()).err().map(|e| e.code()), Some("csv_bad_column"));
+        let rows = read(
+            b"id,trace_code,stage,quantity,time\nR1,T1,processing,lots,2026-01-01\nR2,T2,processing,2,2026-01-01\n"
+                .to_vec(),
+        )
+        .expect("open");
+        assert_eq!(
+            rows[0].clone().err(),
+            Some(CsvError::Number { line: 2, column: "quantity".into(), value: "lots".into() })
+        );
+        assert!(rows[1].is_ok(), "the rows after a bad one are still read");
+        let broken =
+            read(b"id,trace_code,stage,quantity,time\nR1,\"T1,processing,1,2026-01-01\n".to_vec()).expect("open");
+        assert_eq!(broken[0].clone().err().map(|e| e.code()), Some("csv_malformed"));
+    }
+}
