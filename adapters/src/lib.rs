@@ -3,12 +3,13 @@
 //! This crate owns the identifier rules and code lists every exchange relies on
 //! ([`identifiers`], [`codes`]), the canonical exchange records ([`records`]: trace records
 //! so far) and the adapters that convert outside formats to and from them — the GB/T
-//! 21062-style XML envelope ([`exchange`]) and CSV ([`csv_trace`]) so far; JSON, GS1 EPCIS 2.0
-//! and vendor mappings are to follow (DESIGN.md §5). It is pure code: no database and no
-//! network.
+//! 21062-style XML envelope ([`exchange`]), CSV ([`csv_trace`]) and JSON or NDJSON
+//! ([`json_trace`]) so far; GS1 EPCIS 2.0 and vendor mappings are to follow (DESIGN.md §5). It
+//! is pure code: no database and no network.
 
 pub mod codes;
 pub mod csv_trace;
 pub mod exchange;
 pub mod identifiers;
+pub mod json_trace;
 pub mod records;

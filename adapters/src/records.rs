@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// A party of a transaction.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Party {
     /// Subject code (unified social credit code).
     pub code: String,
@@ -21,6 +22,7 @@ pub struct Party {
 
 /// The product of a transaction.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TracedProduct {
     /// Trace code.
     pub trace_code: String,
@@ -44,6 +46,7 @@ pub struct TracedProduct {
 
 /// The act of a transaction.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Act {
     /// Supply-chain stage code.
     pub stage: String,
@@ -65,6 +68,7 @@ pub struct Act {
 
 /// A transaction record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TraceRecord {
     /// The sender's id of the record.
     pub id: String,

@@ -1,0 +1,277 @@
+//! JSON of trace records: an array (`[{…}, {…}]`) or NDJSON (one record per line), each record
+//! in the canonical field names of [`TraceRecord`]. Both are read as a stream: an array one
+//! element at a time, NDJSON one line at a time. A record of the wrong shape is reported by
+//! its index; NDJSON goes on with the next line, an array (whose syntax is then lost) stops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use serde::Deserialize;
+
+use crate::records::TraceRecord;
+
+/// The longest NDJSON line (bytes).
+pub const MAX_LINE: u64 = 1024 * 1024;
+
+/// Why a document or a record was refused. Messages are bilingual (Chinese / English).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JsonError {
+    /// The document is not an array of objects (or not NDJSON).
+    #[error("应为JSON数组或每行一个JSON对象：{0} / expected a JSON array or one JSON object per line: {0}")]
+    Shape(String),
+    /// A record that does not fit the record shape.
+    #[error("第{index}条记录无效：{message} / record {index} is invalid: {message}")]
+    Record {
+        /// Index from 0.
+        index: u64,
+        /// The parser's message (names the field).
+        message: String,
+    },
+    /// An NDJSON line longer than [`MAX_LINE`].
+    #[error("第{0}行过长 / line {0} is too long")]
+    LineTooLong(u64),
+    /// Reading failed.
+    #[error("读取失败：{0} / read failed: {0}")]
+    Io(String),
+}
+
+impl JsonError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            JsonError::Shape(_) => "json_shape",
+            JsonError::Record { .. } => "json_record",
+            JsonError::LineTooLong(_) => "json_line_too_long",
+            JsonError::Io(_) => "read_failed",
+        }
+    }
+}
+
+fn io(e: std::io::Error) -> JsonError {
+    JsonError::Io(e.to_string())
+}
+
+/// The two layouts.
+enum Layout {
+    Array { done: bool },
+    Lines { line: u64 },
+}
+
+/// Reads trace records from a JSON array or NDJSON, one at a time.
+pub struct JsonReader {
+    input: BufReader<Box<dyn Read>>,
+    layout: Layout,
+    index: u64,
+}
+
+/// The next byte that is not white space, without consuming it.
+fn peek(input: &mut BufReader<Box<dyn Read>>) -> Result<Option<u8>, JsonError> {
+    loop {
+        let buf = input.fill_buf().map_err(io)?;
+        let Some(&b) = buf.first() else { return Ok(None) };
+        if b.is_ascii_whitespace() {
+            input.consume(1);
+        } else {
+            return Ok(Some(b));
+        }
+    }
+}
+
+impl JsonReader {
+    /// Opens a document: an array if it starts with `[`, else NDJSON.
+    pub fn open(input: impl Read + 'static) -> Result<JsonReader, JsonError> {
+        let mut input = BufReader::with_capacity(64 * 1024, Box::new(input) as Box<dyn Read>);
+        let buf = input.fill_buf().map_err(io)?;
+        if buf.starts_with(b"\xEF\xBB\xBF") {
+            input.consume(3);
+        }
+        let layout = match peek(&mut input)? {
+            Some(b'[') => {
+                input.consume(1);
+                Layout::Array { done: false }
+            }
+            Some(b'{') | None => Layout::Lines { line: 0 },
+            Some(other) => return Err(JsonError::Shape(format!("starts with {:?}", other as char))),
+        };
+        Ok(JsonReader { input, layout, index: 0 })
+    }
+
+    fn next_in_array(&mut self) -> Result<Option<TraceRecord>, JsonError> {
+        if matches!(self.layout, Layout::Array { done: true }) {
+            return Ok(None);
+        }
+        if self.index > 0 {
+            match peek(&mut self.input)? {
+                Some(b',') => self.input.consume(1),
+                Some(b']') => {
+                    self.input.consume(1);
+                    return self.end_of_array();
+                }
+                other => {
+                    return Err(JsonError::Shape(format!(
+                        "expected , or ] after record {}, got {other:?}",
+                        self.index - 1
+                    )))
+                }
+            }
+        }
+        match peek(&mut self.input)? {
+            Some(b'{') => {}
+            Some(b']') if self.index == 0 => {
+                self.input.consume(1);
+                return self.end_of_array();
+            }
+            other => {
+                return Err(JsonError::Shape(format!("expected an object at record {}, got {other:?}", self.index)))
+            }
+        }
+        let mut de = serde_json::Deserializer::from_reader(&mut self.input);
+        let index = self.index;
+        self.index += 1;
+        TraceRecord::deserialize(&mut de).map(Some).map_err(|e| JsonError::Record { index, message: e.to_string() })
+    }
+
+    fn end_of_array(&mut self) -> Result<Option<TraceRecord>, JsonError> {
+        self.layout = Layout::Array { done: true };
+        match peek(&mut self.input)? {
+            None => Ok(None),
+            Some(b) => Err(JsonError::Shape(format!("{:?} after the end of the array", b as char))),
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<TraceRecord>, JsonError> {
+        loop {
+            let mut line = Vec::new();
+            let n = (&mut self.input).take(MAX_LINE + 1).read_until(b'\n', &mut line).map_err(io)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            if let Layout::Lines { line: l } = &mut self.layout {
+                *l += 1;
+                if line.len() as u64 > MAX_LINE {
+                    return Err(JsonError::LineTooLong(*l));
+                }
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let index = self.index;
+            self.index += 1;
+            return serde_json::from_slice(&line)
+                .map(Some)
+                .map_err(|e| JsonError::Record { index, message: e.to_string() });
+        }
+    }
+}
+
+impl Iterator for JsonReader {
+    type Item = Result<TraceRecord, JsonError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = match self.layout {
+            Layout::Array { .. } => {
+                let r = self.next_in_array();
+                if r.is_err() {
+                    // The array's syntax is lost after a bad element: stop.
+                    self.layout = Layout::Array { done: true };
+                }
+                r
+            }
+            Layout::Lines { .. } => self.next_line(),
+        };
+        next.transpose()
+    }
+}
+
+/// Writes records as a JSON array (`ndjson = false`) or NDJSON.
+pub fn write_json<W: Write>(mut out: W, records: &[TraceRecord], ndjson: bool) -> Result<(), JsonError> {
+    if !ndjson {
+        out.write_all(b"[").map_err(io)?;
+    }
+    for (i, r) in records.iter().enumerate() {
+        if !ndjson && i > 0 {
+            out.write_all(b",").map_err(io)?;
+        }
+        out.write_all(r.canonical().as_bytes()).map_err(io)?;
+        if ndjson {
+            out.write_all(b"\n").map_err(io)?;
+        }
+    }
+    if !ndjson {
+        out.write_all(b"]").map_err(io)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{Act, Party, TracedProduct};
+
+    fn records() -> Vec<TraceRecord> {
+        (1..=3)
+            .map(|n| TraceRecord {
+                id: format!("R{n}"),
+                corrects: (n == 3).then(|| "R1".to_owned()),
+                from: Party {
+                    code: "91330106MA2B000001".into(), name: "西湖批发市场".into(), region: "330106".into()
+                },
+                to: Party::default(),
+                product: TracedProduct { trace_code: format!("T{n}"), scheme: "local".into(), ..Default::default() },
+                act: Act {
+                    stage: "processing".into(),
+                    quantity: 1.5,
+                    time: "2026-04-01T09:30:00+08:00".into(),
+                    ..Default::default()
+                },
+            })
+            .collect()
+    }
+
+    fn read(bytes: Vec<u8>) -> Vec<Result<TraceRecord, JsonError>> {
+        JsonReader::open(std::io::Cursor::new(bytes)).expect("open").collect()
+    }
+
+    #[test]
+    fn arrays_and_ndjson_round_trip() {
+        let recs = records();
+        for ndjson in [false, true] {
+            let mut out = Vec::new();
+            write_json(&mut out, &recs, ndjson).expect("write");
+            let back: Vec<_> = read(out.clone()).into_iter().map(|r| r.expect("record")).collect();
+            assert_eq!(back, recs, "ndjson={ndjson}");
+            let mut again = Vec::new();
+            write_json(&mut again, &back, ndjson).expect("write");
+            assert_eq!(again, out);
+        }
+        assert!(read(b"[ ]".to_vec()).is_empty());
+        assert!(read(b"".to_vec()).is_empty());
+    }
+
+    #[test]
+    fn wrong_shapes_are_named() {
+        assert_eq!(
+            JsonReader::open(std::io::Cursor::new(b"\"text\"".to_vec())).err().map(|e| e.code()),
+            Some("json_shape")
+        );
+        let lines = b"{\"id\": \"R1\"}\n\n{\"no\": \"fields\"}\n".to_vec();
+        let got = read(lines);
+        assert_eq!(got.len(), 2, "every line is read");
+        assert!(
+            matches!(&got[0], Err(JsonError::Record { index: 0, message }) if message.contains("missing field `from`")),
+            "{got:?}"
+        );
+        assert!(
+            matches!(&got[1], Err(JsonError::Record { index: 1, message }) if message.contains("unknown field `no`")),
+            "{got:?}"
+        );
+        let mut good = Vec::new();
+        write_json(&mut good, &records(), false).expect("write");
+        let mut text = String::from_utf8(good).expect("utf8");
+        text.insert_str(text.len() - 1, ",42");
+        let got = read(text.into_bytes());
+        assert_eq!(got.len(), 4, "three records, then the error, then nothing");
+        assert_eq!(got[3].clone().err().map(|e| e.code()), Some("json_shape"));
+        let trailing = read(b"[] []".to_vec());
+        assert_eq!(trailing[0].clone().err().map(|e| e.code()), Some("json_shape"));
+    }
+}
