@@ -366,24 +366,25 @@ pub fn backend_of(conn: &DbConnection) -> Backend {
     }
 }
 
-/// Why a nested transaction (a savepoint) rolled back: refused by the caller's own rule (an
-/// atomic batch with a rejection, a dry run), or failed.
+/// Why a transaction (or a savepoint) rolled back: refused by the caller's own rule (an
+/// atomic batch with a rejection, a dry run), carrying the report `R` that says why; or
+/// failed.
 #[derive(Debug)]
-pub enum Undo {
-    /// The caller's rule refused the work; the caller knows why.
-    Refused,
+pub enum Undo<R = ()> {
+    /// The caller's rule refused the work.
+    Refused(R),
     /// An error.
     Failed(AppError),
 }
 
-impl From<diesel::result::Error> for Undo {
-    fn from(e: diesel::result::Error) -> Undo {
+impl<R> From<diesel::result::Error> for Undo<R> {
+    fn from(e: diesel::result::Error) -> Undo<R> {
         Undo::Failed(e.into())
     }
 }
 
-impl From<AppError> for Undo {
-    fn from(e: AppError) -> Undo {
+impl<R> From<AppError> for Undo<R> {
+    fn from(e: AppError) -> Undo<R> {
         Undo::Failed(e)
     }
 }

@@ -6,9 +6,7 @@ use serde::Deserialize;
 use super::bulk::{BulkRequest, Receipt};
 use super::catalogue::{self, Category, NewCategory};
 use super::entities::{self, Change, Changed, Decision, EntityVersion, FieldPolicy, Registered};
-use super::model::EntityRow;
 use super::model::{Entity, EntityInput, ValidationContext};
-use super::products::ProductRow;
 use super::review;
 use super::search::{self, EntityPage, EntityQuery};
 use super::sites::{self, NewSite, Site};
@@ -272,9 +270,6 @@ pub async fn entity_change(
     let row = entity_in_reach(&state, &caller, &id, "entity.change").await?;
     let input = body.into_inner();
     let owner = TenantId::from_db(row.tenant_id.clone());
-    if caller.tenant_id.as_ref().is_some_and(|t| t != &owner) {
-        return Err(caller.deny(&state, "entity.change", &format!("entity:{}", row.code), ErrorKind::Forbidden).await);
-    }
     let within = region_of(&state, &caller);
     let ctx = caller.audit();
     let changed = state
@@ -423,10 +418,10 @@ pub struct PolicyKind {
 }
 
 impl PolicyKind {
-    fn is_product(&self) -> AppResult<bool> {
+    fn kind(&self) -> AppResult<review::Kind> {
         match self.kind.as_deref().unwrap_or("entity") {
-            "entity" => Ok(false),
-            "product" => Ok(true),
+            "entity" => Ok(review::Kind::Entity),
+            "product" => Ok(review::Kind::Product),
             _ => Err(AppError::invalid("kind", "kind 只能是 entity 或 product", "kind must be entity or product")),
         }
     }
@@ -442,17 +437,9 @@ pub async fn policies_get(
     kind: web::Query<PolicyKind>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "policies").await?;
-    let product = kind.is_product()?;
+    let kind = kind.kind()?;
     let tenant = owning_tenant(&state, &caller, Some(&TenantId::parse(&path.into_inner())?), "registry.policy").await?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .db
-            .run(move |conn| match product {
-                true => review::policies::<ProductRow>(conn, &tenant),
-                false => review::policies::<EntityRow>(conn, &tenant),
-            })
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| review::policies_of(conn, kind, &tenant)).await?))
 }
 
 /// Replaces a tenant's change policies (reviewers only).
@@ -466,19 +453,12 @@ pub async fn policies_set(
     body: web::Json<Vec<FieldPolicy>>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "policies").await?;
-    let product = kind.is_product()?;
+    let kind = kind.kind()?;
     let tenant = owning_tenant(&state, &caller, Some(&TenantId::parse(&path.into_inner())?), "registry.policy").await?;
     let ctx = caller.audit();
     let list = body.into_inner();
-    Ok(HttpResponse::Ok().json(
-        state
-            .db
-            .transaction(move |conn| match product {
-                true => review::set_policies::<ProductRow>(conn, &ctx, &tenant, &list),
-                false => review::set_policies::<EntityRow>(conn, &ctx, &tenant, &list),
-            })
-            .await?,
-    ))
+    Ok(HttpResponse::Ok()
+        .json(state.db.transaction(move |conn| review::set_policies_of(conn, &ctx, kind, &tenant, &list)).await?))
 }
 
 /// Outbox cursor.

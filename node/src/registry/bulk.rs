@@ -18,7 +18,7 @@ use super::model::{validate_shape, EntityData, EntityInput, EntityInsert, Entity
 use super::review::Fields;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities as entities_table, product_categories, sites};
-use crate::db::{self, DbConnection};
+use crate::db::{self, DbConnection, Undo};
 use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
 use crate::region::RegionCode;
@@ -153,28 +153,6 @@ fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String
     Ok(out)
 }
 
-/// Why a batch stored nothing: refused by its mode (an atomic batch with a rejection) or a
-/// dry run, with the receipt that says why; or failed.
-#[derive(Debug)]
-pub enum Unstored {
-    /// Refused or a dry run; the caller's transaction must roll back.
-    Refused(Receipt),
-    /// An error.
-    Failed(AppError),
-}
-
-impl From<diesel::result::Error> for Unstored {
-    fn from(e: diesel::result::Error) -> Unstored {
-        Unstored::Failed(e.into())
-    }
-}
-
-impl From<AppError> for Unstored {
-    fn from(e: AppError) -> Unstored {
-        Unstored::Failed(e)
-    }
-}
-
 /// Registers a batch in its own transaction and keeps the planner's statistics fresh. A
 /// refused batch rolls back whole; its refusal is audited in a transaction of its own.
 pub fn register_batch(
@@ -189,7 +167,7 @@ pub fn register_batch(
             db.note_bulk_rows("entities", receipt.accepted)?;
             Ok(receipt)
         }
-        Err(Unstored::Refused(receipt)) => {
+        Err(Undo::Refused(receipt)) => {
             if !req.dry_run {
                 db.transaction_sync(|conn| {
                     audit::record(
@@ -204,7 +182,7 @@ pub fn register_batch(
             }
             Ok(receipt)
         }
-        Err(Unstored::Failed(e)) => Err(e),
+        Err(Undo::Failed(e)) => Err(e),
     }
 }
 
@@ -212,14 +190,14 @@ pub fn register_batch(
 /// are: a code the node already holds is skipped by the insert itself (no lookup per record)
 /// and only those records are looked up afterwards, to tell this tenant's own codes
 /// (rejected) from other tenants' (duplicate claims). A dry run or a refused atomic batch
-/// returns [`Unstored::Refused`], and the caller rolls its transaction back.
+/// returns [`Undo::Refused`], and the caller rolls its transaction back.
 pub fn register(
     conn: &mut DbConnection,
     ctx: &AuditContext,
     tenant: &TenantId,
     within: &RegionCode,
     req: &BulkRequest,
-) -> Result<Receipt, Unstored> {
+) -> Result<Receipt, Undo<Receipt>> {
     if req.entities.len() > MAX_BATCH {
         return Err(AppError::invalid(
             "entities",
@@ -248,7 +226,7 @@ pub fn register(
     }
     rejected.sort_by_key(|r| r.index);
     if req.dry_run || (req.mode == BulkMode::Atomic && !rejected.is_empty()) {
-        return Err(Unstored::Refused(Receipt { received, accepted: 0, stored: false, rejected, duplicates: vec![] }));
+        return Err(Undo::Refused(Receipt { received, accepted: 0, stored: false, rejected, duplicates: vec![] }));
     }
     let mut duplicates = Vec::new();
     let fields = EntityData::FIELDS.iter().copied().collect();

@@ -202,13 +202,13 @@ pub fn register_batch(
             }
         }
         if batch.dry_run || (batch.mode == BulkMode::Atomic && !rejected.is_empty()) {
-            return Err(Undo::Refused);
+            return Err(Undo::Refused(()));
         }
         Ok(true)
     });
     let stored = match stored {
         Ok(s) => s,
-        Err(Undo::Refused) => false,
+        Err(Undo::Refused(())) => false,
         Err(Undo::Failed(e)) => return Err(e),
     };
     if !batch.dry_run {

