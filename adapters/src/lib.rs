@@ -7,6 +7,7 @@
 //! ([`json_trace`]) so far; GS1 EPCIS 2.0 and vendor mappings are to follow (DESIGN.md §5). It
 //! is pure code: no database and no network.
 
+pub mod adapter;
 pub mod codes;
 pub mod csv_trace;
 pub mod exchange;

@@ -42,6 +42,11 @@ pub enum ErrorKind {
     NotFound,
     /// The object already exists or conflicts with another.
     Conflict,
+    /// A submitted document was refused whole (broken XML, a digest mismatch, a CSV without
+    /// its columns …); the decoder's own code is in `reason`.
+    DocumentRefused,
+    /// Too many requests in the tenant's window.
+    RateLimited,
     /// The database cannot be reached.
     Unavailable,
     /// An unexpected failure; the cause is logged, not shown.
@@ -86,6 +91,10 @@ impl ErrorKind {
             CsrfRejected => ("csrf_rejected", 403, "Form expired, please retry", "表单已失效，请重试"),
             NotFound => ("not_found", 404, "Not found", "未找到"),
             Conflict => ("conflict", 409, "Conflicts with existing data", "与已有数据冲突"),
+            DocumentRefused => {
+                ("document_refused", 422, "The document was refused; nothing was stored", "文档被拒收，未存储任何数据")
+            }
+            RateLimited => ("rate_limited", 429, "Too many submissions, retry later", "报送过于频繁，请稍后重试"),
             Unavailable => ("database_unavailable", 503, "Database unavailable", "数据库暂不可用"),
             Internal => ("internal_error", 500, "Internal error", "系统内部错误"),
         };
@@ -105,6 +114,8 @@ pub struct AppError {
     pub detail_en: String,
     /// Chinese detail shown to the caller.
     pub detail_zh: String,
+    /// A finer stable code under the kind (a decoder's refusal code such as `xml_doctype`).
+    pub reason: Option<String>,
 }
 
 /// Shorthand for results of node operations.
@@ -114,12 +125,18 @@ impl AppError {
     /// An error of `kind` with the table's titles as detail.
     pub fn new(kind: ErrorKind) -> Self {
         let row = kind.table();
-        AppError { kind, field: None, detail_en: row.title_en.to_owned(), detail_zh: row.title_zh.to_owned() }
+        AppError {
+            kind,
+            field: None,
+            detail_en: row.title_en.to_owned(),
+            detail_zh: row.title_zh.to_owned(),
+            reason: None,
+        }
     }
 
     /// An error of `kind` with its own bilingual detail.
     pub fn with_detail(kind: ErrorKind, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        AppError { kind, field: None, detail_en: en.into(), detail_zh: zh.into() }
+        AppError { kind, field: None, detail_en: en.into(), detail_zh: zh.into(), reason: None }
     }
 
     /// A validation error naming `field`.
@@ -129,6 +146,7 @@ impl AppError {
             field: Some(field.to_owned()),
             detail_en: en.into(),
             detail_zh: zh.into(),
+            reason: None,
         }
     }
 
@@ -237,6 +255,9 @@ pub struct Problem {
     /// The offending field, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A finer stable code under `code`, if any (e.g. `xml_doctype` under `document_refused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The request's correlation id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -255,6 +276,7 @@ impl AppError {
             detail: self.detail_en.clone(),
             detail_zh: self.detail_zh.clone(),
             field: self.field.clone(),
+            reason: self.reason.clone(),
             request_id: crate::http::request_id::current(),
         }
     }
@@ -294,6 +316,8 @@ mod tests {
             CsrfRejected,
             NotFound,
             Conflict,
+            DocumentRefused,
+            RateLimited,
             Unavailable,
             Internal,
         ];

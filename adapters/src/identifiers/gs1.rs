@@ -66,6 +66,30 @@ impl From<Gtin> for String {
     }
 }
 
+/// The GTIN inside a GS1 trace code, in any of the shapes platforms send: a bare GTIN, an
+/// element string with application identifier 01 (`(01)06901234567892(21)ABC` or
+/// `0106901234567892 21ABC` without brackets), or a GS1 Digital Link URI
+/// (`https://id.gs1.org/01/06901234567892/21/ABC`). The GTIN's check digit is verified.
+pub fn gtin_of_trace_code(text: &str) -> Result<Gtin, IdentifierError> {
+    let code = text.trim();
+    if let Some(path) = code.strip_prefix("https://").or_else(|| code.strip_prefix("http://")) {
+        let mut parts = path.split(['/', '?']).skip(1);
+        while let Some(ai) = parts.next() {
+            if ai == "01" || ai == "gtin" {
+                return Gtin::parse(parts.next().unwrap_or(""));
+            }
+        }
+        return Err(IdentifierError::Gs1Shape);
+    }
+    if let Some(rest) = code.strip_prefix("(01)") {
+        return Gtin::parse(rest.get(..14).unwrap_or(rest));
+    }
+    if code.len() > 14 && code.starts_with("01") && code.is_char_boundary(16) {
+        return Gtin::parse(&code[2..16]);
+    }
+    Gtin::parse(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +109,20 @@ mod tests {
         assert_eq!(Gtin::parse("09521234543214"), Err(IdentifierError::Check { expected: '3' }));
         assert_eq!(Gtin::parse("123"), Err(IdentifierError::Length { expected: "8/12/13/14", actual: 3 }));
         assert!(matches!(Gtin::parse("0952123454321A"), Err(IdentifierError::Character { position: 14, .. })));
+    }
+
+    #[test]
+    fn trace_codes_carry_their_gtin_in_every_shape() {
+        for code in [
+            "06901234567892",
+            "(01)06901234567892(21)ABC123",
+            "010690123456789221ABC123",
+            "https://id.gs1.org/01/06901234567892/21/ABC123",
+            "https://example.com/gtin/06901234567892?linkType=all",
+        ] {
+            assert_eq!(gtin_of_trace_code(code).expect(code).as_str(), "06901234567892", "{code}");
+        }
+        assert!(matches!(gtin_of_trace_code("(01)06901234567893(21)A"), Err(IdentifierError::Check { .. })));
+        assert_eq!(gtin_of_trace_code("https://id.gs1.org/00/106141412345678908"), Err(IdentifierError::Gs1Shape));
     }
 }

@@ -7,7 +7,7 @@ mod mac;
 mod scheme;
 mod uscc;
 
-pub use gs1::{gs1_check_digit, Gtin};
+pub use gs1::{gs1_check_digit, gtin_of_trace_code, Gtin};
 pub use mac::MacAddress;
 pub use scheme::{CodeScheme, ProductCode};
 pub use uscc::{organisation_code_complete, organisation_code_is_valid, Uscc};
@@ -48,4 +48,7 @@ pub enum IdentifierError {
     /// A Handle identifier that is not `prefix/suffix` with a dotted numeric prefix.
     #[error("工业互联网标识应为“前缀/后缀”，前缀为数字和点，如 88.100.1/PRD-0001 / a Handle identifier is prefix/suffix with a dotted numeric prefix, e.g. 88.100.1/PRD-0001")]
     HandleShape,
+    /// A GS1 trace code that carries no GTIN.
+    #[error("GS1追溯码应含GTIN，如 (01)06901234567892(21)序列号 或 https://id.gs1.org/01/06901234567892/21/序列号 / a GS1 trace code carries a GTIN, e.g. (01)06901234567892(21)serial or https://id.gs1.org/01/06901234567892/21/serial")]
+    Gs1Shape,
 }

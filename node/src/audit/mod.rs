@@ -21,7 +21,7 @@ use crate::db::DbConnection;
 use crate::error::AppResult;
 
 /// Who is acting, for the audit row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuditContext {
     /// User name, `api-key:<prefix>`, `cli` or `system`.
     pub actor: String,

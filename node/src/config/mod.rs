@@ -112,6 +112,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+    /// Trace data intake.
+    #[serde(default)]
+    pub ingest: IngestSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -199,6 +202,31 @@ impl Default for AuthSection {
             lockout_minutes: 15,
             password_history: 5,
             require_totp_for_admins: true,
+        }
+    }
+}
+
+/// `[ingest]`: trace data intake (`/api/v1/exchange`, `/api/v1/imports`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSection {
+    /// Largest submission body, bytes (a tenant's policy may set its own).
+    pub max_body_bytes: u64,
+    /// Bodies larger than this become asynchronous jobs (202 and a status URL).
+    pub async_threshold_bytes: u64,
+    /// Submissions a tenant may make per minute (a tenant's policy may set its own).
+    pub submissions_per_minute: u32,
+    /// Where job bodies are kept until they are ingested.
+    pub spool_dir: PathBuf,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection {
+            max_body_bytes: 1 << 30,
+            async_threshold_bytes: 8 << 20,
+            submissions_per_minute: 120,
+            spool_dir: PathBuf::from("spool"),
         }
     }
 }

@@ -27,7 +27,7 @@ pub struct NavItem {
 pub const CAPABILITIES: &[NavItem] = &[
     NavItem { href: "/registry", label: "主体与产品注册", built: true },
     NavItem { href: "/ingest", label: "数据接入与管理", built: false },
-    NavItem { href: "/trace", label: "追溯查询与链条", built: false },
+    NavItem { href: "/trace", label: "追溯查询与链条", built: true },
     NavItem { href: "/emergency", label: "应急管理", built: false },
     NavItem { href: "/stats", label: "统计分析", built: false },
     NavItem { href: "/system-building", label: "体系建设", built: false },
@@ -188,5 +188,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::users::pages::routes(cfg);
     crate::audit::pages::routes(cfg);
     crate::registry::pages::routes(cfg);
+    crate::trace::pages::routes(cfg);
     cfg.service(capability);
 }

@@ -148,7 +148,7 @@ impl Db {
     }
 
     /// A connection for synchronous callers (the command line, tests).
-    pub fn conn(&self) -> AppResult<PooledConnection<ConnectionFactory>> {
+    pub fn conn(&self) -> AppResult<PooledDb> {
         Ok(self.pool.get()?)
     }
 
@@ -238,6 +238,15 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<AppError>,
     {
+        self.bulk_transaction_sized(BULK_CACHE_KIB, work)
+    }
+
+    /// [`Db::bulk_transaction_sync`] with a page cache of `cache_kib` on SQLite.
+    pub fn bulk_transaction_sized<T, E, F>(&self, cache_kib: u32, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error> + From<AppError>,
+    {
         let mut conn = self.pool.get().map_err(AppError::from)?;
         let _writer = match self.backend {
             Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
@@ -245,7 +254,7 @@ impl Db {
         };
         let sqlite = matches!(*conn, DbConnection::Sqlite(_));
         if sqlite {
-            conn.batch_execute(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+            conn.batch_execute(&format!("PRAGMA cache_size = -{cache_kib}"))?;
         }
         let result = (*conn).transaction(work);
         if sqlite {
@@ -261,6 +270,9 @@ pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 pub const CACHE_KIB: u32 = 65_536;
 /// SQLite's page cache for a bulk transaction (KiB).
 pub const BULK_CACHE_KIB: u32 = 524_288;
+/// SQLite's page cache while trace records are ingested (KiB): ingestion is held to a
+/// bounded memory whatever the file size.
+pub const TRACE_CACHE_KIB: u32 = 98_304;
 
 /// The gap-free sequences the node keeps, each with its own lock.
 #[derive(Debug, Clone, Copy)]
@@ -358,6 +370,20 @@ macro_rules! insert_or_skip {
     }};
 }
 
+/// Runs the same diesel statement against the concrete connection of either backend, for
+/// statements the two-backend connection cannot express (`ON CONFLICT … DO UPDATE`, which
+/// both SQLite and PostgreSQL support with the same syntax). `$c` names the concrete
+/// connection inside `$body`.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
 /// The backend of a connection.
 pub fn backend_of(conn: &DbConnection) -> Backend {
     match conn {
@@ -394,6 +420,9 @@ pub fn ping(conn: &mut DbConnection) -> AppResult<()> {
     conn.batch_execute("SELECT 1")?;
     Ok(())
 }
+
+/// A connection borrowed from the pool.
+pub type PooledDb = PooledConnection<ConnectionFactory>;
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
 /// value reads back exactly as it was written on both backends.

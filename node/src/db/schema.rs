@@ -295,6 +295,103 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    trace_records (seq) {
+        seq -> BigInt,
+        tenant_id -> Text,
+        record_id -> Text,
+        content_hash -> Binary,
+        submission_id -> Text,
+        reporter -> Text,
+        status -> Text,
+        flagged -> Bool,
+        corrects -> Nullable<Text>,
+        region -> Text,
+        stage -> Text,
+        direction -> Text,
+        category -> Text,
+        trace_code -> Text,
+        batch -> Text,
+        act_time -> Timestamp,
+        quantity_milli -> BigInt,
+        amount_fen -> Nullable<BigInt>,
+        body -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    trace_daily (tenant_id, day, region, category, stage, direction) {
+        tenant_id -> Text,
+        day -> Text,
+        region -> Text,
+        category -> Text,
+        stage -> Text,
+        direction -> Text,
+        records -> BigInt,
+        quantity_milli -> BigInt,
+        amount_fen -> BigInt,
+        priced -> BigInt,
+        price_fen_sum -> BigInt,
+        price_fen_sumsq -> Double,
+    }
+}
+
+diesel::table! {
+    submissions (id) {
+        id -> Text,
+        tenant_id -> Text,
+        sender -> Text,
+        channel -> Text,
+        format -> Text,
+        message_id -> Nullable<Text>,
+        mode -> Text,
+        dry_run -> Bool,
+        status -> Text,
+        bytes -> BigInt,
+        received -> BigInt,
+        accepted -> BigInt,
+        duplicates -> BigInt,
+        rejected -> BigInt,
+        quarantined -> BigInt,
+        flagged -> BigInt,
+        receipt -> Nullable<Text>,
+        spool -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ingest_policies (tenant_id) {
+        tenant_id -> Text,
+        unknown_reference -> Text,
+        max_body_bytes -> Nullable<BigInt>,
+        submissions_per_minute -> Nullable<Integer>,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    anomalies (id) {
+        id -> Text,
+        tenant_id -> Text,
+        record_id -> Text,
+        submission_id -> Text,
+        rule -> Text,
+        detail_zh -> Text,
+        detail_en -> Text,
+        status -> Text,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+        review_note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
@@ -309,6 +406,11 @@ diesel::joinable!(products -> entities (entity_id));
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    trace_records,
+    ingest_policies,
+    anomalies,
+    trace_daily,
+    submissions,
     tenants,
     roles,
     role_permissions,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub db: Db,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Asynchronous import jobs.
+    pub jobs: Arc<crate::ingest::jobs::Jobs>,
 }
 
 #[derive(OpenApi)]
@@ -174,6 +176,8 @@ pub fn build_app(
         .configure(crate::users::api::routes)
         .configure(crate::audit::api::routes)
         .configure(crate::registry::api::routes)
+        .configure(crate::ingest::api::routes)
+        .configure(crate::trace::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
             app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
@@ -210,7 +214,16 @@ pub struct Running {
 /// Binds the HTTPS listener and starts serving.
 pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let tls = tls::server_config(&config.resolve(&config.http.tls_cert), &config.resolve(&config.http.tls_key))?;
-    let state = web::Data::new(AppState { config: config.clone(), db, metrics: Arc::new(Metrics::new()) });
+    let state = web::Data::new(AppState {
+        config: config.clone(),
+        db,
+        metrics: Arc::new(Metrics::new()),
+        jobs: Arc::new(crate::ingest::jobs::Jobs::new()),
+    });
+    let resumed = crate::ingest::jobs::resume(&state.db, &state.jobs)?;
+    if resumed > 0 {
+        tracing::info!(jobs = resumed, "import jobs taken up again");
+    }
     let doc = web::Data::new(health::OpenApiDocument(openapi_document(state.clone())?));
     let workers = if config.http.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())

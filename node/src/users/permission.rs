@@ -62,11 +62,20 @@ pub enum Permission {
     /// Add local product categories.
     #[serde(rename = "catalogue.write")]
     CatalogueWrite,
+    /// Search trace information and read submissions and their receipts.
+    #[serde(rename = "trace.read")]
+    TraceRead,
+    /// Submit trace information (exchange envelopes, imports).
+    #[serde(rename = "trace.write")]
+    TraceWrite,
+    /// Set ingestion policies and anomaly rules, review anomalies, run quality reports.
+    #[serde(rename = "quality.manage")]
+    QualityManage,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 19] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -83,6 +92,9 @@ impl Permission {
         Permission::RegistryWrite,
         Permission::RegistryReview,
         Permission::CatalogueWrite,
+        Permission::TraceRead,
+        Permission::TraceWrite,
+        Permission::QualityManage,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -104,6 +116,9 @@ impl Permission {
             Permission::RegistryWrite => "registry.write",
             Permission::RegistryReview => "registry.review",
             Permission::CatalogueWrite => "catalogue.write",
+            Permission::TraceRead => "trace.read",
+            Permission::TraceWrite => "trace.write",
+            Permission::QualityManage => "quality.manage",
         }
     }
 
@@ -126,6 +141,9 @@ impl Permission {
             Permission::RegistryWrite => "登记主体与产品",
             Permission::RegistryReview => "审核注册与变更",
             Permission::CatalogueWrite => "维护本级产品目录",
+            Permission::TraceRead => "查询追溯信息与报送记录",
+            Permission::TraceWrite => "报送追溯信息",
+            Permission::QualityManage => "管理数据质量（接入策略、异常规则与审核）",
         }
     }
 
@@ -204,6 +222,9 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::RegistryWrite,
             Permission::RegistryReview,
             Permission::CatalogueWrite,
+            Permission::TraceRead,
+            Permission::TraceWrite,
+            Permission::QualityManage,
         ],
     },
     BuiltinRole {
@@ -217,6 +238,8 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::ApiKeyRead,
             Permission::RegistryRead,
             Permission::RegistryWrite,
+            Permission::TraceRead,
+            Permission::TraceWrite,
         ],
     },
 ];

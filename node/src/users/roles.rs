@@ -49,27 +49,36 @@ pub struct NewRole {
     pub permissions: BTreeSet<Permission>,
 }
 
-/// Inserts the built-in roles that are missing (idempotent).
+/// Inserts the built-in roles that are missing, and the permissions a newer release gave a
+/// built-in role that an existing node's copy lacks (idempotent).
 pub fn seed_builtin(conn: &mut DbConnection) -> AppResult<()> {
     for b in BUILTIN_ROLES {
-        let exists: i64 = roles::table.filter(roles::code.eq(b.code)).count().get_result(conn)?;
-        if exists > 0 {
-            continue;
-        }
-        let id = RoleId::generate();
-        diesel::insert_into(roles::table)
-            .values((
-                roles::id.eq(id.as_str()),
-                roles::code.eq(b.code),
-                roles::name.eq(b.name),
-                roles::parent_id.eq(None::<String>),
-                roles::builtin.eq(true),
-                roles::created_at.eq(crate::db::now()),
-            ))
-            .execute(conn)?;
-        for p in b.permissions {
+        let existing: Option<String> =
+            roles::table.filter(roles::code.eq(b.code)).select(roles::id).first(conn).optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = RoleId::generate();
+                diesel::insert_into(roles::table)
+                    .values((
+                        roles::id.eq(id.as_str()),
+                        roles::code.eq(b.code),
+                        roles::name.eq(b.name),
+                        roles::parent_id.eq(None::<String>),
+                        roles::builtin.eq(true),
+                        roles::created_at.eq(crate::db::now()),
+                    ))
+                    .execute(conn)?;
+                id.as_str().to_owned()
+            }
+        };
+        let held: Vec<String> = role_permissions::table
+            .filter(role_permissions::role_id.eq(&id))
+            .select(role_permissions::permission)
+            .load(conn)?;
+        for p in b.permissions.iter().filter(|p| !held.iter().any(|h| h == p.code())) {
             diesel::insert_into(role_permissions::table)
-                .values((role_permissions::role_id.eq(id.as_str()), role_permissions::permission.eq(p.code())))
+                .values((role_permissions::role_id.eq(&id), role_permissions::permission.eq(p.code())))
                 .execute(conn)?;
         }
     }

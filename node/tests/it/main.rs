@@ -9,6 +9,7 @@ mod auth_flow;
 mod browser;
 mod cli;
 mod http_basics;
+mod ingest;
 mod products;
 mod registry;
 mod schema;

@@ -33,6 +33,17 @@ impl Machine {
     pub(crate) async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
         self.client.get(app.url(path)).bearer_auth(&self.key).send().await.expect("get")
     }
+    /// Posts a raw body (a file to import).
+    pub(crate) async fn send(&self, app: &TestApp, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(app.url(path))
+            .bearer_auth(&self.key)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("post body")
+    }
 }
 
 pub(crate) struct World {

@@ -1,0 +1,327 @@
+//! The intake endpoints: `POST /api/v1/exchange` (the XML envelope), `POST /api/v1/imports`
+//! (any format), the submissions and their receipts, and each tenant's ingestion policy.
+//!
+//! A body is streamed, never held whole beyond the asynchronous threshold: a small one is
+//! ingested at once and answered with its receipt; a large one (or `async=true`) is spooled
+//! to disk and answered `202 Accepted` with the submission's status URL. Limits come from the
+//! tenant's policy or the node's `[ingest]` section: body size (413) and submissions a minute
+//! (429).
+
+use std::io::Write;
+
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use tracenode_adapters::adapter::Format;
+use tracenode_adapters::exchange::Limits;
+
+use super::policy::{self, IngestPolicy};
+use super::receipt::Receipt;
+use super::submissions::{self, Channel, Meta, Submission};
+use super::{jobs, Job, Mode};
+use crate::auth::caller::Caller;
+use crate::error::{AppError, AppResult, ErrorKind, Problem};
+use crate::http::AppState;
+use crate::ids::TenantId;
+use crate::registry::api::owning_tenant;
+use crate::users::Permission;
+
+/// Options of a submission.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitParams {
+    /// `xml`, `csv`, `json` or `ndjson` (imports only; the exchange endpoint takes XML).
+    pub format: Option<String>,
+    /// `atomic` (all or nothing) or `best_effort` (the default).
+    pub mode: Option<Mode>,
+    /// Check and report only; store nothing.
+    pub dry_run: Option<bool>,
+    /// The tenant (node staff only; a tenant's caller submits for itself).
+    pub tenant: Option<TenantId>,
+    /// Run as a job and answer 202 at once (large bodies always do).
+    #[serde(rename = "async")]
+    pub run_async: Option<bool>,
+}
+
+/// Submits a GB/T 21062-style exchange envelope of trace records. The envelope's sender must
+/// be the caller's tenant code; its record count and payload digest are checked, and a
+/// broken envelope stores nothing.
+#[utoipa::path(tag = "ingest", params(SubmitParams), request_body(content = String, content_type = "application/xml"),
+    responses((status = 200, description = "Receipt", body = Receipt), (status = 202, description = "Queued as a job", body = Receipt),
+    (status = 413, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/exchange")]
+pub async fn exchange(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    params: web::Query<SubmitParams>,
+    body: web::Payload,
+) -> AppResult<HttpResponse> {
+    submit(state, caller, req, params.into_inner(), Channel::Exchange, body).await
+}
+
+/// Imports trace records in any supported format (`format=xml|csv|json|ndjson`).
+#[utoipa::path(tag = "ingest", params(SubmitParams), request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, description = "Receipt", body = Receipt), (status = 202, description = "Queued as a job", body = Receipt),
+    (status = 413, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/imports")]
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    params: web::Query<SubmitParams>,
+    body: web::Payload,
+) -> AppResult<HttpResponse> {
+    submit(state, caller, req, params.into_inner(), Channel::Import, body).await
+}
+
+fn format_of(channel: Channel, named: Option<&str>) -> AppResult<Format> {
+    match (channel, named) {
+        (Channel::Exchange, None) => Ok(Format::Exchange),
+        (Channel::Exchange, Some(f)) if Format::parse(f) == Some(Format::Exchange) => Ok(Format::Exchange),
+        (Channel::Exchange, Some(_)) => Err(AppError::invalid(
+            "format",
+            "交换接口只接收XML报文",
+            "the exchange endpoint takes the XML envelope only",
+        )),
+        (_, None) => Err(AppError::invalid(
+            "format",
+            "请指定格式：xml、csv、json 或 ndjson",
+            "name the format: xml, csv, json or ndjson",
+        )),
+        (_, Some(f)) => Format::parse(f).ok_or_else(|| {
+            AppError::invalid(
+                "format",
+                format!("不支持的格式“{f}”，应为 xml、csv、json 或 ndjson"),
+                format!("unsupported format {f:?}: xml, csv, json or ndjson"),
+            )
+        }),
+    }
+}
+
+fn too_large(limit: u64) -> AppError {
+    AppError::with_detail(
+        ErrorKind::PayloadTooLarge,
+        format!("请求体超过上限{limit}字节，未存储任何数据"),
+        format!("the body exceeds the limit of {limit} bytes; nothing was stored"),
+    )
+}
+
+/// A refused document as a problem, with the receipt's refusal as reason.
+pub fn refused(receipt: &Receipt) -> AppError {
+    let mut e = match &receipt.refusal {
+        Some(r) => AppError::with_detail(ErrorKind::DocumentRefused, r.message_zh.clone(), r.message.clone()),
+        None => AppError::new(ErrorKind::DocumentRefused),
+    };
+    e.reason = receipt.refusal.as_ref().map(|r| r.code.clone());
+    e
+}
+
+async fn submit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    params: SubmitParams,
+    channel: Channel,
+    mut body: web::Payload,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceWrite, "trace").await?;
+    let format = format_of(channel, params.format.as_deref())?;
+    let tenant_id = owning_tenant(&state, &caller, params.tenant.as_ref(), "trace.ingest").await?;
+    let (tenant, rules, recent) = {
+        let id = tenant_id.clone();
+        let since = crate::db::now() - chrono::TimeDelta::seconds(60);
+        state
+            .db
+            .run(move |conn| {
+                Ok((
+                    crate::tenants::get(conn, &id)?,
+                    policy::of(conn, id.as_str())?,
+                    submissions::count_since(conn, id.as_str(), since)?,
+                ))
+            })
+            .await?
+    };
+    let cfg = &state.config.ingest;
+    let per_minute = rules.submissions_per_minute.map(|n| n as i64).unwrap_or(cfg.submissions_per_minute as i64);
+    if recent >= per_minute {
+        return Err(AppError::with_detail(
+            ErrorKind::RateLimited,
+            format!("每分钟最多报送{per_minute}次，请稍后重试"),
+            format!("at most {per_minute} submissions a minute; retry later"),
+        ));
+    }
+    let limit = rules.max_body_bytes.map(|b| b as u64).unwrap_or(cfg.max_body_bytes);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let spooled = params.run_async.unwrap_or(false) || declared.is_none_or(|n| n > cfg.async_threshold_bytes);
+    let meta = Meta {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant_id.as_str().to_owned(),
+        sender: tenant.code.clone(),
+        channel,
+        format: format.name().into(),
+        mode: params.mode.unwrap_or_default(),
+        dry_run: params.dry_run.unwrap_or(false),
+        bytes: 0,
+        actor: caller.name.clone(),
+    };
+    let mut job = Job {
+        meta,
+        format,
+        within: crate::registry::region_of(&state, &caller),
+        reporter: state.config.node.region.as_str().to_owned(),
+        policy: rules.unknown_reference,
+        sender: Some(tenant.code),
+        limits: Limits::default(),
+    };
+    let ctx = caller.audit();
+    if !spooled {
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| AppError::with_detail(ErrorKind::MalformedBody, "请求体读取失败", e.to_string()))?;
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > limit {
+                return Err(too_large(limit));
+            }
+        }
+        job.meta.bytes = bytes.len() as i64;
+        let db = state.db.clone();
+        let receipt = web::block(move || super::run(&db, &ctx, &job, Box::new(std::io::Cursor::new(bytes)), &|_| {}))
+            .await
+            .map_err(AppError::internal)??;
+        if receipt.refusal.is_some() {
+            return Err(refused(&receipt));
+        }
+        return Ok(HttpResponse::Ok().json(receipt));
+    }
+    let dir = state.config.resolve(&cfg.spool_dir);
+    std::fs::create_dir_all(&dir).map_err(AppError::internal)?;
+    let path = jobs::spool_path(&dir, &job.meta.id);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(AppError::internal)?);
+    let mut n = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| AppError::with_detail(ErrorKind::MalformedBody, "请求体读取失败", e.to_string()));
+        let written = chunk.and_then(|c| {
+            n += c.len() as u64;
+            if n > limit {
+                return Err(too_large(limit));
+            }
+            file.write_all(&c).map_err(AppError::internal)
+        });
+        if let Err(e) = written {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+    }
+    file.flush().map_err(AppError::internal)?;
+    drop(file);
+    job.meta.bytes = n as i64;
+    let db = state.db.clone();
+    let (queued_job, queued_ctx, queued_path) = (job.clone(), ctx.clone(), path.clone());
+    web::block(move || jobs::enqueue(&db, &queued_job, &queued_ctx, &queued_path))
+        .await
+        .map_err(AppError::internal)??;
+    tokio::spawn(jobs::launch(state.jobs.clone(), state.db.clone(), path));
+    let receipt =
+        Receipt { submission_id: job.meta.id.clone(), status: submissions::state::QUEUED.into(), ..Receipt::default() };
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/api/v1/submissions/{}", job.meta.id)))
+        .json(receipt))
+}
+
+/// A submission with its receipt and, while its job runs, the records read so far.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SubmissionStatus {
+    /// The submission.
+    pub submission: Submission,
+    /// Its receipt, once it finished.
+    pub receipt: Option<Receipt>,
+    /// Records read so far, while its job runs.
+    pub progress: Option<u64>,
+}
+
+/// The tenant a caller's submissions are limited to (`None`: node staff see all).
+fn own_tenant(caller: &Caller) -> Option<String> {
+    caller.tenant_id.as_ref().map(|t| t.as_str().to_owned())
+}
+
+/// A submission's status and receipt.
+#[utoipa::path(tag = "ingest", params(("id" = String, Path, description = "Submission id")), responses((status = 200, body = SubmissionStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/submissions/{id}")]
+pub async fn submission(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "submissions").await?;
+    let id = path.into_inner();
+    let tenant = own_tenant(&caller);
+    let key = id.clone();
+    let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, tenant.as_deref())).await?;
+    let progress = state.jobs.progress_of(&id);
+    Ok(HttpResponse::Ok().json(SubmissionStatus { submission, receipt, progress }))
+}
+
+/// The latest submissions (a tenant sees its own).
+#[utoipa::path(tag = "ingest", responses((status = 200, body = Vec<Submission>)))]
+#[get("/api/v1/submissions")]
+pub async fn submission_list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "submissions").await?;
+    let tenant = own_tenant(&caller);
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| submissions::list(conn, tenant.as_deref(), 200)).await?))
+}
+
+/// A tenant's ingestion policy.
+#[utoipa::path(tag = "ingest", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, body = IngestPolicy)))]
+#[get("/api/v1/ingest/policies/{tenant}")]
+pub async fn policy_get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<TenantId>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "ingest_policy").await?;
+    let tenant = owning_tenant(&state, &caller, Some(&path.into_inner()), "ingest.policy").await?;
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| policy::of(conn, tenant.as_str())).await?))
+}
+
+/// Sets a tenant's ingestion policy (node staff).
+#[utoipa::path(tag = "ingest", params(("tenant" = String, Path, description = "Tenant id")), request_body = IngestPolicy, responses((status = 200, body = IngestPolicy), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[put("/api/v1/ingest/policies/{tenant}")]
+pub async fn policy_set(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<TenantId>,
+    body: web::Json<IngestPolicy>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::QualityManage, "ingest_policy").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(&state, "ingest.policy", "ingest_policy", ErrorKind::Forbidden).await);
+    }
+    let tenant = owning_tenant(&state, &caller, Some(&path.into_inner()), "ingest.policy").await?;
+    let p = body.into_inner();
+    let ctx = caller.audit();
+    let saved = p.clone();
+    state.db.transaction(move |conn| policy::set(conn, &ctx, tenant.as_str(), &saved)).await?;
+    Ok(HttpResponse::Ok().json(p))
+}
+
+/// Registers these routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(exchange)
+        .service(import)
+        .service(submission_list)
+        .service(submission)
+        .service(policy_get)
+        .service(policy_set);
+}

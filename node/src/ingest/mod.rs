@@ -1,0 +1,419 @@
+//! Ingestion (数据接入): a byte stream in any adapter's format becomes stored trace records
+//! and a receipt. DESIGN.md §5.
+//!
+//! The pipeline runs on two cores: one thread decodes and validates the next step of records
+//! (no database writes), while this one stores the step before — idempotently, with
+//! corrections, anomalies and the daily aggregates — inside one transaction per submission.
+//! A broken stream, a dry run or an atomic submission with a rejection rolls the whole
+//! transaction back, so nothing of it is stored; the submission row and its receipt are then
+//! written on their own.
+
+pub mod api;
+pub mod jobs;
+pub mod policy;
+pub mod receipt;
+pub mod submissions;
+pub mod validate;
+
+use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use serde::{Deserialize, Serialize};
+use tracenode_adapters::adapter::{DecodeError, Format};
+use tracenode_adapters::exchange::{Header, Limits};
+
+use crate::audit::{self, AuditContext, Outcome};
+use crate::db::{self, Db, DbConnection, Undo};
+use crate::error::{AppError, AppResult};
+use crate::quality::anomalies::{self, Found};
+use crate::region::RegionCode;
+use crate::trace::daily::DailyChanges;
+use crate::trace::row::TraceRow;
+use crate::trace::{status, store};
+use policy::ReferencePolicy;
+use receipt::{Receipt, Refusal, Rejection};
+use submissions::{state, Meta};
+use validate::{Checked, Validator};
+
+/// Records validated per step of the pipeline.
+const STEP: usize = 4_096;
+
+/// How a submission treats rejected records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// All or nothing.
+    Atomic,
+    /// Store what passes.
+    #[default]
+    BestEffort,
+}
+
+impl Mode {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Atomic => "atomic",
+            Mode::BestEffort => "best_effort",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "atomic" => Some(Mode::Atomic),
+            "best_effort" => Some(Mode::BestEffort),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a submission is ingested under.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The submission.
+    pub meta: Meta,
+    /// Format of the body.
+    pub format: Format,
+    /// The region the tenant's records must lie in.
+    pub within: RegionCode,
+    /// The reporting node (this node's region for local submissions).
+    pub reporter: String,
+    /// What an unknown reference does.
+    pub policy: ReferencePolicy,
+    /// The envelope sender the caller may use (its tenant's code); `None` accepts any.
+    pub sender: Option<String>,
+    /// Decoder limits.
+    pub limits: Limits,
+}
+
+/// What the decoding thread hands over. Records are by far the most common item, so they
+/// travel unboxed.
+#[allow(clippy::large_enum_variant)]
+enum Item<'a> {
+    Record(Checked<'a>),
+    Rejected(Rejection),
+    Broken(DecodeError),
+    Failed(AppError),
+}
+
+/// Ingests `input` as `job` says and returns the receipt; the submission row holds it too.
+/// `progress` is told the records read after each step.
+pub fn run(
+    db: &Db,
+    ctx: &AuditContext,
+    job: &Job,
+    input: Box<dyn Read + Send>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> AppResult<Receipt> {
+    let lookups = db.conn()?;
+    match db.bulk_transaction_sized(db::TRACE_CACHE_KIB, |conn| ingest(conn, ctx, job, lookups, input, progress)) {
+        Ok(receipt) => {
+            db.note_bulk_rows("trace_records", receipt.accepted as usize)?;
+            Ok(receipt)
+        }
+        Err(Undo::Refused(receipt)) => {
+            let receipt = *receipt;
+            db.transaction_sync(|conn| {
+                submissions::finish(conn, &job.meta, &receipt)?;
+                audit_submission(conn, ctx, job, &receipt)
+            })?;
+            Ok(receipt)
+        }
+        Err(Undo::Failed(e)) => Err(e),
+    }
+}
+
+fn audit_submission(conn: &mut DbConnection, ctx: &AuditContext, job: &Job, r: &Receipt) -> AppResult<()> {
+    let outcome = if r.stored || r.status == state::DRY_RUN { Outcome::Success } else { Outcome::Failure };
+    audit::record(
+        conn,
+        ctx,
+        "trace.ingest",
+        &format!("submission:{}", job.meta.id),
+        outcome,
+        serde_json::json!({
+            "tenant": job.meta.tenant_id, "format": job.meta.format, "channel": job.meta.channel.as_str(),
+            "status": r.status, "received": r.received, "accepted": r.accepted, "duplicates": r.duplicates,
+            "rejected": r.rejected, "quarantined": r.quarantined, "flagged": r.flagged,
+            "refusal": r.refusal.as_ref().map(|f| f.code.clone()),
+        }),
+    )?;
+    Ok(())
+}
+
+/// The pipeline inside the submission's transaction.
+fn ingest(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    job: &Job,
+    lookups: db::PooledDb,
+    input: Box<dyn Read + Send>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Receipt, Undo<Box<Receipt>>> {
+    let mut receipt = Receipt { submission_id: job.meta.id.clone(), ..Receipt::default() };
+    let tenant = job.meta.tenant_id.as_str();
+    let validator = Validator::new(lookups, tenant, &job.meta.id, &job.reporter, &job.within, job.policy)?;
+    let mut daily = DailyChanges::default();
+    let mut broken = None;
+    std::thread::scope(|scope| -> AppResult<()> {
+        let (tx, rx) = sync_channel::<Vec<Item<'_>>>(4);
+        let header_tx = tx.clone();
+        let (htx, hrx) = sync_channel::<Option<Header>>(1);
+        scope.spawn(move || decode(job, input, validator, tx, htx));
+        drop(header_tx);
+        if let Ok(Some(h)) = hrx.recv() {
+            if let Err(refusal) = check_header(job, &h) {
+                broken = Some(refusal);
+                return Ok(());
+            }
+            receipt.message_id = Some(h.message_id);
+        }
+        broken = store_steps(conn, tenant, &rx, &mut receipt, &mut daily, progress)?;
+        Ok(())
+    })?;
+    if let Some(refusal) = broken {
+        receipt.refusal = Some(refusal);
+        receipt.status = state::REFUSED.into();
+        return Err(Undo::Refused(Box::new(receipt)));
+    }
+    if job.meta.dry_run {
+        receipt.status = state::DRY_RUN.into();
+        return Err(Undo::Refused(Box::new(receipt)));
+    }
+    if job.meta.mode == Mode::Atomic && receipt.rejected > 0 {
+        receipt.status = state::REFUSED.into();
+        return Err(Undo::Refused(Box::new(receipt)));
+    }
+    daily.write(conn, tenant)?;
+    receipt.status = state::STORED.into();
+    receipt.stored = true;
+    submissions::finish(conn, &job.meta, &receipt)?;
+    audit_submission(conn, ctx, job, &receipt)?;
+    Ok(receipt)
+}
+
+/// An envelope must come from the caller's own tenant and push trace records.
+fn check_header(job: &Job, h: &Header) -> Result<(), Refusal> {
+    let refuse = |code: &str, zh: String, en: String| Err(Refusal { code: code.into(), message_zh: zh, message: en });
+    if let Some(expected) = &job.sender {
+        if h.sender.trim() != expected {
+            return refuse(
+                "sender_mismatch",
+                format!("报文发送方“{}”与调用方“{expected}”不符", h.sender),
+                format!("the envelope's sender {:?} is not the caller {expected:?}", h.sender),
+            );
+        }
+    }
+    if h.operation.trim() != "push" || h.resource_type.trim() != "trace" {
+        return refuse(
+            "unsupported_operation",
+            format!("本接口只接收追溯信息推送（push/trace），实际为 {}/{}", h.operation, h.resource_type),
+            format!("this endpoint takes trace pushes (push/trace), got {}/{}", h.operation, h.resource_type),
+        );
+    }
+    Ok(())
+}
+
+/// The decoding thread: opens the decoder, sends the header, then validated steps.
+fn decode<'a>(
+    job: &'a Job,
+    input: Box<dyn Read + Send>,
+    mut validator: Validator<'a>,
+    tx: SyncSender<Vec<Item<'a>>>,
+    header: SyncSender<Option<Header>>,
+) {
+    let mut decoder = match job.format.decoder(input, job.limits) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = header.send(None);
+            let _ = tx.send(vec![Item::Broken(e)]);
+            return;
+        }
+    };
+    if header.send(decoder.header().cloned()).is_err() {
+        return;
+    }
+    let mut index = 0u64;
+    loop {
+        let mut step = Vec::with_capacity(STEP);
+        let mut ended = false;
+        while step.len() < STEP {
+            let Some(next) = decoder.next_record() else {
+                ended = true;
+                break;
+            };
+            let item = match next {
+                Ok(record) => match validator.check(index, record) {
+                    Ok(Ok(checked)) => Item::Record(checked),
+                    Ok(Err(rejection)) => Item::Rejected(rejection),
+                    Err(e) => Item::Failed(e),
+                },
+                Err(e) if e.fatal => Item::Broken(e),
+                Err(e) => Item::Rejected(Rejection::undecodable(e.index.unwrap_or(index), &e)),
+            };
+            index += 1;
+            let last = matches!(item, Item::Broken(_) | Item::Failed(_));
+            step.push(item);
+            if last {
+                ended = true;
+                break;
+            }
+        }
+        if tx.send(step).is_err() || ended {
+            return;
+        }
+    }
+}
+
+/// Stores the steps as they arrive; returns the refusal if the stream broke.
+fn store_steps<'a>(
+    conn: &mut DbConnection,
+    tenant: &str,
+    rx: &Receiver<Vec<Item<'a>>>,
+    receipt: &mut Receipt,
+    daily: &mut DailyChanges,
+    progress: &(dyn Fn(u64) + Sync),
+) -> AppResult<Option<Refusal>> {
+    for step in rx.iter() {
+        let mut plain = Vec::with_capacity(step.len());
+        let mut corrections = Vec::new();
+        for item in step {
+            match item {
+                Item::Record(c) if c.row.corrects.is_some() => corrections.push(c),
+                Item::Record(c) => plain.push(c),
+                Item::Rejected(r) => receipt.reject(r),
+                Item::Broken(e) => return Ok(Some(Refusal::from(&e))),
+                Item::Failed(e) => return Err(e),
+            }
+            receipt.received += 1;
+        }
+        let mut found = Vec::new();
+        store_plain(conn, tenant, plain, receipt, daily, &mut found)?;
+        for c in corrections {
+            store_correction(conn, tenant, c, receipt, daily, &mut found)?;
+        }
+        if !found.is_empty() {
+            anomalies::record(conn, tenant, &receipt.submission_id, &found)?;
+        }
+        progress(receipt.received);
+    }
+    Ok(None)
+}
+
+/// Notes a stored record in the receipt and the anomalies.
+fn accepted(receipt: &mut Receipt, row: &TraceRow<'_>, flags: Vec<validate::Flag>, found: &mut Vec<Found>) {
+    receipt.accepted += 1;
+    if row.status == status::QUARANTINED {
+        receipt.quarantined += 1;
+    }
+    if !flags.is_empty() {
+        receipt.flagged += 1;
+    }
+    found.extend(flags.into_iter().map(|f| Found {
+        record_id: row.record_id.clone(),
+        rule: f.rule,
+        zh: f.zh,
+        en: f.en,
+    }));
+}
+
+fn conflict(index: u64, record_id: &str) -> Rejection {
+    Rejection {
+        index,
+        record_id: Some(record_id.to_owned()),
+        field: Some("id".into()),
+        code: "record_id_reused".into(),
+        reason_zh: format!("记录编号“{record_id}”已用于内容不同的记录；如需更正，请发送更正记录（corrects）"),
+        reason: format!(
+            "record id {record_id:?} was already used for other content; send a correction (corrects) instead"
+        ),
+    }
+}
+
+fn store_plain<'a>(
+    conn: &mut DbConnection,
+    tenant: &str,
+    plain: Vec<Checked<'a>>,
+    receipt: &mut Receipt,
+    daily: &mut DailyChanges,
+    found: &mut Vec<Found>,
+) -> AppResult<()> {
+    let (meta, rows): (Vec<_>, Vec<_>) = plain.into_iter().map(|c| ((c.index, c.flags), c.row)).unzip();
+    let outcome = store::insert(conn, tenant, &rows)?;
+    for &k in &outcome.duplicates {
+        receipt.duplicate(meta[k].0, &rows[k].record_id);
+    }
+    for &k in &outcome.conflicts {
+        receipt.reject(conflict(meta[k].0, &rows[k].record_id));
+    }
+    let mut stored = vec![false; rows.len()];
+    for &k in &outcome.inserted {
+        stored[k] = true;
+    }
+    for ((row, (_, flags)), stored) in rows.into_iter().zip(meta).zip(stored) {
+        if stored {
+            accepted(receipt, &row, flags, found);
+            if row.status == status::STORED {
+                daily.count(row);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn store_correction<'a>(
+    conn: &mut DbConnection,
+    tenant: &str,
+    c: Checked<'a>,
+    receipt: &mut Receipt,
+    daily: &mut DailyChanges,
+    found: &mut Vec<Found>,
+) -> AppResult<()> {
+    let outcome = store::insert(conn, tenant, std::slice::from_ref(&c.row))?;
+    let id = c.row.record_id.as_str();
+    if !outcome.duplicates.is_empty() {
+        receipt.duplicate(c.index, id);
+        return Ok(());
+    }
+    if !outcome.conflicts.is_empty() {
+        receipt.reject(conflict(c.index, id));
+        return Ok(());
+    }
+    let target = c.row.corrects.clone().unwrap_or_default();
+    match store::supersede(conn, tenant, &target)? {
+        Ok(taken_back) => {
+            if let Some((key, totals)) = taken_back {
+                daily.uncount(key, &totals);
+            }
+            receipt.corrected += 1;
+            let row = c.row;
+            accepted(receipt, &row, c.flags, found);
+            if row.status == status::STORED {
+                daily.count(row);
+            }
+        }
+        Err(why) => {
+            store::remove(conn, tenant, id)?;
+            let (zh, en) = match why {
+                store::Uncorrectable::Unknown => (
+                    format!("要更正的记录“{target}”不存在"),
+                    format!("the record to correct, {target:?}, does not exist"),
+                ),
+                store::Uncorrectable::AlreadyCorrected => (
+                    format!("记录“{target}”已被更正过，请更正最新的记录"),
+                    format!("record {target:?} was corrected already; correct the latest record"),
+                ),
+            };
+            receipt.reject(Rejection {
+                index: c.index,
+                record_id: Some(id.to_owned()),
+                field: Some("corrects".into()),
+                code: "correction_target".into(),
+                reason_zh: zh,
+                reason: en,
+            });
+        }
+    }
+    Ok(())
+}

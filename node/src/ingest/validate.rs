@@ -1,0 +1,388 @@
+//! Validation of one decoded record: identifiers and their check digits, mandatory fields,
+//! code lists, time sanity, and references to registered entities under the tenant's policy.
+//! A record either becomes a row ready to store (perhaps quarantined or flagged) or a
+//! rejection naming the field and the reason in Chinese and English.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+use tracenode_adapters::codes::Stage;
+use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, IdentifierError, ProductCode, Uscc};
+use tracenode_adapters::records::{Party, TraceRecord};
+
+use super::policy::ReferencePolicy;
+use super::receipt::Rejection;
+use crate::db::schema::{entities, product_categories};
+use crate::db::time::StoredTime;
+use crate::error::AppResult;
+use crate::region::RegionCode;
+use crate::trace::row::{day_of, fen, thousandths, TraceRow, CST_HOURS};
+use crate::trace::status;
+
+/// Longest record id.
+pub const MAX_ID: usize = 128;
+/// How far in the future an act may lie (clock skew between systems).
+pub const FUTURE_SLACK_HOURS: i64 = 24;
+/// Entity codes remembered per submission before the cache starts over.
+const CACHE_LIMIT: usize = 200_000;
+
+/// Something a stored record is flagged for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    /// Rule code.
+    pub rule: &'static str,
+    /// Chinese detail.
+    pub zh: String,
+    /// English detail.
+    pub en: String,
+}
+
+/// A record that passed validation.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    /// Index in the submission.
+    pub index: u64,
+    /// The row.
+    pub row: TraceRow<'a>,
+    /// Why it is flagged.
+    pub flags: Vec<Flag>,
+}
+
+/// What a submission's records are checked against.
+pub struct Validator<'a> {
+    tenant: &'a str,
+    submission: &'a str,
+    reporter: &'a str,
+    within: &'a RegionCode,
+    policy: ReferencePolicy,
+    categories: HashSet<String>,
+    entities: EntityCache,
+    now: NaiveDateTime,
+}
+
+/// Which entity codes are registered, looked up once per submission.
+struct EntityCache {
+    conn: Option<crate::db::PooledDb>,
+    known: HashMap<String, bool>,
+}
+
+impl EntityCache {
+    fn registered(&mut self, code: &str) -> AppResult<bool> {
+        if let Some(&k) = self.known.get(code) {
+            return Ok(k);
+        }
+        let Some(conn) = self.conn.as_mut() else { return Ok(true) };
+        let n: i64 = entities::table.filter(entities::code.eq(code)).count().get_result(&mut **conn)?;
+        if self.known.len() >= CACHE_LIMIT {
+            self.known.clear();
+        }
+        self.known.insert(code.to_owned(), n > 0);
+        Ok(n > 0)
+    }
+}
+
+/// A rejection, boxed while it travels up the checks (it is large beside their results).
+type Refused = Box<Rejection>;
+
+fn reject(index: u64, record_id: &str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> Refused {
+    Box::new(Rejection {
+        index,
+        record_id: (!record_id.is_empty()).then(|| record_id.to_owned()),
+        field: Some(field.to_owned()),
+        code: "validation_failed".into(),
+        reason_zh: zh.into(),
+        reason: en.into(),
+    })
+}
+
+fn identifier(index: u64, id: &str, field: &str, what_zh: &str, what_en: &str, e: &IdentifierError) -> Refused {
+    let msg = e.to_string();
+    let (zh, en) = msg.split_once(" / ").unwrap_or((msg.as_str(), msg.as_str()));
+    reject(index, id, field, format!("{what_zh}{zh}"), format!("{what_en}{en}"))
+}
+
+/// Parses an act time: ISO 8601 with an offset, or without one (taken as China Standard
+/// Time, as domestic systems write it). Returns UTC.
+pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.naive_utc());
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .map(|local| local - TimeDelta::hours(CST_HOURS))
+}
+
+impl<'a> Validator<'a> {
+    /// A validator for one submission. `lookups` is a connection of its own for reference
+    /// checks (the submission's writing transaction is busy on another); the catalogue is read
+    /// once from it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mut lookups: crate::db::PooledDb,
+        tenant: &'a str,
+        submission: &'a str,
+        reporter: &'a str,
+        within: &'a RegionCode,
+        policy: ReferencePolicy,
+    ) -> AppResult<Validator<'a>> {
+        let categories = product_categories::table
+            .filter(product_categories::retired.eq(false))
+            .select(product_categories::code)
+            .load::<String>(&mut *lookups)?
+            .into_iter()
+            .collect();
+        Ok(Validator {
+            tenant,
+            submission,
+            reporter,
+            within,
+            policy,
+            categories,
+            entities: EntityCache { conn: Some(lookups), known: HashMap::new() },
+            now: crate::db::now(),
+        })
+    }
+
+    /// Checks one record.
+    pub fn check(&mut self, index: u64, rec: TraceRecord) -> AppResult<Result<Checked<'a>, Rejection>> {
+        let mut flags = Vec::new();
+        let mut quarantine = false;
+        let shape = self.shape(index, &rec);
+        let (act_time, quantity_milli, amount_fen, price_fen, acting, region) = match shape {
+            Ok(v) => v,
+            Err(r) => return Ok(Err(*r)),
+        };
+        let id = rec.id.trim();
+        let acting_party = if acting == "out" { &rec.from } else { &rec.to };
+        let other = if acting == "out" { ("to", &rec.to) } else { ("from", &rec.from) };
+        for (field, party) in [(if acting == "out" { "from" } else { "to" }, acting_party), other] {
+            let code = party.code.trim();
+            if code.is_empty() {
+                continue;
+            }
+            let code = Uscc::parse(code).map(|u| u.as_str().to_owned()).unwrap_or_else(|_| code.to_owned());
+            if !self.entities.registered(&code)? {
+                let (zh, en) = (
+                    format!("{}“{code}”未在本节点注册", party_label(field)),
+                    format!("{field} {code} is not a registered entity"),
+                );
+                match self.policy {
+                    ReferencePolicy::Reject => return Ok(Err(*reject(index, id, &format!("{field}.code"), zh, en))),
+                    ReferencePolicy::Quarantine => quarantine = true,
+                    ReferencePolicy::Flag => {}
+                }
+                flags.push(Flag { rule: "unknown_reference", zh, en });
+            }
+        }
+        let body = rec.canonical();
+        let content_hash = Sha256::digest(body.as_bytes()).to_vec();
+        let row = TraceRow {
+            tenant_id: self.tenant,
+            record_id: id.to_owned(),
+            content_hash,
+            submission_id: self.submission,
+            reporter: self.reporter,
+            status: if quarantine { status::QUARANTINED } else { status::STORED },
+            flagged: !flags.is_empty(),
+            corrects: rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned),
+            region,
+            stage: rec.act.stage.trim().to_owned(),
+            direction: acting,
+            category: rec.product.category.trim().to_owned(),
+            trace_code: rec.product.trace_code.trim().to_owned(),
+            batch: rec.product.batch.trim().to_owned(),
+            act_time: StoredTime(act_time),
+            quantity_milli,
+            amount_fen,
+            price_fen,
+            body,
+            received_at: StoredTime(self.now),
+        };
+        Ok(Ok(Checked { index, row, flags }))
+    }
+
+    /// The checks that need no database: returns the act time (UTC), quantity, amount and
+    /// price, the acting direction and the acting party's region.
+    #[allow(clippy::type_complexity)]
+    fn shape(
+        &self,
+        index: u64,
+        rec: &TraceRecord,
+    ) -> Result<(NaiveDateTime, i64, Option<i64>, Option<i64>, &'static str, String), Refused> {
+        let id = rec.id.trim();
+        let bad = |field: &str, zh: String, en: String| reject(index, id, field, zh, en);
+        if id.is_empty() {
+            return Err(bad("id", "缺少记录编号".into(), "the record id is missing".into()));
+        }
+        if id.chars().count() > MAX_ID || id.chars().any(char::is_control) {
+            return Err(bad(
+                "id",
+                format!("记录编号过长或含控制字符（最多{MAX_ID}字）"),
+                format!("the record id is longer than {MAX_ID} characters or holds control characters"),
+            ));
+        }
+        if rec.corrects.as_deref().map(str::trim) == Some(id) {
+            return Err(bad("corrects", "更正记录不能更正自身".into(), "a correction cannot correct itself".into()));
+        }
+        if Stage::from_code(rec.act.stage.trim()).is_none() {
+            return Err(bad(
+                "act.stage",
+                format!("未知的追溯环节“{}”", rec.act.stage),
+                format!("unknown stage {:?}", rec.act.stage),
+            ));
+        }
+        let direction = match rec.act.direction.trim() {
+            "out" => "out",
+            "in" => "in",
+            other => {
+                return Err(bad(
+                    "act.direction",
+                    format!("方向应为 in（购进）或 out（销售），实际为“{other}”"),
+                    format!("direction must be in or out, got {other:?}"),
+                ))
+            }
+        };
+        let quantity = thousandths(rec.act.quantity).filter(|&q| q > 0).ok_or_else(|| {
+            bad("act.quantity", "数量应为正数".into(), format!("quantity must be positive, got {}", rec.act.quantity))
+        })?;
+        let money = |field: &str, v: Option<f64>| {
+            match v {
+                None => Ok(None),
+                Some(x) if x >= 0.0 => fen(x).map(Some).ok_or(()),
+                Some(_) => Err(()),
+            }
+            .map_err(|_| bad(field, "金额和单价应为非负数".into(), format!("{field} must be a non-negative number")))
+        };
+        let price = money("act.price", rec.act.price)?;
+        let amount = money("act.amount", rec.act.amount)?
+            .or_else(|| price.map(|p| ((p as i128 * quantity as i128 + 500) / 1000) as i64));
+        let time = parse_time(&rec.act.time).ok_or_else(|| {
+            bad(
+                "act.time",
+                format!("时间“{}”无法识别，应为ISO 8601格式，如 2026-11-20T10:00:00+08:00", rec.act.time),
+                format!("time {:?} is not ISO 8601, e.g. 2026-11-20T10:00:00+08:00", rec.act.time),
+            )
+        })?;
+        if time > self.now + TimeDelta::hours(FUTURE_SLACK_HOURS) {
+            return Err(bad("act.time", "交易时间在未来".into(), "the time of the act lies in the future".into()));
+        }
+        self.product(index, rec, time)?;
+        let acting = if direction == "out" { ("from", &rec.from) } else { ("to", &rec.to) };
+        let region = self.party(index, id, acting, true)?;
+        let other = if direction == "out" { ("to", &rec.to) } else { ("from", &rec.from) };
+        self.party(index, id, other, false)?;
+        Ok((time, quantity, amount, price, direction, region))
+    }
+
+    fn product(&self, index: u64, rec: &TraceRecord, time: NaiveDateTime) -> Result<(), Refused> {
+        let id = rec.id.trim();
+        let p = &rec.product;
+        let code = p.trace_code.trim();
+        if code.is_empty() {
+            return Err(reject(index, id, "product.trace_code", "缺少追溯码", "the trace code is missing"));
+        }
+        let scheme_text = p.scheme.trim();
+        let scheme = if scheme_text.is_empty() { Some(CodeScheme::Local) } else { CodeScheme::parse(scheme_text) };
+        let Some(scheme) = scheme else {
+            return Err(reject(
+                index,
+                id,
+                "product.scheme",
+                format!("未知的编码体系“{scheme_text}”，应为 gs1、ecode、handle、drug 或 local"),
+                format!("unknown scheme {scheme_text:?}: gs1, ecode, handle, drug or local"),
+            ));
+        };
+        let checked = match scheme {
+            CodeScheme::Gs1 => gtin_of_trace_code(code).map(|_| ()),
+            other => ProductCode::parse(other, code).map(|_| ()),
+        };
+        checked.map_err(|e| identifier(index, id, "product.trace_code", "追溯码", "trace code: ", &e))?;
+        let category = p.category.trim();
+        if !category.is_empty() && !self.categories.contains(category) {
+            return Err(reject(
+                index,
+                id,
+                "product.category",
+                format!("未知的产品类目“{category}”"),
+                format!("unknown product category {category:?}"),
+            ));
+        }
+        if let Some(d) = p.production_date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            let date = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                reject(
+                    index,
+                    id,
+                    "product.production_date",
+                    "生产日期应为 YYYY-MM-DD",
+                    "production date must be YYYY-MM-DD",
+                )
+            })?;
+            if date > day_of(time) {
+                return Err(reject(
+                    index,
+                    id,
+                    "product.production_date",
+                    "生产日期晚于交易时间",
+                    "the production date lies after the act",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a party; the acting party must have a code and a region within the node's.
+    /// Returns the region.
+    fn party(&self, index: u64, id: &str, (field, party): (&str, &Party), acting: bool) -> Result<String, Refused> {
+        let code = party.code.trim();
+        if code.is_empty() && acting {
+            return Err(reject(
+                index,
+                id,
+                &format!("{field}.code"),
+                format!("缺少{}的统一社会信用代码", party_label(field)),
+                format!("the {field} party's unified social credit code is missing"),
+            ));
+        }
+        if !code.is_empty() {
+            Uscc::parse(code).map_err(|e| {
+                identifier(index, id, &format!("{field}.code"), "统一社会信用代码", "unified social credit code: ", &e)
+            })?;
+        }
+        let region = party.region.trim();
+        if region.is_empty() && !acting {
+            return Ok(String::new());
+        }
+        let parsed = RegionCode::parse(region).map_err(|e| {
+            let msg = e.to_string();
+            reject(
+                index,
+                id,
+                &format!("{field}.region"),
+                format!("行政区划代码有误：{msg}"),
+                format!("region code: {msg}"),
+            )
+        })?;
+        if acting && !self.within.contains(&parsed) {
+            return Err(reject(
+                index,
+                id,
+                &format!("{field}.region"),
+                format!("行政区划 {region} 不在本节点辖区 {} 内", self.within.as_str()),
+                format!("region {region} lies outside this node's jurisdiction {}", self.within.as_str()),
+            ));
+        }
+        Ok(parsed.as_str().to_owned())
+    }
+}
+
+fn party_label(field: &str) -> &'static str {
+    if field == "from" {
+        "供货方"
+    } else {
+        "购货方"
+    }
+}

@@ -1,0 +1,428 @@
+//! Ingestion of trace records: the exchange envelope and imports in every format, receipts,
+//! idempotency and corrections, atomic and best-effort modes, dry runs, asynchronous jobs,
+//! reference policies, per-tenant limits, tenant isolation, search and the daily aggregates.
+
+use serde_json::{json, Value};
+use tracenode::trace::daily;
+use tracenode_adapters::adapter::Format;
+use tracenode_adapters::exchange::Header;
+use tracenode_adapters::records::TraceRecord;
+
+use crate::both_backends;
+use crate::registry::{code, entity, world, Machine, World};
+use crate::support::{expect_problem, TestApp};
+
+/// A sale by `seller` (registered, 330106) to `buyer`.
+pub(crate) fn record(
+    id: &str,
+    trace_code: &str,
+    seller: &str,
+    buyer: &str,
+    quantity: f64,
+    price: Option<f64>,
+) -> TraceRecord {
+    serde_json::from_value(json!({
+        "id": id, "corrects": null,
+        "from": {"code": seller, "name": "西湖鲜果有限公司", "region": "330106"},
+        "to": {"code": buyer, "name": "城西超市", "region": "330106"},
+        "product": {"trace_code": trace_code, "scheme": "local", "name": "红富士苹果", "category": "01",
+                    "specification": "5kg/箱", "batch": "B20261120", "production_date": "2026-11-01",
+                    "shelf_life_days": 60, "origin": "山东烟台"},
+        "act": {"stage": "distribution_sale", "direction": "out", "quantity": quantity, "unit": "箱",
+                "price": price, "amount": null, "time": "2026-11-20T10:00:00+08:00", "place": "杭州"}
+    }))
+    .expect("record")
+}
+
+pub(crate) fn csv_of(records: &[TraceRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Format::Csv.encode(&mut out, &Header::default(), records).expect("csv");
+    out
+}
+
+pub(crate) fn envelope(sender: &str, records: &[TraceRecord]) -> Vec<u8> {
+    let header = Header {
+        sender: sender.into(),
+        receiver: "330100".into(),
+        message_id: uuid::Uuid::now_v7().to_string(),
+        operation: "push".into(),
+        created: "2026-11-20T10:00:00+08:00".into(),
+        resource_type: "trace".into(),
+        ..Header::default()
+    };
+    let mut out = Vec::new();
+    Format::Exchange.encode(&mut out, &header, records).expect("xml");
+    out
+}
+
+/// Two registered entities of tenant A: a seller and a buyer.
+async fn parties(app: &TestApp, w: &World) -> (String, String) {
+    let seller = code("330106", 501);
+    let buyer = code("330106", 502);
+    for (c, name) in [(&seller, "西湖鲜果有限公司"), (&buyer, "城西超市")] {
+        let res = w.key_a.post(app, "/api/v1/registry/entities", entity(c, name, "330106")).await;
+        assert_eq!(res.status(), 201);
+    }
+    (seller, buyer)
+}
+
+async fn import(app: &TestApp, m: &Machine, query: &str, body: Vec<u8>) -> reqwest::Response {
+    m.send(app, &format!("/api/v1/imports?{query}"), "text/plain", body).await
+}
+
+async fn json_of(res: reqwest::Response, status: u16) -> Value {
+    let got = res.status();
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+fn records_stored(app: &TestApp) -> i64 {
+    let mut conn = app.db.conn().expect("conn");
+    use diesel::prelude::*;
+    tracenode::db::schema::trace_records::table.count().get_result(&mut *conn).expect("count")
+}
+
+fn aggregates_equal_recount(app: &TestApp) {
+    let mut conn = app.db.conn().expect("conn");
+    let kept = daily::stored(&mut conn, None).expect("stored");
+    let recounted = daily::recount(&mut conn, None).expect("recount");
+    assert!(!recounted.is_empty());
+    assert_eq!(kept, recounted);
+}
+
+async fn receipts_idempotency_and_corrections(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let batch: Vec<TraceRecord> = (0..5)
+        .map(|i| record(&format!("r{i}"), &format!("TC-{i:04}"), &seller, &buyer, 2.0 + i as f64, Some(12.5)))
+        .collect();
+    let r = json_of(import(&app, &w.key_a, "format=csv", csv_of(&batch)).await, 200).await;
+    assert_eq!(
+        (r["status"].as_str(), r["received"].as_u64(), r["accepted"].as_u64()),
+        (Some("stored"), Some(5), Some(5))
+    );
+    assert_eq!(r["stored"], true);
+    // Resending changes nothing and is reported as duplicates, in any format.
+    let again =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&batch).expect("json")).await, 200).await;
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(5)));
+    assert_eq!(again["duplicate_records"][0]["record_id"], "r0");
+    assert_eq!(records_stored(&app), 5);
+    // The same id with other content is refused, naming the record.
+    let mut changed = batch[1].clone();
+    changed.act.quantity = 99.0;
+    let r =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&[changed]).expect("json")).await, 200).await;
+    assert_eq!(r["rejected"], 1);
+    assert_eq!(r["rejections"][0]["code"], "record_id_reused");
+    assert_eq!(r["rejections"][0]["field"], "id");
+    // A correction supersedes the record it names; the aggregates follow.
+    let mut fix = batch[1].clone();
+    fix.id = "r1-fix".into();
+    fix.corrects = Some("r1".into());
+    fix.act.quantity = 30.0;
+    let r =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&[fix.clone()]).expect("json")).await, 200)
+            .await;
+    assert_eq!((r["accepted"].as_u64(), r["corrected"].as_u64()), (Some(1), Some(1)));
+    // Correcting it again, or correcting an unknown record, is refused.
+    let mut twice = fix.clone();
+    twice.id = "r1-fix2".into();
+    let mut unknown = fix.clone();
+    unknown.id = "r9-fix".into();
+    unknown.corrects = Some("r9".into());
+    let r =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&[twice, unknown]).expect("json")).await, 200)
+            .await;
+    assert_eq!(r["rejected"], 2);
+    assert_eq!(r["rejections"][0]["field"], "corrects");
+    assert_eq!(r["rejections"][1]["code"], "correction_target");
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TC-0001").await, 200).await;
+    assert_eq!(page["total"], 2);
+    let statuses: Vec<&str> =
+        page["rows"].as_array().expect("rows").iter().filter_map(|r| r["status"].as_str()).collect();
+    assert!(statuses.contains(&"superseded") && statuses.contains(&"stored"), "{statuses:?}");
+    aggregates_equal_recount(&app);
+    let mut conn = app.db.conn().expect("conn");
+    let totals = daily::stored(&mut conn, None).expect("stored");
+    assert_eq!(totals.len(), 1);
+    let t = totals[0].1;
+    // 2+3+4+5+6 = 20 boxes, with record r1 (3) corrected to 30: 47 boxes, 5 records.
+    assert_eq!((t.records, t.quantity_milli), (5, 47_000));
+    assert_eq!(t.amount_fen, 47 * 1250);
+    assert_eq!(totals[0].0.day.to_string(), "2026-11-20");
+    // Each submission has an audit row and a receipt a tenant may read, and only its own.
+    assert!(app.audit_count("trace.ingest", "success") >= 5);
+    let id = r["submission_id"].as_str().expect("id").to_owned();
+    let mine = json_of(w.key_a.get(&app, &format!("/api/v1/submissions/{id}")).await, 200).await;
+    assert_eq!(mine["receipt"]["rejected"], 2);
+    expect_problem(w.key_b.get(&app, &format!("/api/v1/submissions/{id}")).await, 404, "not_found").await;
+    let theirs = json_of(w.key_b.get(&app, "/api/v1/trace/records?trace_code=TC-0001").await, 200).await;
+    assert_eq!(theirs["total"], 0);
+    let list = json_of(w.key_b.get(&app, "/api/v1/submissions").await, 200).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0));
+}
+both_backends!(receipts_idempotency_and_corrections);
+
+async fn bad_records_are_named_and_atomic_batches_store_nothing(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let good = record("ok-1", "TC-A1", &seller, &buyer, 1.0, None);
+    type Spoil = fn(&mut TraceRecord);
+    let spoilers: [(&str, Spoil); 9] = [
+        ("act.stage", |r| r.act.stage = "selling".into()),
+        ("from.code", |r| r.from.code = "91330106MA27XXXXX0".into()),
+        ("from.region", |r| r.from.region = "110101".into()),
+        ("act.time", |r| r.act.time = "20/11/2026".into()),
+        ("act.time", |r| r.act.time = "2099-01-01T00:00:00+08:00".into()),
+        ("product.production_date", |r| r.product.production_date = Some("2026-12-01".into())),
+        ("product.trace_code", |r| {
+            r.product.scheme = "gs1".into();
+            r.product.trace_code = "(01)06901234567893(21)X1".into();
+        }),
+        ("act.quantity", |r| r.act.quantity = 0.0),
+        ("product.category", |r| r.product.category = "0999".into()),
+    ];
+    let cases: Vec<(TraceRecord, &str)> = spoilers
+        .iter()
+        .enumerate()
+        .map(|(k, (field, spoil))| {
+            let mut r = good.clone();
+            r.id = format!("bad-{k}");
+            spoil(&mut r);
+            (r, *field)
+        })
+        .collect();
+    let mut all = vec![good.clone()];
+    all.extend(cases.iter().map(|(r, _)| r.clone()));
+    // Atomic: every rejection is listed, and nothing is stored.
+    let r =
+        json_of(import(&app, &w.key_a, "format=json&mode=atomic", serde_json::to_vec(&all).expect("json")).await, 200)
+            .await;
+    assert_eq!((r["status"].as_str(), r["stored"].as_bool()), (Some("refused"), Some(false)));
+    assert_eq!(r["rejected"].as_u64(), Some(cases.len() as u64));
+    for (k, (_, field)) in cases.iter().enumerate() {
+        let rej = &r["rejections"][k];
+        assert_eq!(rej["index"].as_u64(), Some(k as u64 + 1), "{rej}");
+        assert_eq!(rej["field"], *field, "{rej}");
+        assert!(
+            rej["reason_zh"].as_str().is_some_and(|s| !s.is_empty())
+                && rej["reason"].as_str().is_some_and(|s| !s.is_empty())
+        );
+    }
+    assert_eq!(records_stored(&app), 0);
+    // A dry run reports the same and stores nothing either.
+    let r =
+        json_of(import(&app, &w.key_a, "format=json&dry_run=true", serde_json::to_vec(&all).expect("json")).await, 200)
+            .await;
+    assert_eq!((r["status"].as_str(), r["accepted"].as_u64()), (Some("dry_run"), Some(1)));
+    assert_eq!(records_stored(&app), 0);
+    // Best effort stores the good record.
+    let r = json_of(
+        import(&app, &w.key_a, "format=json&mode=best_effort", serde_json::to_vec(&all).expect("json")).await,
+        200,
+    )
+    .await;
+    assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(cases.len() as u64)));
+    assert_eq!(records_stored(&app), 1);
+    // Broken CSV quoting is a bad row; the others still go in.
+    let mut csv = csv_of(&[record("q1", "TC-Q1", &seller, &buyer, 1.0, None)]);
+    csv.extend_from_slice(b"\"unterminated,TC-Q2\n");
+    let r = json_of(import(&app, &w.key_a, "format=csv", csv).await, 200).await;
+    assert_eq!(r["accepted"], 1);
+    assert_eq!(r["rejected"], 1);
+    // JSON of the wrong shape, an unknown format, and a CSV without its columns are refused whole.
+    let p =
+        expect_problem(import(&app, &w.key_a, "format=json", b"12345".to_vec()).await, 422, "document_refused").await;
+    assert_eq!(p["reason"], "json_shape");
+    let p = expect_problem(
+        import(&app, &w.key_a, "format=csv", b"id,stage\nx,retail\n".to_vec()).await,
+        422,
+        "document_refused",
+    )
+    .await;
+    assert_eq!(p["reason"], "csv_missing_column");
+    let p =
+        expect_problem(import(&app, &w.key_a, "format=yaml", b"a: 1".to_vec()).await, 422, "validation_failed").await;
+    assert_eq!(p["field"], "format");
+    assert_eq!(records_stored(&app), 2);
+}
+both_backends!(bad_records_are_named_and_atomic_batches_store_nothing);
+
+async fn exchange_envelopes_are_checked_whole(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let records: Vec<TraceRecord> =
+        (0..3).map(|i| record(&format!("x{i}"), &format!("TX-{i}"), &seller, &buyer, 1.0, Some(3.0))).collect();
+    let good = envelope("platform-a", &records);
+    let r = json_of(w.key_a.send(&app, "/api/v1/exchange", "application/xml", good.clone()).await, 200).await;
+    assert_eq!(r["accepted"], 3);
+    assert!(r["message_id"].as_str().is_some_and(|m| !m.is_empty()));
+    // Another tenant's name as sender, a tampered payload, a DOCTYPE, billion laughs: refused
+    // with a stable reason, nothing stored.
+    let more: Vec<TraceRecord> =
+        (3..5).map(|i| record(&format!("x{i}"), &format!("TX-{i}"), &seller, &buyer, 1.0, None)).collect();
+    let spoofed = envelope("platform-b", &more);
+    let p = expect_problem(
+        w.key_a.send(&app, "/api/v1/exchange", "application/xml", spoofed).await,
+        422,
+        "document_refused",
+    )
+    .await;
+    assert_eq!(p["reason"], "sender_mismatch");
+    let tampered = String::from_utf8(envelope("platform-a", &more)).expect("utf8").replace("TX-4", "TX-9").into_bytes();
+    let p = expect_problem(
+        w.key_a.send(&app, "/api/v1/exchange", "application/xml", tampered).await,
+        422,
+        "document_refused",
+    )
+    .await;
+    assert_eq!(p["reason"], "payload_digest_mismatch");
+    let doctype = String::from_utf8(envelope("platform-a", &more))
+        .expect("utf8")
+        .replacen("?>", "?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]>", 1)
+        .into_bytes();
+    let p = expect_problem(
+        w.key_a.send(&app, "/api/v1/exchange", "application/xml", doctype).await,
+        422,
+        "document_refused",
+    )
+    .await;
+    assert_eq!(p["reason"], "xml_doctype");
+    assert_eq!(records_stored(&app), 3);
+    // A GB18030 envelope, as government systems send them, is decoded.
+    let text = String::from_utf8(envelope("platform-a", &more)).expect("utf8").replacen("UTF-8", "GB18030", 1);
+    let (encoded, _, _) = encoding_rs::GB18030.encode(&text);
+    let r = json_of(w.key_a.send(&app, "/api/v1/exchange", "application/xml", encoded.into_owned()).await, 200).await;
+    assert_eq!(r["accepted"], 2);
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TX-4").await, 200).await;
+    assert_eq!(page["rows"][0]["record"]["from"]["name"], "西湖鲜果有限公司");
+    aggregates_equal_recount(&app);
+}
+both_backends!(exchange_envelopes_are_checked_whole);
+
+async fn policies_limits_jobs_and_search(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let stranger = code("330106", 599);
+    let a_id = w.a["id"].as_str().expect("id").to_owned();
+    // Flag (the default): stored, counted, flagged with an anomaly.
+    let r = json_of(
+        import(
+            &app,
+            &w.key_a,
+            "format=json",
+            serde_json::to_vec(&[record("f1", "TP-1", &seller, &stranger, 1.0, None)]).expect("json"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!((r["accepted"].as_u64(), r["flagged"].as_u64()), (Some(1), Some(1)));
+    // Quarantine: stored apart and not counted.
+    let res =
+        w.sys.put(&app, &format!("/api/v1/ingest/policies/{a_id}"), json!({"unknown_reference": "quarantine"})).await;
+    expect_problem(res, 403, "forbidden").await;
+    let res = w
+        .reviewer
+        .put(&app, &format!("/api/v1/ingest/policies/{a_id}"), json!({"unknown_reference": "quarantine"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let r = json_of(
+        import(
+            &app,
+            &w.key_a,
+            "format=json",
+            serde_json::to_vec(&[record("q1", "TP-2", &seller, &stranger, 1.0, None)]).expect("json"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!((r["accepted"].as_u64(), r["quarantined"].as_u64()), (Some(1), Some(1)));
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?status=quarantined").await, 200).await;
+    assert_eq!(page["total"], 1);
+    aggregates_equal_recount(&app);
+    // Reject: refused, naming the party.
+    let res = w
+        .reviewer
+        .put(
+            &app,
+            &format!("/api/v1/ingest/policies/{a_id}"),
+            json!({"unknown_reference": "reject", "max_body_bytes": 4096, "submissions_per_minute": 30}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let r = json_of(
+        import(
+            &app,
+            &w.key_a,
+            "format=json",
+            serde_json::to_vec(&[record("j1", "TP-3", &seller, &stranger, 1.0, None)]).expect("json"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(r["rejections"][0]["field"], "to.code");
+    // The tenant's own body limit.
+    let big: Vec<TraceRecord> =
+        (0..40).map(|i| record(&format!("b{i}"), &format!("TB-{i}"), &seller, &buyer, 1.0, None)).collect();
+    expect_problem(
+        import(&app, &w.key_a, "format=json", serde_json::to_vec(&big).expect("json")).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let res = w
+        .reviewer
+        .put(
+            &app,
+            &format!("/api/v1/ingest/policies/{a_id}"),
+            json!({"unknown_reference": "flag", "submissions_per_minute": 1}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // More submissions than the tenant's rate allows.
+    expect_problem(import(&app, &w.key_a, "format=json", b"[]".to_vec()).await, 429, "rate_limited").await;
+    let res =
+        w.reviewer.put(&app, &format!("/api/v1/ingest/policies/{a_id}"), json!({"unknown_reference": "flag"})).await;
+    assert_eq!(res.status(), 200);
+    // An asynchronous job: 202, a status URL, then the receipt.
+    let res = import(&app, &w.key_a, "format=csv&async=true", csv_of(&big)).await;
+    assert_eq!(res.status(), 202);
+    let location = res.headers().get("location").and_then(|v| v.to_str().ok()).expect("location").to_owned();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = json_of(w.key_a.get(&app, &location).await, 200).await;
+        if status["submission"]["status"] == "stored" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["submission"]["status"], "stored", "{status}");
+    assert_eq!(status["receipt"]["accepted"], 40);
+    let spool = app.node_dir().join("spool");
+    assert_eq!(std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0), 0, "the spooled body is removed");
+    // Search by batch, stage, region, reporter and day; a bad filter names itself.
+    for q in [
+        "batch=B20261120",
+        "stage=distribution_sale",
+        "region=330100",
+        "reporter=330100",
+        "from=2026-11-20&to=2026-11-20",
+        "category=01",
+    ] {
+        let page = json_of(w.key_a.get(&app, &format!("/api/v1/trace/records?{q}&page_size=10")).await, 200).await;
+        assert_eq!(page["total"], 42, "{q}");
+        assert_eq!(page["rows"].as_array().map(Vec::len), Some(10), "{q}");
+    }
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?from=2026-11-21").await, 200).await;
+    assert_eq!(page["total"], 0);
+    let p =
+        expect_problem(w.key_a.get(&app, "/api/v1/trace/records?stage=selling").await, 422, "validation_failed").await;
+    assert_eq!(p["field"], "stage");
+    aggregates_equal_recount(&app);
+}
+both_backends!(policies_limits_jobs_and_search);
