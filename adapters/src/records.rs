@@ -93,7 +93,29 @@ impl TraceRecord {
 
     /// SHA-256 of the canonical form, hex: the record's identity for idempotency.
     pub fn content_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.canonical().as_bytes()))
+        hex::encode(self.content_digest())
+    }
+
+    /// SHA-256 of the canonical form, computed as it is serialised (no copy of the text).
+    pub fn content_digest(&self) -> [u8; 32] {
+        let mut w = HashWriter(Sha256::new());
+        // Writing to a hasher cannot fail, and every field serialises.
+        let _ = serde_json::to_writer(&mut w, self);
+        w.0.finalize().into()
+    }
+}
+
+/// Feeds what is written into a hasher.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

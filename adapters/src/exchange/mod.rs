@@ -14,7 +14,7 @@ pub mod tags;
 mod write;
 
 pub use read::EnvelopeReader;
-pub use write::write_envelope;
+pub use write::{write_envelope, write_streamed};
 
 use serde::{Deserialize, Serialize};
 

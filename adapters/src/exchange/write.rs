@@ -79,14 +79,28 @@ fn record<W: Write>(w: &mut Writer<W>, r: &TraceRecord) -> Result<(), ExchangeEr
 /// Writes an envelope of `records`; the header's record count and payload digest are set
 /// from the records.
 pub fn write_envelope<W: Write>(out: W, header: &Header, records: &[TraceRecord]) -> Result<(), ExchangeError> {
+    let mut h = header.clone();
+    h.record_count = records.len() as u64;
+    h.payload_digest = PayloadDigest::of(records);
+    write_streamed(out, &h, records.iter().cloned())
+}
+
+/// Writes an envelope whose header already carries the record count and payload digest,
+/// taking the records one at a time (a generator, or a second pass over a source whose
+/// digest was taken in a first), so memory stays bounded whatever the count.
+pub fn write_streamed<W: Write>(
+    out: W,
+    header: &Header,
+    records: impl Iterator<Item = TraceRecord>,
+) -> Result<(), ExchangeError> {
     let mut w = Writer::new_with_indent(out, b' ', 1);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(io)?;
     let mut root = BytesStart::new(tags::EXCHANGE);
     root.push_attribute(("xmlns", tags::NAMESPACE));
     w.write_event(Event::Start(root)).map_err(io)?;
     w.write_event(Event::Start(BytesStart::new(tags::HEADER))).map_err(io)?;
-    let count = records.len().to_string();
-    let digest = PayloadDigest::of(records);
+    let count = header.record_count.to_string();
+    let digest = header.payload_digest.clone();
     for (name, value) in [
         (tags::SENDER, header.sender.as_str()),
         (tags::RECEIVER, &header.receiver),
@@ -103,7 +117,7 @@ pub fn write_envelope<W: Write>(out: W, header: &Header, records: &[TraceRecord]
     w.write_event(Event::End(BytesEnd::new(tags::HEADER))).map_err(io)?;
     w.write_event(Event::Start(BytesStart::new(tags::BODY))).map_err(io)?;
     for r in records {
-        record(&mut w, r)?;
+        record(&mut w, &r)?;
     }
     w.write_event(Event::End(BytesEnd::new(tags::BODY))).map_err(io)?;
     w.write_event(Event::End(BytesEnd::new(tags::EXCHANGE))).map_err(io)?;

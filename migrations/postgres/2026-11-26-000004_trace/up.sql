@@ -1,8 +1,9 @@
--- Trace records (追溯信息) as the adapters deliver them, with the columns searches and
--- aggregates need; the whole canonical record is kept in `body`. A sender's record id is
--- unique per tenant: a resend (same id, same content hash) is a duplicate, the same id with
--- other content is refused, and a correction is a new record naming the one it corrects.
--- Quantities are thousandths and amounts fen, so sums are exact.
+-- Trace records (追溯信息) as the adapters deliver them: the three parts of a transaction
+-- record (parties, product, act) as columns, quantities in thousandths and money in fen so
+-- sums are exact, the act's time in UTC, and `region` the acting party's region (the seller's
+-- for `out`, the buyer's for `in`). A sender's record id is unique per tenant: a resend (same
+-- id, same content hash) is a duplicate, the same id with other content is refused, and a
+-- correction is a new record naming the one it corrects (`trace_corrections`).
 CREATE TABLE trace_records (
     seq BIGSERIAL PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
@@ -12,23 +13,43 @@ CREATE TABLE trace_records (
     reporter TEXT NOT NULL,
     status TEXT NOT NULL,
     flagged BOOLEAN NOT NULL,
-    corrects TEXT,
-    region TEXT NOT NULL,
+    from_code TEXT NOT NULL,
+    from_name TEXT NOT NULL,
+    from_region TEXT NOT NULL,
+    to_code TEXT NOT NULL,
+    to_name TEXT NOT NULL,
+    to_region TEXT NOT NULL,
+    trace_code TEXT NOT NULL,
+    scheme TEXT NOT NULL,
+    product_name TEXT NOT NULL,
+    category TEXT NOT NULL,
+    specification TEXT NOT NULL,
+    batch TEXT NOT NULL,
+    production_date TEXT,
+    shelf_life_days INTEGER,
+    origin TEXT NOT NULL,
     stage TEXT NOT NULL,
     direction TEXT NOT NULL,
-    category TEXT NOT NULL,
-    trace_code TEXT NOT NULL,
-    batch TEXT NOT NULL,
-    act_time TIMESTAMP NOT NULL,
     quantity_milli BIGINT NOT NULL,
+    unit TEXT NOT NULL,
+    price_fen BIGINT,
     amount_fen BIGINT,
-    body TEXT NOT NULL,
-    received_at TIMESTAMP NOT NULL,
+    act_time TIMESTAMP NOT NULL,
+    place TEXT NOT NULL,
+    region TEXT NOT NULL,
     UNIQUE (tenant_id, record_id)
 );
-CREATE INDEX trace_search ON trace_records(region, act_time, stage, category, status, tenant_id, reporter);
+CREATE INDEX trace_search ON trace_records(region, act_time);
 CREATE INDEX trace_code ON trace_records(trace_code);
 CREATE INDEX trace_batch ON trace_records(batch) WHERE batch <> '';
+
+-- Corrections: which record each correction replaced (rare, so kept beside the records).
+CREATE TABLE trace_corrections (
+    tenant_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    corrects TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, record_id)
+);
 
 -- Daily aggregates kept while records are stored: what the statistics roll-up sends upward.
 -- They equal a recount of the stored (not quarantined, not superseded) records.

@@ -59,7 +59,7 @@ impl ManageConnection for ConnectionFactory {
                     "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                      PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY; \
-                     PRAGMA mmap_size = 268435456; \
+                     PRAGMA mmap_size = {MMAP_BYTES}; \
                      PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
@@ -254,11 +254,13 @@ impl Db {
         };
         let sqlite = matches!(*conn, DbConnection::Sqlite(_));
         if sqlite {
-            conn.batch_execute(&format!("PRAGMA cache_size = -{cache_kib}"))?;
+            // Memory-mapped reads would count the file's pages as the process's memory; a
+            // bulk load reads through the page cache alone, so its memory stays bounded.
+            conn.batch_execute(&format!("PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0"))?;
         }
         let result = (*conn).transaction(work);
         if sqlite {
-            conn.batch_execute(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+            conn.batch_execute(&format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA mmap_size = {MMAP_BYTES}"))?;
         }
         result
     }
@@ -266,13 +268,15 @@ impl Db {
 
 /// SQLite's automatic checkpoint threshold (pages of the write-ahead log).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+/// SQLite's memory-mapped I/O per connection (bytes).
+pub const MMAP_BYTES: u64 = 268_435_456;
 /// SQLite's page cache per connection (KiB).
 pub const CACHE_KIB: u32 = 65_536;
 /// SQLite's page cache for a bulk transaction (KiB).
 pub const BULK_CACHE_KIB: u32 = 524_288;
 /// SQLite's page cache while trace records are ingested (KiB): ingestion is held to a
 /// bounded memory whatever the file size.
-pub const TRACE_CACHE_KIB: u32 = 98_304;
+pub const TRACE_CACHE_KIB: u32 = 49_152;
 
 /// The gap-free sequences the node keeps, each with its own lock.
 #[derive(Debug, Clone, Copy)]
@@ -329,10 +333,13 @@ macro_rules! insert_rows {
 }
 
 /// Inserts rows, skipping those whose unique keys the table already holds, and evaluates to
-/// `AppResult<Vec<usize>>`: the positions of the rows skipped. On SQLite one prepared
-/// single-row `INSERT OR IGNORE` per row (its answer says whether the row went in); on
-/// PostgreSQL multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING $key` of 1,000 rows, the
-/// rows whose key did not come back being the skipped ones. `$key_of` gives a row's key.
+/// `AppResult<Vec<usize>>`: the positions of the rows skipped. `$key_of` gives a row's key
+/// (`&String` or `&str`).
+///
+/// On SQLite one prepared single-row `INSERT OR IGNORE` per row (its answer says whether the
+/// row went in; multi-row statements measured no faster). On PostgreSQL, multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING $key` of 1,000 rows: a
+/// row whose key did not come back was skipped, and when a key occurs twice in one statement
+/// the first occurrence is the one stored.
 #[macro_export]
 macro_rules! insert_or_skip {
     ($conn:expr, $table:expr, $rows:expr, $key:expr, $key_of:expr) => {{
@@ -349,25 +356,38 @@ macro_rules! insert_or_skip {
             }
             $crate::db::DbConnection::Postgres(c) => {
                 for (n, chunk) in rows.chunks(1_000).enumerate() {
-                    let stored: std::collections::HashSet<String> = diesel::insert_into($table)
+                    let stored: Vec<String> = diesel::insert_into($table)
                         .values(chunk)
                         .on_conflict_do_nothing()
                         .returning($key)
-                        .get_results::<String>(c)?
-                        .into_iter()
-                        .collect();
-                    skipped.extend(
-                        chunk
-                            .iter()
-                            .enumerate()
-                            .filter(|&(_, r)| !stored.contains($key_of(r)))
-                            .map(|(k, _)| n * 1_000 + k),
-                    );
+                        .get_results(c)?;
+                    $crate::db::note_skipped(chunk.len(), chunk.iter().map($key_of), stored, n * 1_000, &mut skipped);
                 }
             }
         }
         Ok::<Vec<usize>, $crate::error::AppError>(skipped)
     }};
+}
+
+/// Notes which of a statement's `len` rows were skipped, from the keys it returned: a row
+/// whose key did not come back, or a later row with a key an earlier row of the statement
+/// took. When every row's key came back, none was skipped.
+pub fn note_skipped<'k, K: AsRef<str> + ?Sized + 'k>(
+    len: usize,
+    keys: impl Iterator<Item = &'k K>,
+    returned: Vec<String>,
+    base: usize,
+    skipped: &mut Vec<usize>,
+) {
+    if returned.len() == len {
+        return;
+    }
+    let mut returned: std::collections::HashSet<String> = returned.into_iter().collect();
+    for (k, key) in keys.enumerate() {
+        if !returned.remove(key.as_ref()) {
+            skipped.push(base + k);
+        }
+    }
 }
 
 /// Runs the same diesel statement against the concrete connection of either backend, for

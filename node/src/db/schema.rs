@@ -305,18 +305,38 @@ diesel::table! {
         reporter -> Text,
         status -> Text,
         flagged -> Bool,
-        corrects -> Nullable<Text>,
-        region -> Text,
+        from_code -> Text,
+        from_name -> Text,
+        from_region -> Text,
+        to_code -> Text,
+        to_name -> Text,
+        to_region -> Text,
+        trace_code -> Text,
+        scheme -> Text,
+        product_name -> Text,
+        category -> Text,
+        specification -> Text,
+        batch -> Text,
+        production_date -> Nullable<Text>,
+        shelf_life_days -> Nullable<Integer>,
+        origin -> Text,
         stage -> Text,
         direction -> Text,
-        category -> Text,
-        trace_code -> Text,
-        batch -> Text,
-        act_time -> Timestamp,
         quantity_milli -> BigInt,
+        unit -> Text,
+        price_fen -> Nullable<BigInt>,
         amount_fen -> Nullable<BigInt>,
-        body -> Text,
-        received_at -> Timestamp,
+        act_time -> Timestamp,
+        place -> Text,
+        region -> Text,
+    }
+}
+
+diesel::table! {
+    trace_corrections (tenant_id, record_id) {
+        tenant_id -> Text,
+        record_id -> Text,
+        corrects -> Text,
     }
 }
 
@@ -407,6 +427,7 @@ diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     trace_records,
+    trace_corrections,
     ingest_policies,
     anomalies,
     trace_daily,

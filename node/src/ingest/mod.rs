@@ -36,7 +36,7 @@ use submissions::{state, Meta};
 use validate::{Checked, Validator};
 
 /// Records validated per step of the pipeline.
-const STEP: usize = 4_096;
+const STEP: usize = 1_024;
 
 /// How a submission treats rejected records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -355,7 +355,7 @@ fn store_plain<'a>(
         if stored {
             accepted(receipt, &row, flags, found);
             if row.status == status::STORED {
-                daily.count(row);
+                daily.count(&row);
             }
         }
     }
@@ -384,13 +384,14 @@ fn store_correction<'a>(
     match store::supersede(conn, tenant, &target)? {
         Ok(taken_back) => {
             if let Some((key, totals)) = taken_back {
-                daily.uncount(key, &totals);
+                daily.uncount(&key, &totals);
             }
+            store::note_correction(conn, tenant, id, &target)?;
             receipt.corrected += 1;
             let row = c.row;
             accepted(receipt, &row, c.flags, found);
             if row.status == status::STORED {
-                daily.count(row);
+                daily.count(&row);
             }
         }
         Err(why) => {

@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
 use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, IdentifierError, ProductCode, Uscc};
 use tracenode_adapters::records::{Party, TraceRecord};
@@ -58,27 +57,52 @@ pub struct Validator<'a> {
     within: &'a RegionCode,
     policy: ReferencePolicy,
     categories: HashSet<String>,
-    entities: EntityCache,
+    codes: PartyCodes,
     now: NaiveDateTime,
 }
 
-/// Which entity codes are registered, looked up once per submission.
-struct EntityCache {
-    conn: Option<crate::db::PooledDb>,
-    known: HashMap<String, bool>,
+/// What is known of a party code: its normal form (or why it is invalid) and, once asked,
+/// whether an entity with it is registered. Submissions name the same few parties again and
+/// again, so each code is checked and looked up once.
+struct KnownCode {
+    normal: Result<String, IdentifierError>,
+    registered: Option<bool>,
 }
 
-impl EntityCache {
-    fn registered(&mut self, code: &str) -> AppResult<bool> {
-        if let Some(&k) = self.known.get(code) {
-            return Ok(k);
+/// The party codes of one submission.
+struct PartyCodes {
+    conn: crate::db::PooledDb,
+    known: HashMap<String, KnownCode>,
+}
+
+impl PartyCodes {
+    fn entry(&mut self, raw: &str) -> &mut KnownCode {
+        if !self.known.contains_key(raw) {
+            if self.known.len() >= CACHE_LIMIT {
+                self.known.clear();
+            }
+            let normal = Uscc::parse(raw).map(|u| u.as_str().to_owned());
+            self.known.insert(raw.to_owned(), KnownCode { normal, registered: None });
         }
-        let Some(conn) = self.conn.as_mut() else { return Ok(true) };
+        self.known.get_mut(raw).expect("just inserted")
+    }
+
+    /// The normal form of a code, or why it is invalid.
+    fn normal(&mut self, raw: &str) -> Result<String, IdentifierError> {
+        self.entry(raw).normal.clone()
+    }
+
+    /// Whether an entity with this (valid) code is registered.
+    fn registered(&mut self, raw: &str) -> AppResult<bool> {
+        let conn = &mut self.conn;
+        let known = self.known.get_mut(raw);
+        let Some(k) = known else { return Ok(false) };
+        if let Some(r) = k.registered {
+            return Ok(r);
+        }
+        let Ok(code) = &k.normal else { return Ok(false) };
         let n: i64 = entities::table.filter(entities::code.eq(code)).count().get_result(&mut **conn)?;
-        if self.known.len() >= CACHE_LIMIT {
-            self.known.clear();
-        }
-        self.known.insert(code.to_owned(), n > 0);
+        k.registered = Some(n > 0);
         Ok(n > 0)
     }
 }
@@ -142,7 +166,7 @@ impl<'a> Validator<'a> {
             within,
             policy,
             categories,
-            entities: EntityCache { conn: Some(lookups), known: HashMap::new() },
+            codes: PartyCodes { conn: lookups, known: HashMap::new() },
             now: crate::db::now(),
         })
     }
@@ -164,8 +188,7 @@ impl<'a> Validator<'a> {
             if code.is_empty() {
                 continue;
             }
-            let code = Uscc::parse(code).map(|u| u.as_str().to_owned()).unwrap_or_else(|_| code.to_owned());
-            if !self.entities.registered(&code)? {
+            if !self.codes.registered(code)? {
                 let (zh, en) = (
                     format!("{}“{code}”未在本节点注册", party_label(field)),
                     format!("{field} {code} is not a registered entity"),
@@ -178,29 +201,42 @@ impl<'a> Validator<'a> {
                 flags.push(Flag { rule: "unknown_reference", zh, en });
             }
         }
-        let body = rec.canonical();
-        let content_hash = Sha256::digest(body.as_bytes()).to_vec();
+        let content_hash = rec.content_digest().to_vec();
+        let corrects = rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+        let TraceRecord { id, from, to, product: p, act: a, .. } = rec;
         let row = TraceRow {
             tenant_id: self.tenant,
-            record_id: id.to_owned(),
+            record_id: trimmed(id),
             content_hash,
             submission_id: self.submission,
             reporter: self.reporter,
             status: if quarantine { status::QUARANTINED } else { status::STORED },
             flagged: !flags.is_empty(),
-            corrects: rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned),
-            region,
-            stage: rec.act.stage.trim().to_owned(),
+            from_code: self.codes.normal(from.code.trim()).unwrap_or_else(|_| trimmed(from.code)),
+            from_name: trimmed(from.name),
+            from_region: trimmed(from.region),
+            to_code: self.codes.normal(to.code.trim()).unwrap_or_else(|_| trimmed(to.code)),
+            to_name: trimmed(to.name),
+            to_region: trimmed(to.region),
+            trace_code: trimmed(p.trace_code),
+            scheme: if p.scheme.trim().is_empty() { "local".to_owned() } else { trimmed(p.scheme) },
+            product_name: trimmed(p.name),
+            category: trimmed(p.category),
+            specification: trimmed(p.specification),
+            batch: trimmed(p.batch),
+            production_date: p.production_date.map(trimmed).filter(|d| !d.is_empty()),
+            shelf_life_days: p.shelf_life_days.and_then(|d| i32::try_from(d).ok()),
+            origin: trimmed(p.origin),
+            stage: trimmed(a.stage),
             direction: acting,
-            category: rec.product.category.trim().to_owned(),
-            trace_code: rec.product.trace_code.trim().to_owned(),
-            batch: rec.product.batch.trim().to_owned(),
-            act_time: StoredTime(act_time),
             quantity_milli,
-            amount_fen,
+            unit: trimmed(a.unit),
             price_fen,
-            body,
-            received_at: StoredTime(self.now),
+            amount_fen,
+            act_time: StoredTime(act_time),
+            place: trimmed(a.place),
+            region,
+            corrects,
         };
         Ok(Ok(Checked { index, row, flags }))
     }
@@ -209,7 +245,7 @@ impl<'a> Validator<'a> {
     /// price, the acting direction and the acting party's region.
     #[allow(clippy::type_complexity)]
     fn shape(
-        &self,
+        &mut self,
         index: u64,
         rec: &TraceRecord,
     ) -> Result<(NaiveDateTime, i64, Option<i64>, Option<i64>, &'static str, String), Refused> {
@@ -258,8 +294,7 @@ impl<'a> Validator<'a> {
             .map_err(|_| bad(field, "金额和单价应为非负数".into(), format!("{field} must be a non-negative number")))
         };
         let price = money("act.price", rec.act.price)?;
-        let amount = money("act.amount", rec.act.amount)?
-            .or_else(|| price.map(|p| ((p as i128 * quantity as i128 + 500) / 1000) as i64));
+        let amount = money("act.amount", rec.act.amount)?;
         let time = parse_time(&rec.act.time).ok_or_else(|| {
             bad(
                 "act.time",
@@ -336,7 +371,7 @@ impl<'a> Validator<'a> {
 
     /// Checks a party; the acting party must have a code and a region within the node's.
     /// Returns the region.
-    fn party(&self, index: u64, id: &str, (field, party): (&str, &Party), acting: bool) -> Result<String, Refused> {
+    fn party(&mut self, index: u64, id: &str, (field, party): (&str, &Party), acting: bool) -> Result<String, Refused> {
         let code = party.code.trim();
         if code.is_empty() && acting {
             return Err(reject(
@@ -348,7 +383,7 @@ impl<'a> Validator<'a> {
             ));
         }
         if !code.is_empty() {
-            Uscc::parse(code).map_err(|e| {
+            self.codes.normal(code).map_err(|e| {
                 identifier(index, id, &format!("{field}.code"), "统一社会信用代码", "unified social credit code: ", &e)
             })?;
         }
@@ -376,6 +411,15 @@ impl<'a> Validator<'a> {
             ));
         }
         Ok(parsed.as_str().to_owned())
+    }
+}
+
+/// `s` without surrounding white space (moved when there is none).
+fn trimmed(s: String) -> String {
+    if s.len() == s.trim().len() {
+        s
+    } else {
+        s.trim().to_owned()
     }
 }
 

@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 use serde::Serialize;
+use tracenode_adapters::codes::Stage;
 
-use super::row::{day_of, day_text, fen, TraceRow};
+use super::row::{amount_of, day_of, day_text, TraceRow};
 use crate::db::schema::{trace_daily, trace_records};
 use crate::db::DbConnection;
 use crate::error::AppResult;
@@ -52,11 +53,11 @@ pub struct Totals {
 
 impl Totals {
     /// The totals of one record.
-    pub fn of(quantity_milli: i64, amount_fen: Option<i64>, price_fen: Option<i64>) -> Totals {
+    pub fn of(quantity_milli: i64, price_fen: Option<i64>, amount_fen: Option<i64>) -> Totals {
         Totals {
             records: 1,
             quantity_milli,
-            amount_fen: amount_fen.unwrap_or(0),
+            amount_fen: amount_of(quantity_milli, price_fen, amount_fen),
             priced: i64::from(price_fen.is_some()),
             price_fen_sum: price_fen.unwrap_or(0),
             price_fen_sumsq: price_fen.map(|p| (p as f64) * (p as f64)).unwrap_or(0.0),
@@ -73,30 +74,74 @@ impl Totals {
     }
 }
 
+/// An aggregate row's key in memory: small and `Copy`, so counting a million records costs
+/// no allocation per record (categories are interned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Slot {
+    day: i32,
+    region: u32,
+    category: u32,
+    stage: u8,
+    out: bool,
+}
+
 /// Changes to the aggregates, gathered in memory while a submission is stored and written
 /// once at its end.
 #[derive(Debug, Default)]
 pub struct DailyChanges {
-    map: HashMap<DailyKey, Totals>,
+    map: HashMap<Slot, Totals>,
+    categories: Vec<String>,
+    category_ids: HashMap<String, u32>,
 }
 
 impl DailyChanges {
-    /// Counts a stored record (its strings move into the key).
-    pub fn count(&mut self, row: TraceRow<'_>) {
-        let totals = Totals::of(row.quantity_milli, row.amount_fen, row.price_fen);
-        let key = DailyKey {
-            day: row.day(),
-            region: row.region,
-            category: row.category,
-            stage: row.stage,
-            direction: row.direction.to_owned(),
+    fn slot(&mut self, day: NaiveDate, region: &str, category: &str, stage: &str, direction: &str) -> Slot {
+        let category = match self.category_ids.get(category) {
+            Some(&id) => id,
+            None => {
+                let id = self.categories.len() as u32;
+                self.categories.push(category.to_owned());
+                self.category_ids.insert(category.to_owned(), id);
+                id
+            }
         };
-        self.map.entry(key).or_default().add(&totals, 1);
+        Slot {
+            day: day.num_days_from_ce(),
+            region: region.parse().unwrap_or(0),
+            category,
+            stage: Stage::ALL.iter().position(|s| s.code() == stage).unwrap_or(usize::from(u8::MAX)) as u8,
+            out: direction == "out",
+        }
+    }
+
+    fn key(&self, slot: &Slot) -> DailyKey {
+        DailyKey {
+            day: NaiveDate::from_num_days_from_ce_opt(slot.day).unwrap_or_default(),
+            region: format!("{:06}", slot.region),
+            category: self.categories.get(slot.category as usize).cloned().unwrap_or_default(),
+            stage: Stage::ALL.get(usize::from(slot.stage)).map(|s| s.code().to_owned()).unwrap_or_default(),
+            direction: if slot.out { "out" } else { "in" }.to_owned(),
+        }
+    }
+
+    /// The order of the aggregates' key (day, region, category, stage, direction).
+    fn order(&self, a: &Slot, b: &Slot) -> std::cmp::Ordering {
+        let category = |s: &Slot| self.categories.get(s.category as usize).map(String::as_str).unwrap_or("");
+        let stage = |s: &Slot| Stage::ALL.get(usize::from(s.stage)).map(|x| x.code()).unwrap_or("");
+        (a.day, a.region, category(a), stage(a), a.out).cmp(&(b.day, b.region, category(b), stage(b), b.out))
+    }
+
+    /// Counts a stored record.
+    pub fn count(&mut self, row: &TraceRow<'_>) {
+        let totals = Totals::of(row.quantity_milli, row.price_fen, row.amount_fen);
+        let slot = self.slot(row.day(), &row.region, &row.category, &row.stage, row.direction);
+        self.map.entry(slot).or_default().add(&totals, 1);
     }
 
     /// Takes back a record that stops counting (superseded by a correction).
-    pub fn uncount(&mut self, key: DailyKey, totals: &Totals) {
-        self.map.entry(key).or_default().add(totals, -1);
+    pub fn uncount(&mut self, key: &DailyKey, totals: &Totals) {
+        let slot = self.slot(key.day, &key.region, &key.category, &key.stage, &key.direction);
+        self.map.entry(slot).or_default().add(totals, -1);
     }
 
     /// Aggregate rows touched.
@@ -109,39 +154,107 @@ impl DailyChanges {
         self.map.is_empty()
     }
 
-    /// Adds the changes to the stored aggregates of `tenant`.
-    pub fn write(self, conn: &mut DbConnection, tenant: &str) -> AppResult<()> {
-        use trace_daily::dsl as d;
-        for (k, t) in self.map {
-            let upsert = diesel::insert_into(trace_daily::table)
-                .values((
-                    d::tenant_id.eq(tenant),
-                    d::day.eq(day_text(k.day)),
-                    d::region.eq(&k.region),
-                    d::category.eq(&k.category),
-                    d::stage.eq(&k.stage),
-                    d::direction.eq(&k.direction),
-                    d::records.eq(t.records),
-                    d::quantity_milli.eq(t.quantity_milli),
-                    d::amount_fen.eq(t.amount_fen),
-                    d::priced.eq(t.priced),
-                    d::price_fen_sum.eq(t.price_fen_sum),
-                    d::price_fen_sumsq.eq(t.price_fen_sumsq),
-                ))
-                .on_conflict((d::tenant_id, d::day, d::region, d::category, d::stage, d::direction))
-                .do_update()
-                .set((
-                    d::records.eq(d::records + excluded(d::records)),
-                    d::quantity_milli.eq(d::quantity_milli + excluded(d::quantity_milli)),
-                    d::amount_fen.eq(d::amount_fen + excluded(d::amount_fen)),
-                    d::priced.eq(d::priced + excluded(d::priced)),
-                    d::price_fen_sum.eq(d::price_fen_sum + excluded(d::price_fen_sum)),
-                    d::price_fen_sumsq.eq(d::price_fen_sumsq + excluded(d::price_fen_sumsq)),
-                ));
-            crate::on_backend!(conn, |c| upsert.execute(c))?;
+    /// Adds the changes to the stored aggregates of `tenant`. A submission may touch hundreds
+    /// of thousands of aggregate rows, so the changes go into a temporary table by a prepared
+    /// insert and are merged in one `INSERT … SELECT … ON CONFLICT DO UPDATE` (the same
+    /// statement on both backends).
+    pub fn write(&self, conn: &mut DbConnection, tenant: &str) -> AppResult<()> {
+        if self.map.is_empty() {
+            return Ok(());
         }
+        conn.batch_execute(DELTA_TABLE)?;
+        // In key order, so the merge appends to the aggregates' B-tree instead of scattering;
+        // converted to rows a thousand at a time, so memory stays small.
+        let mut slots: Vec<(&Slot, &Totals)> = self.map.iter().collect();
+        slots.sort_unstable_by(|a, b| self.order(a.0, b.0));
+        for chunk in slots.chunks(1_000) {
+            let keys: Vec<(DailyKey, &Totals)> = chunk.iter().map(|(slot, t)| (self.key(slot), *t)).collect();
+            let rows: Vec<DeltaRow<'_>> = keys
+                .iter()
+                .map(|(k, t)| DeltaRow {
+                    tenant_id: tenant,
+                    day: day_text(k.day),
+                    region: &k.region,
+                    category: &k.category,
+                    stage: &k.stage,
+                    direction: &k.direction,
+                    records: t.records,
+                    quantity_milli: t.quantity_milli,
+                    amount_fen: t.amount_fen,
+                    priced: t.priced,
+                    price_fen_sum: t.price_fen_sum,
+                    price_fen_sumsq: t.price_fen_sumsq,
+                })
+                .collect();
+            crate::insert_rows!(conn, trace_daily_delta::table, &rows)?;
+        }
+        conn.batch_execute(MERGE_DELTA)?;
         Ok(())
     }
+}
+
+/// The temporary table changes are gathered in before the merge.
+const DELTA_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS trace_daily_delta (
+    tenant_id TEXT NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL, category TEXT NOT NULL,
+    stage TEXT NOT NULL, direction TEXT NOT NULL, records BIGINT NOT NULL,
+    quantity_milli BIGINT NOT NULL, amount_fen BIGINT NOT NULL, priced BIGINT NOT NULL,
+    price_fen_sum BIGINT NOT NULL, price_fen_sumsq DOUBLE PRECISION NOT NULL);
+    DELETE FROM trace_daily_delta;";
+
+/// Adds the gathered changes to the aggregates (`WHERE true` keeps SQLite's parser from
+/// reading `ON CONFLICT` as part of the `SELECT`).
+const MERGE_DELTA: &str = "INSERT INTO trace_daily (tenant_id, day, region, category, stage, direction,
+        records, quantity_milli, amount_fen, priced, price_fen_sum, price_fen_sumsq)
+    SELECT tenant_id, day, region, category, stage, direction,
+        records, quantity_milli, amount_fen, priced, price_fen_sum, price_fen_sumsq
+    FROM trace_daily_delta WHERE true
+    ON CONFLICT (tenant_id, day, region, category, stage, direction) DO UPDATE SET
+        records = trace_daily.records + excluded.records,
+        quantity_milli = trace_daily.quantity_milli + excluded.quantity_milli,
+        amount_fen = trace_daily.amount_fen + excluded.amount_fen,
+        priced = trace_daily.priced + excluded.priced,
+        price_fen_sum = trace_daily.price_fen_sum + excluded.price_fen_sum,
+        price_fen_sumsq = trace_daily.price_fen_sumsq + excluded.price_fen_sumsq;
+    DELETE FROM trace_daily_delta;";
+
+/// The temporary table, declared for diesel (it is created by [`DELTA_TABLE`]).
+#[allow(missing_docs)]
+mod delta {
+    diesel::table! {
+        /// Temporary: the changes of one submission (see [`DailyChanges::write`]).
+        trace_daily_delta (tenant_id, day, region, category, stage, direction) {
+            tenant_id -> Text,
+            day -> Text,
+            region -> Text,
+            category -> Text,
+            stage -> Text,
+            direction -> Text,
+            records -> BigInt,
+            quantity_milli -> BigInt,
+            amount_fen -> BigInt,
+            priced -> BigInt,
+            price_fen_sum -> BigInt,
+            price_fen_sumsq -> Double,
+        }
+    }
+}
+use delta::trace_daily_delta;
+
+#[derive(Insertable)]
+#[diesel(table_name = trace_daily_delta, treat_none_as_default_value = false)]
+struct DeltaRow<'a> {
+    tenant_id: &'a str,
+    day: String,
+    region: &'a str,
+    category: &'a str,
+    stage: &'a str,
+    direction: &'a str,
+    records: i64,
+    quantity_milli: i64,
+    amount_fen: i64,
+    priced: i64,
+    price_fen_sum: i64,
+    price_fen_sumsq: f64,
 }
 
 /// The stored aggregates of `tenant` (all tenants when `None`), rows with no records left
@@ -185,11 +298,6 @@ fn sorted(map: HashMap<DailyKey, Totals>) -> Vec<(DailyKey, Totals)> {
     v
 }
 
-/// The unit price (fen) a canonical record carries.
-pub fn price_fen_of(body: &str) -> Option<i64> {
-    serde_json::from_str::<tracenode_adapters::records::TraceRecord>(body).ok()?.act.price.and_then(fen)
-}
-
 /// The columns of a stored record that say what it counts for.
 pub type CountedColumns = (
     trace_records::act_time,
@@ -198,8 +306,8 @@ pub type CountedColumns = (
     trace_records::stage,
     trace_records::direction,
     trace_records::quantity_milli,
+    trace_records::price_fen,
     trace_records::amount_fen,
-    trace_records::body,
 );
 
 /// [`CountedColumns`] for a select.
@@ -210,16 +318,16 @@ pub const COUNTED: CountedColumns = (
     trace_records::stage,
     trace_records::direction,
     trace_records::quantity_milli,
+    trace_records::price_fen,
     trace_records::amount_fen,
-    trace_records::body,
 );
 
 /// A stored record's [`CountedColumns`].
-pub type Counted = (chrono::NaiveDateTime, String, String, String, String, i64, Option<i64>, String);
+pub type Counted = (chrono::NaiveDateTime, String, String, String, String, i64, Option<i64>, Option<i64>);
 
 /// What a stored record counts for: its aggregate row and totals.
-pub fn contribution((time, region, category, stage, direction, q, amount, body): Counted) -> (DailyKey, Totals) {
-    (DailyKey { day: day_of(time), region, category, stage, direction }, Totals::of(q, amount, price_fen_of(&body)))
+pub fn contribution((time, region, category, stage, direction, q, price, amount): Counted) -> (DailyKey, Totals) {
+    (DailyKey { day: day_of(time), region, category, stage, direction }, Totals::of(q, price, amount))
 }
 
 /// The aggregates recounted from the counted records of `tenant` (all tenants when `None`),

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
 use tracenode_adapters::records::TraceRecord;
 
-use super::row::CST_HOURS;
+use super::row::{StoredRecord, CST_HOURS};
+use super::store;
 use crate::db::schema::trace_records;
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{AppError, AppResult};
@@ -187,8 +188,6 @@ impl TraceQuery {
     }
 }
 
-type HitRow = (i64, String, String, String, bool, String, NaiveDateTime, i64, Option<i64>, String);
-
 /// One page of matching records, newest act first.
 pub fn page(conn: &mut DbConnection, query: &TraceQuery, reach: &Reach) -> AppResult<TracePage> {
     use trace_records::dsl as r;
@@ -196,43 +195,32 @@ pub fn page(conn: &mut DbConnection, query: &TraceQuery, reach: &Reach) -> AppRe
     let page_size = query.page_size.unwrap_or(50).clamp(1, MAX_PAGE_SIZE);
     let counted: Vec<i64> = query.build(reach)?.select(r::seq).limit(COUNT_CAP + 1).load(conn)?;
     let total = (counted.len() as i64).min(COUNT_CAP);
-    let rows: Vec<HitRow> = query
+    let stored: Vec<StoredRecord> = query
         .build(reach)?
-        .select((
-            r::seq,
-            r::tenant_id,
-            r::reporter,
-            r::status,
-            r::flagged,
-            r::region,
-            r::act_time,
-            r::quantity_milli,
-            r::amount_fen,
-            r::body,
-        ))
+        .select(StoredRecord::as_select())
         .order((r::act_time.desc(), r::seq.desc()))
         .offset((page - 1) * page_size)
         .limit(page_size)
         .load(conn)?;
-    let rows = rows
-        .into_iter()
-        .filter_map(
-            |(seq, tenant_id, reporter, status, flagged, region, act_time, quantity_milli, amount_fen, body)| {
-                let record = serde_json::from_str(&body).ok()?;
-                Some(TraceHit {
-                    seq,
-                    tenant_id,
-                    reporter,
-                    status,
-                    flagged,
-                    region,
-                    act_time,
-                    quantity_milli,
-                    amount_fen,
-                    record,
-                })
-            },
-        )
+    let keys: Vec<(&str, &str)> = stored.iter().map(|s| (s.tenant_id.as_str(), s.record_id.as_str())).collect();
+    let mut corrections = store::corrections_of(conn, &keys)?;
+    let rows = stored
+        .iter()
+        .map(|s| {
+            let corrects = corrections.remove(&(s.tenant_id.clone(), s.record_id.clone()));
+            TraceHit {
+                seq: s.seq,
+                tenant_id: s.tenant_id.clone(),
+                reporter: s.reporter.clone(),
+                status: s.status.clone(),
+                flagged: s.flagged,
+                region: s.region.clone(),
+                act_time: s.act_time,
+                quantity_milli: s.quantity_milli,
+                amount_fen: s.amount_fen,
+                record: s.record(corrects),
+            }
+        })
         .collect();
     Ok(TracePage { rows, total, total_is_lower_bound: counted.len() as i64 > COUNT_CAP, page, page_size })
 }

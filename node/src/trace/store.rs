@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::daily::{contribution, Counted, DailyKey, Totals, COUNTED};
 use super::row::TraceRow;
 use super::status;
-use crate::db::schema::trace_records;
+use crate::db::schema::{trace_corrections, trace_records};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -105,6 +105,35 @@ pub fn supersede(
         return Ok(Ok(None));
     }
     Ok(Ok(Some(contribution(counted))))
+}
+
+/// Notes that the tenant's record `record_id` corrects `corrects`.
+pub fn note_correction(conn: &mut DbConnection, tenant: &str, record_id: &str, corrects: &str) -> AppResult<()> {
+    diesel::insert_into(trace_corrections::table)
+        .values((
+            trace_corrections::tenant_id.eq(tenant),
+            trace_corrections::record_id.eq(record_id),
+            trace_corrections::corrects.eq(corrects),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The records these (tenant, record id) pairs correct.
+pub fn corrections_of(
+    conn: &mut DbConnection,
+    records: &[(&str, &str)],
+) -> AppResult<HashMap<(String, String), String>> {
+    let ids: Vec<&str> = records.iter().map(|(_, id)| *id).collect();
+    let found: Vec<(String, String, String)> = trace_corrections::table
+        .filter(trace_corrections::record_id.eq_any(&ids))
+        .select((trace_corrections::tenant_id, trace_corrections::record_id, trace_corrections::corrects))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .filter(|(t, id, _)| records.iter().any(|(rt, rid)| rt == t && rid == id))
+        .map(|(t, id, c)| ((t, id), c))
+        .collect())
 }
 
 /// Removes the tenant's record `record_id` (a correction that turned out not to apply,

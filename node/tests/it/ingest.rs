@@ -109,6 +109,12 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
     assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(5)));
     assert_eq!(again["duplicate_records"][0]["record_id"], "r0");
     assert_eq!(records_stored(&app), 5);
+    // A record repeated within one submission is stored once; the repeat is a duplicate.
+    let twice = vec![record("d1", "TC-D1", &seller, &buyer, 1.0, None), record("d1", "TC-D1", &seller, &buyer, 1.0, None)];
+    let r = json_of(import(&app, &w.key_a, "format=csv", csv_of(&twice)).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(r["duplicate_records"][0]["index"], 1);
+    assert_eq!(records_stored(&app), 6);
     // The same id with other content is refused, naming the record.
     let mut changed = batch[1].clone();
     changed.act.quantity = 99.0;
@@ -140,6 +146,8 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
     assert_eq!(r["rejections"][1]["code"], "correction_target");
     let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TC-0001").await, 200).await;
     assert_eq!(page["total"], 2);
+    assert_eq!(page["rows"][0]["record"]["corrects"], "r1");
+    assert_eq!(page["rows"][0]["record"]["act"]["quantity"], 30.0);
     let statuses: Vec<&str> =
         page["rows"].as_array().expect("rows").iter().filter_map(|r| r["status"].as_str()).collect();
     assert!(statuses.contains(&"superseded") && statuses.contains(&"stored"), "{statuses:?}");
@@ -148,9 +156,11 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
     let totals = daily::stored(&mut conn, None).expect("stored");
     assert_eq!(totals.len(), 1);
     let t = totals[0].1;
-    // 2+3+4+5+6 = 20 boxes, with record r1 (3) corrected to 30: 47 boxes, 5 records.
-    assert_eq!((t.records, t.quantity_milli), (5, 47_000));
+    // 2+3+4+5+6 = 20 boxes, with record r1 (3) corrected to 30, and d1's one box: 48 boxes,
+    // 6 records; d1 has no price.
+    assert_eq!((t.records, t.quantity_milli), (6, 48_000));
     assert_eq!(t.amount_fen, 47 * 1250);
+    assert_eq!((t.priced, t.price_fen_sum), (5, 5 * 1250));
     assert_eq!(totals[0].0.day.to_string(), "2026-11-20");
     // Each submission has an audit row and a receipt a tenant may read, and only its own.
     assert!(app.audit_count("trace.ingest", "success") >= 5);
@@ -403,8 +413,16 @@ async fn policies_limits_jobs_and_search(app: TestApp) {
     }
     assert_eq!(status["submission"]["status"], "stored", "{status}");
     assert_eq!(status["receipt"]["accepted"], 40);
+    // The spooled body is removed once its records are committed.
     let spool = app.node_dir().join("spool");
-    assert_eq!(std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0), 0, "the spooled body is removed");
+    let left = || std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    for _ in 0..100 {
+        if left() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left(), 0, "the spooled body is removed");
     // Search by batch, stage, region, reporter and day; a bad filter names itself.
     for q in [
         "batch=B20261120",
