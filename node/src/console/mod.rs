@@ -26,7 +26,7 @@ pub struct NavItem {
 /// The capabilities of a node (DESIGN.md §7), in navigation order.
 pub const CAPABILITIES: &[NavItem] = &[
     NavItem { href: "/registry", label: "主体与产品注册", built: true },
-    NavItem { href: "/ingest", label: "数据接入与管理", built: false },
+    NavItem { href: "/ingest", label: "数据接入与管理", built: true },
     NavItem { href: "/trace", label: "追溯查询与链条", built: true },
     NavItem { href: "/emergency", label: "应急管理", built: false },
     NavItem { href: "/stats", label: "统计分析", built: false },
@@ -189,5 +189,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::audit::pages::routes(cfg);
     crate::registry::pages::routes(cfg);
     crate::trace::pages::routes(cfg);
+    crate::ingest::pages::routes(cfg);
     cfg.service(capability);
 }

@@ -404,6 +404,15 @@ macro_rules! on_backend {
     };
 }
 
+/// The PostgreSQL connection inside `conn`, for the few statements written for PostgreSQL
+/// alone (bulk loads through `unnest`); `None` on SQLite.
+pub fn postgres(conn: &mut DbConnection) -> Option<&mut diesel::pg::PgConnection> {
+    match conn {
+        DbConnection::Postgres(c) => Some(c),
+        DbConnection::Sqlite(_) => None,
+    }
+}
+
 /// The backend of a connection.
 pub fn backend_of(conn: &DbConnection) -> Backend {
     match conn {

@@ -155,18 +155,25 @@ impl DailyChanges {
     }
 
     /// Adds the changes to the stored aggregates of `tenant`. A submission may touch hundreds
-    /// of thousands of aggregate rows, so the changes go into a temporary table by a prepared
-    /// insert and are merged in one `INSERT … SELECT … ON CONFLICT DO UPDATE` (the same
-    /// statement on both backends).
+    /// of thousands of aggregate rows: on SQLite the changes go into a temporary table by a
+    /// prepared insert and are merged in one `INSERT … SELECT … ON CONFLICT DO UPDATE`; on
+    /// PostgreSQL they are merged 5,000 at a time from arrays (`unnest`).
     pub fn write(&self, conn: &mut DbConnection, tenant: &str) -> AppResult<()> {
         if self.map.is_empty() {
             return Ok(());
         }
-        conn.batch_execute(DELTA_TABLE)?;
         // In key order, so the merge appends to the aggregates' B-tree instead of scattering;
         // converted to rows a thousand at a time, so memory stays small.
         let mut slots: Vec<(&Slot, &Totals)> = self.map.iter().collect();
         slots.sort_unstable_by(|a, b| self.order(a.0, b.0));
+        if let Some(pg) = crate::db::postgres(conn) {
+            for chunk in slots.chunks(5_000) {
+                let keys: Vec<(DailyKey, &Totals)> = chunk.iter().map(|(slot, t)| (self.key(slot), *t)).collect();
+                merge_unnested(pg, tenant, &keys)?;
+            }
+            return Ok(());
+        }
+        conn.batch_execute(DELTA_TABLE)?;
         for chunk in slots.chunks(1_000) {
             let keys: Vec<(DailyKey, &Totals)> = chunk.iter().map(|(slot, t)| (self.key(slot), *t)).collect();
             let rows: Vec<DeltaRow<'_>> = keys
@@ -193,7 +200,43 @@ impl DailyChanges {
     }
 }
 
-/// The temporary table changes are gathered in before the merge.
+/// PostgreSQL: merges changes from one array per column, in one statement.
+fn merge_unnested(pg: &mut diesel::pg::PgConnection, tenant: &str, keys: &[(DailyKey, &Totals)]) -> AppResult<()> {
+    use diesel::sql_types::{Array, BigInt, Double, Text};
+    fn col<'k, T>(keys: &'k [(DailyKey, &Totals)], f: impl Fn(&'k DailyKey, &'k Totals) -> T) -> Vec<T> {
+        keys.iter().map(|(k, t)| f(k, t)).collect()
+    }
+    diesel::sql_query(MERGE_UNNESTED)
+        .bind::<Text, _>(tenant)
+        .bind::<Array<Text>, _>(col(keys, |k, _| day_text(k.day)))
+        .bind::<Array<Text>, _>(col(keys, |k, _| k.region.as_str()))
+        .bind::<Array<Text>, _>(col(keys, |k, _| k.category.as_str()))
+        .bind::<Array<Text>, _>(col(keys, |k, _| k.stage.as_str()))
+        .bind::<Array<Text>, _>(col(keys, |k, _| k.direction.as_str()))
+        .bind::<Array<BigInt>, _>(col(keys, |_, t| t.records))
+        .bind::<Array<BigInt>, _>(col(keys, |_, t| t.quantity_milli))
+        .bind::<Array<BigInt>, _>(col(keys, |_, t| t.amount_fen))
+        .bind::<Array<BigInt>, _>(col(keys, |_, t| t.priced))
+        .bind::<Array<BigInt>, _>(col(keys, |_, t| t.price_fen_sum))
+        .bind::<Array<Double>, _>(col(keys, |_, t| t.price_fen_sumsq))
+        .execute(pg)?;
+    Ok(())
+}
+
+/// See [`merge_unnested`].
+const MERGE_UNNESTED: &str = "INSERT INTO trace_daily (tenant_id, day, region, category, stage, direction,
+        records, quantity_milli, amount_fen, priced, price_fen_sum, price_fen_sumsq)
+    SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+        $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[]) AS u
+    ON CONFLICT (tenant_id, day, region, category, stage, direction) DO UPDATE SET
+        records = trace_daily.records + excluded.records,
+        quantity_milli = trace_daily.quantity_milli + excluded.quantity_milli,
+        amount_fen = trace_daily.amount_fen + excluded.amount_fen,
+        priced = trace_daily.priced + excluded.priced,
+        price_fen_sum = trace_daily.price_fen_sum + excluded.price_fen_sum,
+        price_fen_sumsq = trace_daily.price_fen_sumsq + excluded.price_fen_sumsq";
+
+/// SQLite: the temporary table changes are gathered in before the merge.
 const DELTA_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS trace_daily_delta (
     tenant_id TEXT NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL, category TEXT NOT NULL,
     stage TEXT NOT NULL, direction TEXT NOT NULL, records BIGINT NOT NULL,

@@ -58,6 +58,11 @@ impl ListPage {
     fn decimal(&self, milli: &i64) -> String {
         decimal(milli)
     }
+
+    /// A UTC time as China Standard Time, to the minute.
+    fn beijing(&self, utc: &chrono::NaiveDateTime) -> String {
+        (*utc + chrono::TimeDelta::hours(super::row::CST_HOURS)).format("%Y-%m-%d %H:%M").to_string()
+    }
 }
 
 /// 追溯信息: trace records within reach, with filters.

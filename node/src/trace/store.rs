@@ -25,10 +25,13 @@ pub struct Stored {
     pub conflicts: Vec<usize>,
 }
 
-/// Inserts `rows` (all of one tenant), skipping those whose record id the tenant already
-/// used.
+/// Inserts `rows` (all of one tenant and submission), skipping those whose record id the
+/// tenant already used.
 pub fn insert(conn: &mut DbConnection, tenant: &str, rows: &[TraceRow<'_>]) -> AppResult<Stored> {
-    let skipped = crate::insert_or_skip!(conn, trace_records::table, rows, trace_records::record_id, record_id_of)?;
+    let skipped = match crate::db::postgres(conn) {
+        Some(pg) if !rows.is_empty() => insert_unnested(pg, rows)?,
+        _ => crate::insert_or_skip!(conn, trace_records::table, rows, trace_records::record_id, record_id_of)?,
+    };
     let mut out = Stored::default();
     if skipped.is_empty() {
         out.inserted = (0..rows.len()).collect();
@@ -51,6 +54,89 @@ pub fn insert(conn: &mut DbConnection, tenant: &str, rows: &[TraceRow<'_>]) -> A
     }
     Ok(out)
 }
+
+/// PostgreSQL: the rows as one array per column, inserted by one `INSERT … SELECT FROM
+/// unnest(…) ON CONFLICT DO NOTHING RETURNING record_id` (nearly as fast as COPY, and it
+/// says which rows went in). Returns the positions of the rows skipped.
+fn insert_unnested(pg: &mut diesel::pg::PgConnection, rows: &[TraceRow<'_>]) -> AppResult<Vec<usize>> {
+    use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Nullable, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = Text)]
+        record_id: String,
+    }
+    fn col<'r, T>(rows: &'r [TraceRow<'_>], f: impl Fn(&'r TraceRow<'_>) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    let first = &rows[0];
+    let inserted: Vec<Inserted> = diesel::sql_query(UNNEST_INSERT)
+        .bind::<Text, _>(first.tenant_id)
+        .bind::<Text, _>(first.submission_id)
+        .bind::<Text, _>(first.reporter)
+        .bind::<Array<Text>, _>(col(rows, |r| r.record_id.as_str()))
+        .bind::<Array<Binary>, _>(col(rows, |r| r.content_hash.as_slice()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.status))
+        .bind::<Array<Bool>, _>(col(rows, |r| r.flagged))
+        .bind::<Array<Text>, _>(col(rows, |r| r.from_code.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.from_name.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.from_region.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.to_code.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.to_name.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.to_region.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.trace_code.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.scheme.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.product_name.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.category.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.specification.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.batch.as_str()))
+        .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.production_date.as_deref()))
+        .bind::<Array<Nullable<Integer>>, _>(col(rows, |r| r.shelf_life_days))
+        .bind::<Array<Text>, _>(col(rows, |r| r.origin.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.stage.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.direction))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.quantity_milli))
+        .bind::<Array<Text>, _>(col(rows, |r| r.unit.as_str()))
+        .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.price_fen))
+        .bind::<Array<Nullable<BigInt>>, _>(col(rows, |r| r.amount_fen))
+        .bind::<Array<Timestamp>, _>(col(rows, |r| r.act_time.0))
+        .bind::<Array<Text>, _>(col(rows, |r| r.place.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.region.as_str()))
+        .load(pg)?;
+    let mut skipped = Vec::new();
+    crate::db::note_skipped(
+        rows.len(),
+        rows.iter().map(record_id_of),
+        inserted.into_iter().map(|i| i.record_id).collect(),
+        0,
+        &mut skipped,
+    );
+    Ok(skipped)
+}
+
+/// See [`insert_unnested`]. `WITH ORDINALITY … ORDER BY` keeps the rows in their order, so of
+/// two rows with one record id the first is the one stored.
+const UNNEST_INSERT: &str = "INSERT INTO trace_records (tenant_id, submission_id, reporter, record_id,
+        content_hash, status, flagged, from_code, from_name, from_region, to_code, to_name, to_region,
+        trace_code, scheme, product_name, category, specification, batch, production_date,
+        shelf_life_days, origin, stage, direction, quantity_milli, unit, price_fen, amount_fen,
+        act_time, place, region)
+    SELECT $1, $2, $3, u.record_id, u.content_hash, u.status, u.flagged, u.from_code, u.from_name,
+        u.from_region, u.to_code, u.to_name, u.to_region, u.trace_code, u.scheme, u.product_name,
+        u.category, u.specification, u.batch, u.production_date, u.shelf_life_days, u.origin,
+        u.stage, u.direction, u.quantity_milli, u.unit, u.price_fen, u.amount_fen, u.act_time,
+        u.place, u.region
+    FROM unnest($4::text[], $5::bytea[], $6::text[], $7::boolean[], $8::text[], $9::text[],
+        $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+        $17::text[], $18::text[], $19::text[], $20::text[], $21::integer[], $22::text[], $23::text[],
+        $24::text[], $25::bigint[], $26::text[], $27::bigint[], $28::bigint[], $29::timestamp[],
+        $30::text[], $31::text[])
+        WITH ORDINALITY AS u(record_id, content_hash, status, flagged, from_code, from_name,
+        from_region, to_code, to_name, to_region, trace_code, scheme, product_name, category,
+        specification, batch, production_date, shelf_life_days, origin, stage, direction,
+        quantity_milli, unit, price_fen, amount_fen, act_time, place, region, ord)
+    ORDER BY u.ord
+    ON CONFLICT DO NOTHING
+    RETURNING record_id";
 
 fn record_id_of<'r>(row: &'r TraceRow<'_>) -> &'r String {
     &row.record_id

@@ -313,6 +313,45 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     wait_for_text(&c, "变更权限已保存").await;
     let chosen = c.find(Locator::Css("#mode_name option[selected]")).await.expect("option");
     assert_eq!(chosen.attr("value").await.expect("attr").as_deref(), Some("free"));
+    // Trace data: a quick import of pasted CSV; the bad row is explained in Chinese, the good
+    // one is found on the trace page.
+    c.goto(&app.url("/ingest")).await.expect("goto");
+    wait_for_text(&c, "快速导入").await;
+    let csv = format!(
+        "id,from_code,from_name,from_region,trace_code,product_name,category,stage,direction,quantity,unit,time\n\
+         b-1,{code},西湖龙井茶叶专业合作社,330106,TC-BROWSER-1,明前龙井,01,distribution_sale,out,2,罐,2026-11-20T10:00:00+08:00\n\
+         b-2,{code},西湖龙井茶叶专业合作社,330106,TC-BROWSER-2,明前龙井,01,selling,out,2,罐,2026-11-20T10:00:00+08:00\n",
+        code = code.as_str()
+    );
+    fill(&c, "#content", &csv).await;
+    click(&c, "#submit-import").await;
+    let receipt = wait_for_text(&c, "拒收的记录").await;
+    assert!(receipt.contains("未知的追溯环节"), "{receipt}");
+    assert!(receipt.contains("已入库"), "{receipt}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("ingest-receipt-{backend}.png")), png).expect("write");
+    c.goto(&app.url("/trace?trace_code=TC-BROWSER-1")).await.expect("goto");
+    let found = wait_for_text(&c, "明前龙井").await;
+    assert!(found.contains("配送销售") && found.contains("西湖龙井茶叶专业合作社"), "{found}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("trace-search-{backend}.png")), png).expect("write");
+    c.goto(&app.url("/ingest")).await.expect("goto");
+    let list = wait_for_text(&c, "最近的报送").await;
+    assert!(list.contains("文件导入"), "{list}");
+    // The tenant's ingestion policy: quarantine records that name unregistered entities.
+    c.goto(&app.url("/ingest/policies")).await.expect("goto");
+    wait_for_text(&c, "设置策略").await;
+    let select = c.find(Locator::Css("#unknown_reference")).await.expect("select");
+    select.select_by_value("quarantine").await.expect("choose");
+    fill(&c, "#submissions_per_minute", "abc").await;
+    click(&c, "#submit-policy").await;
+    wait_for_text(&c, "应为整数或留空").await;
+    let select = c.find(Locator::Css("#unknown_reference")).await.expect("select");
+    select.select_by_value("quarantine").await.expect("choose");
+    fill(&c, "#submissions_per_minute", "60").await;
+    click(&c, "#submit-policy").await;
+    let saved = wait_for_text(&c, "接入策略已保存").await;
+    assert!(saved.contains("隔离待查"), "{saved}");
     c.close().await.expect("close");
 }
 both_backends!(console_registers_reviews_finds_and_maps_an_entity);

@@ -110,7 +110,8 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
     assert_eq!(again["duplicate_records"][0]["record_id"], "r0");
     assert_eq!(records_stored(&app), 5);
     // A record repeated within one submission is stored once; the repeat is a duplicate.
-    let twice = vec![record("d1", "TC-D1", &seller, &buyer, 1.0, None), record("d1", "TC-D1", &seller, &buyer, 1.0, None)];
+    let twice =
+        vec![record("d1", "TC-D1", &seller, &buyer, 1.0, None), record("d1", "TC-D1", &seller, &buyer, 1.0, None)];
     let r = json_of(import(&app, &w.key_a, "format=csv", csv_of(&twice)).await, 200).await;
     assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(1), Some(1)), "{r}");
     assert_eq!(r["duplicate_records"][0]["index"], 1);
