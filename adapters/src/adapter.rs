@@ -23,11 +23,13 @@ pub enum Format {
     Csv,
     /// A JSON array of records, or NDJSON (one record per line).
     Json,
+    /// A GS1 EPCIS 2.0 JSON / JSON-LD document.
+    Epcis,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 3] = [Format::Exchange, Format::Csv, Format::Json];
+    pub const ALL: [Format; 4] = [Format::Exchange, Format::Csv, Format::Json, Format::Epcis];
 
     /// The name used in URLs and on the command line.
     pub fn name(self) -> &'static str {
@@ -35,26 +37,29 @@ impl Format {
             Format::Exchange => "xml",
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Epcis => "epcis",
         }
     }
 
-    /// Parses a name (`xml`, `csv`, `json`, `ndjson`).
+    /// Parses a name (`xml`, `csv`, `json`, `ndjson`, `epcis`).
     pub fn parse(name: &str) -> Option<Format> {
         match name.trim().to_ascii_lowercase().as_str() {
             "xml" | "exchange" => Some(Format::Exchange),
             "csv" => Some(Format::Csv),
             "json" | "ndjson" => Some(Format::Json),
+            "epcis" | "jsonld" | "epcis-jsonld" => Some(Format::Epcis),
             _ => None,
         }
     }
 
     /// Opens a decoder on `input`. A header the format cannot start from (a CSV without its
     /// required columns, XML that is not an envelope) is a broken stream.
-    pub fn decoder(self, input: impl Read + 'static, limits: Limits) -> Result<Box<dyn Decoder>, DecodeError> {
+    pub fn decoder(self, input: impl Read + Send + 'static, limits: Limits) -> Result<Box<dyn Decoder>, DecodeError> {
         Ok(match self {
             Format::Exchange => Box::new(ExchangeDecoder(EnvelopeReader::open(input, limits).map_err(from_xml)?)),
             Format::Csv => Box::new(CsvDecoder { rows: CsvReader::open(input).map_err(|e| from_csv(e, 0))?, index: 0 }),
             Format::Json => Box::new(JsonDecoder(JsonReader::open(input).map_err(from_json)?)),
+            Format::Epcis => Box::new(crate::epcis::EpcisDecoder::open(input)),
         })
     }
 
@@ -65,6 +70,43 @@ impl Format {
             Format::Exchange => crate::exchange::write_envelope(out, header, records).map_err(from_xml),
             Format::Csv => crate::csv_trace::write_csv(out, records).map_err(|e| from_csv(e, 0)),
             Format::Json => crate::json_trace::write_json(out, records, false).map_err(from_json),
+            Format::Epcis => crate::epcis::write_epcis(out, records),
+        }
+    }
+}
+
+/// What a submission's body is: a built-in format, or a vendor's format read through its
+/// mapping.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A built-in format.
+    Format(Format),
+    /// A vendor's format.
+    Vendor(std::sync::Arc<crate::vendor::Mapping>),
+}
+
+impl Source {
+    /// The name used in URLs and on the command line: `csv`, or `vendor:<name>`.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Format(f) => f.name().to_owned(),
+            Source::Vendor(m) => format!("vendor:{}", m.name),
+        }
+    }
+
+    /// Parses a name against the vendor mappings the node has.
+    pub fn resolve(name: &str, vendors: &[std::sync::Arc<crate::vendor::Mapping>]) -> Option<Source> {
+        match name.trim().strip_prefix("vendor:") {
+            Some(v) => vendors.iter().find(|m| m.name == v).map(|m| Source::Vendor(m.clone())),
+            None => Format::parse(name).map(Source::Format),
+        }
+    }
+
+    /// Opens a decoder on `input`.
+    pub fn decoder(&self, input: impl Read + Send + 'static, limits: Limits) -> Result<Box<dyn Decoder>, DecodeError> {
+        match self {
+            Source::Format(f) => f.decoder(input, limits),
+            Source::Vendor(m) => Ok(Box::new(crate::vendor::VendorDecoder::open(m.clone(), input)?)),
         }
     }
 }

@@ -89,7 +89,7 @@ impl CsvError {
 
 /// The input as UTF-8: a UTF-8 start (with or without a byte-order mark) is taken as it is;
 /// anything else is decoded as GB18030 (a superset of GBK and GB2312).
-fn utf8_input(input: Box<dyn Read>) -> Result<Box<dyn Read>, CsvError> {
+pub(crate) fn utf8_input(input: Box<dyn Read>) -> Result<Box<dyn Read>, CsvError> {
     let mut r = BufReader::with_capacity(64 * 1024, input);
     let head = r.fill_buf().map_err(|e| CsvError::Io(e.to_string()))?;
     let encoding = match std::str::from_utf8(head) {

@@ -5,8 +5,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use serde::Deserialize;
-
 use crate::records::TraceRecord;
 
 /// The longest NDJSON line (bytes).
@@ -56,11 +54,13 @@ enum Layout {
     Lines { line: u64 },
 }
 
-/// Reads trace records from a JSON array or NDJSON, one at a time.
-pub struct JsonReader {
+/// Reads trace records (or, for vendor mappings, any JSON objects `T`) from a JSON array or
+/// NDJSON, one at a time.
+pub struct JsonReader<T = TraceRecord> {
     input: BufReader<Box<dyn Read>>,
     layout: Layout,
     index: u64,
+    items: std::marker::PhantomData<fn() -> T>,
 }
 
 /// The next byte that is not white space, without consuming it.
@@ -76,9 +76,9 @@ fn peek(input: &mut BufReader<Box<dyn Read>>) -> Result<Option<u8>, JsonError> {
     }
 }
 
-impl JsonReader {
+impl<T: serde::de::DeserializeOwned> JsonReader<T> {
     /// Opens a document: an array if it starts with `[`, else NDJSON.
-    pub fn open(input: impl Read + 'static) -> Result<JsonReader, JsonError> {
+    pub fn open(input: impl Read + 'static) -> Result<JsonReader<T>, JsonError> {
         let mut input = BufReader::with_capacity(64 * 1024, Box::new(input) as Box<dyn Read>);
         let buf = input.fill_buf().map_err(io)?;
         if buf.starts_with(b"\xEF\xBB\xBF") {
@@ -92,10 +92,10 @@ impl JsonReader {
             Some(b'{') | None => Layout::Lines { line: 0 },
             Some(other) => return Err(JsonError::Shape(format!("starts with {:?}", other as char))),
         };
-        Ok(JsonReader { input, layout, index: 0 })
+        Ok(JsonReader { input, layout, index: 0, items: std::marker::PhantomData })
     }
 
-    fn next_in_array(&mut self) -> Result<Option<TraceRecord>, JsonError> {
+    fn next_in_array(&mut self) -> Result<Option<T>, JsonError> {
         if matches!(self.layout, Layout::Array { done: true }) {
             return Ok(None);
         }
@@ -127,10 +127,10 @@ impl JsonReader {
         let mut de = serde_json::Deserializer::from_reader(&mut self.input);
         let index = self.index;
         self.index += 1;
-        TraceRecord::deserialize(&mut de).map(Some).map_err(|e| JsonError::Record { index, message: e.to_string() })
+        T::deserialize(&mut de).map(Some).map_err(|e| JsonError::Record { index, message: e.to_string() })
     }
 
-    fn end_of_array(&mut self) -> Result<Option<TraceRecord>, JsonError> {
+    fn end_of_array(&mut self) -> Result<Option<T>, JsonError> {
         self.layout = Layout::Array { done: true };
         match peek(&mut self.input)? {
             None => Ok(None),
@@ -138,7 +138,7 @@ impl JsonReader {
         }
     }
 
-    fn next_line(&mut self) -> Result<Option<TraceRecord>, JsonError> {
+    fn next_line(&mut self) -> Result<Option<T>, JsonError> {
         loop {
             let mut line = Vec::new();
             let n = (&mut self.input).take(MAX_LINE + 1).read_until(b'\n', &mut line).map_err(io)?;
@@ -163,8 +163,8 @@ impl JsonReader {
     }
 }
 
-impl Iterator for JsonReader {
-    type Item = Result<TraceRecord, JsonError>;
+impl<T: serde::de::DeserializeOwned> Iterator for JsonReader<T> {
+    type Item = Result<T, JsonError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let next = match self.layout {
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn wrong_shapes_are_named() {
         assert_eq!(
-            JsonReader::open(std::io::Cursor::new(b"\"text\"".to_vec())).err().map(|e| e.code()),
+            JsonReader::<TraceRecord>::open(std::io::Cursor::new(b"\"text\"".to_vec())).err().map(|e| e.code()),
             Some("json_shape")
         );
         let lines = b"{\"id\": \"R1\"}\n\n{\"no\": \"fields\"}\n".to_vec();

@@ -34,7 +34,7 @@ use tracenode::ingest::{self, Job, Mode};
 use tracenode::region::{self, RegionCode, RegionLevel};
 use tracenode::registry::bulk::{self, BulkMode, BulkRequest};
 use tracenode::registry::model::EntityInput;
-use tracenode_adapters::adapter::Format;
+use tracenode_adapters::adapter::{Format, Source};
 use tracenode_adapters::codes::Stage;
 use tracenode_adapters::exchange::{write_streamed, Header, Limits};
 use tracenode_adapters::identifiers::Uscc;
@@ -235,7 +235,7 @@ fn job(n: &Node, format: Format, bytes: u64) -> Job {
             bytes: bytes as i64,
             actor: "cli".into(),
         },
-        format,
+        source: Source::Format(format),
         within: RegionCode::national(),
         reporter: "100000".into(),
         policy: ReferencePolicy::Flag,

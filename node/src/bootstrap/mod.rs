@@ -95,8 +95,25 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
         .map_err(|e| AppError::internal(format!("development PKI: {e}")))?;
     let db = open_db(&config)?;
     let accounts = create_administrators(&db)?;
+    write_vendor_examples(&config.resolve(&config.ingest.vendors_dir))?;
     std::fs::write(&config_path, text).map_err(|e| io_error(&config_path, e))?;
     Ok(Initialised { config_path, accounts })
+}
+
+/// The example vendor mappings shipped with the node (see `config/vendors/`).
+const VENDOR_EXAMPLES: [(&str, &str); 2] = [
+    ("hz-wholesale.toml", include_str!("../../../config/vendors/hz-wholesale.toml")),
+    ("meat-csv.toml", include_str!("../../../config/vendors/meat-csv.toml")),
+];
+
+/// Writes the example vendor mappings into a new node's vendors directory.
+fn write_vendor_examples(dir: &Path) -> AppResult<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    for (name, text) in VENDOR_EXAMPLES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> AppError {

@@ -59,7 +59,7 @@ pub enum Command {
 pub struct ImportArgs {
     /// The file (XML exchange envelope, CSV, JSON array or NDJSON).
     pub file: PathBuf,
-    /// Format: xml, csv, json or ndjson (格式).
+    /// Format: xml, csv, json, ndjson, epcis, or vendor:<mapping> (格式).
     #[arg(long)]
     pub format: String,
     /// Code of the tenant the records belong to (租户代码).
@@ -392,11 +392,12 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
 fn import(cli_config: &Option<PathBuf>, args: ImportArgs) -> AppResult<()> {
     use crate::ingest::{self, submissions};
     let (config, db) = open(cli_config)?;
-    let format = tracenode_adapters::adapter::Format::parse(&args.format).ok_or_else(|| {
+    let vendors = ingest::vendors(&config)?;
+    let source = tracenode_adapters::adapter::Source::resolve(&args.format, &vendors).ok_or_else(|| {
         AppError::invalid(
             "format",
-            format!("不支持的格式“{}”，应为 xml、csv、json 或 ndjson", args.format),
-            format!("unsupported format {:?}: xml, csv, json or ndjson", args.format),
+            format!("不支持的格式“{}”，应为 xml、csv、json、ndjson、epcis 或 vendor:<映射名>", args.format),
+            format!("unsupported format {:?}: xml, csv, json, ndjson, epcis or vendor:<mapping>", args.format),
         )
     })?;
     let mode = ingest::Mode::parse(&args.mode)
@@ -420,13 +421,13 @@ fn import(cli_config: &Option<PathBuf>, args: ImportArgs) -> AppResult<()> {
             tenant_id: tenant.id.as_str().to_owned(),
             sender: tenant.code.clone(),
             channel: submissions::Channel::Cli,
-            format: format.name().into(),
+            format: source.name(),
             mode,
             dry_run: args.dry_run,
             bytes: bytes as i64,
             actor: "cli".into(),
         },
-        format,
+        source,
         within: config.node.region.clone(),
         reporter: config.node.region.as_str().to_owned(),
         policy: rules.unknown_reference,

@@ -218,6 +218,8 @@ pub struct IngestSection {
     pub submissions_per_minute: u32,
     /// Where job bodies are kept until they are ingested.
     pub spool_dir: PathBuf,
+    /// Where the vendor mappings (`*.toml`) are.
+    pub vendors_dir: PathBuf,
 }
 
 impl Default for IngestSection {
@@ -227,6 +229,7 @@ impl Default for IngestSection {
             async_threshold_bytes: 8 << 20,
             submissions_per_minute: 120,
             spool_dir: PathBuf::from("spool"),
+            vendors_dir: PathBuf::from("vendors"),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Asynchronous import jobs.
     pub jobs: Arc<crate::ingest::jobs::Jobs>,
+    /// The vendor mappings (`ingest.vendors_dir`).
+    pub vendors: Vec<Arc<tracenode_adapters::vendor::Mapping>>,
 }
 
 #[derive(OpenApi)]
@@ -214,11 +216,13 @@ pub struct Running {
 /// Binds the HTTPS listener and starts serving.
 pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let tls = tls::server_config(&config.resolve(&config.http.tls_cert), &config.resolve(&config.http.tls_key))?;
+    let vendors = crate::ingest::vendors(&config)?;
     let state = web::Data::new(AppState {
         config: config.clone(),
         db,
         metrics: Arc::new(Metrics::new()),
-        jobs: Arc::new(crate::ingest::jobs::Jobs::new()),
+        jobs: Arc::new(crate::ingest::jobs::Jobs::new(vendors.clone())),
+        vendors,
     });
     let resumed = crate::ingest::jobs::resume(&state.db, &state.jobs)?;
     if resumed > 0 {

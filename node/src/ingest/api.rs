@@ -12,7 +12,7 @@ use std::io::Write;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
-use tracenode_adapters::adapter::Format;
+use tracenode_adapters::adapter::{Format, Source};
 use tracenode_adapters::exchange::Limits;
 
 use super::policy::{self, IngestPolicy};
@@ -30,7 +30,8 @@ use crate::users::Permission;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitParams {
-    /// `xml`, `csv`, `json` or `ndjson` (imports only; the exchange endpoint takes XML).
+    /// `xml`, `csv`, `json`, `ndjson`, `epcis`, or `vendor:<mapping>` for a vendor's format
+    /// declared in the node's vendor mappings (imports only; the exchange endpoint takes XML).
     pub format: Option<String>,
     /// `atomic` (all or nothing) or `best_effort` (the default).
     pub mode: Option<Mode>,
@@ -77,10 +78,11 @@ pub async fn import(
     submit(state, caller, req, params.into_inner(), Channel::Import, body).await
 }
 
-fn format_of(channel: Channel, named: Option<&str>) -> AppResult<Format> {
+fn source_of(state: &AppState, channel: Channel, named: Option<&str>) -> AppResult<Source> {
+    let envelope = Source::Format(Format::Exchange);
     match (channel, named) {
-        (Channel::Exchange, None) => Ok(Format::Exchange),
-        (Channel::Exchange, Some(f)) if Format::parse(f) == Some(Format::Exchange) => Ok(Format::Exchange),
+        (Channel::Exchange, None) => Ok(envelope),
+        (Channel::Exchange, Some(f)) if Format::parse(f) == Some(Format::Exchange) => Ok(envelope),
         (Channel::Exchange, Some(_)) => Err(AppError::invalid(
             "format",
             "交换接口只接收XML报文",
@@ -88,14 +90,14 @@ fn format_of(channel: Channel, named: Option<&str>) -> AppResult<Format> {
         )),
         (_, None) => Err(AppError::invalid(
             "format",
-            "请指定格式：xml、csv、json 或 ndjson",
-            "name the format: xml, csv, json or ndjson",
+            "请指定格式：xml、csv、json、ndjson、epcis 或 vendor:<映射名>",
+            "name the format: xml, csv, json, ndjson, epcis or vendor:<mapping>",
         )),
-        (_, Some(f)) => Format::parse(f).ok_or_else(|| {
+        (_, Some(f)) => Source::resolve(f, &state.vendors).ok_or_else(|| {
             AppError::invalid(
                 "format",
-                format!("不支持的格式“{f}”，应为 xml、csv、json 或 ndjson"),
-                format!("unsupported format {f:?}: xml, csv, json or ndjson"),
+                format!("不支持的格式“{f}”，应为 xml、csv、json、ndjson、epcis 或 vendor:<映射名>"),
+                format!("unsupported format {f:?}: xml, csv, json, ndjson, epcis or vendor:<mapping>"),
             )
         }),
     }
@@ -128,7 +130,7 @@ async fn submit(
     mut body: web::Payload,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TraceWrite, "trace").await?;
-    let format = format_of(channel, params.format.as_deref())?;
+    let source = source_of(&state, channel, params.format.as_deref())?;
     let tenant_id = owning_tenant(&state, &caller, params.tenant.as_ref(), "trace.ingest").await?;
     let (tenant, rules, recent) = {
         let id = tenant_id.clone();
@@ -168,7 +170,7 @@ async fn submit(
         tenant_id: tenant_id.as_str().to_owned(),
         sender: tenant.code.clone(),
         channel,
-        format: format.name().into(),
+        format: source.name(),
         mode: params.mode.unwrap_or_default(),
         dry_run: params.dry_run.unwrap_or(false),
         bytes: 0,
@@ -176,7 +178,7 @@ async fn submit(
     };
     let mut job = Job {
         meta,
-        format,
+        source,
         within: crate::registry::region_of(&state, &caller),
         reporter: state.config.node.region.as_str().to_owned(),
         policy: rules.unknown_reference,

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use tracenode_adapters::adapter::Format;
+use tracenode_adapters::adapter::Source;
 use tracenode_adapters::exchange::Limits;
+use tracenode_adapters::vendor::Mapping;
 
 use super::policy::ReferencePolicy;
 use super::receipt::Receipt;
@@ -28,18 +29,13 @@ use crate::region::RegionCode;
 pub struct Jobs {
     progress: Mutex<HashMap<String, Arc<AtomicU64>>>,
     one_at_a_time: tokio::sync::Semaphore,
-}
-
-impl Default for Jobs {
-    fn default() -> Jobs {
-        Jobs::new()
-    }
+    vendors: Vec<Arc<Mapping>>,
 }
 
 impl Jobs {
-    /// No jobs yet.
-    pub fn new() -> Jobs {
-        Jobs { progress: Mutex::default(), one_at_a_time: tokio::sync::Semaphore::new(1) }
+    /// No jobs yet; jobs in a vendor's format read it through `vendors`.
+    pub fn new(vendors: Vec<Arc<Mapping>>) -> Jobs {
+        Jobs { progress: Mutex::default(), one_at_a_time: tokio::sync::Semaphore::new(1), vendors }
     }
 
     /// Records read so far by job `id`, while it runs in this process.
@@ -71,7 +67,7 @@ impl JobFile {
             id: job.meta.id.clone(),
             tenant_id: job.meta.tenant_id.clone(),
             sender: job.meta.sender.clone(),
-            format: job.format.name().into(),
+            format: job.source.name(),
             mode: job.meta.mode,
             dry_run: job.meta.dry_run,
             bytes: job.meta.bytes,
@@ -83,8 +79,9 @@ impl JobFile {
         }
     }
 
-    fn job(self) -> AppResult<(Job, AuditContext)> {
-        let format = Format::parse(&self.format).ok_or_else(|| AppError::internal("job file: unknown format"))?;
+    fn job(self, vendors: &[Arc<Mapping>]) -> AppResult<(Job, AuditContext)> {
+        let source = Source::resolve(&self.format, vendors)
+            .ok_or_else(|| AppError::internal(format!("job file: unknown format {}", self.format)))?;
         let within = RegionCode::parse(&self.within).map_err(AppError::internal)?;
         let meta = Meta {
             id: self.id,
@@ -99,7 +96,7 @@ impl JobFile {
         };
         let job = Job {
             meta,
-            format,
+            source,
             within,
             reporter: self.reporter,
             policy: self.policy,
@@ -144,7 +141,8 @@ pub async fn launch(jobs: Arc<Jobs>, db: Db, body: PathBuf) {
     if let Ok(mut p) = jobs.progress.lock() {
         p.insert(id.clone(), counter.clone());
     }
-    let outcome = tokio::task::spawn_blocking(move || run_spooled(&db, &body, &counter)).await;
+    let vendors = jobs.vendors.clone();
+    let outcome = tokio::task::spawn_blocking(move || run_spooled(&db, &vendors, &body, &counter)).await;
     if let Ok(mut p) = jobs.progress.lock() {
         p.remove(&id);
     }
@@ -155,10 +153,10 @@ pub async fn launch(jobs: Arc<Jobs>, db: Db, body: PathBuf) {
     }
 }
 
-fn run_spooled(db: &Db, body: &Path, counter: &AtomicU64) -> AppResult<Receipt> {
+fn run_spooled(db: &Db, vendors: &[Arc<Mapping>], body: &Path, counter: &AtomicU64) -> AppResult<Receipt> {
     let text = std::fs::read(job_file_path(body)).map_err(AppError::internal)?;
     let file: JobFile = serde_json::from_slice(&text).map_err(AppError::internal)?;
-    let (job, ctx) = file.job()?;
+    let (job, ctx) = file.job(vendors)?;
     db.transaction_sync(|conn| submissions::start(conn, &job.meta.id))?;
     let input = std::fs::File::open(body).map_err(AppError::internal)?;
     let progress = |n: u64| counter.store(n, Ordering::Relaxed);

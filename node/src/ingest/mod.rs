@@ -20,7 +20,7 @@ use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use serde::{Deserialize, Serialize};
-use tracenode_adapters::adapter::{DecodeError, Format};
+use tracenode_adapters::adapter::{DecodeError, Source};
 use tracenode_adapters::exchange::{Header, Limits};
 
 use crate::audit::{self, AuditContext, Outcome};
@@ -35,6 +35,15 @@ use policy::ReferencePolicy;
 use receipt::{Receipt, Refusal, Rejection};
 use submissions::{state, Meta};
 use validate::{Checked, Validator};
+
+/// The vendor mappings of the node (`ingest.vendors_dir`); a bad mapping stops the start with
+/// its file and reason.
+pub fn vendors(config: &crate::config::Config) -> AppResult<Vec<std::sync::Arc<tracenode_adapters::vendor::Mapping>>> {
+    let dir = config.resolve(&config.ingest.vendors_dir);
+    let loaded = tracenode_adapters::vendor::Mapping::load_dir(&dir)
+        .map_err(|e| AppError::invalid("ingest.vendors_dir", e.zh.clone(), e.to_string()))?;
+    Ok(loaded.into_iter().map(std::sync::Arc::new).collect())
+}
 
 /// Records validated per step of the pipeline.
 const STEP: usize = 1_024;
@@ -74,8 +83,8 @@ impl Mode {
 pub struct Job {
     /// The submission.
     pub meta: Meta,
-    /// Format of the body.
-    pub format: Format,
+    /// What the body is: a format, or a vendor's format through its mapping.
+    pub source: Source,
     /// The region the tenant's records must lie in.
     pub within: RegionCode,
     /// The reporting node (this node's region for local submissions).
@@ -224,7 +233,7 @@ fn decode<'a>(
     tx: SyncSender<Vec<Item<'a>>>,
     header: SyncSender<Option<Header>>,
 ) {
-    let mut decoder = match job.format.decoder(input, job.limits) {
+    let mut decoder = match job.source.decoder(input, job.limits) {
         Ok(d) => d,
         Err(e) => {
             let _ = header.send(None);

@@ -4,7 +4,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
-use tracenode_adapters::adapter::Format;
+use tracenode_adapters::adapter::{Format, Source};
 use tracenode_adapters::exchange::Limits;
 
 use super::policy::{self, IngestPolicy, ReferencePolicy};
@@ -49,6 +49,7 @@ struct ListPage {
     shell: Shell,
     submissions: Vec<Submission>,
     tenants: Vec<Tenant>,
+    vendors: Vec<(String, String)>,
     can_write: bool,
     error: String,
 }
@@ -74,6 +75,7 @@ async fn list_view(state: &AppState, caller: &Caller, error: String) -> AppResul
         shell: Shell::new(state, caller, "数据接入与管理", "/ingest"),
         submissions: list,
         tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        vendors: state.vendors.iter().map(|m| (format!("vendor:{}", m.name), m.title.clone())).collect(),
         can_write: caller.can(Permission::TraceWrite),
         error,
     })
@@ -117,9 +119,9 @@ pub async fn import_submit(
     };
     let outcome = async {
         let tenant_id = crate::registry::api::owning_tenant(&state, &caller, named.as_ref(), "trace.ingest").await?;
-        let format = Format::parse(&form.format)
-            .filter(|f| *f != Format::Exchange)
-            .ok_or_else(|| AppError::invalid("format", "请选择 CSV 或 JSON", "choose CSV or JSON"))?;
+        let source = Source::resolve(&form.format, &state.vendors)
+            .filter(|s| !matches!(s, Source::Format(Format::Exchange)))
+            .ok_or_else(|| AppError::invalid("format", "请选择格式", "choose a format"))?;
         let mode =
             Mode::parse(&form.mode).ok_or_else(|| AppError::invalid("mode", "请选择处理方式", "choose a mode"))?;
         if form.content.trim().is_empty() {
@@ -134,13 +136,13 @@ pub async fn import_submit(
                 tenant_id: tenant_id.as_str().to_owned(),
                 sender: tenant.code.clone(),
                 channel: Channel::Import,
-                format: format.name().into(),
+                format: source.name(),
                 mode,
                 dry_run: form.dry_run.is_some(),
                 bytes: form.content.len() as i64,
                 actor: caller.name.clone(),
             },
-            format,
+            source,
             within: crate::registry::region_of(&state, &caller),
             reporter: state.config.node.region.as_str().to_owned(),
             policy: rules.unknown_reference,

@@ -445,3 +445,48 @@ async fn policies_limits_jobs_and_search(app: TestApp) {
     aggregates_equal_recount(&app);
 }
 both_backends!(policies_limits_jobs_and_search);
+
+async fn epcis_and_vendor_formats_come_in_too(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    // EPCIS 2.0 JSON-LD written by the adapter: stored like any other format.
+    let records: Vec<TraceRecord> =
+        (0..2).map(|i| record(&format!("e{i}"), &format!("TE-{i}"), &seller, &buyer, 1.0, None)).collect();
+    let mut doc = Vec::new();
+    Format::Epcis.encode(&mut doc, &Header::default(), &records).expect("epcis");
+    let r = json_of(import(&app, &w.key_a, "format=epcis", doc).await, 200).await;
+    assert_eq!(r["accepted"], 2, "{r}");
+    // GS1's own example: its events decode, and its records are rejected one by one (GLNs are
+    // not unified social credit codes), naming the field; nothing breaks.
+    let example = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../adapters/tests/data/epcis2/Example_9.6.1-ObjectEvent.jsonld"),
+    )
+    .expect("example");
+    let r = json_of(import(&app, &w.key_a, "format=epcis", example).await, 200).await;
+    assert_eq!((r["received"].as_u64(), r["rejected"].as_u64()), (Some(3), Some(3)), "{r}");
+    assert_eq!(r["rejections"][0]["field"], "from.code");
+    // A vendor's JSON through the shipped mapping: 斤 become kilograms.
+    let vendor = json!([{"billNo": "PF-1", "trade": {"type": "批发", "dir": "销售", "weight": "120", "unit": "斤",
+        "unitPrice": "3.6", "time": "20261120103000"},
+        "seller": {"creditCode": seller, "name": "西湖鲜果", "areaCode": "330106"},
+        "buyer": {"creditCode": buyer, "name": "城西超市", "areaCode": "330106"},
+        "goods": {"traceCode": "TV-1", "name": "红富士苹果", "kind": "01", "spec": "5kg/箱", "lot": "B1120"},
+        "market": "杭州农副产品物流中心"}]);
+    let r = json_of(
+        import(&app, &w.key_a, "format=vendor:hz-wholesale", serde_json::to_vec(&vendor).expect("json")).await,
+        200,
+    )
+    .await;
+    assert_eq!(r["accepted"], 1, "{r}");
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TV-1").await, 200).await;
+    assert_eq!(page["rows"][0]["record"]["act"]["quantity"], 60.0);
+    assert_eq!(page["rows"][0]["record"]["act"]["unit"], "千克");
+    assert_eq!(page["rows"][0]["record"]["act"]["price"], 7.2);
+    let p =
+        expect_problem(import(&app, &w.key_a, "format=vendor:nobody", b"[]".to_vec()).await, 422, "validation_failed")
+            .await;
+    assert_eq!(p["field"], "format");
+    aggregates_equal_recount(&app);
+}
+both_backends!(epcis_and_vendor_formats_come_in_too);

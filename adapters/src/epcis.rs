@@ -1,0 +1,428 @@
+//! GS1 EPCIS 2.0 JSON / JSON-LD: events mapped to trace records, and records written back as
+//! events.
+//!
+//! Decoding streams: a thread walks the document with serde and hands each event of every
+//! `eventList` it meets (an `EPCISDocument`'s body, or an `EPCISQueryDocument`'s query results)
+//! to the mapping one at a time, so memory stays bounded whatever the size. Mapping:
+//! - `ObjectEvent` and `TransactionEvent`: one record per EPC of `epcList` and per entry of
+//!   `quantityList`; `AggregationEvent`: per child (`childEPCs`, `childQuantityList`);
+//!   `TransformationEvent`: inputs as records coming in (`in`), outputs as records going out
+//!   (`out`), both at the processing stage.
+//! - The business step gives the stage and the direction (`shipping` → distribution, out;
+//!   `receiving` → distribution, in; `commissioning` → processing; `storing` → warehousing …);
+//!   a step with no trace meaning (`inspecting`, `sensor_reporting`, a private URI) makes the
+//!   event's records itemised rejections.
+//! - GS1 keys are understood in both spellings: EPC URNs (`urn:epc:id:sgtin:…`,
+//!   `urn:epc:class:lgtin:…`, `urn:epc:idpat:sgtin:…`) become GS1 Digital Link URIs
+//!   (`https://id.gs1.org/01/<GTIN>/21/<serial>`, with `10/<lot>` for a lot), and Digital Link
+//!   URIs are kept. A lot becomes the record's batch.
+//! - Owning (or else possessing) parties of `sourceList` and `destinationList` are the seller
+//!   and the buyer.
+//!
+//! The fields EPCIS has no place for (party names and regions, category, price …) travel in
+//! the `tn:` extension namespace; a record written by this adapter carries itself whole as
+//! `tn:record`, so decoding what was encoded gives the same records.
+
+use std::io::{Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{json, Value};
+
+use crate::adapter::{DecodeError, Decoder};
+use crate::identifiers::gs1_check_digit;
+use crate::records::{Act, Party, TraceRecord, TracedProduct};
+
+/// The JSON-LD context of documents this adapter writes.
+pub const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
+/// The extension namespace for what EPCIS has no field for.
+pub const NAMESPACE: &str = "urn:tracenode:epcis:";
+
+/// What a business step means for a trace record: stage and direction.
+fn stage_of(biz_step: &str) -> Option<StageAndDirection> {
+    let step = biz_step.rsplit([':', '/', '-']).next().filter(|s| !s.is_empty()).unwrap_or(biz_step);
+    Some(match step {
+        "shipping" | "departing" | "retail_selling" | "dispensing" | "selling" => ("distribution_sale", "out"),
+        "receiving" | "arriving" | "accepting" => ("distribution_sale", "in"),
+        "commissioning" | "creating_class_instance" | "assembling" | "transforming" | "producing" => {
+            ("processing", "out")
+        }
+        "packing" | "encoding" | "labelling" => ("packaging", "out"),
+        "storing" | "stocking" | "picking" | "loading" | "unloading" => ("warehousing", "out"),
+        "transporting" => ("transport", "out"),
+        "harvesting" | "farming" | "fishing" | "slaughtering" => ("primary_production", "out"),
+        "consuming" | "using" => ("consumption", "in"),
+        _ => return None,
+    })
+}
+
+/// A GTIN-14 from an SGTIN/LGTIN company prefix and item reference (indicator digit first).
+fn gtin(company: &str, item: &str) -> Option<String> {
+    let (indicator, rest) = item.split_at_checked(1)?;
+    let data = format!("{indicator}{company}{rest}");
+    if data.len() != 13 || !data.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let check = gs1_check_digit(&data)?;
+    Some(format!("{data}{check}"))
+}
+
+/// A trace code (Digital Link URI) and batch for an EPC or EPC class, in either spelling.
+fn trace_code(epc: &str) -> (String, String) {
+    let parts: Vec<&str> = epc.split(':').collect();
+    match parts.as_slice() {
+        ["urn", "epc", "id", "sgtin", rest] => {
+            let f: Vec<&str> = rest.splitn(3, '.').collect();
+            if let [company, item, serial] = f.as_slice() {
+                if let Some(g) = gtin(company, item) {
+                    return (format!("https://id.gs1.org/01/{g}/21/{serial}"), String::new());
+                }
+            }
+        }
+        ["urn", "epc", "class", "lgtin", rest] => {
+            let f: Vec<&str> = rest.splitn(3, '.').collect();
+            if let [company, item, lot] = f.as_slice() {
+                if let Some(g) = gtin(company, item) {
+                    return (format!("https://id.gs1.org/01/{g}/10/{lot}"), (*lot).to_owned());
+                }
+            }
+        }
+        ["urn", "epc", "idpat", "sgtin", rest] => {
+            let f: Vec<&str> = rest.splitn(3, '.').collect();
+            if let [company, item, _] = f.as_slice() {
+                if let Some(g) = gtin(company, item) {
+                    return (format!("https://id.gs1.org/01/{g}"), String::new());
+                }
+            }
+        }
+        _ => {}
+    }
+    let batch = epc.split_once("/10/").map(|(_, lot)| lot.split(['/', '?']).next().unwrap_or("").to_owned());
+    (epc.to_owned(), batch.unwrap_or_default())
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+/// The owning (or else possessing) party of a source or destination list.
+fn party(v: &Value, list: &str, key: &str) -> String {
+    let entries = v.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
+    ["owning_party", "possessing_party"]
+        .iter()
+        .find_map(|kind| {
+            entries.iter().find(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.ends_with(kind)))
+        })
+        .map(|e| text(e, key))
+        .unwrap_or_default()
+}
+
+/// One thing an event is about: an EPC (quantity 1) or a class with a quantity.
+struct Item {
+    epc: String,
+    quantity: f64,
+    unit: String,
+}
+
+fn items(v: &Value, epcs: &str, quantities: &str) -> Vec<Item> {
+    let mut out: Vec<Item> = v
+        .get(epcs)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(|e| Item { epc: e.to_owned(), quantity: 1.0, unit: "EA".into() })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(list) = v.get(quantities).and_then(Value::as_array) {
+        out.extend(list.iter().map(|q| Item {
+            epc: text(q, "epcClass"),
+            quantity: q.get("quantity").and_then(Value::as_f64).unwrap_or(1.0),
+            unit: q.get("uom").and_then(Value::as_str).unwrap_or("EA").to_owned(),
+        }));
+    }
+    out
+}
+
+/// A stage and a direction (`in` or `out`).
+type StageAndDirection = (&'static str, &'static str);
+
+/// Why an event maps to no record.
+fn unmappable(index: u64, event: &Value, why_zh: &str, why_en: &str) -> DecodeError {
+    let id = text(event, "eventID");
+    DecodeError {
+        code: "epcis_unmapped_event",
+        message: format!("第{index}个EPCIS事件（{id}）无法映射为追溯记录：{why_zh} / EPCIS event {index} ({id}) maps to no trace record: {why_en}"),
+        index: Some(index),
+        fatal: false,
+    }
+}
+
+/// The records of one event (or why it has none).
+pub fn map_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeError>> {
+    if let Some(own) = event.get("tn:record") {
+        return vec![serde_json::from_value(own.clone()).map_err(|e| DecodeError {
+            code: "epcis_record",
+            message: format!("第{index}个事件的 tn:record 无效：{e} / tn:record of event {index} is invalid: {e}"),
+            index: Some(index),
+            fatal: false,
+        })];
+    }
+    let kind = text(event, "type");
+    let groups: Vec<(Vec<Item>, Option<StageAndDirection>)> = match kind.as_str() {
+        "ObjectEvent" | "TransactionEvent" => vec![(items(event, "epcList", "quantityList"), None)],
+        "AggregationEvent" => vec![(items(event, "childEPCs", "childQuantityList"), None)],
+        "TransformationEvent" => vec![
+            (items(event, "inputEPCList", "inputQuantityList"), Some(("processing", "in"))),
+            (items(event, "outputEPCList", "outputQuantityList"), Some(("processing", "out"))),
+        ],
+        other => {
+            return vec![Err(unmappable(
+                index,
+                event,
+                &format!("事件类型 {other} 不是交易"),
+                &format!("{other} is not a transaction"),
+            ))]
+        }
+    };
+    let step = text(event, "bizStep");
+    let mapped = stage_of(&step);
+    if groups.iter().all(|(items, _)| items.is_empty()) {
+        return vec![Err(unmappable(index, event, "事件不含任何EPC或数量", "the event names no EPC or quantity"))];
+    }
+    let id = match text(event, "eventID") {
+        s if s.is_empty() => format!("epcis-{index}"),
+        s => s,
+    };
+    let time = text(event, "eventTime");
+    let (from, to) = (party(event, "sourceList", "source"), party(event, "destinationList", "destination"));
+    let place = event.get("bizLocation").or_else(|| event.get("readPoint")).map(|l| text(l, "id")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut k = 0;
+    for (list, fixed) in groups {
+        let Some((stage, direction)) = fixed.or(mapped) else {
+            out.push(Err(unmappable(
+                index,
+                event,
+                &format!("业务步骤“{step}”没有对应的追溯环节"),
+                &format!("business step {step:?} has no trace stage"),
+            )));
+            continue;
+        };
+        for item in list {
+            let (trace_code, batch) = trace_code(&item.epc);
+            out.push(Ok(TraceRecord {
+                id: format!("{id}#{k}"),
+                corrects: None,
+                from: Party { code: from.clone(), ..Party::default() },
+                to: Party { code: to.clone(), ..Party::default() },
+                product: TracedProduct { trace_code, scheme: "gs1".into(), batch, ..TracedProduct::default() },
+                act: Act {
+                    stage: stage.into(),
+                    direction: direction.into(),
+                    quantity: item.quantity,
+                    unit: item.unit,
+                    time: time.clone(),
+                    place: place.clone(),
+                    ..Act::default()
+                },
+            }));
+            k += 1;
+        }
+    }
+    out
+}
+
+/// An event for a record: standard fields for any EPCIS reader, and the record itself as
+/// `tn:record`.
+pub fn event_of(r: &TraceRecord) -> Value {
+    let biz_step = match (r.act.stage.as_str(), r.act.direction.as_str()) {
+        ("distribution_sale", "in") => "receiving",
+        ("distribution_sale", _) => "shipping",
+        ("processing", _) => "commissioning",
+        ("packaging", _) => "packing",
+        ("warehousing", _) => "storing",
+        ("transport", _) => "transporting",
+        ("primary_production", _) => "harvesting",
+        _ => "consuming",
+    };
+    json!({
+        "type": "ObjectEvent",
+        "eventID": format!("{NAMESPACE}record:{}", r.id),
+        "eventTime": r.act.time,
+        "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE",
+        "bizStep": biz_step,
+        "quantityList": [{"epcClass": r.product.trace_code, "quantity": r.act.quantity, "uom": r.act.unit}],
+        "sourceList": [{"type": "owning_party", "source": r.from.code}],
+        "destinationList": [{"type": "owning_party", "destination": r.to.code}],
+        "tn:record": r,
+    })
+}
+
+/// Writes records as an EPCIS 2.0 JSON-LD document.
+pub fn write_epcis<W: Write>(mut out: W, records: &[TraceRecord]) -> Result<(), DecodeError> {
+    let doc = json!({
+        "@context": [CONTEXT, {"tn": NAMESPACE}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "1970-01-01T00:00:00Z",
+        "epcisBody": {"eventList": records.iter().map(event_of).collect::<Vec<_>>()},
+    });
+    serde_json::to_writer(&mut out, &doc).map_err(|e| DecodeError {
+        code: "write_failed",
+        message: format!("写入失败：{e} / write failed: {e}"),
+        index: None,
+        fatal: true,
+    })
+}
+
+/// Walks a document and sends each event's records; stops when the receiver is gone.
+struct Walk<'s> {
+    tx: &'s SyncSender<Result<TraceRecord, DecodeError>>,
+    events: &'s mut u64,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an EPCIS document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "eventList" {
+                map.next_value_seed(Events { tx: self.tx, events: self.events })?;
+            } else if key == "@context" || key.starts_with("tn:") {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                map.next_value_seed(Walk { tx: self.tx, events: self.events })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Walk { tx: self.tx, events: self.events })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The events of one `eventList`, one at a time.
+struct Events<'s> {
+    tx: &'s SyncSender<Result<TraceRecord, DecodeError>>,
+    events: &'s mut u64,
+}
+
+impl<'de> DeserializeSeed<'de> for Events<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Events<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of EPCIS events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(event) = seq.next_element::<Value>()? {
+            for r in map_event(*self.events, &event) {
+                if self.tx.send(r).is_err() {
+                    return Err(serde::de::Error::custom("the reader stopped"));
+                }
+            }
+            *self.events += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Reads an EPCIS document's records, one at a time.
+pub struct EpcisDecoder {
+    rx: Receiver<Result<TraceRecord, DecodeError>>,
+}
+
+impl EpcisDecoder {
+    /// Starts reading `input` on a thread of its own.
+    pub fn open(input: impl Read + Send + 'static) -> EpcisDecoder {
+        let (tx, rx) = sync_channel(1_024);
+        std::thread::spawn(move || {
+            let mut events = 0;
+            let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, input));
+            let walked = Walk { tx: &tx, events: &mut events }.deserialize(&mut de).and_then(|()| de.end());
+            if let Err(e) = walked {
+                if !e.to_string().contains("the reader stopped") {
+                    let _ = tx.send(Err(DecodeError {
+                        code: "epcis_malformed",
+                        message: format!("EPCIS文档格式错误：{e} / malformed EPCIS document: {e}"),
+                        index: None,
+                        fatal: true,
+                    }));
+                }
+            }
+        });
+        EpcisDecoder { rx }
+    }
+}
+
+impl Decoder for EpcisDecoder {
+    fn next_record(&mut self) -> Option<Result<TraceRecord, DecodeError>> {
+        self.rx.recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epc_urns_become_digital_links() {
+        assert_eq!(
+            trace_code("urn:epc:id:sgtin:0614141.107346.2017"),
+            ("https://id.gs1.org/01/10614141073464/21/2017".to_owned(), String::new())
+        );
+        assert_eq!(
+            trace_code("urn:epc:class:lgtin:4012345.012345.998877"),
+            ("https://id.gs1.org/01/04012345123456/10/998877".to_owned(), "998877".to_owned())
+        );
+        assert_eq!(trace_code("urn:epc:idpat:sgtin:4012345.098765.*").0, "https://id.gs1.org/01/04012345987652");
+        assert_eq!(trace_code("urn:epc:id:sscc:0614141.1234567890").0, "urn:epc:id:sscc:0614141.1234567890");
+        assert_eq!(stage_of("urn:epcglobal:cbv:bizstep:shipping"), Some(("distribution_sale", "out")));
+        assert_eq!(stage_of("https://ref.gs1.org/cbv/BizStep-receiving"), Some(("distribution_sale", "in")));
+        assert_eq!(stage_of("inspecting"), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! GS1's own EPCIS 2.0 example documents decode: every event becomes trace records or an
+//! itemised rejection, never a broken stream; and records written as EPCIS read back the same.
+
+use std::path::{Path, PathBuf};
+
+use tracenode_adapters::adapter::{DecodeError, Format};
+use tracenode_adapters::exchange::{Header, Limits};
+use tracenode_adapters::records::TraceRecord;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/epcis2")
+}
+
+/// The records and the rejections of one example file.
+fn decode(name: &str) -> (Vec<TraceRecord>, Vec<DecodeError>) {
+    let file = std::fs::File::open(examples().join(name)).expect(name);
+    let mut d = Format::Epcis.decoder(file, Limits::default()).expect("open");
+    let (mut records, mut rejected) = (Vec::new(), Vec::new());
+    while let Some(r) = d.next_record() {
+        match r {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                assert!(!e.fatal, "{name}: {e}");
+                rejected.push(e);
+            }
+        }
+    }
+    (records, rejected)
+}
+
+#[test]
+fn every_example_decodes_without_breaking() {
+    let mut files = 0;
+    for entry in std::fs::read_dir(examples()).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("jsonld") {
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+        let (records, rejected) = decode(&name);
+        assert!(!records.is_empty() || !rejected.is_empty(), "{name}: nothing came out");
+        for e in &rejected {
+            assert_eq!(e.code, "epcis_unmapped_event", "{name}: {e}");
+            assert!(e.message_zh().contains("无法映射") && e.message_en().contains("maps to no trace record"));
+        }
+        files += 1;
+    }
+    assert_eq!(files, 15);
+}
+
+#[test]
+fn object_events_map_shipping_and_receiving_with_digital_links() {
+    let (records, rejected) = decode("Example_9.6.1-ObjectEvent.jsonld");
+    assert!(rejected.is_empty());
+    assert_eq!(records.len(), 3);
+    let shipped = &records[0];
+    assert_eq!(shipped.product.trace_code, "https://id.gs1.org/01/10614141073464/21/2017");
+    assert_eq!(shipped.product.scheme, "gs1");
+    assert_eq!((shipped.act.stage.as_str(), shipped.act.direction.as_str()), ("distribution_sale", "out"));
+    assert_eq!(shipped.act.time, "2005-04-03T20:33:31.116000-06:00");
+    assert_eq!(shipped.act.place, "urn:epc:id:sgln:0614141.07346.1234");
+    let received = &records[2];
+    assert_eq!(received.act.direction, "in");
+    assert_eq!(received.act.place, "urn:epc:id:sgln:0012345.11111.0");
+    assert!(records.iter().all(|r| r.id.starts_with("ni:///sha-256;")));
+    assert_ne!(records[0].id, records[1].id);
+    // The same events inside a query document.
+    let (queried, _) = decode("EPCISQueryDocument.jsonld");
+    assert_eq!(queried.len(), 3);
+}
+
+#[test]
+fn quantities_lots_parties_aggregations_and_transformations() {
+    let (records, _) = decode("Example_9.6.2-ObjectEvent.jsonld");
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.product.trace_code, "https://id.gs1.org/01/04012345123456/10/998877");
+    assert_eq!(r.product.batch, "998877");
+    assert_eq!((r.act.quantity, r.act.unit.as_str()), (200.0, "KGM"));
+    assert_eq!(r.from.code, "urn:epc:id:sgln:4012345.00001.0");
+    assert_eq!(r.to.code, "urn:epc:id:sgln:0614141.00001.0");
+
+    let (children, _) = decode("Example_9.6.3-AggregationEvent.jsonld");
+    assert_eq!(children.len(), 4);
+    assert!(children.iter().all(|c| c.act.direction == "in"));
+    assert_eq!(children[3].act.quantity, 200.5);
+
+    let (made, _) = decode("Example_9.6.4-TransformationEvent.jsonld");
+    let inputs = made.iter().filter(|m| m.act.direction == "in").count();
+    let outputs = made.iter().filter(|m| m.act.direction == "out").count();
+    assert_eq!((inputs, outputs), (5, 4));
+    assert!(made.iter().all(|m| m.act.stage == "processing"));
+}
+
+#[test]
+fn events_without_trace_meaning_are_itemised() {
+    let (records, rejected) = decode("sensor-SensorDataExample1.jsonld");
+    assert!(records.is_empty());
+    assert_eq!(rejected.len(), 1);
+    assert!(rejected[0].message_en().contains("inspecting"), "{}", rejected[0]);
+    let (_, rejected) = decode("Example-Type-sourceOrDestination,measurement,bizTransaction.jsonld");
+    assert!(rejected[0].message_en().contains("AssociationEvent"));
+}
+
+#[test]
+fn broken_json_is_a_broken_stream() {
+    let mut d = Format::Epcis
+        .decoder(std::io::Cursor::new(b"{\"epcisBody\": {\"eventList\": [{".to_vec()), Limits::default())
+        .expect("open");
+    let e = d.next_record().expect("an outcome").expect_err("broken");
+    assert!(e.fatal);
+    assert_eq!(e.code, "epcis_malformed");
+}
+
+#[test]
+fn records_written_as_epcis_read_back_the_same() {
+    let records: Vec<TraceRecord> = (0..3)
+        .map(|i| {
+            let mut r: TraceRecord = serde_json::from_value(serde_json::json!({
+                "id": format!("r{i}"), "corrects": null,
+                "from": {"code": "91330106MA27XXXXX0", "name": "西湖鲜果", "region": "330106"},
+                "to": {"code": "", "name": "消费者", "region": ""},
+                "product": {"trace_code": "https://id.gs1.org/01/06901234567892/21/A1", "scheme": "gs1", "name": "苹果",
+                            "category": "01", "specification": "5kg", "batch": "B1", "production_date": null,
+                            "shelf_life_days": null, "origin": "烟台"},
+                "act": {"stage": "distribution_sale", "direction": "out", "quantity": 2.5, "unit": "箱",
+                        "price": 12.0, "amount": null, "time": "2026-11-20T10:00:00+08:00", "place": "杭州"}}))
+            .expect("record");
+            r.act.quantity += i as f64;
+            r
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    Format::Epcis.encode(&mut bytes, &Header::default(), &records).expect("encode");
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(doc["type"], "EPCISDocument");
+    assert_eq!(doc["epcisBody"]["eventList"][0]["bizStep"], "shipping");
+    let mut d = Format::Epcis.decoder(std::io::Cursor::new(bytes), Limits::default()).expect("open");
+    let mut back = Vec::new();
+    while let Some(r) = d.next_record() {
+        back.push(r.expect("record"));
+    }
+    assert_eq!(back, records);
+}
