@@ -47,6 +47,8 @@ pub enum ErrorKind {
     DocumentRefused,
     /// Too many requests in the tenant's window.
     RateLimited,
+    /// Another system the node called (a vendor's API) failed or could not be reached.
+    UpstreamFailed,
     /// The database cannot be reached.
     Unavailable,
     /// An unexpected failure; the cause is logged, not shown.
@@ -95,6 +97,7 @@ impl ErrorKind {
                 ("document_refused", 422, "The document was refused; nothing was stored", "文档被拒收，未存储任何数据")
             }
             RateLimited => ("rate_limited", 429, "Too many submissions, retry later", "报送过于频繁，请稍后重试"),
+            UpstreamFailed => ("upstream_failed", 502, "The other system failed", "对方系统出错或无法连接"),
             Unavailable => ("database_unavailable", 503, "Database unavailable", "数据库暂不可用"),
             Internal => ("internal_error", 500, "Internal error", "系统内部错误"),
         };
@@ -318,6 +321,7 @@ mod tests {
             Conflict,
             DocumentRefused,
             RateLimited,
+            UpstreamFailed,
             Unavailable,
             Internal,
         ];

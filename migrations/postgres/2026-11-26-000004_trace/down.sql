@@ -1,3 +1,4 @@
+DROP TABLE pull_cursors;
 DROP TABLE anomalies;
 DROP TABLE ingest_policies;
 DROP TABLE submissions;

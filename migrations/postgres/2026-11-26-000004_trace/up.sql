@@ -129,3 +129,11 @@ CREATE TABLE anomalies (
 );
 CREATE INDEX anomalies_tenant ON anomalies(tenant_id, status, created_at);
 CREATE INDEX anomalies_record ON anomalies(tenant_id, record_id);
+
+-- Pull sources' cursors: where each vendor API was last read up to.
+CREATE TABLE pull_cursors (
+    name TEXT PRIMARY KEY NOT NULL,
+    cursor TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    last_error TEXT
+);

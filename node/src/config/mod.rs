@@ -220,6 +220,8 @@ pub struct IngestSection {
     pub spool_dir: PathBuf,
     /// Where the vendor mappings (`*.toml`) are.
     pub vendors_dir: PathBuf,
+    /// Vendors' APIs the node pulls from (`[[ingest.pull]]`).
+    pub pull: Vec<crate::ingest::pull::PullSource>,
 }
 
 impl Default for IngestSection {
@@ -230,6 +232,7 @@ impl Default for IngestSection {
             submissions_per_minute: 120,
             spool_dir: PathBuf::from("spool"),
             vendors_dir: PathBuf::from("vendors"),
+            pull: Vec::new(),
         }
     }
 }

@@ -412,6 +412,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pull_cursors (name) {
+        name -> Text,
+        cursor -> Text,
+        updated_at -> Timestamp,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
@@ -427,6 +436,7 @@ diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     trace_records,
+    pull_cursors,
     trace_corrections,
     ingest_policies,
     anomalies,

@@ -224,6 +224,12 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
         jobs: Arc::new(crate::ingest::jobs::Jobs::new(vendors.clone())),
         vendors,
     });
+    let scheduled = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::ingest::pull::schedule(scheduled).await {
+            tracing::error!(error = %e, "pull schedules not started");
+        }
+    });
     let resumed = crate::ingest::jobs::resume(&state.db, &state.jobs)?;
     if resumed > 0 {
         tracing::info!(jobs = resumed, "import jobs taken up again");

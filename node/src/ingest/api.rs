@@ -318,6 +318,34 @@ pub async fn policy_set(
     Ok(HttpResponse::Ok().json(p))
 }
 
+/// The pull sources with their cursors (node staff).
+#[utoipa::path(tag = "ingest", responses((status = 200, body = Vec<super::pull::PullState>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/ingest/pulls")]
+pub async fn pulls(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::QualityManage, "pull").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(&state, "ingest.pull", "pull", ErrorKind::Forbidden).await);
+    }
+    let list = web::block({
+        let state = state.clone();
+        move || super::pull::states(&state)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Pulls from a source now (node staff), page by page until it has nothing new.
+#[utoipa::path(tag = "ingest", params(("name" = String, Path, description = "Pull source")), responses((status = 200, body = super::pull::PullReport), (status = 502, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/ingest/pulls/{name}/run")]
+pub async fn pull_run(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::QualityManage, "pull").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(&state, "ingest.pull", "pull", ErrorKind::Forbidden).await);
+    }
+    Ok(HttpResponse::Ok().json(super::pull::run(&state, &path.into_inner()).await?))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(exchange)
@@ -325,5 +353,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(submission_list)
         .service(submission)
         .service(policy_get)
-        .service(policy_set);
+        .service(policy_set)
+        .service(pulls)
+        .service(pull_run);
 }

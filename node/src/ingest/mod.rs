@@ -12,6 +12,7 @@ pub mod api;
 pub mod jobs;
 pub mod pages;
 pub mod policy;
+pub mod pull;
 pub mod receipt;
 pub mod submissions;
 pub mod validate;

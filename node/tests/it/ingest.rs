@@ -490,3 +490,94 @@ async fn epcis_and_vendor_formats_come_in_too(app: TestApp) {
     aggregates_equal_recount(&app);
 }
 both_backends!(epcis_and_vendor_formats_come_in_too);
+
+/// A vendor's API serving three records in two pages after the cursor `since`, the way the
+/// `hz-wholesale` mapping reads them.
+async fn vendor_api(seller: String, buyer: String) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let server = HttpServer::new(move || {
+        let (seller, buyer, counted) = (seller.clone(), buyer.clone(), counted.clone());
+        App::new().route(
+            "/trades",
+            web::get().to(move |req: HttpRequest| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let since = req.query_string().split('&').find_map(|kv| kv.strip_prefix("since=")).unwrap_or("").to_owned();
+                let trade = |bill: &str, code: &str| {
+                    json!({"billNo": bill, "trade": {"type": "批发", "dir": "销售", "weight": "10", "unit": "公斤",
+                           "unitPrice": "4", "time": "20261120103000"},
+                           "seller": {"creditCode": seller, "name": "西湖鲜果", "areaCode": "330106"},
+                           "buyer": {"creditCode": buyer, "name": "城西超市", "areaCode": "330106"},
+                           "goods": {"traceCode": code, "name": "红富士苹果", "kind": "01", "spec": "5kg/箱", "lot": "B7"},
+                           "market": "杭州农副产品物流中心"})
+                };
+                let (page, next) = match since.as_str() {
+                    "" => (json!([trade("P-1", "TP-1"), trade("P-2", "TP-2")]), "c1"),
+                    "c1" => (json!([trade("P-3", "TP-3")]), "c2"),
+                    _ => (json!([]), "c2"),
+                };
+                async move { HttpResponse::Ok().insert_header(("X-Next-Cursor", next)).json(page) }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (port, calls)
+}
+
+async fn pulls_follow_the_vendors_cursor(backend: crate::support::Backend) {
+    let (seller, buyer) = (code("330106", 501), code("330106", 502));
+    let (port, calls) = vendor_api(seller.clone(), buyer.clone()).await;
+    let extra = format!(
+        "[[ingest.pull]]\nname = \"wholesale-api\"\ntenant = \"platform-a\"\nurl = \"http://127.0.0.1:{port}/trades\"\n\
+         format = \"vendor:hz-wholesale\"\ncursor_param = \"since\"\n\n\
+         [[ingest.pull]]\nname = \"gone\"\ntenant = \"platform-a\"\nurl = \"http://127.0.0.1:9/trades\"\nformat = \"json\"\n"
+    );
+    let app = TestApp::spawn_with(backend, &extra).await;
+    let w = world(&app).await;
+    parties(&app, &w).await;
+    let r = json_of(w.reviewer.post(&app, "/api/v1/ingest/pulls/wholesale-api/run", json!({})).await, 200).await;
+    assert_eq!(
+        (r["pages"].as_u64(), r["accepted"].as_u64(), r["cursor"].as_str()),
+        (Some(3), Some(3), Some("c2")),
+        "{r}"
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Nothing new: one request, nothing stored, the cursor stays.
+    let r = json_of(w.reviewer.post(&app, "/api/v1/ingest/pulls/wholesale-api/run", json!({})).await, 200).await;
+    assert_eq!(
+        (r["pages"].as_u64(), r["accepted"].as_u64(), r["cursor"].as_str()),
+        (Some(1), Some(0), Some("c2")),
+        "{r}"
+    );
+    assert_eq!(records_stored(&app), 3);
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TP-3").await, 200).await;
+    assert_eq!(page["total"], 1);
+    // A source that cannot be reached fails clearly, and the failure is kept.
+    let p =
+        expect_problem(w.reviewer.post(&app, "/api/v1/ingest/pulls/gone/run", json!({})).await, 502, "upstream_failed")
+            .await;
+    assert!(p["detail_zh"].as_str().is_some_and(|d| d.contains("拉取 gone 失败")), "{p}");
+    let states = json_of(w.reviewer.get(&app, "/api/v1/ingest/pulls").await, 200).await;
+    assert_eq!(states[0]["cursor"], "c2");
+    assert!(states[1]["last_error"].as_str().is_some_and(|e| e.contains("无法连接")), "{states}");
+    // Tenants do not run the node's pulls.
+    expect_problem(w.key_a.post(&app, "/api/v1/ingest/pulls/wholesale-api/run", json!({})).await, 403, "forbidden")
+        .await;
+    expect_problem(w.reviewer.post(&app, "/api/v1/ingest/pulls/nobody/run", json!({})).await, 404, "not_found").await;
+}
+
+mod pulls_follow_the_vendors_cursor {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::pulls_follow_the_vendors_cursor(crate::support::Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::pulls_follow_the_vendors_cursor(crate::support::Backend::Postgres).await
+    }
+}

@@ -78,6 +78,11 @@ pub struct TestApp {
 impl TestApp {
     /// A city node (杭州市 330100) on a free port.
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, "").await
+    }
+
+    /// A city node whose configuration file ends with `extra` (TOML).
+    pub async fn spawn_with(backend: Backend, extra: &str) -> TestApp {
         tracenode_federation::pki::init_crypto();
         let dir = tempfile::tempdir().expect("tempdir");
         let node_dir = dir.path().join("node");
@@ -94,6 +99,10 @@ impl TestApp {
             listen: Some("127.0.0.1:0".into()),
         })
         .expect("init");
+        if !extra.is_empty() {
+            let text = std::fs::read_to_string(&made.config_path).expect("config text");
+            std::fs::write(&made.config_path, format!("{text}\n{extra}\n")).expect("extend config");
+        }
         let config = Config::load(&made.config_path).expect("config");
         let db = bootstrap::open_db(&config).expect("open db");
         let config = Arc::new(config);

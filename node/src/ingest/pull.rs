@@ -1,0 +1,301 @@
+//! Pull (主动拉取): the node fetches a vendor's HTTP API on a schedule instead of waiting for
+//! pushes. Each source (`[[ingest.pull]]` in the configuration) names the tenant the records
+//! belong to, the URL, the format (any format or `vendor:<name>`) and a cron schedule. The node
+//! keeps a cursor per source: each request carries it as a query parameter, the vendor answers
+//! a page of records and the next cursor in a response header, and the cursor advances only
+//! after the page's records are committed. A page is an ordinary submission (channel `pull`),
+//! so a page fetched twice — after a crash between the commit and the cursor — is reported as
+//! duplicates and changes nothing.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use tracenode_adapters::adapter::Source;
+use tracenode_adapters::exchange::Limits;
+
+use super::submissions::{Channel, Meta};
+use super::{policy, Job, Mode};
+use crate::audit::AuditContext;
+use crate::db::schema::pull_cursors;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+
+/// A source, as `[[ingest.pull]]` declares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSource {
+    /// Name, unique in the node.
+    pub name: String,
+    /// Code of the tenant the records belong to.
+    pub tenant: String,
+    /// The vendor's endpoint (`https://…`).
+    pub url: String,
+    /// Format of its answers: `json`, `csv`, `epcis`, `xml` or `vendor:<name>`.
+    pub format: String,
+    /// Query parameter that carries the cursor.
+    #[serde(default = "cursor_param")]
+    pub cursor_param: String,
+    /// Response header that carries the next cursor.
+    #[serde(default = "cursor_header")]
+    pub cursor_header: String,
+    /// Cron schedule with seconds (`0 */5 * * * *`: every five minutes); none: by hand only.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Environment variable holding a bearer token for the vendor, if it wants one.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Pages fetched per run at most.
+    #[serde(default = "max_pages")]
+    pub max_pages: u32,
+}
+
+fn cursor_param() -> String {
+    "cursor".into()
+}
+
+fn cursor_header() -> String {
+    "X-Next-Cursor".into()
+}
+
+fn max_pages() -> u32 {
+    100
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PullReport {
+    /// The source.
+    pub source: String,
+    /// Pages fetched.
+    pub pages: u32,
+    /// Records read.
+    pub received: u64,
+    /// Records stored.
+    pub accepted: u64,
+    /// Duplicates.
+    pub duplicates: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// The cursor after the run.
+    pub cursor: String,
+    /// The submissions the pages became.
+    pub submissions: Vec<String>,
+}
+
+/// A source with its cursor, as listed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PullState {
+    /// The source.
+    #[schema(value_type = Object)]
+    pub source: PullSource,
+    /// Its cursor.
+    pub cursor: String,
+    /// When it last ran (UTC).
+    pub last_run: Option<chrono::NaiveDateTime>,
+    /// Why the last run failed, if it did.
+    pub last_error: Option<String>,
+}
+
+fn cursor_of(db: &Db, name: &str) -> AppResult<(String, Option<chrono::NaiveDateTime>, Option<String>)> {
+    let mut conn = db.conn()?;
+    let row: Option<(String, chrono::NaiveDateTime, Option<String>)> = pull_cursors::table
+        .find(name)
+        .select((pull_cursors::cursor, pull_cursors::updated_at, pull_cursors::last_error))
+        .first(&mut *conn)
+        .optional()?;
+    Ok(row.map(|(c, at, e)| (c, Some(at), e)).unwrap_or_default())
+}
+
+fn save(db: &Db, name: &str, cursor: &str, error: Option<&str>) -> AppResult<()> {
+    db.transaction_sync(|conn| {
+        diesel::delete(pull_cursors::table.find(name)).execute(conn)?;
+        diesel::insert_into(pull_cursors::table)
+            .values((
+                pull_cursors::name.eq(name),
+                pull_cursors::cursor.eq(cursor),
+                pull_cursors::updated_at.eq(crate::db::now()),
+                pull_cursors::last_error.eq(error),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// The sources with their cursors.
+pub fn states(state: &AppState) -> AppResult<Vec<PullState>> {
+    state
+        .config
+        .ingest
+        .pull
+        .iter()
+        .map(|s| {
+            let (cursor, last_run, last_error) = cursor_of(&state.db, &s.name)?;
+            Ok(PullState { source: s.clone(), cursor, last_run, last_error })
+        })
+        .collect()
+}
+
+fn failed(source: &str, zh: String, en: String) -> AppError {
+    AppError::with_detail(
+        crate::error::ErrorKind::UpstreamFailed,
+        format!("拉取 {source} 失败：{zh}"),
+        format!("pulling {source} failed: {en}"),
+    )
+}
+
+/// Runs source `name` now: pages until the vendor has nothing new (or `max_pages`).
+pub async fn run(state: &AppState, name: &str) -> AppResult<PullReport> {
+    let source = state
+        .config
+        .ingest
+        .pull
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("拉取来源", "pull source"))?;
+    let outcome = pages(state, &source).await;
+    match &outcome {
+        Ok(report) => save(&state.db, &source.name, &report.cursor, None)?,
+        Err(e) => {
+            let (cursor, _, _) = cursor_of(&state.db, &source.name)?;
+            save(&state.db, &source.name, &cursor, Some(&e.detail_zh))?;
+        }
+    }
+    outcome
+}
+
+async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
+    let src = Source::resolve(&source.format, &state.vendors).ok_or_else(|| {
+        AppError::invalid(
+            "format",
+            format!("拉取来源 {} 的格式“{}”无效", source.name, source.format),
+            format!("pull source {}: unknown format {:?}", source.name, source.format),
+        )
+    })?;
+    let code = source.tenant.clone();
+    let (tenant, rules) = state
+        .db
+        .run(move |conn| {
+            let t = crate::tenants::by_code(conn, &code)?;
+            let p = policy::of(conn, t.id.as_str())?;
+            Ok((t, p))
+        })
+        .await?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(AppError::internal)?;
+    let token = source.token_env.as_ref().and_then(|v| std::env::var(v).ok());
+    let (mut cursor, _, _) = cursor_of(&state.db, &source.name)?;
+    let mut report = PullReport { source: source.name.clone(), ..PullReport::default() };
+    let limit = rules.max_body_bytes.map(|b| b as u64).unwrap_or(state.config.ingest.max_body_bytes);
+    for _ in 0..source.max_pages {
+        let mut request = client.get(&source.url).query(&[(source.cursor_param.as_str(), cursor.as_str())]);
+        if let Some(t) = &token {
+            request = request.bearer_auth(t);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failed(&source.name, format!("无法连接：{e}"), format!("cannot connect: {e}")))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            return Err(failed(&source.name, format!("对方返回 {status}"), format!("the vendor answered {status}")));
+        }
+        let next =
+            response.headers().get(source.cursor_header.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(failed(&source.name, format!("一页超过{limit}字节"), format!("a page exceeds {limit} bytes")));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failed(&source.name, format!("读取失败：{e}"), format!("read failed: {e}")))?;
+        let job = Job {
+            meta: Meta {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant_id: tenant.id.as_str().to_owned(),
+                sender: tenant.code.clone(),
+                channel: Channel::Pull,
+                format: src.name(),
+                mode: Mode::BestEffort,
+                dry_run: false,
+                bytes: body.len() as i64,
+                actor: format!("pull:{}", source.name),
+            },
+            source: src.clone(),
+            within: state.config.node.region.clone(),
+            reporter: state.config.node.region.as_str().to_owned(),
+            policy: rules.unknown_reference,
+            sender: Some(tenant.code.clone()),
+            limits: Limits::default(),
+        };
+        let db = state.db.clone();
+        let ctx = AuditContext { actor: format!("pull:{}", source.name), ..AuditContext::cli() };
+        let receipt =
+            actix_web::web::block(move || super::run(&db, &ctx, &job, Box::new(std::io::Cursor::new(body)), &|_| {}))
+                .await
+                .map_err(AppError::internal)??;
+        if let Some(r) = &receipt.refusal {
+            return Err(failed(&source.name, r.message_zh.clone(), r.message.clone()));
+        }
+        report.pages += 1;
+        report.received += receipt.received;
+        report.accepted += receipt.accepted;
+        report.duplicates += receipt.duplicates;
+        report.rejected += receipt.rejected;
+        report.submissions.push(receipt.submission_id);
+        let advanced = next.filter(|n| *n != cursor);
+        match advanced {
+            Some(n) => {
+                cursor = n;
+                save(&state.db, &source.name, &cursor, None)?;
+            }
+            None => break,
+        }
+        if receipt.received == 0 {
+            break;
+        }
+    }
+    report.cursor = cursor;
+    Ok(report)
+}
+
+/// Starts the cron schedules of the sources that have one.
+pub async fn schedule(state: actix_web::web::Data<AppState>) -> AppResult<()> {
+    let scheduled: Vec<PullSource> =
+        state.config.ingest.pull.iter().filter(|s| s.schedule.is_some()).cloned().collect();
+    if scheduled.is_empty() {
+        return Ok(());
+    }
+    let scheduler = tokio_cron_scheduler::JobScheduler::new().await.map_err(AppError::internal)?;
+    for source in scheduled {
+        let cron = source.schedule.clone().unwrap_or_default();
+        let state = state.clone();
+        let name = source.name.clone();
+        let job = tokio_cron_scheduler::Job::new_async(cron.as_str(), move |_, _| {
+            let state = state.clone();
+            let name = name.clone();
+            Box::pin(async move {
+                match run(&state, &name).await {
+                    Ok(r) => tracing::info!(source = %name, pages = r.pages, accepted = r.accepted, "pulled"),
+                    Err(e) => tracing::warn!(source = %name, error = %e, "pull failed"),
+                }
+            })
+        })
+        .map_err(|e| {
+            AppError::invalid(
+                "ingest.pull.schedule",
+                format!("拉取来源 {} 的计划“{cron}”无效：{e}", source.name),
+                format!("pull source {}: bad schedule {cron:?}: {e}", source.name),
+            )
+        })?;
+        scheduler.add(job).await.map_err(AppError::internal)?;
+    }
+    scheduler.start().await.map_err(AppError::internal)?;
+    // The scheduler runs as long as the node does.
+    tokio::spawn(async move {
+        let _running = scheduler;
+        std::future::pending::<()>().await
+    });
+    Ok(())
+}
