@@ -55,12 +55,13 @@ impl Format {
     /// Opens a decoder on `input`. A header the format cannot start from (a CSV without its
     /// required columns, XML that is not an envelope) is a broken stream.
     pub fn decoder(self, input: impl Read + Send + 'static, limits: Limits) -> Result<Box<dyn Decoder>, DecodeError> {
-        Ok(match self {
+        let inner: Box<dyn Decoder> = match self {
             Format::Exchange => Box::new(ExchangeDecoder(EnvelopeReader::open(input, limits).map_err(from_xml)?)),
             Format::Csv => Box::new(CsvDecoder { rows: CsvReader::open(input).map_err(|e| from_csv(e, 0))?, index: 0 }),
             Format::Json => Box::new(JsonDecoder(JsonReader::open(input).map_err(from_json)?)),
             Format::Epcis => Box::new(crate::epcis::EpcisDecoder::open(input)),
-        })
+        };
+        Ok(Box::new(Fused { inner, done: false }))
     }
 
     /// Writes `records` in this format. The exchange envelope takes its header from `header`
@@ -106,7 +107,10 @@ impl Source {
     pub fn decoder(&self, input: impl Read + Send + 'static, limits: Limits) -> Result<Box<dyn Decoder>, DecodeError> {
         match self {
             Source::Format(f) => f.decoder(input, limits),
-            Source::Vendor(m) => Ok(Box::new(crate::vendor::VendorDecoder::open(m.clone(), input)?)),
+            Source::Vendor(m) => Ok(Box::new(Fused {
+                inner: Box::new(crate::vendor::VendorDecoder::open(m.clone(), input)?),
+                done: false,
+            })),
         }
     }
 }
@@ -171,6 +175,27 @@ fn from_json(e: JsonError) -> DecodeError {
         _ => None,
     };
     DecodeError { code: e.code(), message: e.to_string(), index, fatal: index.is_none() }
+}
+
+/// Ends a decoder's stream at its first fatal error, whatever the decoder would do next.
+struct Fused {
+    inner: Box<dyn Decoder>,
+    done: bool,
+}
+
+impl Decoder for Fused {
+    fn next_record(&mut self) -> Option<Result<TraceRecord, DecodeError>> {
+        if self.done {
+            return None;
+        }
+        let next = self.inner.next_record();
+        self.done = matches!(&next, None | Some(Err(DecodeError { fatal: true, .. })));
+        next
+    }
+
+    fn header(&self) -> Option<&Header> {
+        self.inner.header()
+    }
 }
 
 struct ExchangeDecoder(EnvelopeReader);

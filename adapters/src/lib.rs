@@ -12,6 +12,7 @@ pub mod codes;
 pub mod csv_trace;
 pub mod epcis;
 pub mod exchange;
+pub mod fuzzing;
 pub mod identifiers;
 pub mod json_trace;
 pub mod records;
