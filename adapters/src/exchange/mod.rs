@@ -14,7 +14,7 @@ pub mod tags;
 mod write;
 
 pub use read::EnvelopeReader;
-pub use write::{write_envelope, write_streamed};
+pub use write::{write_ack, write_envelope, write_streamed};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,38 @@ pub struct Header {
     pub record_count: u64,
     /// SHA-256 of the records' canonical forms (see [`crate::records::PayloadDigest`]).
     pub payload_digest: String,
+}
+
+/// The acknowledgement of a pushed envelope: what its records became.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The submission the envelope became.
+    pub submission: String,
+    /// `stored`, `refused` or `dry_run`.
+    pub status: String,
+    /// Counts: received, accepted, duplicates, rejected, quarantined, flagged, corrected.
+    pub counts: [u64; 7],
+    /// Rejected records: index, record id, field, stable code, English and Chinese reason.
+    pub rejections: Vec<AckRejection>,
+    /// Duplicate records: index and record id.
+    pub duplicates: Vec<(u64, String)>,
+}
+
+/// A rejected record in an acknowledgement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AckRejection {
+    /// Index in the envelope.
+    pub index: u64,
+    /// Record id.
+    pub record_id: String,
+    /// Field at fault.
+    pub field: String,
+    /// Stable code.
+    pub code: String,
+    /// English reason.
+    pub reason: String,
+    /// Chinese reason.
+    pub reason_zh: String,
 }
 
 /// Caps that keep a hostile document from costing more than a fair one.

@@ -39,6 +39,13 @@ pub const PRODUCT: &str = "Product";
 /// The act of a record.
 pub const ACT: &str = "Act";
 
+/// The acknowledgement of a pushed envelope (in the body of an `ack` envelope).
+pub const RECEIPT: &str = "Receipt";
+/// A rejected record in a receipt.
+pub const REJECTION: &str = "Rejection";
+/// A duplicate record in a receipt.
+pub const DUPLICATE: &str = "Duplicate";
+
 /// Attribute names.
 pub mod attr {
     /// Record id.
@@ -83,4 +90,32 @@ pub mod attr {
     pub const TIME: &str = "time";
     /// Place.
     pub const PLACE: &str = "place";
+    /// Submission id (receipt).
+    pub const SUBMISSION: &str = "submission";
+    /// Status (receipt).
+    pub const STATUS: &str = "status";
+    /// Records read (receipt).
+    pub const RECEIVED: &str = "received";
+    /// Records stored (receipt).
+    pub const ACCEPTED: &str = "accepted";
+    /// Duplicates (receipt).
+    pub const DUPLICATES: &str = "duplicates";
+    /// Rejected records (receipt).
+    pub const REJECTED: &str = "rejected";
+    /// Quarantined records (receipt).
+    pub const QUARANTINED: &str = "quarantined";
+    /// Flagged records (receipt).
+    pub const FLAGGED: &str = "flagged";
+    /// Corrections applied (receipt).
+    pub const CORRECTED: &str = "corrected";
+    /// Index of a record in the acknowledged envelope.
+    pub const INDEX: &str = "index";
+    /// A record id.
+    pub const RECORD_ID: &str = "recordId";
+    /// The field at fault.
+    pub const FIELD: &str = "field";
+    /// English reason.
+    pub const REASON: &str = "reason";
+    /// Chinese reason.
+    pub const REASON_ZH: &str = "reasonZh";
 }

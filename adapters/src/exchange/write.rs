@@ -6,7 +6,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::tags::{self, attr};
-use super::{ExchangeError, Header};
+use super::{Ack, ExchangeError, Header};
 use crate::records::{PayloadDigest, TraceRecord};
 
 fn io(e: impl std::fmt::Display) -> ExchangeError {
@@ -119,6 +119,72 @@ pub fn write_streamed<W: Write>(
     for r in records {
         record(&mut w, &r)?;
     }
+    w.write_event(Event::End(BytesEnd::new(tags::BODY))).map_err(io)?;
+    w.write_event(Event::End(BytesEnd::new(tags::EXCHANGE))).map_err(io)?;
+    Ok(())
+}
+
+/// Writes an `ack` envelope: `header` (its operation, resource type and correlation id set by
+/// the caller) with the receipt of the envelope it acknowledges as its body.
+pub fn write_ack<W: Write>(out: W, header: &Header, ack: &Ack) -> Result<(), ExchangeError> {
+    let mut w = Writer::new_with_indent(out, b' ', 1);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(io)?;
+    let mut root = BytesStart::new(tags::EXCHANGE);
+    root.push_attribute(("xmlns", tags::NAMESPACE));
+    w.write_event(Event::Start(root)).map_err(io)?;
+    w.write_event(Event::Start(BytesStart::new(tags::HEADER))).map_err(io)?;
+    let count = header.record_count.to_string();
+    for (name, value) in [
+        (tags::SENDER, header.sender.as_str()),
+        (tags::RECEIVER, &header.receiver),
+        (tags::MESSAGE_ID, &header.message_id),
+        (tags::CORRELATION_ID, &header.correlation_id),
+        (tags::OPERATION, &header.operation),
+        (tags::CREATED, &header.created),
+        (tags::RESOURCE_TYPE, &header.resource_type),
+        (tags::RECORD_COUNT, &count),
+        (tags::PAYLOAD_DIGEST, &header.payload_digest),
+    ] {
+        text_element(&mut w, name, value)?;
+    }
+    w.write_event(Event::End(BytesEnd::new(tags::HEADER))).map_err(io)?;
+    w.write_event(Event::Start(BytesStart::new(tags::BODY))).map_err(io)?;
+    let mut receipt = BytesStart::new(tags::RECEIPT);
+    receipt.push_attribute((attr::SUBMISSION, ack.submission.as_str()));
+    receipt.push_attribute((attr::STATUS, ack.status.as_str()));
+    let names = [
+        attr::RECEIVED,
+        attr::ACCEPTED,
+        attr::DUPLICATES,
+        attr::REJECTED,
+        attr::QUARANTINED,
+        attr::FLAGGED,
+        attr::CORRECTED,
+    ];
+    let counts: Vec<String> = ack.counts.iter().map(u64::to_string).collect();
+    for (name, value) in names.iter().zip(&counts) {
+        receipt.push_attribute((*name, value.as_str()));
+    }
+    w.write_event(Event::Start(receipt)).map_err(io)?;
+    for r in &ack.rejections {
+        let index = r.index.to_string();
+        empty(
+            &mut w,
+            tags::REJECTION,
+            &[
+                (attr::INDEX, &index),
+                (attr::RECORD_ID, &r.record_id),
+                (attr::FIELD, &r.field),
+                (attr::CODE, &r.code),
+                (attr::REASON, &r.reason),
+                (attr::REASON_ZH, &r.reason_zh),
+            ],
+        )?;
+    }
+    for (index, id) in &ack.duplicates {
+        empty(&mut w, tags::DUPLICATE, &[(attr::INDEX, &index.to_string()), (attr::RECORD_ID, id)])?;
+    }
+    w.write_event(Event::End(BytesEnd::new(tags::RECEIPT))).map_err(io)?;
     w.write_event(Event::End(BytesEnd::new(tags::BODY))).map_err(io)?;
     w.write_event(Event::End(BytesEnd::new(tags::EXCHANGE))).map_err(io)?;
     Ok(())

@@ -182,9 +182,10 @@ async fn submit(
         within: crate::registry::region_of(&state, &caller),
         reporter: state.config.node.region.as_str().to_owned(),
         policy: rules.unknown_reference,
-        sender: Some(tenant.code),
+        sender: Some(tenant.code.clone()),
         limits: Limits::default(),
     };
+    let tenant_code = tenant.code;
     let ctx = caller.audit();
     if !spooled {
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
@@ -203,6 +204,9 @@ async fn submit(
             .map_err(AppError::internal)??;
         if receipt.refusal.is_some() {
             return Err(refused(&receipt));
+        }
+        if channel == Channel::Exchange && wants_xml(&req) {
+            return ack(&state, &tenant_code, &receipt);
         }
         return Ok(HttpResponse::Ok().json(receipt));
     }
@@ -240,6 +244,51 @@ async fn submit(
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/submissions/{}", job.meta.id)))
         .json(receipt))
+}
+
+/// Whether the caller asked for XML (`Accept: application/xml` or `text/xml`).
+fn wants_xml(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/xml") || a.contains("text/xml"))
+}
+
+/// The receipt as an `ack` envelope to the sender, correlated with its message.
+fn ack(state: &AppState, tenant_code: &str, r: &Receipt) -> AppResult<HttpResponse> {
+    use tracenode_adapters::exchange::{write_ack, Ack, AckRejection, Header};
+    let header = Header {
+        sender: state.config.node.region.as_str().to_owned(),
+        receiver: tenant_code.to_owned(),
+        message_id: uuid::Uuid::now_v7().to_string(),
+        correlation_id: r.message_id.clone().unwrap_or_default(),
+        operation: "ack".into(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        resource_type: "receipt".into(),
+        record_count: 0,
+        payload_digest: String::new(),
+    };
+    let body = Ack {
+        submission: r.submission_id.clone(),
+        status: r.status.clone(),
+        counts: [r.received, r.accepted, r.duplicates, r.rejected, r.quarantined, r.flagged, r.corrected],
+        rejections: r
+            .rejections
+            .iter()
+            .map(|x| AckRejection {
+                index: x.index,
+                record_id: x.record_id.clone().unwrap_or_default(),
+                field: x.field.clone().unwrap_or_default(),
+                code: x.code.clone(),
+                reason: x.reason.clone(),
+                reason_zh: x.reason_zh.clone(),
+            })
+            .collect(),
+        duplicates: r.duplicate_records.iter().map(|d| (d.index, d.record_id.clone())).collect(),
+    };
+    let mut out = Vec::new();
+    write_ack(&mut out, &header, &body).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok().content_type("application/xml; charset=utf-8").body(out))
 }
 
 /// A submission with its receipt and, while its job runs, the records read so far.

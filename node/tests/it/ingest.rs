@@ -307,6 +307,33 @@ async fn exchange_envelopes_are_checked_whole(app: TestApp) {
     let (encoded, _, _) = encoding_rs::GB18030.encode(&text);
     let r = json_of(w.key_a.send(&app, "/api/v1/exchange", "application/xml", encoded.into_owned()).await, 200).await;
     assert_eq!(r["accepted"], 2);
+    // An XML client gets an ack envelope correlated with its message, naming what became of
+    // each record.
+    let again = envelope("platform-a", &more);
+    let message_id = String::from_utf8(again.clone())
+        .expect("utf8")
+        .split("<MessageId>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("id")
+        .to_owned();
+    let res = w
+        .key_a
+        .client
+        .post(app.url("/api/v1/exchange"))
+        .bearer_auth(&w.key_a.key)
+        .header("Content-Type", "application/xml")
+        .header("Accept", "application/xml")
+        .body(again)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().expect("ct").starts_with("application/xml"));
+    let ack = res.text().await.expect("ack");
+    assert!(ack.contains("<Operation>ack</Operation>"), "{ack}");
+    assert!(ack.contains(&format!("<CorrelationId>{message_id}</CorrelationId>")), "{ack}");
+    assert!(ack.contains("duplicates=\"2\"") && ack.contains("<Duplicate index=\"0\" recordId=\"x3\"/>"), "{ack}");
     let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TX-4").await, 200).await;
     assert_eq!(page["rows"][0]["record"]["from"]["name"], "西湖鲜果有限公司");
     aggregates_equal_recount(&app);

@@ -19,8 +19,8 @@ pub(crate) fn entity(code: &str, name: &str, region: &str) -> Value {
 
 /// A machine client authenticated by API key.
 pub(crate) struct Machine {
-    client: reqwest::Client,
-    key: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) key: String,
 }
 
 impl Machine {
