@@ -190,5 +190,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::registry::pages::routes(cfg);
     crate::trace::pages::routes(cfg);
     crate::ingest::pages::routes(cfg);
+    crate::quality::pages::routes(cfg);
     cfg.service(capability);
 }

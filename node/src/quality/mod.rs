@@ -2,3 +2,5 @@
 //! the quality report. GB/T 38157 §6.4 and §8.
 
 pub mod anomalies;
+pub mod api;
+pub mod pages;

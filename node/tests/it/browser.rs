@@ -323,6 +323,15 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
          b-2,{code},西湖龙井茶叶专业合作社,330106,TC-BROWSER-2,明前龙井,01,selling,out,2,罐,2026-11-20T10:00:00+08:00\n",
         code = code.as_str()
     );
+    // A sale to a buyer that is not registered: stored, and flagged as an anomaly.
+    let stranger = tracenode_adapters::identifiers::Uscc::generate("91", "330106", 4343).expect("code");
+    let csv = format!(
+        "{csv}b-3,{code},西湖龙井茶叶专业合作社,330106,TC-BROWSER-3,明前龙井,01,distribution_sale,out,1,罐,2026-11-20T11:00:00+08:00\n"
+    )
+    .replacen("id,from_code,", "id,to_code,from_code,", 1)
+    .replace("b-1,", "b-1,,")
+    .replace("b-2,", "b-2,,")
+    .replace("b-3,", &format!("b-3,{},", stranger.as_str()));
     fill(&c, "#content", &csv).await;
     click(&c, "#submit-import").await;
     let receipt = wait_for_text(&c, "拒收的记录").await;
@@ -338,6 +347,15 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     c.goto(&app.url("/ingest")).await.expect("goto");
     let list = wait_for_text(&c, "最近的报送").await;
     assert!(list.contains("文件导入"), "{list}");
+    // The anomaly is reviewed from its list.
+    c.goto(&app.url("/quality/anomalies?status=open")).await.expect("goto");
+    let open = wait_for_text(&c, "引用未注册主体").await;
+    assert!(open.contains("b-3") && open.contains("待审核"), "{open}");
+    click(&c, "button.confirm").await;
+    let reviewed = wait_for_text(&c, "的异常已审核").await;
+    assert!(reviewed.contains("已确认异常"), "{reviewed}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("anomalies-{backend}.png")), png).expect("write");
     // The tenant's ingestion policy: quarantine records that name unregistered entities.
     c.goto(&app.url("/ingest/policies")).await.expect("goto");
     wait_for_text(&c, "设置策略").await;

@@ -358,6 +358,25 @@ async fn policies_limits_jobs_and_search(app: TestApp) {
     )
     .await;
     assert_eq!((r["accepted"].as_u64(), r["flagged"].as_u64()), (Some(1), Some(1)));
+    // The flag is an anomaly the tenant sees and node staff review, once, with an audit row.
+    let list = json_of(w.key_a.get(&app, "/api/v1/quality/anomalies?status=open").await, 200).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!((list[0]["record_id"].as_str(), list[0]["rule"].as_str()), (Some("f1"), Some("unknown_reference")));
+    let theirs = json_of(w.key_b.get(&app, "/api/v1/quality/anomalies").await, 200).await;
+    assert_eq!(theirs.as_array().map(Vec::len), Some(0));
+    let anomaly = list[0]["id"].as_str().expect("id").to_owned();
+    let review = format!("/api/v1/quality/anomalies/{anomaly}/review");
+    expect_problem(w.key_a.post(&app, &review, json!({"decision": "dismissed"})).await, 403, "forbidden").await;
+    let p =
+        expect_problem(w.reviewer.post(&app, &review, json!({"decision": "maybe"})).await, 422, "validation_failed")
+            .await;
+    assert_eq!(p["field"], "decision");
+    let done =
+        json_of(w.reviewer.post(&app, &review, json!({"decision": "confirmed", "note": "下游商户未登记"})).await, 200)
+            .await;
+    assert_eq!((done["status"].as_str(), done["reviewed_by"].as_str()), (Some("confirmed"), Some("reviewer")));
+    expect_problem(w.reviewer.post(&app, &review, json!({"decision": "dismissed"})).await, 409, "conflict").await;
+    assert_eq!(app.audit_count("anomaly.review", "success"), 1);
     // Quarantine: stored apart and not counted.
     let res =
         w.sys.put(&app, &format!("/api/v1/ingest/policies/{a_id}"), json!({"unknown_reference": "quarantine"})).await;

@@ -1,0 +1,48 @@
+//! JSON API of data quality: anomalies and their review.
+
+use actix_web::{get, post, web, HttpResponse};
+
+use super::anomalies::{self, Anomaly, AnomalyQuery, Review};
+use crate::auth::caller::Caller;
+use crate::error::{AppResult, ErrorKind, Problem};
+use crate::http::AppState;
+use crate::users::Permission;
+
+/// The latest anomalies (a tenant sees its own).
+#[utoipa::path(tag = "quality", params(AnomalyQuery), responses((status = 200, body = Vec<Anomaly>)))]
+#[get("/api/v1/quality/anomalies")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<AnomalyQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "anomalies").await?;
+    let tenant = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
+    let q = query.into_inner();
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| anomalies::list(conn, &q, tenant.as_deref())).await?))
+}
+
+/// Confirms or dismisses an open anomaly (node staff), with an audit row.
+#[utoipa::path(tag = "quality", params(("id" = String, Path, description = "Anomaly id")), request_body = Review,
+    responses((status = 200, body = Anomaly), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/quality/anomalies/{id}/review")]
+pub async fn review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Review>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::QualityManage, "anomalies").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(&state, "anomaly.review", "anomalies", ErrorKind::Forbidden).await);
+    }
+    let id = path.into_inner();
+    let r = body.into_inner();
+    let ctx = caller.audit();
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| anomalies::review(conn, &ctx, &id, None, &r)).await?))
+}
+
+/// Registers these routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list).service(review);
+}

@@ -1,0 +1,110 @@
+//! Console page of anomalies (异常数据): the list with filters, and the review form for staff.
+
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::anomalies::{self, Anomaly, AnomalyQuery, Review};
+use crate::auth::caller::{Caller, ConsoleCaller};
+use crate::console::{render, Shell};
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::users::Permission;
+
+#[derive(Template)]
+#[template(path = "quality/anomalies.html")]
+struct AnomaliesPage {
+    shell: Shell,
+    query: AnomalyQuery,
+    rows: Vec<Anomaly>,
+    can_review: bool,
+    notice: String,
+    error: String,
+}
+
+impl AnomaliesPage {
+    fn rule_zh(&self, rule: &str) -> &'static str {
+        anomalies::rule_zh(rule)
+    }
+
+    fn state_zh(&self, s: &str) -> &'static str {
+        anomalies::state_zh(s)
+    }
+}
+
+async fn view(
+    state: &AppState,
+    caller: &Caller,
+    query: AnomalyQuery,
+    notice: String,
+    error: String,
+) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::TraceRead, "anomalies").await?;
+    let tenant = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
+    let q = query.clone();
+    let rows = state.db.run(move |conn| anomalies::list(conn, &q, tenant.as_deref())).await?;
+    render(&AnomaliesPage {
+        shell: Shell::new(state, caller, "异常数据", "/ingest"),
+        query,
+        rows,
+        can_review: caller.can(Permission::QualityManage) && caller.tenant_id.is_none(),
+        notice,
+        error,
+    })
+}
+
+/// 异常数据: anomalies found in stored records.
+#[utoipa::path(tag = "console", params(AnomalyQuery), responses((status = 200, description = "Anomalies", content_type = "text/html")))]
+#[get("/quality/anomalies")]
+pub async fn page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    query: web::Query<AnomalyQuery>,
+) -> AppResult<HttpResponse> {
+    view(&state, &caller.0, query.into_inner(), String::new(), String::new()).await
+}
+
+/// A review as posted.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ReviewForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Confirms or dismisses an anomaly from the list.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Anomaly id")), responses((status = 200, description = "Anomalies with the outcome", content_type = "text/html")))]
+#[post("/quality/anomalies/{id}/review")]
+pub async fn review(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<ReviewForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    caller.require(&state, Permission::QualityManage, "anomalies").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(&state, "anomaly.review", "anomalies", crate::error::ErrorKind::Forbidden).await);
+    }
+    let id = path.into_inner();
+    let ctx = caller.audit();
+    let r = Review { decision: form.decision, note: form.note };
+    match state.db.transaction(move |conn| anomalies::review(conn, &ctx, &id, None, &r)).await {
+        Ok(a) => {
+            let notice = format!("记录 {} 的异常已审核：{}。", a.record_id, anomalies::state_zh(&a.status));
+            view(&state, &caller, AnomalyQuery::default(), notice, String::new()).await
+        }
+        Err(e) if e.is_for_the_form() || e.kind == crate::error::ErrorKind::Conflict => {
+            view(&state, &caller, AnomalyQuery::default(), String::new(), e.detail_zh).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Registers these routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(page).service(review);
+}
