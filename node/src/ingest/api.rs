@@ -395,6 +395,33 @@ pub async fn pull_run(state: web::Data<AppState>, caller: Caller, path: web::Pat
     Ok(HttpResponse::Ok().json(super::pull::run(&state, &path.into_inner()).await?))
 }
 
+/// The window of the transmission monitor.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorParams {
+    /// Days back from now (1–366, default 30).
+    pub days: Option<i64>,
+}
+
+/// Transmission monitoring: each sender's submissions over the window (a tenant sees its own).
+#[utoipa::path(tag = "ingest", params(MonitorParams), responses((status = 200, body = Vec<super::monitor::SenderTraffic>), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/ingest/monitor")]
+pub async fn monitor(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<MonitorParams>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "monitor").await?;
+    let days = params.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(AppError::invalid("days", "天数应在1到366之间", "days is 1 to 366"));
+    }
+    let since = crate::db::now() - chrono::TimeDelta::days(days);
+    let tenant = own_tenant(&caller);
+    Ok(HttpResponse::Ok()
+        .json(state.db.run(move |conn| super::monitor::traffic(conn, tenant.as_deref(), since)).await?))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(exchange)
@@ -404,5 +431,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(policy_get)
         .service(policy_set)
         .service(pulls)
-        .service(pull_run);
+        .service(pull_run)
+        .service(monitor);
 }

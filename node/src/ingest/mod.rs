@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod jobs;
+pub mod monitor;
 pub mod pages;
 pub mod policy;
 pub mod pull;

@@ -347,6 +347,10 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     c.goto(&app.url("/ingest")).await.expect("goto");
     let list = wait_for_text(&c, "最近的报送").await;
     assert!(list.contains("文件导入"), "{list}");
+    // Transmission monitoring shows the department's batch.
+    c.goto(&app.url("/ingest/monitor")).await.expect("goto");
+    let traffic = wait_for_text(&c, "各发送方近 30 天的报送").await;
+    assert!(traffic.contains("hz-market-dept") && traffic.contains("已入库"), "{traffic}");
     // The anomaly is reviewed from its list.
     c.goto(&app.url("/quality/anomalies?status=open")).await.expect("goto");
     let open = wait_for_text(&c, "引用未注册主体").await;

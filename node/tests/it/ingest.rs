@@ -173,6 +173,17 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
     assert_eq!(theirs["total"], 0);
     let list = json_of(w.key_b.get(&app, "/api/v1/submissions").await, 200).await;
     assert_eq!(list.as_array().map(Vec::len), Some(0));
+    // Transmission monitoring counts the sender's batches and records; a tenant sees itself.
+    let traffic = json_of(w.key_a.get(&app, "/api/v1/ingest/monitor?days=1").await, 200).await;
+    assert_eq!(traffic.as_array().map(Vec::len), Some(1), "{traffic}");
+    assert_eq!(traffic[0]["sender"], "platform-a");
+    assert_eq!(traffic[0]["batches"], 6);
+    assert_eq!(traffic[0]["records"], 5 + 5 + 2 + 1 + 1 + 2);
+    assert_eq!(traffic[0]["accepted"], 5 + 1 + 1);
+    let none = json_of(w.key_b.get(&app, "/api/v1/ingest/monitor").await, 200).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
+    let p = expect_problem(w.key_a.get(&app, "/api/v1/ingest/monitor?days=0").await, 422, "validation_failed").await;
+    assert_eq!(p["field"], "days");
 }
 both_backends!(receipts_idempotency_and_corrections);
 
