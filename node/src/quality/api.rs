@@ -42,7 +42,58 @@ pub async fn review(
     Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| anomalies::review(conn, &ctx, &id, None, &r)).await?))
 }
 
+/// The tenant and days of a report request.
+pub async fn report_for(
+    state: &AppState,
+    caller: &Caller,
+    p: &super::report::Period,
+) -> AppResult<(crate::tenants::Tenant, chrono::NaiveDate, chrono::NaiveDate)> {
+    caller.require(state, Permission::TraceRead, "quality_report").await?;
+    let named = match p.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => Some(crate::ids::TenantId::parse(t)?),
+        None => None,
+    };
+    let id = crate::registry::api::owning_tenant(state, caller, named.as_ref(), "quality.report").await?;
+    let (from, to) = super::report::days_of(p)?;
+    let tenant = state.db.run(move |conn| crate::tenants::get(conn, &id)).await?;
+    Ok((tenant, from, to))
+}
+
+/// A tenant's data quality report for a period.
+#[utoipa::path(tag = "quality", params(super::report::Period), responses((status = 200, body = super::report::QualityReport), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/quality/report")]
+pub async fn report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<super::report::Period>,
+) -> AppResult<HttpResponse> {
+    let (tenant, from, to) = report_for(&state, &caller, &query).await?;
+    let id = tenant.id.as_str().to_owned();
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| super::report::build(conn, &id, from, to)).await?))
+}
+
+/// The same report as an XLSX workbook.
+#[utoipa::path(tag = "quality", params(super::report::Period), responses((status = 200, description = "XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/quality/report.xlsx")]
+pub async fn report_xlsx(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<super::report::Period>,
+) -> AppResult<HttpResponse> {
+    let (tenant, from, to) = report_for(&state, &caller, &query).await?;
+    let id = tenant.id.as_str().to_owned();
+    let r = state.db.run(move |conn| super::report::build(conn, &id, from, to)).await?;
+    let bytes = super::report::xlsx(&r, &tenant.name)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"quality-{}-{from}-{to}.xlsx\"", tenant.code),
+        ))
+        .body(bytes))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list).service(review);
+    cfg.service(list).service(review).service(report).service(report_xlsx);
 }

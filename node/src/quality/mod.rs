@@ -4,3 +4,4 @@
 pub mod anomalies;
 pub mod api;
 pub mod pages;
+pub mod report;

@@ -104,7 +104,55 @@ pub async fn review(
     }
 }
 
+#[derive(Template)]
+#[template(path = "quality/report.html")]
+struct ReportPage {
+    shell: Shell,
+    tenants: Vec<crate::tenants::Tenant>,
+    tenant: crate::tenants::Tenant,
+    report: super::report::QualityReport,
+    query_string: String,
+}
+
+/// 数据质量报告: a tenant's report for a period, with the XLSX export.
+#[utoipa::path(tag = "console", params(super::report::Period), responses((status = 200, description = "Quality report", content_type = "text/html")))]
+#[get("/quality/report")]
+pub async fn report_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    query: web::Query<super::report::Period>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let mut p = query.into_inner();
+    let tenants: Vec<crate::tenants::Tenant> = state
+        .db
+        .run(crate::tenants::list_all)
+        .await?
+        .into_iter()
+        .filter(|t| caller.sees_tenant(t) && t.status == "active")
+        .collect();
+    if p.tenant.as_deref().unwrap_or("").is_empty() && caller.tenant_id.is_none() {
+        p.tenant = tenants.first().map(|t| t.id.as_str().to_owned());
+    }
+    let (tenant, from, to) = super::api::report_for(&state, &caller, &p).await?;
+    let id = tenant.id.as_str().to_owned();
+    let report = state.db.run(move |conn| super::report::build(conn, &id, from, to)).await?;
+    let query_string = serde_urlencoded::to_string(&super::report::Period {
+        tenant: Some(tenant.id.as_str().to_owned()),
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+    })
+    .unwrap_or_default();
+    render(&ReportPage {
+        shell: Shell::new(&state, &caller, "数据质量报告", "/ingest"),
+        tenants,
+        tenant,
+        report,
+        query_string,
+    })
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(page).service(review);
+    cfg.service(page).service(review).service(report_page);
 }

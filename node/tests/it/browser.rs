@@ -360,6 +360,12 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     assert!(reviewed.contains("已确认异常"), "{reviewed}");
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(artifact(&format!("anomalies-{backend}.png")), png).expect("write");
+    c.goto(&app.url("/quality/report")).await.expect("goto");
+    let report = wait_for_text(&c, "数据质量报告").await;
+    assert!(
+        report.contains("入库率") && report.contains("引用未注册主体") && report.contains("导出 Excel"),
+        "{report}"
+    );
     // The tenant's ingestion policy: quarantine records that name unregistered entities.
     c.goto(&app.url("/ingest/policies")).await.expect("goto");
     wait_for_text(&c, "设置策略").await;

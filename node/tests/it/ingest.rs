@@ -388,6 +388,33 @@ async fn policies_limits_jobs_and_search(app: TestApp) {
     assert_eq!((done["status"].as_str(), done["reviewed_by"].as_str()), (Some("confirmed"), Some("reviewer")));
     expect_problem(w.reviewer.post(&app, &review, json!({"decision": "dismissed"})).await, 409, "conflict").await;
     assert_eq!(app.audit_count("anomaly.review", "success"), 1);
+    // The quality report counts what the tenant sent and its anomalies by review.
+    let report = json_of(w.key_a.get(&app, "/api/v1/quality/report").await, 200).await;
+    assert_eq!(
+        (report["submissions"].as_u64(), report["accepted"].as_u64(), report["flagged"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["anomalies"][0]["confirmed"], 1);
+    let staff = json_of(
+        w.reviewer.get(&app, &format!("/api/v1/quality/report?tenant={a_id}&from=2026-01-01&to=2026-12-31")).await,
+        200,
+    )
+    .await;
+    assert_eq!(staff["received"], 1);
+    let xlsx =
+        w.reviewer.get(&app, &format!("/api/v1/quality/report.xlsx?tenant={a_id}")).await.bytes().await.expect("bytes");
+    assert_eq!(&xlsx[..2], b"PK", "an XLSX is a zip");
+    let p = expect_problem(
+        w.key_a.get(&app, "/api/v1/quality/report?from=2026-12-01&to=2026-01-01").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["field"], "from");
+    let b_id = w.b["id"].as_str().expect("id");
+    expect_problem(w.key_a.get(&app, &format!("/api/v1/quality/report?tenant={b_id}")).await, 403, "out_of_scope")
+        .await;
     // Quarantine: stored apart and not counted.
     let res =
         w.sys.put(&app, &format!("/api/v1/ingest/policies/{a_id}"), json!({"unknown_reference": "quarantine"})).await;
