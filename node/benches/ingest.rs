@@ -61,6 +61,22 @@ fn fresh_pg(server: &str) -> String {
     format!("{}/{name}", server.rsplit_once('/').expect("url").0)
 }
 
+/// Drops the databases this benchmark made on the server.
+fn drop_bench_databases(server: &str) {
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let mut conn = diesel::pg::PgConnection::establish(server).expect("PostgreSQL server");
+    let names: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'tn_bench_%'")
+        .load(&mut conn)
+        .unwrap_or_default();
+    for n in names {
+        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname));
+    }
+}
+
 /// The registered parties: (code, region).
 fn parties() -> Vec<(String, String)> {
     let mut rng = StdRng::seed_from_u64(SEED);
@@ -409,7 +425,10 @@ fn main() {
     );
     run("SQLite", None, total, &files, &parties);
     match std::env::var("TRACENODE_BENCH_PG_URL") {
-        Ok(server) => run("PostgreSQL", Some(&server), total, &files, &parties),
+        Ok(server) => {
+            run("PostgreSQL", Some(&server), total, &files, &parties);
+            drop_bench_databases(&server);
+        }
         Err(_) => println!("\n(PostgreSQL skipped: set TRACENODE_BENCH_PG_URL to measure it too)"),
     }
 }

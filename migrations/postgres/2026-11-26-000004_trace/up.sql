@@ -101,12 +101,14 @@ CREATE INDEX submissions_sender ON submissions(sender, created_at);
 CREATE INDEX submissions_open ON submissions(status) WHERE status IN ('queued', 'running');
 
 -- Per-tenant ingestion policy: what an unknown reference (an unregistered entity) does to a
--- record, and the tenant's own body-size and rate limits (NULL: the node's defaults).
+-- record, the tenant's own body-size and rate limits (NULL: the node's defaults), and how
+-- often it is expected to send (NULL: no schedule), which the transmission monitor checks.
 CREATE TABLE ingest_policies (
     tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id),
     unknown_reference TEXT NOT NULL,
     max_body_bytes BIGINT,
     submissions_per_minute INTEGER,
+    expected_every_minutes INTEGER,
     updated_by TEXT NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

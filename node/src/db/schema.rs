@@ -390,6 +390,7 @@ diesel::table! {
         unknown_reference -> Text,
         max_body_bytes -> Nullable<BigInt>,
         submissions_per_minute -> Nullable<Integer>,
+        expected_every_minutes -> Nullable<Integer>,
         updated_by -> Text,
         updated_at -> Timestamp,
     }

@@ -40,6 +40,12 @@ pub struct SenderTraffic {
     pub last_seen: Option<NaiveDateTime>,
     /// How the latest submission ended.
     pub last_status: String,
+    /// How often the sender is expected to send, minutes (its tenant's policy).
+    pub expected_every_minutes: Option<i32>,
+    /// Minutes since the latest submission.
+    pub lag_minutes: Option<i64>,
+    /// Whether it has been silent longer than expected.
+    pub silent: bool,
 }
 
 type Row =
@@ -92,10 +98,16 @@ pub fn traffic(conn: &mut DbConnection, tenant: Option<&str>, since: NaiveDateTi
         t.last_seen = Some(created);
         t.last_status = status;
     }
+    let schedules = super::policy::schedules(conn)?;
+    let now = crate::db::now();
     let mut out: Vec<SenderTraffic> = by_sender
         .into_values()
         .map(|(mut t, total_ms, timed)| {
             t.mean_ms = if timed > 0 { total_ms / timed } else { 0 };
+            t.expected_every_minutes = schedules.get(&t.tenant_id).copied();
+            t.lag_minutes = t.last_seen.map(|seen| (now - seen).num_minutes());
+            t.silent =
+                matches!((t.expected_every_minutes, t.lag_minutes), (Some(every), Some(lag)) if lag > i64::from(every));
             t
         })
         .collect();

@@ -287,6 +287,8 @@ pub struct PolicyForm {
     max_body_bytes: String,
     #[serde(default)]
     submissions_per_minute: String,
+    #[serde(default)]
+    expected_every_minutes: String,
 }
 
 fn optional<T: std::str::FromStr>(field: &str, v: &str) -> AppResult<Option<T>> {
@@ -317,6 +319,7 @@ pub async fn policies_submit(
             })?,
             max_body_bytes: optional("max_body_bytes", &form.max_body_bytes)?,
             submissions_per_minute: optional("submissions_per_minute", &form.submissions_per_minute)?,
+            expected_every_minutes: optional("expected_every_minutes", &form.expected_every_minutes)?,
         };
         let ctx = caller.audit();
         state.db.transaction(move |conn| policy::set(conn, &ctx, tenant.as_str(), &p)).await

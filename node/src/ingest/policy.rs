@@ -62,25 +62,32 @@ pub struct IngestPolicy {
     /// Submissions a minute (the node's `ingest.submissions_per_minute` when absent).
     #[serde(default)]
     pub submissions_per_minute: Option<i32>,
+    /// How often the tenant is expected to send, in minutes; a longer silence shows in the
+    /// transmission monitor. Absent: no schedule.
+    #[serde(default)]
+    pub expected_every_minutes: Option<i32>,
 }
 
 /// The policy of `tenant` (the defaults when none was set).
 pub fn of(conn: &mut DbConnection, tenant: &str) -> AppResult<IngestPolicy> {
-    let row: Option<(String, Option<i64>, Option<i32>)> = ingest_policies::table
+    type Row = (String, Option<i64>, Option<i32>, Option<i32>);
+    let row: Option<Row> = ingest_policies::table
         .filter(ingest_policies::tenant_id.eq(tenant))
         .select((
             ingest_policies::unknown_reference,
             ingest_policies::max_body_bytes,
             ingest_policies::submissions_per_minute,
+            ingest_policies::expected_every_minutes,
         ))
         .first(conn)
         .optional()?;
     Ok(match row {
         None => IngestPolicy::default(),
-        Some((r, max_body_bytes, submissions_per_minute)) => IngestPolicy {
+        Some((r, max_body_bytes, submissions_per_minute, expected_every_minutes)) => IngestPolicy {
             unknown_reference: ReferencePolicy::parse(&r).unwrap_or_default(),
             max_body_bytes,
             submissions_per_minute,
+            expected_every_minutes,
         },
     })
 }
@@ -92,6 +99,13 @@ pub fn set(conn: &mut DbConnection, ctx: &AuditContext, tenant: &str, p: &Ingest
             "max_body_bytes",
             "请求体上限至少1024字节",
             "the body limit is at least 1,024 bytes",
+        ));
+    }
+    if p.expected_every_minutes.is_some_and(|n| n < 1) {
+        return Err(AppError::invalid(
+            "expected_every_minutes",
+            "应报周期至少为1分钟",
+            "the expected interval is at least one minute",
         ));
     }
     if p.submissions_per_minute.is_some_and(|n| n < 1) {
@@ -108,6 +122,7 @@ pub fn set(conn: &mut DbConnection, ctx: &AuditContext, tenant: &str, p: &Ingest
             ingest_policies::unknown_reference.eq(p.unknown_reference.as_str()),
             ingest_policies::max_body_bytes.eq(p.max_body_bytes),
             ingest_policies::submissions_per_minute.eq(p.submissions_per_minute),
+            ingest_policies::expected_every_minutes.eq(p.expected_every_minutes),
             ingest_policies::updated_by.eq(&ctx.actor),
             ingest_policies::updated_at.eq(crate::db::now()),
         ))
@@ -121,4 +136,12 @@ pub fn set(conn: &mut DbConnection, ctx: &AuditContext, tenant: &str, p: &Ingest
         serde_json::to_value(p).unwrap_or_default(),
     )?;
     Ok(())
+}
+
+/// The tenants that are expected to send on a schedule: tenant id → minutes.
+pub fn schedules(conn: &mut DbConnection) -> AppResult<std::collections::HashMap<String, i32>> {
+    let rows: Vec<(String, Option<i32>)> = ingest_policies::table
+        .select((ingest_policies::tenant_id, ingest_policies::expected_every_minutes))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(t, m)| m.map(|m| (t, m))).collect())
 }

@@ -180,6 +180,27 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
     assert_eq!(traffic[0]["batches"], 6);
     assert_eq!(traffic[0]["records"], 5 + 5 + 2 + 1 + 1 + 2);
     assert_eq!(traffic[0]["accepted"], 5 + 1 + 1);
+    assert_eq!((traffic[0]["silent"].as_bool(), traffic[0]["lag_minutes"].as_i64()), (Some(false), Some(0)));
+    // A sender expected every 30 minutes and last seen two hours ago is silent.
+    let a_id = w.a["id"].as_str().expect("id");
+    let res = w
+        .reviewer
+        .put(
+            &app,
+            &format!("/api/v1/ingest/policies/{a_id}"),
+            json!({"unknown_reference": "flag", "expected_every_minutes": 30}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let past = (chrono::Utc::now() - chrono::TimeDelta::hours(2)).naive_utc().format("%Y-%m-%d %H:%M:%S").to_string();
+    app.sql(&format!("UPDATE submissions SET created_at = '{past}'")).expect("age the submissions");
+    let traffic = json_of(w.key_a.get(&app, "/api/v1/ingest/monitor?days=1").await, 200).await;
+    assert_eq!(
+        (traffic[0]["silent"].as_bool(), traffic[0]["expected_every_minutes"].as_i64()),
+        (Some(true), Some(30)),
+        "{traffic}"
+    );
+    assert!(traffic[0]["lag_minutes"].as_i64().is_some_and(|m| (119..=121).contains(&m)), "{traffic}");
     let none = json_of(w.key_b.get(&app, "/api/v1/ingest/monitor").await, 200).await;
     assert_eq!(none.as_array().map(Vec::len), Some(0));
     let p = expect_problem(w.key_a.get(&app, "/api/v1/ingest/monitor?days=0").await, 422, "validation_failed").await;

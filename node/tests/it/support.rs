@@ -73,6 +73,20 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub accounts: Vec<InitialAccount>,
     ca_pem: Vec<u8>,
+    /// The PostgreSQL database made for this node, dropped with it.
+    pg_database: Option<String>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(name) = &self.pg_database else { return };
+        if let Ok(mut conn) = diesel::pg::PgConnection::establish(&pg_server_url()) {
+            let _ = diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
 }
 
 impl TestApp {
@@ -95,7 +109,7 @@ impl TestApp {
             region: RegionCode::parse("330100").expect("region"),
             name: "杭州市重要产品追溯管理平台".into(),
             dir: node_dir.clone(),
-            database_url,
+            database_url: database_url.clone(),
             listen: Some("127.0.0.1:0".into()),
         })
         .expect("init");
@@ -117,6 +131,7 @@ impl TestApp {
             dir,
             accounts: made.accounts,
             ca_pem,
+            pg_database: database_url.and_then(|u| u.rsplit_once('/').map(|(_, name)| name.to_owned())),
         }
     }
 
