@@ -93,8 +93,10 @@ fn operator_commands(backend: Backend) {
     let dstr = d.to_str().expect("p").to_owned();
     let mut args = vec!["init", "--tier", "county", "--region", "330106", "--name", "西湖区追溯平台", "--dir", &dstr];
     let url;
+    let _dropped_at_the_end;
     if backend == Backend::Postgres {
         url = fresh_pg_database();
+        _dropped_at_the_end = crate::support::DatabaseGuard(url.clone());
         args.extend(["--database-url", &url]);
     }
     let out = tracenode(&args);

@@ -79,12 +79,29 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let Some(name) = &self.pg_database else { return };
-        if let Ok(mut conn) = diesel::pg::PgConnection::establish(&pg_server_url()) {
-            let _ = diesel::connection::SimpleConnection::batch_execute(
-                &mut conn,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+        if let Some(name) = &self.pg_database {
+            drop_pg_database(name);
+        }
+    }
+}
+
+/// Drops a test database (and the sessions still on it).
+pub fn drop_pg_database(name: &str) {
+    if let Ok(mut conn) = diesel::pg::PgConnection::establish(&pg_server_url()) {
+        let _ = diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+    }
+}
+
+/// Drops the test database of a URL when it goes out of scope.
+pub struct DatabaseGuard(pub String);
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        if let Some((_, name)) = self.0.rsplit_once('/') {
+            drop_pg_database(name);
         }
     }
 }
