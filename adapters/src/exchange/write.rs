@@ -27,6 +27,32 @@ fn empty<W: Write>(w: &mut Writer<W>, name: &str, attrs: &[(&str, &str)]) -> Res
     w.write_event(Event::Empty(e)).map_err(io)
 }
 
+/// Starts a document: the declaration, the root element and the whole header.
+fn start<W: Write>(out: W, header: &Header) -> Result<Writer<W>, ExchangeError> {
+    let mut w = Writer::new_with_indent(out, b' ', 1);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(io)?;
+    let mut root = BytesStart::new(tags::EXCHANGE);
+    root.push_attribute(("xmlns", tags::NAMESPACE));
+    w.write_event(Event::Start(root)).map_err(io)?;
+    w.write_event(Event::Start(BytesStart::new(tags::HEADER))).map_err(io)?;
+    let count = header.record_count.to_string();
+    for (name, value) in [
+        (tags::SENDER, header.sender.as_str()),
+        (tags::RECEIVER, &header.receiver),
+        (tags::MESSAGE_ID, &header.message_id),
+        (tags::CORRELATION_ID, &header.correlation_id),
+        (tags::OPERATION, &header.operation),
+        (tags::CREATED, &header.created),
+        (tags::RESOURCE_TYPE, &header.resource_type),
+        (tags::RECORD_COUNT, &count),
+        (tags::PAYLOAD_DIGEST, &header.payload_digest),
+    ] {
+        text_element(&mut w, name, value)?;
+    }
+    w.write_event(Event::End(BytesEnd::new(tags::HEADER))).map_err(io)?;
+    Ok(w)
+}
+
 fn number(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
@@ -93,28 +119,7 @@ pub fn write_streamed<W: Write>(
     header: &Header,
     records: impl Iterator<Item = TraceRecord>,
 ) -> Result<(), ExchangeError> {
-    let mut w = Writer::new_with_indent(out, b' ', 1);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(io)?;
-    let mut root = BytesStart::new(tags::EXCHANGE);
-    root.push_attribute(("xmlns", tags::NAMESPACE));
-    w.write_event(Event::Start(root)).map_err(io)?;
-    w.write_event(Event::Start(BytesStart::new(tags::HEADER))).map_err(io)?;
-    let count = header.record_count.to_string();
-    let digest = header.payload_digest.clone();
-    for (name, value) in [
-        (tags::SENDER, header.sender.as_str()),
-        (tags::RECEIVER, &header.receiver),
-        (tags::MESSAGE_ID, &header.message_id),
-        (tags::CORRELATION_ID, &header.correlation_id),
-        (tags::OPERATION, &header.operation),
-        (tags::CREATED, &header.created),
-        (tags::RESOURCE_TYPE, &header.resource_type),
-        (tags::RECORD_COUNT, &count),
-        (tags::PAYLOAD_DIGEST, &digest),
-    ] {
-        text_element(&mut w, name, value)?;
-    }
-    w.write_event(Event::End(BytesEnd::new(tags::HEADER))).map_err(io)?;
+    let mut w = start(out, header)?;
     w.write_event(Event::Start(BytesStart::new(tags::BODY))).map_err(io)?;
     for r in records {
         record(&mut w, &r)?;
@@ -127,27 +132,7 @@ pub fn write_streamed<W: Write>(
 /// Writes an `ack` envelope: `header` (its operation, resource type and correlation id set by
 /// the caller) with the receipt of the envelope it acknowledges as its body.
 pub fn write_ack<W: Write>(out: W, header: &Header, ack: &Ack) -> Result<(), ExchangeError> {
-    let mut w = Writer::new_with_indent(out, b' ', 1);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(io)?;
-    let mut root = BytesStart::new(tags::EXCHANGE);
-    root.push_attribute(("xmlns", tags::NAMESPACE));
-    w.write_event(Event::Start(root)).map_err(io)?;
-    w.write_event(Event::Start(BytesStart::new(tags::HEADER))).map_err(io)?;
-    let count = header.record_count.to_string();
-    for (name, value) in [
-        (tags::SENDER, header.sender.as_str()),
-        (tags::RECEIVER, &header.receiver),
-        (tags::MESSAGE_ID, &header.message_id),
-        (tags::CORRELATION_ID, &header.correlation_id),
-        (tags::OPERATION, &header.operation),
-        (tags::CREATED, &header.created),
-        (tags::RESOURCE_TYPE, &header.resource_type),
-        (tags::RECORD_COUNT, &count),
-        (tags::PAYLOAD_DIGEST, &header.payload_digest),
-    ] {
-        text_element(&mut w, name, value)?;
-    }
-    w.write_event(Event::End(BytesEnd::new(tags::HEADER))).map_err(io)?;
+    let mut w = start(out, header)?;
     w.write_event(Event::Start(BytesStart::new(tags::BODY))).map_err(io)?;
     let mut receipt = BytesStart::new(tags::RECEIPT);
     receipt.push_attribute((attr::SUBMISSION, ack.submission.as_str()));

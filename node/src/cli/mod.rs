@@ -415,25 +415,14 @@ fn import(cli_config: &Option<PathBuf>, args: ImportArgs) -> AppResult<()> {
         let p = ingest::policy::of(conn, t.id.as_str())?;
         Ok((t, p))
     })?;
-    let job = ingest::Job {
-        meta: submissions::Meta {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: tenant.id.as_str().to_owned(),
-            sender: tenant.code.clone(),
-            channel: submissions::Channel::Cli,
-            format: source.name(),
-            mode,
-            dry_run: args.dry_run,
-            bytes: bytes as i64,
-            actor: "cli".into(),
-        },
-        source,
-        within: config.node.region.clone(),
-        reporter: config.node.region.as_str().to_owned(),
-        policy: rules.unknown_reference,
-        sender: Some(tenant.code),
-        limits: tracenode_adapters::exchange::Limits::default(),
+    let intake = ingest::Intake {
+        channel: submissions::Channel::Cli,
+        mode,
+        dry_run: args.dry_run,
+        bytes: bytes as i64,
+        actor: "cli".into(),
     };
+    let job = ingest::Job::for_tenant(&tenant, &rules, source, config.node.region.clone(), &config.node.region, intake);
     let bar = indicatif::ProgressBar::new(bytes);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -13,12 +13,11 @@ use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use tracenode_adapters::adapter::{Format, Source};
-use tracenode_adapters::exchange::Limits;
 
 use super::policy::{self, IngestPolicy};
 use super::receipt::Receipt;
-use super::submissions::{self, Channel, Meta, Submission};
-use super::{jobs, Job, Mode};
+use super::submissions::{self, Channel, Submission};
+use super::{jobs, Intake, Job, Mode};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
 use crate::http::AppState;
@@ -165,26 +164,15 @@ async fn submit(
         return Err(too_large(limit));
     }
     let spooled = params.run_async.unwrap_or(false) || declared.is_none_or(|n| n > cfg.async_threshold_bytes);
-    let meta = Meta {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: tenant_id.as_str().to_owned(),
-        sender: tenant.code.clone(),
+    let intake = Intake {
         channel,
-        format: source.name(),
         mode: params.mode.unwrap_or_default(),
         dry_run: params.dry_run.unwrap_or(false),
         bytes: 0,
         actor: caller.name.clone(),
     };
-    let mut job = Job {
-        meta,
-        source,
-        within: crate::registry::region_of(&state, &caller),
-        reporter: state.config.node.region.as_str().to_owned(),
-        policy: rules.unknown_reference,
-        sender: Some(tenant.code.clone()),
-        limits: Limits::default(),
-    };
+    let within = crate::registry::region_of(&state, &caller);
+    let mut job = Job::for_tenant(&tenant, &rules, source, within, &state.config.node.region, intake);
     let tenant_code = tenant.code;
     let ctx = caller.audit();
     if !spooled {

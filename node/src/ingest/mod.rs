@@ -99,6 +99,54 @@ pub struct Job {
     pub limits: Limits,
 }
 
+/// How a submission arrived and what its sender asked for.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    /// The channel.
+    pub channel: submissions::Channel,
+    /// Atomic or best effort.
+    pub mode: Mode,
+    /// Check only.
+    pub dry_run: bool,
+    /// Body size, bytes (0 while it is still being read).
+    pub bytes: i64,
+    /// Who sent it.
+    pub actor: String,
+}
+
+impl Job {
+    /// A new submission of `tenant` under its `policy`: an envelope must name the tenant as
+    /// its sender, the records must lie within `within`, and this node (`node`) reports them.
+    pub fn for_tenant(
+        tenant: &crate::tenants::Tenant,
+        policy: &policy::IngestPolicy,
+        source: Source,
+        within: RegionCode,
+        node: &RegionCode,
+        intake: Intake,
+    ) -> Job {
+        Job {
+            meta: Meta {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant_id: tenant.id.as_str().to_owned(),
+                sender: tenant.code.clone(),
+                channel: intake.channel,
+                format: source.name(),
+                mode: intake.mode,
+                dry_run: intake.dry_run,
+                bytes: intake.bytes,
+                actor: intake.actor,
+            },
+            source,
+            within,
+            reporter: node.as_str().to_owned(),
+            policy: policy.unknown_reference,
+            sender: Some(tenant.code.clone()),
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// What the decoding thread hands over. Records are by far the most common item, so they
 /// travel unboxed.
 #[allow(clippy::large_enum_variant)]

@@ -5,12 +5,11 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use tracenode_adapters::adapter::{Format, Source};
-use tracenode_adapters::exchange::Limits;
 
 use super::policy::{self, IngestPolicy, ReferencePolicy};
 use super::receipt::Receipt;
-use super::submissions::{self, Channel, Meta, Submission};
-use super::{Job, Mode};
+use super::submissions::{self, Channel, Submission};
+use super::{Intake, Job, Mode};
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppError, AppResult};
@@ -130,25 +129,15 @@ pub async fn import_submit(
         let id = tenant_id.clone();
         let (tenant, rules) =
             state.db.run(move |conn| Ok((crate::tenants::get(conn, &id)?, policy::of(conn, id.as_str())?))).await?;
-        let job = Job {
-            meta: Meta {
-                id: uuid::Uuid::now_v7().to_string(),
-                tenant_id: tenant_id.as_str().to_owned(),
-                sender: tenant.code.clone(),
-                channel: Channel::Import,
-                format: source.name(),
-                mode,
-                dry_run: form.dry_run.is_some(),
-                bytes: form.content.len() as i64,
-                actor: caller.name.clone(),
-            },
-            source,
-            within: crate::registry::region_of(&state, &caller),
-            reporter: state.config.node.region.as_str().to_owned(),
-            policy: rules.unknown_reference,
-            sender: Some(tenant.code),
-            limits: Limits::default(),
+        let intake = Intake {
+            channel: Channel::Import,
+            mode,
+            dry_run: form.dry_run.is_some(),
+            bytes: form.content.len() as i64,
+            actor: caller.name.clone(),
         };
+        let within = crate::registry::region_of(&state, &caller);
+        let job = Job::for_tenant(&tenant, &rules, source, within, &state.config.node.region, intake);
         let db = state.db.clone();
         let ctx = caller.audit();
         let bytes = form.content.clone().into_bytes();

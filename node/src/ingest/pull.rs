@@ -12,10 +12,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::adapter::Source;
-use tracenode_adapters::exchange::Limits;
 
-use super::submissions::{Channel, Meta};
-use super::{policy, Job, Mode};
+use super::submissions::Channel;
+use super::{policy, Intake, Job, Mode};
 use crate::audit::AuditContext;
 use crate::db::schema::pull_cursors;
 use crate::db::Db;
@@ -210,25 +209,15 @@ async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
             .bytes()
             .await
             .map_err(|e| failed(&source.name, format!("读取失败：{e}"), format!("read failed: {e}")))?;
-        let job = Job {
-            meta: Meta {
-                id: uuid::Uuid::now_v7().to_string(),
-                tenant_id: tenant.id.as_str().to_owned(),
-                sender: tenant.code.clone(),
-                channel: Channel::Pull,
-                format: src.name(),
-                mode: Mode::BestEffort,
-                dry_run: false,
-                bytes: body.len() as i64,
-                actor: format!("pull:{}", source.name),
-            },
-            source: src.clone(),
-            within: state.config.node.region.clone(),
-            reporter: state.config.node.region.as_str().to_owned(),
-            policy: rules.unknown_reference,
-            sender: Some(tenant.code.clone()),
-            limits: Limits::default(),
+        let intake = Intake {
+            channel: Channel::Pull,
+            mode: Mode::BestEffort,
+            dry_run: false,
+            bytes: body.len() as i64,
+            actor: format!("pull:{}", source.name),
         };
+        let region = &state.config.node.region;
+        let job = Job::for_tenant(&tenant, &rules, src.clone(), region.clone(), region, intake);
         let db = state.db.clone();
         let ctx = AuditContext { actor: format!("pull:{}", source.name), ..AuditContext::cli() };
         let receipt =
