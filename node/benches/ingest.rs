@@ -31,6 +31,7 @@ use tracenode::ingest::policy::ReferencePolicy;
 use tracenode::ingest::submissions::{Channel, Meta};
 use tracenode::ingest::validate::Validator;
 use tracenode::ingest::{self, Job, Mode};
+use tracenode::quality::rules::RuleSet;
 use tracenode::region::{self, RegionCode, RegionLevel};
 use tracenode::registry::bulk::{self, BulkMode, BulkRequest};
 use tracenode::registry::model::EntityInput;
@@ -277,14 +278,19 @@ fn pipeline(n: &Node, file: &Path, format: Format, total: usize) -> (Duration, f
     (elapsed, peak)
 }
 
+/// A validator of the node's tenant under `rules`.
+fn validator<'a>(n: &'a Node, submission: &'a str, within: &'a RegionCode, rules: &'a RuleSet) -> Validator<'a> {
+    let conn = n.db.conn().expect("conn");
+    Validator::new(conn, &n.tenant_id, submission, "100000", within, ReferencePolicy::Flag, rules).expect("validator")
+}
+
 /// The floor: the same rows, built before the clock runs, inserted bare in one transaction;
 /// the clock covers the transaction from its start to its commit.
 fn floor(n: &Node, parties: &[(String, String)], total: usize) -> Duration {
     let within = RegionCode::national();
     let submission = uuid::Uuid::now_v7().to_string();
-    let mut v =
-        Validator::new(n.db.conn().expect("conn"), &n.tenant_id, &submission, "100000", &within, ReferencePolicy::Flag)
-            .expect("validator");
+    let rules = RuleSet::default();
+    let mut v = validator(n, &submission, &within, &rules);
     let rows: Vec<_> = records(total, parties)
         .enumerate()
         .map(|(i, r)| v.check(i as u64, r).expect("lookups").expect("valid").row)
@@ -324,9 +330,8 @@ fn decode_only(n: &Node, file: &Path, format: Format, total: usize) -> (Duration
     assert_eq!(count, total);
     let within = RegionCode::national();
     let submission = uuid::Uuid::now_v7().to_string();
-    let mut v =
-        Validator::new(n.db.conn().expect("conn"), &n.tenant_id, &submission, "100000", &within, ReferencePolicy::Flag)
-            .expect("validator");
+    let rules = RuleSet::load(&mut n.db.conn().expect("conn"), &n.tenant_id).expect("rules");
+    let mut v = validator(n, &submission, &within, &rules);
     let started = Instant::now();
     let mut d = format.decoder(open(), Limits::default()).expect("decoder");
     let mut index = 0;

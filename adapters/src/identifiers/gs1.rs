@@ -90,6 +90,21 @@ pub fn gtin_of_trace_code(text: &str) -> Result<Gtin, IdentifierError> {
     Gtin::parse(code)
 }
 
+/// Whether a GS1 trace code names one item: it carries a serial number (application
+/// identifier 21) after its GTIN, in any of the shapes [`gtin_of_trace_code`] reads.
+pub fn gs1_has_serial(text: &str) -> bool {
+    let code = text.trim();
+    if let Some(path) = code.strip_prefix("https://").or_else(|| code.strip_prefix("http://")) {
+        let path = path.split('?').next().unwrap_or("");
+        let parts: Vec<&str> = path.split('/').skip(1).collect();
+        return parts.windows(2).any(|w| w[0] == "21" && !w[1].is_empty());
+    }
+    if let Some(rest) = code.strip_prefix("(01)") {
+        return rest.get(14..).and_then(|tail| tail.split_once("(21)")).is_some_and(|(_, serial)| !serial.is_empty());
+    }
+    code.len() > 18 && code.starts_with("01") && code.get(16..18) == Some("21")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +139,25 @@ mod tests {
         }
         assert!(matches!(gtin_of_trace_code("(01)06901234567893(21)A"), Err(IdentifierError::Check { .. })));
         assert_eq!(gtin_of_trace_code("https://id.gs1.org/00/106141412345678908"), Err(IdentifierError::Gs1Shape));
+    }
+
+    #[test]
+    fn a_serial_makes_a_code_name_one_item() {
+        for code in [
+            "(01)06901234567892(21)ABC123",
+            "(01)06901234567892(10)LOT1(21)7",
+            "010690123456789221ABC123",
+            "https://id.gs1.org/01/06901234567892/21/ABC123",
+        ] {
+            assert!(gs1_has_serial(code), "{code}");
+        }
+        for code in [
+            "06901234567892",
+            "(01)06901234567892(10)LOT1",
+            "https://id.gs1.org/01/06901234567892/10/LOT1",
+            "https://example.com/gtin/06901234567892?linkType=all",
+        ] {
+            assert!(!gs1_has_serial(code), "{code}");
+        }
     }
 }

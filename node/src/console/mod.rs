@@ -191,5 +191,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::trace::pages::routes(cfg);
     crate::ingest::pages::routes(cfg);
     crate::quality::pages::routes(cfg);
+    crate::quality::rules::pages::routes(cfg);
     cfg.service(capability);
 }

@@ -414,6 +414,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    anomaly_rules (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        kind -> Text,
+        name -> Text,
+        params -> Text,
+        enabled -> Bool,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     pull_cursors (name) {
         name -> Text,
         cursor -> Text,
@@ -441,6 +454,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     trace_corrections,
     ingest_policies,
     anomalies,
+    anomaly_rules,
     trace_daily,
     submissions,
     tenants,

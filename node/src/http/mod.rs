@@ -181,6 +181,7 @@ pub fn build_app(
         .configure(crate::ingest::api::routes)
         .configure(crate::trace::api::routes)
         .configure(crate::quality::api::routes)
+        .configure(crate::quality::rules::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
             app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))

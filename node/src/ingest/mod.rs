@@ -29,6 +29,8 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::db::{self, Db, DbConnection, Undo};
 use crate::error::{AppError, AppResult};
 use crate::quality::anomalies::{self, Found};
+use crate::quality::rules::history::History;
+use crate::quality::rules::RuleSet;
 use crate::region::RegionCode;
 use crate::trace::daily::DailyChanges;
 use crate::trace::row::TraceRow;
@@ -213,7 +215,9 @@ fn ingest(
 ) -> Result<Receipt, Undo<Box<Receipt>>> {
     let mut receipt = Receipt { submission_id: job.meta.id.clone(), ..Receipt::default() };
     let tenant = job.meta.tenant_id.as_str();
-    let validator = Validator::new(lookups, tenant, &job.meta.id, &job.reporter, &job.within, job.policy)?;
+    let rules = RuleSet::load(conn, tenant)?;
+    let validator = Validator::new(lookups, tenant, &job.meta.id, &job.reporter, &job.within, job.policy, &rules)?;
+    let mut history = History::new(&rules);
     let mut daily = DailyChanges::default();
     let mut broken = None;
     std::thread::scope(|scope| -> AppResult<()> {
@@ -229,7 +233,8 @@ fn ingest(
             }
             receipt.message_id = Some(h.message_id);
         }
-        broken = store_steps(conn, tenant, &rx, &mut receipt, &mut daily, progress)?;
+        let mut step = Step { conn, tenant, receipt: &mut receipt, daily: &mut daily, history: &mut history };
+        broken = step.store_all(&rx, progress)?;
         Ok(())
     })?;
     if let Some(refusal) = broken {
@@ -326,39 +331,129 @@ fn decode<'a>(
     }
 }
 
-/// Stores the steps as they arrive; returns the refusal if the stream broke.
-fn store_steps<'a>(
-    conn: &mut DbConnection,
-    tenant: &str,
-    rx: &Receiver<Vec<Item<'a>>>,
-    receipt: &mut Receipt,
-    daily: &mut DailyChanges,
-    progress: &(dyn Fn(u64) + Sync),
-) -> AppResult<Option<Refusal>> {
-    for step in rx.iter() {
-        let mut plain = Vec::with_capacity(step.len());
-        let mut corrections = Vec::new();
-        for item in step {
-            match item {
-                Item::Record(c) if c.row.corrects.is_some() => corrections.push(c),
-                Item::Record(c) => plain.push(c),
-                Item::Rejected(r) => receipt.reject(r),
-                Item::Broken(e) => return Ok(Some(Refusal::from(&e))),
-                Item::Failed(e) => return Err(e),
+/// Where the steps of one submission are stored, and what they add up to.
+struct Step<'s, 'c, 'r> {
+    conn: &'c mut DbConnection,
+    tenant: &'s str,
+    receipt: &'s mut Receipt,
+    daily: &'s mut DailyChanges,
+    history: &'s mut History<'r>,
+}
+
+impl Step<'_, '_, '_> {
+    /// Stores the steps as they arrive; returns the refusal if the stream broke.
+    fn store_all(
+        &mut self,
+        rx: &Receiver<Vec<Item<'_>>>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> AppResult<Option<Refusal>> {
+        for step in rx.iter() {
+            let mut plain = Vec::with_capacity(step.len());
+            let mut corrections = Vec::new();
+            for item in step {
+                match item {
+                    Item::Record(c) if c.row.corrects.is_some() => corrections.push(c),
+                    Item::Record(c) => plain.push(c),
+                    Item::Rejected(r) => self.receipt.reject(r),
+                    Item::Broken(e) => return Ok(Some(Refusal::from(&e))),
+                    Item::Failed(e) => return Err(e),
+                }
+                self.receipt.received += 1;
             }
-            receipt.received += 1;
+            let mut found = Vec::new();
+            self.store_plain(plain, &mut found)?;
+            for c in corrections {
+                self.store_correction(c, &mut found)?;
+            }
+            if !found.is_empty() {
+                anomalies::record(self.conn, self.tenant, &self.receipt.submission_id, &found)?;
+            }
+            progress(self.receipt.received);
         }
-        let mut found = Vec::new();
-        store_plain(conn, tenant, plain, receipt, daily, &mut found)?;
-        for c in corrections {
-            store_correction(conn, tenant, c, receipt, daily, &mut found)?;
-        }
-        if !found.is_empty() {
-            anomalies::record(conn, tenant, &receipt.submission_id, &found)?;
-        }
-        progress(receipt.received);
+        Ok(None)
     }
-    Ok(None)
+
+    /// Runs the history rules over the rows just stored and flags those they find; then
+    /// notes every stored row in the receipt, the anomalies and the aggregates.
+    fn settle(
+        &mut self,
+        stored: Vec<(u64, TraceRow<'_>, Vec<validate::Flag>)>,
+        found: &mut Vec<Found>,
+    ) -> AppResult<()> {
+        let rows: Vec<&TraceRow<'_>> = stored.iter().map(|(_, row, _)| row).collect();
+        let extra = self.history.check(self.conn, &rows)?;
+        let mut stored = stored;
+        let mut newly = Vec::new();
+        for (k, flag) in extra {
+            let (_, row, flags) = &mut stored[k];
+            if flags.is_empty() && !row.flagged {
+                newly.push(row.record_id.clone());
+            }
+            row.flagged = true;
+            flags.push(flag);
+        }
+        newly.dedup();
+        store::mark_flagged(self.conn, self.tenant, &newly)?;
+        for (_, row, flags) in stored {
+            accepted(self.receipt, &row, flags, found);
+            if row.status == status::STORED {
+                self.daily.count(&row);
+            }
+        }
+        Ok(())
+    }
+
+    fn store_plain<'a>(&mut self, plain: Vec<Checked<'a>>, found: &mut Vec<Found>) -> AppResult<()> {
+        let (meta, rows): (Vec<_>, Vec<_>) = plain.into_iter().map(|c| ((c.index, c.flags), c.row)).unzip();
+        let outcome = store::insert(self.conn, self.tenant, &rows)?;
+        for &k in &outcome.duplicates {
+            self.receipt.duplicate(meta[k].0, &rows[k].record_id);
+        }
+        for &k in &outcome.conflicts {
+            self.receipt.reject(conflict(meta[k].0, &rows[k].record_id));
+        }
+        let mut is_stored = vec![false; rows.len()];
+        for &k in &outcome.inserted {
+            is_stored[k] = true;
+        }
+        let stored = rows
+            .into_iter()
+            .zip(meta)
+            .zip(is_stored)
+            .filter(|(_, s)| *s)
+            .map(|((row, (index, flags)), _)| (index, row, flags))
+            .collect();
+        self.settle(stored, found)
+    }
+
+    fn store_correction<'a>(&mut self, c: Checked<'a>, found: &mut Vec<Found>) -> AppResult<()> {
+        let outcome = store::insert(self.conn, self.tenant, std::slice::from_ref(&c.row))?;
+        let id = c.row.record_id.as_str();
+        if !outcome.duplicates.is_empty() {
+            self.receipt.duplicate(c.index, id);
+            return Ok(());
+        }
+        if !outcome.conflicts.is_empty() {
+            self.receipt.reject(conflict(c.index, id));
+            return Ok(());
+        }
+        let target = c.row.corrects.clone().unwrap_or_default();
+        match store::supersede(self.conn, self.tenant, &target)? {
+            Ok(taken_back) => {
+                if let Some((key, totals)) = taken_back {
+                    self.daily.uncount(&key, &totals);
+                }
+                store::note_correction(self.conn, self.tenant, id, &target)?;
+                self.receipt.corrected += 1;
+                self.settle(vec![(c.index, c.row, c.flags)], found)
+            }
+            Err(why) => {
+                store::remove(self.conn, self.tenant, id)?;
+                self.receipt.reject(uncorrectable(c.index, id, &target, why));
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Notes a stored record in the receipt and the anomalies.
@@ -391,90 +486,22 @@ fn conflict(index: u64, record_id: &str) -> Rejection {
     }
 }
 
-fn store_plain<'a>(
-    conn: &mut DbConnection,
-    tenant: &str,
-    plain: Vec<Checked<'a>>,
-    receipt: &mut Receipt,
-    daily: &mut DailyChanges,
-    found: &mut Vec<Found>,
-) -> AppResult<()> {
-    let (meta, rows): (Vec<_>, Vec<_>) = plain.into_iter().map(|c| ((c.index, c.flags), c.row)).unzip();
-    let outcome = store::insert(conn, tenant, &rows)?;
-    for &k in &outcome.duplicates {
-        receipt.duplicate(meta[k].0, &rows[k].record_id);
-    }
-    for &k in &outcome.conflicts {
-        receipt.reject(conflict(meta[k].0, &rows[k].record_id));
-    }
-    let mut stored = vec![false; rows.len()];
-    for &k in &outcome.inserted {
-        stored[k] = true;
-    }
-    for ((row, (_, flags)), stored) in rows.into_iter().zip(meta).zip(stored) {
-        if stored {
-            accepted(receipt, &row, flags, found);
-            if row.status == status::STORED {
-                daily.count(&row);
-            }
+fn uncorrectable(index: u64, id: &str, target: &str, why: store::Uncorrectable) -> Rejection {
+    let (zh, en) = match why {
+        store::Uncorrectable::Unknown => {
+            (format!("要更正的记录“{target}”不存在"), format!("the record to correct, {target:?}, does not exist"))
         }
+        store::Uncorrectable::AlreadyCorrected => (
+            format!("记录“{target}”已被更正过，请更正最新的记录"),
+            format!("record {target:?} was corrected already; correct the latest record"),
+        ),
+    };
+    Rejection {
+        index,
+        record_id: Some(id.to_owned()),
+        field: Some("corrects".into()),
+        code: "correction_target".into(),
+        reason_zh: zh,
+        reason: en,
     }
-    Ok(())
-}
-
-fn store_correction<'a>(
-    conn: &mut DbConnection,
-    tenant: &str,
-    c: Checked<'a>,
-    receipt: &mut Receipt,
-    daily: &mut DailyChanges,
-    found: &mut Vec<Found>,
-) -> AppResult<()> {
-    let outcome = store::insert(conn, tenant, std::slice::from_ref(&c.row))?;
-    let id = c.row.record_id.as_str();
-    if !outcome.duplicates.is_empty() {
-        receipt.duplicate(c.index, id);
-        return Ok(());
-    }
-    if !outcome.conflicts.is_empty() {
-        receipt.reject(conflict(c.index, id));
-        return Ok(());
-    }
-    let target = c.row.corrects.clone().unwrap_or_default();
-    match store::supersede(conn, tenant, &target)? {
-        Ok(taken_back) => {
-            if let Some((key, totals)) = taken_back {
-                daily.uncount(&key, &totals);
-            }
-            store::note_correction(conn, tenant, id, &target)?;
-            receipt.corrected += 1;
-            let row = c.row;
-            accepted(receipt, &row, c.flags, found);
-            if row.status == status::STORED {
-                daily.count(&row);
-            }
-        }
-        Err(why) => {
-            store::remove(conn, tenant, id)?;
-            let (zh, en) = match why {
-                store::Uncorrectable::Unknown => (
-                    format!("要更正的记录“{target}”不存在"),
-                    format!("the record to correct, {target:?}, does not exist"),
-                ),
-                store::Uncorrectable::AlreadyCorrected => (
-                    format!("记录“{target}”已被更正过，请更正最新的记录"),
-                    format!("record {target:?} was corrected already; correct the latest record"),
-                ),
-            };
-            receipt.reject(Rejection {
-                index: c.index,
-                record_id: Some(id.to_owned()),
-                field: Some("corrects".into()),
-                code: "correction_target".into(),
-                reason_zh: zh,
-                reason: en,
-            });
-        }
-    }
-    Ok(())
 }

@@ -16,6 +16,7 @@ use super::receipt::Rejection;
 use crate::db::schema::{entities, product_categories};
 use crate::db::time::StoredTime;
 use crate::error::AppResult;
+use crate::quality::rules::{self, RuleSet};
 use crate::region::RegionCode;
 use crate::trace::row::{day_of, fen, thousandths, TraceRow, CST_HOURS};
 use crate::trace::status;
@@ -27,16 +28,7 @@ pub const FUTURE_SLACK_HOURS: i64 = 24;
 /// Entity codes remembered per submission before the cache starts over.
 const CACHE_LIMIT: usize = 200_000;
 
-/// Something a stored record is flagged for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flag {
-    /// Rule code.
-    pub rule: &'static str,
-    /// Chinese detail.
-    pub zh: String,
-    /// English detail.
-    pub en: String,
-}
+pub use crate::quality::anomalies::Flag;
 
 /// A record that passed validation.
 #[derive(Debug)]
@@ -56,6 +48,7 @@ pub struct Validator<'a> {
     reporter: &'a str,
     within: &'a RegionCode,
     policy: ReferencePolicy,
+    rules: &'a RuleSet,
     categories: HashSet<String>,
     codes: PartyCodes,
     now: NaiveDateTime,
@@ -152,6 +145,7 @@ impl<'a> Validator<'a> {
         reporter: &'a str,
         within: &'a RegionCode,
         policy: ReferencePolicy,
+        rules: &'a RuleSet,
     ) -> AppResult<Validator<'a>> {
         let categories = product_categories::table
             .filter(product_categories::retired.eq(false))
@@ -165,6 +159,7 @@ impl<'a> Validator<'a> {
             reporter,
             within,
             policy,
+            rules,
             categories,
             codes: PartyCodes { conn: lookups, known: HashMap::new() },
             now: crate::db::now(),
@@ -204,7 +199,7 @@ impl<'a> Validator<'a> {
         let content_hash = rec.content_digest().to_vec();
         let corrects = rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
         let TraceRecord { id, from, to, product: p, act: a, .. } = rec;
-        let row = TraceRow {
+        let mut row = TraceRow {
             tenant_id: self.tenant,
             record_id: trimmed(id),
             content_hash,
@@ -238,6 +233,8 @@ impl<'a> Validator<'a> {
             region,
             corrects,
         };
+        flags.extend(rules::record::check(self.rules, &row));
+        row.flagged = !flags.is_empty();
         Ok(Ok(Checked { index, row, flags }))
     }
 

@@ -17,6 +17,17 @@ pub mod state {
     pub const DISMISSED: &str = "dismissed";
 }
 
+/// Something a stored record is flagged for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    /// Rule code (the kind of the rule that found it).
+    pub rule: &'static str,
+    /// Chinese detail.
+    pub zh: String,
+    /// English detail.
+    pub en: String,
+}
+
 /// A new anomaly.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -178,10 +189,7 @@ pub fn review(
 
 /// Chinese label of a rule.
 pub fn rule_zh(rule: &str) -> &'static str {
-    match rule {
-        "unknown_reference" => "引用未注册主体",
-        _ => "其他规则",
-    }
+    super::rules::kind_zh(rule)
 }
 
 /// Chinese label of a status.

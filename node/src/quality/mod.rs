@@ -5,3 +5,4 @@ pub mod anomalies;
 pub mod api;
 pub mod pages;
 pub mod report;
+pub mod rules;

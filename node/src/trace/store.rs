@@ -230,3 +230,15 @@ pub fn remove(conn: &mut DbConnection, tenant: &str, record_id: &str) -> AppResu
         .execute(conn)?;
     Ok(())
 }
+
+/// Marks the tenant's records `record_ids` as flagged (by a rule that looked at what was
+/// stored after them).
+pub fn mark_flagged(conn: &mut DbConnection, tenant: &str, record_ids: &[String]) -> AppResult<()> {
+    use trace_records::dsl as r;
+    for chunk in record_ids.chunks(900) {
+        diesel::update(trace_records::table.filter(r::tenant_id.eq(tenant)).filter(r::record_id.eq_any(chunk)))
+            .set(r::flagged.eq(true))
+            .execute(conn)?;
+    }
+    Ok(())
+}

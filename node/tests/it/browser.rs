@@ -366,6 +366,24 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
         report.contains("入库率") && report.contains("引用未注册主体") && report.contains("导出 Excel"),
         "{report}"
     );
+    // Anomaly rules: the built-in ones are listed; a price range is added, then disabled.
+    c.goto(&app.url("/quality/rules")).await.expect("goto");
+    let rules = wait_for_text(&c, "异常数据监测规则").await;
+    assert!(rules.contains("单品追溯码重复销售") && rules.contains("价格偏离近期均价"), "{rules}");
+    fill(&c, "#name", "单价上限").await;
+    c.find(Locator::Css("#range_field")).await.expect("select").select_by_value("price").await.expect("choose");
+    fill(&c, "#range_max", "abc").await;
+    click(&c, "#save-rule").await;
+    wait_for_text(&c, "上限应为数字").await;
+    fill(&c, "#range_max", "50").await;
+    click(&c, "#save-rule").await;
+    let saved = wait_for_text(&c, "规则“单价上限”已保存").await;
+    assert!(saved.contains("单价（元）应在 [—, 50] 之内"), "{saved}");
+    let toggle = "//tr[td[text()='单价上限']]//button[contains(@class,'toggle')]";
+    c.find(Locator::XPath(toggle)).await.expect("toggle").click().await.expect("click");
+    wait_for_text(&c, "规则“单价上限”已停用").await;
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("rules-{backend}.png")), png).expect("write");
     // The tenant's ingestion policy: quarantine records that name unregistered entities.
     c.goto(&app.url("/ingest/policies")).await.expect("goto");
     wait_for_text(&c, "设置策略").await;

@@ -56,7 +56,7 @@ pub(crate) fn envelope(sender: &str, records: &[TraceRecord]) -> Vec<u8> {
 }
 
 /// Two registered entities of tenant A: a seller and a buyer.
-async fn parties(app: &TestApp, w: &World) -> (String, String) {
+pub(crate) async fn parties(app: &TestApp, w: &World) -> (String, String) {
     let seller = code("330106", 501);
     let buyer = code("330106", 502);
     for (c, name) in [(&seller, "西湖鲜果有限公司"), (&buyer, "城西超市")] {
@@ -66,11 +66,11 @@ async fn parties(app: &TestApp, w: &World) -> (String, String) {
     (seller, buyer)
 }
 
-async fn import(app: &TestApp, m: &Machine, query: &str, body: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn import(app: &TestApp, m: &Machine, query: &str, body: Vec<u8>) -> reqwest::Response {
     m.send(app, &format!("/api/v1/imports?{query}"), "text/plain", body).await
 }
 
-async fn json_of(res: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_of(res: reqwest::Response, status: u16) -> Value {
     let got = res.status();
     let body: Value = res.json().await.expect("json");
     assert_eq!(got, status, "{body}");

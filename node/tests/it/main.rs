@@ -11,6 +11,7 @@ mod cli;
 mod http_basics;
 mod ingest;
 mod products;
+mod quality;
 mod registry;
 mod schema;
 mod tenants;

@@ -330,6 +330,10 @@ impl Session {
         self.client.put(app.url(path)).header("X-CSRF-Token", &self.csrf).json(&body).send().await.expect("put")
     }
 
+    pub async fn delete(&self, app: &TestApp, path: &str) -> reqwest::Response {
+        self.client.delete(app.url(path)).header("X-CSRF-Token", &self.csrf).send().await.expect("delete")
+    }
+
     /// Submits the current TOTP code (or the next step's, if the current one was used).
     pub async fn submit_totp(&self, app: &TestApp, secret: &str) {
         let now = tracenode::auth::totp::unix_now();
