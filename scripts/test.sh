@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of tracenode: formatting, clippy (warnings denied), the whole
 # test suite on SQLite and on a real PostgreSQL server, and the real-browser console tests.
-# On a fresh machine it installs and starts what it needs (PostgreSQL, Chromium and
-# ChromeDriver from the distribution's packages) or stops saying exactly what is missing.
+# On a fresh machine it installs and starts what it needs (PostgreSQL, the aiosmtpd mail
+# server, Chromium and ChromeDriver from the distribution's packages) or stops saying
+# exactly what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +65,13 @@ fi
 as_postgres "psql -q -p $PGPORT -tc \"SELECT 1 FROM pg_roles WHERE rolname='tracenode_test'\" | grep -q 1 \
   || psql -q -p $PGPORT -c \"CREATE ROLE tracenode_test LOGIN PASSWORD 'tracenode_test' CREATEDB\""
 export TRACENODE_TEST_PG_URL="postgres://tracenode_test:tracenode_test@127.0.0.1:$PGPORT/postgres"
+
+say "mail server (aiosmtpd, for the alert mail tests)"
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || { say "installing python3"; apt_install python3; }
+"$PYTHON" -c 'import aiosmtpd' 2>/dev/null || { say "installing python3-aiosmtpd"; apt_install python3-aiosmtpd; }
+"$PYTHON" -c 'import aiosmtpd' 2>/dev/null || die "python3-aiosmtpd is installed but $PYTHON cannot import aiosmtpd"
+export TRACENODE_TEST_PYTHON="$PYTHON"
 
 say "browser"
 command -v chromium >/dev/null || { say "installing chromium"; apt_install chromium; }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod ingest;
+pub mod notify;
 pub mod quality;
 pub mod region;
 pub mod registry;

@@ -115,6 +115,12 @@ pub struct Config {
     /// Trace data intake.
     #[serde(default)]
     pub ingest: IngestSection,
+    /// Outgoing mail.
+    #[serde(default)]
+    pub mail: MailSection,
+    /// Alerts of transmission monitoring.
+    #[serde(default)]
+    pub alerts: AlertsSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -237,6 +243,98 @@ impl Default for IngestSection {
     }
 }
 
+/// `[mail]`: outgoing mail (SMTP) for alerts and notices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSection {
+    /// The SMTP server's host name; empty: the node sends no mail (mail notifications wait,
+    /// saying so).
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// How the connection is secured.
+    pub tls: MailTls,
+    /// PEM file of further certificate authorities the server's certificate may chain to
+    /// (besides the system's trusted ones), e.g. an intranet CA.
+    pub ca_file: Option<PathBuf>,
+    /// User name for SMTP authentication (empty: none).
+    pub username: String,
+    /// Password (better given as `TRACENODE_MAIL_PASSWORD`).
+    pub password: String,
+    /// Sender address, e.g. `追溯平台 <trace@example.gov.cn>`.
+    pub from: String,
+    /// Seconds to wait for the server.
+    pub timeout_seconds: u64,
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        MailSection {
+            smtp_host: String::new(),
+            smtp_port: 25,
+            tls: MailTls::Starttls,
+            ca_file: None,
+            username: String::new(),
+            password: String::new(),
+            from: "tracenode <tracenode@localhost>".into(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
+impl MailSection {
+    fn validate(&self) -> Result<(), AppError> {
+        if self.smtp_host.is_empty() {
+            return Ok(());
+        }
+        if self.tls == MailTls::None && !self.username.is_empty() {
+            return Err(AppError::invalid(
+                "mail.tls",
+                "使用用户名密码登录邮件服务器时必须加密（tls = \"starttls\" 或 \"tls\"）",
+                "a password is never sent in clear: set mail.tls to starttls or tls",
+            ));
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(AppError::invalid(
+                "mail.from",
+                format!("发件人地址“{}”无效", self.from),
+                format!("the sender address {:?} is not valid", self.from),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How mail to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    /// Plain text (a server on the same host only).
+    None,
+    /// Plain connection upgraded with STARTTLS, required.
+    Starttls,
+    /// TLS from the start (SMTPS).
+    Tls,
+}
+
+/// `[alerts]`: alerts for silent or failing senders, and their notifications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSection {
+    /// Seconds between checks (0: only when asked).
+    pub check_every_seconds: u64,
+    /// Refused or failed submissions in a row that make a sender failing.
+    pub failures_in_a_row: u32,
+    /// Attempts to deliver one notification before it is given up.
+    pub max_attempts: u32,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        AlertsSection { check_every_seconds: 60, failures_in_a_row: 3, max_attempts: 10 }
+    }
+}
+
 /// `[log]`: logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -267,7 +365,7 @@ pub enum LogFormat {
 const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG"];
 /// Prefixes of variables that belong to the test suite and the benchmarks.
 const TOOLING_PREFIXES: [&str; 2] = ["TRACENODE_TEST_", "TRACENODE_BENCH_"];
-const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log"];
+const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts"];
 
 impl Config {
     /// Loads the file at `path`, then applies the process environment.
@@ -330,7 +428,7 @@ impl Config {
                 "body_limit_bytes must be at least 1024",
             ));
         }
-        Ok(())
+        self.mail.validate()
     }
 
     /// Resolves a path from the configuration against the config directory.

@@ -179,6 +179,13 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("console.css"))
 }
 
+/// A form whose only field is the CSRF token: a button that changes something.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct ButtonForm {
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
 /// Registers the shell's routes and every capability's pages. The catch-all capability page
 /// comes last so specific pages win.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -190,7 +197,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::registry::pages::routes(cfg);
     crate::trace::pages::routes(cfg);
     crate::ingest::pages::routes(cfg);
+    crate::ingest::monitor::pages::routes(cfg);
     crate::quality::pages::routes(cfg);
     crate::quality::rules::pages::routes(cfg);
+    crate::notify::pages::routes(cfg);
     cfg.service(capability);
 }

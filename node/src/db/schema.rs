@@ -427,6 +427,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    notify_channels (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        target -> Text,
+        secret -> Nullable<Text>,
+        tenant_id -> Nullable<Text>,
+        enabled -> Bool,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        channel_id -> Text,
+        topic -> Text,
+        subject -> Text,
+        body -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        tenant_id -> Text,
+        sender -> Text,
+        kind -> Text,
+        detail_zh -> Text,
+        detail_en -> Text,
+        status -> Text,
+        opened_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     pull_cursors (name) {
         name -> Text,
         cursor -> Text,
@@ -436,6 +481,7 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> tenants (tenant_id));
+diesel::joinable!(notifications -> notify_channels (channel_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(role_permissions -> roles (role_id));
@@ -455,6 +501,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     ingest_policies,
     anomalies,
     anomaly_rules,
+    notify_channels,
+    notifications,
+    alerts,
     trace_daily,
     submissions,
     tenants,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub jobs: Arc<crate::ingest::jobs::Jobs>,
     /// The vendor mappings (`ingest.vendors_dir`).
     pub vendors: Vec<Arc<tracenode_adapters::vendor::Mapping>>,
+    /// Delivers notifications (mail and webhooks).
+    pub notifier: Arc<crate::notify::Dispatcher>,
 }
 
 #[derive(OpenApi)]
@@ -57,6 +59,10 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "apikeys", description = "接口密钥 API keys"),
         (name = "audit", description = "审计日志 Audit trail"),
         (name = "registry", description = "主体注册、检索、分析与产品目录 Registry: entities, sites, catalogue, search, analysis"),
+        (name = "ingest", description = "数据接入、报送回执、接入策略、传输监控与告警 Ingestion, receipts, policies, transmission monitoring and alerts"),
+        (name = "trace", description = "追溯信息查询 Trace records"),
+        (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
+        (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
         (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
     )
 )]
@@ -182,6 +188,7 @@ pub fn build_app(
         .configure(crate::trace::api::routes)
         .configure(crate::quality::api::routes)
         .configure(crate::quality::rules::api::routes)
+        .configure(crate::notify::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
             app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
@@ -225,7 +232,9 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
         metrics: Arc::new(Metrics::new()),
         jobs: Arc::new(crate::ingest::jobs::Jobs::new(vendors.clone())),
         vendors,
+        notifier: Arc::new(crate::notify::Dispatcher::new(&config)?),
     });
+    tokio::spawn(crate::ingest::monitor::alerts::schedule(state.clone()));
     let scheduled = state.clone();
     tokio::spawn(async move {
         if let Err(e) = crate::ingest::pull::schedule(scheduled).await {

@@ -391,6 +391,14 @@ pub struct MonitorParams {
     pub days: Option<i64>,
 }
 
+fn monitor_days(params: &MonitorParams) -> AppResult<i64> {
+    let days = params.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(AppError::invalid("days", "天数应在1到366之间", "days is 1 to 366"));
+    }
+    Ok(days)
+}
+
 /// Transmission monitoring: each sender's submissions over the window (a tenant sees its own).
 #[utoipa::path(tag = "ingest", params(MonitorParams), responses((status = 200, body = Vec<super::monitor::SenderTraffic>), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/ingest/monitor")]
@@ -400,14 +408,67 @@ pub async fn monitor(
     params: web::Query<MonitorParams>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TraceRead, "monitor").await?;
-    let days = params.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return Err(AppError::invalid("days", "天数应在1到366之间", "days is 1 to 366"));
-    }
+    let days = monitor_days(&params)?;
     let since = crate::db::now() - chrono::TimeDelta::days(days);
     let tenant = own_tenant(&caller);
     Ok(HttpResponse::Ok()
         .json(state.db.run(move |conn| super::monitor::traffic(conn, tenant.as_deref(), since)).await?))
+}
+
+/// The receiver's load: submissions waiting and running, and the last 24 hours hour by hour
+/// (a tenant sees its own submissions).
+#[utoipa::path(tag = "ingest", responses((status = 200, body = super::monitor::load::ReceiverLoad)))]
+#[get("/api/v1/ingest/load")]
+pub async fn load(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "monitor").await?;
+    let tenant = own_tenant(&caller);
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| super::monitor::load::load(conn, tenant.as_deref())).await?))
+}
+
+/// The transmission monitoring report as XLSX: senders over the window, the last 24 hours,
+/// and the alerts.
+#[utoipa::path(tag = "ingest", params(MonitorParams), responses((status = 200, description = "XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/ingest/monitor.xlsx")]
+pub async fn monitor_xlsx(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<MonitorParams>,
+) -> AppResult<HttpResponse> {
+    let days = monitor_days(&params)?;
+    let (senders, receiver, raised) = super::monitor::pages::gather(&state, &caller, days).await?;
+    let bytes = super::monitor::export::xlsx(days, &senders, &receiver, &raised)?;
+    let day = (crate::db::now() + chrono::TimeDelta::hours(crate::trace::row::CST_HOURS)).format("%Y%m%d");
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"transmission-{day}.xlsx\"")))
+        .body(bytes))
+}
+
+/// Alerts of silent or failing senders (a tenant sees its own).
+#[utoipa::path(tag = "ingest", params(super::monitor::alerts::AlertQuery), responses((status = 200, body = Vec<super::monitor::alerts::Alert>)))]
+#[get("/api/v1/ingest/alerts")]
+pub async fn alerts(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<super::monitor::alerts::AlertQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::TraceRead, "alerts").await?;
+    let tenant = own_tenant(&caller);
+    let q = query.into_inner();
+    Ok(HttpResponse::Ok()
+        .json(state.db.run(move |conn| super::monitor::alerts::list(conn, &q, tenant.as_deref())).await?))
+}
+
+/// Checks the senders now and delivers due notifications (node staff); the node also does so
+/// every `alerts.check_every_seconds`.
+#[utoipa::path(tag = "ingest", responses((status = 200, body = super::monitor::alerts::CheckReport), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/ingest/alerts/check")]
+pub async fn alerts_check(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::QualityManage, "alerts").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(&state, "ingest.alerts", "alerts", ErrorKind::Forbidden).await);
+    }
+    Ok(HttpResponse::Ok().json(super::monitor::alerts::check(&state).await?))
 }
 
 /// Registers these routes.
@@ -420,5 +481,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(policy_set)
         .service(pulls)
         .service(pull_run)
-        .service(monitor);
+        .service(monitor)
+        .service(monitor_xlsx)
+        .service(load)
+        .service(alerts)
+        .service(alerts_check);
 }

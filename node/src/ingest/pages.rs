@@ -321,63 +321,11 @@ pub async fn policies_submit(
     }
 }
 
-#[derive(Template)]
-#[template(path = "ingest/monitor.html")]
-struct MonitorPage {
-    shell: Shell,
-    rows: Vec<super::monitor::SenderTraffic>,
-    days: i64,
-}
-
-impl MonitorPage {
-    fn state_zh(&self, s: &str) -> &'static str {
-        state_zh(s)
-    }
-
-    fn seen(&self, t: &Option<chrono::NaiveDateTime>) -> String {
-        t.map(|t| (t + chrono::TimeDelta::hours(crate::trace::row::CST_HOURS)).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    }
-
-    /// The share of records that were stored, in percent.
-    fn stored_share(&self, r: &super::monitor::SenderTraffic) -> String {
-        if r.records == 0 {
-            return "-".into();
-        }
-        format!("{:.1}%", r.accepted as f64 * 100.0 / r.records as f64)
-    }
-}
-
-/// The window of the monitor page.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct MonitorQuery {
-    /// Days back (default 30).
-    pub days: Option<i64>,
-}
-
-/// 数据传输监控: each sender's traffic.
-#[utoipa::path(tag = "console", params(MonitorQuery), responses((status = 200, description = "Transmission monitor", content_type = "text/html")))]
-#[get("/ingest/monitor")]
-pub async fn monitor_page(
-    state: web::Data<AppState>,
-    caller: ConsoleCaller,
-    query: web::Query<MonitorQuery>,
-) -> AppResult<HttpResponse> {
-    let caller = caller.0;
-    caller.require(&state, Permission::TraceRead, "monitor").await?;
-    let days = query.days.unwrap_or(30).clamp(1, 366);
-    let since = crate::db::now() - chrono::TimeDelta::days(days);
-    let tenant = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
-    let rows = state.db.run(move |conn| super::monitor::traffic(conn, tenant.as_deref(), since)).await?;
-    render(&MonitorPage { shell: Shell::new(&state, &caller, "数据传输监控", "/ingest"), rows, days })
-}
-
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_page)
         .service(import_submit)
         .service(submission_page)
         .service(policies_page)
-        .service(policies_submit)
-        .service(monitor_page);
+        .service(policies_submit);
 }

@@ -351,6 +351,24 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     c.goto(&app.url("/ingest/monitor")).await.expect("goto");
     let traffic = wait_for_text(&c, "各发送方近 30 天的报送").await;
     assert!(traffic.contains("hz-market-dept") && traffic.contains("已入库"), "{traffic}");
+    assert!(traffic.contains("接收负载") && traffic.contains("没有告警"), "{traffic}");
+    c.find(Locator::Css("#records-chart svg")).await.expect("the hourly chart is drawn");
+    click(&c, "#check-now").await;
+    wait_for_text(&c, "检查完成").await;
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("monitor-{backend}.png")), png).expect("write");
+    // Alert notifications: a bad address is refused, a good one is listed.
+    c.goto(&app.url("/notify")).await.expect("goto");
+    wait_for_text(&c, "添加通知渠道").await;
+    fill(&c, "#name", "值班邮箱").await;
+    fill(&c, "#target", "不是地址").await;
+    click(&c, "#add-channel").await;
+    wait_for_text(&c, "不是有效的电子邮件地址").await;
+    fill(&c, "#name", "值班邮箱").await;
+    fill(&c, "#target", "duty@node.test").await;
+    click(&c, "#add-channel").await;
+    let added = wait_for_text(&c, "通知渠道“值班邮箱”已添加").await;
+    assert!(added.contains("duty@node.test") && added.contains("全部租户"), "{added}");
     // The anomaly is reviewed from its list.
     c.goto(&app.url("/quality/anomalies?status=open")).await.expect("goto");
     let open = wait_for_text(&c, "引用未注册主体").await;

@@ -676,13 +676,4 @@ async fn pulls_follow_the_vendors_cursor(backend: crate::support::Backend) {
     expect_problem(w.reviewer.post(&app, "/api/v1/ingest/pulls/nobody/run", json!({})).await, 404, "not_found").await;
 }
 
-mod pulls_follow_the_vendors_cursor {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::pulls_follow_the_vendors_cursor(crate::support::Backend::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::pulls_follow_the_vendors_cursor(crate::support::Backend::Postgres).await
-    }
-}
+crate::on_both_backends!(pulls_follow_the_vendors_cursor);

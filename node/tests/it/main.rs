@@ -1,8 +1,10 @@
 //! Integration tests of the node, collected in one binary. Every behaviour runs on SQLite
 //! and on PostgreSQL (`both_backends!`).
 
+mod smtp;
 mod support;
 
+mod alerts;
 mod api_keys;
 mod audit_trail;
 mod auth_flow;

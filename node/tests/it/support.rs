@@ -42,6 +42,23 @@ macro_rules! both_backends {
     };
 }
 
+/// Runs one behaviour that starts its own node (it takes the backend) on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
 /// The PostgreSQL server URL for tests; a clear failure when it is missing.
 pub fn pg_server_url() -> String {
     std::env::var("TRACENODE_TEST_PG_URL").unwrap_or_else(|_| {

@@ -12,7 +12,7 @@ use tracenode_adapters::identifiers::CodeScheme;
 
 use super::{kind_zh, Rule, RuleInput, KINDS};
 use crate::auth::caller::{Caller, ConsoleCaller};
-use crate::console::{render, Shell};
+use crate::console::{render, ButtonForm, Shell};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::tenants::Tenant;
@@ -346,12 +346,6 @@ pub async fn save(
         }
         Err(e) => Err(e),
     }
-}
-
-/// A button's form: the CSRF token.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct ButtonForm {
-    csrf: String,
 }
 
 /// Enables or disables a rule.

@@ -1,6 +1,14 @@
 //! Transmission monitoring (数据传输监控): for each sender, its submissions over a window —
 //! batches, records, accepted, rejected, duplicates, bytes, time taken, when it was last seen
-//! and how its last submission ended — read from the submission rows.
+//! and how its last submission ended — read from the submission rows; the receiver's load
+//! ([`load`]); alerts for silent or failing senders ([`alerts`]); and the console page
+//! ([`pages`]).
+
+pub mod alerts;
+pub mod chart;
+pub mod export;
+pub mod load;
+pub mod pages;
 
 use std::collections::BTreeMap;
 
@@ -98,7 +106,7 @@ pub fn traffic(conn: &mut DbConnection, tenant: Option<&str>, since: NaiveDateTi
         t.last_seen = Some(created);
         t.last_status = status;
     }
-    let schedules = super::policy::schedules(conn)?;
+    let schedules = crate::ingest::policy::schedules(conn)?;
     let now = crate::db::now();
     let mut out: Vec<SenderTraffic> = by_sender
         .into_values()

@@ -1,0 +1,3 @@
+DROP TABLE alerts;
+DROP TABLE notifications;
+DROP TABLE notify_channels;
