@@ -97,29 +97,39 @@ pub struct PullState {
     pub last_error: Option<String>,
 }
 
-fn cursor_of(db: &Db, name: &str) -> AppResult<(String, Option<chrono::NaiveDateTime>, Option<String>)> {
-    let mut conn = db.conn()?;
+type CursorState = (String, Option<chrono::NaiveDateTime>, Option<String>);
+
+fn cursor_of(conn: &mut crate::db::DbConnection, name: &str) -> AppResult<CursorState> {
     let row: Option<(String, chrono::NaiveDateTime, Option<String>)> = pull_cursors::table
         .find(name)
         .select((pull_cursors::cursor, pull_cursors::updated_at, pull_cursors::last_error))
-        .first(&mut *conn)
+        .first(conn)
         .optional()?;
     Ok(row.map(|(c, at, e)| (c, Some(at), e)).unwrap_or_default())
 }
 
-fn save(db: &Db, name: &str, cursor: &str, error: Option<&str>) -> AppResult<()> {
-    db.transaction_sync(|conn| {
-        diesel::delete(pull_cursors::table.find(name)).execute(conn)?;
+/// The cursor of source `name`, read on the blocking pool.
+async fn cursor_now(db: &Db, name: &str) -> AppResult<String> {
+    let name = name.to_owned();
+    Ok(db.run(move |conn| cursor_of(conn, &name)).await?.0)
+}
+
+/// Keeps the cursor of source `name` (and why its last run failed), on the blocking pool.
+async fn save(db: &Db, name: &str, cursor: &str, error: Option<&str>) -> AppResult<()> {
+    let (name, cursor, error) = (name.to_owned(), cursor.to_owned(), error.map(str::to_owned));
+    db.transaction(move |conn| {
+        diesel::delete(pull_cursors::table.find(&name)).execute(conn)?;
         diesel::insert_into(pull_cursors::table)
             .values((
-                pull_cursors::name.eq(name),
-                pull_cursors::cursor.eq(cursor),
+                pull_cursors::name.eq(&name),
+                pull_cursors::cursor.eq(&cursor),
                 pull_cursors::updated_at.eq(crate::db::now()),
-                pull_cursors::last_error.eq(error),
+                pull_cursors::last_error.eq(&error),
             ))
             .execute(conn)?;
         Ok(())
     })
+    .await
 }
 
 /// The sources with their cursors.
@@ -130,7 +140,7 @@ pub fn states(state: &AppState) -> AppResult<Vec<PullState>> {
         .pull
         .iter()
         .map(|s| {
-            let (cursor, last_run, last_error) = cursor_of(&state.db, &s.name)?;
+            let (cursor, last_run, last_error) = cursor_of(&mut *state.db.conn()?, &s.name)?;
             Ok(PullState { source: s.clone(), cursor, last_run, last_error })
         })
         .collect()
@@ -156,10 +166,10 @@ pub async fn run(state: &AppState, name: &str) -> AppResult<PullReport> {
         .ok_or_else(|| AppError::not_found("拉取来源", "pull source"))?;
     let outcome = pages(state, &source).await;
     match &outcome {
-        Ok(report) => save(&state.db, &source.name, &report.cursor, None)?,
+        Ok(report) => save(&state.db, &source.name, &report.cursor, None).await?,
         Err(e) => {
-            let (cursor, _, _) = cursor_of(&state.db, &source.name)?;
-            save(&state.db, &source.name, &cursor, Some(&e.detail_zh))?;
+            let cursor = cursor_now(&state.db, &source.name).await?;
+            save(&state.db, &source.name, &cursor, Some(&e.detail_zh)).await?;
         }
     }
     outcome
@@ -184,7 +194,7 @@ async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
         .await?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(AppError::internal)?;
     let token = source.token_env.as_ref().and_then(|v| std::env::var(v).ok());
-    let (mut cursor, _, _) = cursor_of(&state.db, &source.name)?;
+    let mut cursor = cursor_now(&state.db, &source.name).await?;
     let mut report = PullReport { source: source.name.clone(), ..PullReport::default() };
     let limit = rules.max_body_bytes.map(|b| b as u64).unwrap_or(state.config.ingest.max_body_bytes);
     for _ in 0..source.max_pages {
@@ -237,7 +247,7 @@ async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
         match advanced {
             Some(n) => {
                 cursor = n;
-                save(&state.db, &source.name, &cursor, None)?;
+                save(&state.db, &source.name, &cursor, None).await?;
             }
             None => break,
         }
