@@ -258,7 +258,16 @@ impl Db {
             // bulk load reads through the page cache alone, so its memory stays bounded.
             conn.batch_execute(&format!("PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0"))?;
         }
-        let result = (*conn).transaction(work);
+        let result = (*conn).transaction(|conn| {
+            if !sqlite {
+                // The tables grow by up to millions of rows inside this one transaction, which
+                // their statistics do not see: the planner would then scan a whole table for a
+                // lookup by an indexed column (each step of an ingestion probes its trace codes).
+                // Inside a bulk transaction every lookup has an index, so take it.
+                conn.batch_execute("SET LOCAL enable_seqscan = off")?;
+            }
+            work(conn)
+        });
         if sqlite {
             conn.batch_execute(&format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA mmap_size = {MMAP_BYTES}"))?;
         }

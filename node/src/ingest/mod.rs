@@ -405,6 +405,7 @@ impl Step<'_, '_, '_> {
 
     fn store_plain<'a>(&mut self, plain: Vec<Checked<'a>>, found: &mut Vec<Found>) -> AppResult<()> {
         let (meta, rows): (Vec<_>, Vec<_>) = plain.into_iter().map(|c| ((c.index, c.flags), c.row)).unzip();
+        self.history.probe(self.conn, &rows)?;
         let outcome = store::insert(self.conn, self.tenant, &rows)?;
         for &k in &outcome.duplicates {
             self.receipt.duplicate(meta[k].0, &rows[k].record_id);
@@ -427,6 +428,7 @@ impl Step<'_, '_, '_> {
     }
 
     fn store_correction<'a>(&mut self, c: Checked<'a>, found: &mut Vec<Found>) -> AppResult<()> {
+        self.history.probe(self.conn, std::slice::from_ref(&c.row))?;
         let outcome = store::insert(self.conn, self.tenant, std::slice::from_ref(&c.row))?;
         let id = c.row.record_id.as_str();
         if !outcome.duplicates.is_empty() {

@@ -131,7 +131,8 @@ async fn anomaly_rules_find_what_they_describe(app: TestApp) {
     json_of(w.reviewer.put(&app, &format!("/api/v1/quality/rules/{stock_id}"), on).await, 200).await;
 
     // A second submission: the same single item sold again (and never bought), more sold
-    // than bought, and a primary production after the processing of its batch.
+    // than bought, a primary production after the processing of its batch, and a first sale
+    // of a code never bought.
     let mut again = item.clone();
     again.id = "c-2".into();
     let mut more = sold.clone();
@@ -139,14 +140,21 @@ async fn anomaly_rules_find_what_they_describe(app: TestApp) {
     let second = send(
         &app,
         &w.key_a,
-        &[again, more, act("o-prim", "TP-T", &seller, &buyer, "primary_production", "out", 22), item],
+        &[
+            again,
+            more,
+            act("o-prim", "TP-T", &seller, &buyer, "primary_production", "out", 22),
+            item,
+            act("n-1", "TP-NEW", &seller, &buyer, "distribution_sale", "out", 22),
+        ],
     )
     .await;
-    assert_eq!((second["accepted"].as_u64(), second["duplicates"].as_u64()), (Some(3), Some(1)), "{second}");
-    assert_eq!(second["flagged"], 3, "{second}");
+    assert_eq!((second["accepted"].as_u64(), second["duplicates"].as_u64()), (Some(4), Some(1)), "{second}");
+    assert_eq!(second["flagged"], 4, "{second}");
     assert_eq!(rules_hit(&app, &w.key_a, "c-2").await, ["repeated_trace_code", "sales_beyond_stock"]);
     assert_eq!(rules_hit(&app, &w.key_a, "s-out2").await, ["sales_beyond_stock"]);
     assert_eq!(rules_hit(&app, &w.key_a, "o-prim").await, ["time_order"]);
+    assert_eq!(rules_hit(&app, &w.key_a, "n-1").await, ["sales_beyond_stock"], "a first sale of a code never bought");
     assert!(rules_hit(&app, &w.key_a, "c-1").await.is_empty(), "the first sale stays clean");
     assert!(flagged_in_store(&app, "s-out2") && flagged_in_store(&app, "p-odd") && !flagged_in_store(&app, "s-out1"));
 

@@ -57,7 +57,10 @@ struct Series {
 /// The history checks of one submission.
 pub struct History<'r> {
     rules: &'r RuleSet,
-    prices: HashMap<(String, String, String), Series>,
+    /// Daily price sums by [`price_key`].
+    prices: HashMap<String, Series>,
+    /// The trace codes of the step about to be stored that the node held already.
+    known: HashSet<String>,
 }
 
 /// When a batch was at one stage: (stage order, first act, last act).
@@ -75,6 +78,12 @@ struct Index {
 }
 
 impl Index {
+    /// (bought, sold) of the seller of `row` for its code, batch and unit.
+    fn stock_of(&self, row: &TraceRow<'_>) -> Option<(i64, i64)> {
+        let key = (row.from_code.clone(), row.trace_code.clone(), row.batch.clone(), row.unit.clone());
+        self.stock.get(&key).copied()
+    }
+
     fn add(&mut self, g: Group) {
         *self.occurrences.entry((g.trace_code.clone(), g.stage.clone(), g.direction.clone())).or_default() += g.records;
         let key = |party: &str| (party.to_owned(), g.trace_code.clone(), g.batch.clone(), g.unit.clone());
@@ -101,7 +110,33 @@ fn thousandths(v: i64) -> String {
 impl<'r> History<'r> {
     /// The history checks of `rules`.
     pub fn new(rules: &'r RuleSet) -> History<'r> {
-        History { rules, prices: HashMap::new() }
+        History { rules, prices: HashMap::new(), known: HashSet::new() }
+    }
+
+    /// Before a step is stored: notes which of its trace codes the node holds already (on
+    /// SQLite an index-only probe). A code that is new and occurs once in the step has no
+    /// history but its own record, so [`History::check`] reads it from the step and not
+    /// from the database: most codes of a large submission are such.
+    pub fn probe(&mut self, conn: &mut DbConnection, rows: &[TraceRow<'_>]) -> AppResult<()> {
+        self.known.clear();
+        if !self.rules.needs_history() {
+            return Ok(());
+        }
+        let codes: Vec<&str> = self.asked(rows.iter()).into_iter().collect();
+        for chunk in codes.chunks(CODES_PER_QUERY) {
+            use trace_records::dsl as t;
+            let found: Vec<String> =
+                trace_records::table.filter(t::trace_code.eq_any(chunk)).select(t::trace_code).distinct().load(conn)?;
+            self.known.extend(found);
+        }
+        Ok(())
+    }
+
+    /// The distinct trace codes of `rows` that a code-based rule asks about.
+    fn asked<'a, 'b: 'a>(&self, rows: impl Iterator<Item = &'a TraceRow<'b>>) -> HashSet<&'a str> {
+        rows.filter(|r| !r.trace_code.is_empty() && self.rules.rules.iter().any(|rule| asks_about(&rule.check, r)))
+            .map(|r| r.trace_code.as_str())
+            .collect()
     }
 
     /// The flags the rows just stored earn, by their index in `rows`.
@@ -110,15 +145,30 @@ impl<'r> History<'r> {
         if rows.is_empty() || !self.rules.needs_history() {
             return Ok(flags);
         }
-        let index = self.stored(conn, rows)?;
+        let (index, fresh) = self.stored(conn, rows)?;
+        let prices: Vec<&PriceParams> = self
+            .rules
+            .rules
+            .iter()
+            .filter_map(|r| if let Check::PriceOutlier(p) = &r.check { Some(p) } else { None })
+            .collect();
+        if let Some(widest) = prices.iter().map(|p| p.window_days).max() {
+            self.cover_prices(conn, rows, widest)?;
+        }
+        let mut key = String::new();
         for rule in &self.rules.rules {
             let name = rule.name.as_str();
             for (k, row) in rows.iter().enumerate() {
                 let flag = match &rule.check {
+                    // A fresh row is its code's only record: once, at one stage.
+                    Check::RepeatedTraceCode(_) | Check::TimeOrder if fresh[k] => None,
                     Check::RepeatedTraceCode(p) => repeated(name, p, row, &index),
-                    Check::SalesBeyondStock(p) => beyond_stock(name, p, row, &index),
+                    Check::SalesBeyondStock(p) => {
+                        let totals = if fresh[k] { Some((0, row.quantity_milli)) } else { index.stock_of(row) };
+                        beyond_stock(name, p, row, totals)
+                    }
                     Check::TimeOrder => out_of_order(name, row, &index),
-                    Check::PriceOutlier(p) => self.price_outlier(conn, name, p, row)?,
+                    Check::PriceOutlier(p) => self.price_outlier(&mut key, name, p, row),
                     Check::Range(_) => None,
                 };
                 flags.extend(flag.map(|f| (k, f)));
@@ -127,15 +177,22 @@ impl<'r> History<'r> {
         Ok(flags)
     }
 
-    /// The stored groups of the trace codes the code-based rules ask about.
-    fn stored(&self, conn: &mut DbConnection, rows: &[&TraceRow<'_>]) -> AppResult<Index> {
-        let mut codes: Vec<&str> = rows
+    /// The stored groups of the trace codes the code-based rules ask about, read from the
+    /// database for codes with history (or more than one record in the step); and which rows
+    /// are fresh: their code is new to the node and occurs once in the step, so the row is
+    /// its code's whole history and the checks need no lookup.
+    fn stored(&self, conn: &mut DbConnection, rows: &[&TraceRow<'_>]) -> AppResult<(Index, Vec<bool>)> {
+        let asked = self.asked(rows.iter().copied());
+        let mut in_step: HashMap<&str, usize> = HashMap::new();
+        for r in rows.iter().filter(|r| asked.contains(r.trace_code.as_str())) {
+            *in_step.entry(r.trace_code.as_str()).or_default() += 1;
+        }
+        let fresh: Vec<bool> = rows
             .iter()
-            .filter(|r| !r.trace_code.is_empty() && self.rules.rules.iter().any(|rule| asks_about(&rule.check, r)))
-            .map(|r| r.trace_code.as_str())
-            .collect::<HashSet<_>>()
-            .into_iter()
+            .map(|r| in_step.get(r.trace_code.as_str()) == Some(&1) && !self.known.contains(&r.trace_code))
             .collect();
+        let mut codes: Vec<&str> =
+            in_step.iter().filter(|(c, n)| **n > 1 || self.known.contains(**c)).map(|(c, _)| *c).collect();
         codes.sort_unstable();
         let mut index = Index::default();
         for chunk in codes.chunks(CODES_PER_QUERY) {
@@ -160,40 +217,82 @@ impl<'r> History<'r> {
                 .load(conn)?;
             groups.into_iter().for_each(|g| index.add(g));
         }
-        Ok(index)
+        Ok((index, fresh))
     }
 
-    fn price_outlier(
-        &mut self,
-        conn: &mut DbConnection,
-        name: &str,
-        p: &PriceParams,
-        row: &TraceRow<'_>,
-    ) -> AppResult<Option<Flag>> {
-        let Some(price) = row.price_fen else { return Ok(None) };
-        if row.category.is_empty() {
-            return Ok(None);
+    /// Loads, in one query, the daily price sums the step's priced records need (a window of
+    /// `days` before each record's day) and the submission has not loaded yet. A load takes a
+    /// month more on either side, so the next steps rarely need another.
+    fn cover_prices<'a>(&mut self, conn: &mut DbConnection, rows: &[&'a TraceRow<'_>], days: u32) -> AppResult<()> {
+        let mut key = String::new();
+        let mut missing: Vec<(&'a TraceRow<'_>, NaiveDate, NaiveDate)> = Vec::new();
+        for row in rows.iter().copied().filter(|r| r.price_fen.is_some() && !r.category.is_empty()) {
+            let (from, to) = window(row.day(), days);
+            price_key(&mut key, row);
+            if !self.prices.get(key.as_str()).is_some_and(|s| s.covers(from, to)) {
+                missing.push((row, from, to));
+            }
         }
-        let day = row.day();
-        let (from, to) = (day - TimeDelta::days(i64::from(p.window_days)), day - TimeDelta::days(1));
-        let key = (row.region.clone(), row.category.clone(), row.stage.clone());
-        let series = self.prices.entry(key).or_default();
-        series.cover(conn, row, from, to)?;
+        let (Some(lo), Some(hi)) = (missing.iter().map(|m| m.1).min(), missing.iter().map(|m| m.2).max()) else {
+            return Ok(());
+        };
+        let (lo, hi) = (lo - TimeDelta::days(31), hi + TimeDelta::days(31));
+        let distinct =
+            |values: Vec<&'a str>| -> Vec<&'a str> { values.into_iter().collect::<HashSet<_>>().into_iter().collect() };
+        let regions = distinct(missing.iter().map(|m| m.0.region.as_str()).collect());
+        let categories = distinct(missing.iter().map(|m| m.0.category.as_str()).collect());
+        let stages = distinct(missing.iter().map(|m| m.0.stage.as_str()).collect());
+        use trace_daily::dsl as d;
+        let mut loaded: HashMap<String, BTreeMap<NaiveDate, (i64, i64, f64)>> = HashMap::new();
+        for chunk in regions.chunks(CODES_PER_QUERY / 2) {
+            let found: Vec<(String, String, String, String, i64, i64, f64)> = trace_daily::table
+                .filter(d::day.ge(lo.to_string()))
+                .filter(d::day.le(hi.to_string()))
+                .filter(d::region.eq_any(chunk))
+                .filter(d::category.eq_any(&categories))
+                .filter(d::stage.eq_any(&stages))
+                .select((d::region, d::category, d::stage, d::day, d::priced, d::price_fen_sum, d::price_fen_sumsq))
+                .load(conn)?;
+            for (region, category, stage, day, n, sum, sumsq) in found {
+                let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
+                let e = loaded.entry(join_key(&region, &category, &stage)).or_default().entry(day).or_default();
+                *e = (e.0 + n, e.1 + sum, e.2 + sumsq);
+            }
+        }
+        for (row, _, _) in missing {
+            price_key(&mut key, row);
+            if let Some(days) = loaded.remove(key.as_str()) {
+                self.prices.insert(key.clone(), Series { from: Some(lo), to: Some(hi), days });
+            } else if !self.prices.get(key.as_str()).is_some_and(|s| s.covers(lo, hi)) {
+                self.prices.insert(key.clone(), Series { from: Some(lo), to: Some(hi), days: BTreeMap::new() });
+            }
+        }
+        Ok(())
+    }
+
+    fn price_outlier(&self, key: &mut String, name: &str, p: &PriceParams, row: &TraceRow<'_>) -> Option<Flag> {
+        let price = row.price_fen?;
+        if row.category.is_empty() {
+            return None;
+        }
+        let (from, to) = window(row.day(), p.window_days);
+        price_key(key, row);
+        let series = self.prices.get(key.as_str()).filter(|s| s.covers(from, to))?;
         let (n, sum, sumsq) = series
             .days
             .range(from..=to)
             .fold((0i64, 0i64, 0f64), |(n, s, q), (_, (dn, ds, dq))| (n + dn, s + ds, q + dq));
         if n < i64::from(p.min_samples) {
-            return Ok(None);
+            return None;
         }
         let mean = sum as f64 / n as f64;
         let sd = (sumsq / n as f64 - mean * mean).max(0.0).sqrt().max(1.0);
         let z = (price as f64 - mean) / sd;
         if z.abs() <= p.z {
-            return Ok(None);
+            return None;
         }
         let yuan = |f: f64| format!("{:.2}", f / 100.0);
-        Ok(Some(Flag {
+        Some(Flag {
             rule: "price_outlier",
             zh: format!(
                 "{name}：单价 {} 元偏离本地区同品类同环节前{}天均价 {} 元（标准差 {} 元，z = {z:.1}，样本 {n} 笔）",
@@ -209,37 +308,34 @@ impl<'r> History<'r> {
                 yuan(mean),
                 yuan(sd)
             ),
-        }))
+        })
     }
 }
 
 impl Series {
-    /// Loads the days `from..=to` that are not loaded yet.
-    fn cover(&mut self, conn: &mut DbConnection, row: &TraceRow<'_>, from: NaiveDate, to: NaiveDate) -> AppResult<()> {
-        let (lo, hi) = match (self.from, self.to) {
-            (Some(a), Some(b)) if a <= from && to <= b => return Ok(()),
-            (Some(a), Some(b)) => (from.min(a), to.max(b)),
-            _ => (from, to),
-        };
-        use trace_daily::dsl as d;
-        let rows: Vec<(String, i64, i64, f64)> = trace_daily::table
-            .filter(d::day.ge(lo.to_string()))
-            .filter(d::day.le(hi.to_string()))
-            .filter(d::region.eq(&row.region))
-            .filter(d::category.eq(&row.category))
-            .filter(d::stage.eq(&row.stage))
-            .select((d::day, d::priced, d::price_fen_sum, d::price_fen_sumsq))
-            .load(conn)?;
-        self.days.clear();
-        for (day, n, sum, sumsq) in rows {
-            if let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
-                let e = self.days.entry(day).or_default();
-                *e = (e.0 + n, e.1 + sum, e.2 + sumsq);
-            }
-        }
-        (self.from, self.to) = (Some(lo), Some(hi));
-        Ok(())
+    /// Whether the days `from..=to` are loaded.
+    fn covers(&self, from: NaiveDate, to: NaiveDate) -> bool {
+        matches!((self.from, self.to), (Some(a), Some(b)) if a <= from && to <= b)
     }
+}
+
+/// Writes into `key` what a price is compared within: its region, category and stage.
+fn price_key(key: &mut String, row: &TraceRow<'_>) {
+    key.clear();
+    key.push_str(&row.region);
+    key.push('\u{1f}');
+    key.push_str(&row.category);
+    key.push('\u{1f}');
+    key.push_str(&row.stage);
+}
+
+fn join_key(region: &str, category: &str, stage: &str) -> String {
+    format!("{region}\u{1f}{category}\u{1f}{stage}")
+}
+
+/// The `days` days before `day`.
+fn window(day: NaiveDate, days: u32) -> (NaiveDate, NaiveDate) {
+    (day - TimeDelta::days(i64::from(days)), day - TimeDelta::days(1))
 }
 
 /// Whether a code-based rule looks at `row`'s trace code.
@@ -283,12 +379,11 @@ fn repeated(name: &str, p: &RepeatedCodeParams, row: &TraceRow<'_>, index: &Inde
     })
 }
 
-fn beyond_stock(name: &str, p: &StockParams, row: &TraceRow<'_>, index: &Index) -> Option<Flag> {
+fn beyond_stock(name: &str, p: &StockParams, row: &TraceRow<'_>, totals: Option<(i64, i64)>) -> Option<Flag> {
     if !sells_at(p, row) {
         return None;
     }
-    let key = (row.from_code.clone(), row.trace_code.clone(), row.batch.clone(), row.unit.clone());
-    let (bought, sold) = *index.stock.get(&key)?;
+    let (bought, sold) = totals?;
     let allowed = bought as f64 * (1.0 + p.tolerance_percent / 100.0);
     ((sold as f64) > allowed).then(|| Flag {
         rule: "sales_beyond_stock",
