@@ -285,7 +285,7 @@ pub const CACHE_KIB: u32 = 65_536;
 pub const BULK_CACHE_KIB: u32 = 524_288;
 /// SQLite's page cache while trace records are ingested (KiB): ingestion is held to a
 /// bounded memory whatever the file size.
-pub const TRACE_CACHE_KIB: u32 = 49_152;
+pub const TRACE_CACHE_KIB: u32 = 36_864;
 
 /// The gap-free sequences the node keeps, each with its own lock.
 #[derive(Debug, Clone, Copy)]
