@@ -30,6 +30,11 @@ impl AnomaliesPage {
     fn state_zh(&self, s: &str) -> &'static str {
         anomalies::state_zh(s)
     }
+
+    /// The rules an anomaly can come from, for the filter.
+    fn rules(&self) -> Vec<(&'static str, &'static str)> {
+        super::rules::KINDS.iter().chain(["unknown_reference"].iter()).map(|k| (*k, super::rules::kind_zh(k))).collect()
+    }
 }
 
 async fn view(
