@@ -1,7 +1,9 @@
 //! Node-to-node trust and transport of tracenode.
 //!
-//! Today this crate holds the development PKI that `tracenode init` makes; the federation
-//! protocol, mutual-TLS configurations and the PKI that mirrors the administrative tiers
-//! (DESIGN.md §6) grow here. It knows nothing about the database.
+//! Today this crate holds the development PKI that `tracenode init` makes ([`pki`]) and the
+//! PKI that mirrors the administrative tiers ([`tiers`]: a root at the national node, each
+//! node's CA signed by its parent's, identities in SAN URIs); the federation protocol and the
+//! mutual-TLS configurations grow here (DESIGN.md §6). It knows nothing about the database.
 
 pub mod pki;
+pub mod tiers;
