@@ -48,6 +48,9 @@ pub enum TierError {
     /// A request's signature does not match its key.
     #[error("the request's signature does not match its key / 证书申请的签名与公钥不符")]
     BadRequest,
+    /// A revocation list could not be made or is not the authority's.
+    #[error("revocation list: {0}")]
+    Crl(String),
     /// A chain does not lead to the trusted root.
     #[error("the certificate does not chain to the trusted root: {0} / 证书链无法验证到根证书")]
     Untrusted(String),
