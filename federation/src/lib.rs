@@ -8,3 +8,4 @@
 pub mod crl;
 pub mod pki;
 pub mod tiers;
+pub mod transport;
