@@ -19,6 +19,7 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod notify;
+pub mod pki;
 pub mod quality;
 pub mod region;
 pub mod registry;

@@ -52,6 +52,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Import trace records from a file, with a progress bar (导入追溯信息).
     Import(ImportArgs),
+    /// The node's certificates: root, requests, signing children, installing (证书管理).
+    #[command(subcommand)]
+    Pki(crate::pki::cli::PkiCommand),
 }
 
 /// `import` arguments.
@@ -205,6 +208,10 @@ fn dispatch(cli: Cli) -> AppResult<()> {
         Command::Tenant(cmd) => tenant(&cli.config, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
         Command::Import(args) => import(&cli.config, args),
+        Command::Pki(cmd) => {
+            let (config, db) = open(&cli.config)?;
+            crate::pki::cli::run(&config, &db, cmd)
+        }
     }
 }
 

@@ -21,7 +21,7 @@ fn help_describes_every_command() {
     let out = tracenode(&["--help"]);
     assert!(out.status.success());
     let help = text(&out);
-    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit"] {
+    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit", "import", "pki"] {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("重要产品追溯管理平台"));
@@ -197,4 +197,87 @@ async fn serve_with_no_configuration_initialises_and_answers() {
     assert_eq!(res.status(), 200);
     assert!(dir.path().join("tracenode-data/tracenode.toml").exists());
     assert!(dir.path().join("tracenode-data/data/tracenode.db").exists());
+}
+
+/// A node of `tier` and `region` made in `dir` on `backend`; its configuration path. The
+/// guard drops its PostgreSQL database when the test ends.
+fn node_in(
+    dir: &std::path::Path,
+    tier: &str,
+    region: &str,
+    backend: Backend,
+) -> (String, Option<crate::support::DatabaseGuard>) {
+    let d = dir.join(region);
+    let dstr = d.to_str().expect("p").to_owned();
+    let mut args = vec!["init", "--tier", tier, "--region", region, "--name", "节点", "--dir", &dstr];
+    let (url, guard);
+    if backend == Backend::Postgres {
+        url = fresh_pg_database();
+        guard = Some(crate::support::DatabaseGuard(url.clone()));
+        args.extend(["--database-url", &url]);
+    } else {
+        guard = None;
+    }
+    let out = tracenode(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    (d.join("tracenode.toml").to_str().expect("p").to_owned(), guard)
+}
+
+fn pki(config: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--config", config, "pki"];
+    all.extend_from_slice(args);
+    tracenode(&all)
+}
+
+fn enrolment_by_file(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |name: &str| dir.path().join(name).to_str().expect("p").to_owned();
+    let (national, _g1) = node_in(dir.path(), "national", "100000", backend);
+    let (province, _g2) = node_in(dir.path(), "province", "330000", backend);
+    let (city, _g3) = node_in(dir.path(), "city", "330100", backend);
+    let (other_city, _g4) = node_in(dir.path(), "city", "320100", backend);
+
+    // Only the national node makes the root.
+    let out = pki(&province, &["init-root"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("只有国家级节点"), "{}", text(&out));
+    let out = pki(&national, &["init-root"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&pki(&national, &["init-root"])).contains("已有证书机构"), "the root is made once");
+
+    // The province requests, the national node signs, the province installs.
+    let out = pki(&province, &["request", "--out", &p("province.csr")]);
+    assert!(out.status.success() && text(&out).contains("fingerprint"), "{}", text(&out));
+    assert!(text(&pki(&province, &["show"])).contains("request waiting"));
+    let out = pki(&national, &["sign", "--request", &p("province.csr"), "--out", &p("province-bundle")]);
+    assert!(out.status.success() && text(&out).contains("urn:tracenode:node:330000"), "{}", text(&out));
+    let out = pki(&province, &["install", "--from", &p("province-bundle")]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The city requests from the province; a city of another province cannot be signed there.
+    assert!(pki(&city, &["request", "--out", &p("city.csr")]).status.success());
+    assert!(pki(&other_city, &["request", "--out", &p("other.csr")]).status.success());
+    let out = pki(&province, &["sign", "--request", &p("other.csr"), "--out", &p("other-bundle")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("320100") && text(&out).contains("不在"), "{}", text(&out));
+    let out = pki(&province, &["sign", "--request", &p("city.csr"), "--out", &p("city-bundle")]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A bundle for another node's key is refused; the city's own installs and chains to the root.
+    let out = pki(&other_city, &["install", "--from", &p("city-bundle")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("申请密钥不符"), "{}", text(&out));
+    assert!(pki(&city, &["install", "--from", &p("city-bundle")]).status.success());
+    let shown = text(&pki(&city, &["show"]));
+    assert!(shown.contains("urn:tracenode:node:330100"), "{shown}");
+    assert!(shown.contains("node CA 330000") && shown.contains("root CA 100000"), "{shown}");
+}
+
+#[test]
+fn enrolment_by_file_sqlite() {
+    enrolment_by_file(Backend::Sqlite);
+}
+
+#[test]
+fn enrolment_by_file_postgres() {
+    enrolment_by_file(Backend::Postgres);
 }
