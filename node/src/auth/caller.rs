@@ -76,6 +76,16 @@ impl Caller {
         Err(self.deny(state, p.code(), object, ErrorKind::Forbidden).await)
     }
 
+    /// Requires `p` of node staff: a caller bound to a tenant is refused too, audited as
+    /// `action` on `object`.
+    pub async fn require_staff(&self, state: &AppState, p: Permission, object: &str, action: &str) -> AppResult<()> {
+        self.require(state, p, object).await?;
+        if self.tenant_id.is_some() {
+            return Err(self.deny(state, action, object, ErrorKind::Forbidden).await);
+        }
+        Ok(())
+    }
+
     /// Audits a refusal and returns the error to send.
     pub async fn deny(&self, state: &AppState, action: &str, object: &str, kind: ErrorKind) -> AppError {
         let ctx = self.audit();

@@ -343,10 +343,7 @@ pub async fn policy_set(
     path: web::Path<TenantId>,
     body: web::Json<IngestPolicy>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&state, Permission::QualityManage, "ingest_policy").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(&state, "ingest.policy", "ingest_policy", ErrorKind::Forbidden).await);
-    }
+    caller.require_staff(&state, Permission::QualityManage, "ingest_policy", "ingest.policy").await?;
     let tenant = owning_tenant(&state, &caller, Some(&path.into_inner()), "ingest.policy").await?;
     let p = body.into_inner();
     let ctx = caller.audit();
@@ -359,10 +356,7 @@ pub async fn policy_set(
 #[utoipa::path(tag = "ingest", responses((status = 200, body = Vec<super::pull::PullState>), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/ingest/pulls")]
 pub async fn pulls(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
-    caller.require(&state, Permission::QualityManage, "pull").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(&state, "ingest.pull", "pull", ErrorKind::Forbidden).await);
-    }
+    caller.require_staff(&state, Permission::QualityManage, "pull", "ingest.pull").await?;
     let list = web::block({
         let state = state.clone();
         move || super::pull::states(&state)
@@ -376,10 +370,7 @@ pub async fn pulls(state: web::Data<AppState>, caller: Caller) -> AppResult<Http
 #[utoipa::path(tag = "ingest", params(("name" = String, Path, description = "Pull source")), responses((status = 200, body = super::pull::PullReport), (status = 502, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ingest/pulls/{name}/run")]
 pub async fn pull_run(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
-    caller.require(&state, Permission::QualityManage, "pull").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(&state, "ingest.pull", "pull", ErrorKind::Forbidden).await);
-    }
+    caller.require_staff(&state, Permission::QualityManage, "pull", "ingest.pull").await?;
     Ok(HttpResponse::Ok().json(super::pull::run(&state, &path.into_inner()).await?))
 }
 
@@ -464,10 +455,7 @@ pub async fn alerts(
 #[utoipa::path(tag = "ingest", responses((status = 200, body = super::monitor::alerts::CheckReport), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ingest/alerts/check")]
 pub async fn alerts_check(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
-    caller.require(&state, Permission::QualityManage, "alerts").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(&state, "ingest.alerts", "alerts", ErrorKind::Forbidden).await);
-    }
+    caller.require_staff(&state, Permission::QualityManage, "alerts", "ingest.alerts").await?;
     Ok(HttpResponse::Ok().json(super::monitor::alerts::check(&state).await?))
 }
 

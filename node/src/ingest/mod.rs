@@ -392,7 +392,6 @@ impl Step<'_, '_, '_> {
             row.flagged = true;
             flags.push(flag);
         }
-        newly.dedup();
         store::mark_flagged(self.conn, self.tenant, &newly)?;
         for (_, row, flags) in stored {
             accepted(self.receipt, &row, flags, found);

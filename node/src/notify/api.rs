@@ -5,17 +5,13 @@ use actix_web::{delete, get, post, web, HttpResponse};
 use super::channels::{self, Channel, Made, NewChannel};
 use super::{Delivered, Event, Notification};
 use crate::auth::caller::Caller;
-use crate::error::{AppResult, ErrorKind, Problem};
+use crate::error::{AppResult, Problem};
 use crate::http::AppState;
 use crate::users::Permission;
 
 /// Node staff with `quality.manage`; a tenant's caller is refused.
 pub async fn require_manager(state: &AppState, caller: &Caller) -> AppResult<()> {
-    caller.require(state, Permission::QualityManage, "notify").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(state, "notify.manage", "notify", ErrorKind::Forbidden).await);
-    }
-    Ok(())
+    caller.require_staff(state, Permission::QualityManage, "notify", "notify.manage").await
 }
 
 /// The notification channels.

@@ -70,50 +70,43 @@ pub struct Channel {
     pub secret: Option<String>,
 }
 
-type Row = (String, String, String, String, Option<String>, Option<String>, bool, String, chrono::NaiveDateTime);
-
-fn channel_of(row: Row) -> Channel {
-    let (id, name, kind, target, secret, tenant_id, enabled, created_by, created_at) = row;
-    let kind = ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email);
-    Channel { id, name, kind, target, tenant_id, enabled, created_by, created_at, secret }
+/// A channel as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notify_channels)]
+struct Row {
+    id: String,
+    name: String,
+    kind: String,
+    target: String,
+    secret: Option<String>,
+    tenant_id: Option<String>,
+    enabled: bool,
+    created_by: String,
+    created_at: chrono::NaiveDateTime,
 }
 
-const COLUMNS: (
-    notify_channels::id,
-    notify_channels::name,
-    notify_channels::kind,
-    notify_channels::target,
-    notify_channels::secret,
-    notify_channels::tenant_id,
-    notify_channels::enabled,
-    notify_channels::created_by,
-    notify_channels::created_at,
-) = (
-    notify_channels::id,
-    notify_channels::name,
-    notify_channels::kind,
-    notify_channels::target,
-    notify_channels::secret,
-    notify_channels::tenant_id,
-    notify_channels::enabled,
-    notify_channels::created_by,
-    notify_channels::created_at,
-);
+impl From<Row> for Channel {
+    fn from(r: Row) -> Channel {
+        let kind = ChannelKind::parse(&r.kind).unwrap_or(ChannelKind::Email);
+        let Row { id, name, target, secret, tenant_id, enabled, created_by, created_at, .. } = r;
+        Channel { id, name, kind, target, tenant_id, enabled, created_by, created_at, secret }
+    }
+}
 
 /// Every channel.
 pub fn list(conn: &mut DbConnection) -> AppResult<Vec<Channel>> {
-    let rows: Vec<Row> = notify_channels::table.order(notify_channels::created_at).select(COLUMNS).load(conn)?;
-    Ok(rows.into_iter().map(channel_of).collect())
+    let rows = notify_channels::table.order(notify_channels::created_at).select(Row::as_select()).load(conn)?;
+    Ok(rows.into_iter().map(Channel::from).collect())
 }
 
 /// Channel `id`.
 pub fn get(conn: &mut DbConnection, id: &str) -> AppResult<Channel> {
     notify_channels::table
         .find(id)
-        .select(COLUMNS)
-        .first::<Row>(conn)
+        .select(Row::as_select())
+        .first(conn)
         .optional()?
-        .map(channel_of)
+        .map(Channel::from)
         .ok_or_else(|| AppError::not_found("通知渠道", "notification channel"))
 }
 

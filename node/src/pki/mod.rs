@@ -204,13 +204,9 @@ impl NodePki {
         let chain_pem = read(&from.join(bundle::CHAIN))?;
         let root_pem = read(&from.join(bundle::ROOT))?;
         let authority = Authority::from_pem(&ca_pem, &key_pem).map_err(refused)?;
-        let key_matches = authority
-            .certificate()
-            .public_key()
-            .and_then(|k| k.public_key_to_der())
-            .ok()
-            .zip(openssl::pkey::PKey::private_key_from_pem(&key_pem).and_then(|k| k.public_key_to_der()).ok())
-            .is_some_and(|(a, b)| a == b);
+        let request_key =
+            openssl::pkey::PKey::private_key_from_pem(&key_pem).map_err(|e| refused(TierError::Openssl(e)))?;
+        let key_matches = authority.certificate().public_key().is_ok_and(|k| k.public_eq(&request_key));
         if !key_matches {
             return Err(AppError::invalid(
                 "pki",

@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpResponse};
 
 use super::anomalies::{self, Anomaly, AnomalyQuery, Review};
 use crate::auth::caller::Caller;
-use crate::error::{AppResult, ErrorKind, Problem};
+use crate::error::{AppResult, Problem};
 use crate::http::AppState;
 use crate::users::Permission;
 
@@ -32,10 +32,7 @@ pub async fn review(
     path: web::Path<String>,
     body: web::Json<Review>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&state, Permission::QualityManage, "anomalies").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(&state, "anomaly.review", "anomalies", ErrorKind::Forbidden).await);
-    }
+    caller.require_staff(&state, Permission::QualityManage, "anomalies", "anomaly.review").await?;
     let id = path.into_inner();
     let r = body.into_inner();
     let ctx = caller.audit();

@@ -90,10 +90,7 @@ pub async fn review(
     let caller = caller.0;
     let form = form.into_inner();
     caller.check_csrf(&form.csrf)?;
-    caller.require(&state, Permission::QualityManage, "anomalies").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(&state, "anomaly.review", "anomalies", crate::error::ErrorKind::Forbidden).await);
-    }
+    caller.require_staff(&state, Permission::QualityManage, "anomalies", "anomaly.review").await?;
     let id = path.into_inner();
     let ctx = caller.audit();
     let r = Review { decision: form.decision, note: form.note };

@@ -5,17 +5,13 @@ use actix_web::{delete, get, post, put, web, HttpResponse};
 
 use super::{Rule, RuleInput};
 use crate::auth::caller::Caller;
-use crate::error::{AppResult, ErrorKind, Problem};
+use crate::error::{AppResult, Problem};
 use crate::http::AppState;
 use crate::users::Permission;
 
 /// Node staff with `quality.manage`; a tenant's caller is refused.
 pub async fn require_manager(state: &AppState, caller: &Caller) -> AppResult<()> {
-    caller.require(state, Permission::QualityManage, "anomaly_rules").await?;
-    if caller.tenant_id.is_some() {
-        return Err(caller.deny(state, "anomaly_rule.manage", "anomaly_rules", ErrorKind::Forbidden).await);
-    }
-    Ok(())
+    caller.require_staff(state, Permission::QualityManage, "anomaly_rules", "anomaly_rule.manage").await
 }
 
 /// The anomaly rules (a tenant sees the node-wide rules and its own).

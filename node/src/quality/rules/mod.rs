@@ -303,33 +303,27 @@ pub struct Rule {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-type RuleRow = (String, Option<String>, String, String, String, bool, String, chrono::NaiveDateTime);
-
-fn rule_of(row: RuleRow) -> Rule {
-    let (id, tenant_id, kind, name, params, enabled, updated_by, updated_at) = row;
-    let params = serde_json::from_str(&params).unwrap_or(serde_json::Value::Null);
-    Rule { id, tenant_id, kind, name, params, enabled, updated_by, updated_at }
+/// A rule as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = anomaly_rules)]
+struct RuleRow {
+    id: String,
+    tenant_id: Option<String>,
+    kind: String,
+    name: String,
+    params: String,
+    enabled: bool,
+    updated_by: String,
+    updated_at: chrono::NaiveDateTime,
 }
 
-const COLUMNS: (
-    anomaly_rules::id,
-    anomaly_rules::tenant_id,
-    anomaly_rules::kind,
-    anomaly_rules::name,
-    anomaly_rules::params,
-    anomaly_rules::enabled,
-    anomaly_rules::updated_by,
-    anomaly_rules::updated_at,
-) = (
-    anomaly_rules::id,
-    anomaly_rules::tenant_id,
-    anomaly_rules::kind,
-    anomaly_rules::name,
-    anomaly_rules::params,
-    anomaly_rules::enabled,
-    anomaly_rules::updated_by,
-    anomaly_rules::updated_at,
-);
+impl From<RuleRow> for Rule {
+    fn from(r: RuleRow) -> Rule {
+        let params = serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null);
+        let RuleRow { id, tenant_id, kind, name, enabled, updated_by, updated_at, .. } = r;
+        Rule { id, tenant_id, kind, name, params, enabled, updated_by, updated_at }
+    }
+}
 
 /// A rule as sent to create or change it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -382,17 +376,17 @@ pub fn list(conn: &mut DbConnection, tenant: Option<&str>) -> AppResult<Vec<Rule
     if let Some(t) = tenant {
         q = q.filter(anomaly_rules::tenant_id.is_null().or(anomaly_rules::tenant_id.eq(t.to_owned())));
     }
-    Ok(q.select(COLUMNS).load::<RuleRow>(conn)?.into_iter().map(rule_of).collect())
+    Ok(q.select(RuleRow::as_select()).load(conn)?.into_iter().map(Rule::from).collect())
 }
 
 /// Rule `id`.
 pub fn get(conn: &mut DbConnection, id: &str) -> AppResult<Rule> {
     anomaly_rules::table
         .find(id)
-        .select(COLUMNS)
-        .first::<RuleRow>(conn)
+        .select(RuleRow::as_select())
+        .first(conn)
         .optional()?
-        .map(rule_of)
+        .map(Rule::from)
         .ok_or_else(|| AppError::not_found("异常规则", "anomaly rule"))
 }
 
