@@ -5,6 +5,7 @@
 //! node's CA signed by its parent's, identities in SAN URIs); the federation protocol and the
 //! mutual-TLS configurations grow here (DESIGN.md §6). It knows nothing about the database.
 
+pub mod batch;
 pub mod crl;
 pub mod pki;
 pub mod tiers;

@@ -7,13 +7,19 @@
 //! on its chain alone. The caller's identity is read from the verified certificate only
 //! ([`peer_identity`]). Outbound calls present the node's own client certificate and trust
 //! the same root.
+//!
+//! A running listener takes new certificates and lists without a restart: [`LiveServer`]
+//! holds the current ones and every new handshake uses whatever it holds at that moment.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 
 use crate::tiers::{identity_of, Identity};
 
@@ -59,18 +65,108 @@ fn roots(trust: &Trust) -> Result<Arc<RootCertStore>, TransportError> {
 /// The federation listener's configuration: its server certificate, and a client
 /// certificate required of every caller.
 pub fn server_config(own: Credentials, trust: &Trust) -> Result<ServerConfig, TransportError> {
+    LiveServer::new(own, trust)?.config()
+}
+
+/// A listener's certificate and client verifier, replaceable while it runs (rotation and
+/// CRL refresh without downtime): [`LiveServer::config`] is given to the listener once, and
+/// [`LiveServer::update`] swaps what later handshakes use.
+#[derive(Debug)]
+pub struct LiveServer {
+    current: RwLock<Current>,
+}
+
+#[derive(Debug, Clone)]
+struct Current {
+    key: Arc<CertifiedKey>,
+    verifier: Arc<dyn ClientCertVerifier>,
+}
+
+fn current(own: Credentials, trust: &Trust) -> Result<Current, TransportError> {
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(trust)?, provider())
         .with_crls(trust.crls.clone())
         .allow_unknown_revocation_status()
         .enforce_revocation_expiration()
         .build()
         .map_err(tls)?;
-    ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(own.chain, own.key)
-        .map_err(tls)
+    let key = CertifiedKey::from_der(own.chain, own.key, &provider()).map_err(tls)?;
+    Ok(Current { key: Arc::new(key), verifier })
+}
+
+impl LiveServer {
+    /// A listener state with these credentials and this trust.
+    pub fn new(own: Credentials, trust: &Trust) -> Result<Arc<LiveServer>, TransportError> {
+        Ok(Arc::new(LiveServer { current: RwLock::new(current(own, trust)?) }))
+    }
+
+    /// Replaces the credentials and trust for every later handshake; on error nothing changes.
+    pub fn update(&self, own: Credentials, trust: &Trust) -> Result<(), TransportError> {
+        let next = current(own, trust)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(())
+    }
+
+    fn now(&self) -> Current {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The server configuration that always uses what this state holds.
+    pub fn config(self: &Arc<Self>) -> Result<ServerConfig, TransportError> {
+        Ok(ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_client_cert_verifier(Arc::new(LiveVerifier(self.clone())))
+            .with_cert_resolver(Arc::new(LiveResolver(self.clone()))))
+    }
+}
+
+#[derive(Debug)]
+struct LiveResolver(Arc<LiveServer>);
+
+impl ResolvesServerCert for LiveResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.now().key)
+    }
+}
+
+#[derive(Debug)]
+struct LiveVerifier(Arc<LiveServer>);
+
+impl ClientCertVerifier for LiveVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.0.now().verifier.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.now().verifier.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.now().verifier.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.now().verifier.supported_verify_schemes()
+    }
 }
 
 /// The configuration of outbound calls: the node's client certificate, and the root its
@@ -225,5 +321,55 @@ mod tests {
             .with_root_certificates(roots(&clean).expect("roots"))
             .with_no_client_auth();
         assert!(handshake(server_config(listener(), &clean).expect("server"), anonymous).is_err());
+    }
+
+    #[test]
+    fn a_live_listener_takes_new_lists_and_certificates_without_restarting() {
+        let t = tiers();
+        let (server_cert, server_key) =
+            t.city.issue_with_key(&Leaf::Server { dns: vec!["localhost".into()], ips: vec![] }).expect("server");
+        let listener = || Credentials { chain: chain_of(&server_cert, &[&t.city, &t.province]), key: key(&server_key) };
+        let (node_cert, node_key) = t.county.issue_with_key(&Leaf::NodeClient).expect("client");
+        let node =
+            || Credentials { chain: chain_of(&node_cert, &[&t.county, &t.city, &t.province]), key: key(&node_key) };
+        let hour = Duration::from_secs(3600);
+        let trust = |crls| Trust { root: der(t.root.certificate()), crls };
+        let clean = trust(vec![crl(&t.county, &[], hour)]);
+        let live = LiveServer::new(listener(), &clean).expect("live");
+        let config = live.config().expect("config");
+        let county = Some(Identity::Node { region: "330106".into() });
+        assert_eq!(handshake(config.clone(), client_config(node(), &clean).expect("client")), Ok(county.clone()));
+
+        let gone = Revoked::of(&node_cert, SystemTime::now()).expect("revoked");
+        live.update(listener(), &trust(vec![crl(&t.county, &[gone], hour)])).expect("update");
+        let refused = handshake(config.clone(), client_config(node(), &clean).expect("client"))
+            .expect_err("the same configuration now refuses the revoked certificate");
+        assert!(refused.contains("Revoked"), "{refused}");
+
+        // A rotated server certificate is served at once.
+        let (rotated, rotated_key) =
+            t.city.issue_with_key(&Leaf::Server { dns: vec!["localhost".into()], ips: vec![] }).expect("rotated");
+        let creds = Credentials { chain: chain_of(&rotated, &[&t.city, &t.province]), key: key(&rotated_key) };
+        live.update(creds, &clean).expect("rotate");
+        let mut s = ServerConnection::new(Arc::new(config.clone())).expect("server");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut c = ClientConnection::new(Arc::new(client_config(node(), &clean).expect("client")), name).expect("c");
+        for _ in 0..4 {
+            let mut buf = Vec::new();
+            c.write_tls(&mut buf).expect("write");
+            s.read_tls(&mut &buf[..]).expect("read");
+            s.process_new_packets().expect("process");
+            let mut buf = Vec::new();
+            s.write_tls(&mut buf).expect("write");
+            c.read_tls(&mut &buf[..]).expect("read");
+            c.process_new_packets().expect("process");
+        }
+        let served = c.peer_certificates().and_then(|p| p.first().cloned()).expect("served certificate");
+        assert_eq!(served, der(&rotated));
+
+        // A bad update changes nothing.
+        let broken = Credentials { chain: vec![], key: key(&rotated_key) };
+        assert!(live.update(broken, &clean).is_err());
+        assert_eq!(handshake(config, client_config(node(), &clean).expect("client")), Ok(county));
     }
 }

@@ -389,7 +389,7 @@ fn searches(n: &Node, queries: &[(usize, EntityQuery)]) -> (Timings, Timings) {
     let through = runtime.block_on(async {
         let running = tracenode::http::start(n.config.clone(), n.db.clone()).expect("server");
         let base = format!("https://127.0.0.1:{}", running.addr.port());
-        tokio::spawn(running.server);
+        tokio::spawn(running.serve());
         let client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&n.ca).expect("ca"))
             .build()

@@ -45,6 +45,12 @@ pub enum ErrorKind {
     /// A submitted document was refused whole (broken XML, a digest mismatch, a CSV without
     /// its columns …); the decoder's own code is in `reason`.
     DocumentRefused,
+    /// A federation batch was refused whole (a gap in its sequence, a digest mismatch, an
+    /// unknown kind …); the code is in `reason`.
+    BatchRefused,
+    /// The certificate's holder is not an enrolled child of this node, or calls as someone
+    /// else.
+    UnknownSender,
     /// Too many requests in the tenant's window.
     RateLimited,
     /// Another system the node called (a vendor's API) failed or could not be reached.
@@ -96,6 +102,15 @@ impl ErrorKind {
             DocumentRefused => {
                 ("document_refused", 422, "The document was refused; nothing was stored", "文档被拒收，未存储任何数据")
             }
+            BatchRefused => {
+                ("batch_refused", 422, "The batch was refused; nothing was applied", "批次被拒收，未应用任何数据")
+            }
+            UnknownSender => (
+                "unknown_sender",
+                403,
+                "The caller is not an enrolled child of this node",
+                "调用方不是本节点已登记的下级节点",
+            ),
             RateLimited => ("rate_limited", 429, "Too many submissions, retry later", "报送过于频繁，请稍后重试"),
             UpstreamFailed => ("upstream_failed", 502, "The other system failed", "对方系统出错或无法连接"),
             Unavailable => ("database_unavailable", 503, "Database unavailable", "数据库暂不可用"),
@@ -156,6 +171,11 @@ impl AppError {
     /// A not-found error naming what was looked for.
     pub fn not_found(what_zh: &str, what_en: &str) -> Self {
         Self::with_detail(ErrorKind::NotFound, format!("{what_zh}不存在"), format!("{what_en} not found"))
+    }
+
+    /// A refused federation batch with its reason code.
+    pub fn batch_refused(reason: &str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        AppError { reason: Some(reason.to_owned()), ..Self::with_detail(ErrorKind::BatchRefused, zh, en) }
     }
 
     /// A conflict error.
@@ -320,6 +340,8 @@ mod tests {
             NotFound,
             Conflict,
             DocumentRefused,
+            BatchRefused,
+            UnknownSender,
             RateLimited,
             UpstreamFailed,
             Unavailable,

@@ -15,6 +15,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod federation;
 pub mod http;
 pub mod ids;
 pub mod ingest;

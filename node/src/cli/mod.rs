@@ -280,7 +280,7 @@ fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {
             "tracenode 已启动 / running: https://{}/  (控制台 console: https://{}/login)",
             running.addr, running.addr
         );
-        running.server.await.map_err(AppError::internal)
+        running.serve().await.map_err(AppError::internal)
     })
 }
 

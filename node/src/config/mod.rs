@@ -121,6 +121,9 @@ pub struct Config {
     /// Alerts of transmission monitoring.
     #[serde(default)]
     pub alerts: AlertsSection,
+    /// Federation with the parent and children.
+    #[serde(default)]
+    pub federation: FederationSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -335,6 +338,77 @@ impl Default for AlertsSection {
     }
 }
 
+/// `[federation]`: the mutual-TLS listener, the parent, and the roll-up schedules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSection {
+    /// Address of the mutual-TLS listener for children and machine clients; empty: none.
+    pub listen: String,
+    /// The parent's federation listener (`https://host:port`); empty: no parent.
+    pub parent_url: String,
+    /// DNS names and IP addresses of the listener's certificate, comma-separated.
+    pub server_names: String,
+    /// Seconds between checks for new certificates and revocation lists.
+    pub reload_every_seconds: u64,
+    /// Seconds before a failed send to the parent is tried again.
+    pub retry_every_seconds: u64,
+    /// Seconds an HTTP call to the parent may take.
+    pub timeout_seconds: u64,
+    /// Registrations per batch.
+    pub batch_items: i64,
+    /// The largest batch the listener takes, in bytes.
+    pub max_batch_bytes: usize,
+    /// When registrations go up (cron with seconds; empty: only by hand and on arrival).
+    pub registrations_cron: String,
+    /// When statistics go up.
+    pub statistics_cron: String,
+    /// When audit checkpoints go up.
+    pub checkpoints_cron: String,
+}
+
+impl Default for FederationSection {
+    fn default() -> Self {
+        FederationSection {
+            listen: String::new(),
+            parent_url: String::new(),
+            server_names: "localhost,127.0.0.1".into(),
+            reload_every_seconds: 10,
+            retry_every_seconds: 30,
+            timeout_seconds: 30,
+            batch_items: 2000,
+            max_batch_bytes: 16 * 1024 * 1024,
+            registrations_cron: "0 * * * * *".into(),
+            statistics_cron: "0 */10 * * * *".into(),
+            checkpoints_cron: "0 0 * * * *".into(),
+        }
+    }
+}
+
+impl FederationSection {
+    /// The listener certificate's names.
+    pub fn names(&self) -> Vec<String> {
+        self.server_names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
+    }
+
+    fn validate(&self) -> Result<(), AppError> {
+        if !self.parent_url.is_empty() && !self.parent_url.starts_with("https://") {
+            return Err(AppError::invalid(
+                "federation.parent_url",
+                "上级节点地址必须以 https:// 开头",
+                "the parent's address must start with https://",
+            ));
+        }
+        if self.batch_items < 1 || self.batch_items > 50_000 {
+            return Err(AppError::invalid(
+                "federation.batch_items",
+                "每批条数须在 1 到 50000 之间",
+                "batch_items must be between 1 and 50000",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[log]`: logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -365,7 +439,7 @@ pub enum LogFormat {
 const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG"];
 /// Prefixes of variables that belong to the test suite and the benchmarks.
 const TOOLING_PREFIXES: [&str; 2] = ["TRACENODE_TEST_", "TRACENODE_BENCH_"];
-const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts"];
+const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts", "federation"];
 
 impl Config {
     /// Loads the file at `path`, then applies the process environment.
@@ -428,7 +502,8 @@ impl Config {
                 "body_limit_bytes must be at least 1024",
             ));
         }
-        self.mail.validate()
+        self.mail.validate()?;
+        self.federation.validate()
     }
 
     /// Resolves a path from the configuration against the config directory.

@@ -294,6 +294,8 @@ pub enum Sequence {
     AuditChain,
     /// The registry outbox.
     RegistryOutbox,
+    /// Federation cursors and outgoing batch numbers.
+    Federation,
 }
 
 /// Serialises writers of a gap-free sequence inside the current transaction: PostgreSQL takes
@@ -302,6 +304,7 @@ pub fn lock_sequence(conn: &mut DbConnection, sequence: Sequence) -> AppResult<(
     let key = match sequence {
         Sequence::AuditChain => 7_263_001,
         Sequence::RegistryOutbox => 7_263_002,
+        Sequence::Federation => 7_263_003,
     };
     match conn {
         DbConnection::Sqlite(_) => Ok(()),

@@ -292,6 +292,7 @@ diesel::table! {
         version -> Integer,
         payload -> Text,
         created_at -> Timestamp,
+        source_region -> Nullable<Text>,
     }
 }
 
@@ -492,6 +493,135 @@ diesel::joinable!(entities -> sites (site_id));
 diesel::joinable!(sites -> tenants (tenant_id));
 diesel::joinable!(entity_versions -> entities (entity_id));
 diesel::joinable!(products -> entities (entity_id));
+diesel::table! {
+    federation_children (region) {
+        region -> Text,
+        tier -> Text,
+        name -> Text,
+        fingerprint -> Text,
+        status -> Text,
+        enrolled_via -> Text,
+        enrolled_at -> Timestamp,
+        ca_not_after -> Nullable<Timestamp>,
+        last_contact_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    federation_outgoing (kind, batch_no) {
+        kind -> Text,
+        batch_no -> BigInt,
+        batch_id -> Text,
+        items -> BigInt,
+        first_seq -> Nullable<BigInt>,
+        last_seq -> Nullable<BigInt>,
+        digest -> Text,
+        batch -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        acked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    federation_uplink (kind) {
+        kind -> Text,
+        lease_holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        collected_through -> BigInt,
+        last_run_at -> Nullable<Timestamp>,
+        last_ok_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        failures_in_a_row -> Integer,
+    }
+}
+
+diesel::table! {
+    federation_incoming (id) {
+        id -> Text,
+        batch_id -> Text,
+        child_region -> Text,
+        kind -> Text,
+        batch_no -> BigInt,
+        items -> BigInt,
+        digest -> Text,
+        outcome -> Text,
+        code -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        via -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    federation_cursors (child_region, kind) {
+        child_region -> Text,
+        kind -> Text,
+        batch_no -> BigInt,
+        batch_id -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    federation_applied (batch_id) {
+        batch_id -> Text,
+        child_region -> Text,
+        kind -> Text,
+        batch_no -> BigInt,
+    }
+}
+
+diesel::table! {
+    federated_registrations (source_region, object_kind, object_id) {
+        source_region -> Text,
+        object_kind -> Text,
+        object_id -> Text,
+        version -> Integer,
+        payload -> Text,
+        via_child -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    federated_statistics (child_region, day, region, category, stage, direction) {
+        child_region -> Text,
+        day -> Text,
+        region -> Text,
+        category -> Text,
+        stage -> Text,
+        direction -> Text,
+        records -> BigInt,
+        quantity_milli -> BigInt,
+        amount_fen -> BigInt,
+        priced -> BigInt,
+        price_fen_sum -> BigInt,
+    }
+}
+
+diesel::table! {
+    statistics_sent (day) {
+        day -> Text,
+        digest -> Text,
+        batch_no -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (child_region, seq) {
+        child_region -> Text,
+        seq -> BigInt,
+        hash -> Text,
+        signed_at -> Text,
+        signature -> Text,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -527,4 +657,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     product_versions,
     registry_outbox,
+    federation_children,
+    federation_outgoing,
+    federation_uplink,
+    federation_incoming,
+    federation_cursors,
+    federation_applied,
+    federated_registrations,
+    federated_statistics,
+    statistics_sent,
+    audit_checkpoints,
 );

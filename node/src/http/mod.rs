@@ -39,6 +39,8 @@ pub struct AppState {
     pub vendors: Vec<Arc<tracenode_adapters::vendor::Mapping>>,
     /// Delivers notifications (mail and webhooks).
     pub notifier: Arc<crate::notify::Dispatcher>,
+    /// This node's place in the federation, once it has a CA and a parent or listener.
+    pub federation: Option<Arc<crate::federation::Federation>>,
 }
 
 #[derive(OpenApi)]
@@ -63,12 +65,13 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "trace", description = "追溯信息查询 Trace records"),
         (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
         (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
+        (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
         (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
     )
 )]
 struct ApiDoc;
 
-fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     let e = match &err {
         J::Overflow { .. } | J::OverflowKnownLength { .. } => AppError::new(ErrorKind::PayloadTooLarge),
@@ -113,7 +116,7 @@ fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpR
     .into()
 }
 
-fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub(crate) fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     AppError::with_detail(
         ErrorKind::Validation,
         format!("路径参数有误：{err}"),
@@ -125,12 +128,12 @@ fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -
 /// Whether a path belongs to the machine interfaces (JSON API and operator endpoints) rather
 /// than the console.
 fn is_machine_path(path: &str) -> bool {
-    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    path.starts_with("/api/") || path.starts_with("/federation/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Error responses: actix's own plain-text 404/405 become problem documents, and on console
 /// paths every error becomes a Chinese page (the problem document stays for the API).
-fn render_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub(crate) fn render_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, res) = res.into_parts();
     let error = res.extensions().get::<AppError>().cloned();
     let error = match error {
@@ -189,6 +192,7 @@ pub fn build_app(
         .configure(crate::quality::api::routes)
         .configure(crate::quality::rules::api::routes)
         .configure(crate::notify::api::routes)
+        .configure(crate::federation::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
             app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
@@ -216,10 +220,16 @@ pub fn openapi_document(state: web::Data<AppState>) -> AppResult<String> {
 
 /// A running server and the address it listens on.
 pub struct Running {
-    /// The server handle (await it to run until stopped).
+    /// The console/API server.
     pub server: Server,
     /// The bound address.
     pub addr: SocketAddr,
+    /// The federation listener, if it runs.
+    pub federation_server: Option<Server>,
+    /// Its address.
+    pub federation_addr: Option<SocketAddr>,
+    /// This node's place in the federation.
+    pub federation: Option<Arc<crate::federation::Federation>>,
 }
 
 /// Binds the HTTPS listener and starts serving.
@@ -233,6 +243,7 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
         jobs: Arc::new(crate::ingest::jobs::Jobs::new(vendors.clone())),
         vendors,
         notifier: Arc::new(crate::notify::Dispatcher::new(&config)?),
+        federation: crate::federation::Federation::load(&config)?,
     });
     tokio::spawn(crate::ingest::monitor::alerts::schedule(state.clone()));
     let scheduled = state.clone();
@@ -251,7 +262,8 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     } else {
         config.http.workers
     };
-    let server = HttpServer::new(move || build_app(state.clone(), Some(doc.clone())).0)
+    let served = state.clone();
+    let server = HttpServer::new(move || build_app(served.clone(), Some(doc.clone())).0)
         .workers(workers)
         .bind_rustls_0_23(&config.http.listen, tls)
         .map_err(|e| {
@@ -262,5 +274,36 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
             )
         })?;
     let addr = server.addrs().first().copied().ok_or_else(|| AppError::internal("no listening address"))?;
-    Ok(Running { server: server.run(), addr })
+    let federation = state.federation.clone();
+    let (federation_server, federation_addr) = match &federation {
+        Some(fed) if !config.federation.listen.is_empty() => {
+            let (second, addr) = crate::federation::listener::start(state.clone(), fed)?;
+            (Some(second), Some(addr))
+        }
+        _ => (None, None),
+    };
+    if let Some(fed) = &federation {
+        crate::federation::spawn(fed.clone(), state.db.clone(), &config);
+    }
+    Ok(Running { server: server.run(), addr, federation_server, federation_addr, federation })
+}
+
+impl Running {
+    /// Handles to stop the listeners.
+    pub fn handles(&self) -> Vec<actix_web::dev::ServerHandle> {
+        std::iter::once(self.server.handle()).chain(self.federation_server.as_ref().map(Server::handle)).collect()
+    }
+
+    /// Serves until a listener stops; stopping one stops the other.
+    pub async fn serve(self) -> std::io::Result<()> {
+        let Some(second) = self.federation_server else { return self.server.await };
+        let (h1, h2) = (self.server.handle(), second.handle());
+        let outcome = tokio::select! {
+            r = self.server => r,
+            r = second => r,
+        };
+        h1.stop(true).await;
+        h2.stop(true).await;
+        outcome
+    }
 }

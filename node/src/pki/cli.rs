@@ -66,6 +66,8 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
         PkiCommand::Sign { request, out } => {
             let pem = super::read(&request)?;
             let (id, fingerprint) = pki.sign(&pem, &out)?;
+            let region = crate::region::RegionCode::parse(id.region())?;
+            db.transaction_sync(|conn| crate::federation::children::enrol(conn, &region, &fingerprint, "file", None))?;
             audited(db, "pki.sign_child", &id.uri(), serde_json::json!({ "fingerprint": fingerprint }))?;
             println!("已签发 / signed: {} (fingerprint {fingerprint})", id.uri());
             println!("证书包 / bundle: {}", out.display());

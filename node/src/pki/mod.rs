@@ -5,6 +5,7 @@
 //! as files for networks without a live link (`tracenode pki …`, [`cli`]).
 
 pub mod cli;
+pub mod own;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! sequence that the federation sends upward (DESIGN.md §6, `registrations` roll-up).
 //!
 //! The payload is the approved content with the source node, so a parent can apply it
-//! idempotently by (object, version).
+//! idempotently by (object, version). A parent appends what its children send up too, with
+//! the region it came from, so the whole stream goes on to the national node.
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -27,6 +28,9 @@ pub struct OutboxEntry {
     pub payload: String,
     /// When it was appended (UTC).
     pub created_at: chrono::NaiveDateTime,
+    /// The region of the node it was registered at, for changes forwarded from below;
+    /// empty for this node's own.
+    pub source_region: Option<String>,
 }
 
 /// Appends an approved version of a reviewed object (`entity`, `product`); returns its
@@ -47,6 +51,23 @@ pub fn append_versioned(
 pub fn append_device(conn: &mut DbConnection, device: &super::devices::Device) -> AppResult<i64> {
     let payload = serde_json::to_string(device).map_err(AppError::internal)?;
     append(conn, "device", &device.id, 1, &payload)
+}
+
+/// Appends a change a child sent up, to be forwarded to this node's parent; returns its
+/// sequence number.
+pub fn append_forwarded(
+    conn: &mut DbConnection,
+    source_region: &str,
+    kind: &str,
+    id: &str,
+    version: i32,
+    payload: &str,
+) -> AppResult<i64> {
+    let seq = append(conn, kind, id, version, payload)?;
+    diesel::update(registry_outbox::table.find(seq))
+        .set(registry_outbox::source_region.eq(source_region))
+        .execute(conn)?;
+    Ok(seq)
 }
 
 fn append(conn: &mut DbConnection, kind: &str, id: &str, version: i32, payload: &str) -> AppResult<i64> {

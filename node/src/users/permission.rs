@@ -71,11 +71,17 @@ pub enum Permission {
     /// Set ingestion policies and anomaly rules, review anomalies, run quality reports.
     #[serde(rename = "quality.manage")]
     QualityManage,
+    /// See the federation: children, batches, rolled-up indicators.
+    #[serde(rename = "federation.read")]
+    FederationRead,
+    /// Run roll-ups, enrol children, manage the node's certificates.
+    #[serde(rename = "federation.manage")]
+    FederationManage,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 21] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -95,6 +101,8 @@ impl Permission {
         Permission::TraceRead,
         Permission::TraceWrite,
         Permission::QualityManage,
+        Permission::FederationRead,
+        Permission::FederationManage,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -119,6 +127,8 @@ impl Permission {
             Permission::TraceRead => "trace.read",
             Permission::TraceWrite => "trace.write",
             Permission::QualityManage => "quality.manage",
+            Permission::FederationRead => "federation.read",
+            Permission::FederationManage => "federation.manage",
         }
     }
 
@@ -144,6 +154,8 @@ impl Permission {
             Permission::TraceRead => "查询追溯信息与报送记录",
             Permission::TraceWrite => "报送追溯信息",
             Permission::QualityManage => "管理数据质量（接入策略、异常规则与审核）",
+            Permission::FederationRead => "查看上下级联邦、上报批次与汇总指标",
+            Permission::FederationManage => "执行上报、登记下级节点、管理节点证书",
         }
     }
 
@@ -191,6 +203,8 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::RoleRead,
             Permission::ApiKeyRead,
             Permission::ApiKeyWrite,
+            Permission::FederationRead,
+            Permission::FederationManage,
         ],
     },
     BuiltinRole {
@@ -225,6 +239,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::TraceRead,
             Permission::TraceWrite,
             Permission::QualityManage,
+            Permission::FederationRead,
         ],
     },
     BuiltinRole {

@@ -10,6 +10,7 @@ mod audit_trail;
 mod auth_flow;
 mod browser;
 mod cli;
+mod federation;
 mod http_basics;
 mod ingest;
 mod products;

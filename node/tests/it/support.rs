@@ -90,6 +90,10 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub accounts: Vec<InitialAccount>,
     ca_pem: Vec<u8>,
+    /// The federation listener's address, if it runs.
+    pub federation_addr: Option<std::net::SocketAddr>,
+    /// Handles that stop the node's listeners.
+    pub handles: Vec<actix_web::dev::ServerHandle>,
     /// The PostgreSQL database made for this node, dropped with it.
     pg_database: Option<String>,
 }
@@ -131,6 +135,18 @@ impl TestApp {
 
     /// A city node whose configuration file ends with `extra` (TOML).
     pub async fn spawn_with(backend: Backend, extra: &str) -> TestApp {
+        TestApp::spawn_node(backend, Tier::City, "330100", extra, |_| {}).await
+    }
+
+    /// A node of `tier` for `region` whose configuration ends with `extra`; `prepare` runs
+    /// on its configuration before it starts (to install its certificates).
+    pub async fn spawn_node(
+        backend: Backend,
+        tier: Tier,
+        region: &str,
+        extra: &str,
+        prepare: impl FnOnce(&Config),
+    ) -> TestApp {
         tracenode_federation::pki::init_crypto();
         let dir = tempfile::tempdir().expect("tempdir");
         let node_dir = dir.path().join("node");
@@ -138,10 +154,11 @@ impl TestApp {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_pg_database()),
         };
+        let region_code = RegionCode::parse(region).expect("region");
         let made = bootstrap::init(&InitOptions {
-            tier: Tier::City,
-            region: RegionCode::parse("330100").expect("region"),
-            name: "杭州市重要产品追溯管理平台".into(),
+            tier,
+            name: format!("{}重要产品追溯管理平台", region_code.name()),
+            region: region_code,
             dir: node_dir.clone(),
             database_url: database_url.clone(),
             listen: Some("127.0.0.1:0".into()),
@@ -152,21 +169,43 @@ impl TestApp {
             std::fs::write(&made.config_path, format!("{text}\n{extra}\n")).expect("extend config");
         }
         let config = Config::load(&made.config_path).expect("config");
+        prepare(&config);
         let db = bootstrap::open_db(&config).expect("open db");
         let config = Arc::new(config);
         let running = tracenode::http::start(config.clone(), db.clone()).expect("start");
-        tokio::spawn(running.server);
+        let federation_addr = running.federation_addr;
+        let handles = running.handles();
+        let port = running.addr.port();
+        tokio::spawn(running.serve());
         let ca_pem = std::fs::read(node_dir.join("certs/ca.pem")).expect("ca");
         TestApp {
             backend,
-            base: format!("https://127.0.0.1:{}", running.addr.port()),
+            base: format!("https://127.0.0.1:{port}"),
             db,
             config,
             dir,
             accounts: made.accounts,
             ca_pem,
+            federation_addr,
+            handles,
             pg_database: database_url.and_then(|u| u.rsplit_once('/').map(|(_, name)| name.to_owned())),
         }
+    }
+
+    /// Stops the node's listeners (its database stays).
+    pub async fn stop(&self) {
+        for h in &self.handles {
+            h.stop(true).await;
+        }
+    }
+
+    /// Starts the node's listeners again on the same database and configuration.
+    pub async fn restart(&mut self) {
+        let running = tracenode::http::start(self.config.clone(), self.db.clone()).expect("restart");
+        self.base = format!("https://127.0.0.1:{}", running.addr.port());
+        self.federation_addr = running.federation_addr;
+        self.handles = running.handles();
+        tokio::spawn(running.serve());
     }
 
     /// The node's directory.

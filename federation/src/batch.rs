@@ -1,0 +1,255 @@
+//! The batches a node sends its parent (DESIGN.md §6) and the signed files that carry them
+//! across networks without a live link.
+//!
+//! A [`Batch`] is a header and a body. The body is the kind's own JSON text; the header names
+//! the batch (a UUID), its kind, its sender, its number in the sender's sequence for that kind
+//! and the SHA-256 digest of the body, so a receiver checks the body before reading it and
+//! refuses a gap or a replay by number alone. Over the live link the sender is the verified
+//! TLS peer; in a file ([`Bundle`]) the sender's certificate chain travels with the batches and
+//! its key signs every header, so an importer checks the same things the listener does.
+
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::{Signer, Verifier};
+use openssl::x509::X509;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::tiers::{self, Identity, TierError};
+
+/// The version of the batch format.
+pub const PROTOCOL: u32 = 1;
+/// What a bundle file says it is.
+pub const BUNDLE_FORMAT: &str = "tracenode-federation-bundle";
+
+/// Why a batch or a bundle is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The body does not hash to the header's digest.
+    #[error("the body does not match its digest / 批次内容与摘要不符")]
+    DigestMismatch,
+    /// A protocol version this node does not speak.
+    #[error("batch protocol {0} is not supported / 不支持的批次协议版本 {0}")]
+    Protocol(u32),
+    /// A file is not a bundle, or is malformed.
+    #[error("not a federation bundle: {0} / 不是有效的联邦数据包")]
+    NotABundle(String),
+    /// A signature does not verify with the sender's certificate.
+    #[error("a batch signature does not verify / 批次签名验证失败")]
+    BadSignature,
+    /// A batch names another sender than the certificate.
+    #[error("the batch names {named}, the certificate {certified} / 批次发送方与证书不符")]
+    SenderMismatch {
+        /// Whom the batch names.
+        named: String,
+        /// Whom the certificate names.
+        certified: String,
+    },
+    /// Certificate work failed.
+    #[error(transparent)]
+    Tier(#[from] TierError),
+}
+
+impl From<openssl::error::ErrorStack> for BatchError {
+    fn from(e: openssl::error::ErrorStack) -> Self {
+        BatchError::Tier(TierError::Openssl(e))
+    }
+}
+
+/// What a batch is and where it stands in its sender's sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// A UUID, the same on every resend.
+    pub batch_id: String,
+    /// The roll-up kind (`registrations`, `statistics`, `audit-checkpoints` …).
+    pub kind: String,
+    /// The sending node's identity URI.
+    pub sender: String,
+    /// Its number in the sender's sequence of this kind, from 1, without gaps.
+    pub batch_no: i64,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// Items in the body.
+    pub items: i64,
+    /// SHA-256 of the body, hex.
+    pub digest: String,
+}
+
+/// One batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// What it is.
+    pub header: Header,
+    /// The kind's JSON text.
+    pub body: String,
+}
+
+/// The SHA-256 of a body, hex.
+pub fn digest_of(body: &str) -> String {
+    hex::encode(Sha256::digest(body.as_bytes()))
+}
+
+impl Batch {
+    /// A new batch of `items` items with a fresh id.
+    pub fn new(kind: &str, sender: &Identity, batch_no: i64, items: i64, body: String, created_at: String) -> Batch {
+        Batch {
+            header: Header {
+                protocol: PROTOCOL,
+                batch_id: uuid::Uuid::new_v4().to_string(),
+                kind: kind.to_owned(),
+                sender: sender.uri(),
+                batch_no,
+                created_at,
+                items,
+                digest: digest_of(&body),
+            },
+            body,
+        }
+    }
+
+    /// Checks the protocol and that the body matches its digest.
+    pub fn check(&self) -> Result<(), BatchError> {
+        if self.header.protocol != PROTOCOL {
+            return Err(BatchError::Protocol(self.header.protocol));
+        }
+        if digest_of(&self.body) != self.header.digest {
+            return Err(BatchError::DigestMismatch);
+        }
+        Ok(())
+    }
+
+    fn signed_bytes(&self) -> Result<Vec<u8>, BatchError> {
+        serde_json::to_vec(&self.header).map_err(|e| BatchError::NotABundle(e.to_string()))
+    }
+}
+
+/// One batch in a file, with its sender's signature over the header (which holds the body's
+/// digest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedBatch {
+    /// The batch.
+    pub batch: Batch,
+    /// ECDSA-SHA256 signature over the JSON of the header, hex.
+    pub signature: String,
+}
+
+/// A file of batches for a network without a live link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bundle {
+    /// [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The sender's identity URI.
+    pub sender: String,
+    /// The sender's client certificate, then its CA certificates up the tiers (PEM).
+    pub chain: Vec<String>,
+    /// The batches, in order.
+    pub batches: Vec<SignedBatch>,
+}
+
+impl Bundle {
+    /// Signs `batches` with the sender's client key; `chain` starts with that key's
+    /// certificate.
+    pub fn seal(chain: &[X509], key: &PKey<Private>, batches: Vec<Batch>) -> Result<Bundle, BatchError> {
+        let leaf = chain.first().ok_or(BatchError::Tier(TierError::NoIdentity))?;
+        let sender = tiers::identity_of(leaf)?.uri();
+        let mut signed = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut signer = Signer::new(MessageDigest::sha256(), key)?;
+            signer.update(&batch.signed_bytes()?)?;
+            signed.push(SignedBatch { signature: hex::encode(signer.sign_to_vec()?), batch });
+        }
+        let mut pems = Vec::with_capacity(chain.len());
+        for c in chain {
+            pems.push(String::from_utf8(c.to_pem()?).map_err(|e| BatchError::NotABundle(e.to_string()))?);
+        }
+        Ok(Bundle { format: BUNDLE_FORMAT.into(), protocol: PROTOCOL, sender, chain: pems, batches: signed })
+    }
+
+    /// Reads a bundle file's text.
+    pub fn parse(text: &[u8]) -> Result<Bundle, BatchError> {
+        let bundle: Bundle = serde_json::from_slice(text).map_err(|e| BatchError::NotABundle(e.to_string()))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(BatchError::NotABundle(format!("format “{}”", bundle.format)));
+        }
+        if bundle.protocol != PROTOCOL {
+            return Err(BatchError::Protocol(bundle.protocol));
+        }
+        Ok(bundle)
+    }
+
+    /// Verifies the chain up to `root`, every signature and every digest, and that every
+    /// batch names the certified sender; gives the sender and the batches.
+    pub fn open(self, root: &X509) -> Result<(Identity, Vec<Batch>), BatchError> {
+        let mut chain = Vec::with_capacity(self.chain.len());
+        for pem in &self.chain {
+            chain.push(X509::from_pem(pem.as_bytes())?);
+        }
+        let (leaf, above) = chain.split_first().ok_or(BatchError::Tier(TierError::NoIdentity))?;
+        let sender = tiers::verify(leaf, above, root)?;
+        if sender.uri() != self.sender {
+            return Err(BatchError::SenderMismatch { named: self.sender, certified: sender.uri() });
+        }
+        let public = leaf.public_key()?;
+        let mut batches = Vec::with_capacity(self.batches.len());
+        for SignedBatch { batch, signature } in self.batches {
+            let signature = hex::decode(&signature).map_err(|_| BatchError::BadSignature)?;
+            let mut verifier = Verifier::new(MessageDigest::sha256(), &public)?;
+            verifier.update(&batch.signed_bytes()?)?;
+            if !verifier.verify(&signature).unwrap_or(false) {
+                return Err(BatchError::BadSignature);
+            }
+            if batch.header.sender != sender.uri() {
+                return Err(BatchError::SenderMismatch { named: batch.header.sender, certified: sender.uri() });
+            }
+            batch.check()?;
+            batches.push(batch);
+        }
+        Ok((sender, batches))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiers::{Authority, Leaf, Request};
+
+    fn county() -> (Authority, Authority) {
+        let root = Authority::root().expect("root");
+        let (request, key) = Request::new("330106").expect("request");
+        let cert = root.sign_child(&request).expect("signed");
+        let county = Authority::from_pem(&cert.to_pem().expect("pem"), &key.private_key_to_pem_pkcs8().expect("key"))
+            .expect("county");
+        (root, county)
+    }
+
+    #[test]
+    fn a_bundle_round_trips_and_refuses_tampering() {
+        let (root, county) = county();
+        let (cert, key) = county.issue_with_key(&Leaf::NodeClient).expect("client");
+        let me = tiers::identity_of(&cert).expect("identity");
+        let batch = Batch::new("registrations", &me, 1, 2, "[1,2]".into(), "2026-11-26T00:00:00Z".into());
+        let chain = vec![cert.clone(), county.certificate().clone()];
+        let bundle = Bundle::seal(&chain, &key, vec![batch.clone()]).expect("sealed");
+        let text = serde_json::to_vec(&bundle).expect("json");
+        let (sender, batches) = Bundle::parse(&text).expect("parse").open(root.certificate()).expect("open");
+        assert_eq!(sender, me);
+        assert_eq!(batches, vec![batch.clone()]);
+
+        // A changed body breaks the digest; a changed header breaks the signature.
+        let mut body = bundle.clone();
+        body.batches[0].batch.body = "[1,3]".into();
+        assert!(matches!(body.open(root.certificate()), Err(BatchError::DigestMismatch)));
+        let mut header = bundle.clone();
+        header.batches[0].batch.header.batch_no = 2;
+        assert!(matches!(header.open(root.certificate()), Err(BatchError::BadSignature)));
+        // Another root does not trust the chain.
+        let other = Authority::root().expect("other");
+        assert!(matches!(bundle.clone().open(other.certificate()), Err(BatchError::Tier(_))));
+        assert!(matches!(Bundle::parse(b"{\"format\":\"x\"}"), Err(BatchError::NotABundle(_))));
+        assert!(batch.check().is_ok());
+    }
+}

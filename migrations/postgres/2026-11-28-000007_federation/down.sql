@@ -1,0 +1,11 @@
+DROP TABLE audit_checkpoints;
+DROP TABLE statistics_sent;
+DROP TABLE federated_statistics;
+DROP TABLE federated_registrations;
+DROP TABLE federation_applied;
+DROP TABLE federation_cursors;
+DROP TABLE federation_incoming;
+DROP TABLE federation_uplink;
+DROP TABLE federation_outgoing;
+DROP TABLE federation_children;
+ALTER TABLE registry_outbox DROP COLUMN source_region;

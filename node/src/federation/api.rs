@@ -1,0 +1,276 @@
+//! Federation endpoints.
+//!
+//! On the mutual-TLS listener (`/federation/v1/…`), called by children with their node
+//! certificate: `hello`, `batches` (a batch in, its receipt out) and `cursors/{kind}`. A
+//! tenant's certificate is refused here whatever it asks.
+//!
+//! On the console/API listener (`/api/v1/federation/…`), for operators: this node's place
+//! and uplink, its children and their batches, registrations held from below, rolled-up
+//! indicators, and running a roll-up by hand.
+
+use std::sync::Arc;
+
+use actix_web::{get, post, web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use tracenode_federation::batch::Batch;
+
+use super::inbox::{self, Receipt, Via};
+use super::kinds::{self, registrations, statistics};
+use super::peer::Peer;
+use super::{children, uplink, Federation};
+use crate::auth::caller::Caller;
+use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
+use crate::error::{AppError, AppResult, ErrorKind, Problem};
+use crate::http::AppState;
+use crate::users::Permission;
+
+fn federation(state: &AppState) -> AppResult<Arc<Federation>> {
+    state.federation.clone().ok_or_else(|| {
+        AppError::with_detail(
+            ErrorKind::NotFound,
+            "本节点未加入联邦（未配置 [federation] 或尚未安装证书）",
+            "this node is not federated ([federation] not configured or no certificate authority installed)",
+        )
+    })
+}
+
+/// Who the caller is and who this node is.
+#[get("/federation/v1/hello")]
+pub async fn hello(state: web::Data<AppState>, peer: Peer) -> AppResult<HttpResponse> {
+    let fed = federation(&state)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "you": peer.identity.uri(), "me": fed.identity.uri() })))
+}
+
+/// A child's batch: applied with its cursor, or refused whole.
+#[post("/federation/v1/batches")]
+pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Batch>) -> AppResult<HttpResponse> {
+    let fed = federation(&state)?;
+    peer.node_region()?;
+    let db = state.db.clone();
+    let batch = body.into_inner();
+    let receipt: Receipt = tokio::task::spawn_blocking(move || {
+        inbox::receive(&db, &peer.identity, Some(&peer.certificate), &batch, Via::Link)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    if receipt.outcome == "applied" {
+        fed.trigger_all();
+    }
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
+/// The last batch of `kind` applied for the calling child.
+#[get("/federation/v1/cursors/{kind}")]
+pub async fn cursor(state: web::Data<AppState>, peer: Peer, path: web::Path<String>) -> AppResult<HttpResponse> {
+    federation(&state)?;
+    let region = peer.node_region()?.to_owned();
+    let kind = kinds::require(&path.into_inner())?.name();
+    let through = state
+        .db
+        .run(move |conn| {
+            children::active(conn, &region)?;
+            inbox::cursor(conn, &region, kind)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "kind": kind, "applied_through": through })))
+}
+
+/// The routes of the mutual-TLS listener.
+pub fn listener_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(hello).service(receive).service(cursor);
+}
+
+/// One roll-up kind's uplink.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UplinkState {
+    /// The kind.
+    pub kind: String,
+    /// Its Chinese name.
+    pub label_zh: String,
+    /// Batches made.
+    pub batches: i64,
+    /// Batches waiting for the parent.
+    pub pending: i64,
+    /// When a run last finished without error (UTC).
+    pub last_ok_at: Option<chrono::NaiveDateTime>,
+    /// The last run's error.
+    pub last_error: Option<String>,
+    /// Failed runs in a row.
+    pub failures_in_a_row: i32,
+}
+
+/// This node's place in the federation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FederationStatus {
+    /// This node's identity URI.
+    pub identity: String,
+    /// The parent's listener, if any.
+    pub parent_url: Option<String>,
+    /// When the node's client certificate expires.
+    pub client_certificate_not_after: String,
+    /// Per kind.
+    pub uplink: Vec<UplinkState>,
+}
+
+fn uplink_states(conn: &mut crate::db::DbConnection) -> AppResult<Vec<UplinkState>> {
+    let mut out = Vec::new();
+    for k in kinds::KINDS {
+        let row: Option<(Option<chrono::NaiveDateTime>, Option<String>, i32)> = fu::table
+            .find(k.name())
+            .select((fu::last_ok_at, fu::last_error, fu::failures_in_a_row))
+            .first(conn)
+            .optional()?;
+        let batches = fo::table.filter(fo::kind.eq(k.name())).count().get_result(conn)?;
+        let pending =
+            fo::table.filter(fo::kind.eq(k.name())).filter(fo::acked_at.is_null()).count().get_result(conn)?;
+        let (last_ok_at, last_error, failures_in_a_row) = row.unwrap_or((None, None, 0));
+        out.push(UplinkState {
+            kind: k.name().into(),
+            label_zh: k.label_zh().into(),
+            batches,
+            pending,
+            last_ok_at,
+            last_error,
+            failures_in_a_row,
+        });
+    }
+    Ok(out)
+}
+
+/// This node's identity, parent and uplink per kind.
+#[utoipa::path(tag = "federation", responses((status = 200, body = FederationStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/federation")]
+pub async fn status(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    let fed = federation(&state)?;
+    let uplink = state.db.run(uplink_states).await?;
+    Ok(HttpResponse::Ok().json(FederationStatus {
+        identity: fed.identity.uri(),
+        parent_url: fed.parent_url.clone(),
+        client_certificate_not_after: fed.signer().not_after(),
+        uplink,
+    }))
+}
+
+/// The children with their traffic.
+#[utoipa::path(tag = "federation", responses((status = 200, body = Vec<children::ChildTraffic>)))]
+#[get("/api/v1/federation/children")]
+pub async fn list_children(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    Ok(HttpResponse::Ok().json(state.db.run(children::traffic).await?))
+}
+
+/// Which batches to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct IncomingQuery {
+    /// One child's region.
+    pub child: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// Batches received from children, newest first, refusals included.
+#[utoipa::path(tag = "federation", params(IncomingQuery), responses((status = 200, body = Vec<inbox::Incoming>)))]
+#[get("/api/v1/federation/incoming")]
+pub async fn incoming(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<IncomingQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| inbox::recent(conn, q.child.as_deref(), limit)).await?))
+}
+
+/// Registrations held from below, newest first.
+#[utoipa::path(tag = "federation", responses((status = 200, body = Vec<registrations::HeldRegistration>)))]
+#[get("/api/v1/federation/registrations")]
+pub async fn held_registrations(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    Ok(HttpResponse::Ok().json(state.db.run(|conn| registrations::held(conn, 1000)).await?))
+}
+
+/// Which indicators.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct IndicatorQuery {
+    /// Region digits to group by: 2 (provinces), 4 (cities) or 6 (counties); default 6.
+    pub digits: Option<usize>,
+    /// Only regions starting with these digits (drill-down).
+    pub within: Option<String>,
+    /// First day (YYYY-MM-DD), default the earliest.
+    pub from: Option<String>,
+    /// Last day, default the latest.
+    pub to: Option<String>,
+}
+
+/// One region's rolled-up figures.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegionFigures {
+    /// Region code prefix.
+    pub region: String,
+    /// The totals.
+    #[serde(flatten)]
+    pub figures: statistics::Figures,
+}
+
+/// Rolled-up indicators of the whole jurisdiction (own data and every child's latest
+/// slices) by region.
+#[utoipa::path(tag = "federation", params(IndicatorQuery), responses((status = 200, body = Vec<RegionFigures>)))]
+#[get("/api/v1/federation/indicators")]
+pub async fn indicators(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<IndicatorQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    let q = q.into_inner();
+    let digits = q.digits.unwrap_or(6);
+    if ![2, 4, 6].contains(&digits) {
+        return Err(AppError::invalid("digits", "按区划汇总的位数只能是 2、4 或 6", "digits must be 2, 4 or 6"));
+    }
+    let within = q.within.unwrap_or_default();
+    if !within.chars().all(|c| c.is_ascii_digit()) || within.len() > 6 {
+        return Err(AppError::invalid("within", "区划前缀只能是至多6位数字", "within must be up to six digits"));
+    }
+    let all = state.db.run(statistics::jurisdiction).await?;
+    let from = q.from.unwrap_or_else(|| "0000-00-00".into());
+    let to = q.to.unwrap_or_else(|| "9999-99-99".into());
+    let rows: Vec<RegionFigures> = statistics::by_region(&all, digits, &within, &from, &to)
+        .into_iter()
+        .map(|(region, figures)| RegionFigures { region, figures })
+        .collect();
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// Runs a roll-up now: collects what is new and sends what waits (audited).
+#[utoipa::path(tag = "federation", params(("kind" = String, Path, description = "registrations, statistics or audit-checkpoints")),
+    responses((status = 200, body = uplink::RunReport), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/federation/rollups/{kind}/run")]
+pub async fn run_now(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationManage, "federation", "federation.rollup").await?;
+    let fed = federation(&state)?;
+    let kind = kinds::require(&path.into_inner())?;
+    let report = uplink::run(&state.db, &fed, kind).await?;
+    let ctx = caller.audit();
+    let detail = serde_json::to_value(&report).map_err(AppError::internal)?;
+    let outcome = if report.error.is_some() { crate::audit::Outcome::Failure } else { crate::audit::Outcome::Success };
+    state
+        .db
+        .transaction(move |conn| {
+            crate::audit::record(conn, &ctx, "federation.rollup", kind.name(), outcome, detail).map(|_| ())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The operator routes on the console/API listener.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(status)
+        .service(list_children)
+        .service(incoming)
+        .service(held_registrations)
+        .service(indicators)
+        .service(run_now);
+}

@@ -1,0 +1,156 @@
+//! The children of a node (下级节点): the nodes it signed a CA certificate for, with what
+//! they sent and when. Only an enrolled, active child's batches are taken.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::config::Tier;
+use crate::db::schema::{federation_children as fc, federation_cursors, federation_incoming as fi};
+use crate::db::{self, DbConnection};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::region::{RegionCode, RegionLevel};
+
+/// One child.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = fc)]
+pub struct ChildNode {
+    /// Its region.
+    pub region: String,
+    /// Its tier.
+    pub tier: String,
+    /// Its name (the region's name unless told otherwise).
+    pub name: String,
+    /// The fingerprint of the key its CA certificate was signed for.
+    pub fingerprint: String,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// `file` or `network`.
+    pub enrolled_via: String,
+    /// When it was enrolled (UTC).
+    pub enrolled_at: chrono::NaiveDateTime,
+    /// When its CA certificate expires (UTC).
+    pub ca_not_after: Option<chrono::NaiveDateTime>,
+    /// When it last sent anything (UTC).
+    pub last_contact_at: Option<chrono::NaiveDateTime>,
+    /// The last refusal of its batches.
+    pub last_error: Option<String>,
+    /// When that was (UTC).
+    pub last_error_at: Option<chrono::NaiveDateTime>,
+}
+
+/// The tier a region of this level is served by.
+pub fn tier_of(region: &RegionCode) -> Tier {
+    match region.level() {
+        RegionLevel::Province => Tier::Province,
+        RegionLevel::City => Tier::City,
+        RegionLevel::County => Tier::County,
+        RegionLevel::National => Tier::National,
+    }
+}
+
+/// Records (or renews) a child this node has signed a CA certificate for.
+pub fn enrol(
+    conn: &mut DbConnection,
+    region: &RegionCode,
+    fingerprint: &str,
+    via: &str,
+    ca_not_after: Option<chrono::NaiveDateTime>,
+) -> AppResult<()> {
+    let now = db::now();
+    diesel::delete(fc::table.find(region.as_str())).execute(conn)?;
+    diesel::insert_into(fc::table)
+        .values((
+            fc::region.eq(region.as_str()),
+            fc::tier.eq(tier_of(region).as_str()),
+            fc::name.eq(region.name()),
+            fc::fingerprint.eq(fingerprint),
+            fc::status.eq("active"),
+            fc::enrolled_via.eq(via),
+            fc::enrolled_at.eq(now),
+            fc::ca_not_after.eq(ca_not_after),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The active child of `region`, or `unknown_sender`.
+pub fn active(conn: &mut DbConnection, region: &str) -> AppResult<ChildNode> {
+    let child: Option<ChildNode> = fc::table.find(region).select(ChildNode::as_select()).first(conn).optional()?;
+    match child {
+        Some(c) if c.status == "active" => Ok(c),
+        Some(_) => Err(AppError::with_detail(
+            ErrorKind::UnknownSender,
+            format!("下级节点 {region} 已被停用"),
+            format!("child {region} has been revoked"),
+        )),
+        None => Err(AppError::with_detail(
+            ErrorKind::UnknownSender,
+            format!("{region} 不是本节点已登记的下级节点"),
+            format!("{region} is not an enrolled child of this node"),
+        )),
+    }
+}
+
+/// Every child.
+pub fn list(conn: &mut DbConnection) -> AppResult<Vec<ChildNode>> {
+    Ok(fc::table.order(fc::region.asc()).select(ChildNode::as_select()).load(conn)?)
+}
+
+/// Marks a contact from `region`.
+pub fn touch(conn: &mut DbConnection, region: &str) -> AppResult<()> {
+    diesel::update(fc::table.find(region)).set(fc::last_contact_at.eq(Some(db::now()))).execute(conn)?;
+    Ok(())
+}
+
+/// Notes a refusal of `region`'s batch.
+pub fn note_refusal(conn: &mut DbConnection, region: &str, message: &str) -> AppResult<()> {
+    let now = db::now();
+    diesel::update(fc::table.find(region))
+        .set((fc::last_contact_at.eq(Some(now)), fc::last_error.eq(Some(message)), fc::last_error_at.eq(Some(now))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What a parent knows of one child's traffic.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChildTraffic {
+    /// The child.
+    #[serde(flatten)]
+    pub child: ChildNode,
+    /// Batches applied.
+    pub applied: i64,
+    /// Batches refused.
+    pub refused: i64,
+    /// Resends of batches already applied.
+    pub duplicates: i64,
+    /// The last batch applied per kind.
+    pub cursors: Vec<(String, i64)>,
+    /// Minutes since its last contact.
+    pub minutes_since_contact: Option<i64>,
+}
+
+/// Every child with its traffic.
+pub fn traffic(conn: &mut DbConnection) -> AppResult<Vec<ChildTraffic>> {
+    let now = db::now();
+    let mut out = Vec::new();
+    for child in list(conn)? {
+        let count = |conn: &mut DbConnection, outcome: &str| -> AppResult<i64> {
+            Ok(fi::table
+                .filter(fi::child_region.eq(&child.region))
+                .filter(fi::outcome.eq(outcome))
+                .count()
+                .get_result(conn)?)
+        };
+        let applied = count(conn, "applied")?;
+        let refused = count(conn, "refused")?;
+        let duplicates = count(conn, "duplicate")?;
+        let cursors = federation_cursors::table
+            .filter(federation_cursors::child_region.eq(&child.region))
+            .select((federation_cursors::kind, federation_cursors::batch_no))
+            .order(federation_cursors::kind.asc())
+            .load(conn)?;
+        let minutes_since_contact = child.last_contact_at.map(|t| (now - t).num_minutes());
+        out.push(ChildTraffic { child, applied, refused, duplicates, cursors, minutes_since_contact });
+    }
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! `registrations`: entity, product and device changes from the registry outbox, in order.
+//! The parent keeps the newest version of every object with the region it was registered
+//! in, and puts what changed into its own outbox, so it goes on up to the national node.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{malformed, Child, Collected, Collector, Kind};
+use crate::db::schema::federated_registrations as fr;
+use crate::db::{self, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::registry::outbox;
+
+/// The kind.
+pub struct Registrations;
+
+/// One registration change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Item {
+    seq: i64,
+    source_region: String,
+    object_kind: String,
+    object_id: String,
+    version: i32,
+    payload: serde_json::Value,
+}
+
+const OBJECT_KINDS: [&str; 3] = ["entity", "product", "device"];
+
+impl Kind for Registrations {
+    fn name(&self) -> &'static str {
+        "registrations"
+    }
+
+    fn label_zh(&self) -> &'static str {
+        "注册信息"
+    }
+
+    fn collect(&self, conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
+        let entries = outbox::since(conn, from, by.batch_items)?;
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Ok(None) };
+        let seqs = (first.seq, last.seq);
+        let mut items = Vec::with_capacity(entries.len());
+        for e in entries {
+            items.push(Item {
+                seq: e.seq,
+                source_region: e.source_region.unwrap_or_else(|| by.region.to_owned()),
+                object_kind: e.object_kind,
+                object_id: e.object_id,
+                version: e.version,
+                payload: serde_json::from_str(&e.payload).map_err(AppError::internal)?,
+            });
+        }
+        Ok(Some(Collected {
+            items: items.len() as i64,
+            body: serde_json::to_string(&items).map_err(AppError::internal)?,
+            seqs: Some(seqs),
+            collected_through: seqs.1,
+        }))
+    }
+
+    fn apply(&self, conn: &mut DbConnection, child: &Child<'_>, body: &str) -> AppResult<i64> {
+        let items: Vec<Item> = serde_json::from_str(body).map_err(|e| malformed(self.name(), e))?;
+        for item in &items {
+            check(child, item)?;
+        }
+        let mut changed = 0;
+        let now = db::now();
+        for item in items {
+            let key = (item.source_region.clone(), item.object_kind.clone(), item.object_id.clone());
+            let held: Option<i32> = fr::table.find(key).select(fr::version).first(conn).optional()?;
+            if held.is_some_and(|v| v >= item.version) {
+                continue;
+            }
+            let payload = item.payload.to_string();
+            let target = fr::table.find((item.source_region.clone(), item.object_kind.clone(), item.object_id.clone()));
+            if held.is_some() {
+                diesel::update(target)
+                    .set((
+                        fr::version.eq(item.version),
+                        fr::payload.eq(&payload),
+                        fr::via_child.eq(child.region),
+                        fr::received_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::insert_into(fr::table)
+                    .values((
+                        fr::source_region.eq(&item.source_region),
+                        fr::object_kind.eq(&item.object_kind),
+                        fr::object_id.eq(&item.object_id),
+                        fr::version.eq(item.version),
+                        fr::payload.eq(&payload),
+                        fr::via_child.eq(child.region),
+                        fr::received_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            outbox::append_forwarded(
+                conn,
+                &item.source_region,
+                &item.object_kind,
+                &item.object_id,
+                item.version,
+                &payload,
+            )?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+}
+
+/// A child speaks only for registrations made inside its own region.
+fn check(child: &Child<'_>, item: &Item) -> AppResult<()> {
+    if !OBJECT_KINDS.contains(&item.object_kind.as_str()) {
+        return Err(malformed("registrations", format!("object kind “{}”", item.object_kind)));
+    }
+    if !tracenode_federation::tiers::lies_inside(child.region, &item.source_region)
+        && item.source_region != child.region
+    {
+        return Err(AppError::batch_refused(
+            "source_outside_child",
+            format!("下级节点 {} 报送了不属于其辖区的注册信息（{}）", child.region, item.source_region),
+            format!("child {} sent a registration from outside its region ({})", child.region, item.source_region),
+        ));
+    }
+    Ok(())
+}
+
+/// Registrations held from below, newest first.
+pub fn held(conn: &mut DbConnection, limit: i64) -> AppResult<Vec<HeldRegistration>> {
+    Ok(fr::table.order(fr::received_at.desc()).limit(limit).select(HeldRegistration::as_select()).load(conn)?)
+}
+
+/// A registration held from below.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = fr)]
+pub struct HeldRegistration {
+    /// The region of the node it was registered at.
+    pub source_region: String,
+    /// `entity`, `product` or `device`.
+    pub object_kind: String,
+    /// The object's id at its source.
+    pub object_id: String,
+    /// Its version.
+    pub version: i32,
+    /// The approved content (JSON text).
+    pub payload: String,
+    /// The child it came through.
+    pub via_child: String,
+    /// When it arrived (UTC).
+    pub received_at: chrono::NaiveDateTime,
+}

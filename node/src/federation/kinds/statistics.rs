@@ -1,0 +1,239 @@
+//! `statistics`: the complete statistics slice of the node's jurisdiction, one per day — its
+//! own daily aggregates plus the latest slices of its children — for every day whose slice
+//! changed since it was last queued. The parent **replaces** the (child, day) slice, never
+//! adds to it, so resends and corrections cannot count anything twice.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{malformed, Child, Collected, Collector, Kind};
+use crate::db::schema::{federated_statistics as fs, statistics_sent, trace_daily as td};
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+
+/// The kind.
+pub struct Statistics;
+
+/// What one row of a slice is about.
+pub type RowKey = (String, String, String, String);
+
+/// The totals of one row: records, quantity (thousandths), amount (fen), priced records,
+/// sum of unit prices (fen).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Figures {
+    /// Records.
+    pub records: i64,
+    /// Quantity, thousandths.
+    pub quantity_milli: i64,
+    /// Amount, fen.
+    pub amount_fen: i64,
+    /// Records with a unit price.
+    pub priced: i64,
+    /// Sum of unit prices, fen.
+    pub price_fen_sum: i64,
+}
+
+impl Figures {
+    fn add(&mut self, o: &Figures) {
+        self.records += o.records;
+        self.quantity_milli += o.quantity_milli;
+        self.amount_fen += o.amount_fen;
+        self.priced += o.priced;
+        self.price_fen_sum += o.price_fen_sum;
+    }
+}
+
+/// One row of a slice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SliceRow {
+    /// Region of the acting party.
+    pub region: String,
+    /// Product category, or empty.
+    pub category: String,
+    /// Stage.
+    pub stage: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// The totals.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One day's slice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Slice {
+    day: String,
+    rows: Vec<SliceRow>,
+}
+
+/// Day → row key → totals.
+pub type Jurisdiction = BTreeMap<String, BTreeMap<RowKey, Figures>>;
+
+/// A stored row: day, region, category, stage, direction and the five totals.
+type DayRow = (String, String, String, String, String, i64, i64, i64, i64, i64);
+
+/// The statistics of the node's whole jurisdiction: its own daily aggregates (all tenants)
+/// plus its children's latest slices.
+pub fn jurisdiction(conn: &mut DbConnection) -> AppResult<Jurisdiction> {
+    let mut all = Jurisdiction::new();
+    let own: Vec<DayRow> = td::table
+        .select((
+            td::day,
+            td::region,
+            td::category,
+            td::stage,
+            td::direction,
+            td::records,
+            td::quantity_milli,
+            td::amount_fen,
+            td::priced,
+            td::price_fen_sum,
+        ))
+        .load(conn)?;
+    let below: Vec<DayRow> = fs::table
+        .select((
+            fs::day,
+            fs::region,
+            fs::category,
+            fs::stage,
+            fs::direction,
+            fs::records,
+            fs::quantity_milli,
+            fs::amount_fen,
+            fs::priced,
+            fs::price_fen_sum,
+        ))
+        .load(conn)?;
+    for (day, region, category, stage, direction, records, quantity_milli, amount_fen, priced, price_fen_sum) in
+        own.into_iter().chain(below)
+    {
+        let figures = Figures { records, quantity_milli, amount_fen, priced, price_fen_sum };
+        all.entry(day).or_default().entry((region, category, stage, direction)).or_default().add(&figures);
+    }
+    for rows in all.values_mut() {
+        rows.retain(|_, f| f.records != 0);
+    }
+    all.retain(|_, rows| !rows.is_empty());
+    Ok(all)
+}
+
+fn rows_of(rows: &BTreeMap<RowKey, Figures>) -> Vec<SliceRow> {
+    rows.iter()
+        .map(|((region, category, stage, direction), figures)| SliceRow {
+            region: region.clone(),
+            category: category.clone(),
+            stage: stage.clone(),
+            direction: direction.clone(),
+            figures: *figures,
+        })
+        .collect()
+}
+
+impl Kind for Statistics {
+    fn name(&self) -> &'static str {
+        "statistics"
+    }
+
+    fn label_zh(&self) -> &'static str {
+        "统计数据"
+    }
+
+    fn collect(&self, conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
+        let all = jurisdiction(conn)?;
+        let sent: BTreeMap<String, String> = statistics_sent::table
+            .select((statistics_sent::day, statistics_sent::digest))
+            .load(conn)?
+            .into_iter()
+            .collect();
+        let mut slices = Vec::new();
+        for (day, rows) in &all {
+            let slice = Slice { day: day.clone(), rows: rows_of(rows) };
+            let digest = digest(&slice)?;
+            if sent.get(day) != Some(&digest) {
+                slices.push((slice, digest));
+            }
+        }
+        // A day that no longer has any data is sent empty, so the parent drops it.
+        for day in sent.keys().filter(|d| !all.contains_key(*d)) {
+            let slice = Slice { day: day.clone(), rows: vec![] };
+            let digest = digest(&slice)?;
+            if sent.get(day) != Some(&digest) {
+                slices.push((slice, digest));
+            }
+        }
+        if slices.is_empty() {
+            return Ok(None);
+        }
+        for (slice, digest) in &slices {
+            diesel::delete(statistics_sent::table.find(&slice.day)).execute(conn)?;
+            diesel::insert_into(statistics_sent::table)
+                .values((
+                    statistics_sent::day.eq(&slice.day),
+                    statistics_sent::digest.eq(digest),
+                    statistics_sent::batch_no.eq(by.batch_no),
+                ))
+                .execute(conn)?;
+        }
+        let slices: Vec<Slice> = slices.into_iter().map(|(s, _)| s).collect();
+        Ok(Some(Collected {
+            items: slices.len() as i64,
+            body: serde_json::to_string(&slices).map_err(AppError::internal)?,
+            seqs: None,
+            collected_through: from + 1,
+        }))
+    }
+
+    fn apply(&self, conn: &mut DbConnection, child: &Child<'_>, body: &str) -> AppResult<i64> {
+        let slices: Vec<Slice> = serde_json::from_str(body).map_err(|e| malformed(self.name(), e))?;
+        for slice in &slices {
+            if chrono::NaiveDate::parse_from_str(&slice.day, "%Y-%m-%d").is_err() {
+                return Err(malformed(self.name(), format!("day “{}”", slice.day)));
+            }
+        }
+        for slice in &slices {
+            diesel::delete(fs::table.filter(fs::child_region.eq(child.region)).filter(fs::day.eq(&slice.day)))
+                .execute(conn)?;
+            for row in &slice.rows {
+                diesel::insert_into(fs::table)
+                    .values((
+                        fs::child_region.eq(child.region),
+                        fs::day.eq(&slice.day),
+                        fs::region.eq(&row.region),
+                        fs::category.eq(&row.category),
+                        fs::stage.eq(&row.stage),
+                        fs::direction.eq(&row.direction),
+                        fs::records.eq(row.figures.records),
+                        fs::quantity_milli.eq(row.figures.quantity_milli),
+                        fs::amount_fen.eq(row.figures.amount_fen),
+                        fs::priced.eq(row.figures.priced),
+                        fs::price_fen_sum.eq(row.figures.price_fen_sum),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Ok(slices.len() as i64)
+    }
+}
+
+fn digest(slice: &Slice) -> AppResult<String> {
+    Ok(tracenode_federation::batch::digest_of(&serde_json::to_string(slice).map_err(AppError::internal)?))
+}
+
+/// The jurisdiction's totals by region prefix of `len` digits (2: provinces, 4: cities,
+/// 6: counties) for days in `from..=to`, for the indicators page and API.
+pub fn by_region(all: &Jurisdiction, len: usize, within: &str, from: &str, to: &str) -> Vec<(String, Figures)> {
+    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+    for (day, rows) in all.range(from.to_owned()..=to.to_owned()) {
+        let _ = day;
+        for ((region, ..), figures) in rows {
+            if !region.starts_with(within) {
+                continue;
+            }
+            let key: String = region.chars().take(len).collect();
+            out.entry(key).or_default().add(figures);
+        }
+    }
+    out.into_iter().collect()
+}

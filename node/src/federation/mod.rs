@@ -1,0 +1,200 @@
+//! Federation (联邦, DESIGN.md §6): this node among its parent and children.
+//!
+//! - [`listener`]: the second, mutual-TLS listener; a caller is whoever its verified
+//!   certificate names ([`peer`]), and certificates and revocation lists are reloaded while it
+//!   runs.
+//! - [`kinds`]: the roll-ups — registrations, statistics, audit checkpoints — each a
+//!   [`kinds::Kind`] that collects batches here and applies them at the parent.
+//! - [`uplink`]: batches made, kept until the parent has applied them, and sent by a worker
+//!   that runs on the cron schedules, on arrival of a child's batch, and by hand; one run at a
+//!   time per kind across processes (a lease row).
+//! - [`inbox`]: a child's batch checked and applied with its cursor, or refused whole.
+//! - [`children`]: the enrolled children and their traffic; [`api`]: the endpoints.
+
+pub mod api;
+pub mod children;
+pub mod inbox;
+pub mod kinds;
+pub mod listener;
+pub mod peer;
+pub mod uplink;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tracenode_federation::tiers::Identity;
+use tracenode_federation::transport::{self, LiveServer};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::pki::own::{Own, OwnCertificate};
+use crate::pki::NodePki;
+
+/// This node's place in the federation, once its CA is installed.
+pub struct Federation {
+    /// Who this node is.
+    pub identity: Identity,
+    /// Its region.
+    pub region: String,
+    pki: NodePki,
+    names: Vec<String>,
+    /// What the mutual-TLS listener serves and trusts now.
+    pub live: Arc<LiveServer>,
+    client: RwLock<Option<reqwest::Client>>,
+    signer: RwLock<OwnCertificate>,
+    /// The parent's federation listener.
+    pub parent_url: Option<String>,
+    timeout: Duration,
+    loaded: Mutex<String>,
+    due: Mutex<BTreeSet<&'static str>>,
+    wake: tokio::sync::Notify,
+    /// This process's name in the lease rows.
+    pub holder: String,
+    /// Registrations per batch.
+    pub batch_items: i64,
+}
+
+fn transport_failed(e: transport::TransportError) -> AppError {
+    AppError::invalid("federation", format!("联邦传输配置有误：{e}"), format!("federation transport: {e}"))
+}
+
+impl Federation {
+    /// The federation of the node `config` describes: `None` when it has neither a
+    /// federation listener nor a parent, or its CA is not installed yet.
+    pub fn load(config: &Config) -> AppResult<Option<Arc<Federation>>> {
+        let section = &config.federation;
+        if section.listen.is_empty() && section.parent_url.is_empty() {
+            return Ok(None);
+        }
+        let pki = NodePki::of(config);
+        if !pki.installed() {
+            tracing::warn!(
+                "federation configured but this node has no certificate authority yet: run `tracenode pki …`"
+            );
+            return Ok(None);
+        }
+        let names = section.names();
+        let server = pki.own(Own::Server, &names)?;
+        let client = pki.own(Own::Client, &names)?;
+        let trust = pki.trust()?;
+        let live = LiveServer::new(server.credentials()?, &trust).map_err(transport_failed)?;
+        let parent_url = Some(section.parent_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+        let timeout = Duration::from_secs(section.timeout_seconds.max(1));
+        let http = parent_client(&client, &trust, timeout)?;
+        Ok(Some(Arc::new(Federation {
+            identity: pki.identity()?,
+            region: config.node.region.as_str().to_owned(),
+            loaded: Mutex::new(pki.files_digest()),
+            pki,
+            names,
+            live,
+            client: RwLock::new(Some(http)),
+            signer: RwLock::new(client),
+            parent_url,
+            timeout,
+            due: Mutex::new(BTreeSet::new()),
+            wake: tokio::sync::Notify::new(),
+            holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            batch_items: section.batch_items,
+        })))
+    }
+
+    /// Takes up new certificates and revocation lists if the files changed (or the node's
+    /// own certificates need renewing); returns whether anything was reloaded. On an error
+    /// the listener keeps what it had.
+    pub fn reload(&self) -> AppResult<bool> {
+        let server = self.pki.own(Own::Server, &self.names)?;
+        let client = self.pki.own(Own::Client, &self.names)?;
+        let digest = self.pki.files_digest();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if *loaded == digest {
+            return Ok(false);
+        }
+        let trust = self.pki.trust()?;
+        self.live.update(server.credentials()?, &trust).map_err(transport_failed)?;
+        let http = parent_client(&client, &trust, self.timeout)?;
+        *self.client.write().unwrap_or_else(|e| e.into_inner()) = Some(http);
+        *self.signer.write().unwrap_or_else(|e| e.into_inner()) = client;
+        *loaded = digest;
+        tracing::info!("federation certificates and revocation lists reloaded");
+        Ok(true)
+    }
+
+    /// The HTTP client for calls to the parent (with the node's client certificate).
+    pub fn parent_client(&self) -> Option<reqwest::Client> {
+        self.client.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The node's client certificate, which also signs checkpoints and bundles.
+    pub fn signer(&self) -> OwnCertificate {
+        self.signer.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The node's PKI folder.
+    pub fn pki(&self) -> &NodePki {
+        &self.pki
+    }
+
+    /// Asks the worker to run `kind` soon.
+    pub fn trigger(&self, kind: &'static str) {
+        self.due.lock().unwrap_or_else(|e| e.into_inner()).insert(kind);
+        self.wake.notify_one();
+    }
+
+    /// Asks the worker to run every kind soon (a child's batch arrived: pass it on).
+    pub fn trigger_all(&self) {
+        for k in kinds::KINDS {
+            self.trigger(k.name());
+        }
+    }
+
+    fn take_due(&self) -> BTreeSet<&'static str> {
+        std::mem::take(&mut *self.due.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn parent_client(own: &OwnCertificate, trust: &transport::Trust, timeout: Duration) -> AppResult<reqwest::Client> {
+    let tls = transport::client_config(own.credentials()?, trust).map_err(transport_failed)?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .build()
+        .map_err(AppError::internal)
+}
+
+/// Starts the federation's background work: the reload loop, the uplink worker and the
+/// roll-up schedules.
+pub fn spawn(fed: Arc<Federation>, db: Db, config: &Config) {
+    let reload_every = Duration::from_secs(config.federation.reload_every_seconds.max(1));
+    let reloading = fed.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(reload_every).await;
+            let f = reloading.clone();
+            match tokio::task::spawn_blocking(move || f.reload()).await {
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e.message(), "federation reload failed; keeping the current certificates")
+                }
+                Err(e) => tracing::error!(error = %e, "federation reload panicked"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    });
+    if fed.parent_url.is_some() {
+        let retry = Duration::from_secs(config.federation.retry_every_seconds.max(1));
+        tokio::spawn(uplink::worker(fed.clone(), db, retry));
+        let schedules = [
+            ("registrations", config.federation.registrations_cron.clone()),
+            ("statistics", config.federation.statistics_cron.clone()),
+            ("audit-checkpoints", config.federation.checkpoints_cron.clone()),
+        ];
+        tokio::spawn(async move {
+            if let Err(e) = uplink::schedule(fed, &schedules).await {
+                tracing::error!(error = %e.message(), "roll-up schedules not started");
+            }
+        });
+    }
+}

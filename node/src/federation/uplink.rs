@@ -1,0 +1,363 @@
+//! Sending to the parent (向上级上报).
+//!
+//! A run of a kind takes the kind's lease (one run at a time, even with several processes
+//! on one database), collects what is new into numbered batches that are stored before
+//! anything is sent, then sends every batch the parent has not applied, in order. The
+//! parent answers with the last number it applied; a batch is marked applied only then.
+//! If the parent cannot be reached the batches wait and the worker tries again, so nothing
+//! is lost and — the parent ignoring resends — nothing is counted twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use tracenode_federation::batch::Batch;
+
+use super::inbox::Receipt;
+use super::kinds::{self, Collector, Kind};
+use super::Federation;
+use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
+use crate::db::{self, Db, DbConnection};
+use crate::error::{AppError, AppResult, ErrorKind, Problem};
+
+/// Minutes a run's lease lasts; a crashed process's lease lapses after it.
+const LEASE_MINUTES: i64 = 5;
+
+/// What one run did.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct RunReport {
+    /// The kind.
+    pub kind: String,
+    /// Batches made.
+    pub made: i64,
+    /// Batches the parent applied (or had applied) in this run.
+    pub sent: i64,
+    /// The parent's last applied batch number, when it answered.
+    pub applied_through: Option<i64>,
+    /// Batches still waiting.
+    pub pending: i64,
+    /// Another process held the lease; nothing was done.
+    pub busy: bool,
+    /// Why sending stopped, if it did.
+    pub error: Option<String>,
+}
+
+fn ensure_row(conn: &mut DbConnection, kind: &str) -> AppResult<()> {
+    let present = fu::table.find(kind).count().get_result::<i64>(conn)? > 0;
+    if !present {
+        let inserted = diesel::insert_into(fu::table)
+            .values((fu::kind.eq(kind), fu::collected_through.eq(0i64), fu::failures_in_a_row.eq(0)))
+            .execute(conn);
+        match inserted.map_err(AppError::from) {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn take_lease(db: &Db, kind: &str, holder: &str) -> AppResult<bool> {
+    db.transaction_sync(|conn| ensure_row(conn, kind))?;
+    db.transaction_sync(|conn| {
+        let now = db::now();
+        let taken = diesel::update(
+            fu::table
+                .find(kind)
+                .filter(fu::lease_until.is_null().or(fu::lease_until.lt(now)).or(fu::lease_holder.eq(holder))),
+        )
+        .set((
+            fu::lease_holder.eq(Some(holder)),
+            fu::lease_until.eq(Some(now + chrono::Duration::minutes(LEASE_MINUTES))),
+            fu::last_run_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        Ok(taken == 1)
+    })
+}
+
+fn end_run(db: &Db, kind: &str, holder: &str, error: Option<&str>) -> AppResult<()> {
+    db.transaction_sync(|conn| {
+        let now = db::now();
+        let target = fu::table.find(kind).filter(fu::lease_holder.eq(holder));
+        match error {
+            None => diesel::update(target)
+                .set((
+                    fu::lease_holder.eq(None::<String>),
+                    fu::lease_until.eq(None::<chrono::NaiveDateTime>),
+                    fu::last_ok_at.eq(Some(now)),
+                    fu::last_error.eq(None::<String>),
+                    fu::failures_in_a_row.eq(0),
+                ))
+                .execute(conn)?,
+            Some(e) => diesel::update(target)
+                .set((
+                    fu::lease_holder.eq(None::<String>),
+                    fu::lease_until.eq(None::<chrono::NaiveDateTime>),
+                    fu::last_error.eq(Some(e)),
+                    fu::failures_in_a_row.eq(fu::failures_in_a_row + 1),
+                ))
+                .execute(conn)?,
+        };
+        Ok(())
+    })
+}
+
+/// Collects everything new of `kind` into stored batches; returns how many were made.
+pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
+    let signer = fed.signer();
+    let mut made = 0;
+    loop {
+        let one = db.transaction_sync(|conn| {
+            db::lock_sequence(conn, db::Sequence::Federation)?;
+            ensure_row(conn, kind.name())?;
+            let from: i64 = fu::table.find(kind.name()).select(fu::collected_through).first(conn)?;
+            let last: Option<i64> =
+                fo::table.filter(fo::kind.eq(kind.name())).select(diesel::dsl::max(fo::batch_no)).first(conn)?;
+            let batch_no = last.unwrap_or(0) + 1;
+            let by = Collector {
+                identity: &fed.identity,
+                region: &fed.region,
+                signer: &signer.key,
+                batch_items: fed.batch_items,
+                batch_no,
+            };
+            let Some(c) = kind.collect(conn, from, &by)? else { return Ok(false) };
+            let batch =
+                Batch::new(kind.name(), &fed.identity, batch_no, c.items, c.body, chrono::Utc::now().to_rfc3339());
+            diesel::insert_into(fo::table)
+                .values((
+                    fo::kind.eq(kind.name()),
+                    fo::batch_no.eq(batch_no),
+                    fo::batch_id.eq(&batch.header.batch_id),
+                    fo::items.eq(c.items),
+                    fo::first_seq.eq(c.seqs.map(|s| s.0)),
+                    fo::last_seq.eq(c.seqs.map(|s| s.1)),
+                    fo::digest.eq(&batch.header.digest),
+                    fo::batch.eq(serde_json::to_string(&batch).map_err(AppError::internal)?),
+                    fo::created_at.eq(db::now()),
+                    fo::attempts.eq(0),
+                ))
+                .execute(conn)?;
+            diesel::update(fu::table.find(kind.name()))
+                .set(fu::collected_through.eq(c.collected_through))
+                .execute(conn)?;
+            Ok(true)
+        })?;
+        if !one {
+            return Ok(made);
+        }
+        made += 1;
+    }
+}
+
+/// Stored batches of `kind` the parent has not applied, oldest first.
+pub fn pending(conn: &mut DbConnection, kind: &str, limit: i64) -> AppResult<Vec<(i64, String)>> {
+    Ok(fo::table
+        .filter(fo::kind.eq(kind))
+        .filter(fo::acked_at.is_null())
+        .order(fo::batch_no.asc())
+        .limit(limit)
+        .select((fo::batch_no, fo::batch))
+        .load(conn)?)
+}
+
+fn mark_applied(db: &Db, kind: &str, through: i64) -> AppResult<i64> {
+    db.transaction_sync(|conn| {
+        Ok(diesel::update(
+            fo::table.filter(fo::kind.eq(kind)).filter(fo::batch_no.le(through)).filter(fo::acked_at.is_null()),
+        )
+        .set(fo::acked_at.eq(Some(db::now())))
+        .execute(conn)? as i64)
+    })
+}
+
+fn note_failure(db: &Db, kind: &str, batch_no: i64, error: &str) -> AppResult<()> {
+    db.transaction_sync(|conn| {
+        diesel::update(fo::table.find((kind, batch_no)))
+            .set((fo::attempts.eq(fo::attempts + 1), fo::last_error.eq(Some(error))))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// What the parent said to one batch.
+enum Answer {
+    Applied(Receipt),
+    OutOfOrder,
+    Refused(String),
+}
+
+async fn post(client: &reqwest::Client, parent: &str, batch_json: String) -> AppResult<Answer> {
+    let res = client
+        .post(format!("{parent}/federation/v1/batches"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(batch_json)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if res.status().is_success() {
+        return Ok(Answer::Applied(res.json().await.map_err(unreachable)?));
+    }
+    let status = res.status();
+    let problem: Option<Problem> = res.json().await.ok();
+    match problem {
+        Some(p) if matches!(p.reason.as_deref(), Some("batch_gap" | "batch_conflict")) => Ok(Answer::OutOfOrder),
+        Some(p) => Ok(Answer::Refused(format!(
+            "{} [{}{}]",
+            p.detail,
+            p.code,
+            p.reason.map(|r| format!("/{r}")).unwrap_or_default()
+        ))),
+        None => Err(upstream(format!("HTTP {status}"))),
+    }
+}
+
+fn unreachable(e: reqwest::Error) -> AppError {
+    upstream(e.to_string())
+}
+
+fn upstream(e: String) -> AppError {
+    AppError::with_detail(
+        ErrorKind::UpstreamFailed,
+        format!("无法连接上级节点：{e}"),
+        format!("the parent cannot be reached: {e}"),
+    )
+}
+
+/// The parent's cursor for this node and `kind`.
+async fn parent_cursor(client: &reqwest::Client, parent: &str, kind: &str) -> AppResult<i64> {
+    let res = client.get(format!("{parent}/federation/v1/cursors/{kind}")).send().await.map_err(unreachable)?;
+    if !res.status().is_success() {
+        return Err(upstream(format!("HTTP {}", res.status())));
+    }
+    let v: serde_json::Value = res.json().await.map_err(unreachable)?;
+    v.get("applied_through").and_then(|n| n.as_i64()).ok_or_else(|| upstream("no cursor in the answer".into()))
+}
+
+/// Sends every pending batch of `kind` in order until none is left or the parent stops
+/// taking them.
+async fn send(db: &Db, fed: &Federation, kind: &str, report: &mut RunReport) -> AppResult<()> {
+    let (Some(parent), Some(client)) = (fed.parent_url.clone(), fed.parent_client()) else { return Ok(()) };
+    let mut resynced = false;
+    loop {
+        let k = kind.to_owned();
+        let next = db.run(move |conn| pending(conn, &k, 1)).await?;
+        let Some((batch_no, json)) = next.into_iter().next() else { return Ok(()) };
+        match post(&client, &parent, json).await? {
+            Answer::Applied(receipt) => {
+                report.applied_through = Some(receipt.applied_through);
+                report.sent += mark_applied(db, kind, receipt.applied_through.max(batch_no))?;
+                resynced = false;
+            }
+            Answer::OutOfOrder if !resynced => {
+                let through = parent_cursor(&client, &parent, kind).await?;
+                report.applied_through = Some(through);
+                report.sent += mark_applied(db, kind, through)?;
+                resynced = true;
+            }
+            Answer::OutOfOrder => {
+                let msg = format!(
+                    "上级节点不接受批次 {batch_no} 的序号 / the parent does not take batch {batch_no}'s number"
+                );
+                note_failure(db, kind, batch_no, &msg)?;
+                return Err(AppError::batch_refused("batch_gap", msg.clone(), msg));
+            }
+            Answer::Refused(why) => {
+                note_failure(db, kind, batch_no, &why)?;
+                return Err(AppError::batch_refused(
+                    "refused_by_parent",
+                    format!("上级节点拒收：{why}"),
+                    format!("refused by the parent: {why}"),
+                ));
+            }
+        }
+    }
+}
+
+/// One run of `kind`: collect, then send what waits.
+pub async fn run(db: &Db, fed: &Arc<Federation>, kind: &'static dyn Kind) -> AppResult<RunReport> {
+    let mut report = RunReport { kind: kind.name().to_owned(), ..RunReport::default() };
+    let (d, holder) = (db.clone(), fed.holder.clone());
+    let taken = tokio::task::spawn_blocking(move || take_lease(&d, kind.name(), &holder))
+        .await
+        .map_err(AppError::internal)??;
+    if !taken {
+        report.busy = true;
+        return Ok(report);
+    }
+    let (d, f) = (db.clone(), fed.clone());
+    let made = tokio::task::spawn_blocking(move || collect(&d, &f, kind)).await.map_err(AppError::internal)?;
+    let outcome = match made {
+        Ok(n) => {
+            report.made = n;
+            send(db, fed, kind.name(), &mut report).await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &outcome {
+        report.error = Some(e.message());
+    }
+    end_run(db, kind.name(), &fed.holder, report.error.as_deref())?;
+    let k = kind.name().to_owned();
+    report.pending = db.run(move |conn| Ok(pending(conn, &k, i64::MAX)?.len() as i64)).await?;
+    Ok(report)
+}
+
+/// The uplink worker: runs the kinds that are due, and retries after failures.
+pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration) {
+    fed.trigger_all();
+    loop {
+        let due = fed.take_due();
+        let mut failed = false;
+        for name in due {
+            let Some(kind) = kinds::kind(name) else { continue };
+            match run(&db, &fed, kind).await {
+                Ok(r) if r.error.is_some() || r.busy => {
+                    failed = true;
+                    fed.due.lock().unwrap_or_else(|e| e.into_inner()).insert(name);
+                    tracing::warn!(kind = name, error = ?r.error, busy = r.busy, "roll-up not finished; will retry");
+                }
+                Ok(r) => tracing::debug!(kind = name, made = r.made, sent = r.sent, "roll-up"),
+                Err(e) => {
+                    failed = true;
+                    fed.due.lock().unwrap_or_else(|e| e.into_inner()).insert(name);
+                    tracing::warn!(kind = name, error = %e.message(), "roll-up failed; will retry");
+                }
+            }
+        }
+        if failed {
+            tokio::time::sleep(retry).await;
+        } else {
+            fed.wake.notified().await;
+        }
+    }
+}
+
+/// Starts the cron schedules of the kinds.
+pub async fn schedule(fed: Arc<Federation>, schedules: &[(&'static str, String)]) -> AppResult<()> {
+    let scheduler = tokio_cron_scheduler::JobScheduler::new().await.map_err(AppError::internal)?;
+    for (kind, cron) in schedules.iter().filter(|(_, c)| !c.trim().is_empty()) {
+        let f = fed.clone();
+        let kind: &'static str = kind;
+        let job = tokio_cron_scheduler::Job::new_async(cron.as_str(), move |_, _| {
+            let f = f.clone();
+            Box::pin(async move { f.trigger(kind) })
+        })
+        .map_err(|e| {
+            AppError::invalid(
+                "federation",
+                format!("上报类型 {kind} 的计划“{cron}”无效：{e}"),
+                format!("roll-up {kind}: bad schedule {cron:?}: {e}"),
+            )
+        })?;
+        scheduler.add(job).await.map_err(AppError::internal)?;
+    }
+    scheduler.start().await.map_err(AppError::internal)?;
+    tokio::spawn(async move {
+        let _running = scheduler;
+        std::future::pending::<()>().await
+    });
+    Ok(())
+}

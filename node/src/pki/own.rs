@@ -1,0 +1,199 @@
+//! The node's own certificates under its CA: the federation listener's server certificate
+//! and the client certificate it calls its parent with. They are issued on first use and
+//! issued again (rotated) when fewer than [`RENEW_DAYS`] days remain, so a running node never
+//! serves an expired certificate; the listener picks new ones up without a restart.
+//!
+//! Also the node's trust: the national root and the revocation lists in `pki/crls/`.
+
+use std::path::Path;
+
+use openssl::asn1::Asn1Time;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tracenode_federation::tiers::{Identity, Leaf, TierError};
+use tracenode_federation::transport::{Credentials, Trust};
+
+use super::{bundle, certs, read, refused, write, NodePki};
+use crate::error::{AppError, AppResult};
+
+/// Days before expiry when a certificate is issued again.
+pub const RENEW_DAYS: u32 = 30;
+/// Folder of the revocation lists the node holds (PEM files).
+pub const CRLS: &str = "crls";
+
+/// One of the node's own leaf certificates with its key and the CA certificates above it.
+#[derive(Clone)]
+pub struct OwnCertificate {
+    /// The leaf, then the node's CA and the CAs above it (without the root).
+    pub chain: Vec<X509>,
+    /// The leaf's key.
+    pub key: PKey<Private>,
+}
+
+impl OwnCertificate {
+    /// The rustls form.
+    pub fn credentials(&self) -> AppResult<Credentials> {
+        let mut chain = Vec::with_capacity(self.chain.len());
+        for c in &self.chain {
+            chain.push(CertificateDer::from(c.to_der().map_err(openssl_failed)?));
+        }
+        let key =
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.private_key_to_pkcs8().map_err(openssl_failed)?));
+        Ok(Credentials { chain, key })
+    }
+
+    /// When the leaf expires.
+    pub fn not_after(&self) -> String {
+        self.chain.first().map(|c| c.not_after().to_string()).unwrap_or_default()
+    }
+}
+
+fn openssl_failed(e: openssl::error::ErrorStack) -> AppError {
+    refused(TierError::Openssl(e))
+}
+
+/// Which of the node's own certificates.
+#[derive(Debug, Clone, Copy)]
+pub enum Own {
+    /// The federation listener's.
+    Server,
+    /// The one it calls its parent with and signs batches with.
+    Client,
+}
+
+impl Own {
+    fn file(self) -> &'static str {
+        match self {
+            Own::Server => "node-server",
+            Own::Client => "node-client",
+        }
+    }
+}
+
+fn expires_within(cert: &X509, days: u32) -> bool {
+    Asn1Time::days_from_now(days).is_ok_and(|limit| cert.not_after() < limit)
+}
+
+impl NodePki {
+    /// Whether the node's CA is installed.
+    pub fn installed(&self) -> bool {
+        self.path(bundle::CA).exists()
+    }
+
+    /// The node's identity URI, once its CA is installed.
+    pub fn identity(&self) -> AppResult<Identity> {
+        tracenode_federation::tiers::identity_of(self.authority()?.certificate()).map_err(refused)
+    }
+
+    /// The CA certificates above a leaf: the node's CA and those above it, without the root.
+    fn above(&self) -> AppResult<Vec<X509>> {
+        let root = certs(&read(&self.path(bundle::ROOT))?)?;
+        let root_der = root.first().and_then(|r| r.to_der().ok());
+        let mut above = certs(&read(&self.path(bundle::CA))?)?;
+        above.extend(certs(&read(&self.path(bundle::CHAIN))?)?);
+        above.retain(|c| c.to_der().ok() != root_der);
+        Ok(above)
+    }
+
+    /// The node's own certificate of kind `which`, issued now if it is missing or expires
+    /// within [`RENEW_DAYS`]; `names` are the server certificate's DNS names and addresses.
+    pub fn own(&self, which: Own, names: &[String]) -> AppResult<OwnCertificate> {
+        let cert_path = self.path(&format!("{}.pem", which.file()));
+        let key_path = self.path(&format!("{}.key", which.file()));
+        if cert_path.exists() && key_path.exists() {
+            let cert = X509::from_pem(&read(&cert_path)?).map_err(openssl_failed)?;
+            let key = PKey::private_key_from_pem(&read(&key_path)?).map_err(openssl_failed)?;
+            let issued_by_ca =
+                self.authority()?.certificate().public_key().is_ok_and(|ca| cert.verify(&ca).unwrap_or(false));
+            if issued_by_ca && !expires_within(&cert, RENEW_DAYS) {
+                let mut chain = vec![cert];
+                chain.extend(self.above()?);
+                return Ok(OwnCertificate { chain, key });
+            }
+        }
+        self.issue_own(which, names, &cert_path, &key_path)
+    }
+
+    /// Issues the node's own certificate of kind `which` now (rotation).
+    pub fn rotate(&self, which: Own, names: &[String]) -> AppResult<OwnCertificate> {
+        let cert_path = self.path(&format!("{}.pem", which.file()));
+        let key_path = self.path(&format!("{}.key", which.file()));
+        self.issue_own(which, names, &cert_path, &key_path)
+    }
+
+    fn issue_own(&self, which: Own, names: &[String], cert_path: &Path, key_path: &Path) -> AppResult<OwnCertificate> {
+        let leaf = match which {
+            Own::Server => {
+                let (ips, dns): (Vec<String>, Vec<String>) =
+                    names.iter().cloned().partition(|n| n.parse::<std::net::IpAddr>().is_ok());
+                Leaf::Server { dns, ips }
+            }
+            Own::Client => Leaf::NodeClient,
+        };
+        let (cert, key) = self.authority()?.issue_with_key(&leaf).map_err(refused)?;
+        // The key first: a certificate never sits next to a key that is not its own.
+        write(key_path, &key.private_key_to_pem_pkcs8().map_err(openssl_failed)?, true)?;
+        write(cert_path, &cert.to_pem().map_err(openssl_failed)?, false)?;
+        let mut chain = vec![cert];
+        chain.extend(self.above()?);
+        Ok(OwnCertificate { chain, key })
+    }
+
+    /// The national root.
+    pub fn root(&self) -> AppResult<X509> {
+        certs(&read(&self.path(bundle::ROOT))?)?.into_iter().next().ok_or_else(|| refused(TierError::NoIdentity))
+    }
+
+    /// What the node trusts: the root and every revocation list in `pki/crls/` (each checked
+    /// to be PEM; the TLS layer checks issuers and signatures).
+    pub fn trust(&self) -> AppResult<Trust> {
+        let root = CertificateDer::from(self.root()?.to_der().map_err(openssl_failed)?);
+        let mut crls = Vec::new();
+        let dir = self.path(CRLS);
+        if dir.is_dir() {
+            let entries = std::fs::read_dir(&dir).map_err(|e| super::io(&dir, e))?;
+            let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            for path in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "pem")) {
+                let crl = openssl::x509::X509Crl::from_pem(&read(&path)?).map_err(|e| {
+                    AppError::invalid(
+                        "pki",
+                        format!("吊销列表 {} 无法读取：{e}", path.display()),
+                        format!("revocation list {} is unreadable: {e}", path.display()),
+                    )
+                })?;
+                crls.push(CertificateRevocationListDer::from(crl.to_der().map_err(openssl_failed)?));
+            }
+        }
+        Ok(Trust { root, crls })
+    }
+
+    /// Stores a revocation list (PEM) under `name` for the listener's next reload.
+    pub fn store_crl(&self, name: &str, pem: &[u8]) -> AppResult<()> {
+        let dir = self.path(CRLS);
+        std::fs::create_dir_all(&dir).map_err(|e| super::io(&dir, e))?;
+        write(&dir.join(format!("{name}.pem")), pem, false)
+    }
+
+    /// A digest of every file the listener is built from, to tell when it must reload.
+    pub fn files_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut paths: Vec<std::path::PathBuf> =
+            [bundle::CA, bundle::CHAIN, bundle::ROOT, "node-server.pem", "node-client.pem"]
+                .iter()
+                .map(|n| self.path(n))
+                .collect();
+        if let Ok(entries) = std::fs::read_dir(self.path(CRLS)) {
+            let mut crls: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            crls.sort();
+            paths.extend(crls);
+        }
+        for p in paths {
+            h.update(p.to_string_lossy().as_bytes());
+            h.update(std::fs::read(&p).unwrap_or_default());
+        }
+        hex::encode(h.finalize())
+    }
+}

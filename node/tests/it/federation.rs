@@ -1,0 +1,383 @@
+//! Federation end to end: four tiers on loopback, each a real node with its own database,
+//! enrolled through the tier PKI and joined by mutual TLS. Registrations and statistics
+//! roll up to the national node; batches are refused or ignored as the protocol says; a
+//! parent that goes away and comes back gets everything exactly once; a tenant's certificate
+//! and a sibling's are refused.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tracenode::config::{Config, Tier};
+use tracenode::federation::children;
+use tracenode::federation::kinds::statistics;
+use tracenode::pki::NodePki;
+use tracenode::region::RegionCode;
+use tracenode::trace::daily;
+use tracenode_federation::batch::Batch;
+use tracenode_federation::tiers::{Identity, Leaf};
+use tracenode_federation::transport::{self, Credentials};
+
+use crate::ingest::{csv_of, import, json_of, record};
+use crate::on_both_backends;
+use crate::registry::{code, entity, Machine};
+use crate::support::{expect_problem, Backend, Session, TestApp};
+
+/// A free loopback port (a parent must come back on the same one).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn federation_toml(port: Option<u16>, parent: Option<&TestApp>) -> String {
+    let listen = port.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default();
+    let parent_url = parent
+        .map(|p| format!("https://127.0.0.1:{}", p.federation_addr.expect("parent listens").port()))
+        .unwrap_or_default();
+    format!(
+        "[federation]\nlisten = \"{listen}\"\nparent_url = \"{parent_url}\"\nreload_every_seconds = 1\nretry_every_seconds = 1\n\
+         registrations_cron = \"\"\nstatistics_cron = \"\"\ncheckpoints_cron = \"\"\n"
+    )
+}
+
+/// The national node, with the root.
+async fn national(backend: Backend) -> TestApp {
+    let toml = federation_toml(Some(free_port()), None);
+    TestApp::spawn_node(backend, Tier::National, "100000", &toml, |c| {
+        NodePki::of(c).init_root().expect("root");
+    })
+    .await
+}
+
+/// Enrols the node of `config` under `parent` by file, as an operator would.
+fn enrol(parent: &TestApp, config: &Config) {
+    let child = NodePki::of(config);
+    let (request, _) = child.request().expect("request");
+    let out = tempfile::tempdir().expect("tempdir");
+    let (identity, fingerprint) = NodePki::of(&parent.config).sign(&request, out.path()).expect("sign");
+    let region = RegionCode::parse(identity.region()).expect("region");
+    parent.db.transaction_sync(|conn| children::enrol(conn, &region, &fingerprint, "file", None)).expect("enrol");
+    child.install(out.path()).expect("install");
+}
+
+/// A node below `parent`, enrolled and started; `listen` if it has children of its own.
+async fn child_node(backend: Backend, parent: &TestApp, tier: Tier, region: &str, port: Option<u16>) -> TestApp {
+    let toml = federation_toml(port, Some(parent));
+    TestApp::spawn_node(backend, tier, region, &toml, |c| enrol(parent, c)).await
+}
+
+struct Desk {
+    sys: Session,
+    key: Machine,
+    reviewer: Session,
+}
+
+async fn desk(app: &TestApp) -> Desk {
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    let tenant = app.tenant(&sys, "platform-a", "330106").await;
+    let key = Machine { client: app.client(), key: app.api_key(&sys, &sec, tenant["id"].as_str().expect("id")).await };
+    let reviewer = app.staff(&sys, &sec, "reviewer", None).await;
+    Desk { sys, key, reviewer }
+}
+
+/// Registers and approves `n` entities from `serial`, then imports `records` sales between
+/// the first two; returns the entity codes.
+async fn fill(app: &TestApp, d: &Desk, serial: u32, n: u32, records: usize) -> Vec<String> {
+    let mut codes = Vec::new();
+    for i in 0..n {
+        let c = code("330106", serial + i);
+        let res =
+            d.key.post(app, "/api/v1/registry/entities", entity(&c, &format!("商户{}", serial + i), "330106")).await;
+        let created = json_of(res, 201).await;
+        let id = created["entity"]["id"].as_str().expect("id").to_owned();
+        if created["entity"]["status"] == "pending" {
+            let res = d
+                .reviewer
+                .post(app, &format!("/api/v1/registry/entities/{id}/review"), serde_json::json!({"approve": true}))
+                .await;
+            assert_eq!(res.status(), 200);
+        }
+        codes.push(c);
+    }
+    let batch: Vec<_> = (0..records)
+        .map(|i| {
+            record(
+                &format!("r{serial}-{i}"),
+                &format!("TC-{serial}-{i}"),
+                &codes[0],
+                &codes[1],
+                1.0 + i as f64,
+                Some(8.0),
+            )
+        })
+        .collect();
+    let r = json_of(import(app, &d.key, "format=csv", csv_of(&batch)).await, 200).await;
+    assert_eq!(r["accepted"].as_u64(), Some(records as u64), "{r}");
+    codes
+}
+
+async fn run(app: &TestApp, session: &Session, kind: &str) -> Value {
+    json_of(session.post(app, &format!("/api/v1/federation/rollups/{kind}/run"), serde_json::json!({})).await, 200)
+        .await
+}
+
+/// Waits until `check` holds on the node, for at most 30 seconds.
+async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+fn held(app: &TestApp) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federated_registrations as fr;
+    let mut conn = app.db.conn().expect("conn");
+    fr::table
+        .select((fr::source_region, fr::object_id))
+        .order((fr::source_region, fr::object_id))
+        .load(&mut *conn)
+        .expect("held")
+}
+
+fn audit_head(app: &TestApp) -> (i64, String) {
+    use diesel::prelude::*;
+    use tracenode::db::schema::audit_log;
+    let mut conn = app.db.conn().expect("conn");
+    audit_log::table
+        .order(audit_log::seq.desc())
+        .select((audit_log::seq, audit_log::hash))
+        .first(&mut *conn)
+        .expect("head")
+}
+
+/// Recounted raw data of several nodes, as one slice per day.
+fn recount(apps: &[&TestApp]) -> statistics::Jurisdiction {
+    let mut all = statistics::Jurisdiction::new();
+    for app in apps {
+        let mut conn = app.db.conn().expect("conn");
+        for (key, totals) in daily::recount(&mut conn, None).expect("recount") {
+            let f = all
+                .entry(key.day.format("%Y-%m-%d").to_string())
+                .or_default()
+                .entry((key.region, key.category, key.stage, key.direction))
+                .or_default();
+            f.records += totals.records;
+            f.quantity_milli += totals.quantity_milli;
+            f.amount_fen += totals.amount_fen;
+            f.priced += totals.priced;
+            f.price_fen_sum += totals.price_fen_sum;
+        }
+    }
+    all
+}
+
+fn rolled_up(app: &TestApp) -> statistics::Jurisdiction {
+    let mut conn = app.db.conn().expect("conn");
+    statistics::jurisdiction(&mut conn).expect("jurisdiction")
+}
+
+async fn four_tiers_roll_up_to_the_national_node(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let county = child_node(backend, &city, Tier::County, "330106", None).await;
+
+    let county_desk = desk(&county).await;
+    let city_desk = desk(&city).await;
+    let county_codes = fill(&county, &county_desk, 100, 3, 6).await;
+    let city_codes = fill(&city, &city_desk, 200, 2, 4).await;
+
+    // The county sends up; every tier above forwards what arrives.
+    let r = run(&county, &county_desk.sys, "registrations").await;
+    assert_eq!((r["made"].as_i64(), r["sent"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1), Some(0)), "{r}");
+    run(&county, &county_desk.sys, "statistics").await;
+    run(&city, &city_desk.sys, "registrations").await;
+    run(&city, &city_desk.sys, "statistics").await;
+    eventually("the national node holds every registration", || held(&nation).len() == 5).await;
+    let sources: Vec<String> = held(&nation).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(sources.iter().filter(|s| *s == "330106").count(), 3, "{sources:?}");
+    assert_eq!(sources.iter().filter(|s| *s == "330100").count(), 2, "{sources:?}");
+    assert_eq!(county_codes.len() + city_codes.len(), 5);
+
+    // The national statistics equal a recount of the raw data of every tier.
+    let expected = recount(&[&county, &city]);
+    assert!(!expected.is_empty());
+    eventually("the national statistics equal the recount", || rolled_up(&nation) == expected).await;
+    assert_eq!(rolled_up(&province), expected);
+
+    // National staff see it by region, and drill down.
+    let sys = nation.admin("sysadmin").await;
+    let by_province: Value =
+        sys.get(&nation, "/api/v1/federation/indicators?digits=2").await.json().await.expect("json");
+    assert_eq!(by_province[0]["region"], "33");
+    assert_eq!(by_province[0]["records"], 10, "{by_province}");
+    let children: Value = sys.get(&nation, "/api/v1/federation/children").await.json().await.expect("json");
+    assert_eq!(children[0]["region"], "330000");
+    assert!(children[0]["applied"].as_i64().expect("applied") >= 2, "{children}");
+    expect_problem(sys.get(&nation, "/api/v1/federation/indicators?digits=3").await, 422, "validation_failed").await;
+
+    // More data later: only the change goes up, and the slice is replaced, not added to.
+    let more: Vec<_> = (0..2)
+        .map(|i| record(&format!("late-{i}"), &format!("TC-late-{i}"), &county_codes[0], &county_codes[1], 2.0, None))
+        .collect();
+    json_of(import(&county, &county_desk.key, "format=csv", csv_of(&more)).await, 200).await;
+    let r = run(&county, &county_desk.sys, "statistics").await;
+    assert_eq!(r["made"], 1, "{r}");
+    let r = run(&county, &county_desk.sys, "statistics").await;
+    assert_eq!(r["made"], 0, "nothing changed: {r}");
+    let expected = recount(&[&county, &city]);
+    eventually("the national statistics follow the change", || rolled_up(&nation) == expected).await;
+
+    // The head of the county's audit chain reaches the city, signed.
+    let head = audit_head(&county);
+    run(&county, &county_desk.sys, "audit-checkpoints").await;
+    let mut conn = city.db.conn().expect("conn");
+    let kept = tracenode::federation::kinds::checkpoints::kept(&mut conn, "330106").expect("kept");
+    assert_eq!(kept.first().map(|k| (k.0, k.1.clone())), Some(head));
+}
+on_both_backends!(four_tiers_roll_up_to_the_national_node);
+
+/// A reqwest client presenting `leaf` (issued by `issuer`'s CA) to the node's listener.
+fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
+    let pki = NodePki::of(&issuer.config);
+    let authority = pki.authority().expect("authority");
+    let (cert, key) = authority.issue_with_key(&leaf).expect("leaf");
+    let mut chain = vec![rustls::pki_types::CertificateDer::from(cert.to_der().expect("der"))];
+    let own = pki.own(tracenode::pki::own::Own::Client, &[]).expect("own");
+    chain.extend(own.credentials().expect("creds").chain.into_iter().skip(1));
+    let creds = Credentials {
+        chain,
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.private_key_to_pkcs8().expect("pkcs8").into()),
+    };
+    let tls = transport::client_config(creds, &pki.trust().expect("trust")).expect("tls");
+    reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
+}
+
+fn url(app: &TestApp, path: &str) -> String {
+    format!("https://127.0.0.1:{}{path}", app.federation_addr.expect("listens").port())
+}
+
+async fn post_batch(client: &reqwest::Client, parent: &TestApp, batch: &Batch) -> reqwest::Response {
+    client.post(url(parent, "/federation/v1/batches")).json(batch).send().await.expect("post")
+}
+
+fn stats_batch(region: &str, no: i64, day: &str, records: i64) -> Batch {
+    let body = serde_json::json!([{"day": day, "rows": [{"region": region, "category": "01", "stage": "distribution_sale",
+        "direction": "out", "records": records, "quantity_milli": 1000 * records, "amount_fen": 800 * records,
+        "priced": records, "price_fen_sum": 800 * records}]}]);
+    Batch::new(
+        "statistics",
+        &Identity::Node { region: region.into() },
+        no,
+        1,
+        body.to_string(),
+        "2026-11-26T00:00:00Z".into(),
+    )
+}
+
+async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let county = child_node(backend, &city, Tier::County, "330106", None).await;
+    let as_county = client_with(&county, Leaf::NodeClient);
+
+    let hello: Value =
+        as_county.get(url(&city, "/federation/v1/hello")).send().await.expect("hello").json().await.expect("json");
+    assert_eq!(hello["you"], "urn:tracenode:node:330106");
+    assert_eq!(hello["me"], "urn:tracenode:node:330100");
+
+    // In order: applied. The same batch again: ignored, answered with the cursor.
+    let first = stats_batch("330106", 1, "2026-11-20", 3);
+    let r = json_of(post_batch(&as_county, &city, &first).await, 200).await;
+    assert_eq!((r["outcome"].as_str(), r["applied_through"].as_i64()), (Some("applied"), Some(1)));
+    let r = json_of(post_batch(&as_county, &city, &first).await, 200).await;
+    assert_eq!((r["outcome"].as_str(), r["applied_through"].as_i64()), (Some("duplicate"), Some(1)));
+    // Out of order: a gap is refused; another batch under a used number is refused.
+    let third = stats_batch("330106", 3, "2026-11-20", 9);
+    let p = expect_problem(post_batch(&as_county, &city, &third).await, 422, "batch_refused").await;
+    assert_eq!(p["reason"], "batch_gap", "{p}");
+    let other_one = stats_batch("330106", 1, "2026-11-20", 7);
+    let p = expect_problem(post_batch(&as_county, &city, &other_one).await, 422, "batch_refused").await;
+    assert_eq!(p["reason"], "batch_conflict", "{p}");
+    // Corrupted: the body no longer matches its digest.
+    let mut corrupt = stats_batch("330106", 2, "2026-11-20", 4);
+    corrupt.body = corrupt.body.replace("\"records\":4", "\"records\":40");
+    let p = expect_problem(post_batch(&as_county, &city, &corrupt).await, 422, "batch_refused").await;
+    assert_eq!(p["reason"], "digest_mismatch", "{p}");
+    // A batch naming another sender than the certificate.
+    let forged = stats_batch("330102", 2, "2026-11-20", 4);
+    let p = expect_problem(post_batch(&as_county, &city, &forged).await, 422, "batch_refused").await;
+    assert_eq!(p["reason"], "sender_mismatch", "{p}");
+    // None of that changed the slice: the first batch's three records stand.
+    let day = rolled_up(&city).remove("2026-11-20").expect("day");
+    assert_eq!(day.values().map(|f| f.records).sum::<i64>(), 3);
+    // The next in order replaces the slice, never adds to it.
+    let second = stats_batch("330106", 2, "2026-11-20", 4);
+    json_of(post_batch(&as_county, &city, &second).await, 200).await;
+    let day = rolled_up(&city).remove("2026-11-20").expect("day");
+    assert_eq!(day.values().map(|f| f.records).sum::<i64>(), 4);
+
+    // A tenant's certificate may not call federation endpoints.
+    let tenant = client_with(&county, Leaf::TenantClient { tenant: "platform-a".into() });
+    let p = expect_problem(
+        post_batch(&tenant, &city, &stats_batch("330106", 3, "2026-11-20", 1)).await,
+        403,
+        "unknown_sender",
+    )
+    .await;
+    assert!(p["detail"].as_str().expect("detail").contains("tenant"), "{p}");
+    // A county cannot act as its sibling: a node the city never enrolled is refused, and the
+    // county's own certificate cannot speak for the sibling.
+    let sibling = client_with(&city, Leaf::NodeClient);
+    let r = sibling.get(url(&province, "/federation/v1/cursors/statistics")).send().await.expect("cursor");
+    assert_eq!(r.status(), 200, "the city is the province's child");
+    let p = expect_problem(
+        post_batch(&as_county, &province, &stats_batch("330106", 1, "2026-11-20", 1)).await,
+        403,
+        "unknown_sender",
+    )
+    .await;
+    assert!(p["detail_zh"].as_str().expect("zh").contains("330106"), "{p}");
+    // No certificate at all: the handshake fails.
+    let anonymous = reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
+    assert!(anonymous.get(url(&city, "/federation/v1/hello")).send().await.is_err());
+
+    // Every refusal is on record at the parent.
+    let sys = city.admin("sysadmin").await;
+    let incoming: Value = sys.get(&city, "/api/v1/federation/incoming?child=330106").await.json().await.expect("json");
+    let outcomes: Vec<&str> = incoming.as_array().expect("list").iter().filter_map(|b| b["outcome"].as_str()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "refused").count(), 4, "{incoming}");
+    assert_eq!(outcomes.iter().filter(|o| **o == "duplicate").count(), 1, "{incoming}");
+}
+on_both_backends!(batches_are_refused_or_ignored_as_the_protocol_says);
+
+async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
+    let nation = national(backend).await;
+    let mut province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", None).await;
+    let d = desk(&city).await;
+    fill(&city, &d, 300, 2, 3).await;
+    run(&city, &d.sys, "registrations").await;
+    eventually("the first registrations arrive", || held(&province).len() == 2).await;
+
+    // The province goes away; the city keeps working and queueing.
+    province.stop().await;
+    fill(&city, &d, 310, 2, 2).await;
+    let r = run(&city, &d.sys, "registrations").await;
+    assert_eq!((r["made"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1)), "{r}");
+    assert!(r["error"].as_str().is_some_and(|e| e.contains("upstream_failed")), "{r}");
+    let status: Value = d.sys.get(&city, "/api/v1/federation").await.json().await.expect("json");
+    assert_eq!(status["uplink"][0]["pending"], 1, "{status}");
+
+    // It comes back: the waiting batch arrives once, and a resend changes nothing.
+    province.restart().await;
+    let r = run(&city, &d.sys, "registrations").await;
+    assert_eq!((r["sent"].as_i64(), r["pending"].as_i64()), (Some(1), Some(0)), "{r}");
+    assert_eq!(held(&province).len(), 4);
+    eventually("the national node holds all four once", || held(&nation).len() == 4).await;
+}
+on_both_backends!(a_parent_away_gets_everything_exactly_once);
