@@ -1,4 +1,5 @@
-//! The command line (命令行): `init`, `serve`, `migrate`, `user`, `tenant`, `audit`.
+//! The command line (命令行): `init`, `serve`, `migrate`, `user`, `tenant`, `audit`, `import`,
+//! `pki`, `rollup`, `federation`.
 //!
 //! Commands that change data write audit rows as the actor `cli`, the node's operator at the
 //! machine itself. Errors print their bilingual message and exit with status 1.
@@ -55,6 +56,12 @@ pub enum Command {
     /// The node's certificates: root, requests, signing children, installing (证书管理).
     #[command(subcommand)]
     Pki(crate::pki::cli::PkiCommand),
+    /// Roll-ups to the parent, by hand (上报).
+    #[command(subcommand)]
+    Rollup(crate::federation::cli::RollupCommand),
+    /// The federation: offline files and status (联邦).
+    #[command(subcommand)]
+    Federation(crate::federation::cli::FederationCommand),
 }
 
 /// `import` arguments.
@@ -212,6 +219,14 @@ fn dispatch(cli: Cli) -> AppResult<()> {
             let (config, db) = open(&cli.config)?;
             crate::pki::cli::run(&config, &db, cmd)
         }
+        Command::Rollup(cmd) => {
+            let (config, db) = open(&cli.config)?;
+            crate::federation::cli::rollup(&config, &db, cmd)
+        }
+        Command::Federation(cmd) => {
+            let (config, db) = open(&cli.config)?;
+            crate::federation::cli::run(&config, &db, cmd)
+        }
     }
 }
 
@@ -280,6 +295,9 @@ fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {
             "tracenode 已启动 / running: https://{}/  (控制台 console: https://{}/login)",
             running.addr, running.addr
         );
+        if let Some(addr) = running.federation_addr {
+            println!("联邦接口（双向 TLS）/ federation listener (mutual TLS): https://{addr}/");
+        }
         running.serve().await.map_err(AppError::internal)
     })
 }

@@ -113,7 +113,7 @@ pub struct FederationStatus {
     pub uplink: Vec<UplinkState>,
 }
 
-fn uplink_states(conn: &mut crate::db::DbConnection) -> AppResult<Vec<UplinkState>> {
+pub(crate) fn uplink_states(conn: &mut crate::db::DbConnection) -> AppResult<Vec<UplinkState>> {
     let mut out = Vec::new();
     for k in kinds::KINDS {
         let row: Option<(Option<chrono::NaiveDateTime>, Option<String>, i32)> = fu::table

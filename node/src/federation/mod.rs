@@ -9,13 +9,17 @@
 //!   that runs on the cron schedules, on arrival of a child's batch, and by hand; one run at a
 //!   time per kind across processes (a lease row).
 //! - [`inbox`]: a child's batch checked and applied with its cursor, or refused whole.
-//! - [`children`]: the enrolled children and their traffic; [`api`]: the endpoints.
+//! - [`offline`]: the same batches as signed files for networks without a live link.
+//! - [`children`]: the enrolled children and their traffic; [`api`]: the endpoints;
+//!   [`cli`]: `tracenode rollup …` and `tracenode federation …`.
 
 pub mod api;
 pub mod children;
+pub mod cli;
 pub mod inbox;
 pub mod kinds;
 pub mod listener;
+pub mod offline;
 pub mod peer;
 pub mod uplink;
 

@@ -163,6 +163,14 @@ pub fn pending(conn: &mut DbConnection, kind: &str, limit: i64) -> AppResult<Vec
         .load(conn)?)
 }
 
+/// Stored batches of `kind` in order: only those waiting, or all.
+pub fn batches(conn: &mut DbConnection, kind: &str, waiting_only: bool) -> AppResult<Vec<(i64, String)>> {
+    if waiting_only {
+        return pending(conn, kind, i64::MAX);
+    }
+    Ok(fo::table.filter(fo::kind.eq(kind)).order(fo::batch_no.asc()).select((fo::batch_no, fo::batch)).load(conn)?)
+}
+
 fn mark_applied(db: &Db, kind: &str, through: i64) -> AppResult<i64> {
     db.transaction_sync(|conn| {
         Ok(diesel::update(

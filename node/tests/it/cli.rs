@@ -21,7 +21,7 @@ fn help_describes_every_command() {
     let out = tracenode(&["--help"]);
     assert!(out.status.success());
     let help = text(&out);
-    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit", "import", "pki"] {
+    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit", "import", "pki", "rollup", "federation"] {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("重要产品追溯管理平台"));

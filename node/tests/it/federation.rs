@@ -381,3 +381,79 @@ async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     eventually("the national node holds all four once", || held(&nation).len() == 4).await;
 }
 on_both_backends!(a_parent_away_gets_everything_exactly_once);
+
+fn tracenode(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
+        .args(args)
+        .env("TRACENODE_CONFIG", app.node_dir().join("tracenode.toml"))
+        .output()
+        .expect("run tracenode")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn held_versions(app: &TestApp) -> Vec<(String, String, String, i32)> {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federated_registrations as fr;
+    let mut conn = app.db.conn().expect("conn");
+    fr::table
+        .select((fr::source_region, fr::object_kind, fr::object_id, fr::version))
+        .order((fr::source_region, fr::object_kind, fr::object_id))
+        .load(&mut *conn)
+        .expect("held")
+}
+
+async fn offline_files_give_what_the_live_link_gives(backend: Backend) {
+    // The county's data reaches one city over the link and a second city (the same region,
+    // on a network without a link) by file.
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let live = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let offline = child_node(backend, &province, Tier::City, "330100", None).await;
+    let county = child_node(backend, &live, Tier::County, "330106", None).await;
+    let fingerprint = {
+        let mut conn = live.db.conn().expect("conn");
+        children::traffic(&mut conn).expect("children")[0].child.fingerprint.clone()
+    };
+    let region = RegionCode::parse("330106").expect("region");
+    offline.db.transaction_sync(|conn| children::enrol(conn, &region, &fingerprint, "file", None)).expect("enrol");
+
+    let d = desk(&county).await;
+    fill(&county, &d, 400, 3, 5).await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let file = out.path().join("330106.json");
+    let file_arg = file.to_str().expect("path");
+    let exported = tracenode(&county, &["federation", "export", "--all", "--out", file_arg]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let r = run(&county, &d.sys, "registrations").await;
+    assert_eq!(r["sent"], 1, "the live link sends the batch the file also carries: {r}");
+    run(&county, &d.sys, "statistics").await;
+    run(&county, &d.sys, "audit-checkpoints").await;
+
+    let imported = tracenode(&offline, &["federation", "import", file_arg]);
+    assert!(imported.status.success(), "{}", text(&imported));
+    assert!(text(&imported).contains("applied"), "{}", text(&imported));
+    assert_eq!(held_versions(&offline), held_versions(&live));
+    assert_eq!(held_versions(&offline).len(), 3);
+    assert_eq!(rolled_up(&offline), rolled_up(&live));
+    assert_eq!(rolled_up(&offline), recount(&[&county]));
+
+    // Carried twice: nothing changes.
+    let again = tracenode(&offline, &["federation", "import", file_arg]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(!text(&again).contains(": applied"), "{}", text(&again));
+    assert_eq!(held_versions(&offline).len(), 3);
+    assert_eq!(rolled_up(&offline), recount(&[&county]));
+
+    // A file changed on the way is refused whole.
+    let tampered = std::fs::read_to_string(&file).expect("file").replacen(r#"\"records\":"#, r#"\"records\":1"#, 1);
+    assert_ne!(tampered, std::fs::read_to_string(&file).expect("file"), "the file was changed");
+    let bad = out.path().join("tampered.json");
+    std::fs::write(&bad, tampered).expect("write");
+    let refused = tracenode(&offline, &["federation", "import", bad.to_str().expect("path")]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("batch_refused"), "{}", text(&refused));
+}
+on_both_backends!(offline_files_give_what_the_live_link_gives);
