@@ -200,6 +200,26 @@ impl Request {
     }
 }
 
+/// When a certificate is valid, in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// From.
+    pub not_before: i64,
+    /// Until.
+    pub not_after: i64,
+}
+
+impl Validity {
+    /// From now for `days` days.
+    pub fn days(days: u32) -> Validity {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        Validity { not_before: now, not_after: now + i64::from(days) * 86_400 }
+    }
+}
+
 /// What a node's authority issues below itself.
 #[derive(Debug, Clone)]
 pub enum Leaf {
@@ -279,7 +299,7 @@ impl Authority {
         &self,
         subject: &X509Name,
         key: &PKeyRef<Public>,
-        days: u32,
+        validity: &Validity,
     ) -> Result<openssl::x509::X509Builder, TierError> {
         let mut b = X509::builder()?;
         b.set_version(2)?;
@@ -287,8 +307,8 @@ impl Authority {
         b.set_subject_name(subject)?;
         b.set_issuer_name(self.cert.subject_name())?;
         b.set_pubkey(key)?;
-        b.set_not_before(&*Asn1Time::days_from_now(0)?)?;
-        b.set_not_after(&*Asn1Time::days_from_now(days)?)?;
+        b.set_not_before(&*Asn1Time::from_unix(validity.not_before)?)?;
+        b.set_not_after(&*Asn1Time::from_unix(validity.not_after)?)?;
         Ok(b)
     }
 
@@ -309,7 +329,7 @@ impl Authority {
             return Err(TierError::OutsideParent { parent: self.region.clone(), child: region });
         }
         let key = request.csr.public_key()?;
-        let mut b = self.builder(&name(&format!("tracenode node CA {region}"))?, &key, CA_DAYS)?;
+        let mut b = self.builder(&name(&format!("tracenode node CA {region}"))?, &key, &Validity::days(CA_DAYS))?;
         b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
         b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
         let san = SubjectAlternativeName::new()
@@ -319,8 +339,13 @@ impl Authority {
         self.finish(b)
     }
 
-    /// Issues a certificate below this authority for `key`.
+    /// Issues a certificate below this authority for `key`, valid [`LEAF_DAYS`] from now.
     pub fn issue(&self, leaf: &Leaf, key: &PKeyRef<Public>) -> Result<X509, TierError> {
+        self.issue_for(leaf, key, &Validity::days(LEAF_DAYS))
+    }
+
+    /// Issues a certificate below this authority for `key`, valid for `validity`.
+    pub fn issue_for(&self, leaf: &Leaf, key: &PKeyRef<Public>, validity: &Validity) -> Result<X509, TierError> {
         let node = Identity::Node { region: self.region.clone() };
         let (identity, common_name) = match leaf {
             Leaf::Server { .. } => (node.clone(), format!("tracenode node {}", self.region)),
@@ -333,7 +358,7 @@ impl Authority {
                 (id, format!("tracenode tenant {tenant}@{}", self.region))
             }
         };
-        let mut b = self.builder(&name(&common_name)?, key, LEAF_DAYS)?;
+        let mut b = self.builder(&name(&common_name)?, key, validity)?;
         b.append_extension(BasicConstraints::new().critical().build()?)?;
         b.append_extension(KeyUsage::new().critical().digital_signature().key_agreement().build()?)?;
         let eku = match leaf {
@@ -358,9 +383,14 @@ impl Authority {
 
     /// A new key and a certificate for it.
     pub fn issue_with_key(&self, leaf: &Leaf) -> Result<(X509, PKey<Private>), TierError> {
+        self.issue_with_key_for(leaf, &Validity::days(LEAF_DAYS))
+    }
+
+    /// A new key and a certificate for it, valid for `validity`.
+    pub fn issue_with_key_for(&self, leaf: &Leaf, validity: &Validity) -> Result<(X509, PKey<Private>), TierError> {
         let key = new_key()?;
         let public = PKey::public_key_from_der(&key.public_key_to_der()?)?;
-        Ok((self.issue(leaf, &public)?, key))
+        Ok((self.issue_for(leaf, &public, validity)?, key))
     }
 }
 

@@ -1,8 +1,9 @@
 //! Who is calling: the [`Caller`] extractor for API handlers and [`ConsoleCaller`] for console
 //! pages.
 //!
-//! A caller is either a machine presenting `Authorization: Bearer tnk_…` (an API key) or a
-//! person with a session cookie whose session is fully signed in. Identity never comes from
+//! A caller is a machine presenting `Authorization: Bearer tnk_…` (an API key), a tenant's
+//! machine presenting its client certificate on the mutual-TLS listener, or a person with a
+//! session cookie whose session is fully signed in. Identity never comes from
 //! other headers. Session callers must echo their CSRF token on state-changing requests: in the
 //! `X-CSRF-Token` header for the JSON API, or in the `csrf` form field for console forms
 //! (checked by the handler with [`Caller::check_csrf`]).
@@ -145,6 +146,11 @@ fn is_form(req: &HttpRequest) -> bool {
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> AppResult<Caller> {
     let ip = source_ip(req);
     let correlation_id = crate::http::request_id::current().unwrap_or_default();
+    if req.headers().get(header::AUTHORIZATION).is_none() {
+        if let Some(peer) = req.conn_data::<crate::federation::peer::Peer>() {
+            return from_certificate(state, peer.clone(), ip, correlation_id).await;
+        }
+    }
     if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
         let presented =
             auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default().to_owned();
@@ -180,6 +186,60 @@ async fn from_api_key(state: &AppState, presented: String, ip: String, correlati
                 roles: vec![role.code.clone()],
                 permissions: role.permissions,
                 tenant_id: Some(key.tenant_id),
+                scope: DataScope::default(),
+                source_ip: ip,
+                correlation_id,
+                csrf_token: None,
+                session_id: None,
+            })
+        })
+        .await
+}
+
+/// A machine client on the mutual-TLS listener, named by its verified certificate: a tenant
+/// of this node acts as itself with the tenant-client role; a node's certificate names no
+/// tenant and is refused here (nodes call the federation endpoints only).
+async fn from_certificate(
+    state: &AppState,
+    peer: crate::federation::peer::Peer,
+    ip: String,
+    correlation_id: String,
+) -> AppResult<Caller> {
+    use tracenode_federation::tiers::Identity;
+    let refused = |zh: String, en: String| AppError::with_detail(ErrorKind::Unauthenticated, zh, en);
+    let Identity::Tenant { region, tenant: code } = peer.identity.clone() else {
+        return Err(refused(
+            format!("{} 是节点证书，只能调用联邦接口", peer.identity.uri()),
+            format!("{} is a node certificate and may call federation endpoints only", peer.identity.uri()),
+        ));
+    };
+    if region != state.config.node.region.as_str() {
+        return Err(refused(
+            format!("证书属于 {region} 的租户，不是本节点的租户"),
+            format!("the certificate is for a tenant of {region}, not of this node"),
+        ));
+    }
+    state
+        .db
+        .transaction(move |conn| {
+            if !crate::pki::registry::usable(conn, &peer.certificate)? {
+                return Err(refused(
+                    "证书已被吊销或不在本节点台账中".into(),
+                    "the certificate is revoked or not in this node's register".into(),
+                ));
+            }
+            let tenant = crate::tenants::by_code(conn, &code)?;
+            if tenant.status != "active" {
+                return Err(AppError::new(ErrorKind::Unauthenticated));
+            }
+            let role = roles::by_code(conn, crate::users::permission::TENANT_CLIENT)?;
+            Ok(Caller {
+                name: format!("certificate:{code}"),
+                display_name: format!("{}（客户端证书）", tenant.name),
+                user_id: None,
+                roles: vec![role.code.clone()],
+                permissions: role.permissions,
+                tenant_id: Some(tenant.id),
                 scope: DataScope::default(),
                 source_ip: ip,
                 correlation_id,

@@ -622,6 +622,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    issued_certificates (serial) {
+        serial -> Text,
+        kind -> Text,
+        subject -> Text,
+        tenant_id -> Nullable<Text>,
+        fingerprint -> Text,
+        not_before -> Timestamp,
+        not_after -> Timestamp,
+        status -> Text,
+        issued_at -> Timestamp,
+        issued_by -> Text,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        warned_at -> Nullable<Timestamp>,
+        certificate -> Text,
+    }
+}
+
+diesel::table! {
+    crl_published (number) {
+        number -> BigInt,
+        published_at -> Timestamp,
+        next_update -> Timestamp,
+        revoked -> Integer,
+    }
+}
+
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -667,4 +696,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     federated_statistics,
     statistics_sent,
     audit_checkpoints,
+    issued_certificates,
+    crl_published,
 );

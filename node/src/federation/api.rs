@@ -35,14 +35,19 @@ fn federation(state: &AppState) -> AppResult<Arc<Federation>> {
     })
 }
 
-/// Who the caller is and who this node is.
+/// Who the caller is and who this node is (mutual-TLS listener, node certificates).
+#[utoipa::path(tag = "federation", responses((status = 200, body = serde_json::Value), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/federation/v1/hello")]
 pub async fn hello(state: web::Data<AppState>, peer: Peer) -> AppResult<HttpResponse> {
     let fed = federation(&state)?;
+    peer.node_region()?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "you": peer.identity.uri(), "me": fed.identity.uri() })))
 }
 
-/// A child's batch: applied with its cursor, or refused whole.
+/// A child's batch: applied with its cursor, or refused whole (mutual-TLS listener).
+#[utoipa::path(tag = "federation", request_body = serde_json::Value,
+    responses((status = 200, body = Receipt), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/federation/v1/batches")]
 pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Batch>) -> AppResult<HttpResponse> {
     let fed = federation(&state)?;
@@ -60,7 +65,9 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     Ok(HttpResponse::Ok().json(receipt))
 }
 
-/// The last batch of `kind` applied for the calling child.
+/// The last batch of `kind` applied for the calling child (mutual-TLS listener).
+#[utoipa::path(tag = "federation", params(("kind" = String, Path, description = "Roll-up kind")),
+    responses((status = 200, body = serde_json::Value), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/federation/v1/cursors/{kind}")]
 pub async fn cursor(state: web::Data<AppState>, peer: Peer, path: web::Path<String>) -> AppResult<HttpResponse> {
     federation(&state)?;
@@ -74,11 +81,6 @@ pub async fn cursor(state: web::Data<AppState>, peer: Peer, path: web::Path<Stri
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "kind": kind, "applied_through": through })))
-}
-
-/// The routes of the mutual-TLS listener.
-pub fn listener_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(hello).service(receive).service(cursor);
 }
 
 /// One roll-up kind's uplink.
@@ -265,9 +267,13 @@ pub async fn run_now(state: web::Data<AppState>, caller: Caller, path: web::Path
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// The operator routes on the console/API listener.
+/// The federation routes: `/federation/v1/…` answer only on the mutual-TLS listener (they
+/// need a verified certificate); `/api/v1/federation/…` are for operators.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(status)
+    cfg.service(hello)
+        .service(receive)
+        .service(cursor)
+        .service(status)
         .service(list_children)
         .service(incoming)
         .service(held_registrations)

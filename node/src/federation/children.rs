@@ -73,6 +73,32 @@ pub fn enrol(
     Ok(())
 }
 
+/// Signs a child's request into its bundle in `out`, enters its CA certificate in the
+/// register and the child among this node's children; audited.
+pub fn sign_and_enrol(
+    conn: &mut DbConnection,
+    pki: &crate::pki::NodePki,
+    ctx: &crate::audit::AuditContext,
+    request_pem: &[u8],
+    out: &std::path::Path,
+    via: &str,
+) -> AppResult<crate::pki::Signed> {
+    let signed = pki.sign(request_pem, out)?;
+    let region = RegionCode::parse(signed.identity.region())?;
+    let not_after = crate::pki::registry::time_of(signed.certificate.not_after())?;
+    crate::pki::registry::record(conn, &signed.certificate, crate::pki::registry::kind::CHILD_CA, None, &ctx.actor)?;
+    enrol(conn, &region, &signed.fingerprint, via, Some(not_after))?;
+    crate::audit::record(
+        conn,
+        ctx,
+        "pki.sign_child",
+        &signed.identity.uri(),
+        crate::audit::Outcome::Success,
+        serde_json::json!({ "fingerprint": signed.fingerprint, "via": via }),
+    )?;
+    Ok(signed)
+}
+
 /// The active child of `region`, or `unknown_sender`.
 pub fn active(conn: &mut DbConnection, region: &str) -> AppResult<ChildNode> {
     let child: Option<ChildNode> = fc::table.find(region).select(ChildNode::as_select()).first(conn).optional()?;

@@ -47,8 +47,8 @@ pub enum FederationCommand {
     Status,
 }
 
-fn federation(config: &Config) -> AppResult<Arc<Federation>> {
-    Federation::load(config)?.ok_or_else(|| {
+fn federation(config: &Config, db: &Db) -> AppResult<Arc<Federation>> {
+    Federation::load(config, db)?.ok_or_else(|| {
         AppError::invalid(
             "federation",
             "本节点未加入联邦：请先配置 [federation]（listen 或 parent_url）并安装证书（tracenode pki …）",
@@ -65,7 +65,7 @@ fn audited(db: &Db, action: &str, object: &str, outcome: Outcome, detail: serde_
 /// Runs a `rollup` subcommand.
 pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
     let RollupCommand::Run { kind } = cmd;
-    let fed = federation(config)?;
+    let fed = federation(config, db)?;
     let chosen: Vec<&'static dyn kinds::Kind> =
         if kind == "all" { KINDS.to_vec() } else { vec![kinds::require(&kind)?] };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::internal)?;
@@ -104,7 +104,7 @@ pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
 pub fn run(config: &Config, db: &Db, cmd: FederationCommand) -> AppResult<()> {
     match cmd {
         FederationCommand::Export { out, all } => {
-            let fed = federation(config)?;
+            let fed = federation(config, db)?;
             let done = offline::export(db, &fed, &out, all)?;
             audited(
                 db,
@@ -152,7 +152,7 @@ pub fn run(config: &Config, db: &Db, cmd: FederationCommand) -> AppResult<()> {
             }
         }
         FederationCommand::Status => {
-            let fed = federation(config)?;
+            let fed = federation(config, db)?;
             println!("本节点 / this node: {}", fed.identity.uri());
             println!("上级 / parent: {}", fed.parent_url.as_deref().unwrap_or("—"));
             let states = db.transaction_sync(super::api::uplink_states)?;

@@ -1,18 +1,37 @@
 //! The second listener (联邦与机器客户端接口): HTTPS that requires a client certificate
 //! chaining to the national root, checked against the revocation lists the node holds. Its
 //! certificate and lists live in [`Federation::live`], so a reload applies to the next
-//! connection without a restart.
+//! connection without a restart. Children call the federation endpoints with their node
+//! certificate; tenants' machines call the JSON API with theirs, as themselves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, ErrorHandlers};
-use actix_web::{web, App, HttpServer};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpServer};
 
 use super::Federation;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
+
+/// The listener serves machines: the federation endpoints and the JSON API, not the console.
+async fn machines_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    if path.starts_with("/federation/") || path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz") {
+        return next.call(req).await;
+    }
+    Err(AppError::with_detail(
+        crate::error::ErrorKind::NotFound,
+        "此端口只提供联邦与机器客户端接口，控制台在另一端口",
+        "this port serves federation and machine clients; the console is on the other port",
+    )
+    .into())
+}
 
 /// Binds the mutual-TLS listener on `federation.listen`; returns the server and its address.
 pub fn start(state: web::Data<AppState>, fed: &Arc<Federation>) -> AppResult<(Server, SocketAddr)> {
@@ -20,17 +39,10 @@ pub fn start(state: web::Data<AppState>, fed: &Arc<Federation>) -> AppResult<(Se
     let tls = fed.live.config().map_err(|e| AppError::internal(format!("federation TLS: {e}")))?;
     let limit = state.config.federation.max_batch_bytes;
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+        crate::http::build_app(state.clone(), None)
+            .0
             .app_data(web::JsonConfig::default().limit(limit).error_handler(crate::http::json_error))
-            .app_data(web::PathConfig::default().error_handler(crate::http::path_error))
-            .configure(super::api::listener_routes)
-            .wrap(
-                ErrorHandlers::new()
-                    .default_handler_client(crate::http::render_errors)
-                    .default_handler_server(crate::http::render_errors),
-            )
-            .wrap(from_fn(crate::http::request_id::middleware))
+            .wrap(from_fn(machines_only))
     })
     .on_connect(super::peer::on_connect)
     .workers(2)

@@ -58,6 +58,7 @@ pub struct Federation {
     pub holder: String,
     /// Registrations per batch.
     pub batch_items: i64,
+    db: Db,
 }
 
 fn transport_failed(e: transport::TransportError) -> AppError {
@@ -67,7 +68,7 @@ fn transport_failed(e: transport::TransportError) -> AppError {
 impl Federation {
     /// The federation of the node `config` describes: `None` when it has neither a
     /// federation listener nor a parent, or its CA is not installed yet.
-    pub fn load(config: &Config) -> AppResult<Option<Arc<Federation>>> {
+    pub fn load(config: &Config, db: &Db) -> AppResult<Option<Arc<Federation>>> {
         let section = &config.federation;
         if section.listen.is_empty() && section.parent_url.is_empty() {
             return Ok(None);
@@ -82,6 +83,7 @@ impl Federation {
         let names = section.names();
         let server = pki.own(Own::Server, &names)?;
         let client = pki.own(Own::Client, &names)?;
+        keep_register(db, &pki, &server, &client)?;
         let trust = pki.trust()?;
         let live = LiveServer::new(server.credentials()?, &trust).map_err(transport_failed)?;
         let parent_url = Some(section.parent_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
@@ -102,6 +104,7 @@ impl Federation {
             wake: tokio::sync::Notify::new(),
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             batch_items: section.batch_items,
+            db: db.clone(),
         })))
     }
 
@@ -111,6 +114,7 @@ impl Federation {
     pub fn reload(&self) -> AppResult<bool> {
         let server = self.pki.own(Own::Server, &self.names)?;
         let client = self.pki.own(Own::Client, &self.names)?;
+        keep_register(&self.db, &self.pki, &server, &client)?;
         let digest = self.pki.files_digest();
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if *loaded == digest {
@@ -157,6 +161,27 @@ impl Federation {
     fn take_due(&self) -> BTreeSet<&'static str> {
         std::mem::take(&mut *self.due.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+/// Keeps the register in step with the files: the node's CA and current leaves entered
+/// (a rotated leaf supersedes the one before), its revocation list fresh, and certificates
+/// about to expire announced.
+fn keep_register(db: &Db, pki: &NodePki, server: &OwnCertificate, client: &OwnCertificate) -> AppResult<()> {
+    use crate::pki::registry::{self, kind};
+    db.transaction_sync(|conn| {
+        let authority = pki.authority()?;
+        registry::record(conn, authority.certificate(), kind::NODE_CA, None, "parent")?;
+        for (own, k) in [(server, kind::NODE_SERVER), (client, kind::NODE_CLIENT)] {
+            let Some(leaf) = own.chain.first() else { continue };
+            registry::record(conn, leaf, k, None, "node")?;
+            let subject =
+                tracenode_federation::tiers::identity_of(leaf).map_err(|e| AppError::internal(e.to_string()))?.uri();
+            registry::supersede(conn, &subject, k, &registry::serial_hex(leaf)?)?;
+        }
+        registry::refresh_crl(conn, pki)?;
+        registry::warn_expiring(conn, authority.region())?;
+        Ok(())
+    })
 }
 
 fn parent_client(own: &OwnCertificate, trust: &transport::Trust, timeout: Duration) -> AppResult<reqwest::Client> {

@@ -236,6 +236,7 @@ pub struct Running {
 pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let tls = tls::server_config(&config.resolve(&config.http.tls_cert), &config.resolve(&config.http.tls_key))?;
     let vendors = crate::ingest::vendors(&config)?;
+    let federation = crate::federation::Federation::load(&config, &db)?;
     let state = web::Data::new(AppState {
         config: config.clone(),
         db,
@@ -243,7 +244,7 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
         jobs: Arc::new(crate::ingest::jobs::Jobs::new(vendors.clone())),
         vendors,
         notifier: Arc::new(crate::notify::Dispatcher::new(&config)?),
-        federation: crate::federation::Federation::load(&config)?,
+        federation,
     });
     tokio::spawn(crate::ingest::monitor::alerts::schedule(state.clone()));
     let scheduled = state.clone();

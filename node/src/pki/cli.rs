@@ -1,16 +1,17 @@
-//! `tracenode pki …`: the node's certificates from the command line, including enrolment by
-//! file for networks without a live link. Signing a child and installing a bundle write
-//! audit rows.
+//! `tracenode pki …`: the node's certificates from the command line — enrolment by file for
+//! networks without a live link, the certificate register, tenants' certificates, rotation,
+//! revocation and revocation lists. Every change writes an audit row.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{NodePki, Status};
+use super::own::Own;
+use super::{registry, NodePki, Status};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// `pki` subcommands.
 #[derive(Debug, Subcommand)]
@@ -41,6 +42,63 @@ pub enum PkiCommand {
     },
     /// Show what this node holds (查看证书).
     Show,
+    /// The certificate register: what this node holds and issued, with expiry (证书台账).
+    List {
+        /// Include revoked and expired certificates.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Issue a tenant's client certificate and write its bundle (key included) to DIR
+    /// (签发租户证书).
+    Issue {
+        /// The tenant's code.
+        #[arg(long)]
+        tenant: String,
+        /// Days it is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// The folder to write tenant.pem, tenant.key and root.pem into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a new certificate in place of the current one: a tenant's (written to DIR), or
+    /// this node's own listener and client certificates (轮换证书). The old one stays valid
+    /// until it expires or is revoked, so nothing stops.
+    Rotate {
+        /// The tenant's code.
+        #[arg(long, conflicts_with = "node")]
+        tenant: Option<String>,
+        /// This node's own certificates.
+        #[arg(long)]
+        node: bool,
+        /// Days a tenant's certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Where a tenant's bundle goes.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Revoke a certificate this node issued and publish a new revocation list (吊销证书).
+    Revoke {
+        /// Its serial number (hex, from `pki list`).
+        #[arg(long)]
+        serial: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Write a certificate from the register, with the chain above it and the root, to DIR
+    /// (导出证书).
+    Export {
+        /// Its serial number.
+        #[arg(long)]
+        serial: String,
+        /// The folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Publish a new revocation list now (发布吊销列表).
+    PublishCrl,
 }
 
 fn audited(db: &Db, action: &str, object: &str, detail: serde_json::Value) -> AppResult<()> {
@@ -65,17 +123,90 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
         }
         PkiCommand::Sign { request, out } => {
             let pem = super::read(&request)?;
-            let (id, fingerprint) = pki.sign(&pem, &out)?;
-            let region = crate::region::RegionCode::parse(id.region())?;
-            db.transaction_sync(|conn| crate::federation::children::enrol(conn, &region, &fingerprint, "file", None))?;
-            audited(db, "pki.sign_child", &id.uri(), serde_json::json!({ "fingerprint": fingerprint }))?;
-            println!("已签发 / signed: {} (fingerprint {fingerprint})", id.uri());
+            let ctx = AuditContext::cli();
+            let signed = db.transaction_sync(|conn| {
+                crate::federation::children::sign_and_enrol(conn, &pki, &ctx, &pem, &out, "file")
+            })?;
+            println!("已签发 / signed: {} (fingerprint {})", signed.identity.uri(), signed.fingerprint);
             println!("证书包 / bundle: {}", out.display());
         }
         PkiCommand::Install { from } => {
             let id = pki.install(&from)?;
             audited(db, "pki.install", &id.uri(), serde_json::json!({ "from": from.display().to_string() }))?;
             println!("已安装本节点证书机构 / certificate authority installed: {}", id.uri());
+        }
+        PkiCommand::List { all } => {
+            let now = crate::db::now();
+            for c in db.transaction_sync(|conn| registry::list(conn, all))? {
+                let days = (c.not_after - now).num_days();
+                let warn = if c.status != "revoked" && days < registry::WARN_DAYS {
+                    " ⚠ 即将到期 expires soon"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}  {:<13} {:<9} {}  到期 until {} ({days} 天 days){warn}",
+                    c.serial, c.kind, c.status, c.subject, c.not_after
+                );
+            }
+        }
+        PkiCommand::Issue { tenant, days, out } => {
+            let ctx = AuditContext::cli();
+            let bundle = db.transaction_sync(|conn| registry::issue_tenant(conn, &pki, &ctx, &tenant, days))?;
+            bundle.write(&out)?;
+            println!("已签发租户证书 / tenant certificate issued: {tenant} → {}", out.display());
+            println!("私钥只此一份，请安全交付 / the key exists only in this bundle: hand it over safely");
+        }
+        PkiCommand::Rotate { tenant: Some(tenant), days, out, .. } => {
+            let out = out.ok_or_else(|| {
+                AppError::invalid("out", "请用 --out 指定证书包目录", "give the bundle's folder with --out")
+            })?;
+            let ctx = AuditContext::cli();
+            let bundle = db.transaction_sync(|conn| registry::issue_tenant(conn, &pki, &ctx, &tenant, days))?;
+            bundle.write(&out)?;
+            println!("已轮换租户证书 / tenant certificate rotated: {tenant} → {}", out.display());
+        }
+        PkiCommand::Rotate { node: true, .. } => {
+            let names = config.federation.names();
+            pki.rotate(Own::Server, &names)?;
+            pki.rotate(Own::Client, &names)?;
+            audited(db, "pki.rotate_node", &pki.identity()?.uri(), serde_json::json!({}))?;
+            println!("已轮换本节点证书；运行中的节点将在下次重载时启用 / rotated; a running node takes them up at its next reload");
+        }
+        PkiCommand::Rotate { .. } => {
+            return Err(AppError::invalid("rotate", "请指定 --tenant 代码 或 --node", "give --tenant CODE or --node"));
+        }
+        PkiCommand::Revoke { serial, reason } => {
+            if reason.trim().is_empty() {
+                return Err(AppError::invalid("reason", "请说明吊销原因", "give the reason"));
+            }
+            let ctx = AuditContext::cli();
+            let c = db.transaction_sync(|conn| registry::revoke(conn, &pki, &ctx, &serial, &reason))?;
+            println!(
+                "已吊销 / revoked: {} ({})；新的吊销列表已发布 / a new revocation list is published",
+                c.subject, c.serial
+            );
+        }
+        PkiCommand::Export { serial, out } => {
+            let c = db.transaction_sync(|conn| registry::get(conn, &serial))?;
+            let pem = db.transaction_sync(|conn| registry::certificate_pem(conn, &c.serial))?;
+            std::fs::create_dir_all(&out).map_err(|e| super::io(&out, e))?;
+            let mut chain = pem.into_bytes();
+            chain.extend(super::pem_of(&pki.leaf_chain_above()?)?);
+            super::write(&out.join("certificate.pem"), &chain, false)?;
+            super::write(
+                &out.join("root.pem"),
+                &pki.root()?
+                    .to_pem()
+                    .map_err(|e| super::refused(tracenode_federation::tiers::TierError::Openssl(e)))?,
+                false,
+            )?;
+            println!("已导出 / exported: {} → {}", c.subject, out.display());
+        }
+        PkiCommand::PublishCrl => {
+            let number = db.transaction_sync(|conn| registry::publish_crl(conn, &pki))?;
+            audited(db, "pki.publish_crl", &pki.identity()?.uri(), serde_json::json!({ "number": number }))?;
+            println!("已发布吊销列表 / revocation list published: #{number}");
         }
         PkiCommand::Show => match pki.status()? {
             Status::Empty => println!("尚无证书机构 / no certificate authority yet"),

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod own;
+pub mod registry;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,16 @@ fn pem_of(certs: &[X509]) -> AppResult<Vec<u8>> {
         out.extend(c.to_pem().map_err(|e| refused(TierError::Openssl(e)))?);
     }
     Ok(out)
+}
+
+/// A child's CA certificate just signed.
+pub struct Signed {
+    /// Whom it names.
+    pub identity: Identity,
+    /// The fingerprint of the request's key.
+    pub fingerprint: String,
+    /// The certificate.
+    pub certificate: X509,
 }
 
 /// What the node holds of the PKI.
@@ -171,7 +182,7 @@ impl NodePki {
 
     /// Signs a child's request (PEM) and writes the child's bundle into `out`; returns whom
     /// it names and its fingerprint.
-    pub fn sign(&self, request_pem: &[u8], out: &Path) -> AppResult<(Identity, String)> {
+    pub fn sign(&self, request_pem: &[u8], out: &Path) -> AppResult<Signed> {
         let authority = self.authority()?;
         let request = Request::from_pem(request_pem).map_err(refused)?;
         let identity = request.identity().map_err(refused)?;
@@ -187,7 +198,7 @@ impl NodePki {
         write(&out.join(bundle::CA), &child.to_pem().map_err(|e| refused(TierError::Openssl(e)))?, false)?;
         write(&out.join(bundle::CHAIN), &pem_of(&above)?, false)?;
         write(&out.join(bundle::ROOT), &root, false)?;
-        Ok((identity, fingerprint))
+        Ok(Signed { identity, fingerprint, certificate: child })
     }
 
     /// Installs the bundle in `from`: the CA certificate must be for this node's region and

@@ -86,6 +86,12 @@ impl NodePki {
         tracenode_federation::tiers::identity_of(self.authority()?.certificate()).map_err(refused)
     }
 
+    /// The CA certificates above a leaf this node issues: its CA and those above it, without
+    /// the root.
+    pub fn leaf_chain_above(&self) -> AppResult<Vec<X509>> {
+        self.above()
+    }
+
     /// The CA certificates above a leaf: the node's CA and those above it, without the root.
     fn above(&self) -> AppResult<Vec<X509>> {
         let root = certs(&read(&self.path(bundle::ROOT))?)?;
@@ -167,6 +173,16 @@ impl NodePki {
             }
         }
         Ok(Trust { root, crls })
+    }
+
+    /// The file name (without `.pem`) of this node's own revocation list.
+    pub fn own_crl_name(&self) -> String {
+        format!("{}-own", self.region)
+    }
+
+    /// Whether this node's own revocation list is in `pki/crls/`.
+    pub fn own_crl_exists(&self) -> bool {
+        self.path(CRLS).join(format!("{}.pem", self.own_crl_name())).exists()
     }
 
     /// Stores a revocation list (PEM) under `name` for the listener's next reload.

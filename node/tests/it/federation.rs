@@ -52,9 +52,12 @@ fn enrol(parent: &TestApp, config: &Config) {
     let child = NodePki::of(config);
     let (request, _) = child.request().expect("request");
     let out = tempfile::tempdir().expect("tempdir");
-    let (identity, fingerprint) = NodePki::of(&parent.config).sign(&request, out.path()).expect("sign");
-    let region = RegionCode::parse(identity.region()).expect("region");
-    parent.db.transaction_sync(|conn| children::enrol(conn, &region, &fingerprint, "file", None)).expect("enrol");
+    let pki = NodePki::of(&parent.config);
+    let ctx = tracenode::audit::AuditContext::cli();
+    parent
+        .db
+        .transaction_sync(|conn| children::sign_and_enrol(conn, &pki, &ctx, &request, out.path(), "file"))
+        .expect("sign and enrol");
     child.install(out.path()).expect("install");
 }
 
@@ -457,3 +460,185 @@ async fn offline_files_give_what_the_live_link_gives(backend: Backend) {
     assert!(text(&refused).contains("batch_refused"), "{}", text(&refused));
 }
 on_both_backends!(offline_files_give_what_the_live_link_gives);
+
+/// A client presenting the tenant bundle `tracenode pki issue` wrote into `dir`.
+fn tenant_client(dir: &std::path::Path) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(dir.join("tenant.pem")).expect("pem").collect::<Result<_, _>>().expect("chain");
+    let key = PrivateKeyDer::from_pem_file(dir.join("tenant.key")).expect("key");
+    let root = CertificateDer::from_pem_file(dir.join("root.pem")).expect("root");
+    let tls =
+        transport::client_config(Credentials { chain, key }, &transport::Trust { root, crls: vec![] }).expect("tls");
+    reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
+}
+
+fn serial_of(app: &TestApp, kind: &str, subject: &str) -> String {
+    let mut conn = app.db.conn().expect("conn");
+    tracenode::pki::registry::list(&mut conn, true)
+        .expect("register")
+        .into_iter()
+        .find(|c| c.kind == kind && c.subject == subject && c.status != "superseded")
+        .map(|c| c.serial)
+        .expect("certificate in the register")
+}
+
+async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let toml = format!("{}\n{}", federation_toml(Some(free_port()), Some(&city)), smtp.config());
+    let county = TestApp::spawn_node(backend, Tier::County, "330106", &toml, |c| enrol(&city, c)).await;
+    let d = desk(&county).await;
+    let duty = serde_json::json!({"name": "值班邮箱", "kind": "email", "target": "duty@node.test"});
+    json_of(d.reviewer.post(&county, "/api/v1/notify/channels", duty).await, 201).await;
+    let codes = fill(&county, &d, 500, 2, 1).await;
+
+    // A tenant's certificate, issued for 20 days: the tenant's machine reports with it, as
+    // itself, and the operators are told by mail that it expires soon.
+    let out = tempfile::tempdir().expect("tempdir");
+    let first = out.path().join("first");
+    let issued = tracenode(
+        &county,
+        &["pki", "issue", "--tenant", "platform-a", "--days", "20", "--out", first.to_str().expect("p")],
+    );
+    assert!(issued.status.success(), "{}", text(&issued));
+    let machine = tenant_client(&first);
+    let records = vec![record("cert-1", "TC-cert-1", &codes[0], &codes[1], 1.0, None)];
+    let res =
+        machine.post(url(&county, "/api/v1/imports?format=csv")).body(csv_of(&records)).send().await.expect("import");
+    let r = json_of(res, 200).await;
+    assert_eq!(r["accepted"], 1, "{r}");
+    let tenants: Value =
+        json_of(machine.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants"), 200).await;
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1), "a tenant sees only itself: {tenants}");
+    // The console is not served here; a node's certificate is no tenant.
+    let res = machine.get(url(&county, "/login")).send().await.expect("login");
+    assert_eq!(res.status(), 404);
+    let as_city = client_with(&city, Leaf::NodeClient);
+    let p = expect_problem(
+        as_city.get(url(&county, "/api/v1/trace/records")).send().await.expect("records"),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    assert!(p["detail"].as_str().expect("detail").contains("node certificate"), "{p}");
+    let mut told = Vec::new();
+    for _ in 0..50 {
+        json_of(d.reviewer.post(&county, "/api/v1/ingest/alerts/check", serde_json::json!({})).await, 200).await;
+        told = smtp.received();
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(told.iter().any(|m| m.subject.contains("证书将于") && m.body.contains("platform-a")), "{told:?}");
+
+    // Rotation: a second certificate; the first still works until it is revoked.
+    let second = out.path().join("second");
+    let rotated =
+        tracenode(&county, &["pki", "rotate", "--tenant", "platform-a", "--out", second.to_str().expect("p")]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let newer = tenant_client(&second);
+    for c in [&machine, &newer] {
+        assert_eq!(c.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
+    }
+    let listed = text(&tracenode(&county, &["pki", "list"]));
+    assert!(listed.contains("superseded") && listed.contains("tenant_client"), "{listed}");
+    let old_serial = {
+        let mut conn = county.db.conn().expect("conn");
+        tracenode::pki::registry::list(&mut conn, true)
+            .expect("register")
+            .into_iter()
+            .find(|c| c.kind == "tenant_client" && c.status == "superseded")
+            .expect("superseded")
+            .serial
+    };
+    let revoked = tracenode(&county, &["pki", "revoke", "--serial", &old_serial, "--reason", "密钥泄露"]);
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    // Refused at once by the register, then by the TLS layer after the lists reload.
+    let mut refused_in_handshake = false;
+    assert_eq!(machine.get(url(&county, "/api/v1/tenants")).send().await.expect("open connection").status(), 401);
+    for _ in 0..50 {
+        // A new connection each time: the lists apply at the handshake.
+        match tenant_client(&first).get(url(&county, "/api/v1/tenants")).send().await {
+            Err(_) => {
+                refused_in_handshake = true;
+                break;
+            }
+            Ok(r) => assert_eq!(r.status(), 401, "a revoked certificate is never taken"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused_in_handshake, "the revocation list reached the listener");
+    assert_eq!(newer.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
+
+    // The city revokes the county's CA: after the city's next reload the county is refused.
+    run(&county, &d.sys, "registrations").await;
+    let county_ca = serial_of(&city, "child_ca", "urn:tracenode:node:330106");
+    let r = tracenode(&city, &["pki", "revoke", "--serial", &county_ca, "--reason", "撤销下级"]);
+    assert!(r.status.success(), "{}", text(&r));
+    eventually_async("the city refuses the county in the handshake", || {
+        let c = client_with(&county, Leaf::NodeClient);
+        let u = url(&city, "/federation/v1/hello");
+        async move { c.get(u).send().await.is_err() }
+    })
+    .await;
+    fill(&county, &d, 520, 2, 0).await;
+    let r = run(&county, &d.sys, "registrations").await;
+    assert_eq!(r["pending"], 1, "{r}");
+    // Refused in the handshake on a new connection, or by the register on one still open.
+    assert!(
+        r["error"].as_str().is_some_and(|e| e.contains("upstream_failed") || e.contains("has been revoked")),
+        "{r}"
+    );
+
+    // An expired certificate is refused.
+    let pki = NodePki::of(&province.config);
+    let authority = pki.authority().expect("authority");
+    let now = chrono::Utc::now().timestamp();
+    let validity = tracenode_federation::tiers::Validity { not_before: now - 10 * 86_400, not_after: now - 86_400 };
+    let (cert, key) = authority.issue_with_key_for(&Leaf::NodeClient, &validity).expect("expired");
+    let mut chain = vec![rustls::pki_types::CertificateDer::from(cert.to_der().expect("der"))];
+    chain.extend(
+        pki.own(tracenode::pki::own::Own::Client, &[])
+            .expect("own")
+            .credentials()
+            .expect("c")
+            .chain
+            .into_iter()
+            .skip(1),
+    );
+    let creds = Credentials {
+        chain,
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.private_key_to_pkcs8().expect("k").into()),
+    };
+    let expired = reqwest::Client::builder()
+        .use_preconfigured_tls(transport::client_config(creds, &pki.trust().expect("trust")).expect("tls"))
+        .build()
+        .expect("client");
+    assert!(
+        expired.get(url(&nation, "/federation/v1/hello")).send().await.is_err(),
+        "an expired certificate is refused"
+    );
+    let as_province = client_with(&province, Leaf::NodeClient);
+    assert_eq!(as_province.get(url(&nation, "/federation/v1/hello")).send().await.expect("hello").status(), 200);
+}
+on_both_backends!(certificates_are_issued_rotated_revoked_and_expire);
+
+/// Waits until an asynchronous check holds, for at most 30 seconds.
+async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}

@@ -1,0 +1,2 @@
+DROP TABLE crl_published;
+DROP TABLE issued_certificates;
