@@ -33,7 +33,7 @@ pub const CAPABILITIES: &[NavItem] = &[
     NavItem { href: "/system-building", label: "体系建设", built: false },
     NavItem { href: "/evaluation", label: "监测评价", built: false },
     NavItem { href: "/disclosure", label: "信息公开", built: false },
-    NavItem { href: "/federation", label: "上下级节点", built: false },
+    NavItem { href: "/federation", label: "上下级节点", built: true },
 ];
 
 /// The administration pages, with the permission that shows each.
@@ -201,5 +201,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::quality::pages::routes(cfg);
     crate::quality::rules::pages::routes(cfg);
     crate::notify::pages::routes(cfg);
+    crate::federation::pages::routes(cfg);
     cfg.service(capability);
 }

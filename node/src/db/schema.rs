@@ -651,6 +651,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    federation_messages (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        target -> Text,
+        origin -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    federation_received (parent_seq) {
+        parent_seq -> BigInt,
+        kind -> Text,
+        target -> Text,
+        origin -> Text,
+        payload -> Text,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrolment_requests (id) {
+        id -> Text,
+        region -> Text,
+        tier -> Text,
+        name -> Text,
+        fingerprint -> Text,
+        request_pem -> Text,
+        token_hash -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        bundle -> Nullable<Text>,
+        source_ip -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -698,4 +741,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_checkpoints,
     issued_certificates,
     crl_published,
+    federation_messages,
+    federation_received,
+    enrolment_requests,
 );

@@ -18,7 +18,7 @@ use tracenode_federation::batch::Batch;
 use super::inbox::{self, Receipt, Via};
 use super::kinds::{self, registrations, statistics};
 use super::peer::Peer;
-use super::{children, uplink, Federation};
+use super::{children, enrolment, mailbox, uplink, Federation};
 use crate::auth::caller::Caller;
 use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
@@ -81,6 +81,230 @@ pub async fn cursor(state: web::Data<AppState>, peer: Peer, path: web::Path<Stri
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "kind": kind, "applied_through": through })))
+}
+
+/// Where a child's long poll starts.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MailboxQuery {
+    /// The last message number the child took.
+    #[serde(default)]
+    pub after: i64,
+    /// Seconds to wait for a message (at most 25).
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// The child's mailbox: messages after `after` that go down its branch, as soon as there are
+/// any or after `wait` seconds (mutual-TLS listener, enrolled children).
+#[utoipa::path(tag = "federation", params(MailboxQuery),
+    responses((status = 200, body = mailbox::Mail), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/federation/v1/mailbox")]
+pub async fn mailbox_poll(
+    state: web::Data<AppState>,
+    peer: Peer,
+    q: web::Query<MailboxQuery>,
+) -> AppResult<HttpResponse> {
+    federation(&state)?;
+    let region = peer.node_region()?.to_owned();
+    let r = region.clone();
+    state.db.run(move |conn| children::active(conn, &r).map(|_| ())).await?;
+    let q = q.into_inner();
+    let wait = std::time::Duration::from_secs(q.wait.min(25));
+    let mail = mailbox::wait_for(&state.db, region.clone(), q.after.max(0), wait).await?;
+    state.db.transaction(move |conn| children::touch(conn, &region)).await?;
+    Ok(HttpResponse::Ok().json(mail))
+}
+
+/// A message for the children.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewMessage {
+    /// `notice`, or `catalogue` (the national node: its national catalogue as it stands).
+    pub kind: String,
+    /// The region it is for; empty or absent: every node below.
+    #[serde(default)]
+    pub target: String,
+    /// A notice's title.
+    #[serde(default)]
+    pub title: String,
+    /// A notice's text.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// Puts a notice, or the national catalogue, in the mailbox for the nodes below (audited).
+#[utoipa::path(tag = "federation", request_body = NewMessage,
+    responses((status = 201, body = serde_json::Value), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/federation/messages")]
+pub async fn send_down(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewMessage>,
+) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationManage, "federation", "federation.message").await?;
+    let fed = federation(&state)?;
+    let m = body.into_inner();
+    let target = m.target.trim().to_owned();
+    if !target.is_empty() && !tracenode_federation::tiers::lies_inside(&fed.region, &target) {
+        return Err(AppError::invalid(
+            "target",
+            "目标区划须在本节点辖区之内",
+            "the target must lie inside this node's region",
+        ));
+    }
+    let national = state.config.node.tier == crate::config::Tier::National;
+    let ctx = caller.audit();
+    let origin = fed.region.clone();
+    let seq = state
+        .db
+        .transaction(move |conn| {
+            let payload = match m.kind.as_str() {
+                mailbox::kind::NOTICE => {
+                    let (title, text) = (m.title.trim(), m.body.trim());
+                    if title.is_empty() || title.chars().count() > 100 || text.chars().count() > 5000 {
+                        return Err(AppError::invalid(
+                            "title",
+                            "通知须有标题（不超过100字），正文不超过5000字",
+                            "a notice needs a title (up to 100 characters) and a body up to 5000",
+                        ));
+                    }
+                    serde_json::to_string(&mailbox::NoticePayload { title: title.into(), body: text.into() })
+                        .map_err(AppError::internal)?
+                }
+                mailbox::kind::CATALOGUE if national => {
+                    serde_json::to_string(&crate::registry::catalogue::national_document(conn)?)
+                        .map_err(AppError::internal)?
+                }
+                mailbox::kind::CATALOGUE => {
+                    return Err(AppError::invalid(
+                        "kind",
+                        "全国产品目录只能由国家级节点下发",
+                        "only the national node sends the national catalogue down",
+                    ))
+                }
+                other => {
+                    return Err(AppError::invalid(
+                        "kind",
+                        format!("不能下发此类消息：{other}"),
+                        format!("no such message kind: {other}"),
+                    ))
+                }
+            };
+            let seq = mailbox::publish(conn, &m.kind, &target, &origin, &payload)?;
+            crate::audit::record(
+                conn,
+                &ctx,
+                "federation.message",
+                &m.kind,
+                crate::audit::Outcome::Success,
+                serde_json::json!({ "seq": seq, "target": target }),
+            )?;
+            Ok(seq)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "seq": seq })))
+}
+
+/// What came down from the parent, newest first.
+#[utoipa::path(tag = "federation", responses((status = 200, body = Vec<mailbox::Received>)))]
+#[get("/api/v1/federation/received")]
+pub async fn received(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    Ok(HttpResponse::Ok().json(state.db.run(|conn| mailbox::received(conn, 200)).await?))
+}
+
+/// A would-be child asks to be enrolled (anonymous: it has no certificate yet). The answer
+/// carries the token that fetches the outcome; the parent's operator decides.
+#[utoipa::path(tag = "federation", request_body = enrolment::Submission,
+    responses((status = 202, body = enrolment::Ticket), (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/federation/enrolments")]
+pub async fn enrol_request(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: web::Json<enrolment::Submission>,
+) -> AppResult<HttpResponse> {
+    if state.config.node.tier == crate::config::Tier::Standalone || !crate::pki::NodePki::of(&state.config).installed()
+    {
+        return Err(AppError::with_detail(
+            ErrorKind::NotFound,
+            "本节点不接受下级入网申请（尚无证书机构）",
+            "this node takes no enrolment requests (it has no certificate authority)",
+        ));
+    }
+    let ip = crate::auth::caller::source_ip(&req);
+    let ctx = crate::audit::AuditContext::anonymous(
+        &ip,
+        &crate::http::request_id::current().unwrap_or_default(),
+        "enrolment",
+    );
+    let own = (state.config.node.region.clone(), state.config.node.tier);
+    let s = body.into_inner();
+    let (_, ticket) = state.db.transaction(move |conn| enrolment::submit(conn, &ctx, (&own.0, own.1), &s)).await?;
+    Ok(HttpResponse::Accepted().json(ticket))
+}
+
+/// The outcome of an enrolment request, for the child holding its token
+/// (`X-Enrolment-Token`).
+#[utoipa::path(tag = "federation", params(("id" = String, Path, description = "Request id")),
+    responses((status = 200, body = enrolment::Decision), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/federation/enrolments/{id}")]
+pub async fn enrol_outcome(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let token = req.headers().get("x-enrolment-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| enrolment::outcome(conn, &id, &token)).await?))
+}
+
+/// Which requests to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EnrolmentQuery {
+    /// Decided ones too.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// Enrolment requests (operators).
+#[utoipa::path(tag = "federation", params(EnrolmentQuery), responses((status = 200, body = Vec<enrolment::EnrolmentRequest>)))]
+#[get("/api/v1/federation/enrolments")]
+pub async fn enrol_list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<EnrolmentQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "enrolments", "federation.read").await?;
+    let all = q.all;
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| enrolment::list(conn, all)).await?))
+}
+
+/// An operator's decision.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DecisionInput {
+    /// Approve (sign the child's CA certificate) or reject.
+    pub approve: bool,
+    /// Why, for a rejection.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Approves or rejects an enrolment request (audited).
+#[utoipa::path(tag = "federation", params(("id" = String, Path, description = "Request id")), request_body = DecisionInput,
+    responses((status = 200, body = enrolment::EnrolmentRequest), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/federation/enrolments/{id}/decision")]
+pub async fn enrol_decide(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<DecisionInput>,
+) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationManage, "enrolments", "federation.enrol_decide").await?;
+    let pki = crate::pki::NodePki::of(&state.config);
+    let ctx = caller.audit();
+    let (id, d) = (path.into_inner(), body.into_inner());
+    Ok(HttpResponse::Ok()
+        .json(state.db.transaction(move |conn| enrolment::decide(conn, &pki, &ctx, &id, d.approve, &d.reason)).await?))
 }
 
 /// One roll-up kind's uplink.
@@ -273,6 +497,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(hello)
         .service(receive)
         .service(cursor)
+        .service(mailbox_poll)
+        .service(enrol_request)
+        .service(enrol_outcome)
+        .service(enrol_list)
+        .service(enrol_decide)
+        .service(send_down)
+        .service(received)
         .service(status)
         .service(list_children)
         .service(incoming)

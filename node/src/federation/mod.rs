@@ -9,17 +9,23 @@
 //!   that runs on the cron schedules, on arrival of a child's batch, and by hand; one run at a
 //!   time per kind across processes (a lease row).
 //! - [`inbox`]: a child's batch checked and applied with its cursor, or refused whole.
+//! - [`mailbox`]: what goes down — the national catalogue, revocation lists, notices — which
+//!   each child long-polls from its parent and passes on.
 //! - [`offline`]: the same batches as signed files for networks without a live link.
+//! - [`enrolment`]: a would-be child's request over the network, decided by an operator.
 //! - [`children`]: the enrolled children and their traffic; [`api`]: the endpoints;
-//!   [`cli`]: `tracenode rollup …` and `tracenode federation …`.
+//!   [`cli`]: `tracenode rollup …` and `tracenode federation …`; [`pages`]: the console.
 
 pub mod api;
 pub mod children;
 pub mod cli;
+pub mod enrolment;
 pub mod inbox;
 pub mod kinds;
 pub mod listener;
+pub mod mailbox;
 pub mod offline;
+pub mod pages;
 pub mod peer;
 pub mod uplink;
 
@@ -214,7 +220,9 @@ pub fn spawn(fed: Arc<Federation>, db: Db, config: &Config) {
     });
     if fed.parent_url.is_some() {
         let retry = Duration::from_secs(config.federation.retry_every_seconds.max(1));
-        tokio::spawn(uplink::worker(fed.clone(), db, retry));
+        tokio::spawn(uplink::worker(fed.clone(), db.clone(), retry));
+        let wait = Duration::from_secs(config.federation.timeout_seconds.saturating_sub(5).clamp(1, 25));
+        tokio::spawn(mailbox::poll(fed.clone(), db, wait, retry));
         let schedules = [
             ("registrations", config.federation.registrations_cron.clone()),
             ("statistics", config.federation.statistics_cron.clone()),

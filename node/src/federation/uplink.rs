@@ -226,7 +226,7 @@ fn unreachable(e: reqwest::Error) -> AppError {
     upstream(e.to_string())
 }
 
-fn upstream(e: String) -> AppError {
+pub(crate) fn upstream(e: String) -> AppError {
     AppError::with_detail(
         ErrorKind::UpstreamFailed,
         format!("无法连接上级节点：{e}"),

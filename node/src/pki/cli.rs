@@ -99,6 +99,19 @@ pub enum PkiCommand {
     },
     /// Publish a new revocation list now (发布吊销列表).
     PublishCrl,
+    /// Ask the parent over the network to sign this node's CA, then — once its operator
+    /// approved — install it; run again (or with --wait) to collect (在线申请入网).
+    Enrol {
+        /// The parent's console/API address, https://host:port (first time only).
+        #[arg(long)]
+        parent: Option<String>,
+        /// A CA certificate to trust for that address (PEM), besides the system's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Wait, asking every 5 seconds, until the parent's operator decides.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 fn audited(db: &Db, action: &str, object: &str, detail: serde_json::Value) -> AppResult<()> {
@@ -208,6 +221,7 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
             audited(db, "pki.publish_crl", &pki.identity()?.uri(), serde_json::json!({ "number": number }))?;
             println!("已发布吊销列表 / revocation list published: #{number}");
         }
+        PkiCommand::Enrol { parent, ca_file, wait } => enrol(config, db, &pki, parent, ca_file, wait)?,
         PkiCommand::Show => match pki.status()? {
             Status::Empty => println!("尚无证书机构 / no certificate authority yet"),
             Status::Requested { fingerprint } => {
@@ -223,4 +237,63 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
         },
     }
     Ok(())
+}
+
+fn enrol(
+    config: &Config,
+    db: &Db,
+    pki: &NodePki,
+    parent: Option<String>,
+    ca_file: Option<PathBuf>,
+    wait: bool,
+) -> AppResult<()> {
+    use crate::federation::enrolment;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(AppError::internal)?;
+    let waiting = match enrolment::waiting(pki) {
+        Some(w) => w,
+        None => {
+            let parent = parent.ok_or_else(|| {
+                AppError::invalid(
+                    "parent",
+                    "首次申请请用 --parent 指定上级地址",
+                    "give the parent's address with --parent the first time",
+                )
+            })?;
+            let ticket = runtime.block_on(enrolment::ask(pki, &parent, ca_file, &config.node.name))?;
+            println!("已向上级提交入网申请 / request sent: {}", ticket.id);
+            println!("请将指纹告知上级核对 / read this fingerprint to the parent's operator: {}", ticket.fingerprint);
+            enrolment::waiting(pki).ok_or_else(|| AppError::internal("enrolment state not written"))?
+        }
+    };
+    loop {
+        let d = runtime.block_on(enrolment::collect(pki, &waiting))?;
+        match d.status.as_str() {
+            "approved" => {
+                audited(
+                    db,
+                    "pki.install",
+                    &pki.identity()?.uri(),
+                    serde_json::json!({ "via": "network", "request": waiting.id }),
+                )?;
+                println!("上级已批准，证书已安装 / approved and installed: {}", pki.identity()?.uri());
+                println!("请重启节点以启用联邦端口 / restart the node to open the federation listener");
+                return Ok(());
+            }
+            "rejected" => {
+                let why = d.reason.unwrap_or_default();
+                return Err(AppError::with_detail(
+                    crate::error::ErrorKind::Conflict,
+                    format!("上级驳回了入网申请：{why}"),
+                    format!("the parent rejected the request: {why}"),
+                ));
+            }
+            _ if wait => std::thread::sleep(std::time::Duration::from_secs(5)),
+            _ => {
+                println!(
+                    "等待上级审批 / waiting for the parent's operator; run `tracenode pki enrol` again to collect"
+                );
+                return Ok(());
+            }
+        }
+    }
 }

@@ -159,6 +159,27 @@ impl NodePki {
         tiers::identity_of(root.certificate()).map_err(refused)
     }
 
+    /// The request waiting for the parent, if any (PEM).
+    pub fn waiting_request(&self) -> Option<Vec<u8>> {
+        (self.path(REQUEST_KEY).exists() && !self.installed()).then(|| read(&self.path(REQUEST)).ok()).flatten()
+    }
+
+    /// Writes a file of the node's PKI folder (`private`: readable by the node alone).
+    pub fn write_file(&self, name: &str, bytes: &[u8], private: bool) -> AppResult<()> {
+        self.ensure_dir()?;
+        write(&self.path(name), bytes, private)
+    }
+
+    /// Reads a file of the node's PKI folder.
+    pub fn read_file(&self, name: &str) -> AppResult<Vec<u8>> {
+        read(&self.path(name))
+    }
+
+    /// Removes a file of the node's PKI folder, if it is there.
+    pub fn remove_file(&self, name: &str) {
+        let _ = fs::remove_file(self.path(name));
+    }
+
     /// Makes the node's key and its request to the parent; returns the request (PEM) and the
     /// key's fingerprint.
     pub fn request(&self) -> AppResult<(Vec<u8>, String)> {

@@ -146,6 +146,13 @@ impl NodePki {
         Ok(OwnCertificate { chain, key })
     }
 
+    /// The CA certificates above this node, nearest first, then the root.
+    pub fn ancestors(&self) -> AppResult<Vec<X509>> {
+        let mut all = certs(&read(&self.path(bundle::CHAIN))?)?;
+        all.extend(certs(&read(&self.path(bundle::ROOT))?)?);
+        Ok(all)
+    }
+
     /// The national root.
     pub fn root(&self) -> AppResult<X509> {
         certs(&read(&self.path(bundle::ROOT))?)?.into_iter().next().ok_or_else(|| refused(TierError::NoIdentity))

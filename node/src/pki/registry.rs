@@ -235,8 +235,16 @@ pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<i64> {
         list.push(Revoked { serial: hex::decode(serial).map_err(AppError::internal)?, at });
     }
     let valid_for = std::time::Duration::from_secs(CRL_DAYS * 86_400);
-    let pem = pki.authority()?.crl(number as u64, &list, valid_for).map_err(refused)?;
+    let authority = pki.authority()?;
+    let pem = authority.crl(number as u64, &list, valid_for).map_err(refused)?;
     pki.store_crl(&pki.own_crl_name(), &pem)?;
+    // Down to the children, who need the lists of every CA above them.
+    let payload = crate::federation::mailbox::CrlPayload {
+        issuer: authority.region().to_owned(),
+        pem: String::from_utf8_lossy(&pem).into_owned(),
+    };
+    let payload = serde_json::to_string(&payload).map_err(AppError::internal)?;
+    crate::federation::mailbox::publish(conn, crate::federation::mailbox::kind::CRL, "", authority.region(), &payload)?;
     let now = db::now();
     diesel::insert_into(crl_published::table)
         .values((

@@ -84,7 +84,7 @@ pub async fn catalogue_list(state: web::Data<AppState>, caller: Caller) -> AppRe
     Ok(HttpResponse::Ok().insert_header(("X-Catalogue-Version", version.to_string())).json(list))
 }
 
-/// Adds a local sub-category.
+/// Adds a local sub-category (on the national node, a national one with a segment 01–49).
 #[utoipa::path(tag = "registry", request_body = NewCategory, responses((status = 201, body = Category), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/registry/catalogue")]
 pub async fn catalogue_add(
@@ -95,7 +95,8 @@ pub async fn catalogue_add(
     caller.require(&state, Permission::CatalogueWrite, "catalogue").await?;
     let ctx = caller.audit();
     let new = body.into_inner();
-    let c = state.db.transaction(move |conn| catalogue::add_local(conn, &ctx, &new)).await?;
+    let national = state.config.node.tier == crate::config::Tier::National;
+    let c = state.db.transaction(move |conn| catalogue::add(conn, &ctx, &new, national)).await?;
     Ok(HttpResponse::Created().json(c))
 }
 

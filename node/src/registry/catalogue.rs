@@ -134,19 +134,39 @@ pub fn version(conn: &mut DbConnection) -> AppResult<i64> {
 
 /// Adds a local sub-category.
 pub fn add_local(conn: &mut DbConnection, ctx: &AuditContext, new: &NewCategory) -> AppResult<Category> {
+    add(conn, ctx, new, false)
+}
+
+/// Adds a category: a local one (segment 50–99) on any node, or — on the national node
+/// (`national_node`) — a national one (segment 01–49), which then goes down to every node.
+pub fn add(conn: &mut DbConnection, ctx: &AuditContext, new: &NewCategory, national_node: bool) -> AppResult<Category> {
     let parent: Option<Category> =
         product_categories::table.find(&new.parent_code).select(Category::as_select()).first(conn).optional()?;
     let parent =
         parent.ok_or_else(|| AppError::invalid("parent_code", "上级类目不存在", "parent category does not exist"))?;
     let segment = new.code.strip_prefix(&parent.code).unwrap_or("");
-    let local_segment = segment.len() == 2 && segment.parse::<u8>().is_ok_and(|n| (50..=99).contains(&n));
-    if !local_segment {
-        return Err(AppError::invalid(
-            "code",
-            format!("本级类目代码应为上级代码 {} 加两位 50–99 的数字", parent.code),
-            format!("a local category code is its parent's code {} plus two digits 50–99", parent.code),
-        ));
-    }
+    let number = if segment.len() == 2 { segment.parse::<u8>().ok() } else { None };
+    let origin = match number {
+        Some(50..=99) => "local",
+        Some(1..=49) if national_node => "national",
+        _ if national_node => {
+            return Err(AppError::invalid(
+                "code",
+                format!("类目代码应为上级代码 {} 加两位数字：01–49 为全国类目，50–99 为本级类目", parent.code),
+                format!(
+                    "a category code is its parent's code {} plus two digits: 01–49 national, 50–99 local",
+                    parent.code
+                ),
+            ))
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "code",
+                format!("本级类目代码应为上级代码 {} 加两位 50–99 的数字", parent.code),
+                format!("a local category code is its parent's code {} plus two digits 50–99", parent.code),
+            ))
+        }
+    };
     let n = new.name.trim().chars().count();
     if n == 0 || n > 50 {
         return Err(AppError::invalid("name", "类目名称应为1到50个字符", "category name must be 1 to 50 characters"));
@@ -158,7 +178,7 @@ pub fn add_local(conn: &mut DbConnection, ctx: &AuditContext, new: &NewCategory)
     if exists > 0 {
         return Err(AppError::conflict("类目代码已存在", "category code already exists"));
     }
-    let version = next_version(conn, "local", &format!("add {}", new.code))?;
+    let version = next_version(conn, origin, &format!("add {}", new.code))?;
     let now = crate::db::now();
     diesel::insert_into(product_categories::table)
         .values((
@@ -166,7 +186,7 @@ pub fn add_local(conn: &mut DbConnection, ctx: &AuditContext, new: &NewCategory)
             product_categories::parent_code.eq(Some(&parent.code)),
             product_categories::name.eq(new.name.trim()),
             product_categories::level.eq(parent.level + 1),
-            product_categories::origin.eq("local"),
+            product_categories::origin.eq(origin),
             product_categories::catalogue_version.eq(version),
             product_categories::retired.eq(false),
             product_categories::created_at.eq(now),
@@ -332,4 +352,86 @@ pub fn import(conn: &mut DbConnection, ctx: &AuditContext, doc: &CatalogueDocume
         serde_json::json!({"added": added, "unchanged": unchanged}),
     )?;
     Ok(ImportReceipt { added, unchanged, version: version(conn)? })
+}
+
+/// The national part of the catalogue, parents before children: what the national node
+/// sends down.
+pub fn national_document(conn: &mut DbConnection) -> AppResult<CatalogueDocument> {
+    let mut doc = export(conn)?;
+    doc.categories.retain(|c| c.origin == "national");
+    Ok(doc)
+}
+
+/// Takes the national catalogue as it came down: national categories this node lacks are
+/// added, names and retirements of national ones follow the document; local sub-categories
+/// are never touched. Returns how many categories changed.
+pub fn apply_national(conn: &mut DbConnection, doc: &CatalogueDocument) -> AppResult<usize> {
+    let mut entries: Vec<&CatalogueEntry> = doc.categories.iter().filter(|e| e.origin == "national").collect();
+    entries.sort_by(|a, b| (a.code.len(), &a.code).cmp(&(b.code.len(), &b.code)));
+    let mut changed = Vec::new();
+    for e in entries {
+        let existing: Option<Category> =
+            product_categories::table.find(&e.code).select(Category::as_select()).first(conn).optional()?;
+        match existing {
+            Some(c) if c.origin != "national" => {
+                return Err(AppError::invalid(
+                    "categories",
+                    format!("全国类目 {} 与本级类目冲突", e.code),
+                    format!("national category {} collides with a local one", e.code),
+                ))
+            }
+            Some(c) if c.name == e.name && c.retired == e.retired => {}
+            Some(_) => changed.push((e, false)),
+            None => changed.push((e, true)),
+        }
+    }
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let version = next_version(conn, "national", &format!("national catalogue {}", doc.version))?;
+    let now = crate::db::now();
+    for (e, new) in &changed {
+        if *new {
+            let level = match &e.parent_code {
+                Some(p) => {
+                    product_categories::table
+                        .find(p)
+                        .select(product_categories::level)
+                        .first::<i32>(conn)
+                        .optional()?
+                        .ok_or_else(|| {
+                        AppError::invalid(
+                            "categories",
+                            format!("类目 {} 的上级不存在", e.code),
+                            format!("category {}: parent missing", e.code),
+                        )
+                    })? + 1
+                }
+                None => 1,
+            };
+            diesel::insert_into(product_categories::table)
+                .values((
+                    product_categories::code.eq(&e.code),
+                    product_categories::parent_code.eq(e.parent_code.as_ref()),
+                    product_categories::name.eq(&e.name),
+                    product_categories::level.eq(level),
+                    product_categories::origin.eq("national"),
+                    product_categories::catalogue_version.eq(version),
+                    product_categories::retired.eq(e.retired),
+                    product_categories::created_at.eq(now),
+                    product_categories::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        } else {
+            diesel::update(product_categories::table.find(&e.code))
+                .set((
+                    product_categories::name.eq(&e.name),
+                    product_categories::retired.eq(e.retired),
+                    product_categories::catalogue_version.eq(version),
+                    product_categories::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(changed.len())
 }

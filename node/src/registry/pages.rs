@@ -1005,7 +1005,8 @@ pub async fn catalogue_add(
     let new =
         catalogue::NewCategory { parent_code: form.parent_code, code: form.code.trim().to_owned(), name: form.name };
     let ctx = caller.audit();
-    match state.db.transaction(move |conn| catalogue::add_local(conn, &ctx, &new)).await {
+    let national = state.config.node.tier == crate::config::Tier::National;
+    match state.db.transaction(move |conn| catalogue::add(conn, &ctx, &new, national)).await {
         Ok(c) => {
             catalogue_page(&state, &caller, String::new(), format!("已添加类目“{}”（{}）。", c.name, c.code)).await
         }

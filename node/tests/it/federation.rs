@@ -642,3 +642,210 @@ where
     }
     panic!("never happened: {what}");
 }
+
+fn received_kinds(app: &TestApp) -> Vec<(String, String, String)> {
+    let mut conn = app.db.conn().expect("conn");
+    tracenode::federation::mailbox::received(&mut conn, 100)
+        .expect("received")
+        .into_iter()
+        .map(|r| (r.kind, r.target, r.outcome))
+        .collect()
+}
+
+fn category(app: &TestApp, code: &str) -> Option<(String, String)> {
+    let mut conn = app.db.conn().expect("conn");
+    tracenode::registry::catalogue::list(&mut conn)
+        .expect("catalogue")
+        .into_iter()
+        .find(|c| c.code == code)
+        .map(|c| (c.name, c.origin))
+}
+
+async fn what_comes_down_reaches_every_tier(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let county = child_node(backend, &city, Tier::County, "330106", None).await;
+    let top = desk(&nation).await;
+    let below = desk(&county).await;
+
+    // A national category at the top, a local one at the county; a county may not make a
+    // national code.
+    let add = |code: &str, name: &str| serde_json::json!({"parent_code": "01", "code": code, "name": name});
+    json_of(top.reviewer.post(&nation, "/api/v1/registry/catalogue", add("0101", "蔬菜")).await, 201).await;
+    json_of(below.reviewer.post(&county, "/api/v1/registry/catalogue", add("0150", "西湖龙井")).await, 201).await;
+    let p = expect_problem(
+        below.reviewer.post(&county, "/api/v1/registry/catalogue", add("0102", "水果")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["field"], "code");
+
+    // The national node sends down its catalogue and two notices: one for everyone, one
+    // for a county in another branch.
+    let send = |body: Value| top.sys.post(&nation, "/api/v1/federation/messages", body);
+    json_of(send(serde_json::json!({"kind": "catalogue"})).await, 201).await;
+    json_of(
+        send(serde_json::json!({"kind": "notice", "title": "应急演练通知", "body": "11月30日全国演练"})).await,
+        201,
+    )
+    .await;
+    json_of(
+        send(serde_json::json!({"kind": "notice", "target": "330102", "title": "上城区", "body": "仅上城区"})).await,
+        201,
+    )
+    .await;
+    let p =
+        expect_problem(send(serde_json::json!({"kind": "sms", "title": "x"})).await, 422, "validation_failed").await;
+    assert_eq!(p["field"], "kind");
+    // And the province publishes its revocation list.
+    let published = tracenode(&province, &["pki", "publish-crl"]);
+    assert!(published.status.success(), "{}", text(&published));
+
+    eventually("the catalogue reaches the county", || category(&county, "0101").is_some()).await;
+    assert_eq!(category(&county, "0101"), Some(("蔬菜".into(), "national".into())));
+    assert_eq!(category(&county, "0150"), Some(("西湖龙井".into(), "local".into())), "local categories stay");
+    eventually("the notice reaches the county", || {
+        received_kinds(&county).iter().any(|(k, t, o)| k == "notice" && t.is_empty() && o == "applied")
+    })
+    .await;
+    let crl = county.node_dir().join("pki/crls/330000.pem");
+    eventually("the province's revocation list reaches the county", || crl.exists()).await;
+    // The notice for 上城区 went down the city's branch but not to 西湖区.
+    eventually("the city passes on the targeted notice", || {
+        received_kinds(&city).iter().any(|(_, t, _)| t == "330102")
+    })
+    .await;
+    assert!(!received_kinds(&county).iter().any(|(_, t, _)| t == "330102"), "{:?}", received_kinds(&county));
+    let seen: Value = below.sys.get(&county, "/api/v1/federation/received").await.json().await.expect("json");
+    assert!(
+        seen.as_array()
+            .is_some_and(|a| a.iter().any(|m| m["payload"].as_str().is_some_and(|p| p.contains("应急演练通知")))),
+        "{seen}"
+    );
+}
+on_both_backends!(what_comes_down_reaches_every_tier);
+
+async fn enrolment_over_the_network_waits_for_the_operator(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    // A city without a certificate asks the province over the network.
+    let toml = federation_toml(Some(free_port()), Some(&province));
+    let mut city = TestApp::spawn_node(backend, Tier::City, "330100", &toml, |_| {}).await;
+    let ca_file = province.node_dir().join("certs/ca.pem");
+    let ca_arg = ca_file.to_str().expect("path");
+    let asked = tracenode(&city, &["pki", "enrol", "--parent", &province.base, "--ca-file", ca_arg]);
+    assert!(asked.status.success(), "{}", text(&asked));
+    let said = text(&asked);
+    let fingerprint = said
+        .lines()
+        .find_map(|l| l.rsplit_once(": ").map(|(_, f)| f.trim().to_owned()).filter(|f| f.len() == 95))
+        .expect("fingerprint");
+    let again = tracenode(&city, &["pki", "enrol"]);
+    assert!(again.status.success() && text(&again).contains("等待上级审批"), "{}", text(&again));
+
+    // Refused at once: a second request for the same region, and a region not directly below.
+    let anonymous = province.client();
+    let county_request = {
+        let (req, _) = tracenode_federation::tiers::Request::new("330106").expect("request");
+        String::from_utf8(req.to_pem().expect("pem")).expect("utf8")
+    };
+    let city_again = {
+        let (req, _) = tracenode_federation::tiers::Request::new("330100").expect("request");
+        String::from_utf8(req.to_pem().expect("pem")).expect("utf8")
+    };
+    let post = |pem: String| {
+        anonymous
+            .post(province.url("/api/v1/federation/enrolments"))
+            .json(&serde_json::json!({"request_pem": pem}))
+            .send()
+    };
+    expect_problem(post(city_again).await.expect("post"), 409, "conflict").await;
+    let p = expect_problem(post(county_request).await.expect("post"), 422, "validation_failed").await;
+    assert_eq!(p["field"], "region");
+    expect_problem(post("not a request".into()).await.expect("post"), 422, "validation_failed").await;
+
+    // The province's operator sees the request with its fingerprint and approves it.
+    let sys = province.admin("sysadmin").await;
+    let waiting: Value = sys.get(&province, "/api/v1/federation/enrolments").await.json().await.expect("json");
+    assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
+    assert_eq!(waiting[0]["region"], "330100");
+    assert_eq!(waiting[0]["fingerprint"], fingerprint.as_str());
+    let id = waiting[0]["id"].as_str().expect("id").to_owned();
+    // A tenant's key, or a wrong token, sees nothing.
+    let r = anonymous
+        .get(province.url(&format!("/api/v1/federation/enrolments/{id}")))
+        .header("X-Enrolment-Token", "guess")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    let decided = json_of(
+        sys.post(
+            &province,
+            &format!("/api/v1/federation/enrolments/{id}/decision"),
+            serde_json::json!({"approve": true}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(decided["status"], "approved");
+    expect_problem(
+        sys.post(
+            &province,
+            &format!("/api/v1/federation/enrolments/{id}/decision"),
+            serde_json::json!({"approve": true}),
+        )
+        .await,
+        409,
+        "conflict",
+    )
+    .await;
+    assert_eq!(province.audit_count("pki.sign_child", "success"), 1);
+
+    // The city collects and installs it; restarted, it talks to the province over mutual TLS.
+    let installed = tracenode(&city, &["pki", "enrol"]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    assert!(text(&installed).contains("urn:tracenode:node:330100"), "{}", text(&installed));
+    city.stop().await;
+    city.restart().await;
+    let hello =
+        client_with(&city, Leaf::NodeClient).get(url(&province, "/federation/v1/hello")).send().await.expect("hello");
+    assert_eq!(hello.status(), 200);
+
+    // Another city is rejected, with the reason.
+    let other =
+        TestApp::spawn_node(backend, Tier::City, "330200", &federation_toml(None, Some(&province)), |_| {}).await;
+    let asked = tracenode(&other, &["pki", "enrol", "--parent", &province.base, "--ca-file", ca_arg]);
+    assert!(asked.status.success(), "{}", text(&asked));
+    let waiting: Value = sys.get(&province, "/api/v1/federation/enrolments").await.json().await.expect("json");
+    let id = waiting[0]["id"].as_str().expect("id").to_owned();
+    let p = expect_problem(
+        sys.post(
+            &province,
+            &format!("/api/v1/federation/enrolments/{id}/decision"),
+            serde_json::json!({"approve": false}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["field"], "reason");
+    json_of(
+        sys.post(
+            &province,
+            &format!("/api/v1/federation/enrolments/{id}/decision"),
+            serde_json::json!({"approve": false, "reason": "指纹不符"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let refused = tracenode(&other, &["pki", "enrol"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused).contains("指纹不符"), "{}", text(&refused));
+}
+on_both_backends!(enrolment_over_the_network_waits_for_the_operator);

@@ -1,0 +1,3 @@
+DROP TABLE enrolment_requests;
+DROP TABLE federation_received;
+DROP TABLE federation_messages;

@@ -1,0 +1,475 @@
+//! Console pages of the federation (上下级节点): this node's place and uplink with 立即上报,
+//! each child's traffic (last contact, batches applied and refused, lag, certificate expiry),
+//! the latest batches received, rolled-up indicators by region with drill-down, and the
+//! certificate register (证书台账) with tenant certificates and revocation.
+
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::api::UplinkState;
+use super::children::ChildTraffic;
+use super::inbox::Incoming;
+use super::kinds::{self, statistics};
+use crate::auth::caller::{Caller, ConsoleCaller};
+use crate::console::{render, ButtonForm, Shell};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::pki::registry::{self, CertificateRecord};
+use crate::trace::row::CST_HOURS;
+use crate::users::Permission;
+
+/// One region's figures on the page.
+pub struct RegionRow {
+    /// Code prefix.
+    pub region: String,
+    /// Its name.
+    pub name: String,
+    /// The prefix to drill into, when there is a finer level.
+    pub drill: Option<String>,
+    /// The totals.
+    pub figures: statistics::Figures,
+}
+
+#[derive(Template)]
+#[template(path = "federation/page.html")]
+struct FederationPage {
+    shell: Shell,
+    identity: String,
+    parent_url: String,
+    client_not_after: String,
+    uplink: Vec<UplinkState>,
+    children: Vec<ChildTraffic>,
+    incoming: Vec<Incoming>,
+    regions: Vec<RegionRow>,
+    enrolments: Vec<super::enrolment::EnrolmentRequest>,
+    received: Vec<super::mailbox::Received>,
+    within: String,
+    within_name: String,
+    can_manage: bool,
+    notice: String,
+    error: String,
+}
+
+fn when(t: &chrono::NaiveDateTime) -> String {
+    (*t + chrono::TimeDelta::hours(CST_HOURS)).format("%Y-%m-%d %H:%M").to_string()
+}
+
+impl FederationPage {
+    fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        when(t)
+    }
+
+    fn maybe(&self, t: &Option<chrono::NaiveDateTime>) -> String {
+        t.as_ref().map(when).unwrap_or_else(|| "—".into())
+    }
+
+    fn kind_zh(&self, k: &str) -> &'static str {
+        kinds::kind(k).map_or("未知类型", |k| k.label_zh())
+    }
+
+    fn outcome_zh(&self, o: &str) -> &'static str {
+        match o {
+            "applied" => "已应用",
+            "duplicate" => "重复（已忽略）",
+            "refused" => "拒收",
+            _ => "未知",
+        }
+    }
+
+    fn message_zh(&self, k: &str) -> &'static str {
+        match k {
+            super::mailbox::kind::CATALOGUE => "全国产品目录",
+            super::mailbox::kind::CRL => "吊销列表",
+            super::mailbox::kind::NOTICE => "通知",
+            _ => "其他",
+        }
+    }
+
+    fn notice_title(&self, payload: &str) -> String {
+        serde_json::from_str::<super::mailbox::NoticePayload>(payload).map(|n| n.title).unwrap_or_default()
+    }
+
+    fn tier_zh(&self, t: &str) -> &'static str {
+        match t {
+            "province" => "省级",
+            "city" => "市级",
+            "county" => "县级",
+            _ => "—",
+        }
+    }
+
+    fn lag(&self, c: &ChildTraffic) -> String {
+        match c.minutes_since_contact {
+            None => "从未联系".into(),
+            Some(m) if m < 1 => "刚刚".into(),
+            Some(m) if m < 60 => format!("{m} 分钟前"),
+            Some(m) if m < 1440 => format!("{} 小时前", m / 60),
+            Some(m) => format!("{} 天前", m / 1440),
+        }
+    }
+
+    fn yuan(&self, fen: &i64) -> String {
+        format!("{:.2}", *fen as f64 / 100.0)
+    }
+
+    fn quantity(&self, milli: &i64) -> String {
+        format!("{:.3}", *milli as f64 / 1000.0)
+    }
+}
+
+fn region_name(prefix: &str) -> String {
+    let code = format!("{prefix:0<6}");
+    crate::region::RegionCode::parse(&code).map(|r| r.name().to_owned()).unwrap_or_default()
+}
+
+#[derive(Default)]
+struct Outcome {
+    notice: String,
+    error: String,
+}
+
+/// Which part of the indicators to show.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Region prefix to drill into (2 or 4 digits).
+    #[serde(default)]
+    pub within: String,
+}
+
+async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> AppResult<HttpResponse> {
+    caller.require_staff(state, Permission::FederationRead, "federation", "federation.read").await?;
+    let digits = match within.len() {
+        0 => 2,
+        2 => 4,
+        4 => 6,
+        _ => return Err(AppError::invalid("within", "区划前缀只能是2位或4位数字", "within must be 2 or 4 digits")),
+    };
+    if !within.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::invalid("within", "区划前缀只能是数字", "within must be digits"));
+    }
+    let (uplink, children, incoming, all) = state
+        .db
+        .run(|conn| {
+            Ok((
+                super::api::uplink_states(conn)?,
+                super::children::traffic(conn)?,
+                super::inbox::recent(conn, None, 30)?,
+                statistics::jurisdiction(conn)?,
+            ))
+        })
+        .await?;
+    let (enrolments, received) =
+        state.db.run(|conn| Ok((super::enrolment::list(conn, false)?, super::mailbox::received(conn, 20)?))).await?;
+    let regions = statistics::by_region(&all, digits, &within, "0000-00-00", "9999-99-99")
+        .into_iter()
+        .map(|(region, figures)| RegionRow {
+            name: region_name(&region),
+            drill: (digits < 6).then(|| region.clone()),
+            region,
+            figures,
+        })
+        .collect();
+    let fed = state.federation.clone();
+    render(&FederationPage {
+        shell: Shell::new(state, caller, "上下级节点", "/federation"),
+        identity: fed.as_ref().map(|f| f.identity.uri()).unwrap_or_default(),
+        parent_url: fed.as_ref().and_then(|f| f.parent_url.clone()).unwrap_or_default(),
+        client_not_after: fed.as_ref().map(|f| f.signer().not_after()).unwrap_or_default(),
+        uplink,
+        children,
+        incoming,
+        regions,
+        enrolments,
+        received,
+        within_name: if within.is_empty() { String::new() } else { region_name(&within) },
+        within,
+        can_manage: caller.can(Permission::FederationManage),
+        notice: o.notice,
+        error: o.error,
+    })
+}
+
+/// 上下级节点: this node, its uplink, its children and the rolled-up indicators.
+#[utoipa::path(tag = "console", params(PageQuery), responses((status = 200, description = "Federation", content_type = "text/html")))]
+#[get("/federation")]
+pub async fn page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    q: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    view(&state, &caller.0, q.into_inner().within, Outcome::default()).await
+}
+
+/// 立即上报: runs one kind now.
+#[utoipa::path(tag = "console", params(("kind" = String, Path, description = "Roll-up kind")),
+    responses((status = 200, description = "Federation with the outcome", content_type = "text/html")))]
+#[post("/federation/rollups/{kind}/run")]
+pub async fn run_now(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<ButtonForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.check_csrf(&form.csrf)?;
+    caller.require_staff(&state, Permission::FederationManage, "federation", "federation.rollup").await?;
+    let kind = kinds::require(&path.into_inner())?;
+    let Some(fed) = state.federation.clone() else {
+        return view(
+            &state,
+            &caller,
+            String::new(),
+            Outcome { error: "本节点未加入联邦。".into(), ..Outcome::default() },
+        )
+        .await;
+    };
+    let report = super::uplink::run(&state.db, &fed, kind).await?;
+    let ctx = caller.audit();
+    let detail = serde_json::to_value(&report).map_err(AppError::internal)?;
+    let outcome = if report.error.is_some() { crate::audit::Outcome::Failure } else { crate::audit::Outcome::Success };
+    state
+        .db
+        .transaction(move |conn| {
+            crate::audit::record(conn, &ctx, "federation.rollup", kind.name(), outcome, detail).map(|_| ())
+        })
+        .await?;
+    let o = match report.error {
+        Some(e) => Outcome {
+            error: format!("{}上报未完成（待发送 {} 批）：{e}", kind.label_zh(), report.pending),
+            ..Outcome::default()
+        },
+        None => Outcome {
+            notice: format!(
+                "{}已上报：新生成 {} 批，上级已应用 {} 批，待发送 {} 批。",
+                kind.label_zh(),
+                report.made,
+                report.sent,
+                report.pending
+            ),
+            ..Outcome::default()
+        },
+    };
+    view(&state, &caller, String::new(), o).await
+}
+
+/// An operator's decision on an enrolment request, as posted.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DecisionForm {
+    csrf: String,
+    /// `approve` or `reject`.
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// 批准 / 驳回 an enrolment request.
+#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Request id")),
+    responses((status = 200, description = "Federation with the outcome", content_type = "text/html")))]
+#[post("/federation/enrolments/{id}/decide")]
+pub async fn decide(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let f = form.into_inner();
+    caller.check_csrf(&f.csrf)?;
+    caller.require_staff(&state, Permission::FederationManage, "enrolments", "federation.enrol_decide").await?;
+    let pki = pki_of(&state)?;
+    let ctx = caller.audit();
+    let id = path.into_inner();
+    let approve = f.decision == "approve";
+    let done =
+        state.db.transaction(move |conn| super::enrolment::decide(conn, &pki, &ctx, &id, approve, &f.reason)).await;
+    let o = match done {
+        Ok(r) if approve => Outcome {
+            notice: format!("已批准 {}（{}）入网，证书已签发。", r.name, r.region),
+            ..Outcome::default()
+        },
+        Ok(r) => Outcome {
+            notice: format!("已驳回 {}（{}）的入网申请。", r.name, r.region), ..Outcome::default()
+        },
+        Err(e) if e.is_for_the_form() => Outcome { error: e.detail_zh, ..Outcome::default() },
+        Err(e) => return Err(e),
+    };
+    view(&state, &caller, String::new(), o).await
+}
+
+#[derive(Template)]
+#[template(path = "federation/certificates.html")]
+struct CertificatesPage {
+    shell: Shell,
+    certificates: Vec<CertificateRecord>,
+    tenants: Vec<crate::tenants::Tenant>,
+    can_manage: bool,
+    now: chrono::NaiveDateTime,
+    notice: String,
+    error: String,
+    bundle_cert: String,
+    bundle_key: String,
+}
+
+impl CertificatesPage {
+    fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        when(t)
+    }
+
+    fn days_left(&self, c: &CertificateRecord) -> i64 {
+        (c.not_after - self.now).num_days()
+    }
+
+    fn expiring(&self, c: &CertificateRecord) -> bool {
+        c.status != "revoked" && self.days_left(c) < registry::WARN_DAYS
+    }
+
+    fn kind_zh(&self, k: &str) -> &'static str {
+        match k {
+            registry::kind::NODE_CA => "本节点证书机构",
+            registry::kind::NODE_SERVER => "本节点联邦端口",
+            registry::kind::NODE_CLIENT => "本节点客户端",
+            registry::kind::CHILD_CA => "下级节点证书机构",
+            registry::kind::TENANT_CLIENT => "租户客户端",
+            _ => "其他",
+        }
+    }
+
+    fn status_zh(&self, s: &str) -> &'static str {
+        match s {
+            "valid" => "有效",
+            "superseded" => "已轮换（到期前仍有效）",
+            "revoked" => "已吊销",
+            _ => "未知",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Issued {
+    notice: String,
+    error: String,
+    cert: String,
+    key: String,
+}
+
+async fn certificates_view(state: &AppState, caller: &Caller, o: Issued) -> AppResult<HttpResponse> {
+    caller.require_staff(state, Permission::FederationRead, "certificates", "pki.read").await?;
+    let (certificates, tenants) =
+        state.db.run(|conn| Ok((registry::list(conn, true)?, crate::tenants::list_all(conn)?))).await?;
+    render(&CertificatesPage {
+        shell: Shell::new(state, caller, "证书台账", "/federation"),
+        certificates,
+        tenants,
+        can_manage: caller.can(Permission::FederationManage),
+        now: crate::db::now(),
+        notice: o.notice,
+        error: o.error,
+        bundle_cert: o.cert,
+        bundle_key: o.key,
+    })
+}
+
+/// 证书台账: every certificate this node holds or issued.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Certificate register", content_type = "text/html")))]
+#[get("/federation/certificates")]
+pub async fn certificates_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    certificates_view(&state, &caller.0, Issued::default()).await
+}
+
+/// A tenant certificate to issue.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IssueForm {
+    csrf: String,
+    tenant: String,
+    days: u32,
+}
+
+fn pki_of(state: &AppState) -> AppResult<crate::pki::NodePki> {
+    let pki = crate::pki::NodePki::of(&state.config);
+    if !pki.installed() {
+        return Err(AppError::invalid("pki", "本节点尚未安装证书机构", "this node has no certificate authority yet"));
+    }
+    Ok(pki)
+}
+
+/// Issues a tenant's client certificate; the key is shown once.
+#[utoipa::path(tag = "console", responses((status = 200, description = "Register with the new bundle", content_type = "text/html")))]
+#[post("/federation/certificates/issue")]
+pub async fn issue(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<IssueForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let f = form.into_inner();
+    caller.check_csrf(&f.csrf)?;
+    caller.require_staff(&state, Permission::FederationManage, "certificates", "pki.issue_tenant").await?;
+    let pki = pki_of(&state)?;
+    let ctx = caller.audit();
+    let tenant = f.tenant.clone();
+    let issued = state.db.transaction(move |conn| registry::issue_tenant(conn, &pki, &ctx, &f.tenant, f.days)).await;
+    let o = match issued {
+        Ok(bundle) => {
+            let mut cert = String::new();
+            for c in &bundle.chain {
+                cert.push_str(&String::from_utf8_lossy(&c.to_pem().map_err(AppError::internal)?));
+            }
+            let key = String::from_utf8_lossy(&bundle.key.private_key_to_pem_pkcs8().map_err(AppError::internal)?)
+                .into_owned();
+            Issued {
+                notice: format!("已为租户 {tenant} 签发客户端证书。私钥只显示这一次，请立即妥善交付。"),
+                cert,
+                key,
+                ..Issued::default()
+            }
+        }
+        Err(e) if e.is_for_the_form() => Issued { error: e.detail_zh, ..Issued::default() },
+        Err(e) => return Err(e),
+    };
+    certificates_view(&state, &caller, o).await
+}
+
+/// A revocation as posted.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RevokeForm {
+    csrf: String,
+    reason: String,
+}
+
+/// Revokes a certificate and publishes a new revocation list.
+#[utoipa::path(tag = "console", params(("serial" = String, Path, description = "Serial number")),
+    responses((status = 200, description = "Register with the outcome", content_type = "text/html")))]
+#[post("/federation/certificates/{serial}/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<RevokeForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let f = form.into_inner();
+    caller.check_csrf(&f.csrf)?;
+    caller.require_staff(&state, Permission::FederationManage, "certificates", "pki.revoke").await?;
+    if f.reason.trim().is_empty() {
+        return certificates_view(&state, &caller, Issued { error: "请填写吊销原因。".into(), ..Issued::default() })
+            .await;
+    }
+    let pki = pki_of(&state)?;
+    let ctx = caller.audit();
+    let serial = path.into_inner();
+    let done = state.db.transaction(move |conn| registry::revoke(conn, &pki, &ctx, &serial, f.reason.trim())).await;
+    let o = match done {
+        Ok(c) => {
+            Issued { notice: format!("已吊销 {}，新的吊销列表已发布。", c.subject), ..Issued::default() }
+        }
+        Err(e) if e.is_for_the_form() => Issued { error: e.detail_zh, ..Issued::default() },
+        Err(e) => return Err(e),
+    };
+    certificates_view(&state, &caller, o).await
+}
+
+/// Registers the pages.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(page).service(run_now).service(decide).service(certificates_page).service(issue).service(revoke);
+}
