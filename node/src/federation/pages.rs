@@ -175,7 +175,11 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
         shell: Shell::new(state, caller, "上下级节点", "/federation"),
         identity: fed.as_ref().map(|f| f.identity.uri()).unwrap_or_default(),
         parent_url: fed.as_ref().and_then(|f| f.parent_url.clone()).unwrap_or_default(),
-        client_not_after: fed.as_ref().map(|f| f.signer().not_after()).unwrap_or_default(),
+        client_not_after: fed
+            .as_ref()
+            .and_then(|f| f.signer().chain.first().and_then(|c| registry::time_of(c.not_after()).ok()))
+            .map(|t| when(&t))
+            .unwrap_or_default(),
         uplink,
         children,
         incoming,
@@ -312,8 +316,17 @@ struct CertificatesPage {
 }
 
 impl CertificatesPage {
-    fn when(&self, t: &chrono::NaiveDateTime) -> String {
-        when(t)
+    fn day(&self, t: &chrono::NaiveDateTime) -> String {
+        (*t + chrono::TimeDelta::hours(CST_HOURS)).format("%Y-%m-%d").to_string()
+    }
+
+    fn short(&self, serial: &str) -> String {
+        let head: String = serial.chars().take(12).collect();
+        if head.len() < serial.len() {
+            format!("{head}…")
+        } else {
+            head
+        }
     }
 
     fn days_left(&self, c: &CertificateRecord) -> i64 {

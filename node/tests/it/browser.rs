@@ -10,7 +10,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::both_backends;
-use crate::support::TestApp;
+use crate::support::{Backend, TestApp};
 
 struct Driver {
     child: Child,
@@ -126,6 +126,26 @@ async fn wait_for_path(c: &Client, path: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the browser never reached {path}; it is at {at}");
+}
+
+/// Signs `username` in for the first time: one-time password, new password, TOTP.
+async fn first_sign_in(c: &Client, app: &TestApp, username: &str) {
+    c.goto(&app.url("/login")).await.expect("goto");
+    wait_for_text(c, "登录").await;
+    fill(c, "#username", username).await;
+    fill(c, "#password", &app.one_time_password(username)).await;
+    click(c, "#sign-in").await;
+    wait_for_path(c, "/password").await;
+    fill(c, "#current_password", &app.one_time_password(username)).await;
+    fill(c, "#new_password", "Browser-Test-Pass1").await;
+    fill(c, "#confirm_password", "Browser-Test-Pass1").await;
+    click(c, "#change-password").await;
+    wait_for_path(c, "/totp").await;
+    let secret = c.find(Locator::Css("#totp-secret")).await.expect("secret").text().await.expect("text");
+    let code = tracenode::auth::totp::code_at(secret.trim(), tracenode::auth::totp::unix_now()).expect("code");
+    fill(c, "#code", &code).await;
+    click(c, "#verify").await;
+    wait_for_path(c, "/").await;
 }
 
 async fn console_first_sign_in_and_tenant(app: TestApp) {
@@ -419,3 +439,65 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     c.close().await.expect("close");
 }
 both_backends!(console_registers_reviews_finds_and_maps_an_entity);
+
+/// The federation pages: a province approves a city's enrolment, sees its children, issues a
+/// tenant's certificate and revokes it.
+async fn console_runs_the_federation(backend: Backend) {
+    use crate::federation::{child_node, federation_toml, free_port, national, text, tracenode};
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, tracenode::config::Tier::Province, "330000", Some(free_port())).await;
+    let toml = federation_toml(None, Some(&province));
+    let city = TestApp::spawn_node(backend, tracenode::config::Tier::City, "330100", &toml, |_| {}).await;
+    let ca = province.node_dir().join("certs/ca.pem");
+    let asked = tracenode(&city, &["pki", "enrol", "--parent", &province.base, "--ca-file", ca.to_str().expect("p")]);
+    assert!(asked.status.success(), "{}", text(&asked));
+    let tenant = tracenode(
+        &province,
+        &[
+            "tenant",
+            "add",
+            "--code",
+            "zj-platform",
+            "--name",
+            "浙江省追溯平台",
+            "--kind",
+            "platform",
+            "--region",
+            "330000",
+        ],
+    );
+    assert!(tenant.status.success(), "{}", text(&tenant));
+
+    let driver = start_driver();
+    let c = connect(&driver).await;
+    let name = format!("{backend:?}").to_lowercase();
+    first_sign_in(&c, &province, "sysadmin").await;
+
+    c.goto(&province.url("/federation")).await.expect("goto");
+    let page = wait_for_text(&c, "入网申请").await;
+    assert!(page.contains("urn:tracenode:node:330000") && page.contains("杭州市"), "{page}");
+    click(&c, "#enrolments button.approve").await;
+    wait_for_text(&c, "已批准").await;
+    let children = c.find(Locator::Css("#children")).await.expect("children").text().await.expect("text");
+    assert!(children.contains("330100") && children.contains("市级"), "{children}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("console-federation-{name}.png")), png).expect("write");
+
+    c.goto(&province.url("/federation/certificates")).await.expect("goto");
+    wait_for_text(&c, "证书台账").await;
+    fill(&c, "#days", "20").await;
+    click(&c, "#issue").await;
+    wait_for_text(&c, "私钥只显示这一次").await;
+    let key =
+        c.find(Locator::Css("#bundle-key")).await.expect("key").prop("value").await.expect("value").unwrap_or_default();
+    assert!(key.contains("BEGIN PRIVATE KEY"), "{key}");
+    let table = c.find(Locator::Css("#certificates")).await.expect("table").text().await.expect("text");
+    assert!(table.contains("tenant:330000:zj-platform") && table.contains("即将到期"), "{table}");
+    fill(&c, "tr[data-kind=tenant_client] input[name=reason]", "测试吊销").await;
+    click(&c, "tr[data-kind=tenant_client] button.revoke").await;
+    wait_for_text(&c, "已吊销").await;
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("console-certificates-{name}.png")), png).expect("write");
+    c.close().await.expect("close");
+}
+crate::on_both_backends!(console_runs_the_federation);

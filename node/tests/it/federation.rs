@@ -23,11 +23,11 @@ use crate::registry::{code, entity, Machine};
 use crate::support::{expect_problem, Backend, Session, TestApp};
 
 /// A free loopback port (a parent must come back on the same one).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn federation_toml(port: Option<u16>, parent: Option<&TestApp>) -> String {
+pub(crate) fn federation_toml(port: Option<u16>, parent: Option<&TestApp>) -> String {
     let listen = port.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default();
     let parent_url = parent
         .map(|p| format!("https://127.0.0.1:{}", p.federation_addr.expect("parent listens").port()))
@@ -39,7 +39,7 @@ fn federation_toml(port: Option<u16>, parent: Option<&TestApp>) -> String {
 }
 
 /// The national node, with the root.
-async fn national(backend: Backend) -> TestApp {
+pub(crate) async fn national(backend: Backend) -> TestApp {
     let toml = federation_toml(Some(free_port()), None);
     TestApp::spawn_node(backend, Tier::National, "100000", &toml, |c| {
         NodePki::of(c).init_root().expect("root");
@@ -48,7 +48,7 @@ async fn national(backend: Backend) -> TestApp {
 }
 
 /// Enrols the node of `config` under `parent` by file, as an operator would.
-fn enrol(parent: &TestApp, config: &Config) {
+pub(crate) fn enrol(parent: &TestApp, config: &Config) {
     let child = NodePki::of(config);
     let (request, _) = child.request().expect("request");
     let out = tempfile::tempdir().expect("tempdir");
@@ -62,7 +62,13 @@ fn enrol(parent: &TestApp, config: &Config) {
 }
 
 /// A node below `parent`, enrolled and started; `listen` if it has children of its own.
-async fn child_node(backend: Backend, parent: &TestApp, tier: Tier, region: &str, port: Option<u16>) -> TestApp {
+pub(crate) async fn child_node(
+    backend: Backend,
+    parent: &TestApp,
+    tier: Tier,
+    region: &str,
+    port: Option<u16>,
+) -> TestApp {
     let toml = federation_toml(port, Some(parent));
     TestApp::spawn_node(backend, tier, region, &toml, |c| enrol(parent, c)).await
 }
@@ -385,7 +391,7 @@ async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
 }
 on_both_backends!(a_parent_away_gets_everything_exactly_once);
 
-fn tracenode(app: &TestApp, args: &[&str]) -> std::process::Output {
+pub(crate) fn tracenode(app: &TestApp, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
         .args(args)
         .env("TRACENODE_CONFIG", app.node_dir().join("tracenode.toml"))
@@ -393,7 +399,7 @@ fn tracenode(app: &TestApp, args: &[&str]) -> std::process::Output {
         .expect("run tracenode")
 }
 
-fn text(out: &std::process::Output) -> String {
+pub(crate) fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
