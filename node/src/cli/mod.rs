@@ -1,5 +1,5 @@
 //! The command line (命令行): `init`, `serve`, `migrate`, `user`, `tenant`, `audit`, `import`,
-//! `pki`, `rollup`, `federation`.
+//! `pki`, `rollup`, `federation`, `demo`.
 //!
 //! Commands that change data write audit rows as the actor `cli`, the node's operator at the
 //! machine itself. Errors print their bilingual message and exit with status 1.
@@ -62,6 +62,9 @@ pub enum Command {
     /// The federation: offline files and status (联邦).
     #[command(subcommand)]
     Federation(crate::federation::cli::FederationCommand),
+    /// Four nodes — national, province, city, county — on loopback with generated data,
+    /// enrolled and rolled up; prints where to sign in to each (联邦演示).
+    Demo(crate::federation::demo::DemoArgs),
 }
 
 /// `import` arguments.
@@ -223,6 +226,7 @@ fn dispatch(cli: Cli) -> AppResult<()> {
             let (config, db) = open(&cli.config)?;
             crate::federation::cli::rollup(&config, &db, cmd)
         }
+        Command::Demo(args) => crate::federation::demo::run(args),
         Command::Federation(cmd) => {
             let (config, db) = open(&cli.config)?;
             crate::federation::cli::run(&config, &db, cmd)

@@ -14,11 +14,13 @@
 //! - [`offline`]: the same batches as signed files for networks without a live link.
 //! - [`enrolment`]: a would-be child's request over the network, decided by an operator.
 //! - [`children`]: the enrolled children and their traffic; [`api`]: the endpoints;
-//!   [`cli`]: `tracenode rollup …` and `tracenode federation …`; [`pages`]: the console.
+//!   [`cli`]: `tracenode rollup …` and `tracenode federation …`; [`pages`]: the console;
+//!   [`demo`]: four tiers on loopback with one command.
 
 pub mod api;
 pub mod children;
 pub mod cli;
+pub mod demo;
 pub mod enrolment;
 pub mod inbox;
 pub mod kinds;

@@ -21,7 +21,8 @@ fn help_describes_every_command() {
     let out = tracenode(&["--help"]);
     assert!(out.status.success());
     let help = text(&out);
-    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit", "import", "pki", "rollup", "federation"] {
+    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit", "import", "pki", "rollup", "federation", "demo"]
+    {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("重要产品追溯管理平台"));
@@ -280,4 +281,39 @@ fn enrolment_by_file_sqlite() {
 #[test]
 fn enrolment_by_file_postgres() {
     enrolment_by_file(Backend::Postgres);
+}
+
+/// Eight consecutive free loopback ports.
+fn free_ports() -> u16 {
+    for _ in 0..200 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        if base > 65_000 {
+            continue;
+        }
+        let all_free = (0..8).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no eight free consecutive ports");
+}
+
+#[test]
+fn the_demo_joins_four_tiers_and_rolls_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("demo");
+    let port = free_ports().to_string();
+    let out = tracenode(&["demo", "--dir", d.to_str().expect("p"), "--port", &port, "--exit"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for tier in ["国家级节点", "省级节点", "市级节点", "县级节点"] {
+        assert!(said.contains(tier), "{tier} missing:\n{said}");
+    }
+    assert!(said.contains("注册信息 8 条") && said.contains("追溯记录 80 条"), "{said}");
+    assert_eq!(said.matches("一次性密码").count(), 12, "{said}");
+    // Run again: the same four nodes start, nothing is made twice.
+    let again = tracenode(&["demo", "--dir", d.to_str().expect("p"), "--port", &port, "--exit"]);
+    let said = text(&again);
+    assert!(again.status.success(), "{said}");
+    assert!(said.contains("注册信息 8 条") && said.contains("追溯记录 80 条"), "{said}");
 }
