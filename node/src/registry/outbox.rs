@@ -53,21 +53,42 @@ pub fn append_device(conn: &mut DbConnection, device: &super::devices::Device) -
     append(conn, "device", &device.id, 1, &payload)
 }
 
-/// Appends a change a child sent up, to be forwarded to this node's parent; returns its
-/// sequence number.
-pub fn append_forwarded(
-    conn: &mut DbConnection,
-    source_region: &str,
-    kind: &str,
-    id: &str,
-    version: i32,
-    payload: &str,
-) -> AppResult<i64> {
-    let seq = append(conn, kind, id, version, payload)?;
-    diesel::update(registry_outbox::table.find(seq))
-        .set(registry_outbox::source_region.eq(source_region))
-        .execute(conn)?;
-    Ok(seq)
+/// A change a child sent up, to be forwarded to this node's parent.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = registry_outbox)]
+pub struct Forwarded {
+    /// Set by [`append_forwarded`].
+    pub seq: i64,
+    /// `entity`, `product` or `device`.
+    pub object_kind: String,
+    /// The object's id.
+    pub object_id: String,
+    /// Its version.
+    pub version: i32,
+    /// The approved content (JSON).
+    pub payload: String,
+    /// Set by [`append_forwarded`].
+    pub created_at: chrono::NaiveDateTime,
+    /// The region of the node it was registered at.
+    pub source_region: Option<String>,
+}
+
+/// Appends changes children sent up, in order, numbering them after the last entry.
+pub fn append_forwarded(conn: &mut DbConnection, mut rows: Vec<Forwarded>) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    db::lock_sequence(conn, db::Sequence::RegistryOutbox)?;
+    let last: Option<i64> = registry_outbox::table.select(diesel::dsl::max(registry_outbox::seq)).first(conn)?;
+    let now = db::now();
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.seq = last.unwrap_or(0) + 1 + i as i64;
+        r.created_at = now;
+    }
+    for chunk in rows.chunks(5_000) {
+        crate::insert_rows!(&mut *conn, registry_outbox::table, chunk)?;
+    }
+    Ok(())
 }
 
 fn append(conn: &mut DbConnection, kind: &str, id: &str, version: i32, payload: &str) -> AppResult<i64> {

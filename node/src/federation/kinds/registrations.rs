@@ -2,6 +2,8 @@
 //! The parent keeps the newest version of every object with the region it was registered
 //! in, and puts what changed into its own outbox, so it goes on up to the national node.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -64,18 +66,33 @@ impl Kind for Registrations {
         for item in &items {
             check(child, item)?;
         }
-        let mut changed = 0;
+        // The versions held now, in one query per chunk of ids.
+        let mut held: HashMap<(String, String, String), i32> = HashMap::new();
+        let ids: Vec<&str> = items.iter().map(|i| i.object_id.as_str()).collect();
+        for chunk in ids.chunks(5_000) {
+            let rows: Vec<(String, String, String, i32)> = fr::table
+                .filter(fr::object_id.eq_any(chunk))
+                .select((fr::source_region, fr::object_kind, fr::object_id, fr::version))
+                .load(conn)?;
+            held.extend(rows.into_iter().map(|(s, k, i, v)| ((s, k, i), v)));
+        }
         let now = db::now();
+        // Rows new to this node, by key, so a later version in the same batch replaces them.
+        let mut inserts: Vec<HeldRow> = Vec::new();
+        let mut new_at: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut forwarded = Vec::new();
         for item in items {
             let key = (item.source_region.clone(), item.object_kind.clone(), item.object_id.clone());
-            let held: Option<i32> = fr::table.find(key).select(fr::version).first(conn).optional()?;
-            if held.is_some_and(|v| v >= item.version) {
+            let latest = new_at.get(&key).map(|&i| inserts[i].version).or_else(|| held.get(&key).copied());
+            if latest.is_some_and(|v| v >= item.version) {
                 continue;
             }
             let payload = item.payload.to_string();
-            let target = fr::table.find((item.source_region.clone(), item.object_kind.clone(), item.object_id.clone()));
-            if held.is_some() {
-                diesel::update(target)
+            if let Some(&i) = new_at.get(&key) {
+                inserts[i].version = item.version;
+                inserts[i].payload = payload.clone();
+            } else if let Some(stored) = held.get_mut(&key) {
+                diesel::update(fr::table.find(key.clone()))
                     .set((
                         fr::version.eq(item.version),
                         fr::payload.eq(&payload),
@@ -83,31 +100,49 @@ impl Kind for Registrations {
                         fr::received_at.eq(now),
                     ))
                     .execute(conn)?;
+                *stored = item.version;
             } else {
-                diesel::insert_into(fr::table)
-                    .values((
-                        fr::source_region.eq(&item.source_region),
-                        fr::object_kind.eq(&item.object_kind),
-                        fr::object_id.eq(&item.object_id),
-                        fr::version.eq(item.version),
-                        fr::payload.eq(&payload),
-                        fr::via_child.eq(child.region),
-                        fr::received_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                new_at.insert(key.clone(), inserts.len());
+                inserts.push(HeldRow {
+                    source_region: key.0,
+                    object_kind: key.1,
+                    object_id: key.2,
+                    version: item.version,
+                    payload: payload.clone(),
+                    via_child: child.region.to_owned(),
+                    received_at: now,
+                });
             }
-            outbox::append_forwarded(
-                conn,
-                &item.source_region,
-                &item.object_kind,
-                &item.object_id,
-                item.version,
-                &payload,
-            )?;
-            changed += 1;
+            forwarded.push(outbox::Forwarded {
+                seq: 0,
+                object_kind: item.object_kind,
+                object_id: item.object_id,
+                version: item.version,
+                payload,
+                created_at: now,
+                source_region: Some(item.source_region),
+            });
         }
+        for chunk in inserts.chunks(5_000) {
+            crate::insert_rows!(&mut *conn, fr::table, chunk)?;
+        }
+        let changed = forwarded.len() as i64;
+        outbox::append_forwarded(conn, forwarded)?;
         Ok(changed)
     }
+}
+
+/// A registration as stored at the parent.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = fr)]
+struct HeldRow {
+    source_region: String,
+    object_kind: String,
+    object_id: String,
+    version: i32,
+    payload: String,
+    via_child: String,
+    received_at: chrono::NaiveDateTime,
 }
 
 /// A child speaks only for registrations made inside its own region.
