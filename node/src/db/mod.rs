@@ -275,6 +275,17 @@ impl Db {
     }
 }
 
+/// Inside the current transaction, makes PostgreSQL take an index for every lookup that has
+/// one: a transaction that adds many rows (a federation batch) runs against statistics that
+/// do not see them, and the planner would otherwise scan a whole table for a keyed lookup.
+/// Nothing on SQLite.
+pub fn prefer_indexes(conn: &mut DbConnection) -> AppResult<()> {
+    if let DbConnection::Postgres(c) = conn {
+        c.batch_execute("SET LOCAL enable_seqscan = off")?;
+    }
+    Ok(())
+}
+
 /// SQLite's automatic checkpoint threshold (pages of the write-ahead log).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 /// SQLite's memory-mapped I/O per connection (bytes).

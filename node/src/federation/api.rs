@@ -54,13 +54,15 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     peer.node_region()?;
     let db = state.db.clone();
     let batch = body.into_inner();
+    let arrived = kinds::kind(&batch.header.kind);
     let receipt: Receipt = tokio::task::spawn_blocking(move || {
         inbox::receive(&db, &peer.identity, Some(&peer.certificate), &batch, Via::Link)
     })
     .await
     .map_err(AppError::internal)??;
-    if receipt.outcome == "applied" {
-        fed.trigger_all();
+    // Passed on at once: what arrived changes this node's own batch of the same kind.
+    if let (Some(kind), "applied") = (arrived, receipt.outcome.as_str()) {
+        fed.trigger(kind.name());
     }
     Ok(HttpResponse::Ok().json(receipt))
 }

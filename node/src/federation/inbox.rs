@@ -121,6 +121,7 @@ fn apply(
         )
     })?;
     db::lock_sequence(conn, db::Sequence::Federation)?;
+    db::prefer_indexes(conn)?;
     let through = cursor(conn, region, kind.name())?;
     let seen: Option<(String, i64)> =
         fa::table.find(&h.batch_id).select((fa::child_region, fa::batch_no)).first(conn).optional()?;

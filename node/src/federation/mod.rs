@@ -159,7 +159,7 @@ impl Federation {
         self.wake.notify_one();
     }
 
-    /// Asks the worker to run every kind soon (a child's batch arrived: pass it on).
+    /// Asks the worker to run every kind soon.
     pub fn trigger_all(&self) {
         for k in kinds::KINDS {
             self.trigger(k.name());

@@ -123,7 +123,8 @@ pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
                 batch_items: fed.batch_items,
                 batch_no,
             };
-            let Some(c) = kind.collect(conn, from, &by)? else { return Ok(false) };
+            let Some(c) = kind.collect(conn, from, &by)? else { return Ok(None) };
+            let more = c.more;
             let batch =
                 Batch::new(kind.name(), &fed.identity, batch_no, c.items, c.body, chrono::Utc::now().to_rfc3339());
             diesel::insert_into(fo::table)
@@ -143,12 +144,17 @@ pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
             diesel::update(fu::table.find(kind.name()))
                 .set(fu::collected_through.eq(c.collected_through))
                 .execute(conn)?;
-            Ok(true)
+            Ok(Some(more))
         })?;
-        if !one {
-            return Ok(made);
+        match one {
+            None => return Ok(made),
+            Some(more) => {
+                made += 1;
+                if !more {
+                    return Ok(made);
+                }
+            }
         }
-        made += 1;
     }
 }
 
@@ -161,6 +167,11 @@ pub fn pending(conn: &mut DbConnection, kind: &str, limit: i64) -> AppResult<Vec
         .limit(limit)
         .select((fo::batch_no, fo::batch))
         .load(conn)?)
+}
+
+/// How many batches of `kind` wait for the parent.
+pub fn waiting(conn: &mut DbConnection, kind: &str) -> AppResult<i64> {
+    Ok(fo::table.filter(fo::kind.eq(kind)).filter(fo::acked_at.is_null()).count().get_result(conn)?)
 }
 
 /// Stored batches of `kind` in order: only those waiting, or all.
@@ -309,7 +320,7 @@ pub async fn run(db: &Db, fed: &Arc<Federation>, kind: &'static dyn Kind) -> App
     }
     end_run(db, kind.name(), &fed.holder, report.error.as_deref())?;
     let k = kind.name().to_owned();
-    report.pending = db.run(move |conn| Ok(pending(conn, &k, i64::MAX)?.len() as i64)).await?;
+    report.pending = db.run(move |conn| waiting(conn, &k)).await?;
     Ok(report)
 }
 

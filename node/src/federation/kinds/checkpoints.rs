@@ -79,6 +79,7 @@ impl Kind for AuditCheckpoints {
             body: serde_json::to_string(&body).map_err(AppError::internal)?,
             seqs: Some((seq, seq)),
             collected_through: seq,
+            more: false,
         }))
     }
 

@@ -24,6 +24,8 @@ pub struct Collected {
     pub seqs: Option<(i64, i64)>,
     /// Where the next collection starts.
     pub collected_through: i64,
+    /// Whether more may wait to be collected (the batch is full).
+    pub more: bool,
 }
 
 /// The collecting node.

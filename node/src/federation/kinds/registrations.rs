@@ -24,7 +24,7 @@ struct Item {
     object_kind: String,
     object_id: String,
     version: i32,
-    payload: serde_json::Value,
+    payload: Box<serde_json::value::RawValue>,
 }
 
 const OBJECT_KINDS: [&str; 3] = ["entity", "product", "device"];
@@ -50,14 +50,16 @@ impl Kind for Registrations {
                 object_kind: e.object_kind,
                 object_id: e.object_id,
                 version: e.version,
-                payload: serde_json::from_str(&e.payload).map_err(AppError::internal)?,
+                payload: serde_json::value::RawValue::from_string(e.payload).map_err(AppError::internal)?,
             });
         }
+        let more = items.len() as i64 >= by.batch_items;
         Ok(Some(Collected {
             items: items.len() as i64,
             body: serde_json::to_string(&items).map_err(AppError::internal)?,
             seqs: Some(seqs),
             collected_through: seqs.1,
+            more,
         }))
     }
 
@@ -66,7 +68,7 @@ impl Kind for Registrations {
         for item in &items {
             check(child, item)?;
         }
-        // The versions held now, in one query per chunk of ids.
+        // The versions held now, looked up by object id a chunk at a time (its own index).
         let mut held: HashMap<(String, String, String), i32> = HashMap::new();
         let ids: Vec<&str> = items.iter().map(|i| i.object_id.as_str()).collect();
         for chunk in ids.chunks(5_000) {
@@ -87,7 +89,7 @@ impl Kind for Registrations {
             if latest.is_some_and(|v| v >= item.version) {
                 continue;
             }
-            let payload = item.payload.to_string();
+            let payload = item.payload.get().to_owned();
             if let Some(&i) = new_at.get(&key) {
                 inserts[i].version = item.version;
                 inserts[i].payload = payload.clone();

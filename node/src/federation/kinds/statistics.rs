@@ -166,15 +166,22 @@ impl Kind for Statistics {
         if slices.is_empty() {
             return Ok(None);
         }
-        for (slice, digest) in &slices {
-            diesel::delete(statistics_sent::table.find(&slice.day)).execute(conn)?;
-            diesel::insert_into(statistics_sent::table)
-                .values((
-                    statistics_sent::day.eq(&slice.day),
-                    statistics_sent::digest.eq(digest),
+        let days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
+        for chunk in days.chunks(1_000) {
+            diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(chunk))).execute(conn)?;
+        }
+        let sent: Vec<_> = slices
+            .iter()
+            .map(|(slice, digest)| {
+                (
+                    statistics_sent::day.eq(slice.day.as_str()),
+                    statistics_sent::digest.eq(digest.as_str()),
                     statistics_sent::batch_no.eq(by.batch_no),
-                ))
-                .execute(conn)?;
+                )
+            })
+            .collect();
+        for chunk in sent.chunks(1_000) {
+            crate::insert_rows!(&mut *conn, statistics_sent::table, chunk)?;
         }
         let slices: Vec<Slice> = slices.into_iter().map(|(s, _)| s).collect();
         Ok(Some(Collected {
@@ -182,6 +189,7 @@ impl Kind for Statistics {
             body: serde_json::to_string(&slices).map_err(AppError::internal)?,
             seqs: None,
             collected_through: from + 1,
+            more: false,
         }))
     }
 
@@ -192,29 +200,85 @@ impl Kind for Statistics {
                 return Err(malformed(self.name(), format!("day “{}”", slice.day)));
             }
         }
-        for slice in &slices {
-            diesel::delete(fs::table.filter(fs::child_region.eq(child.region)).filter(fs::day.eq(&slice.day)))
+        let days: Vec<&str> = slices.iter().map(|s| s.day.as_str()).collect();
+        for chunk in days.chunks(1_000) {
+            diesel::delete(fs::table.filter(fs::child_region.eq(child.region)).filter(fs::day.eq_any(chunk)))
                 .execute(conn)?;
-            for row in &slice.rows {
-                diesel::insert_into(fs::table)
-                    .values((
-                        fs::child_region.eq(child.region),
-                        fs::day.eq(&slice.day),
-                        fs::region.eq(&row.region),
-                        fs::category.eq(&row.category),
-                        fs::stage.eq(&row.stage),
-                        fs::direction.eq(&row.direction),
-                        fs::records.eq(row.figures.records),
-                        fs::quantity_milli.eq(row.figures.quantity_milli),
-                        fs::amount_fen.eq(row.figures.amount_fen),
-                        fs::priced.eq(row.figures.priced),
-                        fs::price_fen_sum.eq(row.figures.price_fen_sum),
-                    ))
-                    .execute(conn)?;
+        }
+        let rows: Vec<StoredRow> = slices
+            .iter()
+            .flat_map(|slice| {
+                slice.rows.iter().map(|row| StoredRow {
+                    child_region: child.region,
+                    day: &slice.day,
+                    region: &row.region,
+                    category: &row.category,
+                    stage: &row.stage,
+                    direction: &row.direction,
+                    records: row.figures.records,
+                    quantity_milli: row.figures.quantity_milli,
+                    amount_fen: row.figures.amount_fen,
+                    priced: row.figures.priced,
+                    price_fen_sum: row.figures.price_fen_sum,
+                })
+            })
+            .collect();
+        match crate::db::postgres(conn) {
+            Some(pg) => insert_unnested(pg, &rows)?,
+            None => {
+                for chunk in rows.chunks(5_000) {
+                    crate::insert_rows!(&mut *conn, fs::table, chunk)?;
+                }
             }
         }
         Ok(slices.len() as i64)
     }
+}
+
+/// A row of a child's slice as stored.
+#[derive(Insertable)]
+#[diesel(table_name = fs)]
+struct StoredRow<'a> {
+    child_region: &'a str,
+    day: &'a str,
+    region: &'a str,
+    category: &'a str,
+    stage: &'a str,
+    direction: &'a str,
+    records: i64,
+    quantity_milli: i64,
+    amount_fen: i64,
+    priced: i64,
+    price_fen_sum: i64,
+}
+
+/// PostgreSQL: the whole slice set in one `INSERT … SELECT FROM unnest(…)`, one array per
+/// column (a slice of a large jurisdiction is tens of thousands of rows).
+fn insert_unnested(pg: &mut diesel::pg::PgConnection, rows: &[StoredRow<'_>]) -> AppResult<()> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    fn col<'r, T>(rows: &'r [StoredRow<'_>], f: impl Fn(&'r StoredRow<'_>) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    let Some(first) = rows.first() else { return Ok(()) };
+    diesel::sql_query(
+        "INSERT INTO federated_statistics (child_region, day, region, category, stage, direction, records,
+            quantity_milli, amount_fen, priced, price_fen_sum)
+         SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+            $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[]) AS u",
+    )
+    .bind::<Text, _>(first.child_region)
+    .bind::<Array<Text>, _>(col(rows, |r| r.day))
+    .bind::<Array<Text>, _>(col(rows, |r| r.region))
+    .bind::<Array<Text>, _>(col(rows, |r| r.category))
+    .bind::<Array<Text>, _>(col(rows, |r| r.stage))
+    .bind::<Array<Text>, _>(col(rows, |r| r.direction))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.records))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.quantity_milli))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.amount_fen))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.priced))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.price_fen_sum))
+    .execute(pg)?;
+    Ok(())
 }
 
 fn digest(slice: &Slice) -> AppResult<String> {
