@@ -382,6 +382,14 @@ async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     let status: Value = d.sys.get(&city, "/api/v1/federation").await.json().await.expect("json");
     assert_eq!(status["uplink"][0]["pending"], 1, "{status}");
 
+    // Another process holding the lease keeps this one from running the same kind.
+    city.sql("UPDATE federation_uplink SET lease_holder = 'another-process', lease_until = '2999-01-01 00:00:00' WHERE kind = 'registrations'")
+        .expect("lease");
+    let r = run(&city, &d.sys, "registrations").await;
+    assert_eq!((r["busy"].as_bool(), r["sent"].as_i64()), (Some(true), Some(0)), "{r}");
+    city.sql("UPDATE federation_uplink SET lease_holder = NULL, lease_until = NULL WHERE kind = 'registrations'")
+        .expect("free");
+
     // It comes back: the waiting batch arrives once, and a resend changes nothing.
     province.restart().await;
     let r = run(&city, &d.sys, "registrations").await;
