@@ -480,7 +480,17 @@ pub async fn run_now(state: web::Data<AppState>, caller: Caller, path: web::Path
     caller.require_staff(&state, Permission::FederationManage, "federation", "federation.rollup").await?;
     let fed = federation(&state)?;
     let kind = kinds::require(&path.into_inner())?;
-    let report = uplink::run(&state.db, &fed, kind).await?;
+    Ok(HttpResponse::Ok().json(run_audited(&state, &fed, &caller, kind).await?))
+}
+
+/// Runs `kind` for `caller` and writes its audit row (failure when sending stopped).
+pub(crate) async fn run_audited(
+    state: &AppState,
+    fed: &Arc<Federation>,
+    caller: &Caller,
+    kind: &'static dyn kinds::Kind,
+) -> AppResult<uplink::RunReport> {
+    let report = uplink::run(&state.db, fed, kind).await?;
     let ctx = caller.audit();
     let detail = serde_json::to_value(&report).map_err(AppError::internal)?;
     let outcome = if report.error.is_some() { crate::audit::Outcome::Failure } else { crate::audit::Outcome::Success };
@@ -490,7 +500,7 @@ pub async fn run_now(state: web::Data<AppState>, caller: Caller, path: web::Path
             crate::audit::record(conn, &ctx, "federation.rollup", kind.name(), outcome, detail).map(|_| ())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(report)
 }
 
 /// The federation routes: `/federation/v1/…` answer only on the mutual-TLS listener (they

@@ -228,16 +228,7 @@ pub async fn run_now(
         )
         .await;
     };
-    let report = super::uplink::run(&state.db, &fed, kind).await?;
-    let ctx = caller.audit();
-    let detail = serde_json::to_value(&report).map_err(AppError::internal)?;
-    let outcome = if report.error.is_some() { crate::audit::Outcome::Failure } else { crate::audit::Outcome::Success };
-    state
-        .db
-        .transaction(move |conn| {
-            crate::audit::record(conn, &ctx, "federation.rollup", kind.name(), outcome, detail).map(|_| ())
-        })
-        .await?;
+    let report = super::api::run_audited(&state, &fed, &caller, kind).await?;
     let o = match report.error {
         Some(e) => Outcome {
             error: format!("{}上报未完成（待发送 {} 批）：{e}", kind.label_zh(), report.pending),

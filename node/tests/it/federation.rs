@@ -245,7 +245,22 @@ async fn four_tiers_roll_up_to_the_national_node(backend: Backend) {
     run(&county, &county_desk.sys, "audit-checkpoints").await;
     let mut conn = city.db.conn().expect("conn");
     let kept = tracenode::federation::kinds::checkpoints::kept(&mut conn, "330106").expect("kept");
-    assert_eq!(kept.first().map(|k| (k.0, k.1.clone())), Some(head));
+    assert_eq!(kept.first().map(|k| (k.0, k.1.clone())), Some(head.clone()));
+
+    // Someone with the county's database rewrites its history (switching the guard off):
+    // the next checkpoint no longer matches the one the city kept, and the city refuses it.
+    let forged = format!("UPDATE audit_log SET hash = '{}' WHERE seq = {}", "f".repeat(64), head.0);
+    match backend {
+        Backend::Sqlite => county.sql(&format!("DROP TRIGGER audit_log_no_update; {forged}")),
+        Backend::Postgres => {
+            county.sql(&format!("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; {forged}"))
+        }
+    }
+    .expect("tamper");
+    let r = run(&county, &county_desk.sys, "audit-checkpoints").await;
+    assert!(r["error"].as_str().is_some_and(|e| e.contains("history_rewritten")), "{r}");
+    let refused = tracenode::federation::inbox::recent(&mut conn, Some("330106"), 10).expect("incoming");
+    assert!(refused.iter().any(|b| b.code.as_deref() == Some("history_rewritten")), "{refused:?}");
 }
 on_both_backends!(four_tiers_roll_up_to_the_national_node);
 
