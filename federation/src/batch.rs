@@ -215,14 +215,11 @@ impl Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiers::{Authority, Leaf, Request};
+    use crate::tiers::{Authority, Leaf};
 
     fn county() -> (Authority, Authority) {
         let root = Authority::root().expect("root");
-        let (request, key) = Request::new("330106").expect("request");
-        let cert = root.sign_child(&request).expect("signed");
-        let county = Authority::from_pem(&cert.to_pem().expect("pem"), &key.private_key_to_pem_pkcs8().expect("key"))
-            .expect("county");
+        let county = crate::tiers::test_child(&root, "330106");
         (root, county)
     }
 

@@ -85,14 +85,11 @@ pub fn read(crl_pem: &[u8], ca: &X509) -> Result<Vec<Vec<u8>>, TierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiers::{Leaf, Request};
+    use crate::tiers::Leaf;
 
     fn county() -> (Authority, Authority) {
         let root = Authority::root().expect("root");
-        let (request, key) = Request::new("330106").expect("request");
-        let cert = root.sign_child(&request).expect("signed");
-        let county = Authority::from_pem(&cert.to_pem().expect("pem"), &key.private_key_to_pem_pkcs8().expect("key"))
-            .expect("ca");
+        let county = crate::tiers::test_child(&root, "330106");
         (root, county)
     }
 

@@ -424,25 +424,27 @@ pub fn verify(leaf: &X509, intermediates: &[X509], root: &X509) -> Result<Identi
     identity_of(leaf)
 }
 
+/// A child authority for `region`, its request read back from PEM and signed by `parent`:
+/// the tiers the crate's tests build.
+#[cfg(test)]
+pub(crate) fn test_child(parent: &Authority, region: &str) -> Authority {
+    let (request, key) = Request::new(region).expect("request");
+    let request = Request::from_pem(&request.to_pem().expect("pem")).expect("read request");
+    let cert = parent.sign_child(&request).expect("signed");
+    Authority::from_pem(&cert.to_pem().expect("pem"), &key.private_key_to_pem_pkcs8().expect("key")).expect("authority")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A child authority of `parent` for `region`.
-    fn child(parent: &Authority, region: &str) -> Authority {
-        let (request, key) = Request::new(region).expect("request");
-        let request = Request::from_pem(&request.to_pem().expect("pem")).expect("read request");
-        let cert = parent.sign_child(&request).expect("signed");
-        Authority::from_pem(&cert.to_pem().expect("pem"), &key.private_key_to_pem_pkcs8().expect("key"))
-            .expect("authority")
-    }
-
     #[test]
     fn four_tiers_chain_to_the_root_and_name_their_holders() {
         let root = Authority::root().expect("root");
-        let zhejiang = child(&root, "330000");
-        let hangzhou = child(&zhejiang, "330100");
-        let xihu = child(&hangzhou, "330106");
+        let zhejiang = test_child(&root, "330000");
+        let hangzhou = test_child(&zhejiang, "330100");
+        let xihu = test_child(&hangzhou, "330106");
         let chain = [xihu.certificate().clone(), hangzhou.certificate().clone(), zhejiang.certificate().clone()];
         let (server, _) = xihu
             .issue_with_key(&Leaf::Server { dns: vec!["localhost".into()], ips: vec!["127.0.0.1".into()] })
@@ -466,7 +468,7 @@ mod tests {
     #[test]
     fn a_parent_signs_only_regions_inside_its_own() {
         let root = Authority::root().expect("root");
-        let hangzhou = child(&child(&root, "330000"), "330100");
+        let hangzhou = test_child(&test_child(&root, "330000"), "330100");
         let (nanjing, _) = Request::new("320100").expect("request");
         assert!(matches!(hangzhou.sign_child(&nanjing), Err(TierError::OutsideParent { .. })));
         let (itself, _) = Request::new("330100").expect("request");

@@ -197,7 +197,7 @@ mod tests {
 
     use super::*;
     use crate::crl::Revoked;
-    use crate::tiers::{Authority, Leaf, Request};
+    use crate::tiers::{test_child, Authority, Leaf};
 
     fn der(cert: &X509) -> CertificateDer<'static> {
         CertificateDer::from(cert.to_der().expect("der"))
@@ -205,12 +205,6 @@ mod tests {
 
     fn key(key: &PKey<Private>) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.private_key_to_pkcs8().expect("pkcs8")))
-    }
-
-    fn child(parent: &Authority, region: &str) -> Authority {
-        let (request, k) = Request::new(region).expect("request");
-        let cert = parent.sign_child(&request).expect("signed");
-        Authority::from_pem(&cert.to_pem().expect("pem"), &k.private_key_to_pem_pkcs8().expect("key")).expect("ca")
     }
 
     struct Tiers {
@@ -222,9 +216,9 @@ mod tests {
 
     fn tiers() -> Tiers {
         let root = Authority::root().expect("root");
-        let province = child(&root, "330000");
-        let city = child(&province, "330100");
-        let county = child(&city, "330106");
+        let province = test_child(&root, "330000");
+        let city = test_child(&province, "330100");
+        let county = test_child(&city, "330106");
         Tiers { root, province, city, county }
     }
 

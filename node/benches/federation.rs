@@ -14,12 +14,13 @@
 //!
 //! `cargo bench -p tracenode --bench federation`
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tracenode::audit::AuditContext;
+use support::{drop_bench_databases, fresh_pg};
 use tracenode::bootstrap::{self, InitOptions};
 use tracenode::config::{Config, Tier};
 use tracenode::db::schema::{federation_outgoing, trace_daily};
@@ -39,13 +40,6 @@ struct Node {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn fresh_pg(server: &str) -> String {
-    let mut conn = diesel::pg::PgConnection::establish(server).expect("PostgreSQL server");
-    let name = format!("tn_bench_{}", uuid::Uuid::new_v4().simple());
-    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
-    format!("{}/{name}", server.rsplit_once('/').expect("url").0)
 }
 
 fn database(pg: Option<&str>) -> Option<String> {
@@ -85,16 +79,7 @@ fn node(
         None => {
             NodePki::of(&config).init_root().expect("root");
         }
-        Some(p) => {
-            let child = NodePki::of(&config);
-            let (request, _) = child.request().expect("request");
-            let out = dir.path().join("bundle");
-            let pki = NodePki::of(&p.config);
-            let ctx = AuditContext::cli();
-            p.db.transaction_sync(|conn| children::sign_and_enrol(conn, &pki, &ctx, &request, &out, "file"))
-                .expect("enrol");
-            child.install(&out).expect("install");
-        }
+        Some(p) => children::enrol_on_one_machine(&p.config, &p.db, &config).expect("enrol"),
     }
     let db = bootstrap::open_db(&config).expect("db");
     Node { config: Arc::new(config), db, _dir: dir }
@@ -325,21 +310,5 @@ fn main() {
     match pg.as_deref() {
         Some(server) => drop_bench_databases(server),
         None => println!("\n(PostgreSQL skipped: set TRACENODE_BENCH_PG_URL to measure it too)"),
-    }
-}
-
-/// Drops the databases this benchmark made on the server.
-fn drop_bench_databases(server: &str) {
-    #[derive(diesel::QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        datname: String,
-    }
-    let mut conn = diesel::pg::PgConnection::establish(server).expect("PostgreSQL server");
-    let names: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'tn_bench_%'")
-        .load(&mut conn)
-        .unwrap_or_default();
-    for n in names {
-        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname));
     }
 }

@@ -14,14 +14,16 @@
 //!
 //! `cargo bench -p tracenode --bench ingest`
 
+mod support;
+
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, ExecuteCopyFromDsl, RunQueryDsl};
+use diesel::{ExecuteCopyFromDsl, RunQueryDsl};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::{drop_bench_databases, fresh_pg};
 use tracenode::audit::AuditContext;
 use tracenode::bootstrap::{self, InitOptions};
 use tracenode::config::{Config, Tier};
@@ -53,29 +55,6 @@ struct Node {
     tenant_id: String,
     tenant_code: String,
     _dir: tempfile::TempDir,
-}
-
-fn fresh_pg(server: &str) -> String {
-    let mut conn = diesel::pg::PgConnection::establish(server).expect("PostgreSQL server");
-    let name = format!("tn_bench_{}", uuid::Uuid::new_v4().simple());
-    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
-    format!("{}/{name}", server.rsplit_once('/').expect("url").0)
-}
-
-/// Drops the databases this benchmark made on the server.
-fn drop_bench_databases(server: &str) {
-    #[derive(diesel::QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        datname: String,
-    }
-    let mut conn = diesel::pg::PgConnection::establish(server).expect("PostgreSQL server");
-    let names: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'tn_bench_%'")
-        .load(&mut conn)
-        .unwrap_or_default();
-    for n in names {
-        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname));
-    }
 }
 
 /// The registered parties: (code, region).

@@ -16,14 +16,16 @@
 //!
 //! `cargo bench -p tracenode --bench registry`
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta};
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::{drop_bench_databases, fresh_pg};
 use tracenode::audit::AuditContext;
 use tracenode::bootstrap::{self, InitOptions};
 use tracenode::config::{Config, Tier};
@@ -201,13 +203,6 @@ struct Node {
     api_key: String,
     ca: Vec<u8>,
     _dir: tempfile::TempDir,
-}
-
-fn fresh_pg(server: &str) -> String {
-    let mut conn = diesel::pg::PgConnection::establish(server).expect("PostgreSQL server");
-    let name = format!("tn_bench_{}", uuid::Uuid::new_v4().simple());
-    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
-    format!("{}/{name}", server.rsplit_once('/').expect("url").0)
 }
 
 fn node(database_url: Option<String>) -> Node {
@@ -462,6 +457,7 @@ fn main() {
     run("SQLite", None, None, total);
     if let Ok(server) = std::env::var("TRACENODE_BENCH_PG_URL") {
         run("PostgreSQL", Some(fresh_pg(&server)), Some(fresh_pg(&server)), total);
+        drop_bench_databases(&server);
     } else {
         println!("\n(PostgreSQL skipped: set TRACENODE_BENCH_PG_URL to measure it too)");
     }

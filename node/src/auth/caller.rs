@@ -179,21 +179,41 @@ async fn from_api_key(state: &AppState, presented: String, ip: String, correlati
             if tenant.status != "active" {
                 return Err(AppError::new(ErrorKind::Unauthenticated));
             }
-            Ok(Caller {
-                name: format!("api-key:{}", key.prefix),
-                display_name: format!("{}（接口密钥 {}）", tenant.name, key.prefix),
-                user_id: None,
-                roles: vec![role.code.clone()],
-                permissions: role.permissions,
-                tenant_id: Some(key.tenant_id),
-                scope: DataScope::default(),
-                source_ip: ip,
+            Ok(machine(
+                format!("api-key:{}", key.prefix),
+                format!("{}（接口密钥 {}）", tenant.name, key.prefix),
+                role,
+                key.tenant_id,
+                ip,
                 correlation_id,
-                csrf_token: None,
-                session_id: None,
-            })
+            ))
         })
         .await
+}
+
+/// A tenant's machine acting with `role`: no account, no session, no data scope beyond its
+/// tenant.
+fn machine(
+    name: String,
+    display_name: String,
+    role: roles::Role,
+    tenant_id: TenantId,
+    source_ip: String,
+    correlation_id: String,
+) -> Caller {
+    Caller {
+        name,
+        display_name,
+        user_id: None,
+        roles: vec![role.code.clone()],
+        permissions: role.permissions,
+        tenant_id: Some(tenant_id),
+        scope: DataScope::default(),
+        source_ip,
+        correlation_id,
+        csrf_token: None,
+        session_id: None,
+    }
 }
 
 /// A machine client on the mutual-TLS listener, named by its verified certificate: a tenant
@@ -233,19 +253,14 @@ async fn from_certificate(
                 return Err(AppError::new(ErrorKind::Unauthenticated));
             }
             let role = roles::by_code(conn, crate::users::permission::TENANT_CLIENT)?;
-            Ok(Caller {
-                name: format!("certificate:{code}"),
-                display_name: format!("{}（客户端证书）", tenant.name),
-                user_id: None,
-                roles: vec![role.code.clone()],
-                permissions: role.permissions,
-                tenant_id: Some(tenant.id),
-                scope: DataScope::default(),
-                source_ip: ip,
+            Ok(machine(
+                format!("certificate:{code}"),
+                format!("{}（客户端证书）", tenant.name),
+                role,
+                tenant.id,
+                ip,
                 correlation_id,
-                csrf_token: None,
-                session_id: None,
-            })
+            ))
         })
         .await
 }

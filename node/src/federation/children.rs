@@ -99,6 +99,26 @@ pub fn sign_and_enrol(
     Ok(signed)
 }
 
+/// Enrols the node of `child` under the node of `parent` (its database `parent_db`) by file
+/// on one machine: the child's request, the parent's signature and enrolment, the child's
+/// installation — what operators do with `tracenode pki request | sign | install`, for the
+/// demo and for tests.
+pub fn enrol_on_one_machine(
+    parent: &crate::config::Config,
+    parent_db: &crate::db::Db,
+    child: &crate::config::Config,
+) -> AppResult<()> {
+    let child = crate::pki::NodePki::of(child);
+    let (request, _) = child.request()?;
+    let out = std::env::temp_dir().join(format!("tracenode-bundle-{}", uuid::Uuid::new_v4().simple()));
+    let pki = crate::pki::NodePki::of(parent);
+    let ctx = crate::audit::AuditContext::cli();
+    let signed = parent_db.transaction_sync(|conn| sign_and_enrol(conn, &pki, &ctx, &request, &out, "file"));
+    let installed = signed.and_then(|_| child.install(&out).map(|_| ()));
+    let _ = std::fs::remove_dir_all(&out);
+    installed
+}
+
 /// The active child of `region`, or `unknown_sender`.
 pub fn active(conn: &mut DbConnection, region: &str) -> AppResult<ChildNode> {
     let child: Option<ChildNode> = fc::table.find(region).select(ChildNode::as_select()).first(conn).optional()?;

@@ -94,19 +94,6 @@ fn make(dir: &Path, i: usize, port: u16) -> AppResult<(Config, Vec<InitialAccoun
     Ok((Config::load(&node_dir.join(CONFIG_FILE))?, accounts, fresh))
 }
 
-/// Enrols the node of `config` under `parent` by file.
-fn enrol(parent: &Node, config: &Config) -> AppResult<()> {
-    let child = NodePki::of(config);
-    let (request, _) = child.request()?;
-    let out = std::env::temp_dir().join(format!("tracenode-demo-{}", uuid::Uuid::new_v4().simple()));
-    let pki = NodePki::of(&parent.config);
-    let ctx = AuditContext::cli();
-    parent.db.transaction_sync(|conn| children::sign_and_enrol(conn, &pki, &ctx, &request, &out, "file"))?;
-    child.install(&out)?;
-    let _ = std::fs::remove_dir_all(&out);
-    Ok(())
-}
-
 fn record(i: usize, seller: &str, buyer: &str, region: &str) -> AppResult<TraceRecord> {
     serde_json::from_value(serde_json::json!({
         "id": format!("demo-{region}-{i}"), "corrects": null,
@@ -207,7 +194,7 @@ pub fn run(args: DemoArgs) -> AppResult<()> {
                     None => {
                         NodePki::of(&config).init_root()?;
                     }
-                    Some(parent) => enrol(parent, &config)?,
+                    Some(parent) => children::enrol_on_one_machine(&parent.config, &parent.db, &config)?,
                 }
             }
             let db = bootstrap::open_db(&config)?;

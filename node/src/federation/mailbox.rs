@@ -132,15 +132,10 @@ fn cursor(conn: &mut DbConnection) -> AppResult<i64> {
 }
 
 fn set_cursor(conn: &mut DbConnection, through: i64) -> AppResult<()> {
-    if fu::table.find(CURSOR).count().get_result::<i64>(conn)? == 0 {
-        diesel::insert_into(fu::table)
-            .values((fu::kind.eq(CURSOR), fu::collected_through.eq(through), fu::failures_in_a_row.eq(0)))
-            .execute(conn)?;
-    } else {
-        diesel::update(fu::table.find(CURSOR))
-            .set((fu::collected_through.eq(through), fu::last_ok_at.eq(Some(db::now()))))
-            .execute(conn)?;
-    }
+    super::uplink::ensure_row(conn, CURSOR)?;
+    diesel::update(fu::table.find(CURSOR))
+        .set((fu::collected_through.eq(through), fu::last_ok_at.eq(Some(db::now()))))
+        .execute(conn)?;
     Ok(())
 }
 

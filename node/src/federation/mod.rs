@@ -181,10 +181,13 @@ fn keep_register(db: &Db, pki: &NodePki, server: &OwnCertificate, client: &OwnCe
         registry::record(conn, authority.certificate(), kind::NODE_CA, None, "parent")?;
         for (own, k) in [(server, kind::NODE_SERVER), (client, kind::NODE_CLIENT)] {
             let Some(leaf) = own.chain.first() else { continue };
-            registry::record(conn, leaf, k, None, "node")?;
-            let subject =
-                tracenode_federation::tiers::identity_of(leaf).map_err(|e| AppError::internal(e.to_string()))?.uri();
-            registry::supersede(conn, &subject, k, &registry::serial_hex(leaf)?)?;
+            // Only a leaf new to the register (issued or rotated) changes the others.
+            if registry::record(conn, leaf, k, None, "node")? {
+                let subject = tracenode_federation::tiers::identity_of(leaf)
+                    .map_err(|e| AppError::internal(e.to_string()))?
+                    .uri();
+                registry::supersede(conn, &subject, k, &registry::serial_hex(leaf)?)?;
+            }
         }
         registry::refresh_crl(conn, pki)?;
         registry::warn_expiring(conn, authority.region())?;

@@ -43,7 +43,8 @@ pub struct RunReport {
     pub error: Option<String>,
 }
 
-fn ensure_row(conn: &mut DbConnection, kind: &str) -> AppResult<()> {
+/// The uplink row of `kind` (a roll-up kind, or the mailbox cursor), made if missing.
+pub(crate) fn ensure_row(conn: &mut DbConnection, kind: &str) -> AppResult<()> {
     let present = fu::table.find(kind).count().get_result::<i64>(conn)? > 0;
     if !present {
         let inserted = diesel::insert_into(fu::table)

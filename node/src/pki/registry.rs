@@ -96,17 +96,17 @@ pub fn fingerprint(cert: &X509) -> AppResult<String> {
     Ok(d.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"))
 }
 
-/// Enters `cert` in the register (once).
+/// Enters `cert` in the register (once); returns whether it was new there.
 pub fn record(
     conn: &mut DbConnection,
     cert: &X509,
     kind: &str,
     tenant_id: Option<&str>,
     issued_by: &str,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let serial = serial_hex(cert)?;
     if ic::table.find(&serial).count().get_result::<i64>(conn)? > 0 {
-        return Ok(());
+        return Ok(false);
     }
     let subject = tiers::identity_of(cert).map_err(refused)?.uri();
     diesel::insert_into(ic::table)
@@ -124,7 +124,7 @@ pub fn record(
             ic::certificate.eq(String::from_utf8(cert.to_pem().map_err(openssl_failed)?).map_err(AppError::internal)?),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(true)
 }
 
 /// Marks the other valid certificates of `subject` and `kind` superseded by `serial`.

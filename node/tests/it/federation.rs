@@ -49,16 +49,7 @@ pub(crate) async fn national(backend: Backend) -> TestApp {
 
 /// Enrols the node of `config` under `parent` by file, as an operator would.
 pub(crate) fn enrol(parent: &TestApp, config: &Config) {
-    let child = NodePki::of(config);
-    let (request, _) = child.request().expect("request");
-    let out = tempfile::tempdir().expect("tempdir");
-    let pki = NodePki::of(&parent.config);
-    let ctx = tracenode::audit::AuditContext::cli();
-    parent
-        .db
-        .transaction_sync(|conn| children::sign_and_enrol(conn, &pki, &ctx, &request, out.path(), "file"))
-        .expect("sign and enrol");
-    child.install(out.path()).expect("install");
+    children::enrol_on_one_machine(&parent.config, &parent.db, config).expect("enrol");
 }
 
 /// A node below `parent`, enrolled and started; `listen` if it has children of its own.
