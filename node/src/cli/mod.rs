@@ -172,6 +172,14 @@ pub enum AuditCommand {
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    if !matches!(cli.command, Command::Serve | Command::Demo(_)) {
+        // A command's warnings and the cause of an internal error go to stderr, so the
+        // operator sees why it failed; `serve` logs as its configuration says.
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .try_init();
+    }
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {

@@ -226,7 +226,7 @@ impl Db {
             Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
         };
-        (*conn).transaction(work)
+        write_transaction(&mut conn, work)
     }
 
     /// A write transaction for a bulk load. On SQLite the connection's page cache grows to
@@ -258,7 +258,7 @@ impl Db {
             // bulk load reads through the page cache alone, so its memory stays bounded.
             conn.batch_execute(&format!("PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0"))?;
         }
-        let result = (*conn).transaction(|conn| {
+        let result = write_transaction(&mut conn, |conn| {
             if !sqlite {
                 // The tables grow by up to millions of rows inside this one transaction, which
                 // their statistics do not see: the planner would then scan a whole table for a
@@ -272,6 +272,35 @@ impl Db {
             conn.batch_execute(&format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA mmap_size = {MMAP_BYTES}"))?;
         }
         result
+    }
+}
+
+/// Runs `work` in one write transaction: it commits when `work` returns `Ok` and rolls back
+/// otherwise. On SQLite the transaction begins with `BEGIN IMMEDIATE`, taking the database's
+/// write lock before the first read (waiting up to the busy timeout when another process
+/// holds it). A deferred transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY` if another process — the command line beside a running node — wrote in
+/// between, and the busy timeout cannot help it.
+fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Postgres(_) => return conn.transaction(work),
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+    }
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            Manager::rollback_transaction(conn)?;
+            Err(e)
+        }
     }
 }
 

@@ -32,10 +32,12 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
+                $crate::support::watchdog();
                 super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                $crate::support::watchdog();
                 super::$name($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
             }
         }
@@ -49,14 +51,38 @@ macro_rules! on_both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
+                $crate::support::watchdog();
                 super::$name($crate::support::Backend::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                $crate::support::watchdog();
                 super::$name($crate::support::Backend::Postgres).await
             }
         }
     };
+}
+
+/// How long a behaviour may run before [`watchdog`] stops it.
+const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(240);
+
+/// Stops a test that runs longer than [`WATCHDOG`]: it prints every thread's stack (through
+/// gdb, when the machine has it) to stderr, which the runner shows with the test's output,
+/// and aborts, so a test that hangs fails and says where.
+pub fn watchdog() {
+    std::thread::spawn(|| {
+        std::thread::sleep(WATCHDOG);
+        eprintln!("the test still runs after {} s; every thread's stack follows", WATCHDOG.as_secs());
+        let pid = std::process::id().to_string();
+        let dumped = std::process::Command::new("gdb")
+            .args(["-p", &pid, "-batch", "-ex", "thread apply all bt"])
+            .stdin(std::process::Stdio::null())
+            .status();
+        if let Err(e) = dumped {
+            eprintln!("no stacks: gdb could not run ({e})");
+        }
+        std::process::abort();
+    });
 }
 
 /// The PostgreSQL server URL for tests; a clear failure when it is missing.
@@ -79,6 +105,15 @@ pub fn fresh_pg_database() -> String {
         .expect("create test database");
     let base = server.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database");
     format!("{base}/{name}")
+}
+
+/// Sends the nodes' logs to the test's stderr, which the runner shows when a test fails or
+/// is stopped for taking too long.
+fn log_to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,actix_server=warn"))
+        .try_init();
 }
 
 /// A running node.
@@ -148,6 +183,7 @@ impl TestApp {
         prepare: impl FnOnce(&Config),
     ) -> TestApp {
         tracenode_federation::pki::init_crypto();
+        log_to_stderr();
         let dir = tempfile::tempdir().expect("tempdir");
         let node_dir = dir.path().join("node");
         let database_url = match backend {
@@ -220,6 +256,7 @@ impl TestApp {
             .tls_built_in_root_certs(false)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(120))
             .build()
             .expect("client")
     }
