@@ -152,7 +152,7 @@ fn registration_sync(pg: Option<&str>, changes: usize, runtime: &tokio::runtime:
     let sender = tracenode_federation::tiers::Identity::Node { region: "330106".into() };
     let started = Instant::now();
     for b in &batches {
-        inbox::receive(&floor_city.db, &sender, None, b, Via::File).expect("apply");
+        inbox::receive(&floor_city.db, &sender, inbox::Presented::default(), b, Via::File).expect("apply");
     }
     let floor = started.elapsed();
     println!(
@@ -270,7 +270,7 @@ fn statistics_through_four_tiers(pg: Option<&str>, days: u32, runtime: &tokio::r
         let sender = tracenode_federation::tiers::Identity::Node { region: "330106".into() };
         let started = Instant::now();
         for _ in 0..3 {
-            inbox::receive(&scratch.db, &sender, None, &batch, Via::File).expect("apply");
+            inbox::receive(&scratch.db, &sender, inbox::Presented::default(), &batch, Via::File).expect("apply");
             let _ = scratch.db.transaction_sync(statistics::jurisdiction).expect("slice");
             // Applied again next round as the next number.
             scratch

@@ -56,7 +56,8 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     let batch = body.into_inner();
     let arrived = kinds::kind(&batch.header.kind);
     let receipt: Receipt = tokio::task::spawn_blocking(move || {
-        inbox::receive(&db, &peer.identity, Some(&peer.certificate), &batch, Via::Link)
+        let presented = inbox::Presented { certificate: Some(&peer.certificate), authority: peer.authority.as_ref() };
+        inbox::receive(&db, &peer.identity, presented, &batch, Via::Link)
     })
     .await
     .map_err(AppError::internal)??;
@@ -335,6 +336,8 @@ pub struct FederationStatus {
     pub identity: String,
     /// The parent's listener, if any.
     pub parent_url: Option<String>,
+    /// The serial number (hex) of the client certificate the node calls its parent with.
+    pub client_certificate_serial: String,
     /// When the node's client certificate expires.
     pub client_certificate_not_after: String,
     /// Per kind.
@@ -376,6 +379,7 @@ pub async fn status(state: web::Data<AppState>, caller: Caller) -> AppResult<Htt
     Ok(HttpResponse::Ok().json(FederationStatus {
         identity: fed.identity.uri(),
         parent_url: fed.parent_url.clone(),
+        client_certificate_serial: fed.client_serial(),
         client_certificate_not_after: fed.signer().not_after(),
         uplink,
     }))

@@ -21,6 +21,9 @@ use crate::region::{RegionCode, RegionLevel};
 
 /// Requests that may wait at once.
 const MAX_PENDING: i64 = 50;
+/// Requests from one network address that may wait at a time: an address cannot fill the
+/// waiting list and keep the real children out.
+const MAX_PENDING_PER_ADDRESS: i64 = 5;
 
 /// A request as the parent's operator sees it.
 #[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
@@ -139,6 +142,17 @@ pub fn submit(
     }
     if er::table.filter(er::status.eq("pending")).count().get_result::<i64>(conn)? >= MAX_PENDING {
         return Err(AppError::new(ErrorKind::RateLimited));
+    }
+    let from_here = er::table.filter(er::status.eq("pending")).filter(er::source_ip.eq(&ctx.source_ip));
+    if from_here.count().get_result::<i64>(conn)? >= MAX_PENDING_PER_ADDRESS {
+        return Err(AppError::with_detail(
+            ErrorKind::RateLimited,
+            format!("来自 {} 的待审批入网申请已达 {MAX_PENDING_PER_ADDRESS} 份，请待上级审批后再申请", ctx.source_ip),
+            format!(
+                "{MAX_PENDING_PER_ADDRESS} requests from {} wait already: ask again once the parent has decided",
+                ctx.source_ip
+            ),
+        ));
     }
     let name = s.name.trim();
     let name = if name.is_empty() { code.name().to_owned() } else { name.chars().take(100).collect() };

@@ -68,8 +68,17 @@ pub fn cursor(conn: &mut DbConnection, child: &str, kind: &str) -> AppResult<i64
     Ok(fcur::table.find((child, kind)).select(fcur::batch_no).first(conn).optional()?.unwrap_or(0))
 }
 
-/// Receives `batch` from `sender` (whose client certificate is `certificate`, when known).
-pub fn receive(db: &Db, sender: &Identity, certificate: Option<&X509>, batch: &Batch, via: Via) -> AppResult<Receipt> {
+/// The certificates a sender presented: its client certificate and the CA that issued it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presented<'a> {
+    /// The client certificate.
+    pub certificate: Option<&'a X509>,
+    /// The CA certificate that issued it.
+    pub authority: Option<&'a X509>,
+}
+
+/// Receives `batch` from `sender`, who presented `presented`.
+pub fn receive(db: &Db, sender: &Identity, presented: Presented<'_>, batch: &Batch, via: Via) -> AppResult<Receipt> {
     let Identity::Node { region } = sender else {
         return Err(AppError::with_detail(
             ErrorKind::UnknownSender,
@@ -77,7 +86,7 @@ pub fn receive(db: &Db, sender: &Identity, certificate: Option<&X509>, batch: &B
             format!("{} is not a node certificate and may not call federation endpoints", sender.uri()),
         ));
     };
-    let outcome = db.transaction_sync(|conn| apply(conn, region, certificate, batch, via));
+    let outcome = db.transaction_sync(|conn| apply(conn, region, presented, batch, via));
     match outcome {
         Ok(receipt) => Ok(receipt),
         Err(e) => {
@@ -103,7 +112,7 @@ pub fn receive(db: &Db, sender: &Identity, certificate: Option<&X509>, batch: &B
 fn apply(
     conn: &mut DbConnection,
     region: &str,
-    certificate: Option<&X509>,
+    presented: Presented<'_>,
     batch: &Batch,
     via: Via,
 ) -> AppResult<Receipt> {
@@ -148,7 +157,8 @@ fn apply(
             format!("batch out of sequence: expected {}, got {}", through + 1, h.batch_no),
         ));
     }
-    let changed = kind.apply(conn, &Child { region, certificate }, &batch.body)?;
+    let child = Child { region, certificate: presented.certificate, authority: presented.authority };
+    let changed = kind.apply(conn, &child, &batch.body)?;
     let now = db::now();
     diesel::delete(fcur::table.find((region, kind.name()))).execute(conn)?;
     diesel::insert_into(fcur::table)

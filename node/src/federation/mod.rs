@@ -64,6 +64,9 @@ pub struct Federation {
     wake: tokio::sync::Notify,
     /// This process's name in the lease rows.
     pub holder: String,
+    /// One run per kind at a time within this process (the lease row keeps other
+    /// processes out): a run asked for while one is going waits for it.
+    running: std::collections::HashMap<&'static str, tokio::sync::Mutex<()>>,
     /// Registrations per batch.
     pub batch_items: i64,
     db: Db,
@@ -111,6 +114,7 @@ impl Federation {
             due: Mutex::new(BTreeSet::new()),
             wake: tokio::sync::Notify::new(),
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            running: kinds::KINDS.iter().map(|k| (k.name(), tokio::sync::Mutex::new(()))).collect(),
             batch_items: section.batch_items,
             db: db.clone(),
         })))
@@ -136,6 +140,20 @@ impl Federation {
         *loaded = digest;
         tracing::info!("federation certificates and revocation lists reloaded");
         Ok(true)
+    }
+
+    /// The serial number (hex) of the client certificate the node calls its parent with.
+    pub fn client_serial(&self) -> String {
+        self.signer().chain.first().and_then(|c| crate::pki::registry::serial_hex(c).ok()).unwrap_or_default()
+    }
+
+    /// Waits until no other run of `kind` goes on in this process and holds that until
+    /// the guard is dropped.
+    pub async fn run_slot(&self, kind: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.running.get(kind) {
+            Some(slot) => Some(slot.lock().await),
+            None => None,
+        }
     }
 
     /// The HTTP client for calls to the parent (with the node's client certificate).

@@ -75,7 +75,10 @@ pub fn import(db: &Db, root: &X509, file: &Path) -> AppResult<Vec<Imported>> {
         )
     })?;
     let bundle = Bundle::parse(&text).map_err(inbox::refusal)?;
-    let leaf = bundle.chain.first().and_then(|pem| X509::from_pem(pem.as_bytes()).ok());
+    let chain: Vec<X509> = bundle.chain.iter().filter_map(|pem| X509::from_pem(pem.as_bytes()).ok()).collect();
+    let leaf = chain.first();
+    let presented =
+        inbox::Presented { certificate: leaf, authority: leaf.and_then(|l| super::kinds::issuer_in(l, &chain)) };
     let (sender, batches) = bundle.open(root).map_err(inbox::refusal)?;
     let mut stopped: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(batches.len());
@@ -91,7 +94,7 @@ pub fn import(db: &Db, root: &X509, file: &Path) -> AppResult<Vec<Imported>> {
         if stopped.contains(&h.kind) {
             line.outcome = "skipped".into();
         } else {
-            match inbox::receive(db, &sender, leaf.as_ref(), &batch, Via::File) {
+            match inbox::receive(db, &sender, presented, &batch, Via::File) {
                 Ok(receipt) => line.outcome = receipt.outcome,
                 Err(e) => {
                     line.outcome = "refused".into();

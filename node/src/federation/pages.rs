@@ -38,6 +38,7 @@ struct FederationPage {
     identity: String,
     parent_url: String,
     client_not_after: String,
+    client_serial: String,
     uplink: Vec<UplinkState>,
     children: Vec<ChildTraffic>,
     incoming: Vec<Incoming>,
@@ -180,6 +181,7 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
             .and_then(|f| f.signer().chain.first().and_then(|c| registry::time_of(c.not_after()).ok()))
             .map(|t| when(&t))
             .unwrap_or_default(),
+        client_serial: fed.as_ref().map(|f| f.client_serial()).unwrap_or_default(),
         uplink,
         children,
         incoming,

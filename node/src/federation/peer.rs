@@ -18,6 +18,8 @@ pub struct Peer {
     pub identity: Identity,
     /// The client certificate.
     pub certificate: X509,
+    /// The CA certificate that issued it, among those the client sent.
+    pub authority: Option<X509>,
 }
 
 impl Peer {
@@ -42,8 +44,10 @@ pub fn on_connect(connection: &dyn std::any::Any, data: &mut Extensions) {
     let (_, session) = stream.get_ref();
     let Some(certs) = session.peer_certificates() else { return };
     let Some(identity) = tracenode_federation::transport::peer_identity(certs) else { return };
-    let Some(certificate) = certs.first().and_then(|c: &CertificateDer<'_>| X509::from_der(c).ok()) else { return };
-    data.insert(Peer { identity, certificate });
+    let chain: Vec<X509> = certs.iter().filter_map(|c: &CertificateDer<'_>| X509::from_der(c).ok()).collect();
+    let Some(certificate) = chain.first().cloned() else { return };
+    let authority = super::kinds::issuer_in(&certificate, &chain).cloned();
+    data.insert(Peer { identity, certificate, authority });
 }
 
 impl FromRequest for Peer {

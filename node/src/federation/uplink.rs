@@ -120,7 +120,7 @@ pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
             let by = Collector {
                 identity: &fed.identity,
                 region: &fed.region,
-                signer: &signer.key,
+                signer: &signer,
                 batch_items: fed.batch_items,
                 batch_no,
             };
@@ -299,6 +299,7 @@ async fn send(db: &Db, fed: &Federation, kind: &str, report: &mut RunReport) -> 
 /// One run of `kind`: collect, then send what waits.
 pub async fn run(db: &Db, fed: &Arc<Federation>, kind: &'static dyn Kind) -> AppResult<RunReport> {
     let mut report = RunReport { kind: kind.name().to_owned(), ..RunReport::default() };
+    let _one_at_a_time = fed.run_slot(kind.name()).await;
     let (d, holder) = (db.clone(), fed.holder.clone());
     let taken = tokio::task::spawn_blocking(move || take_lease(&d, kind.name(), &holder))
         .await

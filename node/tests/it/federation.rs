@@ -387,6 +387,17 @@ async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     assert!(r["error"].as_str().is_some_and(|e| e.contains("upstream_failed")), "{r}");
     let status: Value = d.sys.get(&city, "/api/v1/federation").await.json().await.expect("json");
     assert_eq!(status["uplink"][0]["pending"], 1, "{status}");
+    // An audit checkpoint waits too, signed with the client certificate the city then renews.
+    let r = run(&city, &d.sys, "audit-checkpoints").await;
+    assert_eq!((r["made"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1)), "{r}");
+    let before = status["client_certificate_serial"].as_str().expect("serial").to_owned();
+    let rotated = tracenode(&city, &["pki", "rotate", "--node"]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    eventually_async("the city calls with its new certificate", || async {
+        let now: Value = d.sys.get(&city, "/api/v1/federation").await.json().await.expect("json");
+        now["client_certificate_serial"].as_str().is_some_and(|s| !s.is_empty() && s != before)
+    })
+    .await;
 
     // Another process holding the lease keeps this one from running the same kind.
     city.sql("UPDATE federation_uplink SET lease_holder = 'another-process', lease_until = '2999-01-01 00:00:00' WHERE kind = 'registrations'")
@@ -402,6 +413,19 @@ async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     assert_eq!((r["sent"].as_i64(), r["pending"].as_i64()), (Some(1), Some(0)), "{r}");
     assert_eq!(held(&province).len(), 4);
     eventually("the national node holds all four once", || held(&nation).len() == 4).await;
+    // The checkpoint signed before the renewal is taken: it carries its signer's certificate.
+    let r = run(&city, &d.sys, "audit-checkpoints").await;
+    assert_eq!((r["pending"].as_i64(), r["error"].as_str()), (Some(0), None), "{r}");
+    let made = {
+        use diesel::prelude::*;
+        use tracenode::db::schema::federation_outgoing as fo;
+        let mut conn = city.db.conn().expect("conn");
+        fo::table.filter(fo::kind.eq("audit-checkpoints")).count().get_result::<i64>(&mut *conn).expect("count")
+    };
+    let kept = tracenode::federation::kinds::checkpoints::kept(&mut province.db.conn().expect("conn"), "330100")
+        .expect("kept");
+    assert!(made >= 2, "{made}");
+    assert_eq!(kept.len() as i64, made, "every checkpoint the city made is kept: {kept:?}");
 }
 on_both_backends!(a_parent_away_gets_everything_exactly_once);
 
@@ -867,5 +891,15 @@ async fn enrolment_over_the_network_waits_for_the_operator(backend: Backend) {
     let refused = tracenode(&other, &["pki", "enrol"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused).contains("指纹不符"), "{}", text(&refused));
+
+    // One address may keep five requests waiting, not more.
+    let city_request = |region: &str| {
+        let (req, _) = tracenode_federation::tiers::Request::new(region).expect("request");
+        String::from_utf8(req.to_pem().expect("pem")).expect("utf8")
+    };
+    for region in ["330300", "330400", "330500", "330600", "330700"] {
+        assert_eq!(post(city_request(region)).await.expect("post").status(), 202, "{region}");
+    }
+    expect_problem(post(city_request("330800")).await.expect("post"), 429, "rate_limited").await;
 }
 on_both_backends!(enrolment_over_the_network_waits_for_the_operator);

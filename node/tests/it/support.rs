@@ -30,15 +30,17 @@ pub enum Backend {
 macro_rules! both_backends {
     ($name:ident) => {
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::support::watchdog();
-                super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
+            #[test]
+            fn sqlite() {
+                $crate::support::run_test(async {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
+                })
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::support::watchdog();
-                super::$name($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
+            #[test]
+            fn postgres() {
+                $crate::support::run_test(async {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
+                })
             }
         }
     };
@@ -49,18 +51,47 @@ macro_rules! both_backends {
 macro_rules! on_both_backends {
     ($name:ident) => {
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::support::watchdog();
-                super::$name($crate::support::Backend::Sqlite).await
+            #[test]
+            fn sqlite() {
+                $crate::support::run_test(super::$name($crate::support::Backend::Sqlite))
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::support::watchdog();
-                super::$name($crate::support::Backend::Postgres).await
+            #[test]
+            fn postgres() {
+                $crate::support::run_test(super::$name($crate::support::Backend::Postgres))
             }
         }
     };
+}
+
+/// PostgreSQL databases of nodes a running test dropped, removed once its runtime is down
+/// (`None` outside [`run_test`]: a node's database is then removed with the node).
+static DATABASES_LEFT: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Removes the databases in [`DATABASES_LEFT`] when dropped, after the runtime (and so also
+/// when the test panics).
+struct DropDatabasesLeft;
+
+impl Drop for DropDatabasesLeft {
+    fn drop(&mut self) {
+        let left = DATABASES_LEFT.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+        for name in left {
+            drop_pg_database(&name);
+        }
+    }
+}
+
+/// Runs a behaviour on a two-thread runtime under the [`watchdog`]. The nodes' background
+/// work (roll-up workers, pollers) outlives the test's body; the runtime is given a second
+/// to wind down, and only then are the PostgreSQL databases removed, so no background task
+/// waits out the connection timeout on a database that is gone.
+pub fn run_test(body: impl std::future::Future<Output = ()>) {
+    watchdog();
+    *DATABASES_LEFT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    let _databases = DropDatabasesLeft;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime");
+    runtime.block_on(body);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
 }
 
 /// How long a behaviour may run before [`watchdog`] stops it.
@@ -135,8 +166,11 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(name) = &self.pg_database {
-            drop_pg_database(name);
+        if let Some(name) = self.pg_database.take() {
+            match DATABASES_LEFT.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                Some(left) => left.push(name),
+                None => drop_pg_database(&name),
+            }
         }
     }
 }

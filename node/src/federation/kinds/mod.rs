@@ -6,12 +6,12 @@ pub mod checkpoints;
 pub mod registrations;
 pub mod statistics;
 
-use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use tracenode_federation::tiers::Identity;
 
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
+use crate::pki::own::OwnCertificate;
 
 /// What a kind collected for one batch.
 #[derive(Debug, Clone)]
@@ -34,8 +34,8 @@ pub struct Collector<'a> {
     pub identity: &'a Identity,
     /// Its region.
     pub region: &'a str,
-    /// The key of its client certificate, for kinds that sign items.
-    pub signer: &'a PKey<Private>,
+    /// Its client certificate and key, for kinds that sign items.
+    pub signer: &'a OwnCertificate,
     /// Registrations per batch.
     pub batch_items: i64,
     /// The number the batch will get.
@@ -48,6 +48,17 @@ pub struct Child<'a> {
     pub region: &'a str,
     /// Its client certificate (from the TLS handshake or the bundle).
     pub certificate: Option<&'a X509>,
+    /// The CA certificate that issued [`Child::certificate`].
+    pub authority: Option<&'a X509>,
+}
+
+/// The certificate in `chain` that issued `leaf`: its subject is the leaf's issuer and its
+/// key verifies the leaf's signature.
+pub fn issuer_in<'a>(leaf: &X509, chain: &'a [X509]) -> Option<&'a X509> {
+    chain.iter().find(|ca| {
+        ca.subject_name().try_cmp(leaf.issuer_name()).is_ok_and(|o| o.is_eq())
+            && ca.public_key().and_then(|key| leaf.verify(&key)).unwrap_or(false)
+    })
 }
 
 /// One roll-up kind.
