@@ -648,6 +648,16 @@ diesel::table! {
         published_at -> Timestamp,
         next_update -> Timestamp,
         revoked -> Integer,
+        pem -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    child_revocation_lists (child_region) {
+        child_region -> Text,
+        number -> BigInt,
+        pem -> Text,
+        received_at -> Timestamp,
     }
 }
 
@@ -697,6 +707,7 @@ diesel::table! {
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    child_revocation_lists,
     trace_records,
     pull_cursors,
     trace_corrections,

@@ -92,6 +92,7 @@ impl Federation {
             return Ok(None);
         }
         let names = section.names();
+        let digest = pki.files_digest();
         let server = pki.own(Own::Server, &names)?;
         let client = pki.own(Own::Client, &names)?;
         keep_register(db, &pki, &server, &client)?;
@@ -103,7 +104,7 @@ impl Federation {
         Ok(Some(Arc::new(Federation {
             identity: pki.identity()?,
             region: config.node.region.as_str().to_owned(),
-            loaded: Mutex::new(pki.files_digest()),
+            loaded: Mutex::new(digest),
             pki,
             names,
             live,
@@ -124,10 +125,14 @@ impl Federation {
     /// own certificates need renewing); returns whether anything was reloaded. On an error
     /// the listener keeps what it had.
     pub fn reload(&self) -> AppResult<bool> {
+        self.write_children_lists()?;
+        // The digest before the files are read: a file that changes while it is read (a
+        // rotation from the command line) changes the digest again, and the next tick
+        // reads it once more.
+        let digest = self.pki.files_digest();
         let server = self.pki.own(Own::Server, &self.names)?;
         let client = self.pki.own(Own::Client, &self.names)?;
         keep_register(&self.db, &self.pki, &server, &client)?;
-        let digest = self.pki.files_digest();
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if *loaded == digest {
             return Ok(false);
@@ -139,7 +144,20 @@ impl Federation {
         *self.signer.write().unwrap_or_else(|e| e.into_inner()) = client;
         *loaded = digest;
         tracing::info!("federation certificates and revocation lists reloaded");
+        // A list this node published (here, from the command line or the console) goes up.
+        self.trigger(kinds::revocations::NAME);
         Ok(true)
+    }
+
+    /// Writes the children's newest revocation lists into `pki/crls/` where they differ.
+    fn write_children_lists(&self) -> AppResult<()> {
+        let lists = self.db.conn().and_then(|mut conn| kinds::revocations::of_children(&mut conn))?;
+        for (region, pem) in lists {
+            if self.pki.stored_crl(&region).as_deref() != Some(pem.as_bytes()) {
+                self.pki.store_crl(&region, pem.as_bytes())?;
+            }
+        }
+        Ok(())
     }
 
     /// The serial number (hex) of the client certificate the node calls its parent with.

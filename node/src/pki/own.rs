@@ -112,7 +112,10 @@ impl NodePki {
             let key = PKey::private_key_from_pem(&read(&key_path)?).map_err(openssl_failed)?;
             let issued_by_ca =
                 self.authority()?.certificate().public_key().is_ok_and(|ca| cert.verify(&ca).unwrap_or(false));
-            if issued_by_ca && !expires_within(&cert, RENEW_DAYS) {
+            // A key and certificate that do not belong together (a rotation cut short) are
+            // replaced like missing ones.
+            let pair = cert.public_key().is_ok_and(|public| public.public_eq(&key));
+            if issued_by_ca && pair && !expires_within(&cert, RENEW_DAYS) {
                 let mut chain = vec![cert];
                 chain.extend(self.above()?);
                 return Ok(OwnCertificate { chain, key });
@@ -192,6 +195,11 @@ impl NodePki {
         self.path(CRLS).join(format!("{}.pem", self.own_crl_name())).exists()
     }
 
+    /// The revocation list stored under `name`, if any.
+    pub fn stored_crl(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(CRLS).join(format!("{name}.pem"))).ok()
+    }
+
     /// Stores a revocation list (PEM) under `name` for the listener's next reload.
     pub fn store_crl(&self, name: &str, pem: &[u8]) -> AppResult<()> {
         let dir = self.path(CRLS);
@@ -203,11 +211,18 @@ impl NodePki {
     pub fn files_digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        let mut paths: Vec<std::path::PathBuf> =
-            [bundle::CA, bundle::CHAIN, bundle::ROOT, "node-server.pem", "node-client.pem"]
-                .iter()
-                .map(|n| self.path(n))
-                .collect();
+        let mut paths: Vec<std::path::PathBuf> = [
+            bundle::CA,
+            bundle::CHAIN,
+            bundle::ROOT,
+            "node-server.pem",
+            "node-server.key",
+            "node-client.pem",
+            "node-client.key",
+        ]
+        .iter()
+        .map(|n| self.path(n))
+        .collect();
         if let Ok(entries) = std::fs::read_dir(self.path(CRLS)) {
             let mut crls: Vec<_> = entries.flatten().map(|e| e.path()).collect();
             crls.sort();

@@ -252,6 +252,7 @@ pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<i64> {
             crl_published::published_at.eq(now),
             crl_published::next_update.eq(now + chrono::Duration::days(CRL_DAYS as i64)),
             crl_published::revoked.eq(list.len() as i32),
+            crl_published::pem.eq(Some(String::from_utf8_lossy(&pem).into_owned())),
         ))
         .execute(conn)?;
     Ok(number)

@@ -271,6 +271,25 @@ fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
     reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
 }
 
+/// Renews the node's client certificate from the command line and waits until the running
+/// node calls with it (its serial is no longer `before`).
+async fn renew_client_certificate(app: &TestApp, sys: &Session, before: &str) {
+    let rotated = tracenode(app, &["pki", "rotate", "--node"]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    eventually_async("the node calls with its new certificate", || async {
+        let now: Value = sys.get(app, "/api/v1/federation").await.json().await.expect("json");
+        now["client_certificate_serial"].as_str().is_some_and(|s| !s.is_empty() && s != before)
+    })
+    .await;
+}
+
+/// A client calling with the node certificate `own`, trusting `server`'s root.
+fn client_of(own: &tracenode::pki::own::OwnCertificate, server: &TestApp) -> reqwest::Client {
+    let trust = NodePki::of(&server.config).trust().expect("trust");
+    let tls = transport::client_config(own.credentials().expect("creds"), &trust).expect("tls");
+    reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
+}
+
 fn url(app: &TestApp, path: &str) -> String {
     format!("https://127.0.0.1:{}{path}", app.federation_addr.expect("listens").port())
 }
@@ -391,13 +410,7 @@ async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     let r = run(&city, &d.sys, "audit-checkpoints").await;
     assert_eq!((r["made"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1)), "{r}");
     let before = status["client_certificate_serial"].as_str().expect("serial").to_owned();
-    let rotated = tracenode(&city, &["pki", "rotate", "--node"]);
-    assert!(rotated.status.success(), "{}", text(&rotated));
-    eventually_async("the city calls with its new certificate", || async {
-        let now: Value = d.sys.get(&city, "/api/v1/federation").await.json().await.expect("json");
-        now["client_certificate_serial"].as_str().is_some_and(|s| !s.is_empty() && s != before)
-    })
-    .await;
+    renew_client_certificate(&city, &d.sys, &before).await;
 
     // Another process holding the lease keeps this one from running the same kind.
     city.sql("UPDATE federation_uplink SET lease_holder = 'another-process', lease_until = '2999-01-01 00:00:00' WHERE kind = 'registrations'")
@@ -618,6 +631,33 @@ async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
     }
     assert!(refused_in_handshake, "the revocation list reached the listener");
     assert_eq!(newer.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
+
+    // The county renews its node client certificate and revokes the old one (a machine that
+    // held it was lost). Its revocation list goes up; the city then refuses the old
+    // certificate in the handshake and takes the new one.
+    let lost = NodePki::of(&county.config).own(tracenode::pki::own::Own::Client, &[]).expect("own");
+    let lost_serial = tracenode::pki::registry::serial_hex(&lost.chain[0]).expect("serial");
+    renew_client_certificate(&county, &d.sys, &lost_serial).await;
+    let r = tracenode(&county, &["pki", "revoke", "--serial", &lost_serial, "--reason", "设备遗失"]);
+    assert!(r.status.success(), "{}", text(&r));
+    eventually_async("the city refuses the county's revoked certificate", || {
+        let c = client_of(&lost, &city);
+        let u = url(&city, "/federation/v1/hello");
+        async move { c.get(u).send().await.is_err() }
+    })
+    .await;
+    let kept = {
+        let mut conn = city.db.conn().expect("conn");
+        tracenode::federation::kinds::revocations::of_children(&mut conn).expect("lists")
+    };
+    assert_eq!(
+        kept.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
+        ["330106"],
+        "the city keeps the county's list"
+    );
+    let now = NodePki::of(&county.config).own(tracenode::pki::own::Own::Client, &[]).expect("own");
+    let hello = client_of(&now, &city).get(url(&city, "/federation/v1/hello")).send().await.expect("hello");
+    assert_eq!(hello.status(), 200);
 
     // The city revokes the county's CA: after the city's next reload the county is refused.
     run(&county, &d.sys, "registrations").await;

@@ -4,6 +4,7 @@
 
 pub mod checkpoints;
 pub mod registrations;
+pub mod revocations;
 pub mod statistics;
 
 use openssl::x509::X509;
@@ -74,8 +75,12 @@ pub trait Kind: Sync {
 }
 
 /// Every kind, in the order a run sends them.
-pub const KINDS: [&dyn Kind; 3] =
-    [&registrations::Registrations, &statistics::Statistics, &checkpoints::AuditCheckpoints];
+pub const KINDS: [&dyn Kind; 4] = [
+    &registrations::Registrations,
+    &statistics::Statistics,
+    &checkpoints::AuditCheckpoints,
+    &revocations::RevocationLists,
+];
 
 /// The kind called `name`.
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {
