@@ -2,7 +2,6 @@
 //! a one-time password, change it, enrol TOTP, create a tenant and see it listed. Screenshots
 //! are saved to `test-artifacts/`.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -35,7 +34,7 @@ fn tool(var: &str, default: &str) -> String {
 
 fn start_driver() -> Driver {
     let chromedriver = tool("TRACENODE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
-    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = crate::support::free_ports(1);
     let child = Command::new(chromedriver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())

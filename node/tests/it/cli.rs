@@ -160,7 +160,7 @@ fn operator_commands_postgres() {
 async fn serve_with_no_configuration_initialises_and_answers() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = crate::support::free_ports(1);
     let mut child = Command::new(env!("CARGO_BIN_EXE_tracenode"))
         .arg("serve")
         .current_dir(dir.path())
@@ -283,26 +283,11 @@ fn enrolment_by_file_postgres() {
     enrolment_by_file(Backend::Postgres);
 }
 
-/// Eight consecutive free loopback ports.
-fn free_ports() -> u16 {
-    for _ in 0..200 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        if base > 65_000 {
-            continue;
-        }
-        let all_free = (0..8).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-    panic!("no eight free consecutive ports");
-}
-
 #[test]
 fn the_demo_joins_four_tiers_and_rolls_up() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().join("demo");
-    let port = free_ports().to_string();
+    let port = crate::support::free_ports(8).to_string();
     let out = tracenode(&["demo", "--dir", d.to_str().expect("p"), "--port", &port, "--exit"]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");

@@ -24,7 +24,7 @@ use crate::support::{expect_problem, Backend, Session, TestApp};
 
 /// A free loopback port (a parent must come back on the same one).
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    crate::support::free_ports(1)
 }
 
 pub(crate) fn federation_toml(port: Option<u16>, parent: Option<&TestApp>) -> String {

@@ -2,7 +2,6 @@
 //! requires STARTTLS with a certificate from a CA made for the test, and delivers into a
 //! Maildir the test reads back.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -42,7 +41,7 @@ impl SmtpServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let pki = tracenode_federation::pki::make_development_pki(&dir.path().join("pki"), "330100").expect("pki");
         let maildir = dir.path().join("maildir");
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = crate::support::free_ports(1);
         let child = Command::new(&py)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .arg("--tlscert")

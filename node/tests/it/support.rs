@@ -116,6 +116,21 @@ pub fn watchdog() {
     });
 }
 
+/// `n` consecutive loopback ports free now, taken below the range the kernel hands out for
+/// port 0 and for outgoing connections (32768 and up on Linux), so that neither another
+/// test's listener nor a client's connection takes one before the node binds it, or while
+/// a stopped node is away.
+pub fn free_ports(n: u16) -> u16 {
+    use rand::Rng;
+    for _ in 0..1000 {
+        let base = rand::thread_rng().gen_range(20_000..32_000 - n);
+        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} free consecutive loopback ports between 20000 and 32000");
+}
+
 /// The PostgreSQL server URL for tests; a clear failure when it is missing.
 pub fn pg_server_url() -> String {
     std::env::var("TRACENODE_TEST_PG_URL").unwrap_or_else(|_| {
