@@ -189,7 +189,7 @@ impl Bundle {
             chain.push(X509::from_pem(pem.as_bytes())?);
         }
         let (leaf, above) = chain.split_first().ok_or(BatchError::Tier(TierError::NoIdentity))?;
-        let sender = tiers::verify(leaf, above, root)?;
+        let (sender, _) = tiers::verify_leaf(leaf, above, root)?;
         if sender.uri() != self.sender {
             return Err(BatchError::SenderMismatch { named: self.sender, certified: sender.uri() });
         }

@@ -403,9 +403,35 @@ pub fn identity_of(cert: &X509) -> Result<Identity, TierError> {
         .ok_or(TierError::NoIdentity)
 }
 
-/// Verifies `leaf` through the `intermediates` up to `root` (as of now) and gives its
-/// identity.
-pub fn verify(leaf: &X509, intermediates: &[X509], root: &X509) -> Result<Identity, TierError> {
+/// Verifies the CA certificate `ca` through the `intermediates` up to `root` (as of now)
+/// and gives its identity. Every CA on the path lies inside the region of the CA that
+/// signed it (the root holds the whole country).
+pub fn verify(ca: &X509, intermediates: &[X509], root: &X509) -> Result<Identity, TierError> {
+    let path = verified_path(ca, intermediates, root)?;
+    regions_nest(&path, 0)?;
+    identity_of(ca)
+}
+
+/// Verifies the end-entity certificate `leaf` (a node's or a tenant's) through the
+/// `intermediates` up to `root`, and gives its identity and the CA that issued it. The
+/// identity's region must be the issuing CA's own: a node's CA certifies that node and its
+/// tenants, never a sibling, its parent or a region below it.
+pub fn verify_leaf(leaf: &X509, intermediates: &[X509], root: &X509) -> Result<(Identity, X509), TierError> {
+    let path = verified_path(leaf, intermediates, root)?;
+    regions_nest(&path, 1)?;
+    let identity = identity_of(leaf)?;
+    let issuer = path.get(1).ok_or(TierError::NoIdentity)?;
+    if identity.region() != region_of(issuer, path.len() == 2)? {
+        return Err(TierError::Untrusted(format!(
+            "{} was not issued by that region's own CA / 证书不是由其所属区划的 CA 签发",
+            identity.uri()
+        )));
+    }
+    Ok((identity, issuer.clone()))
+}
+
+/// The path openssl built from `cert` up to `root`: `cert` first, the root last.
+fn verified_path(cert: &X509, intermediates: &[X509], root: &X509) -> Result<Vec<X509>, TierError> {
     let mut store = X509StoreBuilder::new()?;
     store.add_cert(root.clone())?;
     let store = store.build();
@@ -414,14 +440,38 @@ pub fn verify(leaf: &X509, intermediates: &[X509], root: &X509) -> Result<Identi
         chain.push(c.clone())?;
     }
     let mut ctx = X509StoreContext::new()?;
-    let (ok, why) = ctx.init(&store, leaf, &chain, |c| {
+    let (ok, why, path) = ctx.init(&store, cert, &chain, |c| {
         let ok = c.verify_cert()?;
-        Ok((ok, c.error().error_string().to_owned()))
+        let path: Vec<X509> = c.chain().map(|s| s.iter().map(|x| x.to_owned()).collect()).unwrap_or_default();
+        Ok((ok, c.error().error_string().to_owned(), path))
     })?;
     if !ok {
         return Err(TierError::Untrusted(why));
     }
-    identity_of(leaf)
+    Ok(path)
+}
+
+/// The region a CA certificate on a path stands for (the root: the whole country).
+fn region_of(ca: &X509, is_root: bool) -> Result<String, TierError> {
+    if is_root {
+        return Ok("100000".to_owned());
+    }
+    Ok(identity_of(ca)?.region().to_owned())
+}
+
+/// Checks that every certificate of `path` from index `from` up to (not including) the root
+/// lies inside the region of the one above it.
+fn regions_nest(path: &[X509], from: usize) -> Result<(), TierError> {
+    let last = path.len().saturating_sub(1);
+    for i in from..last {
+        let (own, above) = (region_of(&path[i], false)?, region_of(&path[i + 1], i + 1 == last)?);
+        if !lies_inside(&above, &own) {
+            return Err(TierError::Untrusted(format!(
+                "a CA of {own} signed by the CA of {above}, which does not hold it / {own} 的 CA 不应由 {above} 的 CA 签发"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A child authority for `region`, its request read back from PEM and signed by `parent`:
@@ -449,20 +499,71 @@ mod tests {
         let (server, _) = xihu
             .issue_with_key(&Leaf::Server { dns: vec!["localhost".into()], ips: vec!["127.0.0.1".into()] })
             .expect("server");
-        assert_eq!(
-            verify(&server, &chain, root.certificate()).expect("verifies"),
-            Identity::Node { region: "330106".into() }
-        );
+        let (identity, issuer) = verify_leaf(&server, &chain, root.certificate()).expect("verifies");
+        assert_eq!(identity, Identity::Node { region: "330106".into() });
+        assert_eq!(issuer.to_der().expect("der"), xihu.certificate().to_der().expect("der"));
         let (tenant, _) = xihu.issue_with_key(&Leaf::TenantClient { tenant: "hz-market".into() }).expect("tenant");
         assert_eq!(
-            verify(&tenant, &chain, root.certificate()).expect("verifies"),
+            verify_leaf(&tenant, &chain, root.certificate()).expect("verifies").0,
             Identity::Tenant { region: "330106".into(), tenant: "hz-market".into() }
+        );
+        assert_eq!(
+            verify(xihu.certificate(), &chain[1..], root.certificate()).expect("a CA verifies"),
+            Identity::Node { region: "330106".into() }
         );
         assert_eq!(identity_of(hangzhou.certificate()).expect("id"), Identity::Node { region: "330100".into() });
         // Without the intermediates, or under another root, nothing verifies.
-        assert!(matches!(verify(&server, &[], root.certificate()), Err(TierError::Untrusted(_))));
+        assert!(matches!(verify_leaf(&server, &[], root.certificate()), Err(TierError::Untrusted(_))));
         let other = Authority::root().expect("other root");
-        assert!(matches!(verify(&server, &chain, other.certificate()), Err(TierError::Untrusted(_))));
+        assert!(matches!(verify_leaf(&server, &chain, other.certificate()), Err(TierError::Untrusted(_))));
+    }
+
+    /// A certificate the CA of `by` makes by hand for `region`: a CA when `ca`, else a node's
+    /// client certificate.
+    fn forged(by: &Authority, region: &str, ca: bool) -> (X509, PKey<Private>) {
+        let key = new_key().expect("key");
+        let public = PKey::public_key_from_der(&key.public_key_to_der().expect("der")).expect("public");
+        let mut b =
+            by.builder(&name(&format!("forged {region}")).expect("name"), &public, &Validity::days(30)).expect("b");
+        if ca {
+            b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc")).expect("bc");
+            b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().expect("ku")).expect("ku");
+        }
+        let san = SubjectAlternativeName::new()
+            .uri(&Identity::Node { region: region.into() }.uri())
+            .build(&b.x509v3_context(Some(by.certificate()), None))
+            .expect("san");
+        b.append_extension(san).expect("san");
+        (by.finish(b).expect("signed"), key)
+    }
+
+    #[test]
+    fn a_ca_vouches_for_its_own_region_only() {
+        let root = Authority::root().expect("root");
+        let zhejiang = test_child(&root, "330000");
+        let hangzhou = test_child(&zhejiang, "330100");
+        let xihu = test_child(&hangzhou, "330106");
+        let chain = vec![xihu.certificate().clone(), hangzhou.certificate().clone(), zhejiang.certificate().clone()];
+        // 西湖区's CA names its sibling 上城区 (330102) in a client certificate: refused.
+        let (sibling, _) = forged(&xihu, "330102", false);
+        assert!(matches!(verify_leaf(&sibling, &chain, root.certificate()), Err(TierError::Untrusted(_))));
+        // ... or its parent, 杭州市: refused.
+        let (parent, _) = forged(&xihu, "330100", false);
+        assert!(matches!(verify_leaf(&parent, &chain, root.certificate()), Err(TierError::Untrusted(_))));
+        // It makes itself a CA for 330102 and issues from that: refused on the way up.
+        let (sub, key) = forged(&xihu, "330102", true);
+        let pem = (sub.to_pem().expect("pem"), key.private_key_to_pem_pkcs8().expect("key"));
+        let sub = Authority::from_pem(&pem.0, &pem.1).expect("sub");
+        let (leaf, _) = sub.issue_with_key(&Leaf::NodeClient).expect("leaf");
+        let mut longer = vec![sub.certificate().clone()];
+        longer.extend(chain.iter().cloned());
+        assert!(matches!(verify_leaf(&leaf, &longer, root.certificate()), Err(TierError::Untrusted(_))));
+        // A city's CA naming one of its counties: refused too (a county has its own CA).
+        let (below, _) = forged(&hangzhou, "330106", false);
+        assert!(matches!(verify_leaf(&below, &chain[1..], root.certificate()), Err(TierError::Untrusted(_))));
+        // Its own node: taken.
+        let (own, _) = xihu.issue_with_key(&Leaf::NodeClient).expect("own");
+        assert!(verify_leaf(&own, &chain, root.certificate()).is_ok());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 
-use crate::tiers::{identity_of, Identity};
+use crate::tiers::Identity;
 
 /// Failures of the TLS configuration.
 #[derive(Debug, thiserror::Error)]
@@ -180,10 +180,18 @@ pub fn client_config(own: Credentials, trust: &Trust) -> Result<ClientConfig, Tr
         .map_err(tls)
 }
 
-/// The identity of a verified peer: the SAN URI of its leaf certificate.
-pub fn peer_identity(certificates: &[CertificateDer<'_>]) -> Option<Identity> {
-    let leaf = openssl::x509::X509::from_der(certificates.first()?).ok()?;
-    identity_of(&leaf).ok()
+/// The identity of a peer the TLS layer verified, and the CA that issued its certificate:
+/// the SAN URI of its leaf, taken only when the leaf was issued by that region's own CA and
+/// every CA above lies inside the region of the one that signed it
+/// ([`crate::tiers::verify_leaf`]). A CA may thus vouch for its own node and tenants only.
+pub fn peer_identity(
+    certificates: &[CertificateDer<'_>],
+    root: &openssl::x509::X509,
+) -> Option<(Identity, openssl::x509::X509)> {
+    let mut chain = certificates.iter().map(|c| openssl::x509::X509::from_der(c).ok());
+    let leaf = chain.next()??;
+    let above: Vec<openssl::x509::X509> = chain.collect::<Option<_>>()?;
+    crate::tiers::verify_leaf(&leaf, &above, root).ok()
 }
 
 #[cfg(test)]
@@ -252,7 +260,8 @@ mod tests {
             }
             c.process_new_packets().map_err(|e| e.to_string())?;
             if !s.is_handshaking() && !c.is_handshaking() {
-                return Ok(s.peer_certificates().and_then(peer_identity));
+                let leaf = s.peer_certificates().and_then(|c| openssl::x509::X509::from_der(c.first()?).ok());
+                return Ok(leaf.and_then(|l| crate::tiers::identity_of(&l).ok()));
             }
         }
         Err("the handshake did not finish".into())

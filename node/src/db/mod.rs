@@ -75,8 +75,12 @@ impl ManageConnection for ConnectionFactory {
         conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection given back inside a transaction (its work panicked) would keep the
+        // transaction's locks; it is closed instead.
+        use diesel::connection::TransactionManager;
+        let status = <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn);
+        !matches!(status.transaction_depth(), Ok(None))
     }
 }
 

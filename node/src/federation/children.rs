@@ -58,6 +58,8 @@ pub fn enrol(
 ) -> AppResult<()> {
     let now = db::now();
     diesel::delete(fc::table.find(region.as_str())).execute(conn)?;
+    // A list of the child's former CA would not verify under the new one.
+    super::kinds::revocations::forget(conn, region.as_str())?;
     diesel::insert_into(fc::table)
         .values((
             fc::region.eq(region.as_str()),

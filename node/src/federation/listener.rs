@@ -38,13 +38,14 @@ pub fn start(state: web::Data<AppState>, fed: &Arc<Federation>) -> AppResult<(Se
     let listen = state.config.federation.listen.clone();
     let tls = fed.live.config().map_err(|e| AppError::internal(format!("federation TLS: {e}")))?;
     let limit = state.config.federation.max_batch_bytes;
+    let root = fed.pki().root()?;
     let server = HttpServer::new(move || {
         crate::http::build_app(state.clone(), None)
             .0
             .app_data(web::JsonConfig::default().limit(limit).error_handler(crate::http::json_error))
             .wrap(from_fn(machines_only))
     })
-    .on_connect(super::peer::on_connect)
+    .on_connect(move |connection, data| super::peer::on_connect(connection, data, &root))
     .workers(2)
     .bind_rustls_0_23(&listen, tls)
     .map_err(|e| {

@@ -144,18 +144,24 @@ impl Federation {
         *self.signer.write().unwrap_or_else(|e| e.into_inner()) = client;
         *loaded = digest;
         tracing::info!("federation certificates and revocation lists reloaded");
-        // A list this node published (here, from the command line or the console) goes up.
-        self.trigger(kinds::revocations::NAME);
         Ok(true)
     }
 
-    /// Writes the children's newest revocation lists into `pki/crls/` where they differ.
+    /// Writes the children's newest revocation lists into `pki/crls/` where they differ, and
+    /// takes out a list past its next update: the listener refuses every certificate whose
+    /// issuer's list has lapsed, and the child could then not send a fresh one. Also asks
+    /// for this node's own newest list to go up when it has not.
     fn write_children_lists(&self) -> AppResult<()> {
-        let lists = self.db.conn().and_then(|mut conn| kinds::revocations::of_children(&mut conn))?;
-        for (region, pem) in lists {
-            if self.pki.stored_crl(&region).as_deref() != Some(pem.as_bytes()) {
+        let mut conn = self.db.conn()?;
+        for (region, pem) in kinds::revocations::of_children(&mut conn)? {
+            if kinds::revocations::lapsed(pem.as_bytes()) {
+                self.pki.remove_crl(&region);
+            } else if self.pki.stored_crl(&region).as_deref() != Some(pem.as_bytes()) {
                 self.pki.store_crl(&region, pem.as_bytes())?;
             }
+        }
+        if self.parent_url.is_some() && kinds::revocations::waiting(&mut conn)? {
+            self.trigger(kinds::revocations::NAME);
         }
         Ok(())
     }

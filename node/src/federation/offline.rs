@@ -76,9 +76,11 @@ pub fn import(db: &Db, root: &X509, file: &Path) -> AppResult<Vec<Imported>> {
     })?;
     let bundle = Bundle::parse(&text).map_err(inbox::refusal)?;
     let chain: Vec<X509> = bundle.chain.iter().filter_map(|pem| X509::from_pem(pem.as_bytes()).ok()).collect();
-    let leaf = chain.first();
-    let presented =
-        inbox::Presented { certificate: leaf, authority: leaf.and_then(|l| super::kinds::issuer_in(l, &chain)) };
+    let authority = chain
+        .split_first()
+        .and_then(|(leaf, above)| tracenode_federation::tiers::verify_leaf(leaf, above, root).ok())
+        .map(|(_, ca)| ca);
+    let presented = inbox::Presented { certificate: chain.first(), authority: authority.as_ref() };
     let (sender, batches) = bundle.open(root).map_err(inbox::refusal)?;
     let mut stopped: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(batches.len());

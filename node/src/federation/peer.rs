@@ -38,16 +38,17 @@ impl Peer {
 
 /// Reads the verified client certificate of a new connection into its connection data
 /// (`HttpServer::on_connect`).
-pub fn on_connect(connection: &dyn std::any::Any, data: &mut Extensions) {
+pub fn on_connect(connection: &dyn std::any::Any, data: &mut Extensions, root: &X509) {
     type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
     let Some(stream) = connection.downcast_ref::<Tls>() else { return };
     let (_, session) = stream.get_ref();
     let Some(certs) = session.peer_certificates() else { return };
-    let Some(identity) = tracenode_federation::transport::peer_identity(certs) else { return };
-    let chain: Vec<X509> = certs.iter().filter_map(|c: &CertificateDer<'_>| X509::from_der(c).ok()).collect();
-    let Some(certificate) = chain.first().cloned() else { return };
-    let authority = super::kinds::issuer_in(&certificate, &chain).cloned();
-    data.insert(Peer { identity, certificate, authority });
+    let Some((identity, authority)) = tracenode_federation::transport::peer_identity(certs, root) else {
+        tracing::warn!("a client certificate names a region its CA does not hold; the caller is not taken");
+        return;
+    };
+    let Some(certificate) = certs.first().and_then(|c: &CertificateDer<'_>| X509::from_der(c).ok()) else { return };
+    data.insert(Peer { identity, certificate, authority: Some(authority) });
 }
 
 impl FromRequest for Peer {

@@ -200,6 +200,11 @@ impl NodePki {
         std::fs::read(self.path(CRLS).join(format!("{name}.pem"))).ok()
     }
 
+    /// Takes the revocation list stored under `name` out of `pki/crls/`.
+    pub fn remove_crl(&self, name: &str) {
+        let _ = std::fs::remove_file(self.path(CRLS).join(format!("{name}.pem")));
+    }
+
     /// Stores a revocation list (PEM) under `name` for the listener's next reload.
     pub fn store_crl(&self, name: &str, pem: &[u8]) -> AppResult<()> {
         let dir = self.path(CRLS);

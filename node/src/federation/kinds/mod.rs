@@ -53,15 +53,6 @@ pub struct Child<'a> {
     pub authority: Option<&'a X509>,
 }
 
-/// The certificate in `chain` that issued `leaf`: its subject is the leaf's issuer and its
-/// key verifies the leaf's signature.
-pub fn issuer_in<'a>(leaf: &X509, chain: &'a [X509]) -> Option<&'a X509> {
-    chain.iter().find(|ca| {
-        ca.subject_name().try_cmp(leaf.issuer_name()).is_ok_and(|o| o.is_eq())
-            && ca.public_key().and_then(|key| leaf.verify(&key)).unwrap_or(false)
-    })
-}
-
 /// One roll-up kind.
 pub trait Kind: Sync {
     /// Its name in batches, schedules and the command line.

@@ -86,6 +86,28 @@ impl Kind for RevocationLists {
     }
 }
 
+/// Whether this node published a list its parent has not been sent yet (one a reload may
+/// have missed while the list's transaction was still open).
+pub fn waiting(conn: &mut DbConnection) -> AppResult<bool> {
+    use crate::db::schema::federation_uplink as fu;
+    let newest: Option<i64> = crl_published::table.select(diesel::dsl::max(crl_published::number)).first(conn)?;
+    let sent: Option<i64> = fu::table.find(NAME).select(fu::collected_through).first(conn).optional()?;
+    Ok(newest.is_some_and(|n| n > sent.unwrap_or(0)))
+}
+
+/// Whether a list (PEM) is past its next update, or unreadable.
+pub fn lapsed(pem: &[u8]) -> bool {
+    let Ok(list) = openssl::x509::X509Crl::from_pem(pem) else { return true };
+    let (Some(next), Ok(now)) = (list.next_update(), openssl::asn1::Asn1Time::days_from_now(0)) else { return true };
+    now.diff(next).map(|d| d.days < 0 || (d.days == 0 && d.secs <= 0)).unwrap_or(true)
+}
+
+/// Forgets a child's list (the child enrolled again, with a new CA).
+pub fn forget(conn: &mut DbConnection, region: &str) -> AppResult<()> {
+    diesel::delete(crl::table.find(region)).execute(conn)?;
+    Ok(())
+}
+
 /// The newest list of each child: (region, PEM).
 pub fn of_children(conn: &mut DbConnection) -> AppResult<Vec<(String, String)>> {
     Ok(crl::table.select((crl::child_region, crl::pem)).order(crl::child_region).load(conn)?)
