@@ -80,13 +80,22 @@ impl Drop for DropDatabasesLeft {
     }
 }
 
-/// Runs a behaviour on a two-thread runtime under the [`watchdog`]. The nodes' background
-/// work (roll-up workers, pollers) outlives the test's body; the runtime is given a second
-/// to wind down, and only then are the PostgreSQL databases removed, so no background task
-/// waits out the connection timeout on a database that is gone.
+/// Whether this test has the process to itself (nextest runs each test in its own; plain
+/// `cargo test` runs them as threads of one process).
+fn alone_in_process() -> bool {
+    std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|m| m == "process-per-test")
+}
+
+/// Runs a behaviour on a two-thread runtime. With the process to itself it runs under the
+/// [`watchdog`], and its PostgreSQL databases are removed only after the runtime is given a
+/// second to wind down, so no background task of its nodes (roll-up workers, pollers) waits
+/// out the connection timeout on a database that is gone.
 pub fn run_test(body: impl std::future::Future<Output = ()>) {
-    watchdog();
-    *DATABASES_LEFT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    let alone = alone_in_process();
+    if alone {
+        watchdog();
+        *DATABASES_LEFT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    }
     let _databases = DropDatabasesLeft;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime");
