@@ -184,12 +184,17 @@ impl Bundle {
     /// Verifies the chain up to `root`, every signature and every digest, and that every
     /// batch names the certified sender; gives the sender and the batches.
     pub fn open(self, root: &X509) -> Result<(Identity, Vec<Batch>), BatchError> {
+        self.open_signed(root).map(|opened| (opened.sender, opened.batches))
+    }
+
+    /// [`Bundle::open`], also giving the sender's certificate and the CA that issued it.
+    pub fn open_signed(self, root: &X509) -> Result<Opened, BatchError> {
         let mut chain = Vec::with_capacity(self.chain.len());
         for pem in &self.chain {
             chain.push(X509::from_pem(pem.as_bytes())?);
         }
         let (leaf, above) = chain.split_first().ok_or(BatchError::Tier(TierError::NoIdentity))?;
-        let (sender, _) = tiers::verify_leaf(leaf, above, root)?;
+        let (sender, authority) = tiers::verify_leaf(leaf, above, root)?;
         if sender.uri() != self.sender {
             return Err(BatchError::SenderMismatch { named: self.sender, certified: sender.uri() });
         }
@@ -208,8 +213,21 @@ impl Bundle {
             batch.check()?;
             batches.push(batch);
         }
-        Ok((sender, batches))
+        Ok(Opened { sender, certificate: leaf.clone(), authority, batches })
     }
+}
+
+/// A bundle whose chain, signatures and digests verified.
+#[derive(Debug)]
+pub struct Opened {
+    /// Whom the sender's certificate names.
+    pub sender: Identity,
+    /// The sender's certificate.
+    pub certificate: X509,
+    /// The CA that issued it.
+    pub authority: X509,
+    /// The batches, in order.
+    pub batches: Vec<Batch>,
 }
 
 #[cfg(test)]

@@ -180,18 +180,27 @@ pub fn client_config(own: Credentials, trust: &Trust) -> Result<ClientConfig, Tr
         .map_err(tls)
 }
 
-/// The identity of a peer the TLS layer verified, and the CA that issued its certificate:
-/// the SAN URI of its leaf, taken only when the leaf was issued by that region's own CA and
-/// every CA above lies inside the region of the one that signed it
+/// A peer the TLS layer verified: whom its certificate names, the certificate, and the CA
+/// that issued it.
+#[derive(Debug, Clone)]
+pub struct VerifiedPeer {
+    /// The SAN URI of its certificate.
+    pub identity: Identity,
+    /// Its certificate.
+    pub certificate: openssl::x509::X509,
+    /// The CA that issued it.
+    pub authority: openssl::x509::X509,
+}
+
+/// The verified peer of a handshake, taken only when its certificate was issued by its
+/// region's own CA and every CA above lies inside the region of the one that signed it
 /// ([`crate::tiers::verify_leaf`]). A CA may thus vouch for its own node and tenants only.
-pub fn peer_identity(
-    certificates: &[CertificateDer<'_>],
-    root: &openssl::x509::X509,
-) -> Option<(Identity, openssl::x509::X509)> {
+pub fn peer_identity(certificates: &[CertificateDer<'_>], root: &openssl::x509::X509) -> Option<VerifiedPeer> {
     let mut chain = certificates.iter().map(|c| openssl::x509::X509::from_der(c).ok());
-    let leaf = chain.next()??;
+    let certificate = chain.next()??;
     let above: Vec<openssl::x509::X509> = chain.collect::<Option<_>>()?;
-    crate::tiers::verify_leaf(&leaf, &above, root).ok()
+    let (identity, authority) = crate::tiers::verify_leaf(&certificate, &above, root).ok()?;
+    Some(VerifiedPeer { identity, certificate, authority })
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     let batch = body.into_inner();
     let arrived = kinds::kind(&batch.header.kind);
     let receipt: Receipt = tokio::task::spawn_blocking(move || {
-        let presented = inbox::Presented { certificate: Some(&peer.certificate), authority: peer.authority.as_ref() };
+        let presented = inbox::Presented { certificate: Some(&peer.certificate), authority: Some(&peer.authority) };
         inbox::receive(&db, &peer.identity, presented, &batch, Via::Link)
     })
     .await

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use openssl::x509::X509;
 use serde::Serialize;
-use tracenode_federation::batch::{Batch, Bundle};
+use tracenode_federation::batch::{Batch, Bundle, Opened};
 
 use super::inbox::{self, Via};
 use super::kinds::KINDS;
@@ -75,13 +75,8 @@ pub fn import(db: &Db, root: &X509, file: &Path) -> AppResult<Vec<Imported>> {
         )
     })?;
     let bundle = Bundle::parse(&text).map_err(inbox::refusal)?;
-    let chain: Vec<X509> = bundle.chain.iter().filter_map(|pem| X509::from_pem(pem.as_bytes()).ok()).collect();
-    let authority = chain
-        .split_first()
-        .and_then(|(leaf, above)| tracenode_federation::tiers::verify_leaf(leaf, above, root).ok())
-        .map(|(_, ca)| ca);
-    let presented = inbox::Presented { certificate: chain.first(), authority: authority.as_ref() };
-    let (sender, batches) = bundle.open(root).map_err(inbox::refusal)?;
+    let Opened { sender, certificate, authority, batches } = bundle.open_signed(root).map_err(inbox::refusal)?;
+    let presented = inbox::Presented { certificate: Some(&certificate), authority: Some(&authority) };
     let mut stopped: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(batches.len());
     for batch in batches {

@@ -6,7 +6,6 @@ use std::future::{ready, Ready};
 use actix_web::dev::Extensions;
 use actix_web::{FromRequest, HttpRequest};
 use openssl::x509::X509;
-use rustls::pki_types::CertificateDer;
 use tracenode_federation::tiers::Identity;
 
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -18,8 +17,8 @@ pub struct Peer {
     pub identity: Identity,
     /// The client certificate.
     pub certificate: X509,
-    /// The CA certificate that issued it, among those the client sent.
-    pub authority: Option<X509>,
+    /// The CA certificate that issued it, on the verified path.
+    pub authority: X509,
 }
 
 impl Peer {
@@ -43,12 +42,11 @@ pub fn on_connect(connection: &dyn std::any::Any, data: &mut Extensions, root: &
     let Some(stream) = connection.downcast_ref::<Tls>() else { return };
     let (_, session) = stream.get_ref();
     let Some(certs) = session.peer_certificates() else { return };
-    let Some((identity, authority)) = tracenode_federation::transport::peer_identity(certs, root) else {
+    let Some(peer) = tracenode_federation::transport::peer_identity(certs, root) else {
         tracing::warn!("a client certificate names a region its CA does not hold; the caller is not taken");
         return;
     };
-    let Some(certificate) = certs.first().and_then(|c: &CertificateDer<'_>| X509::from_der(c).ok()) else { return };
-    data.insert(Peer { identity, certificate, authority: Some(authority) });
+    data.insert(Peer { identity: peer.identity, certificate: peer.certificate, authority: peer.authority });
 }
 
 impl FromRequest for Peer {

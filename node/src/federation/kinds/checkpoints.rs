@@ -147,18 +147,17 @@ fn bad_signature(region: &str) -> AppError {
 }
 
 /// The certificate whose key must verify `c`: the one it carries when that names the child
-/// and was issued by the CA that issued the certificate the batch came with, else the
-/// latter. Nothing when the sender's certificate is not known.
+/// and was issued by the CA that issued the certificate the batch came with (the child's
+/// CA, found on the verified path), else the latter. Nothing when the sender's certificate
+/// is not known.
 fn signing_certificate(child: &Child<'_>, c: &Checkpoint) -> AppResult<Option<X509>> {
     let Some(presented) = child.certificate else { return Ok(None) };
     let Some(pem) = &c.signer else { return Ok(Some(presented.clone())) };
     let carried = X509::from_pem(pem.as_bytes()).map_err(|_| bad_signature(child.region))?;
     let names_the_child =
         tiers::identity_of(&carried).is_ok_and(|i| i == Identity::Node { region: child.region.to_owned() });
-    let same_issuer = child.authority.is_some_and(|ca| {
-        ca.public_key().and_then(|key| carried.verify(&key)).unwrap_or(false)
-            && ca.public_key().and_then(|key| presented.verify(&key)).unwrap_or(false)
-    });
+    let same_issuer =
+        child.authority.is_some_and(|ca| ca.public_key().and_then(|key| carried.verify(&key)).unwrap_or(false));
     if names_the_child && same_issuer {
         Ok(Some(carried))
     } else {
