@@ -36,6 +36,9 @@ pub enum ErrorKind {
     Forbidden,
     /// The object is outside the caller's data scope.
     OutOfScope,
+    /// The separation of the three administrators (三权分立) forbids this, whatever the
+    /// caller's permissions: one person would otherwise hold two duties.
+    SeparationOfDuties,
     /// A state-changing form or request lacked a valid CSRF token.
     CsrfRejected,
     /// The object does not exist (or is not visible to the caller).
@@ -96,6 +99,9 @@ impl ErrorKind {
             }
             Forbidden => ("forbidden", 403, "Permission denied", "无权执行此操作"),
             OutOfScope => ("out_of_scope", 403, "Outside your data scope", "超出您的数据范围"),
+            SeparationOfDuties => {
+                ("separation_of_duties", 403, "Separation of duties forbids this", "三权分立不允许此操作")
+            }
             CsrfRejected => ("csrf_rejected", 403, "Form expired, please retry", "表单已失效，请重试"),
             NotFound => ("not_found", 404, "Not found", "未找到"),
             Conflict => ("conflict", 409, "Conflicts with existing data", "与已有数据冲突"),

@@ -19,6 +19,7 @@ pub mod federation;
 pub mod http;
 pub mod ids;
 pub mod ingest;
+pub mod keys;
 pub mod notify;
 pub mod pki;
 pub mod quality;

@@ -28,21 +28,8 @@ pub async fn list(
 pub async fn verify(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::AuditVerify, "audit").await?;
     let ctx = caller.audit();
-    let result = state
-        .db
-        .transaction(move |conn| {
-            let v = super::chain::verify(conn)?;
-            super::record(
-                conn,
-                &ctx,
-                "audit.verify",
-                "audit_log",
-                super::Outcome::Success,
-                serde_json::to_value(&v).unwrap_or_default(),
-            )?;
-            Ok(v)
-        })
-        .await?;
+    let anchors = state.anchors.clone();
+    let result = state.db.transaction(move |conn| super::verify_recorded(conn, &ctx, &anchors)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 

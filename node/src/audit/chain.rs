@@ -5,8 +5,12 @@
 //! microseconds, so both backends hash exactly what they store. Writers take the chain lock
 //! ([`crate::db::lock_audit_chain`]) so sequence numbers are gap-free under concurrency.
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
+
+use super::anchor::{Anchored, Checkpoint};
 
 use crate::db::schema::audit_log;
 use crate::db::{self, DbConnection};
@@ -98,50 +102,188 @@ pub struct Verification {
     pub head_seq: i64,
     /// The first sequence number at which the chain breaks, if it does.
     pub first_broken_seq: Option<i64>,
-    /// Why it breaks there.
+    /// What broke, as a stable code: `sequence_gap`, `link_broken`, `content_altered`,
+    /// `rewritten`, `renumbered`, `tail_missing` or `checkpoint_forged`.
+    pub code: Option<String>,
+    /// Why it breaks there, in words.
     pub reason: Option<String>,
+    /// The newest checkpoint outside the database that the chain was held against.
+    pub anchored_seq: Option<i64>,
+    /// Append-only triggers that are missing or disabled.
+    pub missing_triggers: Vec<String>,
 }
 
-/// Walks the chain from the start in pages and reports the first broken row.
-pub fn verify(conn: &mut DbConnection) -> AppResult<Verification> {
+impl Verification {
+    /// Whether the chain, its anchors and its triggers are all intact.
+    pub fn intact(&self) -> bool {
+        self.first_broken_seq.is_none() && self.code.is_none() && self.missing_triggers.is_empty()
+    }
+
+    /// What broke, in Chinese, for the console.
+    pub fn label_zh(&self) -> &'static str {
+        match self.code.as_deref() {
+            Some("sequence_gap") => "缺少记录（序号不连续）",
+            Some("link_broken") => "前后哈希链接不符",
+            Some("content_altered") => "记录内容与其哈希不符",
+            Some("rewritten") => "记录被改写并重新计算了哈希，与库外检查点不符",
+            Some("renumbered") => "记录被删除后重新编号",
+            Some("tail_missing") => "最新的记录被删除",
+            Some("checkpoint_forged") => "库外检查点文件被篡改",
+            _ => "未知",
+        }
+    }
+
+    fn broken(mut self, seq: i64, code: &str, reason: String) -> Verification {
+        self.first_broken_seq = Some(seq);
+        self.code = Some(code.to_owned());
+        self.reason = Some(reason);
+        self
+    }
+}
+
+/// Walks the chain from the start in pages, holds it against the checkpoints kept outside the
+/// database, checks the append-only triggers, and reports the first break.
+pub fn verify(conn: &mut DbConnection, anchored: &Anchored) -> AppResult<Verification> {
+    let missing_triggers = db::missing_audit_triggers(conn)?;
+    let by_seq: BTreeMap<i64, &Checkpoint> = anchored.checkpoints.iter().map(|c| (c.seq, c)).collect();
+    let newest = by_seq.values().next_back().copied();
+    let mut v = Verification {
+        rows_checked: 0,
+        head_seq: 0,
+        first_broken_seq: None,
+        code: None,
+        reason: None,
+        anchored_seq: newest.map(|c| c.seq),
+        missing_triggers,
+    };
+    let walked = walk(conn, &by_seq, &mut v)?;
+    if let Some(broken) = walked {
+        return Ok(broken);
+    }
+    if let Some(c) = newest.filter(|c| c.seq > v.head_seq) {
+        let (from, to, at) = (v.head_seq + 1, c.seq, c.written_at.clone());
+        if moved(conn, c)?.is_some() {
+            let (code, reason) = against_checkpoint(conn, c)?;
+            return Ok(v.broken(from, code, reason));
+        }
+        return Ok(v.broken(
+            from,
+            "tail_missing",
+            format!(
+                "the chain ends at {} but the checkpoint of {at} names row {to}: rows {from} to {to} were deleted",
+                from - 1
+            ),
+        ));
+    }
+    if !anchored.forged_lines.is_empty() {
+        let lines = anchored.forged_lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+        let at = v.head_seq;
+        return Ok(v.broken(
+            at,
+            "checkpoint_forged",
+            format!("lines {lines} of the checkpoint file fail their MAC: edited without the node's key"),
+        ));
+    }
+    Ok(v)
+}
+
+/// The check the node makes at start, without walking the chain: the triggers, the newest
+/// checkpoint's row still in place, and the checkpoint file unforged. Returns what is wrong.
+pub fn quick_check(conn: &mut DbConnection, anchored: &Anchored) -> AppResult<Vec<String>> {
+    let mut wrong: Vec<String> =
+        db::missing_audit_triggers(conn)?.into_iter().map(|t| format!("trigger_missing: {t}")).collect();
+    if let Some(c) = anchored.checkpoints.iter().max_by_key(|c| c.seq) {
+        let found: Option<String> =
+            audit_log::table.filter(audit_log::seq.eq(c.seq)).select(audit_log::hash).first(conn).optional()?;
+        match found {
+            None => wrong
+                .push(format!("tail_missing: the checkpoint of {} names row {}, which is gone", c.written_at, c.seq)),
+            Some(h) if h != c.hash => {
+                let (code, reason) = against_checkpoint(conn, c)?;
+                wrong.push(format!("{code}: {reason}"));
+            }
+            Some(_) => {}
+        }
+    }
+    if !anchored.forged_lines.is_empty() {
+        wrong.push("checkpoint_forged: lines of the checkpoint file fail their MAC".into());
+    }
+    Ok(wrong)
+}
+
+/// Where the row a checkpoint saw stands now, if it moved to another sequence number (found
+/// by its time, to the microsecond).
+fn moved(conn: &mut DbConnection, c: &Checkpoint) -> AppResult<Option<i64>> {
+    let Ok(at) = chrono::NaiveDateTime::parse_from_str(&c.row_at, super::anchor::TIME_FORMAT) else { return Ok(None) };
+    Ok(audit_log::table
+        .filter(audit_log::at.eq(at))
+        .filter(audit_log::seq.ne(c.seq))
+        .select(audit_log::seq)
+        .first(conn)
+        .optional()?)
+}
+
+/// The walk itself: `Some` with the first break, or `None` with `v` counting every row.
+fn walk(
+    conn: &mut DbConnection,
+    checkpoints: &BTreeMap<i64, &Checkpoint>,
+    v: &mut Verification,
+) -> AppResult<Option<Verification>> {
     const PAGE: i64 = 2000;
-    let mut expected_seq = 1_i64;
     let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut checked = 0_i64;
     loop {
+        let expected_from = v.head_seq + 1;
         let rows: Vec<AuditRow> = audit_log::table
             .select(AuditRow::as_select())
-            .filter(audit_log::seq.ge(expected_seq))
+            .filter(audit_log::seq.ge(expected_from))
             .order(audit_log::seq.asc())
             .limit(PAGE)
             .load(conn)?;
         if rows.is_empty() {
-            return Ok(Verification {
-                rows_checked: checked,
-                head_seq: expected_seq - 1,
-                first_broken_seq: None,
-                reason: None,
-            });
+            return Ok(None);
         }
         for row in &rows {
-            let broken = |reason: &str| Verification {
-                rows_checked: checked,
-                head_seq: expected_seq - 1,
-                first_broken_seq: Some(expected_seq),
-                reason: Some(reason.to_owned()),
+            let expected = v.head_seq + 1;
+            let internal = if row.seq != expected {
+                Some(("sequence_gap", "row missing (sequence gap)".to_owned()))
+            } else if row.prev_hash != prev_hash {
+                Some(("link_broken", "previous-hash link does not match".to_owned()))
+            } else if chain_hash(&prev_hash, row) != row.hash {
+                Some(("content_altered", "row content does not match its hash".to_owned()))
+            } else {
+                None
             };
-            if row.seq != expected_seq {
-                return Ok(broken("row missing (sequence gap)"));
+            if let Some((code, reason)) = internal {
+                return Ok(Some(v.clone().broken(expected, code, reason)));
             }
-            if row.prev_hash != prev_hash {
-                return Ok(broken("previous-hash link does not match"));
-            }
-            if chain_hash(&prev_hash, row) != row.hash {
-                return Ok(broken("row content does not match its hash"));
+            if let Some(c) = checkpoints.get(&row.seq).filter(|c| c.hash != row.hash) {
+                let (code, reason) = against_checkpoint(conn, c)?;
+                return Ok(Some(v.clone().broken(row.seq, code, reason)));
             }
             prev_hash = row.hash.clone();
-            expected_seq += 1;
-            checked += 1;
+            v.head_seq = row.seq;
+            v.rows_checked += 1;
         }
     }
+}
+
+/// Why the row at a checkpoint's sequence number is not the row the checkpoint saw: found
+/// elsewhere (renumbered), or nowhere (rewritten and re-hashed).
+fn against_checkpoint(conn: &mut DbConnection, c: &Checkpoint) -> AppResult<(&'static str, String)> {
+    Ok(match moved(conn, c)? {
+        Some(now) => (
+            "renumbered",
+            format!(
+                "the row the checkpoint of {} names as {} now stands at {now}: rows were removed and the rest renumbered",
+                c.written_at, c.seq
+            ),
+        ),
+        None => (
+            "rewritten",
+            format!(
+                "row {} differs from the checkpoint of {}: rows up to {} were rewritten and re-hashed",
+                c.seq, c.written_at, c.seq
+            ),
+        ),
+    })
 }

@@ -7,9 +7,12 @@
 //! transaction of their own, since there is no action to join.
 //!
 //! Rows form a SHA-256 hash chain ([`chain`]); both databases refuse UPDATE and DELETE on the
-//! table (triggers in the migrations). `tracenode audit verify`, `GET /api/v1/audit/verify`
-//! and the console page report the first broken sequence number.
+//! table (triggers in the migrations), and checkpoints of the chain's head are kept outside
+//! the database under the node's key ([`anchor`]), so a rewrite by someone with database
+//! access shows too. `tracenode audit verify`, `GET /api/v1/audit/verify` and the console page
+//! report the first broken sequence number, what broke, and any missing trigger.
 
+pub mod anchor;
 pub mod api;
 pub mod chain;
 pub mod pages;
@@ -19,6 +22,19 @@ pub use chain::{AuditRow, Verification};
 
 use crate::db::DbConnection;
 use crate::error::AppResult;
+
+/// Verifies the chain against its anchors and records that it was verified (the outcome in
+/// the row's detail), in the caller's transaction.
+pub fn verify_recorded(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    anchors: &anchor::Anchors,
+) -> AppResult<Verification> {
+    let anchored = anchors.read()?;
+    let v = chain::verify(conn, &anchored)?;
+    record(conn, ctx, "audit.verify", "audit_log", Outcome::Success, serde_json::to_value(&v).unwrap_or_default())?;
+    Ok(v)
+}
 
 /// Who is acting, for the audit row.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -45,6 +61,11 @@ impl AuditContext {
             source_ip: "local".into(),
             correlation_id: uuid::Uuid::now_v7().to_string(),
         }
+    }
+
+    /// The context of the node itself (start-up checks, scheduled work).
+    pub fn system() -> Self {
+        AuditContext { actor: "system".into(), actor_role: "system".into(), ..AuditContext::cli() }
     }
 
     /// The context of an anonymous request (e.g. a sign-in attempt) from `ip`.

@@ -62,23 +62,11 @@ pub async fn list(
     };
     let want_verify = q.verify.is_some() && caller.can(Permission::AuditVerify);
     let ctx = caller.audit();
+    let anchors = state.anchors.clone();
     let (page, error, verification) = state
         .db
         .transaction(move |conn| {
-            let verification = if want_verify {
-                let v = super::chain::verify(conn)?;
-                super::record(
-                    conn,
-                    &ctx,
-                    "audit.verify",
-                    "audit_log",
-                    super::Outcome::Success,
-                    serde_json::to_value(&v).unwrap_or_default(),
-                )?;
-                Some(v)
-            } else {
-                None
-            };
+            let verification = if want_verify { Some(super::verify_recorded(conn, &ctx, &anchors)?) } else { None };
             match query::list(conn, &filter) {
                 Ok(p) => Ok((p, String::new(), verification)),
                 Err(e) if e.kind == crate::error::ErrorKind::Validation => {

@@ -74,7 +74,7 @@ pub struct Me {
 
 fn check_header_csrf(req: &HttpRequest, p: &PendingSession) -> AppResult<()> {
     let echoed = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if echoed.as_bytes() == p.session.csrf_token.as_bytes() {
+    if super::csrf::constant_time_eq(echoed.as_bytes(), p.session.csrf_token.as_bytes()) {
         Ok(())
     } else {
         Err(AppError::new(ErrorKind::CsrfRejected))

@@ -4,9 +4,8 @@
 //! A caller is a machine presenting `Authorization: Bearer tnk_…` (an API key), a tenant's
 //! machine presenting its client certificate on the mutual-TLS listener, or a person with a
 //! session cookie whose session is fully signed in. Identity never comes from
-//! other headers. Session callers must echo their CSRF token on state-changing requests: in the
-//! `X-CSRF-Token` header for the JSON API, or in the `csrf` form field for console forms
-//! (checked by the handler with [`Caller::check_csrf`]).
+//! other headers. Session callers must echo their CSRF token on state-changing requests, which
+//! [`super::csrf`] checks for every route before any handler runs.
 //!
 //! Refusals for lack of permission or scope are audited ([`Caller::require`], [`Caller::deny`]).
 
@@ -14,7 +13,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use super::{api_key, session};
@@ -104,6 +103,24 @@ impl Caller {
         }
     }
 
+    /// Passes `outcome` through, auditing a refusal by the separation of duties as a denied
+    /// `action` on `object` (the refused transaction itself wrote nothing).
+    pub async fn audit_refusal<T>(
+        &self,
+        state: &AppState,
+        action: &str,
+        object: &str,
+        outcome: AppResult<T>,
+    ) -> AppResult<T> {
+        match outcome {
+            Err(e) if e.kind == ErrorKind::SeparationOfDuties => {
+                let denied = self.deny(state, action, object, e.kind).await;
+                Err(if denied.kind == e.kind { e } else { denied })
+            }
+            other => other,
+        }
+    }
+
     /// Whether the caller's tenant binding and data scope let it see `tenant`.
     pub fn sees_tenant(&self, tenant: &Tenant) -> bool {
         match &self.tenant_id {
@@ -115,31 +132,16 @@ impl Caller {
     /// Checks the CSRF token a console form echoed.
     pub fn check_csrf(&self, token: &str) -> AppResult<()> {
         match &self.csrf_token {
-            Some(expected) if constant_time_eq(expected.as_bytes(), token.as_bytes()) => Ok(()),
+            Some(expected) if super::csrf::constant_time_eq(expected.as_bytes(), token.as_bytes()) => Ok(()),
             Some(_) => Err(AppError::new(ErrorKind::CsrfRejected)),
             None => Ok(()),
         }
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The source IP of a request (the TCP peer; forwarded headers are not trusted).
 pub fn source_ip(req: &HttpRequest) -> String {
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
-}
-
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-fn is_form(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// Authenticates a request.
@@ -160,12 +162,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> AppResult<Call
         .cookie(session::COOKIE)
         .map(|c| c.value().to_owned())
         .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated))?;
-    let caller = from_session(state, token, ip, correlation_id).await?;
-    if !is_safe(req.method()) && !is_form(req) {
-        let echoed = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        caller.check_csrf(echoed)?;
-    }
-    Ok(caller)
+    from_session(state, token, ip, correlation_id).await
 }
 
 async fn from_api_key(state: &AppState, presented: String, ip: String, correlation_id: String) -> AppResult<Caller> {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod api_key;
 pub mod caller;
+pub mod csrf;
 pub mod pages;
 pub mod password;
 pub mod session;

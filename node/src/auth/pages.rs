@@ -113,7 +113,7 @@ pub async fn password_submit(
     form: web::Form<PasswordForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
-    if form.csrf != p.session.csrf_token {
+    if !super::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
         return Err(AppError::new(ErrorKind::CsrfRejected));
     }
     let page_with = |error: String| PasswordPage {
@@ -202,7 +202,7 @@ pub async fn totp_submit(
     form: web::Form<TotpForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
-    if form.csrf != p.session.csrf_token {
+    if !super::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
         return Err(AppError::new(ErrorKind::CsrfRejected));
     }
     if !matches!(p.session.stage, Stage::TotpEnrol | Stage::TotpVerify) {
@@ -233,7 +233,7 @@ pub async fn logout(
     p: PendingSession,
     form: web::Form<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    if form.csrf != p.session.csrf_token {
+    if !super::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
         return Err(AppError::new(ErrorKind::CsrfRejected));
     }
     let s = p.session.clone();

@@ -129,6 +129,17 @@ pub fn resume(conn: &mut DbConnection, token: &str, idle_minutes: i64) -> AppRes
     }))
 }
 
+/// The CSRF token of the live session of `token`, without touching it (the CSRF middleware's
+/// read; idle expiry is the authenticating handler's to enforce).
+pub fn csrf_of(conn: &mut DbConnection, token: &str) -> AppResult<Option<String>> {
+    Ok(sessions::table
+        .filter(sessions::id.eq(token_id(token)))
+        .filter(sessions::ended_at.is_null())
+        .select(sessions::csrf_token)
+        .first(conn)
+        .optional()?)
+}
+
 /// Moves a session to another stage.
 pub fn set_stage(conn: &mut DbConnection, id: &str, stage: Stage) -> AppResult<()> {
     diesel::update(sessions::table.filter(sessions::id.eq(id)))

@@ -158,7 +158,7 @@ pub fn create_administrators(db: &Db) -> AppResult<Vec<InitialAccount>> {
                 &NewUser { username: username.into(), display_name: display.into(), tenant_id: None },
             )?;
             let role = roles::by_code(conn, role_code)?;
-            accounts::assign_roles(conn, &ctx, &created.user.id, &[role.id])?;
+            accounts::assign_roles(conn, &ctx, accounts::Actor::Host, &created.user.id, &[role.id])?;
             made.push(InitialAccount {
                 username: username.into(),
                 role: label,

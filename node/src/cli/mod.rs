@@ -348,7 +348,7 @@ fn user(cli_config: &Option<PathBuf>, cmd: UserCommand) -> AppResult<()> {
         UserCommand::ResetPassword { username } => {
             let created = db.transaction_sync(|conn| {
                 let id = accounts::id_by_name(conn, &username)?;
-                accounts::reset_password(conn, &ctx, &id)
+                accounts::reset_password(conn, &ctx, accounts::Actor::Host, &id)
             })?;
             println!(
                 "已重置 / reset {}；一次性密码 / one-time password: {}",
@@ -386,28 +386,37 @@ fn tenant(cli_config: &Option<PathBuf>, cmd: TenantCommand) -> AppResult<()> {
 }
 
 fn audit_verify(cli_config: &Option<PathBuf>) -> AppResult<()> {
-    let (_, db) = open(cli_config)?;
-    let v = db.transaction_sync(|conn| {
-        let v = crate::audit::chain::verify(conn)?;
-        crate::audit::record(
-            conn,
-            &AuditContext::cli(),
-            "audit.verify",
-            "audit_log",
-            crate::audit::Outcome::Success,
-            serde_json::to_value(&v).unwrap_or_default(),
-        )?;
-        Ok(v)
-    })?;
+    let (config, db) = open(cli_config)?;
+    let anchors = crate::audit::anchor::Anchors::open(&config)?;
+    let v = db.transaction_sync(|conn| crate::audit::verify_recorded(conn, &AuditContext::cli(), &anchors))?;
+    if v.first_broken_seq.is_none() {
+        db.transaction_sync(|conn| anchors.take(conn))?;
+    }
     match v.first_broken_seq {
+        None if !v.missing_triggers.is_empty() => Err(AppError::with_detail(
+            crate::error::ErrorKind::Conflict,
+            format!("审计表的防篡改触发器缺失或被停用：{}", v.missing_triggers.join(", ")),
+            format!(
+                "append-only triggers of the audit table are missing or disabled: {}",
+                v.missing_triggers.join(", ")
+            ),
+        )),
         None => {
             println!("审计链完整 / audit chain intact: {} rows", v.rows_checked);
             Ok(())
         }
         Some(seq) => Err(AppError::with_detail(
             crate::error::ErrorKind::Conflict,
-            format!("审计链在第 {seq} 条断裂：{}", v.reason.clone().unwrap_or_default()),
-            format!("audit chain broken at sequence {seq}: {}", v.reason.unwrap_or_default()),
+            format!(
+                "审计链在第 {seq} 条断裂（{}）：{}",
+                v.code.clone().unwrap_or_default(),
+                v.reason.clone().unwrap_or_default()
+            ),
+            format!(
+                "audit chain broken at sequence {seq} ({}): {}",
+                v.code.clone().unwrap_or_default(),
+                v.reason.unwrap_or_default()
+            ),
         )),
     }
 }

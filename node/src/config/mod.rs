@@ -124,6 +124,9 @@ pub struct Config {
     /// Federation with the parent and children.
     #[serde(default)]
     pub federation: FederationSection,
+    /// The node's secret key and the audit chain's anchors.
+    #[serde(default)]
+    pub security: SecuritySection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -185,6 +188,48 @@ impl Default for HttpSection {
             workers: 0,
         }
     }
+}
+
+/// `[security]`: the node's secret key and the audit chain's anchors outside the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// The node's secret key (created 0600 at first start; back it up with the database).
+    pub key_file: PathBuf,
+    /// Where the audit checkpoints are appended, one MAC'd line each: a copy of the chain's
+    /// head the database cannot rewrite. Copy it off the machine to keep it from an attacker
+    /// of the machine too.
+    pub audit_checkpoints_file: PathBuf,
+    /// Seconds between audit checkpoints (one is written only when the chain grew).
+    pub audit_checkpoint_seconds: u64,
+    /// Checkpoints kept in the file; older lines are dropped (the newest anchors every row
+    /// before it).
+    pub audit_checkpoints_kept: usize,
+}
+
+impl Default for SecuritySection {
+    fn default() -> Self {
+        SecuritySection {
+            key_file: PathBuf::from("secrets/node.key"),
+            audit_checkpoints_file: PathBuf::from("audit/checkpoints.log"),
+            audit_checkpoint_seconds: 10,
+            audit_checkpoints_kept: 10_000,
+        }
+    }
+}
+
+/// Creates `dir` (and its parents) readable by the node's user alone (0700).
+pub fn private_dir(dir: &Path) -> Result<(), AppError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let io = |e: std::io::Error| AppError::internal(format!("{}: {e}", dir.display()));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
+}
+
+/// Creates (or truncates) `path` readable by the node's user alone (0600).
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
 }
 
 /// `[auth]`: sign-in and session rules.
@@ -439,7 +484,8 @@ pub enum LogFormat {
 const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG"];
 /// Prefixes of variables that belong to the test suite and the benchmarks.
 const TOOLING_PREFIXES: [&str; 2] = ["TRACENODE_TEST_", "TRACENODE_BENCH_"];
-const SECTIONS: &[&str] = &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts", "federation"];
+const SECTIONS: &[&str] =
+    &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts", "federation", "security"];
 
 impl Config {
     /// Loads the file at `path`, then applies the process environment.
@@ -500,6 +546,13 @@ impl Config {
                 "http.body_limit_bytes",
                 "请求体上限不能小于1024字节",
                 "body_limit_bytes must be at least 1024",
+            ));
+        }
+        if self.security.audit_checkpoint_seconds == 0 || self.security.audit_checkpoints_kept == 0 {
+            return Err(AppError::invalid(
+                "security",
+                "审计检查点间隔和保留条数都须大于0",
+                "audit_checkpoint_seconds and audit_checkpoints_kept must be above 0",
             ));
         }
         self.mail.validate()?;

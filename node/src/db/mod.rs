@@ -364,6 +364,34 @@ pub fn lock_audit_chain(conn: &mut DbConnection) -> AppResult<()> {
     lock_sequence(conn, Sequence::AuditChain)
 }
 
+/// The append-only triggers of the audit table that are missing or disabled (empty when all
+/// are in force). Someone with database access can drop them; `audit verify` and the start
+/// of the node say so.
+pub fn missing_audit_triggers(conn: &mut DbConnection) -> AppResult<Vec<String>> {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let (expected, present): (&[&str], Vec<Name>) = match conn {
+        DbConnection::Sqlite(c) => (
+            &["audit_log_no_delete", "audit_log_no_update"],
+            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+                .load(c)?,
+        ),
+        DbConnection::Postgres(c) => (
+            &["audit_log_no_truncate", "audit_log_no_update"],
+            diesel::sql_query(
+                "SELECT tgname::text AS name FROM pg_trigger \
+                 WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal AND tgenabled <> 'D'",
+            )
+            .load(c)?,
+        ),
+    };
+    Ok(expected.iter().filter(|e| !present.iter().any(|p| p.name == **e)).map(|e| (*e).to_owned()).collect())
+}
+
 /// Inserts many rows the fastest way for each backend: on SQLite one prepared single-row
 /// statement executed per row (SQLite compiles a multi-row `VALUES` into a program as long as
 /// the rows, so reusing one short statement is cheaper); on PostgreSQL multi-row statements

@@ -41,6 +41,8 @@ pub struct AppState {
     pub notifier: Arc<crate::notify::Dispatcher>,
     /// This node's place in the federation, once it has a CA and a parent or listener.
     pub federation: Option<Arc<crate::federation::Federation>>,
+    /// The audit chain's checkpoints outside the database.
+    pub anchors: Arc<crate::audit::anchor::Anchors>,
 }
 
 #[derive(OpenApi)]
@@ -195,7 +197,8 @@ pub fn build_app(
         .configure(crate::federation::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
-            app.wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
+            app.wrap(from_fn(crate::auth::csrf::middleware))
+                .wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
@@ -237,6 +240,8 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let tls = tls::server_config(&config.resolve(&config.http.tls_cert), &config.resolve(&config.http.tls_key))?;
     let vendors = crate::ingest::vendors(&config)?;
     let federation = crate::federation::Federation::load(&config, &db)?;
+    let anchors = Arc::new(crate::audit::anchor::Anchors::open(&config)?);
+    crate::audit::anchor::check_at_start(&db, &anchors)?;
     let state = web::Data::new(AppState {
         config: config.clone(),
         db,
@@ -245,7 +250,13 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
         vendors,
         notifier: Arc::new(crate::notify::Dispatcher::new(&config)?),
         federation,
+        anchors: anchors.clone(),
     });
+    tokio::spawn(crate::audit::anchor::schedule(
+        state.db.clone(),
+        anchors,
+        std::time::Duration::from_secs(config.security.audit_checkpoint_seconds),
+    ));
     tokio::spawn(crate::ingest::monitor::alerts::schedule(state.clone()));
     let scheduled = state.clone();
     tokio::spawn(async move {

@@ -4,7 +4,14 @@
 //! - a new account or a reset gets a one-time password that must be changed at first sign-in;
 //! - an account may hold roles from at most one of the three administrator lineages
 //!   (三权分立), checked on every assignment;
-//! - a tenant user (bound to a tenant) may only hold roles of the tenant-client lineage.
+//! - a tenant user (bound to a tenant) may only hold roles of the tenant-client lineage;
+//! - a caller of the console or API ([`Actor::Online`]) never changes their own
+//!   roles or resets their own password, never resets the password of an account in one of
+//!   the three administrator lineages (the operator of the host does that, with
+//!   `tracenode user reset-password`), and grants an administrator role only to an account
+//!   whose owner has replaced the one-time password with their own. Together with the split
+//!   of duties in [`super::permission`] (the one who learns passwords never grants roles), no
+//!   single administrator can bring an account into a lineage and then sign in with it.
 
 use std::collections::BTreeSet;
 
@@ -18,8 +25,33 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::auth::password;
 use crate::db::schema::{password_history, tenants, user_roles, users};
 use crate::db::DbConnection;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ids::{RoleId, TenantId, UserId};
+
+/// Who changes an account's roles or password.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A caller of the console or API: a person with their account, or a machine with none.
+    Online(Option<&'a UserId>),
+    /// The operator of the node's host (`init` and the command line), who holds the machine
+    /// and its data directory already.
+    Host,
+}
+
+impl Actor<'_> {
+    fn is_account(&self, id: &UserId) -> bool {
+        matches!(self, Actor::Online(Some(me)) if *me == id)
+    }
+}
+
+fn separation_refused(zh: &str, en: &str) -> AppError {
+    AppError::with_detail(ErrorKind::SeparationOfDuties, zh.to_owned(), en.to_owned())
+}
+
+/// Whether any of `held` belongs to one of the three administrator lineages.
+fn in_admin_lineage(all: &[Role], held: &[&Role]) -> bool {
+    held.iter().any(|r| builtin(&roles::lineage_root(all, r).code).is_some_and(|b| b.separated_admin))
+}
 
 /// What the console and API show of an account.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -261,9 +293,13 @@ pub fn list(conn: &mut DbConnection) -> AppResult<Vec<UserView>> {
 pub fn assign_roles(
     conn: &mut DbConnection,
     ctx: &AuditContext,
+    actor: Actor<'_>,
     id: &UserId,
     role_ids: &[RoleId],
 ) -> AppResult<UserView> {
+    if actor.is_account(id) {
+        return Err(separation_refused("不能给自己分配角色", "you cannot assign roles to yourself"));
+    }
     let record = record_by_id(conn, id)?;
     let all = roles::list(conn)?;
     let mut chosen = Vec::new();
@@ -284,6 +320,12 @@ pub fn assign_roles(
             "role_ids",
             "三权分立：同一账号不能同时担任系统管理员、安全管理员、审计管理员中的两种",
             "separation of duties: one account may not hold two of the system, security and audit administrator roles",
+        ));
+    }
+    if matches!(actor, Actor::Online(_)) && record.must_change_password && in_admin_lineage(&all, &chosen) {
+        return Err(separation_refused(
+            "三权分立：该账号仍在使用一次性密码，须由本人登录改为自己的密码后，才能被授予管理员角色",
+            "separation of duties: an administrator role is granted only after the account's owner has replaced the one-time password with their own",
         ));
     }
     if record.tenant_id.is_some() && chosen.iter().any(|r| roles::lineage_root(&all, r).code != TENANT_CLIENT) {
@@ -359,8 +401,29 @@ pub fn unlock(conn: &mut DbConnection, ctx: &AuditContext, id: &UserId) -> AppRe
 }
 
 /// Gives an account a new one-time password, ends its sessions and clears its lockout.
-pub fn reset_password(conn: &mut DbConnection, ctx: &AuditContext, id: &UserId) -> AppResult<CreatedUser> {
+pub fn reset_password(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    actor: Actor<'_>,
+    id: &UserId,
+) -> AppResult<CreatedUser> {
     let record = record_by_id(conn, id)?;
+    if let Actor::Online(_) = actor {
+        if actor.is_account(id) {
+            return Err(separation_refused(
+                "不能重置自己的密码，请在“修改密码”中修改",
+                "you cannot reset your own password; change it instead",
+            ));
+        }
+        let all = roles::list(conn)?;
+        let held = roles_of(conn, id)?;
+        if in_admin_lineage(&all, &held.iter().collect::<Vec<_>>()) {
+            return Err(separation_refused(
+                "三权分立：管理员账号的密码不能在线重置，请由主机运维人员执行 tracenode user reset-password",
+                "separation of duties: an administrator's password is not reset online; the host's operator runs tracenode user reset-password",
+            ));
+        }
+    }
     let one_time = password::generate_one_time();
     let hash = password::hash(&one_time)?;
     diesel::update(users::table.filter(users::id.eq(id.as_str())))

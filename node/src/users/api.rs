@@ -98,16 +98,15 @@ pub async fn assign_roles(
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RoleAssign, "users").await?;
     let id = target(&state, &caller, &path.into_inner(), "role.assign").await?;
-    if caller.user_id.as_ref() == Some(&id) {
-        return Err(AppError::with_detail(
-            ErrorKind::Forbidden,
-            "不能给自己分配角色",
-            "you cannot assign roles to yourself",
-        ));
-    }
     let ctx = caller.audit();
     let roles = body.into_inner().role_ids;
-    let user = state.db.transaction(move |conn| accounts::assign_roles(conn, &ctx, &id, &roles)).await?;
+    let me = caller.user_id.clone();
+    let object = format!("user:{id}");
+    let assigned = state
+        .db
+        .transaction(move |conn| accounts::assign_roles(conn, &ctx, accounts::Actor::Online(me.as_ref()), &id, &roles))
+        .await;
+    let user = caller.audit_refusal(&state, "role.assign", &object, assigned).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -156,10 +155,16 @@ pub async fn reset_password(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&state, Permission::UserSecurity, "users").await?;
+    caller.require(&state, Permission::UserWrite, "users").await?;
     let id = target(&state, &caller, &path.into_inner(), "user.reset_password").await?;
     let ctx = caller.audit();
-    let created = state.db.transaction(move |conn| accounts::reset_password(conn, &ctx, &id)).await?;
+    let me = caller.user_id.clone();
+    let object = format!("user:{id}");
+    let reset = state
+        .db
+        .transaction(move |conn| accounts::reset_password(conn, &ctx, accounts::Actor::Online(me.as_ref()), &id))
+        .await;
+    let created = caller.audit_refusal(&state, "user.reset_password", &object, reset).await?;
     Ok(HttpResponse::Ok().json(created))
 }
 

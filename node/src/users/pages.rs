@@ -137,11 +137,16 @@ pub async fn assign_role(
         Ok(v) => v,
         Err(e) => return users_page(&state, &caller, e.detail_zh, String::new(), String::new()).await,
     };
-    if caller.user_id.as_ref() == Some(&id) {
-        return users_page(&state, &caller, "不能给自己分配角色".into(), String::new(), String::new()).await;
-    }
     let ctx = caller.audit();
-    match state.db.transaction(move |conn| accounts::assign_roles(conn, &ctx, &id, &role_ids)).await {
+    let me = caller.user_id.clone();
+    let object = format!("user:{id}");
+    let assigned = state
+        .db
+        .transaction(move |conn| {
+            accounts::assign_roles(conn, &ctx, accounts::Actor::Online(me.as_ref()), &id, &role_ids)
+        })
+        .await;
+    match caller.audit_refusal(&state, "role.assign", &object, assigned).await {
         Ok(u) => {
             users_page(&state, &caller, String::new(), format!("已更新用户 {} 的角色。", u.username), String::new())
                 .await
@@ -174,8 +179,8 @@ async fn account_action(
 ) -> AppResult<HttpResponse> {
     caller.check_csrf(csrf)?;
     let permission = match action {
-        AccountAction::Unlock | AccountAction::ResetPassword => Permission::UserSecurity,
-        AccountAction::Disable | AccountAction::Enable => Permission::UserWrite,
+        AccountAction::Unlock => Permission::UserSecurity,
+        AccountAction::ResetPassword | AccountAction::Disable | AccountAction::Enable => Permission::UserWrite,
     };
     caller.require(state, permission, "users").await?;
     let id = match UserId::parse(id) {
@@ -193,18 +198,27 @@ async fn account_action(
         return users_page(state, caller, "不能停用自己的账号".into(), String::new(), String::new()).await;
     }
     let ctx = caller.audit();
+    let me = caller.user_id.clone();
+    let object = format!("user:{}", target.username);
     let done = state
         .db
         .transaction(move |conn| match action {
             AccountAction::Unlock => accounts::unlock(conn, &ctx, &id).map(|u| (u, String::new())),
             AccountAction::ResetPassword => {
-                accounts::reset_password(conn, &ctx, &id).map(|c| (c.user, c.one_time_password))
+                accounts::reset_password(conn, &ctx, accounts::Actor::Online(me.as_ref()), &id)
+                    .map(|c| (c.user, c.one_time_password))
             }
             AccountAction::Disable => accounts::set_disabled(conn, &ctx, &id, true).map(|u| (u, String::new())),
             AccountAction::Enable => accounts::set_disabled(conn, &ctx, &id, false).map(|u| (u, String::new())),
         })
-        .await?;
-    let (user, one_time) = done;
+        .await;
+    let (user, one_time) = match caller.audit_refusal(state, permission.code(), &object, done).await {
+        Ok(done) => done,
+        Err(e) if e.kind == ErrorKind::SeparationOfDuties => {
+            return users_page(state, caller, e.detail_zh, String::new(), String::new()).await
+        }
+        Err(e) => return Err(e),
+    };
     let notice = match action {
         AccountAction::Unlock => format!("已解锁用户 {}。", user.username),
         AccountAction::ResetPassword => format!("已重置用户 {} 的密码，请将一次性密码告知本人：", user.username),

@@ -2,12 +2,18 @@
 //! (三权分立): system administrator, security administrator and audit administrator.
 //!
 //! The duties split the way Chinese graded-protection practice expects:
-//! - the **system administrator** (系统管理员) runs the node: tenants, accounts, API keys;
+//! - the **system administrator** (系统管理员) runs the node: tenants, accounts and their
+//!   password resets, API keys;
 //! - the **security administrator** (安全管理员) decides who may do what: roles, role
-//!   assignments, data scopes, unlocking and password resets;
+//!   assignments, data scopes, unlocking;
 //! - the **audit administrator** (审计管理员) reads and verifies the audit trail.
 //!
-//! No account may hold roles from two of these lineages.
+//! No account may hold roles from two of these lineages. The one who learns a password (the
+//! system administrator, through creation or reset) never grants roles, and the one who grants
+//! roles never learns a password, so no single administrator can make an account with another
+//! duty and sign in with it. The rules that close the remaining paths live in
+//! `accounts`: no reset of an administrator's password online, no grant to oneself, and an
+//! administrator role only for an account whose owner has set their own password.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,10 +29,10 @@ pub enum Permission {
     /// See user accounts.
     #[serde(rename = "user.read")]
     UserRead,
-    /// Create, change and disable user accounts.
+    /// Create, change and disable user accounts and reset their passwords.
     #[serde(rename = "user.write")]
     UserWrite,
-    /// Unlock accounts, reset passwords and set data scopes.
+    /// Unlock accounts and set data scopes.
     #[serde(rename = "user.security")]
     UserSecurity,
     /// See roles.
@@ -138,8 +144,8 @@ impl Permission {
             Permission::TenantRead => "查看租户",
             Permission::TenantWrite => "管理租户",
             Permission::UserRead => "查看用户",
-            Permission::UserWrite => "管理用户账号",
-            Permission::UserSecurity => "解锁、重置密码、设置数据范围",
+            Permission::UserWrite => "管理用户账号（含重置密码）",
+            Permission::UserSecurity => "解锁账号、设置数据范围",
             Permission::RoleRead => "查看角色",
             Permission::RoleWrite => "管理角色",
             Permission::RoleAssign => "分配角色",

@@ -3,11 +3,70 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use tracenode::audit::anchor::Anchors;
+
 use crate::support::{expect_problem, Backend, TestApp};
 
+fn anchors(app: &TestApp) -> Anchors {
+    Anchors::open(&app.config).expect("anchors")
+}
+
 fn verify(app: &TestApp) -> tracenode::audit::Verification {
+    let anchored = anchors(app).read().expect("checkpoints");
     let mut conn = app.db.conn().expect("conn");
-    tracenode::audit::chain::verify(&mut conn).expect("verify")
+    tracenode::audit::chain::verify(&mut conn, &anchored).expect("verify")
+}
+
+/// Writes a checkpoint of the chain's head now, unless the node's timer just did; returns its
+/// sequence number.
+fn checkpoint(app: &TestApp) -> i64 {
+    let anchors = anchors(app);
+    let mut conn = app.db.conn().expect("conn");
+    anchors.take(&mut conn).expect("checkpoint");
+    let newest = anchors.read().expect("read").checkpoints.last().expect("a checkpoint").seq;
+    let head: i64 = {
+        use diesel::prelude::*;
+        use tracenode::db::schema::audit_log;
+        audit_log::table
+            .select(diesel::dsl::max(audit_log::seq))
+            .first::<Option<i64>>(&mut *conn)
+            .expect("head")
+            .expect("rows")
+    };
+    assert_eq!(newest, head, "the checkpoint names the head");
+    newest
+}
+
+/// Switches the append-only guard off, as someone with database rights can.
+fn drop_guards(app: &TestApp) {
+    let statement = match app.backend {
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete",
+        Backend::Postgres => "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
+    };
+    app.sql(statement).expect("drop the guards");
+}
+
+/// Rewrites every row from `from` on so that the plain chain holds again: what an attacker
+/// who knows the hash function does after changing a row.
+fn rehash_from(app: &TestApp, from: i64) {
+    use diesel::prelude::*;
+    use tracenode::audit::AuditRow;
+    use tracenode::db::schema::audit_log;
+    let mut conn = app.db.conn().expect("conn");
+    let mut rows: Vec<AuditRow> =
+        audit_log::table.select(AuditRow::as_select()).order(audit_log::seq.asc()).load(&mut *conn).expect("rows");
+    let mut prev = tracenode::audit::chain::GENESIS_HASH.to_owned();
+    for row in &mut rows {
+        if row.seq >= from {
+            row.prev_hash = prev.clone();
+            row.hash = tracenode::audit::chain::chain_hash(&prev, row);
+            diesel::update(audit_log::table.filter(audit_log::seq.eq(row.seq)))
+                .set((audit_log::prev_hash.eq(&row.prev_hash), audit_log::hash.eq(&row.hash)))
+                .execute(&mut *conn)
+                .expect("rehash");
+        }
+        prev = row.hash.clone();
+    }
 }
 
 async fn the_chain_verifies_and_a_tampered_row_is_named(app: TestApp) {
@@ -113,3 +172,108 @@ async fn the_audit_administrator_filters_the_trail(app: TestApp) {
     assert_eq!(page["total"], 0);
 }
 both_backends!(the_audit_administrator_filters_the_trail);
+
+/// Rewriting a row and recomputing every hash after it keeps the plain chain whole, but not
+/// the checkpoint kept outside the database under the node's key.
+async fn a_rewritten_and_rehashed_chain_shows_against_its_checkpoint(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    let anchored = checkpoint(&app);
+    app.tenant(&sys, "t2", "330106").await;
+    drop_guards(&app);
+    app.sql("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 5").expect("tamper");
+    rehash_from(&app, 5);
+    let v = verify(&app);
+    assert_eq!(v.code.as_deref(), Some("rewritten"), "{v:?}");
+    // The first checkpoint past the rewritten row (the node's own, or ours) names it.
+    assert!(v.first_broken_seq.is_some_and(|s| (5..=anchored).contains(&s)), "{v:?}");
+    assert_eq!(v.anchored_seq, Some(anchored));
+    assert!(!v.intact());
+    // The node no longer anchors the rewritten chain: the old checkpoint stays the evidence.
+    let mut conn = app.db.conn().expect("conn");
+    assert_eq!(anchors(&app).take(&mut conn).expect("take"), None);
+}
+both_backends!(a_rewritten_and_rehashed_chain_shows_against_its_checkpoint);
+
+/// Deleting the newest rows leaves a whole chain, only shorter than its checkpoint says.
+async fn a_deleted_tail_shows(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    let anchored = checkpoint(&app);
+    match app.backend {
+        Backend::Sqlite => app.sql("DROP TRIGGER audit_log_no_delete").expect("drop"),
+        Backend::Postgres => app.sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update").expect("drop"),
+    }
+    app.sql(&format!("DELETE FROM audit_log WHERE seq > {}", anchored - 3)).expect("delete the tail");
+    let v = verify(&app);
+    assert_eq!(v.code.as_deref(), Some("tail_missing"), "{v:?}");
+    assert_eq!(v.first_broken_seq, Some(anchored - 2));
+    assert_eq!(v.head_seq, anchored - 3);
+    assert!(v.reason.expect("reason").contains(&format!("rows {} to {anchored}", anchored - 2)));
+    let missing = if app.backend == Backend::Sqlite { "audit_log_no_delete" } else { "audit_log_no_update" };
+    assert_eq!(v.missing_triggers, vec![missing.to_owned()]);
+}
+both_backends!(a_deleted_tail_shows);
+
+/// Removing a row and renumbering the rest (then re-hashing) is named as a renumbering.
+async fn a_renumbered_chain_shows(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    let anchored = checkpoint(&app);
+    drop_guards(&app);
+    app.sql("DELETE FROM audit_log WHERE seq = 4").expect("delete");
+    for seq in 5..=anchored {
+        app.sql(&format!("UPDATE audit_log SET seq = {} WHERE seq = {seq}", seq - 1)).expect("renumber");
+    }
+    rehash_from(&app, 4);
+    let v = verify(&app);
+    assert_eq!(v.code.as_deref(), Some("renumbered"), "{v:?}");
+    // The first checkpoint past the removed row (the node's own, or ours) names it.
+    let at = v.first_broken_seq.expect("seq");
+    assert!((4..=anchored).contains(&at), "{v:?}");
+    assert!(v.reason.expect("reason").contains(&format!("now stands at {}", at - 1)));
+}
+both_backends!(a_renumbered_chain_shows);
+
+/// A dropped or disabled trigger is reported by `verify` (and the command line fails), a
+/// checkpoint line edited without the key is reported as forged, and the node's own timer
+/// writes checkpoints.
+async fn dropped_triggers_and_forged_checkpoints_show(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    assert!(verify(&app).intact());
+    match app.backend {
+        Backend::Sqlite => app.sql("DROP TRIGGER audit_log_no_update").expect("drop"),
+        Backend::Postgres => app.sql("DROP TRIGGER audit_log_no_truncate ON audit_log").expect("drop"),
+    }
+    let v = verify(&app);
+    assert_eq!(v.first_broken_seq, None);
+    let missing = if app.backend == Backend::Sqlite { "audit_log_no_update" } else { "audit_log_no_truncate" };
+    assert_eq!(v.missing_triggers, vec![missing.to_owned()]);
+    let aud = app.admin("auditadmin").await;
+    let body: Value = aud.get(&app, "/api/v1/audit/verify").await.json().await.expect("json");
+    assert_eq!(body["missing_triggers"][0], missing, "{body}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
+        .args(["--config", app.node_dir().join("tracenode.toml").to_str().expect("path"), "audit", "verify"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(missing));
+
+    // The node's timer (every second here) anchors the chain by itself.
+    let file = app.node_dir().join("audit/checkpoints.log");
+    let mut waited = 0;
+    while !std::fs::read_to_string(&file).is_ok_and(|t| !t.is_empty()) {
+        assert!(waited < 100, "no checkpoint written within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&file).expect("read");
+    let forged = text.lines().last().expect("line").replacen('\t', "\t9", 1);
+    std::fs::write(&file, format!("{text}{forged}\n")).expect("forge");
+    let v = verify(&app);
+    assert_eq!(v.code.as_deref(), Some("checkpoint_forged"), "{v:?}");
+}
+both_backends!(dropped_triggers_and_forged_checkpoints_show);

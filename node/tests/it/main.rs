@@ -17,5 +17,6 @@ mod products;
 mod quality;
 mod registry;
 mod schema;
+mod security;
 mod tenants;
 mod users_roles;

@@ -1,0 +1,227 @@
+//! Anchors of the audit chain outside the database.
+//!
+//! The hash chain alone shows a clumsy edit, but someone with database access can drop the
+//! append-only triggers, delete the tail, or rewrite a row and recompute every hash after it.
+//! So every `security.audit_checkpoint_seconds` (when the chain grew), and on each
+//! verification, the node appends the chain's head to a file beside the database:
+//!
+//! ```text
+//! seq <TAB> hash of row seq <TAB> time of row seq <TAB> time written <TAB> HMAC-SHA256
+//! ```
+//!
+//! keyed with a subkey of the node's key ([`crate::keys`]), which the database does not hold.
+//! Since row `n`'s hash commits to every row before it, one checkpoint anchors the whole chain
+//! up to `n`: [`super::chain::verify`] compares each checkpoint with the row at its sequence
+//! number and tells a rewrite, a renumbering and a missing tail apart. A line edited without
+//! the key fails its MAC and is reported as forged. The parent holds a second, signed copy of
+//! the head (the `audit-checkpoints` roll-up).
+//!
+//! The file keeps the newest `security.audit_checkpoints_kept` lines.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use diesel::prelude::*;
+
+use crate::config::Config;
+use crate::db::schema::audit_log;
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+use crate::keys::{self, NodeKey, Purpose};
+
+/// The time format of checkpoint lines (what both backends store, to the microsecond).
+pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+/// One checkpoint: the chain's head at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Checkpoint {
+    /// Sequence number of the head row.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+    /// Its time, as stored.
+    pub row_at: String,
+    /// When the checkpoint was written (UTC).
+    pub written_at: String,
+}
+
+impl Checkpoint {
+    fn message(&self) -> String {
+        format!("{}\x1f{}\x1f{}\x1f{}", self.seq, self.hash, self.row_at, self.written_at)
+    }
+}
+
+/// What the checkpoint file holds.
+#[derive(Debug, Clone, Default)]
+pub struct Anchored {
+    /// Checkpoints whose MAC holds, in the file's order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Line numbers (from 1) whose MAC does not hold or that do not parse.
+    pub forged_lines: Vec<usize>,
+}
+
+/// The checkpoint file and its key.
+pub struct Anchors {
+    path: PathBuf,
+    key: [u8; 32],
+    kept: usize,
+    writing: Mutex<()>,
+}
+
+impl std::fmt::Debug for Anchors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Anchors").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn io_error(path: &std::path::Path, e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("audit checkpoints {}: {e}", path.display()))
+}
+
+impl Anchors {
+    /// The anchors of the node configured by `config` (its key is created if missing).
+    pub fn open(config: &Config) -> AppResult<Anchors> {
+        let key = NodeKey::load_or_create(&config.resolve(&config.security.key_file))?;
+        Ok(Anchors {
+            path: config.resolve(&config.security.audit_checkpoints_file),
+            key: key.subkey(Purpose::AuditCheckpoints),
+            kept: config.security.audit_checkpoints_kept,
+            writing: Mutex::new(()),
+        })
+    }
+
+    /// Reads the file (none yet reads as empty).
+    pub fn read(&self) -> AppResult<Anchored> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Anchored::default()),
+            Err(e) => return Err(io_error(&self.path, e)),
+        };
+        let mut anchored = Anchored::default();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            match self.parse_line(line) {
+                Some(c) => anchored.checkpoints.push(c),
+                None => anchored.forged_lines.push(i + 1),
+            }
+        }
+        Ok(anchored)
+    }
+
+    fn parse_line(&self, line: &str) -> Option<Checkpoint> {
+        let parts: Vec<&str> = line.split('\t').collect();
+        let [seq, hash, row_at, written_at, mac] = parts.as_slice() else { return None };
+        let c = Checkpoint {
+            seq: seq.parse().ok()?,
+            hash: (*hash).to_owned(),
+            row_at: (*row_at).to_owned(),
+            written_at: (*written_at).to_owned(),
+        };
+        keys::mac_matches(&self.key, c.message().as_bytes(), mac).then_some(c)
+    }
+
+    /// Appends the chain's head if it moved since the last checkpoint; returns the new one.
+    pub fn take(&self, conn: &mut DbConnection) -> AppResult<Option<Checkpoint>> {
+        let head: Option<(i64, String, chrono::NaiveDateTime)> = audit_log::table
+            .select((audit_log::seq, audit_log::hash, audit_log::at))
+            .order(audit_log::seq.desc())
+            .first(conn)
+            .optional()?;
+        let Some((seq, hash, at)) = head else { return Ok(None) };
+        let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let existing = self.read()?;
+        if existing.checkpoints.last().is_some_and(|c| c.seq >= seq) {
+            return Ok(None);
+        }
+        // Never anchor a chain that no longer holds its last anchor: that checkpoint is the
+        // evidence of the rewrite.
+        let wrong = super::chain::quick_check(conn, &existing)?;
+        if wrong.iter().any(|w| !w.starts_with("trigger_missing")) {
+            tracing::error!(problems = ?wrong, "audit chain no longer matches its checkpoints; none written");
+            return Ok(None);
+        }
+        let c = Checkpoint {
+            seq,
+            hash,
+            row_at: at.format(TIME_FORMAT).to_string(),
+            written_at: crate::db::now().format(TIME_FORMAT).to_string(),
+        };
+        let line = format!("{}\t{}\t{}\t{}\t{}\n", c.seq, c.hash, c.row_at, c.written_at, self.mac(&c));
+        self.append(&line)?;
+        if existing.checkpoints.len() + existing.forged_lines.len() > self.kept + self.kept / 10 {
+            self.compact()?;
+        }
+        Ok(Some(c))
+    }
+
+    fn mac(&self, c: &Checkpoint) -> String {
+        keys::mac_hex(&self.key, c.message().as_bytes())
+    }
+
+    fn append(&self, line: &str) -> AppResult<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(dir) = self.path.parent() {
+            if !dir.exists() {
+                crate::config::private_dir(dir)?;
+            }
+        }
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.path)
+            .map_err(|e| io_error(&self.path, e))?;
+        file.write_all(line.as_bytes()).and_then(|()| file.sync_data()).map_err(|e| io_error(&self.path, e))
+    }
+
+    /// Keeps the newest `kept` lines (forged lines are kept: they are evidence).
+    fn compact(&self) -> AppResult<()> {
+        let text = fs::read_to_string(&self.path).map_err(|e| io_error(&self.path, e))?;
+        let lines: Vec<&str> = text.lines().collect();
+        let keep = &lines[lines.len().saturating_sub(self.kept)..];
+        let tmp = self.path.with_extension("log.tmp");
+        let mut file = crate::config::private_file(&tmp).map_err(|e| io_error(&tmp, e))?;
+        file.write_all(format!("{}\n", keep.join("\n")).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_error(&tmp, e))?;
+        fs::rename(&tmp, &self.path).map_err(|e| io_error(&self.path, e))
+    }
+}
+
+/// The node's check at start (see [`super::chain::quick_check`]): each problem is logged and
+/// recorded as a failed `audit.integrity` row; the node still starts, so the auditor can look.
+pub fn check_at_start(db: &crate::db::Db, anchors: &Anchors) -> AppResult<()> {
+    let anchored = anchors.read()?;
+    db.transaction_sync(|conn| {
+        let wrong = super::chain::quick_check(conn, &anchored)?;
+        for w in &wrong {
+            tracing::error!(problem = %w, "audit chain integrity");
+        }
+        if !wrong.is_empty() {
+            let ctx = super::AuditContext::system();
+            super::record(
+                conn,
+                &ctx,
+                "audit.integrity",
+                "audit_log",
+                super::Outcome::Failure,
+                serde_json::json!({ "problems": wrong }),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Takes checkpoints every `security.audit_checkpoint_seconds` until the process ends.
+pub async fn schedule(db: crate::db::Db, anchors: std::sync::Arc<Anchors>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let anchors = anchors.clone();
+        if let Err(e) = db.run(move |conn| anchors.take(conn)).await {
+            tracing::error!(error = %e, "audit checkpoint not written");
+        }
+    }
+}
