@@ -57,11 +57,13 @@ impl Format {
     pub fn decoder(self, input: impl Read + Send + 'static, limits: Limits) -> Result<Box<dyn Decoder>, DecodeError> {
         let inner: Box<dyn Decoder> = match self {
             Format::Exchange => Box::new(ExchangeDecoder(EnvelopeReader::open(input, limits).map_err(from_xml)?)),
-            Format::Csv => Box::new(CsvDecoder { rows: CsvReader::open(input).map_err(|e| from_csv(e, 0))?, index: 0 }),
-            Format::Json => Box::new(JsonDecoder(JsonReader::open(input).map_err(from_json)?)),
-            Format::Epcis => Box::new(crate::epcis::EpcisDecoder::open(input)),
+            Format::Csv => {
+                Box::new(CsvDecoder { rows: CsvReader::open(input, limits).map_err(|e| from_csv(e, 0))?, index: 0 })
+            }
+            Format::Json => Box::new(JsonDecoder(JsonReader::open(input, limits).map_err(from_json)?)),
+            Format::Epcis => Box::new(crate::epcis::EpcisDecoder::open(input, limits)),
         };
-        Ok(Box::new(Fused { inner, done: false }))
+        Ok(Box::new(Fused { inner, limits, index: 0, done: false }))
     }
 
     /// Writes `records` in this format. The exchange envelope takes its header from `header`
@@ -108,7 +110,9 @@ impl Source {
         match self {
             Source::Format(f) => f.decoder(input, limits),
             Source::Vendor(m) => Ok(Box::new(Fused {
-                inner: Box::new(crate::vendor::VendorDecoder::open(m.clone(), input)?),
+                inner: Box::new(crate::vendor::VendorDecoder::open(m.clone(), input, limits)?),
+                limits,
+                index: 0,
                 done: false,
             })),
         }
@@ -164,22 +168,30 @@ fn from_xml(e: ExchangeError) -> DecodeError {
     DecodeError { code: e.code(), message: e.to_string(), index: None, fatal: true }
 }
 
-fn from_csv(e: CsvError, index: u64) -> DecodeError {
-    let fatal = matches!(e, CsvError::MissingColumn(_) | CsvError::BadColumn(_) | CsvError::Io(_));
+pub(crate) fn from_csv(e: CsvError, index: u64) -> DecodeError {
+    if let CsvError::TooLarge(limit) = e {
+        return crate::budget::too_large(index, limit);
+    }
+    let fatal = e.is_fatal();
     DecodeError { code: e.code(), message: e.to_string(), index: (!fatal).then_some(index), fatal }
 }
 
-fn from_json(e: JsonError) -> DecodeError {
-    let index = match &e {
-        JsonError::Record { index, .. } => Some(*index),
-        _ => None,
-    };
-    DecodeError { code: e.code(), message: e.to_string(), index, fatal: index.is_none() }
+pub(crate) fn from_json(e: JsonError) -> DecodeError {
+    match e {
+        JsonError::TooLarge { index, limit } => crate::budget::too_large(index, limit),
+        JsonError::Record { index, .. } => {
+            DecodeError { code: e.code(), message: e.to_string(), index: Some(index), fatal: false }
+        }
+        _ => DecodeError { code: e.code(), message: e.to_string(), index: None, fatal: true },
+    }
 }
 
-/// Ends a decoder's stream at its first fatal error, whatever the decoder would do next.
+/// Ends a decoder's stream at its first fatal error, whatever the decoder would do next, and
+/// holds every record to the same field limits whatever its format.
 struct Fused {
     inner: Box<dyn Decoder>,
+    limits: Limits,
+    index: u64,
     done: bool,
 }
 
@@ -190,12 +202,68 @@ impl Decoder for Fused {
         }
         let next = self.inner.next_record();
         self.done = matches!(&next, None | Some(Err(DecodeError { fatal: true, .. })));
-        next
+        let index = self.index;
+        self.index += 1;
+        match next {
+            Some(Ok(record)) => Some(check_fields(&record, &self.limits, index).map(|()| record)),
+            other => other,
+        }
     }
 
     fn header(&self) -> Option<&Header> {
         self.inner.header()
     }
+}
+
+/// Every text field of a record within `max_text` characters and free of NUL characters (a
+/// bad record, named by its field; the stream goes on).
+fn check_fields(r: &TraceRecord, limits: &Limits, index: u64) -> Result<(), DecodeError> {
+    let fields: [(&str, &str); 21] = [
+        ("id", &r.id),
+        ("corrects", r.corrects.as_deref().unwrap_or("")),
+        ("from.code", &r.from.code),
+        ("from.name", &r.from.name),
+        ("from.region", &r.from.region),
+        ("to.code", &r.to.code),
+        ("to.name", &r.to.name),
+        ("to.region", &r.to.region),
+        ("product.trace_code", &r.product.trace_code),
+        ("product.scheme", &r.product.scheme),
+        ("product.name", &r.product.name),
+        ("product.category", &r.product.category),
+        ("product.specification", &r.product.specification),
+        ("product.batch", &r.product.batch),
+        ("product.production_date", r.product.production_date.as_deref().unwrap_or("")),
+        ("product.origin", &r.product.origin),
+        ("act.stage", &r.act.stage),
+        ("act.direction", &r.act.direction),
+        ("act.unit", &r.act.unit),
+        ("act.time", &r.act.time),
+        ("act.place", &r.act.place),
+    ];
+    for (name, value) in fields {
+        let refused = |code: &'static str, zh: String, en: String| DecodeError {
+            code,
+            message: format!("第{n}条记录：{zh} / record {n}: {en}", n = index + 1),
+            index: Some(index),
+            fatal: false,
+        };
+        if value.len() > limits.max_text && value.chars().count() > limits.max_text {
+            return Err(refused(
+                "field_too_long",
+                format!("字段 {name} 超过 {} 个字符", limits.max_text),
+                format!("field {name} is longer than {} characters", limits.max_text),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(refused(
+                "nul_character",
+                format!("字段 {name} 含有空字符（NUL）"),
+                format!("field {name} contains a NUL character"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct ExchangeDecoder(EnvelopeReader);

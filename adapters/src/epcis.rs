@@ -3,7 +3,11 @@
 //!
 //! Decoding streams: a thread walks the document with serde and hands each event of every
 //! `eventList` it meets (an `EPCISDocument`'s body, or an `EPCISQueryDocument`'s query results)
-//! to the mapping one at a time, so memory stays bounded whatever the size. Mapping:
+//! to the mapping one at a time, so memory stays bounded whatever the size: each event is
+//! read within the record budget and its lists within `max_list` entries
+//! ([`crate::exchange::Limits`]). A document must be an `EPCISDocument` or
+//! `EPCISQueryDocument` object whose `@context` includes GS1's EPCIS context and that has an
+//! `eventList`; anything else is refused whole. Mapping:
 //! - `ObjectEvent` and `TransactionEvent`: one record per EPC of `epcList` and per entry of
 //!   `quantityList`; `AggregationEvent`: per child (`childEPCs`, `childQuantityList`);
 //!   `TransformationEvent`: inputs as records coming in (`in`), outputs as records going out
@@ -30,6 +34,8 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Value};
 
 use crate::adapter::{DecodeError, Decoder};
+use crate::budget::Budget;
+use crate::exchange::Limits;
 use crate::identifiers::gs1_check_digit;
 use crate::records::{Act, Party, TraceRecord, TracedProduct};
 
@@ -278,13 +284,75 @@ pub fn write_epcis<W: Write>(mut out: W, records: &[TraceRecord]) -> Result<(), 
     })
 }
 
-/// Walks a document and sends each event's records; stops when the receiver is gone.
-struct Walk<'s> {
-    tx: &'s SyncSender<Result<TraceRecord, DecodeError>>,
-    events: &'s mut u64,
+/// What the walk has seen of the document itself, checked when it ends.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Whether the top level is an object.
+    object: bool,
+    /// The top level's `type`.
+    doc_type: String,
+    /// Whether the top level's `@context` names GS1's EPCIS context.
+    context: bool,
+    /// `eventList`s met.
+    event_lists: u32,
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
+impl Seen {
+    /// Why the document is not an EPCIS document, if it is not.
+    fn refusal(&self) -> Option<(&'static str, &'static str, &'static str)> {
+        if !self.object || !matches!(self.doc_type.as_str(), "EPCISDocument" | "EPCISQueryDocument") {
+            return Some((
+                "epcis_not_a_document",
+                "不是EPCIS文档（顶层应为 type 为 EPCISDocument 或 EPCISQueryDocument 的对象）",
+                "not an EPCIS document (the top level must be an object of type EPCISDocument or EPCISQueryDocument)",
+            ));
+        }
+        if !self.context {
+            return Some((
+                "epcis_unknown_context",
+                "@context 未包含GS1 EPCIS 2.0的上下文（https://ref.gs1.org/standards/epcis/…/epcis-context.jsonld）",
+                "@context does not include GS1's EPCIS 2.0 context (https://ref.gs1.org/standards/epcis/…/epcis-context.jsonld)",
+            ));
+        }
+        if self.event_lists == 0 {
+            return Some(("epcis_no_event_list", "文档没有 eventList", "the document has no eventList"));
+        }
+        None
+    }
+}
+
+/// Whether a JSON-LD `@context` (a string, or a list of strings and term maps) includes GS1's
+/// EPCIS context, in any of its published versions.
+fn is_epcis_context(context: &Value) -> bool {
+    let standard = |v: &Value| {
+        v.as_str().is_some_and(|u| {
+            u.starts_with("https://ref.gs1.org/standards/epcis/") && u.ends_with("epcis-context.jsonld")
+        })
+    };
+    match context {
+        Value::Array(items) => items.iter().any(standard),
+        other => standard(other),
+    }
+}
+
+/// The walk's shared state: where records go, how many events so far, the per-event budget
+/// and the limits, and what was seen of the document.
+struct Walker<'s> {
+    tx: &'s SyncSender<Result<TraceRecord, DecodeError>>,
+    events: u64,
+    budget: Budget,
+    limits: Limits,
+    seen: Seen,
+}
+
+/// Walks a value of the document and sends each event's records; stops when the receiver is
+/// gone.
+struct Walk<'w, 's> {
+    walker: &'w mut Walker<'s>,
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_, '_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -292,7 +360,7 @@ impl<'de> DeserializeSeed<'de> for Walk<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
+impl<'de> Visitor<'de> for Walk<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,20 +368,30 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.walker.seen.object |= self.top;
         while let Some(key) = map.next_key::<String>()? {
-            if key == "eventList" {
-                map.next_value_seed(Events { tx: self.tx, events: self.events })?;
-            } else if key == "@context" || key.starts_with("tn:") {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                map.next_value_seed(Walk { tx: self.tx, events: self.events })?;
+            match key.as_str() {
+                "eventList" => {
+                    self.walker.seen.event_lists += 1;
+                    map.next_value_seed(Events { walker: self.walker })?;
+                }
+                "@context" if self.top => {
+                    self.walker.seen.context = is_epcis_context(&map.next_value::<Value>()?);
+                }
+                "type" if self.top => {
+                    self.walker.seen.doc_type = map.next_value::<Value>()?.as_str().unwrap_or("").into()
+                }
+                k if k == "@context" || k.starts_with("tn:") => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => map.next_value_seed(Walk { walker: self.walker, top: false })?,
             }
         }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Walk { tx: self.tx, events: self.events })?.is_some() {}
+        while seq.next_element_seed(Walk { walker: self.walker, top: false })?.is_some() {}
         Ok(())
     }
 
@@ -337,13 +415,12 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 }
 
-/// The events of one `eventList`, one at a time.
-struct Events<'s> {
-    tx: &'s SyncSender<Result<TraceRecord, DecodeError>>,
-    events: &'s mut u64,
+/// The events of one `eventList`, one at a time, each within the record budget.
+struct Events<'w, 's> {
+    walker: &'w mut Walker<'s>,
 }
 
-impl<'de> DeserializeSeed<'de> for Events<'_> {
+impl<'de> DeserializeSeed<'de> for Events<'_, '_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -351,7 +428,7 @@ impl<'de> DeserializeSeed<'de> for Events<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Events<'_> {
+impl<'de> Visitor<'de> for Events<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -359,16 +436,49 @@ impl<'de> Visitor<'de> for Events<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(event) = seq.next_element::<Value>()? {
-            for r in map_event(*self.events, &event) {
-                if self.tx.send(r).is_err() {
+        let w = self.walker;
+        loop {
+            w.budget.reset();
+            let Some(event) = seq.next_element::<Value>()? else { break };
+            let mapped = match overlong_list(w.events, &event, w.limits.max_list) {
+                Some(refused) => vec![Err(refused)],
+                None => map_event(w.events, &event),
+            };
+            for r in mapped {
+                if w.tx.send(r).is_err() {
                     return Err(serde::de::Error::custom("the reader stopped"));
                 }
             }
-            *self.events += 1;
+            w.events += 1;
         }
         Ok(())
     }
+}
+
+/// The lists of an event that may name many things; one longer than `max` refuses the event.
+const LISTS: [&str; 8] = [
+    "epcList",
+    "quantityList",
+    "childEPCs",
+    "childQuantityList",
+    "inputEPCList",
+    "inputQuantityList",
+    "outputEPCList",
+    "outputQuantityList",
+];
+
+fn overlong_list(index: u64, event: &Value, max: usize) -> Option<DecodeError> {
+    let (name, len) = LISTS
+        .iter()
+        .find_map(|l| event.get(l).and_then(Value::as_array).map(|a| (*l, a.len())).filter(|(_, n)| *n > max))?;
+    Some(DecodeError {
+        code: "epcis_list_too_long",
+        message: format!(
+            "第{index}个EPCIS事件的 {name} 有 {len} 项，超过上限 {max} / EPCIS event {index}: {name} has {len} entries, more than {max}"
+        ),
+        index: Some(index),
+        fatal: false,
+    })
 }
 
 /// Reads an EPCIS document's records, one at a time.
@@ -377,23 +487,32 @@ pub struct EpcisDecoder {
 }
 
 impl EpcisDecoder {
-    /// Starts reading `input` on a thread of its own.
-    pub fn open(input: impl Read + Send + 'static) -> EpcisDecoder {
+    /// Starts reading `input` on a thread of its own, within `limits`.
+    pub fn open(input: impl Read + Send + 'static, limits: Limits) -> EpcisDecoder {
         let (tx, rx) = sync_channel(1_024);
         std::thread::spawn(move || {
-            let mut events = 0;
-            let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, input));
-            let walked = Walk { tx: &tx, events: &mut events }.deserialize(&mut de).and_then(|()| de.end());
-            if let Err(e) = walked {
-                if !e.to_string().contains("the reader stopped") {
-                    let _ = tx.send(Err(DecodeError {
-                        code: "epcis_malformed",
-                        message: format!("EPCIS文档格式错误：{e} / malformed EPCIS document: {e}"),
-                        index: None,
-                        fatal: true,
-                    }));
+            let budget = Budget::new(limits.max_record_bytes);
+            let reader = std::io::BufReader::with_capacity(64 * 1024, budget.wrap(input));
+            let mut de = serde_json::Deserializer::from_reader(reader);
+            let mut walker = Walker { tx: &tx, events: 0, budget: budget.clone(), limits, seen: Seen::default() };
+            let walked = Walk { walker: &mut walker, top: true }.deserialize(&mut de).and_then(|()| de.end());
+            let broken = |code: &'static str, message: String| DecodeError { code, message, index: None, fatal: true };
+            let outcome = match walked {
+                Err(e) if e.to_string().contains("the reader stopped") => return,
+                Err(_) if budget.exceeded() => crate::budget::too_large(walker.events, budget.limit()),
+                Err(e) if e.is_eof() => broken(
+                    "document_truncated",
+                    format!("EPCIS文档提前结束，整份文档未接收：{e} / the EPCIS document ends early; the document was refused: {e}"),
+                ),
+                Err(e) => {
+                    broken("epcis_malformed", format!("EPCIS文档格式错误：{e} / malformed EPCIS document: {e}"))
                 }
-            }
+                Ok(()) => match walker.seen.refusal() {
+                    Some((code, zh, en)) => broken(code, format!("{zh} / {en}")),
+                    None => return,
+                },
+            };
+            let _ = tx.send(Err(outcome));
         });
         EpcisDecoder { rx }
     }

@@ -43,7 +43,7 @@ pub fn decode_all(format: Format, data: &[u8]) -> usize {
 /// Decodes `data` through the shipped JSON vendor mapping; returns the items seen.
 pub fn decode_vendor(data: &[u8]) -> usize {
     let mapping = Arc::new(Mapping::parse("hz-wholesale.toml", VENDOR_MAPPING).expect("the shipped mapping"));
-    match VendorDecoder::open(mapping, std::io::Cursor::new(data.to_vec())) {
+    match VendorDecoder::open(mapping, std::io::Cursor::new(data.to_vec()), crate::exchange::Limits::default()) {
         Ok(d) => drain(Box::new(d)),
         Err(_) => 0,
     }

@@ -25,8 +25,11 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::adapter::{from_csv, from_json};
 use crate::adapter::{DecodeError, Decoder};
-use crate::json_trace::{JsonError, JsonReader};
+use crate::csv_trace::Rows;
+use crate::exchange::Limits;
+use crate::json_trace::JsonReader;
 use crate::records::TraceRecord;
 
 /// The fields of a trace record a mapping may fill, with whether they hold a number.
@@ -321,43 +324,26 @@ pub struct VendorDecoder {
 }
 
 impl VendorDecoder {
-    /// Opens `input` in the vendor's layout.
-    pub fn open(mapping: std::sync::Arc<Mapping>, input: impl Read + 'static) -> Result<VendorDecoder, DecodeError> {
-        let broken = |code: &'static str, message: String| DecodeError { code, message, index: None, fatal: true };
+    /// Opens `input` in the vendor's layout, within `limits` like every built-in format.
+    pub fn open(
+        mapping: std::sync::Arc<Mapping>,
+        input: impl Read + 'static,
+        limits: Limits,
+    ) -> Result<VendorDecoder, DecodeError> {
         let rows: Box<dyn Iterator<Item = Result<Value, DecodeError>>> = match mapping.format {
             VendorFormat::Json => {
-                let reader: JsonReader<Value> =
-                    JsonReader::open(input).map_err(|e| broken("json_shape", e.to_string()))?;
-                Box::new(reader.map(|r| {
-                    r.map_err(|e| {
-                        let index = match &e {
-                            JsonError::Record { index, .. } => Some(*index),
-                            _ => None,
-                        };
-                        DecodeError { code: "json_record", message: e.to_string(), index, fatal: index.is_none() }
-                    })
-                }))
+                let reader: JsonReader<Value> = JsonReader::open(input, limits).map_err(from_json)?;
+                Box::new(reader.map(|r| r.map_err(from_json)))
             }
             VendorFormat::Csv => {
-                let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(
-                    crate::csv_trace::utf8_input(Box::new(input)).map_err(|e| broken("read_failed", e.to_string()))?,
-                );
-                let header: Vec<String> = reader
-                    .headers()
-                    .map_err(|e| broken("csv_malformed", format!("表头无法读取：{e} / unreadable header: {e}")))?
-                    .iter()
-                    .map(|h| h.trim().to_owned())
-                    .collect();
-                Box::new(reader.into_records().map(move |row| {
-                    let row = row.map_err(|e| DecodeError {
-                        code: "csv_malformed",
-                        message: format!("CSV格式错误：{e} / malformed CSV: {e}"),
-                        index: None,
-                        fatal: false,
-                    })?;
-                    Ok(Value::Object(
-                        header.iter().cloned().zip(row.iter().map(|v| Value::String(v.to_owned()))).collect(),
-                    ))
+                let rows = Rows::open(Box::new(input), limits).map_err(|e| from_csv(e, 0))?;
+                let header: Vec<String> = rows.header().to_vec();
+                let mut index = 0u64;
+                Box::new(rows.map(move |row| {
+                    let at = index;
+                    index += 1;
+                    let (_, cells) = row.map_err(|e| from_csv(e, at))?;
+                    Ok(Value::Object(header.iter().cloned().zip(cells.into_iter().map(Value::String)).collect()))
                 }))
             }
         };

@@ -109,7 +109,70 @@ fn broken_json_is_a_broken_stream() {
         .expect("open");
     let e = d.next_record().expect("an outcome").expect_err("broken");
     assert!(e.fatal);
-    assert_eq!(e.code, "epcis_malformed");
+    assert_eq!(e.code, "document_truncated");
+    let mut d = Format::Epcis
+        .decoder(std::io::Cursor::new(b"{\"epcisBody\": {\"eventList\": [}}".to_vec()), Limits::default())
+        .expect("open");
+    assert_eq!(d.next_record().expect("an outcome").expect_err("broken").code, "epcis_malformed");
+}
+
+/// The first of what a document yields that ends it.
+fn refusal(doc: &[u8], limits: Limits) -> DecodeError {
+    let mut d = Format::Epcis.decoder(std::io::Cursor::new(doc.to_vec()), limits).expect("open");
+    while let Some(r) = d.next_record() {
+        if let Err(e) = r {
+            if e.fatal {
+                return e;
+            }
+        }
+    }
+    panic!("the document was not refused");
+}
+
+const CONTEXT: &str = "\"@context\": [\"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld\"]";
+
+#[test]
+fn what_is_not_an_epcis_document_is_refused() {
+    let cases: [(String, &str); 5] = [
+        ("[1,2,3]".into(), "epcis_not_a_document"),
+        ("{}".into(), "epcis_not_a_document"),
+        (format!("{{{CONTEXT}, \"type\": \"EPCISDocument\", \"epcisBody\": {{}}}}"), "epcis_no_event_list"),
+        (
+            "{\"@context\": \"https://example.com/ctx.jsonld\", \"type\": \"EPCISDocument\", \"epcisBody\": {\"eventList\": []}}".into(),
+            "epcis_unknown_context",
+        ),
+        ("{\"type\": \"EPCISDocument\", \"epcisBody\": {\"eventList\": []}}".into(), "epcis_unknown_context"),
+    ];
+    for (doc, code) in cases {
+        assert_eq!(refusal(doc.as_bytes(), Limits::default()).code, code, "{doc}");
+    }
+    // The standard context as a plain string is fine too.
+    let plain = "{\"@context\": \"https://ref.gs1.org/standards/epcis/epcis-context.jsonld\", \"type\": \"EPCISDocument\", \"epcisBody\": {\"eventList\": []}}";
+    let mut d =
+        Format::Epcis.decoder(std::io::Cursor::new(plain.as_bytes().to_vec()), Limits::default()).expect("open");
+    assert!(d.next_record().is_none());
+}
+
+#[test]
+fn an_event_with_millions_of_epcs_is_refused_unread() {
+    let mut doc = format!("{{{CONTEXT}, \"type\": \"EPCISDocument\", \"epcisBody\": {{\"eventList\": [{{\"type\": \"ObjectEvent\", \"bizStep\": \"shipping\", \"epcList\": [");
+    for i in 0..2_000_000 {
+        if i > 0 {
+            doc.push(',');
+        }
+        doc.push_str(&format!("\"urn:epc:id:sgtin:0614141.107346.{i}\""));
+    }
+    doc.push_str("]}]}}");
+    let e = refusal(doc.as_bytes(), Limits::default());
+    assert_eq!((e.code, e.index), ("record_too_large", Some(0)));
+    // Within the byte budget, a list longer than max_list refuses the event alone.
+    let small = format!("{{{CONTEXT}, \"type\": \"EPCISDocument\", \"epcisBody\": {{\"eventList\": [{{\"type\": \"ObjectEvent\", \"bizStep\": \"shipping\", \"epcList\": [\"a\", \"b\", \"c\"]}}]}}}}");
+    let mut d = Format::Epcis
+        .decoder(std::io::Cursor::new(small.into_bytes()), Limits { max_list: 2, ..Limits::default() })
+        .expect("open");
+    let e = d.next_record().expect("outcome").expect_err("too long");
+    assert_eq!((e.code, e.fatal), ("epcis_list_too_long", false));
+    assert!(d.next_record().is_none());
 }
 
 #[test]

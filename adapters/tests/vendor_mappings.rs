@@ -17,7 +17,9 @@ fn mapping(name: &str) -> Arc<Mapping> {
 }
 
 fn decode(m: Arc<Mapping>, input: &[u8]) -> Vec<Result<TraceRecord, String>> {
-    let mut d = VendorDecoder::open(m, std::io::Cursor::new(input.to_vec())).expect("open");
+    let mut d =
+        VendorDecoder::open(m, std::io::Cursor::new(input.to_vec()), tracenode_adapters::exchange::Limits::default())
+            .expect("open");
     let mut out = Vec::new();
     while let Some(r) = d.next_record() {
         out.push(r.map_err(|e| {

@@ -73,22 +73,36 @@ pub struct AckRejection {
     pub reason_zh: String,
 }
 
-/// Caps that keep a hostile document from costing more than a fair one.
+/// Caps that keep a hostile document from costing more than a fair one. Every decoder keeps
+/// them: the XML envelope, CSV, JSON and NDJSON, EPCIS and vendor formats.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Deepest element nesting.
+    /// Deepest element nesting (XML).
     pub max_depth: usize,
-    /// Attributes on one element.
+    /// Attributes on one element (XML).
     pub max_attributes: usize,
-    /// Characters of one text or attribute value.
+    /// Characters of one field: an XML text or attribute, a CSV cell, a JSON string, any
+    /// text field of a decoded record.
     pub max_text: usize,
-    /// Records in one envelope.
+    /// Records in one document.
     pub max_records: u64,
+    /// Bytes of one record as sent (a CSV row, an array element or NDJSON line, an EPCIS
+    /// event); a larger one ends the document, read no further than this.
+    pub max_record_bytes: u64,
+    /// Entries of one list inside a record (the EPCs or quantities of an EPCIS event).
+    pub max_list: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_depth: 8, max_attributes: 16, max_text: 4_096, max_records: 10_000_000 }
+        Limits {
+            max_depth: 8,
+            max_attributes: 16,
+            max_text: 4_096,
+            max_records: 10_000_000,
+            max_record_bytes: 1024 * 1024,
+            max_list: 10_000,
+        }
     }
 }
 

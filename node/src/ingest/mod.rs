@@ -235,6 +235,10 @@ fn ingest(
         }
         let mut step = Step { conn, tenant, receipt: &mut receipt, daily: &mut daily, history: &mut history };
         broken = step.store_all(&rx, progress)?;
+        // A pulled page may be empty (that is how a vendor says it has no more).
+        if broken.is_none() && receipt.received == 0 && job.meta.channel != submissions::Channel::Pull {
+            broken = Some(Refusal::empty());
+        }
         Ok(())
     })?;
     if let Some(refusal) = broken {

@@ -50,6 +50,19 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl Refusal {
+    /// A document that carries no record at all (an empty body, `[]`, a CSV of its header
+    /// only, an EPCIS document with no event): refused, so a sender never reads "stored" for
+    /// a submission that stored nothing.
+    pub fn empty() -> Refusal {
+        Refusal {
+            code: "no_records".into(),
+            message_zh: "文档不含任何记录，未存储任何数据".into(),
+            message: "the document carries no record; nothing was stored".into(),
+        }
+    }
+}
+
 impl From<&DecodeError> for Refusal {
     fn from(e: &DecodeError) -> Refusal {
         Refusal { code: e.code.to_owned(), message_zh: e.message_zh().to_owned(), message: e.message_en().to_owned() }
