@@ -21,6 +21,7 @@ pub mod ids;
 pub mod ingest;
 pub mod keys;
 pub mod notify;
+pub mod period;
 pub mod pki;
 pub mod quality;
 pub mod region;

@@ -280,6 +280,12 @@ fn init_logging(config: &Config) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    // A panic is one log line with its place and message, never a raw backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = crate::http::panic_guard::panic_message(info.payload());
+        tracing::error!(%place, panic = %message, "panic");
+    }));
 }
 
 fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {

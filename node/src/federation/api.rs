@@ -466,9 +466,10 @@ pub async fn indicators(
     if !within.chars().all(|c| c.is_ascii_digit()) || within.len() > 6 {
         return Err(AppError::invalid("within", "区划前缀只能是至多6位数字", "within must be up to six digits"));
     }
+    let (from, to) = crate::period::day_range(q.from.as_deref(), q.to.as_deref())?;
     let all = state.db.run(statistics::jurisdiction).await?;
-    let from = q.from.unwrap_or_else(|| "0000-00-00".into());
-    let to = q.to.unwrap_or_else(|| "9999-99-99".into());
+    let from = from.map_or_else(|| "0000-00-00".to_owned(), |d| d.to_string());
+    let to = to.map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
     let rows: Vec<RegionFigures> = statistics::by_region(&all, digits, &within, &from, &to)
         .into_iter()
         .map(|(region, figures)| RegionFigures { region, figures })

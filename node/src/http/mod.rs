@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod metrics;
+pub mod panic_guard;
 pub mod request_id;
 pub mod tls;
 
@@ -197,7 +198,8 @@ pub fn build_app(
         .configure(crate::federation::api::routes)
         .configure(crate::console::routes)
         .map(|app| {
-            app.wrap(from_fn(crate::auth::csrf::middleware))
+            app.wrap(from_fn(panic_guard::middleware))
+                .wrap(from_fn(crate::auth::csrf::middleware))
                 .wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
                 .wrap(
                     DefaultHeaders::new()
@@ -206,9 +208,12 @@ pub fn build_app(
                         .add(("Referrer-Policy", "no-referrer"))
                         .add((
                             "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
                         ))
-                        .add(("Strict-Transport-Security", "max-age=31536000")),
+                        .add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+                        // Pages and answers hold personal and business data: no cache keeps
+                        // them (a route that may be cached, such as the style sheet, says so).
+                        .add(("Cache-Control", "no-store")),
                 )
                 .wrap(from_fn(request_id::middleware))
         })
@@ -264,7 +269,7 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
             tracing::error!(error = %e, "pull schedules not started");
         }
     });
-    let resumed = crate::ingest::jobs::resume(&state.db, &state.jobs)?;
+    let resumed = crate::ingest::jobs::resume(&state.db, &state.jobs, &config.resolve(&config.ingest.spool_dir))?;
     if resumed > 0 {
         tracing::info!(jobs = resumed, "import jobs taken up again");
     }

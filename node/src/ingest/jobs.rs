@@ -183,14 +183,20 @@ fn run_spooled(db: &Db, vendors: &[Arc<Mapping>], body: &Path, counter: &AtomicU
     }
 }
 
-/// Takes up the jobs a stop or a crash left queued or running. A job whose body is gone is
-/// marked failed.
-pub fn resume(db: &Db, jobs: &Arc<Jobs>) -> AppResult<usize> {
+/// How long a spool file must lie untouched before it counts as left over.
+pub const ORPHAN_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Takes up the jobs a stop or a crash left queued or running (a job whose body is gone is
+/// marked failed) and removes left-over spool files.
+pub fn resume(db: &Db, jobs: &Arc<Jobs>, spool_dir: &Path) -> AppResult<usize> {
     let open = submissions::unfinished(&mut *db.conn()?)?;
     let mut n = 0;
+    let mut kept = std::collections::HashSet::new();
     for (id, spool) in open {
         match spool.map(PathBuf::from).filter(|p| p.is_file() && job_file_path(p).is_file()) {
             Some(body) => {
+                kept.insert(job_file_path(&body));
+                kept.insert(body.clone());
                 tokio::spawn(launch(jobs.clone(), db.clone(), body));
                 n += 1;
             }
@@ -200,5 +206,22 @@ pub fn resume(db: &Db, jobs: &Arc<Jobs>) -> AppResult<usize> {
             }
         }
     }
+    remove_orphans(spool_dir, &kept);
     Ok(n)
+}
+
+/// Removes what an upload cut short by a crash left in the spool: every file that belongs to
+/// no job taken up again (nothing was acknowledged for it) and has not been written to for
+/// [`ORPHAN_AFTER`] (another process sharing the spool may be receiving one right now).
+fn remove_orphans(spool_dir: &Path, kept: &std::collections::HashSet<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(spool_dir) else { return };
+    let stale = |p: &Path| {
+        std::fs::metadata(p).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ORPHAN_AFTER))
+    };
+    for path in entries.flatten().map(|e| e.path()).filter(|p| p.is_file() && !kept.contains(p) && stale(p)) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::warn!(file = %path.display(), "left-over spool file removed"),
+            Err(e) => tracing::error!(file = %path.display(), error = %e, "left-over spool file not removed"),
+        }
+    }
 }

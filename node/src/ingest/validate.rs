@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, IdentifierError, ProductCode, Uscc};
@@ -23,6 +23,20 @@ use crate::trace::status;
 
 /// Longest record id.
 pub const MAX_ID: usize = 128;
+
+/// The largest quantity one record may carry, in its unit. With the price and amount maxima
+/// below, one record counts for at most 10¹⁴ fen, so a day's totals of a region, category and
+/// stage stay far inside a 64-bit integer (9.2 × 10¹⁸) for any plausible number of records,
+/// and the sums that would not are refused by checked arithmetic, never wrapped.
+pub const MAX_QUANTITY: f64 = 1.0e9;
+/// The largest unit price, yuan.
+pub const MAX_PRICE_YUAN: f64 = 1.0e8;
+/// The largest amount of one record, yuan (also the cap of price × quantity).
+pub const MAX_AMOUNT_YUAN: f64 = 1.0e12;
+/// The earliest year an act may lie in: electronic traceability records start in the 2000s,
+/// and years such as 0000, 0001 or 1900 are typing or conversion errors.
+pub const EARLIEST_ACT_YEAR: i32 = 2000;
+
 /// How far in the future an act may lie (clock skew between systems).
 pub const FUTURE_SLACK_HOURS: i64 = 24;
 /// Entity codes remembered per submission before the cache starts over.
@@ -282,16 +296,34 @@ impl<'a> Validator<'a> {
         let quantity = thousandths(rec.act.quantity).filter(|&q| q > 0).ok_or_else(|| {
             bad("act.quantity", "数量应为正数".into(), format!("quantity must be positive, got {}", rec.act.quantity))
         })?;
-        let money = |field: &str, v: Option<f64>| {
-            match v {
-                None => Ok(None),
-                Some(x) if x >= 0.0 => fen(x).map(Some).ok_or(()),
-                Some(_) => Err(()),
+        if rec.act.quantity > MAX_QUANTITY {
+            return Err(bad(
+                "act.quantity",
+                format!("数量 {} 超过合理上限 {MAX_QUANTITY}", rec.act.quantity),
+                format!("quantity {} is above the plausible maximum {MAX_QUANTITY}", rec.act.quantity),
+            ));
+        }
+        let money = |field: &str, v: Option<f64>, max: f64| match v {
+            None => Ok(None),
+            Some(x) if (0.0..=max).contains(&x) => {
+                fen(x).map(Some).ok_or_else(|| bad(field, "金额或单价无效".into(), format!("{field} is not a number")))
             }
-            .map_err(|_| bad(field, "金额和单价应为非负数".into(), format!("{field} must be a non-negative number")))
+            Some(x) if x > max => Err(bad(
+                field,
+                format!("{field} 为 {x}，超过合理上限 {max} 元"),
+                format!("{field} is {x}, above the plausible maximum of {max} yuan"),
+            )),
+            Some(_) => Err(bad(field, "金额和单价应为非负数".into(), format!("{field} must be a non-negative number"))),
         };
-        let price = money("act.price", rec.act.price)?;
-        let amount = money("act.amount", rec.act.amount)?;
+        let price = money("act.price", rec.act.price, MAX_PRICE_YUAN)?;
+        let amount = money("act.amount", rec.act.amount, MAX_AMOUNT_YUAN)?;
+        if amount.is_none() && crate::trace::row::amount_of(quantity, price, None) > (MAX_AMOUNT_YUAN * 100.0) as i64 {
+            return Err(bad(
+                "act.price",
+                format!("单价 × 数量超过单条记录的金额上限 {MAX_AMOUNT_YUAN} 元"),
+                format!("price × quantity is above the maximum amount of one record, {MAX_AMOUNT_YUAN} yuan"),
+            ));
+        }
         let time = parse_time(&rec.act.time).ok_or_else(|| {
             bad(
                 "act.time",
@@ -301,6 +333,13 @@ impl<'a> Validator<'a> {
         })?;
         if time > self.now + TimeDelta::hours(FUTURE_SLACK_HOURS) {
             return Err(bad("act.time", "交易时间在未来".into(), "the time of the act lies in the future".into()));
+        }
+        if time.year() < EARLIEST_ACT_YEAR {
+            return Err(bad(
+                "act.time",
+                format!("交易时间早于{EARLIEST_ACT_YEAR}年，不可信"),
+                format!("the time of the act lies before {EARLIEST_ACT_YEAR}, which is not plausible"),
+            ));
         }
         self.product(index, rec, time)?;
         let acting = if direction == "out" { ("from", &rec.from) } else { ("to", &rec.to) };

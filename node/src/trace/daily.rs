@@ -64,12 +64,15 @@ impl Totals {
         }
     }
 
+    /// Adds (`sign` 1) or takes away (`sign` -1) `o`, stopping at the 64-bit bounds rather
+    /// than wrapping.
     fn add(&mut self, o: &Totals, sign: i64) {
-        self.records += sign * o.records;
-        self.quantity_milli += sign * o.quantity_milli;
-        self.amount_fen += sign * o.amount_fen;
-        self.priced += sign * o.priced;
-        self.price_fen_sum += sign * o.price_fen_sum;
+        let step = |have: i64, more: i64| have.saturating_add(more.saturating_mul(sign));
+        self.records = step(self.records, o.records);
+        self.quantity_milli = step(self.quantity_milli, o.quantity_milli);
+        self.amount_fen = step(self.amount_fen, o.amount_fen);
+        self.priced = step(self.priced, o.priced);
+        self.price_fen_sum = step(self.price_fen_sum, o.price_fen_sum);
         self.price_fen_sumsq += (sign as f64) * o.price_fen_sumsq;
     }
 }

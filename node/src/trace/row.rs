@@ -225,10 +225,14 @@ pub fn fen(v: f64) -> Option<i64> {
     (scaled.is_finite() && scaled.abs() < 9.0e15).then_some(scaled as i64)
 }
 
-/// The amount a record counts for, in fen: the amount given, or else price × quantity.
+/// The amount a record counts for, in fen: the amount given, or else price × quantity
+/// (computed wide; a product beyond 64 bits reads as `i64::MAX`, which validation refuses
+/// long before, never as a wrapped negative).
 pub fn amount_of(quantity_milli: i64, price_fen: Option<i64>, amount_fen: Option<i64>) -> i64 {
     amount_fen.unwrap_or_else(|| {
-        price_fen.map_or(0, |p| ((p as i128 * quantity_milli as i128 + 500).div_euclid(1_000)) as i64)
+        price_fen.map_or(0, |p| {
+            i64::try_from((p as i128 * quantity_milli as i128 + 500).div_euclid(1_000)).unwrap_or(i64::MAX)
+        })
     })
 }
 
@@ -248,5 +252,6 @@ mod tests {
         assert_eq!(amount_of(2_500, Some(1_250), None), 3_125);
         assert_eq!(amount_of(2_500, Some(1_250), Some(3_000)), 3_000);
         assert_eq!(amount_of(2_500, None, None), 0);
+        assert_eq!(amount_of(8_000_000_000_000_000, Some(800_000_000_000_000), None), i64::MAX, "never wraps");
     }
 }

@@ -313,3 +313,83 @@ async fn hostile_documents_change_nothing(app: TestApp) {
     assert_eq!(r["accepted"], 300, "the UTF-8 rows around it are stored");
 }
 both_backends!(hostile_documents_change_nothing);
+
+/// Quantities, prices and amounts beyond plausible maxima, and act times outside the plausible
+/// window, are refused by field; reversed or malformed ranges are a 422 naming the field.
+async fn implausible_values_and_ranges_are_refused(app: TestApp) {
+    use crate::ingest::{import, json_of, parties, record};
+    let w = crate::registry::world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    type Spoil = fn(&mut tracenode_adapters::records::TraceRecord);
+    let spoilers: [(&str, Spoil); 6] = [
+        ("act.quantity", |r| r.act.quantity = 8e12),
+        ("act.price", |r| r.act.price = Some(8e12)),
+        ("act.price", |r| {
+            r.act.quantity = 9e8;
+            r.act.price = Some(9e7);
+        }),
+        ("act.amount", |r| r.act.amount = Some(2e12)),
+        ("act.time", |r| r.act.time = "0000-01-01T00:00:00+08:00".into()),
+        ("act.time", |r| r.act.time = "1900-01-01T00:00:00+08:00".into()),
+    ];
+    let records: Vec<_> = spoilers
+        .iter()
+        .enumerate()
+        .map(|(k, (_, spoil))| {
+            let mut r = record(&format!("v{k}"), &format!("TV-{k}"), &seller, &buyer, 1.0, Some(3.0));
+            spoil(&mut r);
+            r
+        })
+        .collect();
+    let body = serde_json::to_vec(&records).expect("json");
+    let r = json_of(import(&app, &w.key_a, "format=json&mode=best_effort", body).await, 200).await;
+    assert_eq!(r["accepted"], 0, "{r}");
+    for (k, (field, _)) in spoilers.iter().enumerate() {
+        assert_eq!(r["rejections"][k]["field"], *field, "{r}");
+    }
+    assert_eq!(stored_records(&app), 0);
+    for query in ["from=2026-12-31&to=2026-01-01", "from=yesterday", "to=2026-02-30"] {
+        let res = w.reviewer.get(&app, &format!("/api/v1/federation/indicators?{query}")).await;
+        let p = expect_problem(res, 422, "validation_failed").await;
+        assert!(p["field"] == "from" || p["field"] == "to", "{p}");
+    }
+}
+both_backends!(implausible_values_and_ranges_are_refused);
+
+/// Signed-in answers are never cached; the policy limits where forms post and what a base
+/// element may do; HSTS covers subdomains.
+async fn security_headers_are_set(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    for res in [
+        sys.get(&app, "/").await,
+        sys.get(&app, "/api/v1/tenants").await,
+        app.client().get(app.url("/login")).send().await.expect("login"),
+    ] {
+        let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(header("cache-control"), "no-store");
+        assert!(header("strict-transport-security").contains("includeSubDomains"));
+        let csp = header("content-security-policy");
+        assert!(csp.contains("form-action 'self'") && csp.contains("base-uri 'none'"), "{csp}");
+    }
+}
+both_backends!(security_headers_are_set);
+
+/// A spool file an interrupted upload left behind is removed when the node starts again; a
+/// fresh one (another process may be receiving it) stays.
+async fn left_over_spool_files_are_removed_at_start(mut app: TestApp) {
+    let spool = app.node_dir().join("spool");
+    std::fs::create_dir_all(&spool).expect("spool");
+    let old = spool.join("01a00000-0000-7000-8000-000000000000.body");
+    let fresh = spool.join("01a00000-0000-7000-8000-000000000001.body");
+    for path in [&old, &fresh] {
+        std::fs::write(path, b"id,trace_code\n").expect("write");
+    }
+    let file = std::fs::File::options().write(true).open(&old).expect("open");
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).expect("age");
+    drop(file);
+    app.stop().await;
+    app.restart().await;
+    assert!(!old.exists(), "the left-over file is removed");
+    assert!(fresh.exists(), "a fresh file stays");
+}
+both_backends!(left_over_spool_files_are_removed_at_start);

@@ -36,12 +36,14 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// Adds `o`; a sum past 64 bits stops at the maximum instead of wrapping to a negative
+    /// (records are bounded so that no plausible total comes near it).
     fn add(&mut self, o: &Figures) {
-        self.records += o.records;
-        self.quantity_milli += o.quantity_milli;
-        self.amount_fen += o.amount_fen;
-        self.priced += o.priced;
-        self.price_fen_sum += o.price_fen_sum;
+        self.records = self.records.saturating_add(o.records);
+        self.quantity_milli = self.quantity_milli.saturating_add(o.quantity_milli);
+        self.amount_fen = self.amount_fen.saturating_add(o.amount_fen);
+        self.priced = self.priced.saturating_add(o.priced);
+        self.price_fen_sum = self.price_fen_sum.saturating_add(o.price_fen_sum);
     }
 }
 
@@ -289,6 +291,9 @@ fn digest(slice: &Slice) -> AppResult<String> {
 /// 6: counties) for days in `from..=to`, for the indicators page and API.
 pub fn by_region(all: &Jurisdiction, len: usize, within: &str, from: &str, to: &str) -> Vec<(String, Figures)> {
     let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+    if from > to {
+        return Vec::new();
+    }
     for (day, rows) in all.range(from.to_owned()..=to.to_owned()) {
         let _ = day;
         for ((region, ..), figures) in rows {
