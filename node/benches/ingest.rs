@@ -83,6 +83,7 @@ fn node(database_url: Option<String>, parties: &[(String, String)]) -> Node {
         dir: dir.path().join("node"),
         database_url,
         listen: Some("127.0.0.1:0".into()),
+        admin_names: Default::default(),
     })
     .expect("init");
     let config = Config::load(&made.config_path).expect("config");

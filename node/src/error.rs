@@ -56,6 +56,8 @@ pub enum ErrorKind {
     UnknownSender,
     /// Too many requests in the tenant's window.
     RateLimited,
+    /// Too many failed sign-ins from the caller's address: it must wait.
+    SignInThrottled,
     /// Another system the node called (a vendor's API) failed or could not be reached.
     UpstreamFailed,
     /// The database cannot be reached.
@@ -118,6 +120,9 @@ impl ErrorKind {
                 "调用方不是本节点已登记的下级节点",
             ),
             RateLimited => ("rate_limited", 429, "Too many submissions, retry later", "报送过于频繁，请稍后重试"),
+            SignInThrottled => {
+                ("sign_in_throttled", 429, "Too many failed sign-ins, retry later", "登录失败次数过多，请稍后再试")
+            }
             UpstreamFailed => ("upstream_failed", 502, "The other system failed", "对方系统出错或无法连接"),
             Unavailable => ("database_unavailable", 503, "Database unavailable", "数据库暂不可用"),
             Internal => ("internal_error", 500, "Internal error", "系统内部错误"),
@@ -140,6 +145,8 @@ pub struct AppError {
     pub detail_zh: String,
     /// A finer stable code under the kind (a decoder's refusal code such as `xml_doctype`).
     pub reason: Option<String>,
+    /// Seconds after which a retry may succeed (sent as `Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 /// Shorthand for results of node operations.
@@ -155,12 +162,13 @@ impl AppError {
             detail_en: row.title_en.to_owned(),
             detail_zh: row.title_zh.to_owned(),
             reason: None,
+            retry_after: None,
         }
     }
 
     /// An error of `kind` with its own bilingual detail.
     pub fn with_detail(kind: ErrorKind, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        AppError { kind, field: None, detail_en: en.into(), detail_zh: zh.into(), reason: None }
+        AppError { kind, field: None, detail_en: en.into(), detail_zh: zh.into(), reason: None, retry_after: None }
     }
 
     /// A validation error naming `field`.
@@ -171,6 +179,7 @@ impl AppError {
             detail_en: en.into(),
             detail_zh: zh.into(),
             reason: None,
+            retry_after: None,
         }
     }
 
@@ -317,8 +326,11 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res =
-            HttpResponse::build(self.status_code()).content_type("application/problem+json").json(self.problem());
+        let mut builder = HttpResponse::build(self.status_code());
+        if let Some(seconds) = self.retry_after {
+            builder.insert_header(("Retry-After", seconds.to_string()));
+        }
+        let mut res = builder.content_type("application/problem+json").json(self.problem());
         // Kept for the console, which shows the same error as a Chinese page.
         res.extensions_mut().insert(self.clone());
         res

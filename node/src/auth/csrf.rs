@@ -9,7 +9,8 @@
 //! The token is compared in constant time. Requests authenticated by `Authorization` (API
 //! keys), by a client certificate, or carrying no cookie of a live session pass through: a
 //! browser never adds those on its own, and the handler refuses a caller it cannot
-//! authenticate. `POST /login` starts a new session and so has no token to echo yet.
+//! authenticate. Signing in (`POST /login`, `POST /api/v1/auth/sign-in`) starts a new session
+//! and so has no token to echo yet.
 //!
 //! Handlers therefore never check the token themselves; a route added tomorrow is covered the
 //! day it is mounted.
@@ -38,7 +39,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn needs_token(req: &ServiceRequest) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         && req.headers().get(header::AUTHORIZATION).is_none()
-        && req.path() != "/login"
+        && !matches!(req.path(), "/login" | "/api/v1/auth/sign-in")
 }
 
 fn is_form(req: &ServiceRequest) -> bool {

@@ -9,6 +9,7 @@ pub mod pages;
 pub mod password;
 pub mod session;
 pub mod signin;
+pub mod throttle;
 pub mod totp;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};

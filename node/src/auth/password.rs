@@ -1,7 +1,10 @@
 //! Passwords: argon2id hashing, the password policy and one-time passwords.
 //!
 //! Policy: at least 8 characters, from at least 3 of the classes lower case, upper case,
-//! digits and symbols; not the user name (nor containing it); not one of the user's last
+//! digits and symbols; no space at either end; at least 5 different characters; not the user
+//! name (nor containing it); not built on a common or breached password (the list shipped in
+//! `common-passwords.txt`, read through look-alike symbols and with digits and symbols at the
+//! ends stripped, so `P@ssw0rd` and `Qwerty123` are refused); not one of the user's last
 //! `password_history` passwords.
 
 use argon2::password_hash::rand_core::OsRng;
@@ -67,7 +70,72 @@ pub fn check_policy(username: &str, password: &str) -> AppResult<()> {
             "the password must not contain the user name",
         ));
     }
+    if password.trim() != password {
+        return Err(AppError::invalid(
+            "new_password",
+            "密码首尾不能是空格",
+            "the password must not start or end with a space",
+        ));
+    }
+    if password.chars().collect::<std::collections::BTreeSet<_>>().len() < 5 {
+        return Err(AppError::invalid(
+            "new_password",
+            "密码至少要有5个不同的字符",
+            "the password must have at least 5 different characters",
+        ));
+    }
+    if is_common(password) {
+        return Err(AppError::invalid(
+            "new_password",
+            "密码过于常见（基于常用或已泄露的密码），请换一个",
+            "the password is built on a common or breached password; choose another",
+        ));
+    }
     Ok(())
+}
+
+/// The common bases, from the list shipped with the node.
+fn common_bases() -> &'static std::collections::HashSet<&'static str> {
+    static BASES: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    BASES.get_or_init(|| {
+        include_str!("common-passwords.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    })
+}
+
+/// Whether `password`, read as a person builds one (look-alike symbols, digits and symbols
+/// padded at the ends), is a common base.
+fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let bases = common_bases();
+    if bases.contains(lower.as_str()) {
+        return true;
+    }
+    let plain = |one: char| -> String {
+        lower
+            .chars()
+            .map(|c| match c {
+                '@' | '4' => 'a',
+                '0' => 'o',
+                '1' | '!' | '|' => one,
+                '3' => 'e',
+                '$' | '5' => 's',
+                '7' => 't',
+                c => c,
+            })
+            .collect()
+    };
+    let padding = |c: char| !c.is_alphabetic();
+    let strip_digits =
+        |s: &str| -> String { s.trim_matches(|c: char| c.is_ascii_digit() || !c.is_alphanumeric()).to_owned() };
+    [plain('l'), plain('i')]
+        .iter()
+        .map(|p| p.trim_matches(padding).to_owned())
+        .chain(std::iter::once(strip_digits(&lower)))
+        .any(|core| !core.is_empty() && bases.contains(core.as_str()))
 }
 
 /// A random one-time password that meets the policy (for `init` and resets).
@@ -103,6 +171,13 @@ mod tests {
         assert!(check_policy("alice", "alllowercase").is_err());
         assert!(check_policy("alice", "lower-and-1").is_ok());
         assert!(check_policy("alice", "Alice-2024x").is_err(), "contains the user name");
+        for common in ["P@ssw0rd", "Qwerty123", "Passw0rd!", "Admin@123", "Woaini1314!", "1qaz2wsx3edc", "Mima-123456"]
+        {
+            assert!(check_policy("alice", common).is_err(), "{common} is common");
+        }
+        assert!(check_policy("alice", "         A1a").is_err(), "leading spaces");
+        assert!(check_policy("alice", "Tr4ce-R1ver-Lake").is_ok());
+        assert!(check_policy("alice", "Aa1!Aa1!Aa1!").is_err(), "too few different characters");
         for _ in 0..20 {
             let p = generate_one_time();
             check_policy("sysadmin", &p).expect("generated passwords meet the policy");

@@ -12,14 +12,16 @@
 //!
 //! Every attempt, successful or not, writes an audit row in the transaction that records it.
 //! Failures of any kind (unknown name, wrong password, disabled or locked account) read the
-//! same to the caller; after `lockout_threshold` failures in a row (passwords and TOTP codes
-//! alike) the account is locked for `lockout_minutes`.
+//! same to the caller. Wrong passwords are throttled per source address and lock the account
+//! for that address only ([`super::throttle`]); failures after the password (the current
+//! password at a forced change, TOTP codes), which only someone holding the password can
+//! make, lock the account itself after `lockout_threshold` in a row, for `lockout_minutes`.
 
 use diesel::prelude::*;
 
-use super::password;
 use super::session::{self, Session, Stage};
 use super::totp;
+use super::{password, throttle};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::config::AuthSection;
 use crate::db::schema::{password_history, users};
@@ -41,6 +43,16 @@ pub struct SignedIn {
 
 fn failed() -> AppError {
     AppError::new(ErrorKind::SignInFailed)
+}
+
+fn throttled(wait_seconds: i64) -> AppError {
+    let mut e = AppError::with_detail(
+        ErrorKind::SignInThrottled,
+        format!("登录失败次数过多，请 {wait_seconds} 秒后再试"),
+        format!("too many failed sign-ins from this address; retry in {wait_seconds} s"),
+    );
+    e.retry_after = Some(wait_seconds);
+    e
 }
 
 /// Whether the account must use TOTP: it holds a role of an administrator lineage.
@@ -68,8 +80,9 @@ fn stage_after_change(conn: &mut DbConnection, cfg: &AuthSection, totp_enabled: 
     })
 }
 
-/// Records a failure against an account and locks it when the threshold is reached; returns
-/// whether it is now locked.
+/// Records a failure after the password (a wrong current password at a forced change, a wrong
+/// TOTP code) against the account and locks it when the threshold is reached; returns whether
+/// it is now locked.
 fn count_failure(conn: &mut DbConnection, cfg: &AuthSection, r: &UserRecord) -> AppResult<bool> {
     let attempts = r.failed_attempts + 1;
     let locked = attempts >= cfg.lockout_threshold;
@@ -95,38 +108,58 @@ pub fn sign_in(
 ) -> AppResult<Result<SignedIn, AppError>> {
     let name: String = username.trim().chars().take(64).collect();
     let ctx = AuditContext { actor: name.clone(), ..ctx.clone() };
-    let fail = |conn: &mut DbConnection, reason: &str| -> AppResult<Result<SignedIn, AppError>> {
-        audit::record(
-            conn,
-            &ctx,
-            "auth.sign_in",
-            &format!("user:{name}"),
-            Outcome::Failure,
-            serde_json::json!({"reason": reason}),
-        )?;
-        Ok(Err(failed()))
-    };
+    // Every failure counts against the address (and the account, when `user` is one), and is
+    // audited; the start of an address's wait is audited once more.
+    let fail =
+        |conn: &mut DbConnection, user: Option<&UserId>, reason: &str| -> AppResult<Result<SignedIn, AppError>> {
+            let outcome = throttle::failed(conn, cfg, user, &ctx.source_ip)?;
+            let reason = if outcome.account_locked { format!("{reason}_now_locked") } else { reason.to_owned() };
+            audit::record(
+                conn,
+                &ctx,
+                "auth.sign_in",
+                &format!("user:{name}"),
+                Outcome::Failure,
+                serde_json::json!({"reason": reason}),
+            )?;
+            if let Some(wait) = outcome.address_waits {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "auth.throttle",
+                    &format!("address:{}", ctx.source_ip),
+                    Outcome::Denied,
+                    serde_json::json!({"wait_seconds": wait}),
+                )?;
+            }
+            Ok(Err(failed()))
+        };
+    if let Some(wait) = throttle::address_wait(conn, &ctx.source_ip)? {
+        return Ok(Err(throttled(wait)));
+    }
     let Some(record) = accounts::record_by_name(conn, &name)? else {
         password::decoy_verify(password_given);
-        return fail(conn, "unknown_user");
+        return fail(conn, None, "unknown_user");
     };
+    let user_id = UserId::from_db(record.id.clone());
     if record.disabled {
         password::decoy_verify(password_given);
-        return fail(conn, "disabled");
+        return fail(conn, None, "disabled");
     }
-    if record.locked_until.is_some_and(|t| t > crate::db::now()) {
+    if record.locked_until.is_some_and(|t| t > crate::db::now())
+        || throttle::account_locked(conn, &user_id, &ctx.source_ip)?
+    {
         password::decoy_verify(password_given);
-        return fail(conn, "locked");
+        return fail(conn, None, "locked");
     }
     if !password::verify(password_given, &record.password_hash) {
-        let locked = count_failure(conn, cfg, &record)?;
-        return fail(conn, if locked { "wrong_password_now_locked" } else { "wrong_password" });
+        return fail(conn, Some(&user_id), "wrong_password");
     }
+    throttle::succeeded(conn, &user_id, &ctx.source_ip)?;
     diesel::update(users::table.filter(users::id.eq(&record.id)))
         .set((users::failed_attempts.eq(0), users::locked_until.eq(None::<chrono::NaiveDateTime>)))
         .execute(conn)?;
     let stage = stage_after_password(conn, cfg, &record)?;
-    let user_id = UserId::from_db(record.id.clone());
     let (token, session) = session::start(conn, &user_id, stage, &ctx.source_ip)?;
     audit::record(
         conn,

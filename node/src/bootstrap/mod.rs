@@ -38,6 +38,26 @@ pub struct InitOptions {
     pub database_url: Option<String>,
     /// Listen address (default 127.0.0.1:8443).
     pub listen: Option<String>,
+    /// Sign-in names of the three administrators (not the well-known defaults, so no one can
+    /// guess the names to aim sign-in floods at).
+    pub admin_names: AdminNames,
+}
+
+/// Sign-in names of the three administrators made by `init`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminNames {
+    /// The system administrator's.
+    pub system: String,
+    /// The security administrator's.
+    pub security: String,
+    /// The audit administrator's.
+    pub audit: String,
+}
+
+impl Default for AdminNames {
+    fn default() -> Self {
+        AdminNames { system: "sysadmin".into(), security: "secadmin".into(), audit: "auditadmin".into() }
+    }
 }
 
 /// An account made by `init`.
@@ -75,7 +95,8 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
             format!("{} exists: this node is already initialised", config_path.display()),
         ));
     }
-    std::fs::create_dir_all(&opts.dir).map_err(|e| io_error(&opts.dir, e))?;
+    // The data directory holds the database, keys and secrets: its owner's alone.
+    crate::config::private_dir(&opts.dir)?;
     let database_url = opts.database_url.clone().unwrap_or_else(|| "sqlite://data/tracenode.db".into());
     let listen = opts.listen.clone().unwrap_or_else(|| "127.0.0.1:8443".into());
     let text = format!(
@@ -94,9 +115,11 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
     tracenode_federation::pki::make_development_pki(&opts.dir.join("certs"), opts.region.as_str())
         .map_err(|e| AppError::internal(format!("development PKI: {e}")))?;
     let db = open_db(&config)?;
-    let accounts = create_administrators(&db)?;
+    let accounts = create_administrators(&db, &opts.admin_names)?;
     write_vendor_examples(&config.resolve(&config.ingest.vendors_dir))?;
-    std::fs::write(&config_path, text).map_err(|e| io_error(&config_path, e))?;
+    crate::config::private_file(&config_path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|e| io_error(&config_path, e))?;
     Ok(Initialised { config_path, accounts })
 }
 
@@ -137,9 +160,9 @@ pub fn open_db(config: &Config) -> AppResult<Db> {
     Ok(db)
 }
 
-/// Creates `sysadmin`, `secadmin` and `auditadmin` with one-time passwords, unless the
-/// database already has accounts.
-pub fn create_administrators(db: &Db) -> AppResult<Vec<InitialAccount>> {
+/// Creates the three administrators (by default `sysadmin`, `secadmin` and `auditadmin`) with
+/// one-time passwords, unless the database already has accounts.
+pub fn create_administrators(db: &Db, names: &AdminNames) -> AppResult<Vec<InitialAccount>> {
     db.transaction_sync(|conn| {
         let existing: i64 = users::table.count().get_result(conn)?;
         if existing > 0 {
@@ -148,9 +171,9 @@ pub fn create_administrators(db: &Db) -> AppResult<Vec<InitialAccount>> {
         let ctx = AuditContext { actor: "init".into(), ..AuditContext::cli() };
         let mut made = Vec::new();
         for (username, role_code, label, display) in [
-            ("sysadmin", SYSTEM_ADMIN, "系统管理员", "系统管理员"),
-            ("secadmin", SECURITY_ADMIN, "安全管理员", "安全管理员"),
-            ("auditadmin", AUDIT_ADMIN, "审计管理员", "审计管理员"),
+            (names.system.as_str(), SYSTEM_ADMIN, "系统管理员", "系统管理员"),
+            (names.security.as_str(), SECURITY_ADMIN, "安全管理员", "安全管理员"),
+            (names.audit.as_str(), AUDIT_ADMIN, "审计管理员", "审计管理员"),
         ] {
             let created = accounts::create(
                 conn,

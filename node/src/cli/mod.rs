@@ -107,6 +107,16 @@ pub struct InitArgs {
     /// Address of the HTTPS listener (监听地址).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Sign-in name of the system administrator (系统管理员用户名); choose one that is not
+    /// guessable.
+    #[arg(long, default_value = "sysadmin")]
+    pub sysadmin_name: String,
+    /// Sign-in name of the security administrator (安全管理员用户名).
+    #[arg(long, default_value = "secadmin")]
+    pub secadmin_name: String,
+    /// Sign-in name of the audit administrator (审计管理员用户名).
+    #[arg(long, default_value = "auditadmin")]
+    pub auditadmin_name: String,
 }
 
 /// `user` subcommands.
@@ -265,6 +275,11 @@ fn init(args: InitArgs) -> AppResult<()> {
         dir: args.dir,
         database_url: args.database_url,
         listen: args.listen,
+        admin_names: bootstrap::AdminNames {
+            system: args.sysadmin_name,
+            security: args.secadmin_name,
+            audit: args.auditadmin_name,
+        },
     })?;
     println!("已初始化节点 / node initialised: {}", made.config_path.display());
     println!("证书仅供开发使用 / the certificates are for development only");
@@ -298,6 +313,7 @@ fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {
             dir: PathBuf::from(DEFAULT_DIR),
             database_url: None,
             listen: None,
+            admin_names: Default::default(),
         })?;
         print_accounts(&made.accounts);
     }

@@ -107,13 +107,14 @@ impl Db {
     /// Opens the database named by `url` (relative paths against `base_dir`) and migrates it
     /// when `migrate` is true (always for SQLite).
     pub fn open(url: &DatabaseUrl, base_dir: &Path, pool_size: u32, migrate: bool) -> AppResult<Db> {
-        if let Some(path) = url.sqlite_path(base_dir) {
+        let sqlite_file = url.sqlite_path(base_dir);
+        if let Some(path) = &sqlite_file {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| {
+                crate::config::private_dir(parent).map_err(|e| {
                     AppError::invalid(
                         "storage.database_url",
-                        format!("无法创建数据目录 {}：{e}", parent.display()),
-                        format!("cannot create data directory {}: {e}", parent.display()),
+                        format!("无法创建数据目录 {}：{}", parent.display(), e.detail_zh),
+                        format!("cannot create data directory {}: {}", parent.display(), e.detail_en),
                     )
                 })?;
             }
@@ -132,6 +133,18 @@ impl Db {
         let db = Db { pool, backend: url.backend(), sqlite_writer: Arc::new(Mutex::new(())), growth: Arc::default() };
         if migrate || db.backend == Backend::Sqlite {
             db.migrate()?;
+        }
+        if let Some(path) = sqlite_file {
+            // The database holds secrets of its own (sessions, TOTP and webhook secrets): its
+            // owner's alone, and so are the journal files SQLite makes beside it.
+            let beside = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            for file in [path.clone(), beside("-wal"), beside("-shm")] {
+                if file.exists() {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                        .map_err(AppError::internal)?;
+                }
+            }
         }
         Ok(db)
     }

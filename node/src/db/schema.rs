@@ -75,6 +75,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sign_in_failures (scope, subject) {
+        scope -> Text,
+        subject -> Text,
+        failures -> Integer,
+        first_at -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Text,
@@ -708,6 +718,7 @@ diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     child_revocation_lists,
+    sign_in_failures,
     trace_records,
     pull_cursors,
     trace_corrections,

@@ -250,7 +250,10 @@ pub fn permissions_of(conn: &mut DbConnection, id: &UserId) -> AppResult<BTreeSe
 pub fn view(conn: &mut DbConnection, id: &UserId) -> AppResult<UserView> {
     let r = record_by_id(conn, id)?;
     let roles = roles_of(conn, id)?.into_iter().map(|r| r.code).collect();
-    Ok(to_view(r, roles))
+    let locked_somewhere = crate::auth::throttle::locked_anywhere(conn, id)?;
+    let mut v = to_view(r, roles);
+    v.locked |= locked_somewhere;
+    Ok(v)
 }
 
 fn to_view(r: UserRecord, roles: Vec<String>) -> UserView {
@@ -276,6 +279,7 @@ pub fn list(conn: &mut DbConnection) -> AppResult<Vec<UserView>> {
     let all_roles = roles::list(conn)?;
     let links: Vec<(String, String)> =
         user_roles::table.select((user_roles::user_id, user_roles::role_id)).load(conn)?;
+    let locked = crate::auth::throttle::locked_accounts(conn)?;
     Ok(records
         .into_iter()
         .map(|r| {
@@ -284,7 +288,10 @@ pub fn list(conn: &mut DbConnection) -> AppResult<Vec<UserView>> {
                 .filter(|(u, _)| u == &r.id)
                 .filter_map(|(_, role)| all_roles.iter().find(|x| x.id.as_str() == role).map(|x| x.code.clone()))
                 .collect();
-            to_view(r, codes)
+            let locked_somewhere = locked.contains(&r.id);
+            let mut v = to_view(r, codes);
+            v.locked |= locked_somewhere;
+            v
         })
         .collect())
 }
@@ -389,6 +396,7 @@ pub fn unlock(conn: &mut DbConnection, ctx: &AuditContext, id: &UserId) -> AppRe
     diesel::update(users::table.filter(users::id.eq(id.as_str())))
         .set((users::failed_attempts.eq(0), users::locked_until.eq(None::<chrono::NaiveDateTime>)))
         .execute(conn)?;
+    crate::auth::throttle::clear_account(conn, id)?;
     audit::record(
         conn,
         ctx,
@@ -436,6 +444,7 @@ pub fn reset_password(
         ))
         .execute(conn)?;
     crate::auth::session::end_all_for_user(conn, id)?;
+    crate::auth::throttle::clear_account(conn, id)?;
     audit::record(
         conn,
         ctx,

@@ -393,3 +393,105 @@ async fn left_over_spool_files_are_removed_at_start(mut app: TestApp) {
     assert!(fresh.exists(), "a fresh file stays");
 }
 both_backends!(left_over_spool_files_are_removed_at_start);
+
+/// Wrong passwords from one address lock the account for that address only, and a flood
+/// from it is slowed down (429 with Retry-After) without touching the owner elsewhere.
+async fn sign_in_floods_are_throttled_without_locking_out_the_owner(app: TestApp) {
+    let attacker = app.client_from("127.0.0.2");
+    let try_sign_in = |client: &reqwest::Client, name: &str, password: &str| {
+        client.post(app.url("/api/v1/auth/sign-in")).json(&json!({"username": name, "password": password})).send()
+    };
+    for _ in 0..5 {
+        expect_problem(
+            try_sign_in(&attacker, "secadmin", "Wrong-Pass-123").await.expect("post"),
+            401,
+            "sign_in_failed",
+        )
+        .await;
+    }
+    let right = app.one_time_password("secadmin");
+    let res = try_sign_in(&attacker, "secadmin", &right).await.expect("post");
+    expect_problem(res, 401, "sign_in_failed").await;
+    // The owner, from their own machine, is not locked out.
+    let owner = app.client();
+    let res = try_sign_in(&owner, "secadmin", &right).await.expect("post");
+    assert_eq!(res.status(), 200, "the owner signs in from elsewhere");
+    // The attacking address keeps failing and is made to wait.
+    let mut throttled = None;
+    for i in 0..10 {
+        let res = try_sign_in(&attacker, &format!("guess{i}"), "Wrong-Pass-123").await.expect("post");
+        if res.status() == 429 {
+            throttled = Some(res);
+            break;
+        }
+    }
+    let res = throttled.expect("the address is throttled after ten failures");
+    let wait: i64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=900).contains(&wait), "{wait}");
+    let p = expect_problem(res, 429, "sign_in_throttled").await;
+    assert!(p["detail_zh"].as_str().expect("zh").contains("秒"));
+    assert_eq!(app.audit_count("auth.throttle", "denied"), 1);
+    // Throttled attempts cost no audit row each (no flood of the trail).
+    let before = app.audit_count("auth.sign_in", "failure");
+    for _ in 0..5 {
+        let res = try_sign_in(&attacker, "sysadmin", "x").await.expect("post");
+        assert_eq!(res.status(), 429);
+    }
+    assert_eq!(app.audit_count("auth.sign_in", "failure"), before);
+    // The owner's address is not throttled.
+    let res = try_sign_in(&owner, "auditadmin", &app.one_time_password("auditadmin")).await.expect("post");
+    assert_eq!(res.status(), 200);
+}
+both_backends!(sign_in_floods_are_throttled_without_locking_out_the_owner);
+
+/// The operator names the administrators at `init`; the data directory, database,
+/// configuration and keys are readable by the node's user alone.
+async fn administrators_are_named_at_init_and_files_are_private(backend: crate::support::Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let node = dir.path().join("node");
+    let mut args = vec![
+        "init".to_owned(),
+        "--tier".into(),
+        "county".into(),
+        "--region".into(),
+        "330106".into(),
+        "--name".into(),
+        "西湖区节点".into(),
+        "--dir".into(),
+        node.to_str().expect("path").into(),
+        "--sysadmin-name".into(),
+        "ops.hz".into(),
+        "--secadmin-name".into(),
+        "sec.hz".into(),
+        "--auditadmin-name".into(),
+        "audit.hz".into(),
+    ];
+    let database = (backend == crate::support::Backend::Postgres).then(crate::support::fresh_pg_database);
+    if let Some(url) = &database {
+        args.extend(["--database-url".into(), url.clone()]);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode")).args(&args).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for name in ["ops.hz", "sec.hz", "audit.hz"] {
+        assert!(printed.contains(name), "{printed}");
+    }
+    assert!(!printed.contains("sysadmin"), "{printed}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&node), 0o700);
+    assert_eq!(mode(&node.join("tracenode.toml")), 0o600);
+    if database.is_none() {
+        assert_eq!(mode(&node.join("data")), 0o700);
+        assert_eq!(mode(&node.join("data/tracenode.db")), 0o600);
+    }
+    if let Some(url) = database {
+        crate::support::drop_pg_database(url.rsplit_once('/').expect("name").1);
+    }
+}
+crate::on_both_backends!(administrators_are_named_at_init_and_files_are_private);

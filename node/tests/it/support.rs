@@ -256,6 +256,7 @@ impl TestApp {
             dir: node_dir.clone(),
             database_url: database_url.clone(),
             listen: Some("127.0.0.1:0".into()),
+            admin_names: Default::default(),
         })
         .expect("init");
         if !extra.is_empty() {
@@ -309,7 +310,14 @@ impl TestApp {
 
     /// A new HTTP client with its own cookie jar that trusts the node's CA.
     pub fn client(&self) -> reqwest::Client {
+        self.client_from("127.0.0.1")
+    }
+
+    /// A client whose connections come from `address` (any of 127.0.0.0/8), as another
+    /// machine's would.
+    pub fn client_from(&self, address: &str) -> reqwest::Client {
         reqwest::Client::builder()
+            .local_address(address.parse::<std::net::IpAddr>().expect("address"))
             .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem).expect("ca pem"))
             .tls_built_in_root_certs(false)
             .cookie_store(true)
