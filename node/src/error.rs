@@ -23,6 +23,8 @@ pub enum ErrorKind {
     MalformedBody,
     /// The request body is larger than the configured limit.
     PayloadTooLarge,
+    /// The request body arrived too slowly (a gap or an average rate past the limits).
+    BodyTimeout,
     /// No valid session or API key.
     Unauthenticated,
     /// Sign-in failed: wrong name, wrong password, unknown account or locked account all
@@ -86,6 +88,7 @@ impl ErrorKind {
             Validation => ("validation_failed", 422, "Invalid input", "输入有误"),
             MalformedBody => ("malformed_body", 400, "Malformed request body", "请求体格式错误"),
             PayloadTooLarge => ("payload_too_large", 413, "Request body too large", "请求体过大"),
+            BodyTimeout => ("body_timeout", 408, "The request body arrived too slowly", "请求体传输过慢，已中止"),
             Unauthenticated => ("unauthenticated", 401, "Sign-in required", "请先登录"),
             SignInFailed => (
                 "sign_in_failed",

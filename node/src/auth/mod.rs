@@ -5,6 +5,7 @@ pub mod api;
 pub mod api_key;
 pub mod caller;
 pub mod csrf;
+pub mod gate;
 pub mod pages;
 pub mod password;
 pub mod session;

@@ -78,8 +78,15 @@ pub fn token_id(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Starts a session; returns the token for the cookie and the session.
-pub fn start(conn: &mut DbConnection, user: &UserId, stage: Stage, ip: &str) -> AppResult<(String, Session)> {
+/// Starts a session, ending the account's oldest live ones beyond `max_live` (counting the new
+/// one); returns the token for the cookie and the session.
+pub fn start(
+    conn: &mut DbConnection,
+    user: &UserId,
+    stage: Stage,
+    ip: &str,
+    max_live: usize,
+) -> AppResult<(String, Session)> {
     let token = random_token();
     let now = crate::db::now();
     let session =
@@ -95,6 +102,18 @@ pub fn start(conn: &mut DbConnection, user: &UserId, stage: Stage, ip: &str) -> 
             sessions::last_seen_at.eq(now),
         ))
         .execute(conn)?;
+    let live: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user.as_str()))
+        .filter(sessions::ended_at.is_null())
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        .select(sessions::id)
+        .load(conn)?;
+    let beyond: Vec<&String> = live.iter().filter(|id| **id != session.id).skip(max_live.saturating_sub(1)).collect();
+    if !beyond.is_empty() {
+        diesel::update(sessions::table.filter(sessions::id.eq_any(beyond)))
+            .set(sessions::ended_at.eq(Some(now)))
+            .execute(conn)?;
+    }
     Ok((token, session))
 }
 

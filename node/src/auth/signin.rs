@@ -160,7 +160,7 @@ pub fn sign_in(
         .set((users::failed_attempts.eq(0), users::locked_until.eq(None::<chrono::NaiveDateTime>)))
         .execute(conn)?;
     let stage = stage_after_password(conn, cfg, &record)?;
-    let (token, session) = session::start(conn, &user_id, stage, &ctx.source_ip)?;
+    let (token, session) = session::start(conn, &user_id, stage, &ctx.source_ip, cfg.max_sessions_per_account)?;
     audit::record(
         conn,
         &ctx,

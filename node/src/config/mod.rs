@@ -176,6 +176,11 @@ pub struct HttpSection {
     pub body_limit_bytes: usize,
     /// Worker threads (0: one per core).
     pub workers: usize,
+    /// Longest gap, in seconds, between two pieces of a request body; also the time after
+    /// which a body must arrive at `body_min_bytes_per_second` on average.
+    pub body_idle_seconds: u64,
+    /// Slowest average rate a request body may arrive at, bytes a second.
+    pub body_min_bytes_per_second: u64,
 }
 
 impl Default for HttpSection {
@@ -186,6 +191,8 @@ impl Default for HttpSection {
             tls_key: PathBuf::from("certs/server.key"),
             body_limit_bytes: 1024 * 1024,
             workers: 0,
+            body_idle_seconds: 30,
+            body_min_bytes_per_second: 1024,
         }
     }
 }
@@ -246,6 +253,8 @@ pub struct AuthSection {
     pub password_history: usize,
     /// Whether the three administrator roles must use TOTP.
     pub require_totp_for_admins: bool,
+    /// Live sessions one account may hold; signing in once more ends the oldest.
+    pub max_sessions_per_account: usize,
 }
 
 impl Default for AuthSection {
@@ -256,6 +265,7 @@ impl Default for AuthSection {
             lockout_minutes: 15,
             password_history: 5,
             require_totp_for_admins: true,
+            max_sessions_per_account: 3,
         }
     }
 }
@@ -539,6 +549,20 @@ impl Config {
                 "storage.pool_size",
                 "连接池至少需要1个连接",
                 "pool_size must be at least 1",
+            ));
+        }
+        if self.auth.max_sessions_per_account == 0 {
+            return Err(AppError::invalid(
+                "auth.max_sessions_per_account",
+                "每个账号至少允许1个会话",
+                "max_sessions_per_account must be at least 1",
+            ));
+        }
+        if self.http.body_idle_seconds == 0 {
+            return Err(AppError::invalid(
+                "http.body_idle_seconds",
+                "请求体等待时间至少1秒",
+                "body_idle_seconds must be at least 1",
             ));
         }
         if self.http.body_limit_bytes < 1024 {

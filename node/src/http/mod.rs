@@ -5,6 +5,7 @@
 //! `#[utoipa::path]` into the OpenAPI document as it registers it, so the document covers
 //! every route by construction.
 
+pub mod body_deadline;
 pub mod health;
 pub mod metrics;
 pub mod panic_guard;
@@ -199,6 +200,8 @@ pub fn build_app(
         .configure(crate::console::routes)
         .map(|app| {
             app.wrap(from_fn(panic_guard::middleware))
+                .wrap(from_fn(body_deadline::middleware))
+                .wrap(from_fn(crate::auth::gate::middleware))
                 .wrap(from_fn(crate::auth::csrf::middleware))
                 .wrap(ErrorHandlers::new().default_handler_client(render_errors).default_handler_server(render_errors))
                 .wrap(

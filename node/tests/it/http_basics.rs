@@ -34,7 +34,12 @@ async fn errors_are_problem_documents(app: TestApp) {
     let body =
         expect_problem(client.get(app.url("/api/v1/tenants")).send().await.expect("get"), 401, "unauthenticated").await;
     assert!(body["request_id"].as_str().is_some_and(|s| s.len() == 36), "{body}");
-    expect_problem(client.get(app.url("/api/v1/no/such/route")).send().await.expect("get"), 404, "not_found").await;
+    // Under /api/ an anonymous caller learns nothing of which routes exist; a signed-in one
+    // gets 404.
+    expect_problem(client.get(app.url("/api/v1/no/such/route")).send().await.expect("get"), 401, "unauthenticated")
+        .await;
+    let sys = app.admin("sysadmin").await;
+    expect_problem(sys.get(&app, "/api/v1/no/such/route").await, 404, "not_found").await;
     // Outside the API, errors are Chinese pages with the same status.
     let res = client.get(app.url("/no/such/page")).send().await.expect("get");
     assert_eq!(res.status(), 404);

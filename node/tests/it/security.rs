@@ -495,3 +495,91 @@ async fn administrators_are_named_at_init_and_files_are_private(backend: crate::
     }
 }
 crate::on_both_backends!(administrators_are_named_at_init_and_files_are_private);
+
+/// Under `/api/` the caller is authenticated before its body is read: no 400 about a body and
+/// no redirect to a sign-in page for a caller without credentials.
+async fn the_api_authenticates_first(app: TestApp) {
+    let client = app.client();
+    let bad_json =
+        |path: &str| client.post(app.url(path)).header("Content-Type", "application/json").body("{not json").send();
+    for path in ["/api/v1/tenants", "/api/v1/users", "/api/v1/registry/entities"] {
+        expect_problem(bad_json(path).await.expect("post"), 401, "unauthenticated").await;
+    }
+    let res = client
+        .post(app.url("/api/v1/tenants"))
+        .bearer_auth("tnk_not_a_key")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    expect_problem(res, 401, "unauthenticated").await;
+    for path in ["/api/v1/auth/password", "/api/v1/auth/totp", "/api/v1/auth/sign-out"] {
+        let res = client.post(app.url(path)).json(&json!({})).send().await.expect("post");
+        expect_problem(res, 401, "unauthenticated").await;
+    }
+    // The console still sends browsers to the sign-in page.
+    let res = client.get(app.url("/users")).send().await.expect("get");
+    assert_eq!(res.status(), 303);
+}
+both_backends!(the_api_authenticates_first);
+
+/// Signing in a fourth time ends the account's oldest session (three are allowed).
+async fn an_account_keeps_at_most_three_sessions(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    let _ = app.staff(&sys, &sec, "zhou.qi", None).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let client = app.client();
+        crate::support::sign_in(&client, &app, "zhou.qi", "Staff-Member-Pass1").await;
+        clients.push(client);
+    }
+    let me = |c: &reqwest::Client| c.get(app.url("/api/v1/auth/me")).send();
+    expect_problem(me(&clients[0]).await.expect("get"), 401, "unauthenticated").await;
+    for c in &clients[1..] {
+        assert_eq!(me(c).await.expect("get").status(), 200);
+    }
+}
+both_backends!(an_account_keeps_at_most_three_sessions);
+
+/// A body that trickles in is cut off with 408 instead of holding a worker.
+async fn a_trickled_body_is_cut_off(app: TestApp) {
+    let trickle = futures_util::stream::unfold(0u32, |n| async move {
+        if n >= 60 {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")), n + 1))
+    });
+    let started = std::time::Instant::now();
+    let res = app
+        .client()
+        .post(app.url("/api/v1/auth/sign-in"))
+        .header("Content-Type", "application/json")
+        .body(reqwest::Body::wrap_stream(trickle))
+        .send()
+        .await
+        .expect("post");
+    expect_problem(res, 408, "body_timeout").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "cut off after {:?}", started.elapsed());
+}
+
+mod a_trickled_body {
+    // The node's own limits, tightened: two seconds, then 4 KiB a second.
+    const LIMITS: &str = "body_idle_seconds = 2\nbody_min_bytes_per_second = 4096";
+    #[test]
+    fn is_cut_off_sqlite() {
+        crate::support::run_test(async {
+            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Sqlite, LIMITS).await;
+            super::a_trickled_body_is_cut_off(app).await
+        })
+    }
+    #[test]
+    fn is_cut_off_postgres() {
+        crate::support::run_test(async {
+            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Postgres, LIMITS).await;
+            super::a_trickled_body_is_cut_off(app).await
+        })
+    }
+}
