@@ -35,7 +35,7 @@ command -v cargo-nextest >/dev/null || cargo nextest --version >/dev/null 2>&1 \
   || die "cargo-nextest not found: cargo install cargo-nextest"
 
 # Build dependencies of the -sys crates, and a Chinese font for console screenshots.
-for pkg in libpq-dev libsqlite3-dev libssl-dev pkg-config fonts-wqy-microhei; do
+for pkg in libpq-dev libssl-dev pkg-config fonts-wqy-microhei; do
   dpkg -s "$pkg" >/dev/null 2>&1 || { say "installing $pkg"; apt_install "$pkg"; }
 done
 

@@ -385,11 +385,19 @@ pub struct AlertsSection {
     pub failures_in_a_row: u32,
     /// Attempts to deliver one notification before it is given up.
     pub max_attempts: u32,
+    /// Address ranges (CIDR) webhooks may reach although they are internal (loopback,
+    /// private, link-local), plain `http://` included. Empty: public HTTPS targets only.
+    pub webhook_allowed_ranges: Vec<String>,
 }
 
 impl Default for AlertsSection {
     fn default() -> Self {
-        AlertsSection { check_every_seconds: 60, failures_in_a_row: 3, max_attempts: 10 }
+        AlertsSection {
+            check_every_seconds: 60,
+            failures_in_a_row: 3,
+            max_attempts: 10,
+            webhook_allowed_ranges: Vec::new(),
+        }
     }
 }
 
@@ -577,6 +585,15 @@ impl Config {
                 "security",
                 "审计检查点间隔和保留条数都须大于0",
                 "audit_checkpoint_seconds and audit_checkpoints_kept must be above 0",
+            ));
+        }
+        if let Some(bad) =
+            self.alerts.webhook_allowed_ranges.iter().find(|r| crate::notify::target::Range::parse(r).is_none())
+        {
+            return Err(AppError::invalid(
+                "alerts.webhook_allowed_ranges",
+                format!("“{bad}”不是有效的地址范围（如 10.0.0.0/8）"),
+                format!("{bad:?} is not an address range (such as 10.0.0.0/8)"),
             ));
         }
         self.mail.validate()?;

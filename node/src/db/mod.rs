@@ -16,6 +16,7 @@
 
 mod connection;
 pub mod schema;
+pub mod sqlite_version;
 pub mod time;
 
 pub use connection::{DbConnection, MultiBackend};
@@ -131,6 +132,9 @@ impl Db {
                 },
             )?;
         let db = Db { pool, backend: url.backend(), sqlite_writer: Arc::new(Mutex::new(())), growth: Arc::default() };
+        if db.backend == Backend::Sqlite {
+            sqlite_version::check(&db.sqlite_version()?)?;
+        }
         if migrate || db.backend == Backend::Sqlite {
             db.migrate()?;
         }
@@ -147,6 +151,22 @@ impl Db {
             }
         }
         Ok(db)
+    }
+
+    /// The version of the SQLite library in use (`3.53.2`); empty on PostgreSQL.
+    pub fn sqlite_version(&self) -> AppResult<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        use diesel::RunQueryDsl as _;
+        match &mut *self.conn()? {
+            DbConnection::Sqlite(c) => {
+                Ok(diesel::sql_query("SELECT sqlite_version() AS v").get_result::<Version>(c)?.v)
+            }
+            DbConnection::Postgres(_) => Ok(String::new()),
+        }
     }
 
     /// Which backend this is.

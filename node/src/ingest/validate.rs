@@ -73,7 +73,8 @@ pub struct Validator<'a> {
 /// again, so each code is checked and looked up once.
 struct KnownCode {
     normal: Result<String, IdentifierError>,
-    registered: Option<bool>,
+    /// Once looked up: the tenants that registered an entity with the code (none: unknown).
+    owners: Option<Vec<String>>,
 }
 
 /// The party codes of one submission.
@@ -89,7 +90,7 @@ impl PartyCodes {
                 self.known.clear();
             }
             let normal = Uscc::parse(raw).map(|u| u.as_str().to_owned());
-            self.known.insert(raw.to_owned(), KnownCode { normal, registered: None });
+            self.known.insert(raw.to_owned(), KnownCode { normal, owners: None });
         }
         self.known.get_mut(raw).expect("just inserted")
     }
@@ -99,18 +100,22 @@ impl PartyCodes {
         self.entry(raw).normal.clone()
     }
 
-    /// Whether an entity with this (valid) code is registered.
-    fn registered(&mut self, raw: &str) -> AppResult<bool> {
+    /// The tenants that registered an entity with this (valid) code; empty when none did.
+    fn owners(&mut self, raw: &str) -> AppResult<Vec<String>> {
         let conn = &mut self.conn;
-        let known = self.known.get_mut(raw);
-        let Some(k) = known else { return Ok(false) };
-        if let Some(r) = k.registered {
-            return Ok(r);
+        let Some(k) = self.known.get_mut(raw) else { return Ok(Vec::new()) };
+        if let Some(owners) = &k.owners {
+            return Ok(owners.clone());
         }
-        let Ok(code) = &k.normal else { return Ok(false) };
-        let n: i64 = entities::table.filter(entities::code.eq(code)).count().get_result(&mut **conn)?;
-        k.registered = Some(n > 0);
-        Ok(n > 0)
+        let Ok(code) = &k.normal else { return Ok(Vec::new()) };
+        let owners: Vec<String> = entities::table
+            .filter(entities::code.eq(code))
+            .select(entities::tenant_id)
+            .distinct()
+            .limit(16)
+            .load(&mut **conn)?;
+        k.owners = Some(owners.clone());
+        Ok(owners)
     }
 }
 
@@ -192,23 +197,36 @@ impl<'a> Validator<'a> {
         let id = rec.id.trim();
         let acting_party = if acting == "out" { &rec.from } else { &rec.to };
         let other = if acting == "out" { ("to", &rec.to) } else { ("from", &rec.from) };
-        for (field, party) in [(if acting == "out" { "from" } else { "to" }, acting_party), other] {
+        let acting_field = if acting == "out" { "from" } else { "to" };
+        for (field, party) in [(acting_field, acting_party), other] {
             let code = party.code.trim();
             if code.is_empty() {
                 continue;
             }
-            if !self.codes.registered(code)? {
-                let (zh, en) = (
+            let owners = self.codes.owners(code)?;
+            let (rule, zh, en) = if owners.is_empty() {
+                (
+                    "unknown_reference",
                     format!("{}“{code}”未在本节点注册", party_label(field)),
                     format!("{field} {code} is not a registered entity"),
-                );
-                match self.policy {
-                    ReferencePolicy::Reject => return Ok(Err(*reject(index, id, &format!("{field}.code"), zh, en))),
-                    ReferencePolicy::Quarantine => quarantine = true,
-                    ReferencePolicy::Flag => {}
-                }
-                flags.push(Flag { rule: "unknown_reference", zh, en });
+                )
+            } else if field == acting_field && !owners.iter().any(|t| t == self.tenant) {
+                // A platform reports its own parties' trades; one that names another tenant's
+                // entity as the party acting is held to the same policy as an unknown one.
+                (
+                    "foreign_acting_party",
+                    format!("{}“{code}”是其他租户登记的主体，不能由本租户代为报送", party_label(field)),
+                    format!("{field} {code} is an entity another tenant registered; this tenant may not report for it"),
+                )
+            } else {
+                continue;
+            };
+            match self.policy {
+                ReferencePolicy::Reject => return Ok(Err(*reject(index, id, &format!("{field}.code"), zh, en))),
+                ReferencePolicy::Quarantine => quarantine = true,
+                ReferencePolicy::Flag => {}
             }
+            flags.push(Flag { rule, zh, en });
         }
         let content_hash = rec.content_digest().to_vec();
         let corrects = rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);

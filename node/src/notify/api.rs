@@ -34,7 +34,9 @@ pub async fn create(
     require_manager(&state, &caller).await?;
     let ctx = caller.audit();
     let c = body.into_inner();
-    Ok(HttpResponse::Created().json(state.db.transaction(move |conn| channels::create(conn, &ctx, &c)).await?))
+    let targets = super::target::TargetPolicy::new(&state.config.alerts.webhook_allowed_ranges);
+    Ok(HttpResponse::Created()
+        .json(state.db.transaction(move |conn| channels::create(conn, &ctx, &targets, &c)).await?))
 }
 
 /// Deletes a channel and its undelivered notifications, with an audit row.

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::target::TargetPolicy;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::notify_channels;
 use crate::db::DbConnection;
@@ -134,7 +135,7 @@ pub struct Made {
     pub secret: Option<String>,
 }
 
-fn check(conn: &mut DbConnection, c: &NewChannel) -> AppResult<ChannelKind> {
+fn check(conn: &mut DbConnection, targets: &TargetPolicy, c: &NewChannel) -> AppResult<ChannelKind> {
     let n = c.name.trim().chars().count();
     if n == 0 || n > 60 {
         return Err(AppError::invalid("name", "名称为1到60个字", "the name has 1 to 60 characters"));
@@ -160,15 +161,7 @@ fn check(conn: &mut DbConnection, c: &NewChannel) -> AppResult<ChannelKind> {
             }
         }
         ChannelKind::Webhook => {
-            let ok = reqwest::Url::parse(target)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.password().is_none());
-            if !ok {
-                return Err(AppError::invalid(
-                    "target",
-                    format!("“{target}”不是有效的 http(s) 地址"),
-                    format!("{target:?} is not an http(s) URL"),
-                ));
-            }
+            targets.check_url(target).map_err(|(zh, en)| AppError::invalid("target", zh, en))?;
         }
     }
     if let Some(t) = &c.tenant_id {
@@ -178,8 +171,8 @@ fn check(conn: &mut DbConnection, c: &NewChannel) -> AppResult<ChannelKind> {
 }
 
 /// Makes a channel, with an audit row.
-pub fn create(conn: &mut DbConnection, ctx: &AuditContext, c: &NewChannel) -> AppResult<Made> {
-    let kind = check(conn, c)?;
+pub fn create(conn: &mut DbConnection, ctx: &AuditContext, targets: &TargetPolicy, c: &NewChannel) -> AppResult<Made> {
+    let kind = check(conn, targets, c)?;
     let secret = (kind == ChannelKind::Webhook).then(|| {
         let mut bytes = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut bytes);

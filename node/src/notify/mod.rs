@@ -12,6 +12,7 @@ pub mod api;
 pub mod channels;
 pub mod mail;
 pub mod pages;
+pub mod target;
 pub mod webhook;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use crate::db::schema::{notifications, notify_channels};
 use crate::db::{Db, DbConnection};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 pub use channels::{Channel, ChannelKind};
 
 /// Status of a notification.
@@ -214,7 +215,7 @@ fn settle(conn: &mut DbConnection, due: &Due, outcome: &Result<(), String>, max_
 /// HTTP client for webhooks.
 pub struct Dispatcher {
     mailer: Option<mail::Mailer>,
-    http: reqwest::Client,
+    targets: target::TargetPolicy,
     node: String,
     max_attempts: u32,
 }
@@ -222,14 +223,9 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher for the node's configuration.
     pub fn new(config: &crate::config::Config) -> AppResult<Dispatcher> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(AppError::internal)?;
         Ok(Dispatcher {
             mailer: mail::Mailer::from_config(config)?,
-            http,
+            targets: target::TargetPolicy::new(&config.alerts.webhook_allowed_ranges),
             node: config.node.region.as_str().to_owned(),
             max_attempts: config.alerts.max_attempts.max(1),
         })
@@ -245,7 +241,7 @@ impl Dispatcher {
                 }
             },
             ChannelKind::Webhook => {
-                webhook::post(&self.http, &due.channel, &due.id, &due.topic, &self.node, &due.payload).await
+                webhook::post(&self.targets, &due.channel, &due.id, &due.topic, &self.node, &due.payload).await
             }
         }
     }

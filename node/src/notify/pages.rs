@@ -108,7 +108,8 @@ pub async fn create(
         tenant_id: Some(f.tenant_id).filter(|t| !t.is_empty()),
     };
     let ctx = caller.audit();
-    match state.db.transaction(move |conn| channels::create(conn, &ctx, &c)).await {
+    let targets = super::target::TargetPolicy::new(&state.config.alerts.webhook_allowed_ranges);
+    match state.db.transaction(move |conn| channels::create(conn, &ctx, &targets, &c)).await {
         Ok(made) => {
             let o = Outcome {
                 notice: format!("通知渠道“{}”已添加。", made.channel.name),

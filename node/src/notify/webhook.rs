@@ -19,15 +19,22 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// POSTs `payload` to the channel.
+/// POSTs `payload` to the channel, at the address `targets` checked, following no redirect.
 pub async fn post(
-    http: &reqwest::Client,
+    targets: &super::target::TargetPolicy,
     channel: &Channel,
     delivery: &str,
     topic: &str,
     node: &str,
     payload: &str,
 ) -> Result<(), String> {
+    let (host, addr) = targets.resolve(&channel.target).await?;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(&host, addr)
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut req = http
         .post(&channel.target)
         .header("Content-Type", "application/json")

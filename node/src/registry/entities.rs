@@ -33,7 +33,8 @@ pub enum Registered {
     DuplicateClaim {
         /// The change awaiting review.
         change_id: String,
-        /// The existing entity.
+        /// The existing entity: another tenant's, so its id is never sent to the claimant.
+        #[serde(skip_serializing)]
         entity_id: String,
     },
 }

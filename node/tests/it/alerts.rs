@@ -64,7 +64,10 @@ fn time_passes(app: &TestApp, minutes: i64) {
 async fn alerts_reach_mail_and_webhooks(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let (hook_url, hooks) = receiver().await;
-    let extra = format!("{}\n[alerts]\ncheck_every_seconds = 0\nfailures_in_a_row = 3\n", smtp.config());
+    let extra = format!(
+        "{}\n[alerts]\ncheck_every_seconds = 0\nfailures_in_a_row = 3\nwebhook_allowed_ranges = [\"127.0.0.0/8\"]\n",
+        smtp.config()
+    );
     let app = TestApp::spawn_with(backend, &extra).await;
     let w = world(&app).await;
     let (seller, buyer) = parties(&app, &w).await;

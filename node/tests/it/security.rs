@@ -583,3 +583,65 @@ mod a_trickled_body {
         })
     }
 }
+
+/// Webhooks may not reach the node's own network unless the operator allows a range.
+async fn webhooks_cannot_reach_internal_addresses(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    let reviewer = app.staff(&sys, &sec, "hook.owner", None).await;
+    for target in [
+        "http://127.0.0.1:9/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.8/hook",
+        "https://[::1]/hook",
+        "https://localhost/hook",
+        "http://hooks.example.com/hook",
+    ] {
+        let res = reviewer
+            .post(&app, "/api/v1/notify/channels", json!({"name": "回调", "kind": "webhook", "target": target}))
+            .await;
+        let p = expect_problem(res, 422, "validation_failed").await;
+        assert_eq!(p["field"], "target", "{target}: {p}");
+    }
+    let res = reviewer
+        .post(
+            &app,
+            "/api/v1/notify/channels",
+            json!({"name": "回调", "kind": "webhook", "target": "https://hooks.example.com/hook"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+both_backends!(webhooks_cannot_reach_internal_addresses);
+
+/// A tenant that reports a trade acting for an entity another tenant registered is held to
+/// its reference policy: flagged by default, refused under `reject`.
+async fn reporting_for_another_tenants_entity_is_flagged_or_refused(app: TestApp) {
+    use crate::ingest::{import, json_of, parties, record};
+    let w = crate::registry::world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let theirs = crate::registry::code("330102", 777);
+    let res = w
+        .key_b
+        .post(&app, "/api/v1/registry/entities", crate::registry::entity(&theirs, "上城乙方商户", "330102"))
+        .await;
+    assert_eq!(res.status(), 201);
+    let mut foreign = record("f1", "TF-1", &theirs, &buyer, 1.0, Some(2.0));
+    foreign.from.region = "330102".into();
+    let own = record("f2", "TF-2", &seller, &buyer, 1.0, Some(2.0));
+    let body = serde_json::to_vec(&[foreign.clone(), own]).expect("json");
+    let r = json_of(import(&app, &w.key_a, "format=json&mode=best_effort", body).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["flagged"].as_u64()), (Some(2), Some(1)), "{r}");
+    let a_id = w.a["id"].as_str().expect("id");
+    let res =
+        w.reviewer.put(&app, &format!("/api/v1/ingest/policies/{a_id}"), json!({"unknown_reference": "reject"})).await;
+    assert_eq!(res.status(), 200);
+    foreign.id = "f3".into();
+    foreign.product.trace_code = "TF-3".into();
+    let body = serde_json::to_vec(&[foreign]).expect("json");
+    let r = json_of(import(&app, &w.key_a, "format=json&mode=best_effort", body).await, 200).await;
+    assert_eq!(r["rejected"], 1, "{r}");
+    assert_eq!(r["rejections"][0]["field"], "from.code", "{r}");
+    assert!(r["rejections"][0]["reason"].as_str().expect("reason").contains("another tenant"), "{r}");
+}
+both_backends!(reporting_for_another_tenants_entity_is_flagged_or_refused);

@@ -416,7 +416,8 @@ pub enum ProductRegistered {
     DuplicateClaim {
         /// The change awaiting review.
         change_id: String,
-        /// The existing product.
+        /// The existing product: another tenant's, so its id is never sent to the claimant.
+        #[serde(skip_serializing)]
         product_id: String,
     },
 }
