@@ -167,6 +167,18 @@ fn unmappable(index: u64, event: &Value, why_zh: &str, why_en: &str) -> DecodeEr
 
 /// The records of one event (or why it has none).
 pub fn map_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeError>> {
+    if event.get("errorDeclaration").is_some() {
+        // A retraction must never read as the event itself, in force again. Until retractions
+        // map to corrections, the sender is told plainly that this one was not applied.
+        return vec![Err(DecodeError {
+            code: "epcis_error_declaration",
+            message: format!(
+                "第{index}个EPCIS事件是错误声明（errorDeclaration），本节点暂不据此撤回记录；请发送更正记录（corrects） / EPCIS event {index} is an error declaration, which this node does not apply yet; send a correction (corrects) instead"
+            ),
+            index: Some(index),
+            fatal: false,
+        })];
+    }
     if let Some(own) = event.get("tn:record") {
         return vec![serde_json::from_value(own.clone()).map_err(|e| DecodeError {
             code: "epcis_record",
