@@ -23,13 +23,68 @@ use crate::error::{AppError, AppResult};
 pub enum Purpose {
     /// MACs of the audit checkpoints kept outside the database.
     AuditCheckpoints,
+    /// Encryption of secrets the database keeps (TOTP secrets, webhook signing secrets).
+    SecretsAtRest,
 }
 
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::AuditCheckpoints => b"tracenode/audit-checkpoints/v1",
+            Purpose::SecretsAtRest => b"tracenode/secrets-at-rest/v1",
         }
+    }
+}
+
+/// The prefix of a sealed value: version and cipher, then IV, ciphertext and tag in hex.
+const SEALED: &str = "sealed:v1:aes-256-gcm:";
+
+/// Seals and opens the secrets the database keeps, with AES-256-GCM under the node key's
+/// [`Purpose::SecretsAtRest`] subkey. Someone who reads the database (or a backup of it) sees
+/// `sealed:v1:…`, not the secret. A value without the prefix was stored before sealing: it is
+/// read as it is and sealed when next written.
+#[derive(Clone)]
+pub struct Sealer([u8; 32]);
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(…)")
+    }
+}
+
+impl Sealer {
+    /// The sealer of `key`.
+    pub fn new(key: &NodeKey) -> Sealer {
+        Sealer(key.subkey(Purpose::SecretsAtRest))
+    }
+
+    /// Seals `plain`.
+    pub fn seal(&self, plain: &str) -> AppResult<String> {
+        let mut iv = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut iv);
+        let mut tag = [0u8; 16];
+        let cipher = openssl::symm::Cipher::aes_256_gcm();
+        let sealed =
+            openssl::symm::encrypt_aead(cipher, &self.0, Some(&iv), SEALED.as_bytes(), plain.as_bytes(), &mut tag)
+                .map_err(AppError::internal)?;
+        Ok(format!("{SEALED}{}:{}:{}", hex::encode(iv), hex::encode(sealed), hex::encode(tag)))
+    }
+
+    /// Opens a stored value (a value stored before sealing is returned as it is).
+    pub fn open(&self, stored: &str) -> AppResult<String> {
+        let Some(rest) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
+        let broken = || AppError::internal("a sealed secret does not open: altered, or sealed under another node key");
+        let parts: Vec<&str> = rest.split(':').collect();
+        let [iv, data, tag] = parts.as_slice() else { return Err(broken()) };
+        let (iv, data, tag) = (
+            hex::decode(iv).map_err(|_| broken())?,
+            hex::decode(data).map_err(|_| broken())?,
+            hex::decode(tag).map_err(|_| broken())?,
+        );
+        let cipher = openssl::symm::Cipher::aes_256_gcm();
+        let plain = openssl::symm::decrypt_aead(cipher, &self.0, Some(&iv), SEALED.as_bytes(), &data, &tag)
+            .map_err(|_| broken())?;
+        String::from_utf8(plain).map_err(|_| broken())
     }
 }
 
@@ -119,5 +174,16 @@ mod tests {
         assert!(mac_matches(&key, b"row", &tag));
         assert!(!mac_matches(&key, b"rox", &tag));
         assert!(!mac_matches(&key, b"row", "zz"));
+        let sealer = Sealer::new(&a);
+        let sealed = sealer.seal("JBSWY3DPEHPK3PXP").expect("seal");
+        assert!(sealed.starts_with("sealed:v1:") && !sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_ne!(sealed, sealer.seal("JBSWY3DPEHPK3PXP").expect("seal"), "a fresh IV each time");
+        assert_eq!(sealer.open(&sealed).expect("open"), "JBSWY3DPEHPK3PXP");
+        assert_eq!(sealer.open("legacy-plain").expect("legacy"), "legacy-plain");
+        let last = if sealed.ends_with('0') { '1' } else { '0' };
+        let altered = format!("{}{last}", &sealed[..sealed.len() - 1]);
+        assert!(sealer.open(&altered).is_err());
+        let other = NodeKey::load_or_create(&dir.path().join("other.key")).expect("other");
+        assert!(Sealer::new(&other).open(&sealed).is_err(), "another node's key opens nothing");
     }
 }

@@ -127,8 +127,10 @@ pub async fn change_password(
 #[get("/api/v1/auth/totp")]
 pub async fn totp_enrolment(state: web::Data<AppState>, p: PendingSession) -> AppResult<HttpResponse> {
     let issuer = state.config.node.name.clone();
+    let sealer = state.config.sealer()?;
     let s = p.session.clone();
-    let (secret, otpauth_uri) = state.db.transaction(move |conn| signin::totp_enrolment(conn, &s, &issuer)).await?;
+    let (secret, otpauth_uri) =
+        state.db.transaction(move |conn| signin::totp_enrolment(conn, &sealer, &s, &issuer)).await?;
     Ok(HttpResponse::Ok().json(TotpEnrolment { secret, otpauth_uri }))
 }
 
@@ -143,9 +145,10 @@ pub async fn totp_submit(
 ) -> AppResult<HttpResponse> {
     check_header_csrf(&req, &p)?;
     let cfg = state.config.auth.clone();
+    let sealer = state.config.sealer()?;
     let s = p.session.clone();
     let code = body.into_inner().code;
-    state.db.transaction(move |conn| signin::totp_submit(conn, &cfg, &p.audit, &s, &code)).await??;
+    state.db.transaction(move |conn| signin::totp_submit(conn, &cfg, &sealer, &p.audit, &s, &code)).await??;
     Ok(HttpResponse::Ok().json(SignInState { next: "active".into(), csrf_token: p.session.csrf_token.clone() }))
 }
 

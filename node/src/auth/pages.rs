@@ -167,8 +167,9 @@ async fn totp_page_for(state: &AppState, p: &PendingSession, error: String) -> A
     let enrolling = p.session.stage == Stage::TotpEnrol;
     let (secret, uri) = if enrolling {
         let issuer = state.config.node.name.clone();
+        let sealer = state.config.sealer()?;
         let s = p.session.clone();
-        state.db.transaction(move |conn| signin::totp_enrolment(conn, &s, &issuer)).await?
+        state.db.transaction(move |conn| signin::totp_enrolment(conn, &sealer, &s, &issuer)).await?
     } else {
         (String::new(), String::new())
     };
@@ -209,9 +210,10 @@ pub async fn totp_submit(
         return Ok(see_other(stage_path(p.session.stage)));
     }
     let cfg = state.config.auth.clone();
+    let sealer = state.config.sealer()?;
     let s = p.session.clone();
     let audit = p.audit.clone();
-    match state.db.transaction(move |conn| signin::totp_submit(conn, &cfg, &audit, &s, &form.code)).await? {
+    match state.db.transaction(move |conn| signin::totp_submit(conn, &cfg, &sealer, &audit, &s, &form.code)).await? {
         Ok(()) => Ok(see_other("/")),
         Err(e) => {
             let html = totp_page_for(&state, &p, e.detail_zh).await?.render().map_err(AppError::internal)?;

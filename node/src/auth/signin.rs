@@ -28,6 +28,7 @@ use crate::db::schema::{password_history, users};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ids::UserId;
+use crate::keys::Sealer;
 use crate::users::accounts::{self, UserRecord};
 use crate::users::permission::builtin;
 use crate::users::roles;
@@ -243,17 +244,22 @@ pub fn change_password(
 
 /// The secret and enrolment URI for an account in the TOTP enrolment stage (created on first
 /// call and kept until confirmed).
-pub fn totp_enrolment(conn: &mut DbConnection, s: &Session, issuer: &str) -> AppResult<(String, String)> {
+pub fn totp_enrolment(
+    conn: &mut DbConnection,
+    sealer: &Sealer,
+    s: &Session,
+    issuer: &str,
+) -> AppResult<(String, String)> {
     let record = accounts::record_by_id(conn, &s.user_id)?;
     if record.totp_enabled {
         return Err(AppError::conflict("双因子认证已启用", "TOTP is already enrolled"));
     }
     let secret = match record.totp_secret {
-        Some(secret) => secret,
+        Some(stored) => sealer.open(&stored)?,
         None => {
             let secret = totp::generate_secret();
             diesel::update(users::table.filter(users::id.eq(&record.id)))
-                .set(users::totp_secret.eq(Some(&secret)))
+                .set(users::totp_secret.eq(Some(sealer.seal(&secret)?)))
                 .execute(conn)?;
             secret
         }
@@ -267,6 +273,7 @@ pub fn totp_enrolment(conn: &mut DbConnection, s: &Session, issuer: &str) -> App
 pub fn totp_submit(
     conn: &mut DbConnection,
     cfg: &AuthSection,
+    sealer: &Sealer,
     ctx: &AuditContext,
     s: &Session,
     code: &str,
@@ -274,7 +281,7 @@ pub fn totp_submit(
     let record = accounts::record_by_id(conn, &s.user_id)?;
     let enrolling = s.stage == Stage::TotpEnrol;
     let action = if enrolling { "auth.totp_enrol" } else { "auth.second_factor" };
-    let Some(secret) = record.totp_secret.clone() else {
+    let Some(secret) = record.totp_secret.as_deref().map(|stored| sealer.open(stored)).transpose()? else {
         return Ok(Err(AppError::invalid("code", "尚未生成双因子密钥", "no TOTP secret has been issued")));
     };
     if record.locked_until.is_some_and(|t| t > crate::db::now()) {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use database_url::{Backend, DatabaseUrl};
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::region::{RegionCode, RegionLevel};
 
 /// The tier a node serves.
@@ -130,6 +130,9 @@ pub struct Config {
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The node's key, read from `security.key_file` when first needed.
+    #[serde(skip)]
+    node_key: std::sync::OnceLock<crate::keys::NodeKey>,
 }
 
 /// `[node]`: the identity of this deployment.
@@ -598,6 +601,20 @@ impl Config {
         }
         self.mail.validate()?;
         self.federation.validate()
+    }
+
+    /// The node's key (`security.key_file`), read or created once.
+    pub fn node_key(&self) -> AppResult<&crate::keys::NodeKey> {
+        if let Some(key) = self.node_key.get() {
+            return Ok(key);
+        }
+        let key = crate::keys::NodeKey::load_or_create(&self.resolve(&self.security.key_file))?;
+        Ok(self.node_key.get_or_init(|| key))
+    }
+
+    /// The sealer of secrets at rest, under the node's key.
+    pub fn sealer(&self) -> AppResult<crate::keys::Sealer> {
+        Ok(crate::keys::Sealer::new(self.node_key()?))
     }
 
     /// Resolves a path from the configuration against the config directory.

@@ -35,8 +35,9 @@ pub async fn create(
     let ctx = caller.audit();
     let c = body.into_inner();
     let targets = super::target::TargetPolicy::new(&state.config.alerts.webhook_allowed_ranges);
+    let sealer = state.config.sealer()?;
     Ok(HttpResponse::Created()
-        .json(state.db.transaction(move |conn| channels::create(conn, &ctx, &targets, &c)).await?))
+        .json(state.db.transaction(move |conn| channels::create(conn, &ctx, &targets, &sealer, &c)).await?))
 }
 
 /// Deletes a channel and its undelivered notifications, with an audit row.

@@ -66,7 +66,7 @@ pub struct Channel {
     pub created_by: String,
     /// When (UTC).
     pub created_at: chrono::NaiveDateTime,
-    /// The webhook's signing secret.
+    /// The webhook's signing secret, as stored: sealed under the node's key.
     #[serde(skip)]
     pub secret: Option<String>,
 }
@@ -171,7 +171,13 @@ fn check(conn: &mut DbConnection, targets: &TargetPolicy, c: &NewChannel) -> App
 }
 
 /// Makes a channel, with an audit row.
-pub fn create(conn: &mut DbConnection, ctx: &AuditContext, targets: &TargetPolicy, c: &NewChannel) -> AppResult<Made> {
+pub fn create(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    targets: &TargetPolicy,
+    sealer: &crate::keys::Sealer,
+    c: &NewChannel,
+) -> AppResult<Made> {
     let kind = check(conn, targets, c)?;
     let secret = (kind == ChannelKind::Webhook).then(|| {
         let mut bytes = [0u8; 24];
@@ -185,7 +191,7 @@ pub fn create(conn: &mut DbConnection, ctx: &AuditContext, targets: &TargetPolic
             notify_channels::name.eq(c.name.trim()),
             notify_channels::kind.eq(kind.as_str()),
             notify_channels::target.eq(c.target.trim()),
-            notify_channels::secret.eq(&secret),
+            notify_channels::secret.eq(secret.as_deref().map(|s| sealer.seal(s)).transpose()?),
             notify_channels::tenant_id.eq(&c.tenant_id),
             notify_channels::enabled.eq(true),
             notify_channels::created_by.eq(&ctx.actor),

@@ -216,6 +216,7 @@ fn settle(conn: &mut DbConnection, due: &Due, outcome: &Result<(), String>, max_
 pub struct Dispatcher {
     mailer: Option<mail::Mailer>,
     targets: target::TargetPolicy,
+    sealer: crate::keys::Sealer,
     node: String,
     max_attempts: u32,
 }
@@ -226,6 +227,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             mailer: mail::Mailer::from_config(config)?,
             targets: target::TargetPolicy::new(&config.alerts.webhook_allowed_ranges),
+            sealer: config.sealer()?,
             node: config.node.region.as_str().to_owned(),
             max_attempts: config.alerts.max_attempts.max(1),
         })
@@ -241,7 +243,20 @@ impl Dispatcher {
                 }
             },
             ChannelKind::Webhook => {
-                webhook::post(&self.targets, &due.channel, &due.id, &due.topic, &self.node, &due.payload).await
+                let secret = match due.channel.secret.as_deref().map(|s| self.sealer.open(s)).transpose() {
+                    Ok(secret) => secret,
+                    Err(e) => return Err(e.detail_en),
+                };
+                webhook::post(
+                    &self.targets,
+                    &due.channel,
+                    secret.as_deref(),
+                    &due.id,
+                    &due.topic,
+                    &self.node,
+                    &due.payload,
+                )
+                .await
             }
         }
     }

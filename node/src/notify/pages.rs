@@ -109,7 +109,8 @@ pub async fn create(
     };
     let ctx = caller.audit();
     let targets = super::target::TargetPolicy::new(&state.config.alerts.webhook_allowed_ranges);
-    match state.db.transaction(move |conn| channels::create(conn, &ctx, &targets, &c)).await {
+    let sealer = state.config.sealer()?;
+    match state.db.transaction(move |conn| channels::create(conn, &ctx, &targets, &sealer, &c)).await {
         Ok(made) => {
             let o = Outcome {
                 notice: format!("通知渠道“{}”已添加。", made.channel.name),

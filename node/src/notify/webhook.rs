@@ -20,9 +20,11 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// POSTs `payload` to the channel, at the address `targets` checked, following no redirect.
+#[allow(clippy::too_many_arguments)]
 pub async fn post(
     targets: &super::target::TargetPolicy,
     channel: &Channel,
+    secret: Option<&str>,
     delivery: &str,
     topic: &str,
     node: &str,
@@ -42,7 +44,7 @@ pub async fn post(
         .header("X-Tracenode-Delivery", delivery)
         .header("X-Tracenode-Node", node)
         .body(payload.to_owned());
-    if let Some(secret) = &channel.secret {
+    if let Some(secret) = secret {
         req = req.header("X-Tracenode-Signature", signature(secret, payload.as_bytes()));
     }
     let res = req.send().await.map_err(|e| format!("无法连接 / cannot reach: {e}"))?;

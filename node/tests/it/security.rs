@@ -645,3 +645,37 @@ async fn reporting_for_another_tenants_entity_is_flagged_or_refused(app: TestApp
     assert!(r["rejections"][0]["reason"].as_str().expect("reason").contains("another tenant"), "{r}");
 }
 both_backends!(reporting_for_another_tenants_entity_is_flagged_or_refused);
+
+/// TOTP and webhook secrets are sealed under the node's key: the database (or a copy of it)
+/// shows neither.
+async fn secrets_are_sealed_at_rest(app: TestApp) {
+    use diesel::prelude::*;
+    use tracenode::db::schema::{notify_channels, users};
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    let totp = sys.secret.clone().expect("the administrator enrolled TOTP");
+    let reviewer = app.staff(&sys, &sec, "seal.check", None).await;
+    let made: Value = reviewer
+        .post(
+            &app,
+            "/api/v1/notify/channels",
+            json!({"name": "回调", "kind": "webhook", "target": "https://hooks.example.com/hook"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let webhook = made["secret"].as_str().expect("shown once at creation").to_owned();
+    let mut conn = app.db.conn().expect("conn");
+    let stored_totp: Option<String> =
+        users::table.filter(users::username.eq("sysadmin")).select(users::totp_secret).first(&mut *conn).expect("totp");
+    let stored_hook: Option<String> =
+        notify_channels::table.select(notify_channels::secret).first(&mut *conn).expect("secret");
+    for (stored, plain) in [(stored_totp, totp), (stored_hook, webhook)] {
+        let stored = stored.expect("stored");
+        assert!(stored.starts_with("sealed:v1:aes-256-gcm:"), "{stored}");
+        assert!(!stored.contains(&plain));
+        assert_eq!(app.config.sealer().expect("sealer").open(&stored).expect("opens"), plain);
+    }
+}
+both_backends!(secrets_are_sealed_at_rest);
