@@ -679,3 +679,34 @@ async fn secrets_are_sealed_at_rest(app: TestApp) {
     }
 }
 both_backends!(secrets_are_sealed_at_rest);
+
+/// Every test the controls matrix of `docs/security.md` names exists, so the matrix cannot
+/// claim a check that is not there.
+#[test]
+fn the_controls_matrix_names_only_tests_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let matrix = std::fs::read_to_string(root.join("docs/security.md")).expect("docs/security.md");
+    let mut sources = String::new();
+    let mut dirs = vec![root.join("node/src"), root.join("node/tests"), root.join("adapters"), root.join("federation")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(&path).expect("source"));
+            }
+        }
+    }
+    let mut named = 0;
+    for row in matrix.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| GB/T") && !l.starts_with("|---")) {
+        let tests = row.trim_end_matches('|').rsplit('|').next().expect("last column");
+        for name in tests.split('`').skip(1).step_by(2) {
+            let last = name.rsplit("::").next().expect("name");
+            let found = sources.contains(&format!("fn {last}(")) || sources.contains(&format!("mod {last} "));
+            assert!(found, "docs/security.md names {name}, which is no test");
+            named += 1;
+        }
+    }
+    assert!(named > 30, "the matrix names {named} tests");
+}
