@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::anchor::{Anchored, Checkpoint};
 
 use crate::db::schema::audit_log;
 use crate::db::{self, DbConnection};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The hash before the first row.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -49,13 +49,86 @@ pub struct AuditRow {
     pub prev_hash: String,
     /// Hash of this row.
     pub hash: String,
+    /// The digest the row was hashed with: `sha256` or `sm3`.
+    pub digest: String,
 }
 
-/// The digest of a row given its predecessor's hash. SHA-256 today; the chain records no
-/// algorithm yet because there is only one (SM3 will add a column when it arrives).
+/// The digests a chain may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Digest {
+    /// SHA-256.
+    Sha256,
+    /// SM3 (GB/T 32905), through OpenSSL.
+    Sm3,
+}
+
+impl Digest {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Digest::Sha256 => "sha256",
+            Digest::Sm3 => "sm3",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Digest> {
+        match s {
+            "sha256" => Some(Digest::Sha256),
+            "sm3" => Some(Digest::Sm3),
+            _ => None,
+        }
+    }
+}
+
+/// A running hash in one of the [`Digest`]s.
+enum Hasher {
+    Sha256(Sha256),
+    Sm3(openssl::hash::Hasher),
+}
+
+impl Hasher {
+    fn new(d: Digest) -> AppResult<Hasher> {
+        Ok(match d {
+            Digest::Sha256 => Hasher::Sha256(Sha256::new()),
+            Digest::Sm3 => Hasher::Sm3(
+                openssl::hash::Hasher::new(openssl::hash::MessageDigest::sm3()).map_err(AppError::internal)?,
+            ),
+        })
+    }
+
+    fn update(&mut self, bytes: &[u8]) -> AppResult<()> {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sm3(h) => h.update(bytes).map_err(AppError::internal)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> AppResult<String> {
+        Ok(match self {
+            Hasher::Sha256(h) => hex::encode(h.finalize()),
+            Hasher::Sm3(mut h) => hex::encode(h.finish().map_err(AppError::internal)?),
+        })
+    }
+}
+
+/// The hash of a row given its predecessor's hash, in the row's own digest (an unknown digest
+/// hashes to nothing any row holds). Rows in SM3 also hash the digest's name, so a row cannot
+/// be passed off as hashed in the other digest.
 pub fn chain_hash(prev_hash: &str, row: &AuditRow) -> String {
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
+    let Some(digest) = Digest::parse(&row.digest) else { return String::from("unknown digest") };
+    hash_fields(digest, prev_hash, row).unwrap_or_default()
+}
+
+fn hash_fields(digest: Digest, prev_hash: &str, row: &AuditRow) -> AppResult<String> {
+    let mut h = Hasher::new(digest)?;
+    h.update(prev_hash.as_bytes())?;
+    if digest != Digest::Sha256 {
+        h.update(&[0x1f])?;
+        h.update(digest.as_str().as_bytes())?;
+    }
     for field in [
         row.seq.to_string(),
         row.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
@@ -69,26 +142,33 @@ pub fn chain_hash(prev_hash: &str, row: &AuditRow) -> String {
         row.correlation_id.clone(),
         row.detail.clone(),
     ] {
-        h.update([0x1f]);
-        h.update(field.as_bytes());
+        h.update(&[0x1f])?;
+        h.update(field.as_bytes())?;
     }
-    hex::encode(h.finalize())
+    h.finish()
 }
 
 /// Appends a row to the chain inside the caller's transaction; returns its sequence number.
-/// `row.seq`, `row.at`, `row.prev_hash` and `row.hash` are filled in here.
+/// `row.seq`, `row.at`, `row.prev_hash` and `row.hash` are filled in here, and `row.digest`
+/// when empty: a row continues in the digest of the row before it (SHA-256 for the first).
 pub fn append(conn: &mut DbConnection, mut row: AuditRow) -> AppResult<i64> {
     db::lock_audit_chain(conn)?;
-    let head: Option<(i64, String)> = audit_log::table
-        .select((audit_log::seq, audit_log::hash))
+    let head: Option<(i64, String, String)> = audit_log::table
+        .select((audit_log::seq, audit_log::hash, audit_log::digest))
         .order(audit_log::seq.desc())
         .first(conn)
         .optional()?;
-    let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let (prev_seq, prev_hash, prev_digest) =
+        head.unwrap_or((0, GENESIS_HASH.to_owned(), Digest::Sha256.as_str().to_owned()));
     row.seq = prev_seq + 1;
     row.at = db::now();
     row.prev_hash = prev_hash;
-    row.hash = chain_hash(&row.prev_hash, &row);
+    if row.digest.is_empty() {
+        row.digest = prev_digest;
+    }
+    let digest =
+        Digest::parse(&row.digest).ok_or_else(|| AppError::internal(format!("unknown digest {}", row.digest)))?;
+    row.hash = hash_fields(digest, &row.prev_hash, &row)?;
     diesel::insert_into(audit_log::table).values(&row).execute(conn)?;
     Ok(row.seq)
 }
@@ -286,4 +366,44 @@ fn against_checkpoint(conn: &mut DbConnection, c: &Checkpoint) -> AppResult<(&'s
             ),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sm3_is_the_gb_t_32905_digest() {
+        // GB/T 32905-2016, example 1: SM3("abc").
+        let mut h = Hasher::new(Digest::Sm3).expect("sm3");
+        h.update(b"abc").expect("update");
+        assert_eq!(h.finish().expect("finish"), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+    }
+
+    #[test]
+    fn a_row_hashes_in_its_own_digest() {
+        let mut row = AuditRow {
+            seq: 1,
+            at: chrono::NaiveDateTime::default(),
+            actor: "cli".into(),
+            actor_role: "operator".into(),
+            tenant_id: None,
+            source_ip: "local".into(),
+            action: "x".into(),
+            object: "y".into(),
+            outcome: "success".into(),
+            correlation_id: "c".into(),
+            detail: "{}".into(),
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+            digest: "sha256".into(),
+        };
+        let sha = chain_hash(GENESIS_HASH, &row);
+        row.digest = "sm3".into();
+        let sm3 = chain_hash(GENESIS_HASH, &row);
+        assert_eq!((sha.len(), sm3.len()), (64, 64));
+        assert_ne!(sha, sm3);
+        row.digest = "md5".into();
+        assert_eq!(chain_hash(GENESIS_HASH, &row).len(), "unknown digest".len());
+    }
 }

@@ -23,6 +23,43 @@ pub use chain::{AuditRow, Verification};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
+/// Makes `wanted` the chain's digest from the next row on: if the head is in another digest, a
+/// row `audit.digest` in the new digest records the change (it links to the head like any
+/// other, so the switch is itself on the chain). Does nothing when the chain already uses it.
+pub fn use_digest(conn: &mut DbConnection, wanted: chain::Digest) -> AppResult<()> {
+    use diesel::prelude::*;
+    let head: Option<String> = crate::db::schema::audit_log::table
+        .select(crate::db::schema::audit_log::digest)
+        .order(crate::db::schema::audit_log::seq.desc())
+        .first(conn)
+        .optional()?;
+    let current = head.as_deref().and_then(chain::Digest::parse).unwrap_or(chain::Digest::Sha256);
+    if current == wanted {
+        return Ok(());
+    }
+    let ctx = AuditContext::system();
+    chain::append(
+        conn,
+        AuditRow {
+            seq: 0,
+            at: crate::db::now(),
+            actor: ctx.actor.clone(),
+            actor_role: ctx.actor_role.clone(),
+            tenant_id: None,
+            source_ip: ctx.source_ip.clone(),
+            action: "audit.digest".into(),
+            object: "audit_log".into(),
+            outcome: Outcome::Success.as_str().into(),
+            correlation_id: ctx.correlation_id.clone(),
+            detail: serde_json::json!({"from": current.as_str(), "to": wanted.as_str()}).to_string(),
+            prev_hash: String::new(),
+            hash: String::new(),
+            digest: wanted.as_str().into(),
+        },
+    )?;
+    Ok(())
+}
+
 /// Verifies the chain against its anchors and records that it was verified (the outcome in
 /// the row's detail), in the caller's transaction.
 pub fn verify_recorded(
@@ -127,6 +164,7 @@ pub fn record(
             detail: detail.to_string(),
             prev_hash: String::new(),
             hash: String::new(),
+            digest: String::new(),
         },
     )
 }

@@ -215,6 +215,9 @@ pub struct SecuritySection {
     /// Checkpoints kept in the file; older lines are dropped (the newest anchors every row
     /// before it).
     pub audit_checkpoints_kept: usize,
+    /// The digest of new audit rows: `sha256` or `sm3` (GB/T 32905). Each row records its
+    /// own, so a chain that changes digest verifies throughout.
+    pub audit_digest: crate::audit::chain::Digest,
 }
 
 impl Default for SecuritySection {
@@ -224,6 +227,7 @@ impl Default for SecuritySection {
             audit_checkpoints_file: PathBuf::from("audit/checkpoints.log"),
             audit_checkpoint_seconds: 10,
             audit_checkpoints_kept: 10_000,
+            audit_digest: crate::audit::chain::Digest::Sha256,
         }
     }
 }

@@ -127,6 +127,7 @@ diesel::table! {
         detail -> Text,
         prev_hash -> Text,
         hash -> Text,
+        digest -> Text,
     }
 }
 

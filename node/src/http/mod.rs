@@ -250,6 +250,7 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let federation = crate::federation::Federation::load(&config, &db)?;
     let anchors = Arc::new(crate::audit::anchor::Anchors::open(&config)?);
     crate::audit::anchor::check_at_start(&db, &anchors)?;
+    db.transaction_sync(|conn| crate::audit::use_digest(conn, config.security.audit_digest))?;
     let state = web::Data::new(AppState {
         config: config.clone(),
         db,

@@ -277,3 +277,48 @@ async fn dropped_triggers_and_forged_checkpoints_show(app: TestApp) {
     assert_eq!(v.code.as_deref(), Some("checkpoint_forged"), "{v:?}");
 }
 both_backends!(dropped_triggers_and_forged_checkpoints_show);
+
+/// With `security.audit_digest = "sm3"` the chain continues in SM3 from a recorded switch,
+/// verifies throughout, and a tampered SM3 row is named like any other.
+async fn an_sm3_chain_verifies_and_shows_tampering(app: TestApp) {
+    use diesel::prelude::*;
+    use tracenode::db::schema::audit_log;
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    let digests: Vec<(i64, String, String)> = {
+        let mut conn = app.db.conn().expect("conn");
+        audit_log::table
+            .select((audit_log::seq, audit_log::action, audit_log::digest))
+            .order(audit_log::seq.asc())
+            .load(&mut *conn)
+            .expect("rows")
+    };
+    let switch = digests.iter().position(|(_, action, _)| action == "audit.digest").expect("the switch is a row");
+    assert!(digests[..switch].iter().all(|(_, _, d)| d == "sha256"), "rows before the switch: {digests:?}");
+    assert!(digests[switch..].iter().all(|(_, _, d)| d == "sm3"), "rows from the switch on: {digests:?}");
+    let v = verify(&app);
+    assert!(v.intact(), "{v:?}");
+    let target = digests[switch + 2].0;
+    drop_guards(&app);
+    app.sql(&format!("UPDATE audit_log SET actor = 'someone-else' WHERE seq = {target}")).expect("tamper");
+    let v = verify(&app);
+    assert_eq!((v.first_broken_seq, v.code.as_deref()), (Some(target), Some("content_altered")), "{v:?}");
+}
+
+mod an_sm3_chain {
+    const SM3: &str = "[security]\naudit_digest = \"sm3\"";
+    #[test]
+    fn verifies_and_shows_tampering_sqlite() {
+        crate::support::run_test(async {
+            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Sqlite, SM3).await;
+            super::an_sm3_chain_verifies_and_shows_tampering(app).await
+        })
+    }
+    #[test]
+    fn verifies_and_shows_tampering_postgres() {
+        crate::support::run_test(async {
+            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Postgres, SM3).await;
+            super::an_sm3_chain_verifies_and_shows_tampering(app).await
+        })
+    }
+}
