@@ -36,44 +36,95 @@ impl Purpose {
     }
 }
 
-/// The prefix of a sealed value: version and cipher, then IV, ciphertext and tag in hex.
-const SEALED: &str = "sealed:v1:aes-256-gcm:";
+/// The ciphers secrets at rest may be sealed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SecretCipher {
+    /// AES-256-GCM.
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+    /// SM4 (GB/T 32907) in CTR mode, authenticated with HMAC-SM3 over the header, IV and
+    /// ciphertext (encrypt-then-MAC), through OpenSSL.
+    #[serde(rename = "sm4")]
+    Sm4,
+}
 
-/// Seals and opens the secrets the database keeps, with AES-256-GCM under the node key's
-/// [`Purpose::SecretsAtRest`] subkey. Someone who reads the database (or a backup of it) sees
-/// `sealed:v1:…`, not the secret. A value without the prefix was stored before sealing: it is
-/// read as it is and sealed when next written.
-#[derive(Clone)]
-pub struct Sealer([u8; 32]);
-
-impl std::fmt::Debug for Sealer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sealer(…)")
+impl SecretCipher {
+    fn prefix(self) -> &'static str {
+        match self {
+            SecretCipher::Aes256Gcm => "sealed:v1:aes-256-gcm:",
+            SecretCipher::Sm4 => "sealed:v1:sm4-ctr-hmac-sm3:",
+        }
     }
 }
 
+/// Seals and opens the secrets the database keeps, under the node key's
+/// [`Purpose::SecretsAtRest`] subkey, with the configured [`SecretCipher`]. Someone who reads
+/// the database (or a backup of it) sees `sealed:v1:…`, not the secret. Each value names its
+/// cipher, so values sealed before a change of cipher still open. A value without the prefix
+/// was stored before sealing: it is read as it is and sealed when next written.
+#[derive(Clone)]
+pub struct Sealer {
+    key: [u8; 32],
+    cipher: SecretCipher,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer").field("cipher", &self.cipher).finish_non_exhaustive()
+    }
+}
+
+fn broken() -> AppError {
+    AppError::internal("a sealed secret does not open: altered, or sealed under another node key")
+}
+
 impl Sealer {
-    /// The sealer of `key`.
-    pub fn new(key: &NodeKey) -> Sealer {
-        Sealer(key.subkey(Purpose::SecretsAtRest))
+    /// The sealer of `key`, sealing new values with `cipher`.
+    pub fn new(key: &NodeKey, cipher: SecretCipher) -> Sealer {
+        Sealer { key: key.subkey(Purpose::SecretsAtRest), cipher }
     }
 
     /// Seals `plain`.
     pub fn seal(&self, plain: &str) -> AppResult<String> {
-        let mut iv = [0u8; 12];
-        rand::rngs::OsRng.fill_bytes(&mut iv);
-        let mut tag = [0u8; 16];
-        let cipher = openssl::symm::Cipher::aes_256_gcm();
-        let sealed =
-            openssl::symm::encrypt_aead(cipher, &self.0, Some(&iv), SEALED.as_bytes(), plain.as_bytes(), &mut tag)
+        let prefix = self.cipher.prefix();
+        match self.cipher {
+            SecretCipher::Aes256Gcm => {
+                let mut iv = [0u8; 12];
+                rand::rngs::OsRng.fill_bytes(&mut iv);
+                let mut tag = [0u8; 16];
+                let cipher = openssl::symm::Cipher::aes_256_gcm();
+                let sealed = openssl::symm::encrypt_aead(
+                    cipher,
+                    &self.key,
+                    Some(&iv),
+                    prefix.as_bytes(),
+                    plain.as_bytes(),
+                    &mut tag,
+                )
                 .map_err(AppError::internal)?;
-        Ok(format!("{SEALED}{}:{}:{}", hex::encode(iv), hex::encode(sealed), hex::encode(tag)))
+                Ok(format!("{prefix}{}:{}:{}", hex::encode(iv), hex::encode(sealed), hex::encode(tag)))
+            }
+            SecretCipher::Sm4 => {
+                let mut iv = [0u8; 16];
+                rand::rngs::OsRng.fill_bytes(&mut iv);
+                let (enc, mac) = self.key.split_at(16);
+                let sealed = openssl::symm::encrypt(openssl::symm::Cipher::sm4_ctr(), enc, Some(&iv), plain.as_bytes())
+                    .map_err(AppError::internal)?;
+                let tag = sm3_mac(mac, prefix, &iv, &sealed)?;
+                Ok(format!("{prefix}{}:{}:{}", hex::encode(iv), hex::encode(sealed), hex::encode(tag)))
+            }
+        }
     }
 
-    /// Opens a stored value (a value stored before sealing is returned as it is).
+    /// Opens a stored value, whichever cipher sealed it (a value stored before sealing is
+    /// returned as it is).
     pub fn open(&self, stored: &str) -> AppResult<String> {
-        let Some(rest) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
-        let broken = || AppError::internal("a sealed secret does not open: altered, or sealed under another node key");
+        let Some((cipher, rest)) = [SecretCipher::Aes256Gcm, SecretCipher::Sm4]
+            .into_iter()
+            .find_map(|c| stored.strip_prefix(c.prefix()).map(|rest| (c, rest)))
+        else {
+            return Ok(stored.to_owned());
+        };
         let parts: Vec<&str> = rest.split(':').collect();
         let [iv, data, tag] = parts.as_slice() else { return Err(broken()) };
         let (iv, data, tag) = (
@@ -81,11 +132,38 @@ impl Sealer {
             hex::decode(data).map_err(|_| broken())?,
             hex::decode(tag).map_err(|_| broken())?,
         );
-        let cipher = openssl::symm::Cipher::aes_256_gcm();
-        let plain = openssl::symm::decrypt_aead(cipher, &self.0, Some(&iv), SEALED.as_bytes(), &data, &tag)
-            .map_err(|_| broken())?;
+        let plain = match cipher {
+            SecretCipher::Aes256Gcm => openssl::symm::decrypt_aead(
+                openssl::symm::Cipher::aes_256_gcm(),
+                &self.key,
+                Some(&iv),
+                cipher.prefix().as_bytes(),
+                &data,
+                &tag,
+            )
+            .map_err(|_| broken())?,
+            SecretCipher::Sm4 => {
+                let (enc, mac) = self.key.split_at(16);
+                let expected = sm3_mac(mac, cipher.prefix(), &iv, &data)?;
+                if !openssl::memcmp::eq(&expected, &tag) || expected.len() != tag.len() {
+                    return Err(broken());
+                }
+                openssl::symm::decrypt(openssl::symm::Cipher::sm4_ctr(), enc, Some(&iv), &data).map_err(|_| broken())?
+            }
+        };
         String::from_utf8(plain).map_err(|_| broken())
     }
+}
+
+/// HMAC-SM3 of the header, IV and ciphertext.
+fn sm3_mac(key: &[u8], prefix: &str, iv: &[u8], data: &[u8]) -> AppResult<Vec<u8>> {
+    let pkey = openssl::pkey::PKey::hmac(key).map_err(AppError::internal)?;
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sm3(), &pkey).map_err(AppError::internal)?;
+    for part in [prefix.as_bytes(), iv, data] {
+        signer.update(part).map_err(AppError::internal)?;
+    }
+    signer.sign_to_vec().map_err(AppError::internal)
 }
 
 /// The node's secret key.
@@ -174,16 +252,22 @@ mod tests {
         assert!(mac_matches(&key, b"row", &tag));
         assert!(!mac_matches(&key, b"rox", &tag));
         assert!(!mac_matches(&key, b"row", "zz"));
-        let sealer = Sealer::new(&a);
-        let sealed = sealer.seal("JBSWY3DPEHPK3PXP").expect("seal");
-        assert!(sealed.starts_with("sealed:v1:") && !sealed.contains("JBSWY3DPEHPK3PXP"));
-        assert_ne!(sealed, sealer.seal("JBSWY3DPEHPK3PXP").expect("seal"), "a fresh IV each time");
-        assert_eq!(sealer.open(&sealed).expect("open"), "JBSWY3DPEHPK3PXP");
-        assert_eq!(sealer.open("legacy-plain").expect("legacy"), "legacy-plain");
-        let last = if sealed.ends_with('0') { '1' } else { '0' };
-        let altered = format!("{}{last}", &sealed[..sealed.len() - 1]);
-        assert!(sealer.open(&altered).is_err());
         let other = NodeKey::load_or_create(&dir.path().join("other.key")).expect("other");
-        assert!(Sealer::new(&other).open(&sealed).is_err(), "another node's key opens nothing");
+        for (cipher, prefix) in
+            [(SecretCipher::Aes256Gcm, "sealed:v1:aes-256-gcm:"), (SecretCipher::Sm4, "sealed:v1:sm4-ctr-hmac-sm3:")]
+        {
+            let sealer = Sealer::new(&a, cipher);
+            let sealed = sealer.seal("JBSWY3DPEHPK3PXP").expect("seal");
+            assert!(sealed.starts_with(prefix) && !sealed.contains("JBSWY3DPEHPK3PXP"), "{sealed}");
+            assert_ne!(sealed, sealer.seal("JBSWY3DPEHPK3PXP").expect("seal"), "a fresh IV each time");
+            assert_eq!(sealer.open(&sealed).expect("open"), "JBSWY3DPEHPK3PXP");
+            assert_eq!(sealer.open("legacy-plain").expect("legacy"), "legacy-plain");
+            let last = if sealed.ends_with('0') { '1' } else { '0' };
+            let altered = format!("{}{last}", &sealed[..sealed.len() - 1]);
+            assert!(sealer.open(&altered).is_err(), "{cipher:?}: an altered value does not open");
+            assert!(Sealer::new(&other, cipher).open(&sealed).is_err(), "another node's key opens nothing");
+            let switched = if cipher == SecretCipher::Sm4 { SecretCipher::Aes256Gcm } else { SecretCipher::Sm4 };
+            assert_eq!(Sealer::new(&a, switched).open(&sealed).expect("after a change of cipher"), "JBSWY3DPEHPK3PXP");
+        }
     }
 }

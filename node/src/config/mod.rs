@@ -218,6 +218,9 @@ pub struct SecuritySection {
     /// The digest of new audit rows: `sha256` or `sm3` (GB/T 32905). Each row records its
     /// own, so a chain that changes digest verifies throughout.
     pub audit_digest: crate::audit::chain::Digest,
+    /// The cipher of secrets sealed at rest: `aes-256-gcm` or `sm4` (GB/T 32907, CTR with
+    /// HMAC-SM3). Each value names its cipher, so a change reads what was sealed before.
+    pub secret_cipher: crate::keys::SecretCipher,
 }
 
 impl Default for SecuritySection {
@@ -228,6 +231,7 @@ impl Default for SecuritySection {
             audit_checkpoint_seconds: 10,
             audit_checkpoints_kept: 10_000,
             audit_digest: crate::audit::chain::Digest::Sha256,
+            secret_cipher: crate::keys::SecretCipher::Aes256Gcm,
         }
     }
 }
@@ -618,7 +622,7 @@ impl Config {
 
     /// The sealer of secrets at rest, under the node's key.
     pub fn sealer(&self) -> AppResult<crate::keys::Sealer> {
-        Ok(crate::keys::Sealer::new(self.node_key()?))
+        Ok(crate::keys::Sealer::new(self.node_key()?, self.security.secret_cipher))
     }
 
     /// Resolves a path from the configuration against the config directory.

@@ -673,7 +673,11 @@ async fn secrets_are_sealed_at_rest(app: TestApp) {
         notify_channels::table.select(notify_channels::secret).first(&mut *conn).expect("secret");
     for (stored, plain) in [(stored_totp, totp), (stored_hook, webhook)] {
         let stored = stored.expect("stored");
-        assert!(stored.starts_with("sealed:v1:aes-256-gcm:"), "{stored}");
+        let prefix = match app.config.security.secret_cipher {
+            tracenode::keys::SecretCipher::Aes256Gcm => "sealed:v1:aes-256-gcm:",
+            tracenode::keys::SecretCipher::Sm4 => "sealed:v1:sm4-ctr-hmac-sm3:",
+        };
+        assert!(stored.starts_with(prefix), "{stored}");
         assert!(!stored.contains(&plain));
         assert_eq!(app.config.sealer().expect("sealer").open(&stored).expect("opens"), plain);
     }
@@ -709,4 +713,24 @@ fn the_controls_matrix_names_only_tests_that_exist() {
         }
     }
     assert!(named > 30, "the matrix names {named} tests");
+}
+
+/// The same with SM4 (`security.secret_cipher = "sm4"`): sealed, and the administrator's
+/// TOTP sign-in (which opens the secret) works.
+mod secrets_sealed_with_sm4 {
+    const SM4: &str = "[security]\nsecret_cipher = \"sm4\"";
+    #[test]
+    fn sqlite() {
+        crate::support::run_test(async {
+            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Sqlite, SM4).await;
+            super::secrets_are_sealed_at_rest(app).await
+        })
+    }
+    #[test]
+    fn postgres() {
+        crate::support::run_test(async {
+            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Postgres, SM4).await;
+            super::secrets_are_sealed_at_rest(app).await
+        })
+    }
 }
