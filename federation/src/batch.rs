@@ -1,4 +1,4 @@
-//! The batches a node sends its parent (DESIGN.md §6) and the signed files that carry them
+//! The batches a node sends its parent (docs/federation.md) and the signed files that carry them
 //! across networks without a live link.
 //!
 //! A [`Batch`] is a header and a body. The body is the kind's own JSON text; the header names

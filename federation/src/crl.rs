@@ -1,4 +1,4 @@
-//! Certificate revocation lists of a node's authority (DESIGN.md §6). The openssl bindings
+//! Certificate revocation lists of a node's authority (docs/federation.md). The openssl bindings
 //! have no CRL builder, so the list is written by rcgen, signed with the authority's own key
 //! and naming the authority exactly as its certificate does; openssl and rustls-webpki read
 //! it back.

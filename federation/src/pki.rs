@@ -2,7 +2,7 @@
 //!
 //! [`make_development_pki`] writes a node CA and a TLS server certificate for `localhost`,
 //! both named as development-only, so a fresh node serves HTTPS at once. Production nodes get
-//! their CA from their parent by enrolment (DESIGN.md §6).
+//! their CA from their parent by enrolment (docs/federation.md).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The PKI that mirrors the administrative tiers (DESIGN.md §6), with openssl.
+//! The PKI that mirrors the administrative tiers (docs/federation.md), with openssl.
 //!
 //! The national node's [`Authority`] is the root. Every other node makes a key and a
 //! [`Request`] naming its region; its parent's authority signs it into the child's CA

@@ -1,4 +1,4 @@
-//! Mutual TLS between nodes and for machine clients (rustls), DESIGN.md §6.
+//! Mutual TLS between nodes and for machine clients (rustls), docs/federation.md.
 //!
 //! The federation listener requires a client certificate that chains to the national root
 //! through the tier CAs, checked against every revocation list the node holds: a revoked

@@ -1,7 +1,7 @@
 //! Typed identifiers.
 //!
 //! Anything that may travel between nodes is keyed by an app-generated UUIDv7 in text form
-//! (DESIGN.md §3): auto-increment ids would collide across nodes. Each kind of id is its own
+//! (docs/architecture.md, "Storage"): auto-increment ids would collide across nodes. Each kind of id is its own
 //! type, so a user id can never be passed where a tenant id is meant. Ids parse from text
 //! (rejecting anything that is not a UUID) and are stored as text in both databases.
 

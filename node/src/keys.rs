@@ -200,9 +200,9 @@ impl NodeKey {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         if let Some(dir) = path.parent() {
-            crate::config::private_dir(dir)?;
+            crate::files::private_dir(dir)?;
         }
-        let mut file = crate::config::private_file(path).map_err(|e| io_error(path, e))?;
+        let mut file = crate::files::private_file(path).map_err(|e| io_error(path, e))?;
         file.write_all(hex::encode(key).as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io_error(path, e))?;
         tracing::info!(path = %path.display(), "node key created");
         Ok(NodeKey(key))

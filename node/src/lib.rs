@@ -16,6 +16,7 @@ pub mod console;
 pub mod db;
 pub mod error;
 pub mod federation;
+pub mod files;
 pub mod http;
 pub mod ids;
 pub mod ingest;

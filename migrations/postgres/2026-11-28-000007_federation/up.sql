@@ -1,4 +1,4 @@
--- Federation (DESIGN.md §6): the children a node has enrolled, the batches it sends its
+-- Federation (docs/federation.md): the children a node has enrolled, the batches it sends its
 -- parent and receives from its children, and what the roll-ups hold at the parent.
 
 -- Registrations forwarded from below keep the region of the node they were registered at.

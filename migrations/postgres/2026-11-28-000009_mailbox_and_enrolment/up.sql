@@ -1,4 +1,4 @@
--- The downward mailbox (DESIGN.md §6): what this node has for its children (the national
+-- The downward mailbox (docs/federation.md): what this node has for its children (the national
 -- catalogue, revocation lists, notices), in order; and what came down from its parent.
 CREATE TABLE federation_messages (
     seq BIGINT PRIMARY KEY NOT NULL,

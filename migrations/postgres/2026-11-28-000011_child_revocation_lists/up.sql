@@ -1,4 +1,4 @@
--- Revocation lists go up (DESIGN.md §6): a node keeps each list it publishes to send it to
+-- Revocation lists go up (docs/federation.md): a node keeps each list it publishes to send it to
 -- its parent, and a parent keeps the newest list of each child's CA, which its listener
 -- trusts alongside its own and those of the CAs above.
 ALTER TABLE crl_published ADD COLUMN pem TEXT;

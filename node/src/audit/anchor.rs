@@ -163,7 +163,7 @@ impl Anchors {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(dir) = self.path.parent() {
             if !dir.exists() {
-                crate::config::private_dir(dir)?;
+                crate::files::private_dir(dir)?;
             }
         }
         let mut file = fs::OpenOptions::new()
@@ -181,7 +181,7 @@ impl Anchors {
         let lines: Vec<&str> = text.lines().collect();
         let keep = &lines[lines.len().saturating_sub(self.kept)..];
         let tmp = self.path.with_extension("log.tmp");
-        let mut file = crate::config::private_file(&tmp).map_err(|e| io_error(&tmp, e))?;
+        let mut file = crate::files::private_file(&tmp).map_err(|e| io_error(&tmp, e))?;
         file.write_all(format!("{}\n", keep.join("\n")).as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| io_error(&tmp, e))?;

@@ -37,26 +37,10 @@ pub fn use_digest(conn: &mut DbConnection, wanted: chain::Digest) -> AppResult<(
     if current == wanted {
         return Ok(());
     }
-    let ctx = AuditContext::system();
-    chain::append(
-        conn,
-        AuditRow {
-            seq: 0,
-            at: crate::db::now(),
-            actor: ctx.actor.clone(),
-            actor_role: ctx.actor_role.clone(),
-            tenant_id: None,
-            source_ip: ctx.source_ip.clone(),
-            action: "audit.digest".into(),
-            object: "audit_log".into(),
-            outcome: Outcome::Success.as_str().into(),
-            correlation_id: ctx.correlation_id.clone(),
-            detail: serde_json::json!({"from": current.as_str(), "to": wanted.as_str()}).to_string(),
-            prev_hash: String::new(),
-            hash: String::new(),
-            digest: wanted.as_str().into(),
-        },
-    )?;
+    let detail = serde_json::json!({"from": current.as_str(), "to": wanted.as_str()});
+    let mut row = new_row(&AuditContext::system(), "audit.digest", "audit_log", Outcome::Success, detail);
+    row.digest = wanted.as_str().into();
+    chain::append(conn, row)?;
     Ok(())
 }
 
@@ -148,23 +132,25 @@ pub fn record(
     outcome: Outcome,
     detail: serde_json::Value,
 ) -> AppResult<i64> {
-    chain::append(
-        conn,
-        AuditRow {
-            seq: 0,
-            at: crate::db::now(),
-            actor: ctx.actor.clone(),
-            actor_role: ctx.actor_role.clone(),
-            tenant_id: ctx.tenant_id.clone(),
-            source_ip: ctx.source_ip.clone(),
-            action: action.to_owned(),
-            object: object.to_owned(),
-            outcome: outcome.as_str().to_owned(),
-            correlation_id: ctx.correlation_id.clone(),
-            detail: detail.to_string(),
-            prev_hash: String::new(),
-            hash: String::new(),
-            digest: String::new(),
-        },
-    )
+    chain::append(conn, new_row(ctx, action, object, outcome, detail))
+}
+
+/// A row for `append` to number, link and hash (in the chain's digest).
+fn new_row(ctx: &AuditContext, action: &str, object: &str, outcome: Outcome, detail: serde_json::Value) -> AuditRow {
+    AuditRow {
+        seq: 0,
+        at: crate::db::now(),
+        actor: ctx.actor.clone(),
+        actor_role: ctx.actor_role.clone(),
+        tenant_id: ctx.tenant_id.clone(),
+        source_ip: ctx.source_ip.clone(),
+        action: action.to_owned(),
+        object: object.to_owned(),
+        outcome: outcome.as_str().to_owned(),
+        correlation_id: ctx.correlation_id.clone(),
+        detail: detail.to_string(),
+        prev_hash: String::new(),
+        hash: String::new(),
+        digest: String::new(),
+    }
 }

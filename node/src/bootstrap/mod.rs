@@ -96,7 +96,7 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
         ));
     }
     // The data directory holds the database, keys and secrets: its owner's alone.
-    crate::config::private_dir(&opts.dir)?;
+    crate::files::private_dir(&opts.dir)?;
     let database_url = opts.database_url.clone().unwrap_or_else(|| "sqlite://data/tracenode.db".into());
     let listen = opts.listen.clone().unwrap_or_else(|| "127.0.0.1:8443".into());
     let text = format!(
@@ -117,7 +117,7 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
     let db = open_db(&config)?;
     let accounts = create_administrators(&db, &opts.admin_names)?;
     write_vendor_examples(&config.resolve(&config.ingest.vendors_dir))?;
-    crate::config::private_file(&config_path)
+    crate::files::private_file(&config_path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
         .map_err(|e| io_error(&config_path, e))?;
     Ok(Initialised { config_path, accounts })

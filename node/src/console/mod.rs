@@ -23,7 +23,7 @@ pub struct NavItem {
     pub built: bool,
 }
 
-/// The capabilities of a node (DESIGN.md §7), in navigation order.
+/// The capabilities of a node (docs/architecture.md), in navigation order.
 pub const CAPABILITIES: &[NavItem] = &[
     NavItem { href: "/registry", label: "主体与产品注册", built: true },
     NavItem { href: "/ingest", label: "数据接入与管理", built: true },

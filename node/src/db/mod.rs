@@ -1,6 +1,6 @@
 //! Storage: one diesel code path over SQLite and PostgreSQL.
 //!
-//! Rules this module keeps (DESIGN.md §3):
+//! Rules this module keeps (docs/architecture.md, "Storage"):
 //! - [`DbConnection`] is a `diesel::MultiConnection`; every query in the node is written once
 //!   against it. Where the backends differ, the difference is matched here and nowhere else.
 //! - diesel is blocking: all database work runs on tokio's blocking pool through
@@ -111,7 +111,7 @@ impl Db {
         let sqlite_file = url.sqlite_path(base_dir);
         if let Some(path) = &sqlite_file {
             if let Some(parent) = path.parent() {
-                crate::config::private_dir(parent).map_err(|e| {
+                crate::files::private_dir(parent).map_err(|e| {
                     AppError::invalid(
                         "storage.database_url",
                         format!("无法创建数据目录 {}：{}", parent.display(), e.detail_zh),

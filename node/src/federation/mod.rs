@@ -1,4 +1,4 @@
-//! Federation (联邦, DESIGN.md §6): this node among its parent and children.
+//! Federation (联邦, docs/federation.md): this node among its parent and children.
 //!
 //! - [`listener`]: the second, mutual-TLS listener; a caller is whoever its verified
 //!   certificate names ([`peer`]), and certificates and revocation lists are reloaded while it

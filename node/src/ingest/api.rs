@@ -199,9 +199,9 @@ async fn submit(
         return Ok(HttpResponse::Ok().json(receipt));
     }
     let dir = state.config.resolve(&cfg.spool_dir);
-    crate::config::private_dir(&dir)?;
+    crate::files::private_dir(&dir)?;
     let path = jobs::spool_path(&dir, &job.meta.id);
-    let mut file = std::io::BufWriter::new(crate::config::private_file(&path).map_err(AppError::internal)?);
+    let mut file = std::io::BufWriter::new(crate::files::private_file(&path).map_err(AppError::internal)?);
     let mut n = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AppError::with_detail(ErrorKind::MalformedBody, "请求体读取失败", e.to_string()));

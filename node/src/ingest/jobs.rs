@@ -122,7 +122,7 @@ pub fn enqueue(db: &Db, job: &Job, ctx: &AuditContext, body: &Path) -> AppResult
     let file = JobFile::of(job, ctx);
     let text = serde_json::to_vec(&file).map_err(AppError::internal)?;
     let path = job_file_path(body);
-    let mut f = crate::config::private_file(&path).map_err(AppError::internal)?;
+    let mut f = crate::files::private_file(&path).map_err(AppError::internal)?;
     f.write_all(&text).map_err(AppError::internal)?;
     f.sync_all().map_err(AppError::internal)?;
     std::fs::File::open(body).and_then(|b| b.sync_all()).map_err(AppError::internal)?;

@@ -1,5 +1,5 @@
 //! Ingestion (数据接入): a byte stream in any adapter's format becomes stored trace records
-//! and a receipt. DESIGN.md §5.
+//! and a receipt. docs/architecture.md, "Adapters and ingestion".
 //!
 //! The pipeline runs on two cores: one thread decodes and validates the next step of records
 //! (no database writes), while this one stores the step before — idempotently, with

@@ -1,4 +1,4 @@
-//! The node's place in the tier PKI (证书管理, DESIGN.md §6), kept as files in the node's
+//! The node's place in the tier PKI (证书管理, docs/federation.md), kept as files in the node's
 //! `pki/` folder: its CA certificate and key, the CA certificates above it, and the national
 //! root. The national node makes the root; every other node makes a request, its parent signs
 //! it into a bundle, and the node installs the bundle — over the network later, and today

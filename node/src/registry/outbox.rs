@@ -1,5 +1,5 @@
 //! The registry outbox: every approved change of an entity, product or device, in a gap-free
-//! sequence that the federation sends upward (DESIGN.md §6, `registrations` roll-up).
+//! sequence that the federation sends upward (docs/federation.md, `registrations` roll-up).
 //!
 //! The payload is the approved content with the source node, so a parent can apply it
 //! idempotently by (object, version). A parent appends what its children send up too, with

@@ -305,20 +305,4 @@ async fn an_sm3_chain_verifies_and_shows_tampering(app: TestApp) {
     assert_eq!((v.first_broken_seq, v.code.as_deref()), (Some(target), Some("content_altered")), "{v:?}");
 }
 
-mod an_sm3_chain {
-    const SM3: &str = "[security]\naudit_digest = \"sm3\"";
-    #[test]
-    fn verifies_and_shows_tampering_sqlite() {
-        crate::support::run_test(async {
-            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Sqlite, SM3).await;
-            super::an_sm3_chain_verifies_and_shows_tampering(app).await
-        })
-    }
-    #[test]
-    fn verifies_and_shows_tampering_postgres() {
-        crate::support::run_test(async {
-            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Postgres, SM3).await;
-            super::an_sm3_chain_verifies_and_shows_tampering(app).await
-        })
-    }
-}
+crate::both_backends_with!(an_sm3_chain_verifies_and_shows_tampering, "[security]\naudit_digest = \"sm3\"");

@@ -565,24 +565,11 @@ async fn a_trickled_body_is_cut_off(app: TestApp) {
     assert!(started.elapsed() < std::time::Duration::from_secs(15), "cut off after {:?}", started.elapsed());
 }
 
-mod a_trickled_body {
+crate::both_backends_with!(
+    a_trickled_body_is_cut_off,
     // The node's own limits, tightened: two seconds, then 4 KiB a second.
-    const LIMITS: &str = "body_idle_seconds = 2\nbody_min_bytes_per_second = 4096";
-    #[test]
-    fn is_cut_off_sqlite() {
-        crate::support::run_test(async {
-            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Sqlite, LIMITS).await;
-            super::a_trickled_body_is_cut_off(app).await
-        })
-    }
-    #[test]
-    fn is_cut_off_postgres() {
-        crate::support::run_test(async {
-            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Postgres, LIMITS).await;
-            super::a_trickled_body_is_cut_off(app).await
-        })
-    }
-}
+    "body_idle_seconds = 2\nbody_min_bytes_per_second = 4096"
+);
 
 /// Webhooks may not reach the node's own network unless the operator allows a range.
 async fn webhooks_cannot_reach_internal_addresses(app: TestApp) {
@@ -707,7 +694,9 @@ fn the_controls_matrix_names_only_tests_that_exist() {
         let tests = row.trim_end_matches('|').rsplit('|').next().expect("last column");
         for name in tests.split('`').skip(1).step_by(2) {
             let last = name.rsplit("::").next().expect("name");
-            let found = sources.contains(&format!("fn {last}(")) || sources.contains(&format!("mod {last} "));
+            let found = sources.contains(&format!("fn {last}("))
+                || sources.contains(&format!("mod {last} "))
+                || sources.contains(&format!("both_backends_with!({last},"));
             assert!(found, "docs/security.md names {name}, which is no test");
             named += 1;
         }
@@ -715,22 +704,6 @@ fn the_controls_matrix_names_only_tests_that_exist() {
     assert!(named > 30, "the matrix names {named} tests");
 }
 
-/// The same with SM4 (`security.secret_cipher = "sm4"`): sealed, and the administrator's
-/// TOTP sign-in (which opens the secret) works.
-mod secrets_sealed_with_sm4 {
-    const SM4: &str = "[security]\nsecret_cipher = \"sm4\"";
-    #[test]
-    fn sqlite() {
-        crate::support::run_test(async {
-            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Sqlite, SM4).await;
-            super::secrets_are_sealed_at_rest(app).await
-        })
-    }
-    #[test]
-    fn postgres() {
-        crate::support::run_test(async {
-            let app = crate::support::TestApp::spawn_with(crate::support::Backend::Postgres, SM4).await;
-            super::secrets_are_sealed_at_rest(app).await
-        })
-    }
-}
+// The same with SM4: sealed, and the administrator's TOTP sign-in (which opens the secret)
+// works.
+crate::both_backends_with!(secrets_sealed_with_sm4, secrets_are_sealed_at_rest, "[security]\nsecret_cipher = \"sm4\"");

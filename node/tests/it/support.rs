@@ -46,6 +46,34 @@ macro_rules! both_backends {
     };
 }
 
+/// Runs one behaviour on both backends on a node whose configuration ends with `$extra`
+/// (TOML): `both_backends_with!(name, EXTRA)`, or `both_backends_with!(module, name, EXTRA)`
+/// to run a behaviour a second time under another configuration.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($name:ident, $extra:expr) => {
+        $crate::both_backends_with!($name, $name, $extra);
+    };
+    ($module:ident, $name:ident, $extra:expr) => {
+        mod $module {
+            #[test]
+            fn sqlite() {
+                $crate::support::run_test(async {
+                    let app = $crate::support::TestApp::spawn_with($crate::support::Backend::Sqlite, $extra).await;
+                    super::$name(app).await
+                })
+            }
+            #[test]
+            fn postgres() {
+                $crate::support::run_test(async {
+                    let app = $crate::support::TestApp::spawn_with($crate::support::Backend::Postgres, $extra).await;
+                    super::$name(app).await
+                })
+            }
+        }
+    };
+}
+
 /// Runs one behaviour that starts its own node (it takes the backend) on both backends.
 #[macro_export]
 macro_rules! on_both_backends {
