@@ -306,3 +306,19 @@ async fn an_sm3_chain_verifies_and_shows_tampering(app: TestApp) {
 }
 
 crate::both_backends_with!(an_sm3_chain_verifies_and_shows_tampering, "[security]\naudit_digest = \"sm3\"");
+
+/// At start the node checks the append-only triggers and its newest checkpoint, and records
+/// what it finds wrong as a failed `audit.integrity` row.
+async fn the_node_checks_its_audit_chain_at_start(mut app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    assert_eq!(app.audit_count("audit.integrity", "failure"), 0);
+    match app.backend {
+        Backend::Sqlite => app.sql("DROP TRIGGER audit_log_no_update").expect("drop"),
+        Backend::Postgres => app.sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update").expect("drop"),
+    }
+    app.stop().await;
+    app.restart().await;
+    assert_eq!(app.audit_count("audit.integrity", "failure"), 1, "the missing trigger is on the record");
+}
+both_backends!(the_node_checks_its_audit_chain_at_start);
