@@ -65,6 +65,9 @@ pub enum Command {
     /// Four nodes — national, province, city, county — on loopback with generated data,
     /// enrolled and rolled up; prints where to sign in to each (联邦演示).
     Demo(crate::federation::demo::DemoArgs),
+    /// Seal a secret read from standard input under the node's key, for a setting such as
+    /// `mail.password`; prints the sealed text (加密配置中的密钥).
+    Seal,
 }
 
 /// `import` arguments.
@@ -235,6 +238,7 @@ fn dispatch(cli: Cli) -> AppResult<()> {
         Command::User(cmd) => user(&cli.config, cmd),
         Command::Tenant(cmd) => tenant(&cli.config, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
+        Command::Seal => seal(&cli.config),
         Command::Import(args) => import(&cli.config, args),
         Command::Pki(cmd) => {
             let (config, db) = open(&cli.config)?;
@@ -404,6 +408,18 @@ fn tenant(cli_config: &Option<PathBuf>, cmd: TenantCommand) -> AppResult<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn seal(cli_config: &Option<PathBuf>) -> AppResult<()> {
+    let config = load(cli_config)?;
+    let mut secret = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut secret).map_err(AppError::internal)?;
+    let secret = secret.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(AppError::invalid("secret", "标准输入中没有要加密的内容", "nothing to seal on standard input"));
+    }
+    println!("{}", config.sealer()?.seal(secret)?);
     Ok(())
 }
 

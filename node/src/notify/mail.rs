@@ -54,7 +54,15 @@ impl Mailer {
             builder = builder.tls(if m.tls == MailTls::Tls { Tls::Wrapper(params) } else { Tls::Required(params) });
         }
         if !m.username.is_empty() {
-            builder = builder.credentials(Credentials::new(m.username.clone(), m.password.clone()));
+            // The password may be written sealed (`tracenode seal`), so the file holds no secret.
+            let password = config.sealer()?.open(&m.password).map_err(|_| {
+                refused(
+                    "mail.password",
+                    "mail.password 无法用本节点的密钥解密（是否由其他节点加密？）".into(),
+                    "mail.password does not open with this node's key (sealed by another node?)".into(),
+                )
+            })?;
+            builder = builder.credentials(Credentials::new(m.username.clone(), password));
         }
         let from = m.from.parse().map_err(|_| {
             refused("mail.from", format!("发件人地址“{}”无效", m.from), format!("{:?} is not a sender address", m.from))

@@ -302,3 +302,53 @@ fn the_demo_joins_four_tiers_and_rolls_up() {
     assert!(again.status.success(), "{said}");
     assert!(said.contains("注册信息 8 条") && said.contains("追溯记录 80 条"), "{said}");
 }
+
+/// `tracenode seal` seals a secret from standard input under the node's key; the node opens
+/// it (so `mail.password` can be written sealed) and no other node's key does.
+#[test]
+fn seal_gives_text_only_this_node_opens() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("dir");
+    let node = dir.path().join("node");
+    let out = tracenode(&[
+        "init",
+        "--tier",
+        "county",
+        "--region",
+        "330106",
+        "--name",
+        "西湖区",
+        "--dir",
+        node.to_str().expect("p"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = node.join("tracenode.toml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
+        .args(["--config", config.to_str().expect("p"), "seal"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("seal");
+    child.stdin.take().expect("stdin").write_all(b"smtp-Secret-9\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let sealed = String::from_utf8(out.stdout).expect("utf8").trim().to_owned();
+    assert!(sealed.starts_with("sealed:v1:") && !sealed.contains("smtp-Secret-9"), "{sealed}");
+    let loaded = tracenode::config::Config::load(&config).expect("config");
+    assert_eq!(loaded.sealer().expect("sealer").open(&sealed).expect("opens"), "smtp-Secret-9");
+    let other = tempfile::tempdir().expect("other");
+    let out = tracenode(&[
+        "init",
+        "--tier",
+        "county",
+        "--region",
+        "330106",
+        "--name",
+        "另一节点",
+        "--dir",
+        other.path().join("n").to_str().expect("p"),
+    ]);
+    assert!(out.status.success());
+    let elsewhere = tracenode::config::Config::load(&other.path().join("n/tracenode.toml")).expect("config");
+    assert!(elsewhere.sealer().expect("sealer").open(&sealed).is_err());
+}
