@@ -73,8 +73,37 @@ pub struct Header {
     pub created_at: String,
     /// Items in the body.
     pub items: i64,
-    /// SHA-256 of the body, hex.
+    /// The digest of the body, hex, in [`Header::digest_algorithm`].
     pub digest: String,
+    /// The digest's algorithm: `sha256` (left out on the wire) or `sm3` (GB/T 32905).
+    #[serde(default, skip_serializing_if = "BodyDigest::is_sha256")]
+    pub digest_algorithm: BodyDigest,
+}
+
+/// The digests a batch body may be hashed with; the sender chooses, the header says which,
+/// the receiver checks with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyDigest {
+    /// SHA-256.
+    #[default]
+    Sha256,
+    /// SM3 (GB/T 32905), through OpenSSL.
+    Sm3,
+}
+
+impl BodyDigest {
+    fn is_sha256(&self) -> bool {
+        *self == BodyDigest::Sha256
+    }
+
+    /// The digest of `body`, hex.
+    pub fn of(self, body: &str) -> Result<String, BatchError> {
+        Ok(match self {
+            BodyDigest::Sha256 => digest_of(body),
+            BodyDigest::Sm3 => hex::encode(openssl::hash::hash(MessageDigest::sm3(), body.as_bytes())?),
+        })
+    }
 }
 
 /// One batch.
@@ -104,9 +133,17 @@ impl Batch {
                 created_at,
                 items,
                 digest: digest_of(&body),
+                digest_algorithm: BodyDigest::Sha256,
             },
             body,
         }
+    }
+
+    /// The same batch with its body digested in `algorithm`.
+    pub fn digested_with(mut self, algorithm: BodyDigest) -> Result<Batch, BatchError> {
+        self.header.digest = algorithm.of(&self.body)?;
+        self.header.digest_algorithm = algorithm;
+        Ok(self)
     }
 
     /// Checks the protocol and that the body matches its digest.
@@ -114,7 +151,7 @@ impl Batch {
         if self.header.protocol != PROTOCOL {
             return Err(BatchError::Protocol(self.header.protocol));
         }
-        if digest_of(&self.body) != self.header.digest {
+        if self.header.digest_algorithm.of(&self.body)? != self.header.digest {
             return Err(BatchError::DigestMismatch);
         }
         Ok(())
@@ -239,6 +276,27 @@ mod tests {
         let root = Authority::root().expect("root");
         let county = crate::tiers::test_child(&root, "330106");
         (root, county)
+    }
+
+    #[test]
+    fn a_body_digested_with_sm3_checks_and_a_changed_one_does_not() {
+        let me = Identity::Node { region: "330106".into() };
+        let batch = Batch::new("statistics", &me, 1, 1, "[1]".into(), "2026-11-26T00:00:00Z".into())
+            .digested_with(BodyDigest::Sm3)
+            .expect("sm3");
+        assert_eq!(batch.header.digest_algorithm, BodyDigest::Sm3);
+        assert_ne!(batch.header.digest, digest_of("[1]"), "not the SHA-256");
+        batch.check().expect("checks");
+        let mut changed = batch.clone();
+        changed.body = "[2]".into();
+        assert!(matches!(changed.check(), Err(BatchError::DigestMismatch)));
+        let mut relabelled = batch;
+        relabelled.header.digest_algorithm = BodyDigest::Sha256;
+        assert!(matches!(relabelled.check(), Err(BatchError::DigestMismatch)));
+        assert_eq!(
+            BodyDigest::Sm3.of("abc").expect("sm3"),
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
     }
 
     #[test]

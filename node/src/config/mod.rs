@@ -218,6 +218,9 @@ pub struct SecuritySection {
     /// The digest of new audit rows: `sha256` or `sm3` (GB/T 32905). Each row records its
     /// own, so a chain that changes digest verifies throughout.
     pub audit_digest: crate::audit::chain::Digest,
+    /// The digest of the batches this node sends its parent: `sha256` or `sm3`. Each batch
+    /// header names its digest, so a parent checks either.
+    pub batch_digest: tracenode_federation::batch::BodyDigest,
     /// The cipher of secrets sealed at rest: `aes-256-gcm` or `sm4` (GB/T 32907, CTR with
     /// HMAC-SM3). Each value names its cipher, so a change reads what was sealed before.
     pub secret_cipher: crate::keys::SecretCipher,
@@ -231,6 +234,7 @@ impl Default for SecuritySection {
             audit_checkpoint_seconds: 10,
             audit_checkpoints_kept: 10_000,
             audit_digest: crate::audit::chain::Digest::Sha256,
+            batch_digest: tracenode_federation::batch::BodyDigest::Sha256,
             secret_cipher: crate::keys::SecretCipher::Aes256Gcm,
         }
     }

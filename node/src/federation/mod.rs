@@ -69,6 +69,8 @@ pub struct Federation {
     running: std::collections::HashMap<&'static str, tokio::sync::Mutex<()>>,
     /// Registrations per batch.
     pub batch_items: i64,
+    /// The digest of the batches this node makes (`security.batch_digest`).
+    pub batch_digest: tracenode_federation::batch::BodyDigest,
     db: Db,
 }
 
@@ -117,6 +119,7 @@ impl Federation {
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             running: kinds::KINDS.iter().map(|k| (k.name(), tokio::sync::Mutex::new(()))).collect(),
             batch_items: section.batch_items,
+            batch_digest: config.security.batch_digest,
             db: db.clone(),
         })))
     }

@@ -127,7 +127,9 @@ pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
             let Some(c) = kind.collect(conn, from, &by)? else { return Ok(None) };
             let more = c.more;
             let batch =
-                Batch::new(kind.name(), &fed.identity, batch_no, c.items, c.body, chrono::Utc::now().to_rfc3339());
+                Batch::new(kind.name(), &fed.identity, batch_no, c.items, c.body, chrono::Utc::now().to_rfc3339())
+                    .digested_with(fed.batch_digest)
+                    .map_err(AppError::internal)?;
             diesel::insert_into(fo::table)
                 .values((
                     fo::kind.eq(kind.name()),

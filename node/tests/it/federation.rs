@@ -13,7 +13,7 @@ use tracenode::federation::kinds::statistics;
 use tracenode::pki::NodePki;
 use tracenode::region::RegionCode;
 use tracenode::trace::daily;
-use tracenode_federation::batch::Batch;
+use tracenode_federation::batch::{Batch, BodyDigest};
 use tracenode_federation::tiers::{Identity, Leaf};
 use tracenode_federation::transport::{self, Credentials};
 
@@ -340,8 +340,8 @@ async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
     let other_one = stats_batch("330106", 1, "2026-11-20", 7);
     let p = expect_problem(post_batch(&as_county, &city, &other_one).await, 422, "batch_refused").await;
     assert_eq!(p["reason"], "batch_conflict", "{p}");
-    // Corrupted: the body no longer matches its digest.
-    let mut corrupt = stats_batch("330106", 2, "2026-11-20", 4);
+    // Corrupted: the body no longer matches its digest (here an SM3 one).
+    let mut corrupt = stats_batch("330106", 2, "2026-11-20", 4).digested_with(BodyDigest::Sm3).expect("sm3");
     corrupt.body = corrupt.body.replace("\"records\":4", "\"records\":40");
     let p = expect_problem(post_batch(&as_county, &city, &corrupt).await, 422, "batch_refused").await;
     assert_eq!(p["reason"], "digest_mismatch", "{p}");
@@ -352,8 +352,12 @@ async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
     // None of that changed the slice: the first batch's three records stand.
     let day = rolled_up(&city).remove("2026-11-20").expect("day");
     assert_eq!(day.values().map(|f| f.records).sum::<i64>(), 3);
-    // The next in order replaces the slice, never adds to it.
-    let second = stats_batch("330106", 2, "2026-11-20", 4);
+    // The next in order replaces the slice, never adds to it; its body is digested with SM3,
+    // which its header names and the parent checks.
+    let second = stats_batch("330106", 2, "2026-11-20", 4).digested_with(BodyDigest::Sm3).expect("sm3");
+    let wire = serde_json::to_value(&second).expect("json");
+    assert_eq!(wire["header"]["digest_algorithm"], "sm3");
+    assert!(serde_json::to_value(&first).expect("json")["header"].get("digest_algorithm").is_none());
     json_of(post_batch(&as_county, &city, &second).await, 200).await;
     let day = rolled_up(&city).remove("2026-11-20").expect("day");
     assert_eq!(day.values().map(|f| f.records).sum::<i64>(), 4);
