@@ -352,3 +352,79 @@ fn seal_gives_text_only_this_node_opens() {
     let elsewhere = tracenode::config::Config::load(&other.path().join("n/tracenode.toml")).expect("config");
     assert!(elsewhere.sealer().expect("sealer").open(&sealed).is_err());
 }
+
+/// The same hostile files through the node's own process (`tracenode import`), measured as a
+/// process: a 200 MiB field and an EPCIS event of two million EPCs are refused and the
+/// process's peak resident memory stays under 300 MiB.
+async fn oversized_files_are_refused_in_a_process_under_300_mib(backend: Backend) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("dir");
+    let node = dir.path().join("node");
+    let mut init =
+        vec!["init", "--tier", "county", "--region", "330106", "--name", "西湖区", "--dir", node.to_str().expect("p")];
+    let database = (backend == Backend::Postgres).then(fresh_pg_database);
+    if let Some(url) = &database {
+        init.extend(["--database-url", url.as_str()]);
+    }
+    assert!(tracenode(&init).status.success());
+    let config = node.join("tracenode.toml");
+    let config = config.to_str().expect("p");
+    let add = [
+        "--config",
+        config,
+        "tenant",
+        "add",
+        "--code",
+        "platform-a",
+        "--name",
+        "甲平台",
+        "--kind",
+        "platform",
+        "--region",
+        "330106",
+    ];
+    let out = tracenode(&add);
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = dir.path().join("huge.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&csv).expect("csv"));
+    f.write_all(b"id,trace_code,stage,quantity,time,product_name\nR1,T1,retail,1,2026-11-20T10:00:00+08:00,")
+        .expect("w");
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..200 {
+        f.write_all(&chunk).expect("w");
+    }
+    f.write_all(b"\n").expect("w");
+    drop(f);
+    let epcis = dir.path().join("huge.jsonld");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&epcis).expect("epcis"));
+    f.write_all(b"{\"@context\": [\"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld\"], \"type\": \"EPCISDocument\", \"epcisBody\": {\"eventList\": [{\"type\": \"ObjectEvent\", \"bizStep\": \"shipping\", \"epcList\": [\"urn:epc:id:sgtin:0614141.107346.0\"").expect("w");
+    for i in 1..2_000_000 {
+        write!(f, ",\"urn:epc:id:sgtin:0614141.107346.{i}\"").expect("w");
+    }
+    f.write_all(b"]}]}}").expect("w");
+    drop(f);
+    for (file, format) in [(&csv, "csv"), (&epcis, "epcis")] {
+        let out = tracenode(&[
+            "--config",
+            config,
+            "import",
+            file.to_str().expect("p"),
+            "--format",
+            format,
+            "--tenant",
+            "platform-a",
+            "--mode",
+            "best_effort",
+        ]);
+        assert!(!out.status.success(), "refused");
+        assert!(text(&out).contains("record_too_large") || text(&out).contains("字节"), "{}", text(&out));
+    }
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("rusage");
+    let peak_mib = usage.max_rss() / 1024;
+    eprintln!("peak resident memory of the node's processes: {peak_mib} MiB");
+    assert!(peak_mib < 300, "a node process peaked at {peak_mib} MiB");
+    if let Some(url) = database {
+        crate::support::drop_pg_database(url.rsplit_once('/').expect("name").1);
+    }
+}
+crate::on_both_backends!(oversized_files_are_refused_in_a_process_under_300_mib);
