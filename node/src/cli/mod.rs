@@ -506,7 +506,7 @@ fn import(cli_config: &Option<PathBuf>, args: ImportArgs) -> AppResult<()> {
         bytes: bytes as i64,
         actor: "cli".into(),
     };
-    let job = ingest::Job::for_tenant(&tenant, &rules, source, config.node.region.clone(), &config.node.region, intake);
+    let job = ingest::Job::for_tenant(&tenant, &rules, source, config.node.region.clone(), &config, intake);
     let bar = indicatif::ProgressBar::new(bytes);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -287,6 +287,8 @@ pub struct IngestSection {
     pub vendors_dir: PathBuf,
     /// Vendors' APIs the node pulls from (`[[ingest.pull]]`).
     pub pull: Vec<crate::ingest::pull::PullSource>,
+    /// Acts dated before this year are refused as implausible (year 0000, 0001, 1900 …).
+    pub earliest_act_year: i32,
 }
 
 impl Default for IngestSection {
@@ -298,6 +300,7 @@ impl Default for IngestSection {
             spool_dir: PathBuf::from("spool"),
             vendors_dir: PathBuf::from("vendors"),
             pull: Vec::new(),
+            earliest_act_year: crate::ingest::validate::EARLIEST_ACT_YEAR,
         }
     }
 }

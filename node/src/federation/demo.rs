@@ -159,7 +159,7 @@ fn seed(node: &Node, region: &str) -> AppResult<()> {
         &rules,
         Source::Format(Format::Csv),
         config.node.region.clone(),
-        &config.node.region,
+        config,
         intake,
     );
     crate::ingest::run(&node.db, &ctx, &job, Box::new(Cursor::new(csv)), &|_| {})?;

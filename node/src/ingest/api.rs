@@ -172,7 +172,7 @@ async fn submit(
         actor: caller.name.clone(),
     };
     let within = crate::registry::region_of(&state, &caller);
-    let mut job = Job::for_tenant(&tenant, &rules, source, within, &state.config.node.region, intake);
+    let mut job = Job::for_tenant(&tenant, &rules, source, within, &state.config, intake);
     let tenant_code = tenant.code;
     let ctx = caller.audit();
     if !spooled {

@@ -58,6 +58,9 @@ struct JobFile {
     reporter: String,
     policy: ReferencePolicy,
     envelope_sender: Option<String>,
+    /// Files written before the act-time window was configurable hold none: the default.
+    #[serde(default = "super::validate::default_earliest_act_year")]
+    earliest_act_year: i32,
     ctx: AuditContext,
 }
 
@@ -75,6 +78,7 @@ impl JobFile {
             reporter: job.reporter.clone(),
             policy: job.policy,
             envelope_sender: job.sender.clone(),
+            earliest_act_year: job.earliest_act_year,
             ctx: ctx.clone(),
         }
     }
@@ -102,6 +106,7 @@ impl JobFile {
             policy: self.policy,
             sender: self.envelope_sender,
             limits: Limits::default(),
+            earliest_act_year: self.earliest_act_year,
         };
         Ok((job, self.ctx))
     }

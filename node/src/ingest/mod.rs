@@ -99,6 +99,8 @@ pub struct Job {
     pub sender: Option<String>,
     /// Decoder limits.
     pub limits: Limits,
+    /// Acts before this year are refused (`ingest.earliest_act_year`).
+    pub earliest_act_year: i32,
 }
 
 /// How a submission arrived and what its sender asked for.
@@ -118,13 +120,14 @@ pub struct Intake {
 
 impl Job {
     /// A new submission of `tenant` under its `policy`: an envelope must name the tenant as
-    /// its sender, the records must lie within `within`, and this node (`node`) reports them.
+    /// its sender, the records must lie within `within`, and this node (configured by `node`)
+    /// reports them and sets the act-time window.
     pub fn for_tenant(
         tenant: &crate::tenants::Tenant,
         policy: &policy::IngestPolicy,
         source: Source,
         within: RegionCode,
-        node: &RegionCode,
+        node: &crate::config::Config,
         intake: Intake,
     ) -> Job {
         Job {
@@ -141,10 +144,11 @@ impl Job {
             },
             source,
             within,
-            reporter: node.as_str().to_owned(),
+            reporter: node.node.region.as_str().to_owned(),
             policy: policy.unknown_reference,
             sender: Some(tenant.code.clone()),
             limits: Limits::default(),
+            earliest_act_year: node.ingest.earliest_act_year,
         }
     }
 }
@@ -216,7 +220,8 @@ fn ingest(
     let mut receipt = Receipt { submission_id: job.meta.id.clone(), ..Receipt::default() };
     let tenant = job.meta.tenant_id.as_str();
     let rules = RuleSet::load(conn, tenant)?;
-    let validator = Validator::new(lookups, tenant, &job.meta.id, &job.reporter, &job.within, job.policy, &rules)?;
+    let validator = Validator::new(lookups, tenant, &job.meta.id, &job.reporter, &job.within, job.policy, &rules)?
+        .acts_from(job.earliest_act_year);
     let mut history = History::new(&rules);
     let mut daily = DailyChanges::default();
     let mut broken = None;

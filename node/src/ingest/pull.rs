@@ -227,7 +227,7 @@ async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
             actor: format!("pull:{}", source.name),
         };
         let region = &state.config.node.region;
-        let job = Job::for_tenant(&tenant, &rules, src.clone(), region.clone(), region, intake);
+        let job = Job::for_tenant(&tenant, &rules, src.clone(), region.clone(), &state.config, intake);
         let db = state.db.clone();
         let ctx = AuditContext { actor: format!("pull:{}", source.name), ..AuditContext::cli() };
         let receipt =

@@ -33,9 +33,15 @@ pub const MAX_QUANTITY: f64 = 1.0e9;
 pub const MAX_PRICE_YUAN: f64 = 1.0e8;
 /// The largest amount of one record, yuan (also the cap of price × quantity).
 pub const MAX_AMOUNT_YUAN: f64 = 1.0e12;
-/// The earliest year an act may lie in: electronic traceability records start in the 2000s,
-/// and years such as 0000, 0001 or 1900 are typing or conversion errors.
+/// The earliest year an act may lie in unless `ingest.earliest_act_year` says otherwise:
+/// electronic traceability records start in the 2000s, and years such as 0000, 0001 or 1900
+/// are typing or conversion errors.
 pub const EARLIEST_ACT_YEAR: i32 = 2000;
+
+/// [`EARLIEST_ACT_YEAR`], for serde defaults.
+pub fn default_earliest_act_year() -> i32 {
+    EARLIEST_ACT_YEAR
+}
 
 /// How far in the future an act may lie (clock skew between systems).
 pub const FUTURE_SLACK_HOURS: i64 = 24;
@@ -66,6 +72,8 @@ pub struct Validator<'a> {
     categories: HashSet<String>,
     codes: PartyCodes,
     now: NaiveDateTime,
+    /// Acts before this year are refused.
+    earliest_year: i32,
 }
 
 /// What is known of a party code: its normal form (or why it is invalid) and, once asked,
@@ -182,7 +190,14 @@ impl<'a> Validator<'a> {
             categories,
             codes: PartyCodes { conn: lookups, known: HashMap::new() },
             now: crate::db::now(),
+            earliest_year: EARLIEST_ACT_YEAR,
         })
+    }
+
+    /// Refuses acts before `year` (the node's `ingest.earliest_act_year`).
+    pub fn acts_from(mut self, year: i32) -> Validator<'a> {
+        self.earliest_year = year;
+        self
     }
 
     /// Checks one record.
@@ -352,11 +367,12 @@ impl<'a> Validator<'a> {
         if time > self.now + TimeDelta::hours(FUTURE_SLACK_HOURS) {
             return Err(bad("act.time", "交易时间在未来".into(), "the time of the act lies in the future".into()));
         }
-        if time.year() < EARLIEST_ACT_YEAR {
+        if time.year() < self.earliest_year {
+            let year = self.earliest_year;
             return Err(bad(
                 "act.time",
-                format!("交易时间早于{EARLIEST_ACT_YEAR}年，不可信"),
-                format!("the time of the act lies before {EARLIEST_ACT_YEAR}, which is not plausible"),
+                format!("交易时间早于{year}年，不可信"),
+                format!("the time of the act lies before {year}, which is not plausible"),
             ));
         }
         self.product(index, rec, time)?;

@@ -707,3 +707,22 @@ fn the_controls_matrix_names_only_tests_that_exist() {
 // The same with SM4: sealed, and the administrator's TOTP sign-in (which opens the secret)
 // works.
 crate::both_backends_with!(secrets_sealed_with_sm4, secrets_are_sealed_at_rest, "[security]\nsecret_cipher = \"sm4\"");
+
+/// The act-time window is the node's to set (`ingest.earliest_act_year`).
+async fn the_earliest_act_year_is_configurable(app: TestApp) {
+    use crate::ingest::{import, json_of, parties, record};
+    let w = crate::registry::world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let mut old = record("y1", "TY-1", &seller, &buyer, 1.0, None);
+    old.act.time = "2015-06-01T10:00:00+08:00".into();
+    old.product.production_date = None;
+    let mut recent = record("y2", "TY-2", &seller, &buyer, 1.0, None);
+    recent.act.time = "2021-06-01T10:00:00+08:00".into();
+    recent.product.production_date = None;
+    let body = serde_json::to_vec(&[old, recent]).expect("json");
+    let r = json_of(import(&app, &w.key_a, "format=json&mode=best_effort", body).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(r["rejections"][0]["field"], "act.time");
+    assert!(r["rejections"][0]["reason"].as_str().expect("reason").contains("2020"), "{r}");
+}
+crate::both_backends_with!(the_earliest_act_year_is_configurable, "[ingest]\nearliest_act_year = 2020");
