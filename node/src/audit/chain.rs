@@ -173,6 +173,14 @@ pub fn append(conn: &mut DbConnection, mut row: AuditRow) -> AppResult<i64> {
     Ok(row.seq)
 }
 
+/// The digest the chain's head row was hashed with (SHA-256 for an empty chain): the one the
+/// next row continues in.
+pub fn head_digest(conn: &mut DbConnection) -> AppResult<Digest> {
+    let head: Option<String> =
+        audit_log::table.select(audit_log::digest).order(audit_log::seq.desc()).first(conn).optional()?;
+    Ok(head.as_deref().and_then(Digest::parse).unwrap_or(Digest::Sha256))
+}
+
 /// The result of verifying the chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Verification {

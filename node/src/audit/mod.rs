@@ -27,13 +27,7 @@ use crate::error::AppResult;
 /// row `audit.digest` in the new digest records the change (it links to the head like any
 /// other, so the switch is itself on the chain). Does nothing when the chain already uses it.
 pub fn use_digest(conn: &mut DbConnection, wanted: chain::Digest) -> AppResult<()> {
-    use diesel::prelude::*;
-    let head: Option<String> = crate::db::schema::audit_log::table
-        .select(crate::db::schema::audit_log::digest)
-        .order(crate::db::schema::audit_log::seq.desc())
-        .first(conn)
-        .optional()?;
-    let current = head.as_deref().and_then(chain::Digest::parse).unwrap_or(chain::Digest::Sha256);
+    let current = chain::head_digest(conn)?;
     if current == wanted {
         return Ok(());
     }

@@ -16,6 +16,19 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// A county node made by `tracenode init` in `dir`, on `database` (a PostgreSQL URL) or its
+/// own SQLite file; returns its configuration file.
+fn init_county(dir: &std::path::Path, name: &str, database: Option<&str>) -> std::path::PathBuf {
+    let dir = dir.to_str().expect("path");
+    let mut args = vec!["init", "--tier", "county", "--region", "330106", "--name", name, "--dir", dir];
+    if let Some(url) = database {
+        args.extend(["--database-url", url]);
+    }
+    let out = tracenode(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    std::path::Path::new(dir).join("tracenode.toml")
+}
+
 #[test]
 fn help_describes_every_command() {
     let out = tracenode(&["--help"]);
@@ -309,20 +322,7 @@ fn the_demo_joins_four_tiers_and_rolls_up() {
 fn seal_gives_text_only_this_node_opens() {
     use std::io::Write;
     let dir = tempfile::tempdir().expect("dir");
-    let node = dir.path().join("node");
-    let out = tracenode(&[
-        "init",
-        "--tier",
-        "county",
-        "--region",
-        "330106",
-        "--name",
-        "西湖区",
-        "--dir",
-        node.to_str().expect("p"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let config = node.join("tracenode.toml");
+    let config = init_county(&dir.path().join("node"), "西湖区", None);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
         .args(["--config", config.to_str().expect("p"), "seal"])
         .stdin(std::process::Stdio::piped())
@@ -337,19 +337,8 @@ fn seal_gives_text_only_this_node_opens() {
     let loaded = tracenode::config::Config::load(&config).expect("config");
     assert_eq!(loaded.sealer().expect("sealer").open(&sealed).expect("opens"), "smtp-Secret-9");
     let other = tempfile::tempdir().expect("other");
-    let out = tracenode(&[
-        "init",
-        "--tier",
-        "county",
-        "--region",
-        "330106",
-        "--name",
-        "另一节点",
-        "--dir",
-        other.path().join("n").to_str().expect("p"),
-    ]);
-    assert!(out.status.success());
-    let elsewhere = tracenode::config::Config::load(&other.path().join("n/tracenode.toml")).expect("config");
+    let elsewhere_config = init_county(&other.path().join("n"), "另一节点", None);
+    let elsewhere = tracenode::config::Config::load(&elsewhere_config).expect("config");
     assert!(elsewhere.sealer().expect("sealer").open(&sealed).is_err());
 }
 
@@ -359,15 +348,8 @@ fn seal_gives_text_only_this_node_opens() {
 async fn oversized_files_are_refused_in_a_process_under_300_mib(backend: Backend) {
     use std::io::Write;
     let dir = tempfile::tempdir().expect("dir");
-    let node = dir.path().join("node");
-    let mut init =
-        vec!["init", "--tier", "county", "--region", "330106", "--name", "西湖区", "--dir", node.to_str().expect("p")];
     let database = (backend == Backend::Postgres).then(fresh_pg_database);
-    if let Some(url) = &database {
-        init.extend(["--database-url", url.as_str()]);
-    }
-    assert!(tracenode(&init).status.success());
-    let config = node.join("tracenode.toml");
+    let config = init_county(&dir.path().join("node"), "西湖区", database.as_deref());
     let config = config.to_str().expect("p");
     let add = [
         "--config",
