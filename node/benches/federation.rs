@@ -87,7 +87,7 @@ fn node(
 }
 
 fn serve(n: &Node) {
-    let running = tracenode::http::start(n.config.clone(), n.db.clone()).expect("start");
+    let running = tracenode::routes::start(n.config.clone(), n.db.clone()).expect("start");
     tokio::spawn(running.serve());
 }
 

@@ -383,7 +383,7 @@ fn searches(n: &Node, queries: &[(usize, EntityQuery)]) -> (Timings, Timings) {
     // Through the node: HTTPS, authentication, JSON.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let through = runtime.block_on(async {
-        let running = tracenode::http::start(n.config.clone(), n.db.clone()).expect("server");
+        let running = tracenode::routes::start(n.config.clone(), n.db.clone()).expect("server");
         let base = format!("https://127.0.0.1:{}", running.addr.port());
         tokio::spawn(running.serve());
         let client = reqwest::Client::builder()

@@ -318,7 +318,7 @@ impl AppError {
             detail_zh: self.detail_zh.clone(),
             field: self.field.clone(),
             reason: self.reason.clone(),
-            request_id: crate::http::request_id::current(),
+            request_id: request_id(),
         }
     }
 }
@@ -377,4 +377,19 @@ mod tests {
         assert_eq!(PayloadTooLarge.table().status, 413);
         assert_eq!(Unavailable.table().status, 503);
     }
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled on this task, if any: problem documents, audit rows
+/// and log lines quote it. The HTTP layer sets it for each request ([`in_request`]).
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Runs `work` as the handling of request `id`.
+pub fn in_request<F: std::future::Future>(id: String, work: F) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(id, work)
 }

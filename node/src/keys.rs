@@ -231,6 +231,35 @@ pub fn mac_matches(key: &[u8; 32], message: &[u8], presented: &str) -> bool {
     mac.verify_slice(&tag).is_ok()
 }
 
+/// The digest algorithms a node may choose for its audit chain (`security.audit_digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Digest {
+    /// SHA-256.
+    Sha256,
+    /// SM3 (GB/T 32905), through OpenSSL.
+    Sm3,
+}
+
+impl Digest {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Digest::Sha256 => "sha256",
+            Digest::Sm3 => "sm3",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Digest> {
+        match s {
+            "sha256" => Some(Digest::Sha256),
+            "sm3" => Some(Digest::Sm3),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,16 +3,21 @@
 //!
 //! The same library serves every tier (county, city, province, national, or a standalone
 //! node). Code is grouped by capability, each folder holding its queries, service logic, HTTP
-//! handlers and console pages (`tenants/`, `users/`, `audit/`, `auth/` …), with shared
-//! infrastructure beside them (`db/`, `http/`, `config/`, `console/`, `cli/`, `bootstrap/`).
-//! See `docs/architecture.md`.
+//! handlers and console pages (`registry/`, `ingest/`, `trace/` …). The modules stand in
+//! layers — foundation (`error`, `config`, `db` …), platform (`app`, `http`), identity
+//! (`audit`, `credentials`, `users`, `tenants`, `auth`, the `console` shell), capabilities,
+//! `federation`, and the composition root (`routes`, `bootstrap`, `cli`) — and a module uses
+//! only what stands below it; `tests/layers.rs` holds the code to that order. See
+//! `docs/architecture.md`.
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod federation;
@@ -27,6 +32,7 @@ pub mod pki;
 pub mod quality;
 pub mod region;
 pub mod registry;
+pub mod routes;
 pub mod tenants;
 pub mod trace;
 pub mod users;

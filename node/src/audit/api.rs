@@ -4,9 +4,9 @@ use actix_web::{get, web, HttpResponse};
 
 use super::query::{self, AuditFilter, AuditPage};
 use super::Verification;
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
-use crate::http::AppState;
 use crate::users::Permission;
 
 /// Lists and filters the audit trail, newest first.
@@ -28,7 +28,7 @@ pub async fn list(
 pub async fn verify(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::AuditVerify, "audit").await?;
     let ctx = caller.audit();
-    let anchors = state.anchors.clone();
+    let anchors = state.service::<crate::audit::anchor::Anchors>()?;
     let result = state.db.transaction(move |conn| super::verify_recorded(conn, &ctx, &anchors)).await?;
     Ok(HttpResponse::Ok().json(result))
 }

@@ -53,34 +53,7 @@ pub struct AuditRow {
     pub digest: String,
 }
 
-/// The digests a chain may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Digest {
-    /// SHA-256.
-    Sha256,
-    /// SM3 (GB/T 32905), through OpenSSL.
-    Sm3,
-}
-
-impl Digest {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Digest::Sha256 => "sha256",
-            Digest::Sm3 => "sm3",
-        }
-    }
-
-    /// Parses the stored form.
-    pub fn parse(s: &str) -> Option<Digest> {
-        match s {
-            "sha256" => Some(Digest::Sha256),
-            "sm3" => Some(Digest::Sm3),
-            _ => None,
-        }
-    }
-}
+pub use crate::keys::Digest;
 
 /// A running hash in one of the [`Digest`]s.
 enum Hasher {

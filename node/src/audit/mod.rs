@@ -16,6 +16,7 @@ pub mod anchor;
 pub mod api;
 pub mod chain;
 pub mod pages;
+pub mod panic_guard;
 pub mod query;
 
 pub use chain::{AuditRow, Verification};

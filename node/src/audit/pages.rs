@@ -5,10 +5,10 @@ use askama::Template;
 
 use super::query::{self, AuditFilter, AuditPage};
 use super::Verification;
+use crate::app::AppState;
 use crate::auth::caller::ConsoleCaller;
 use crate::console::{render, Shell};
 use crate::error::AppResult;
-use crate::http::AppState;
 use crate::users::Permission;
 
 #[derive(Template)]
@@ -62,7 +62,7 @@ pub async fn list(
     };
     let want_verify = q.verify.is_some() && caller.can(Permission::AuditVerify);
     let ctx = caller.audit();
-    let anchors = state.anchors.clone();
+    let anchors = state.service::<crate::audit::anchor::Anchors>()?;
     let (page, error, verification) = state
         .db
         .transaction(move |conn| {
@@ -89,6 +89,10 @@ pub async fn list(
         can_verify: caller.can(Permission::AuditVerify),
     })
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem =
+    crate::console::NavItem::administration("/audit", "审计日志", Permission::AuditRead);
 
 /// Registers this page.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::{source_ip, Caller, PendingSession};
 use super::{api_key, removal_cookie, session_cookie, signin};
+use crate::app::AppState;
 use crate::audit::AuditContext;
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
-use crate::http::AppState;
 use crate::ids::ApiKeyId;
 use crate::users::Permission;
 
@@ -91,7 +91,7 @@ pub async fn sign_in(
     req: HttpRequest,
     body: web::Json<SignInRequest>,
 ) -> AppResult<HttpResponse> {
-    let ctx = AuditContext::anonymous(&source_ip(&req), &crate::http::request_id::current().unwrap_or_default(), "");
+    let ctx = AuditContext::anonymous(&source_ip(&req), &crate::error::request_id().unwrap_or_default(), "");
     let cfg = state.config.auth.clone();
     let SignInRequest { username, password } = body.into_inner();
     let signed = state.db.transaction(move |conn| signin::sign_in(conn, &cfg, &ctx, &username, &password)).await??;

@@ -16,10 +16,11 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use super::{api_key, session};
+use super::api_key;
+use crate::app::AppState;
 use crate::audit::{self, AuditContext, Outcome};
+use crate::credentials::session;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::http::AppState;
 use crate::ids::{TenantId, UserId};
 use crate::tenants::Tenant;
 use crate::users::{accounts, roles, DataScope, Permission};
@@ -139,17 +140,14 @@ impl Caller {
     }
 }
 
-/// The source IP of a request (the TCP peer; forwarded headers are not trusted).
-pub fn source_ip(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
-}
+pub use crate::http::source_ip;
 
 /// Authenticates a request.
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> AppResult<Caller> {
     let ip = source_ip(req);
-    let correlation_id = crate::http::request_id::current().unwrap_or_default();
+    let correlation_id = crate::error::request_id().unwrap_or_default();
     if req.headers().get(header::AUTHORIZATION).is_none() {
-        if let Some(peer) = req.conn_data::<crate::federation::peer::Peer>() {
+        if let Some(peer) = req.conn_data::<crate::http::peer::Peer>() {
             return from_certificate(state, peer.clone(), ip, correlation_id).await;
         }
     }
@@ -218,7 +216,7 @@ fn machine(
 /// tenant and is refused here (nodes call the federation endpoints only).
 async fn from_certificate(
     state: &AppState,
-    peer: crate::federation::peer::Peer,
+    peer: crate::http::peer::Peer,
     ip: String,
     correlation_id: String,
 ) -> AppResult<Caller> {
@@ -239,7 +237,7 @@ async fn from_certificate(
     state
         .db
         .transaction(move |conn| {
-            if !crate::pki::registry::usable(conn, &peer.certificate)? {
+            if !crate::credentials::certificates::usable(conn, &peer.certificate)? {
                 return Err(refused(
                     "证书已被吊销或不在本节点台账中".into(),
                     "the certificate is revoked or not in this node's register".into(),
@@ -393,7 +391,7 @@ impl FromRequest for PendingSession {
             let token = req.cookie(session::COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
             let idle = state.config.auth.session_idle_minutes;
             let ip = source_ip(&req);
-            let correlation_id = crate::http::request_id::current().unwrap_or_default();
+            let correlation_id = crate::error::request_id().unwrap_or_default();
             let found = state
                 .db
                 .transaction(move |conn| {

@@ -21,9 +21,9 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
-use super::session;
+use crate::app::AppState;
+use crate::credentials::session;
 use crate::error::{AppError, ErrorKind};
-use crate::http::AppState;
 
 /// The header the JSON API echoes the token in.
 pub const HEADER: &str = "x-csrf-token";

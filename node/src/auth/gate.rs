@@ -13,7 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 
 use super::caller::{self, Caller};
-use crate::http::AppState;
+use crate::app::AppState;
 
 /// Paths under `/api/` open to anyone.
 fn is_open(path: &str) -> bool {
@@ -29,8 +29,10 @@ fn is_sign_in_flow(path: &str) -> bool {
 
 /// Whether the request carries the cookie of a live session (at any stage of signing in).
 async fn has_session(req: &ServiceRequest, state: &AppState) -> Result<bool, crate::error::AppError> {
-    let Some(token) = req.cookie(super::session::COOKIE).map(|c| c.value().to_owned()) else { return Ok(false) };
-    Ok(state.db.run(move |conn| super::session::csrf_of(conn, &token)).await?.is_some())
+    let Some(token) = req.cookie(crate::credentials::session::COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(false);
+    };
+    Ok(state.db.run(move |conn| crate::credentials::session::csrf_of(conn, &token)).await?.is_some())
 }
 
 /// Middleware: see the module documentation.

@@ -1,5 +1,6 @@
-//! Authentication (身份鉴别): passwords, sessions, the sign-in flow with TOTP, API keys, and the
-//! extractors that turn a request into a [`caller::Caller`].
+//! Authentication (身份鉴别): the sign-in flow with TOTP, API keys, the CSRF check and the
+//! gate in front of the API, and the extractors that turn a request into a
+//! [`caller::Caller`]. The secrets it checks are kept by [`crate::credentials`].
 
 pub mod api;
 pub mod api_key;
@@ -7,13 +8,11 @@ pub mod caller;
 pub mod csrf;
 pub mod gate;
 pub mod pages;
-pub mod password;
-pub mod session;
 pub mod signin;
-pub mod throttle;
-pub mod totp;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+
+use crate::credentials::session;
 
 /// The session cookie: HttpOnly, Secure, SameSite=Strict, whole site.
 pub fn session_cookie(token: &str) -> Cookie<'static> {

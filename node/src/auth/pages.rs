@@ -6,12 +6,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::caller::{source_ip, ConsoleCaller, PendingSession};
-use super::session::Stage;
 use super::{api_key, removal_cookie, session_cookie, signin, stage_path};
+use crate::app::AppState;
 use crate::audit::AuditContext;
 use crate::console::{render, Shell};
+use crate::credentials::session::Stage;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::http::AppState;
 use crate::ids::{ApiKeyId, RoleId, TenantId};
 use crate::users::permission::TENANT_CLIENT;
 use crate::users::{roles, Permission};
@@ -55,7 +55,7 @@ pub async fn login_submit(
     req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
-    let ctx = AuditContext::anonymous(&source_ip(&req), &crate::http::request_id::current().unwrap_or_default(), "");
+    let ctx = AuditContext::anonymous(&source_ip(&req), &crate::error::request_id().unwrap_or_default(), "");
     let cfg = state.config.auth.clone();
     let LoginForm { username, password } = form.into_inner();
     let name = username.clone();
@@ -352,6 +352,10 @@ pub async fn api_keys_revoke(
         .await?;
     Ok(see_other("/api-keys"))
 }
+
+/// This page's entry in the console navigation.
+pub const API_KEYS_NAV: crate::console::NavItem =
+    crate::console::NavItem::administration("/api-keys", "接口密钥", Permission::ApiKeyRead);
 
 /// Registers these pages.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

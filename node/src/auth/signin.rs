@@ -13,17 +13,17 @@
 //! Every attempt, successful or not, writes an audit row in the transaction that records it.
 //! Failures of any kind (unknown name, wrong password, disabled or locked account) read the
 //! same to the caller. Wrong passwords are throttled per source address and lock the account
-//! for that address only ([`super::throttle`]); failures after the password (the current
+//! for that address only ([`crate::credentials::throttle`]); failures after the password (the current
 //! password at a forced change, TOTP codes), which only someone holding the password can
 //! make, lock the account itself after `lockout_threshold` in a row, for `lockout_minutes`.
 
 use diesel::prelude::*;
 
-use super::session::{self, Session, Stage};
-use super::totp;
-use super::{password, throttle};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::config::AuthSection;
+use crate::credentials::session::{self, Session, Stage};
+use crate::credentials::totp;
+use crate::credentials::{password, throttle};
 use crate::db::schema::{password_history, users};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};

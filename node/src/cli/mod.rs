@@ -4,6 +4,9 @@
 //! Commands that change data write audit rows as the actor `cli`, the node's operator at the
 //! machine itself. Errors print their bilingual message and exit with status 1.
 
+pub mod demo;
+pub mod pki;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,7 +58,7 @@ pub enum Command {
     Import(ImportArgs),
     /// The node's certificates: root, requests, signing children, installing (证书管理).
     #[command(subcommand)]
-    Pki(crate::pki::cli::PkiCommand),
+    Pki(pki::PkiCommand),
     /// Roll-ups to the parent, by hand (上报).
     #[command(subcommand)]
     Rollup(crate::federation::cli::RollupCommand),
@@ -64,7 +67,7 @@ pub enum Command {
     Federation(crate::federation::cli::FederationCommand),
     /// Four nodes — national, province, city, county — on loopback with generated data,
     /// enrolled and rolled up; prints where to sign in to each (联邦演示).
-    Demo(crate::federation::demo::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Seal a secret read from standard input under the node's key, for a setting such as
     /// `mail.password`; prints the sealed text (加密配置中的密钥).
     Seal,
@@ -242,13 +245,13 @@ fn dispatch(cli: Cli) -> AppResult<()> {
         Command::Import(args) => import(&cli.config, args),
         Command::Pki(cmd) => {
             let (config, db) = open(&cli.config)?;
-            crate::pki::cli::run(&config, &db, cmd)
+            pki::run(&config, &db, cmd)
         }
         Command::Rollup(cmd) => {
             let (config, db) = open(&cli.config)?;
             crate::federation::cli::rollup(&config, &db, cmd)
         }
-        Command::Demo(args) => crate::federation::demo::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Federation(cmd) => {
             let (config, db) = open(&cli.config)?;
             crate::federation::cli::run(&config, &db, cmd)
@@ -302,7 +305,7 @@ fn init_logging(config: &Config) {
     // A panic is one log line with its place and message, never a raw backtrace.
     std::panic::set_hook(Box::new(|info| {
         let place = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-        let message = crate::http::panic_guard::panic_message(info.payload());
+        let message = crate::audit::panic_guard::panic_message(info.payload());
         tracing::error!(%place, panic = %message, "panic");
     }));
 }
@@ -327,7 +330,7 @@ fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::internal)?;
     runtime.block_on(async move {
-        let running = crate::http::start(config.clone(), db)?;
+        let running = crate::routes::start(config.clone(), db)?;
         tracing::info!(database = %config.storage.database_url.redacted(), "database ready");
         println!(
             "tracenode 已启动 / running: https://{}/  (控制台 console: https://{}/login)",

@@ -10,7 +10,11 @@
 //! - secrets (the database URL's password) never appear in `Debug` output or logs;
 //! - ambiguous settings are refused rather than guessed (see [`DatabaseUrl::parse`]).
 
+pub mod address_range;
 mod database_url;
+mod pull_source;
+
+pub use pull_source::PullSource;
 
 use std::path::{Path, PathBuf};
 
@@ -217,7 +221,7 @@ pub struct SecuritySection {
     pub audit_checkpoints_kept: usize,
     /// The digest of new audit rows: `sha256` or `sm3` (GB/T 32905). Each row records its
     /// own, so a chain that changes digest verifies throughout.
-    pub audit_digest: crate::audit::chain::Digest,
+    pub audit_digest: crate::keys::Digest,
     /// The digest of the batches this node sends its parent: `sha256` or `sm3`. Each batch
     /// header names its digest, so a parent checks either.
     pub batch_digest: tracenode_federation::batch::BodyDigest,
@@ -233,7 +237,7 @@ impl Default for SecuritySection {
             audit_checkpoints_file: PathBuf::from("audit/checkpoints.log"),
             audit_checkpoint_seconds: 10,
             audit_checkpoints_kept: 10_000,
-            audit_digest: crate::audit::chain::Digest::Sha256,
+            audit_digest: crate::keys::Digest::Sha256,
             batch_digest: tracenode_federation::batch::BodyDigest::Sha256,
             secret_cipher: crate::keys::SecretCipher::Aes256Gcm,
         }
@@ -271,6 +275,16 @@ impl Default for AuthSection {
     }
 }
 
+/// The earliest year an act may lie in unless `ingest.earliest_act_year` says otherwise:
+/// electronic traceability records start in the 2000s, and years such as 0000, 0001 or 1900
+/// are typing or conversion errors.
+pub const EARLIEST_ACT_YEAR: i32 = 2000;
+
+/// [`EARLIEST_ACT_YEAR`], for serde defaults.
+pub fn default_earliest_act_year() -> i32 {
+    EARLIEST_ACT_YEAR
+}
+
 /// `[ingest]`: trace data intake (`/api/v1/exchange`, `/api/v1/imports`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -286,7 +300,7 @@ pub struct IngestSection {
     /// Where the vendor mappings (`*.toml`) are.
     pub vendors_dir: PathBuf,
     /// Vendors' APIs the node pulls from (`[[ingest.pull]]`).
-    pub pull: Vec<crate::ingest::pull::PullSource>,
+    pub pull: Vec<PullSource>,
     /// Acts dated before this year are refused as implausible (year 0000, 0001, 1900 …).
     pub earliest_act_year: i32,
 }
@@ -300,7 +314,7 @@ impl Default for IngestSection {
             spool_dir: PathBuf::from("spool"),
             vendors_dir: PathBuf::from("vendors"),
             pull: Vec::new(),
-            earliest_act_year: crate::ingest::validate::EARLIEST_ACT_YEAR,
+            earliest_act_year: EARLIEST_ACT_YEAR,
         }
     }
 }
@@ -591,8 +605,7 @@ impl Config {
                 "audit_checkpoint_seconds and audit_checkpoints_kept must be above 0",
             ));
         }
-        if let Some(bad) =
-            self.alerts.webhook_allowed_ranges.iter().find(|r| crate::notify::target::Range::parse(r).is_none())
+        if let Some(bad) = self.alerts.webhook_allowed_ranges.iter().find(|r| address_range::Range::parse(r).is_none())
         {
             return Err(AppError::invalid(
                 "alerts.webhook_allowed_ranges",

@@ -1,5 +1,7 @@
 //! The console shell (管理控制台): layout, navigation, the home page, static assets and the
-//! pages of capabilities that are not built yet (which say so plainly).
+//! pages of capabilities that are not built yet (which say so plainly). The shell knows no
+//! capability: each contributes its [`NavItem`] and routes, and the composition root puts
+//! them together into the [`Navigation`].
 //!
 //! The console is server-rendered Chinese HTML (askama templates beside each capability's
 //! code), with its stylesheet embedded in the binary; nothing is loaded from elsewhere.
@@ -8,12 +10,13 @@
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
 use crate::users::Permission;
 
-/// One entry of the navigation.
+/// One entry of the navigation, contributed by the capability that owns the page.
+#[derive(Debug, Clone, Copy)]
 pub struct NavItem {
     /// Link.
     pub href: &'static str,
@@ -21,29 +24,36 @@ pub struct NavItem {
     pub label: &'static str,
     /// Whether the capability is built.
     pub built: bool,
+    /// The permission that shows the entry, if any (administration pages).
+    pub permission: Option<Permission>,
 }
 
-/// The capabilities of a node (docs/architecture.md), in navigation order.
-pub const CAPABILITIES: &[NavItem] = &[
-    NavItem { href: "/registry", label: "主体与产品注册", built: true },
-    NavItem { href: "/ingest", label: "数据接入与管理", built: true },
-    NavItem { href: "/trace", label: "追溯查询与链条", built: true },
-    NavItem { href: "/emergency", label: "应急管理", built: false },
-    NavItem { href: "/stats", label: "统计分析", built: false },
-    NavItem { href: "/system-building", label: "体系建设", built: false },
-    NavItem { href: "/evaluation", label: "监测评价", built: false },
-    NavItem { href: "/disclosure", label: "信息公开", built: false },
-    NavItem { href: "/federation", label: "上下级节点", built: true },
-];
+impl NavItem {
+    /// A built page everyone signed in sees.
+    pub const fn page(href: &'static str, label: &'static str) -> NavItem {
+        NavItem { href, label, built: true, permission: None }
+    }
 
-/// The administration pages, with the permission that shows each.
-pub const ADMINISTRATION: &[(NavItem, Permission)] = &[
-    (NavItem { href: "/tenants", label: "租户", built: true }, Permission::TenantRead),
-    (NavItem { href: "/users", label: "用户", built: true }, Permission::UserRead),
-    (NavItem { href: "/roles", label: "角色", built: true }, Permission::RoleRead),
-    (NavItem { href: "/api-keys", label: "接口密钥", built: true }, Permission::ApiKeyRead),
-    (NavItem { href: "/audit", label: "审计日志", built: true }, Permission::AuditRead),
-];
+    /// A capability this node does not provide yet: its page says so plainly.
+    pub const fn not_built(href: &'static str, label: &'static str) -> NavItem {
+        NavItem { href, label, built: false, permission: None }
+    }
+
+    /// An administration page shown to holders of `permission`.
+    pub const fn administration(href: &'static str, label: &'static str, permission: Permission) -> NavItem {
+        NavItem { href, label, built: true, permission: Some(permission) }
+    }
+}
+
+/// The console's navigation, put together by the composition root from the entries each
+/// capability contributes (the shell itself knows no capability).
+#[derive(Debug, Default)]
+pub struct Navigation {
+    /// 业务功能, in order.
+    pub capabilities: Vec<NavItem>,
+    /// 系统管理, in order.
+    pub administration: Vec<NavItem>,
+}
 
 /// What every page's layout shows.
 pub struct Shell {
@@ -60,9 +70,9 @@ pub struct Shell {
     /// CSRF token for forms.
     pub csrf: String,
     /// Navigation: capabilities.
-    pub capabilities: &'static [NavItem],
+    pub capabilities: Vec<NavItem>,
     /// Navigation: administration pages this caller may open.
-    pub administration: Vec<&'static NavItem>,
+    pub administration: Vec<NavItem>,
     /// The current path, to mark the active link.
     pub current: String,
 }
@@ -71,6 +81,7 @@ impl Shell {
     /// The shell for `caller` on page `current`.
     pub fn new(state: &AppState, caller: &Caller, title: &str, current: &str) -> Shell {
         let node = &state.config.node;
+        let nav = state.find::<Navigation>().unwrap_or_default();
         Shell {
             title: title.to_owned(),
             node_name: node.name.clone(),
@@ -78,8 +89,13 @@ impl Shell {
             region: format!("{} {}", node.region, node.region.name()),
             user: caller.display_name.clone(),
             csrf: caller.csrf_token.clone().unwrap_or_default(),
-            capabilities: CAPABILITIES,
-            administration: ADMINISTRATION.iter().filter(|(_, p)| caller.can(*p)).map(|(n, _)| n).collect(),
+            capabilities: nav.capabilities.clone(),
+            administration: nav
+                .administration
+                .iter()
+                .filter(|n| n.permission.is_none_or(|p| caller.can(p)))
+                .copied()
+                .collect(),
             current: current.to_owned(),
         }
     }
@@ -89,32 +105,6 @@ impl Shell {
 pub fn render<T: Template>(page: &T) -> AppResult<HttpResponse> {
     let html = page.render().map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
-}
-
-#[derive(Template)]
-#[template(path = "console/error.html")]
-struct ErrorPage {
-    title: &'static str,
-    node_name: String,
-    error: String,
-    code: &'static str,
-    request_id: String,
-}
-
-/// The console's page for an error: the Chinese message, the stable code and the request id
-/// to quote to an operator, with the original status.
-pub fn error_page(error: &AppError, status: actix_web::http::StatusCode) -> HttpResponse {
-    let page = ErrorPage {
-        title: error.kind.table().title_zh,
-        node_name: String::new(),
-        error: error.detail_zh.clone(),
-        code: error.code(),
-        request_id: crate::http::request_id::current().unwrap_or_default(),
-    };
-    match page.render() {
-        Ok(html) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html),
-        Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(error.detail_zh.clone()),
-    }
 }
 
 /// A page that tells the caller something went wrong, inside the layout.
@@ -161,7 +151,8 @@ pub async fn capability(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     let wanted = format!("/{}", path.into_inner());
-    let item = CAPABILITIES.iter().find(|c| c.href == wanted).ok_or_else(|| AppError::not_found("页面", "page"))?;
+    let nav = state.find::<Navigation>().unwrap_or_default();
+    let item = nav.capabilities.iter().find(|c| c.href == wanted).ok_or_else(|| AppError::not_found("页面", "page"))?;
     render(&MessagePage {
         shell: Shell::new(&state, &caller, item.label, item.href),
         heading: item.label.to_owned(),
@@ -186,21 +177,9 @@ pub struct ButtonForm {
     pub csrf: String,
 }
 
-/// Registers the shell's routes and every capability's pages. The catch-all capability page
-/// comes last so specific pages win.
+/// Registers the shell's own pages: the home page and the stylesheet. The page for a
+/// capability not built yet is [`capability`], mounted last by the composition root so that
+/// specific pages win.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(home).service(stylesheet);
-    crate::auth::pages::routes(cfg);
-    crate::tenants::pages::routes(cfg);
-    crate::users::pages::routes(cfg);
-    crate::audit::pages::routes(cfg);
-    crate::registry::pages::routes(cfg);
-    crate::trace::pages::routes(cfg);
-    crate::ingest::pages::routes(cfg);
-    crate::ingest::monitor::pages::routes(cfg);
-    crate::quality::pages::routes(cfg);
-    crate::quality::rules::pages::routes(cfg);
-    crate::notify::pages::routes(cfg);
-    crate::federation::pages::routes(cfg);
-    cfg.service(capability);
 }

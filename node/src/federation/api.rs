@@ -17,16 +17,16 @@ use tracenode_federation::batch::Batch;
 
 use super::inbox::{self, Receipt, Via};
 use super::kinds::{self, registrations, statistics};
-use super::peer::Peer;
 use super::{children, enrolment, mailbox, uplink, Federation};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
-use crate::http::AppState;
+use crate::http::peer::Peer;
 use crate::users::Permission;
 
 fn federation(state: &AppState) -> AppResult<Arc<Federation>> {
-    state.federation.clone().ok_or_else(|| {
+    state.find::<super::Federation>().ok_or_else(|| {
         AppError::with_detail(
             ErrorKind::NotFound,
             "本节点未加入联邦（未配置 [federation] 或尚未安装证书）",
@@ -235,11 +235,7 @@ pub async fn enrol_request(
         ));
     }
     let ip = crate::auth::caller::source_ip(&req);
-    let ctx = crate::audit::AuditContext::anonymous(
-        &ip,
-        &crate::http::request_id::current().unwrap_or_default(),
-        "enrolment",
-    );
+    let ctx = crate::audit::AuditContext::anonymous(&ip, &crate::error::request_id().unwrap_or_default(), "enrolment");
     let own = (state.config.node.region.clone(), state.config.node.tier);
     let s = body.into_inner();
     let (_, ticket) = state.db.transaction(move |conn| enrolment::submit(conn, &ctx, (&own.0, own.1), &s)).await?;

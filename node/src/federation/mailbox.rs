@@ -58,6 +58,14 @@ pub struct CrlPayload {
     pub pem: String,
 }
 
+/// Sends a revocation list this node's CA just published down to the children.
+pub fn send_crl_down(conn: &mut DbConnection, published: &crate::pki::registry::PublishedCrl) -> AppResult<()> {
+    let payload = CrlPayload { issuer: published.issuer.clone(), pem: published.pem.clone() };
+    let payload = serde_json::to_string(&payload).map_err(AppError::internal)?;
+    publish(conn, kind::CRL, "", &published.issuer, &payload)?;
+    Ok(())
+}
+
 /// A notice going down.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NoticePayload {

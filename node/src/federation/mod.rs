@@ -15,12 +15,11 @@
 //! - [`enrolment`]: a would-be child's request over the network, decided by an operator.
 //! - [`children`]: the enrolled children and their traffic; [`api`]: the endpoints;
 //!   [`cli`]: `tracenode rollup …` and `tracenode federation …`; [`pages`]: the console;
-//!   [`demo`]: four tiers on loopback with one command.
+//!   the `demo` command (`cli::demo`): four tiers on loopback with one command.
 
 pub mod api;
 pub mod children;
 pub mod cli;
-pub mod demo;
 pub mod enrolment;
 pub mod inbox;
 pub mod kinds;
@@ -28,7 +27,6 @@ pub mod listener;
 pub mod mailbox;
 pub mod offline;
 pub mod pages;
-pub mod peer;
 pub mod uplink;
 
 use std::collections::BTreeSet;
@@ -234,7 +232,9 @@ fn keep_register(db: &Db, pki: &NodePki, server: &OwnCertificate, client: &OwnCe
                 registry::supersede(conn, &subject, k, &registry::serial_hex(leaf)?)?;
             }
         }
-        registry::refresh_crl(conn, pki)?;
+        if let Some(published) = registry::refresh_crl(conn, pki)? {
+            mailbox::send_crl_down(conn, &published)?;
+        }
         registry::warn_expiring(conn, authority.region())?;
         Ok(())
     })

@@ -11,10 +11,10 @@ use super::api::UplinkState;
 use super::children::ChildTraffic;
 use super::inbox::Incoming;
 use super::kinds::{self, statistics};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, ButtonForm, Shell};
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
 use crate::pki::registry::{self, CertificateRecord};
 use crate::trace::row::CST_HOURS;
 use crate::users::Permission;
@@ -171,7 +171,7 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
             figures,
         })
         .collect();
-    let fed = state.federation.clone();
+    let fed = state.find::<super::Federation>();
     render(&FederationPage {
         shell: Shell::new(state, caller, "上下级节点", "/federation"),
         identity: fed.as_ref().map(|f| f.identity.uri()).unwrap_or_default(),
@@ -221,7 +221,7 @@ pub async fn run_now(
     caller.check_csrf(&form.csrf)?;
     caller.require_staff(&state, Permission::FederationManage, "federation", "federation.rollup").await?;
     let kind = kinds::require(&path.into_inner())?;
-    let Some(fed) = state.federation.clone() else {
+    let Some(fed) = state.find::<super::Federation>() else {
         return view(
             &state,
             &caller,
@@ -464,7 +464,14 @@ pub async fn revoke(
     let pki = pki_of(&state)?;
     let ctx = caller.audit();
     let serial = path.into_inner();
-    let done = state.db.transaction(move |conn| registry::revoke(conn, &pki, &ctx, &serial, f.reason.trim())).await;
+    let done = state
+        .db
+        .transaction(move |conn| {
+            let (revoked, published) = registry::revoke(conn, &pki, &ctx, &serial, f.reason.trim())?;
+            super::mailbox::send_crl_down(conn, &published)?;
+            Ok(revoked)
+        })
+        .await;
     let o = match done {
         Ok(c) => {
             Issued { notice: format!("已吊销 {}，新的吊销列表已发布。", c.subject), ..Issued::default() }
@@ -474,6 +481,9 @@ pub async fn revoke(
     };
     certificates_view(&state, &caller, o).await
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/federation", "上下级节点");
 
 /// Registers the pages.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

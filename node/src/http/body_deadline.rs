@@ -21,8 +21,8 @@ use actix_web::{HttpMessage, ResponseError};
 use futures_util::Stream;
 use std::future::Future;
 
+use crate::app::AppState;
 use crate::error::{AppError, ErrorKind};
-use crate::http::AppState;
 
 /// The body as it arrives, with the two rules applied.
 struct Deadline {

@@ -2,7 +2,7 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use super::AppState;
+use crate::app::AppState;
 use crate::error::AppResult;
 
 /// Liveness: the process answers.

@@ -10,15 +10,6 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being handled on this task, if any.
-pub fn current() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
 fn incoming_or_new(req: &ServiceRequest) -> String {
     req.headers()
         .get("x-request-id")
@@ -37,9 +28,9 @@ pub async fn middleware(
     let method = req.method().to_string();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let span = tracing::info_span!("request", request_id = %id, %method, path = %req.path());
-    let metrics = req.app_data::<actix_web::web::Data<super::AppState>>().map(|s| s.metrics.clone());
+    let metrics = req.app_data::<actix_web::web::Data<crate::app::AppState>>().map(|s| s.metrics.clone());
     let started = Instant::now();
-    let result = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span.clone())).await;
+    let result = crate::error::in_request(id.clone(), next.call(req).instrument(span.clone())).await;
     let elapsed = started.elapsed();
     let _guard = span.enter();
     match result {

@@ -18,11 +18,11 @@ use super::policy::{self, IngestPolicy};
 use super::receipt::Receipt;
 use super::submissions::{self, Channel, Submission};
 use super::{jobs, Intake, Job, Mode};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
-use crate::http::AppState;
 use crate::ids::TenantId;
-use crate::registry::api::owning_tenant;
+use crate::registry::access::owning_tenant;
 use crate::users::Permission;
 
 /// Options of a submission.
@@ -92,7 +92,7 @@ fn source_of(state: &AppState, channel: Channel, named: Option<&str>) -> AppResu
             "请指定格式：xml、csv、json、ndjson、epcis 或 vendor:<映射名>",
             "name the format: xml, csv, json, ndjson, epcis or vendor:<mapping>",
         )),
-        (_, Some(f)) => Source::resolve(f, &state.vendors).ok_or_else(|| {
+        (_, Some(f)) => Source::resolve(f, state.service::<super::jobs::Jobs>()?.vendors()).ok_or_else(|| {
             AppError::invalid(
                 "format",
                 format!("不支持的格式“{f}”，应为 xml、csv、json、ndjson、epcis 或 vendor:<映射名>"),
@@ -226,7 +226,7 @@ async fn submit(
     web::block(move || jobs::enqueue(&db, &queued_job, &queued_ctx, &queued_path))
         .await
         .map_err(AppError::internal)??;
-    tokio::spawn(jobs::launch(state.jobs.clone(), state.db.clone(), path));
+    tokio::spawn(jobs::launch(state.service::<super::jobs::Jobs>()?, state.db.clone(), path));
     let receipt =
         Receipt { submission_id: job.meta.id.clone(), status: submissions::state::QUEUED.into(), ..Receipt::default() };
     Ok(HttpResponse::Accepted()
@@ -308,7 +308,7 @@ pub async fn submission(
     let tenant = own_tenant(&caller);
     let key = id.clone();
     let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, tenant.as_deref())).await?;
-    let progress = state.jobs.progress_of(&id);
+    let progress = state.service::<super::jobs::Jobs>()?.progress_of(&id);
     Ok(HttpResponse::Ok().json(SubmissionStatus { submission, receipt, progress }))
 }
 

@@ -33,6 +33,11 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// The vendor mappings (`ingest.vendors_dir`) the node loaded at start.
+    pub fn vendors(&self) -> &[Arc<Mapping>] {
+        &self.vendors
+    }
+
     /// No jobs yet; jobs in a vendor's format read it through `vendors`.
     pub fn new(vendors: Vec<Arc<Mapping>>) -> Jobs {
         Jobs { progress: Mutex::default(), one_at_a_time: tokio::sync::Semaphore::new(1), vendors }

@@ -10,10 +10,10 @@ use super::policy::{self, IngestPolicy, ReferencePolicy};
 use super::receipt::Receipt;
 use super::submissions::{self, Channel, Submission};
 use super::{Intake, Job, Mode};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
 use crate::ids::TenantId;
 use crate::tenants::Tenant;
 use crate::users::Permission;
@@ -74,7 +74,12 @@ async fn list_view(state: &AppState, caller: &Caller, error: String) -> AppResul
         shell: Shell::new(state, caller, "数据接入与管理", "/ingest"),
         submissions: list,
         tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
-        vendors: state.vendors.iter().map(|m| (format!("vendor:{}", m.name), m.title.clone())).collect(),
+        vendors: state
+            .service::<super::jobs::Jobs>()?
+            .vendors()
+            .iter()
+            .map(|m| (format!("vendor:{}", m.name), m.title.clone()))
+            .collect(),
         can_write: caller.can(Permission::TraceWrite),
         error,
     })
@@ -117,8 +122,8 @@ pub async fn import_submit(
         t => Some(TenantId::parse(t)?),
     };
     let outcome = async {
-        let tenant_id = crate::registry::api::owning_tenant(&state, &caller, named.as_ref(), "trace.ingest").await?;
-        let source = Source::resolve(&form.format, &state.vendors)
+        let tenant_id = crate::registry::access::owning_tenant(&state, &caller, named.as_ref(), "trace.ingest").await?;
+        let source = Source::resolve(&form.format, state.service::<super::jobs::Jobs>()?.vendors())
             .filter(|s| !matches!(s, Source::Format(Format::Exchange)))
             .ok_or_else(|| AppError::invalid("format", "请选择格式", "choose a format"))?;
         let mode =
@@ -196,7 +201,7 @@ pub async fn submission_page(
         shell: Shell::new(&state, &caller, "报送回执", "/ingest"),
         submission,
         receipt,
-        progress: state.jobs.progress_of(&id),
+        progress: state.service::<super::jobs::Jobs>()?.progress_of(&id),
     })
 }
 
@@ -301,7 +306,7 @@ pub async fn policies_submit(
     caller.require(&state, Permission::QualityManage, "ingest_policy").await?;
     let saved = async {
         let named = TenantId::parse(form.tenant_id.trim())?;
-        let tenant = crate::registry::api::owning_tenant(&state, &caller, Some(&named), "ingest.policy").await?;
+        let tenant = crate::registry::access::owning_tenant(&state, &caller, Some(&named), "ingest.policy").await?;
         let p = IngestPolicy {
             unknown_reference: ReferencePolicy::parse(&form.unknown_reference).ok_or_else(|| {
                 AppError::invalid("unknown_reference", "请选择处理方式", "choose what an unknown reference does")
@@ -320,6 +325,9 @@ pub async fn policies_submit(
         Err(e) => Err(e),
     }
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/ingest", "数据接入与管理");
 
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

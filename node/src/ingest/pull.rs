@@ -7,6 +7,7 @@
 //! so a page fetched twice — after a crash between the commit and the cursor — is reported as
 //! duplicates and changes nothing.
 
+pub use crate::config::PullSource;
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -15,52 +16,11 @@ use tracenode_adapters::adapter::Source;
 
 use super::submissions::Channel;
 use super::{policy, Intake, Job, Mode};
+use crate::app::AppState;
 use crate::audit::AuditContext;
 use crate::db::schema::pull_cursors;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
-
-/// A source, as `[[ingest.pull]]` declares it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PullSource {
-    /// Name, unique in the node.
-    pub name: String,
-    /// Code of the tenant the records belong to.
-    pub tenant: String,
-    /// The vendor's endpoint (`https://…`).
-    pub url: String,
-    /// Format of its answers: `json`, `csv`, `epcis`, `xml` or `vendor:<name>`.
-    pub format: String,
-    /// Query parameter that carries the cursor.
-    #[serde(default = "cursor_param")]
-    pub cursor_param: String,
-    /// Response header that carries the next cursor.
-    #[serde(default = "cursor_header")]
-    pub cursor_header: String,
-    /// Cron schedule with seconds (`0 */5 * * * *`: every five minutes); none: by hand only.
-    #[serde(default)]
-    pub schedule: Option<String>,
-    /// Environment variable holding a bearer token for the vendor, if it wants one.
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// Pages fetched per run at most.
-    #[serde(default = "max_pages")]
-    pub max_pages: u32,
-}
-
-fn cursor_param() -> String {
-    "cursor".into()
-}
-
-fn cursor_header() -> String {
-    "X-Next-Cursor".into()
-}
-
-fn max_pages() -> u32 {
-    100
-}
 
 /// What one run did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -176,7 +136,7 @@ pub async fn run(state: &AppState, name: &str) -> AppResult<PullReport> {
 }
 
 async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
-    let src = Source::resolve(&source.format, &state.vendors).ok_or_else(|| {
+    let src = Source::resolve(&source.format, state.service::<super::jobs::Jobs>()?.vendors()).ok_or_else(|| {
         AppError::invalid(
             "format",
             format!("拉取来源 {} 的格式“{}”无效", source.name, source.format),

@@ -33,15 +33,7 @@ pub const MAX_QUANTITY: f64 = 1.0e9;
 pub const MAX_PRICE_YUAN: f64 = 1.0e8;
 /// The largest amount of one record, yuan (also the cap of price × quantity).
 pub const MAX_AMOUNT_YUAN: f64 = 1.0e12;
-/// The earliest year an act may lie in unless `ingest.earliest_act_year` says otherwise:
-/// electronic traceability records start in the 2000s, and years such as 0000, 0001 or 1900
-/// are typing or conversion errors.
-pub const EARLIEST_ACT_YEAR: i32 = 2000;
-
-/// [`EARLIEST_ACT_YEAR`], for serde defaults.
-pub fn default_earliest_act_year() -> i32 {
-    EARLIEST_ACT_YEAR
-}
+pub use crate::config::{default_earliest_act_year, EARLIEST_ACT_YEAR};
 
 /// How far in the future an act may lie (clock skew between systems).
 pub const FUTURE_SLACK_HOURS: i64 = 24;

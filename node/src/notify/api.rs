@@ -4,15 +4,11 @@ use actix_web::{delete, get, post, web, HttpResponse};
 
 use super::channels::{self, Channel, Made, NewChannel};
 use super::{Delivered, Event, Notification};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
-use crate::http::AppState;
-use crate::users::Permission;
 
-/// Node staff with `quality.manage`; a tenant's caller is refused.
-pub async fn require_manager(state: &AppState, caller: &Caller) -> AppResult<()> {
-    caller.require_staff(state, Permission::QualityManage, "notify", "notify.manage").await
-}
+use super::require_manager;
 
 /// The notification channels.
 #[utoipa::path(tag = "notify", responses((status = 200, body = Vec<Channel>), (status = 403, body = Problem, content_type = "application/problem+json")))]

@@ -283,6 +283,11 @@ impl Dispatcher {
 }
 
 /// Delivers what is due (for callers that hold the app state).
-pub async fn dispatch(state: &crate::http::AppState) -> AppResult<Delivered> {
-    state.notifier.dispatch(&state.db).await
+pub async fn dispatch(state: &crate::app::AppState) -> AppResult<Delivered> {
+    state.service::<Dispatcher>()?.dispatch(&state.db).await
+}
+
+/// Node staff with `quality.manage` manage channels and alerts; a tenant's caller is refused.
+pub async fn require_manager(state: &crate::app::AppState, caller: &crate::auth::caller::Caller) -> AppResult<()> {
+    caller.require_staff(state, crate::users::Permission::QualityManage, "notify", "notify.manage").await
 }

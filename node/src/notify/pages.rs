@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use super::channels::{self, Channel, NewChannel};
 use super::Notification;
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, ButtonForm, Shell};
 use crate::error::AppResult;
-use crate::http::AppState;
 use crate::tenants::Tenant;
 
 #[derive(Template)]
@@ -57,7 +57,7 @@ struct Outcome {
 }
 
 async fn view(state: &AppState, caller: &Caller, o: Outcome) -> AppResult<HttpResponse> {
-    super::api::require_manager(state, caller).await?;
+    super::require_manager(state, caller).await?;
     let (channels, recent) = state.db.run(|conn| Ok((channels::list(conn)?, super::recent(conn, 50)?))).await?;
     let tenants = state.db.run(crate::tenants::list_all).await?;
     render(&ChannelsPage {
@@ -100,7 +100,7 @@ pub async fn create(
     let caller = caller.0;
     let f = form.into_inner();
     caller.check_csrf(&f.csrf)?;
-    super::api::require_manager(&state, &caller).await?;
+    super::require_manager(&state, &caller).await?;
     let c = NewChannel {
         name: f.name,
         kind: f.kind,
@@ -137,7 +137,7 @@ pub async fn test(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     caller.check_csrf(&form.csrf)?;
-    super::api::require_manager(&state, &caller).await?;
+    super::require_manager(&state, &caller).await?;
     let d = super::api::send_test(&state, &caller, path.into_inner()).await?;
     let o = if d.retrying + d.failed == 0 {
         Outcome { notice: format!("测试通知已送达（{} 条）。", d.sent), ..Outcome::default() }
@@ -161,7 +161,7 @@ pub async fn remove(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     caller.check_csrf(&form.csrf)?;
-    super::api::require_manager(&state, &caller).await?;
+    super::require_manager(&state, &caller).await?;
     let (ctx, id) = (caller.audit(), path.into_inner());
     state.db.transaction(move |conn| channels::delete(conn, &ctx, &id)).await?;
     view(&state, &caller, Outcome { notice: "通知渠道已删除。".into(), ..Outcome::default() }).await

@@ -4,7 +4,6 @@
 //! it into a bundle, and the node installs the bundle — over the network later, and today
 //! as files for networks without a live link (`tracenode pki …`, [`cli`]).
 
-pub mod cli;
 pub mod own;
 pub mod registry;
 
@@ -31,13 +30,15 @@ const CA_KEY: &str = "ca.key";
 const REQUEST: &str = "request.pem";
 const REQUEST_KEY: &str = "request.key";
 
-fn refused(e: TierError) -> AppError {
+/// A refusal of the tier PKI as an `invalid` error of `pki`, in both languages.
+pub fn refused(e: TierError) -> AppError {
     let text = e.to_string();
     let (en, zh) = text.split_once(" / ").unwrap_or((text.as_str(), text.as_str()));
     AppError::invalid("pki", zh.to_owned(), en.to_owned())
 }
 
-fn io(path: &Path, e: std::io::Error) -> AppError {
+/// A file of the PKI that cannot be read or written.
+pub fn io(path: &Path, e: std::io::Error) -> AppError {
     AppError::invalid(
         "pki",
         format!("无法读写 {}：{e}", path.display()),
@@ -45,11 +46,13 @@ fn io(path: &Path, e: std::io::Error) -> AppError {
     )
 }
 
-fn read(path: &Path) -> AppResult<Vec<u8>> {
+/// Reads a file of the PKI.
+pub fn read(path: &Path) -> AppResult<Vec<u8>> {
     fs::read(path).map_err(|e| io(path, e))
 }
 
-fn write(path: &Path, bytes: &[u8], private: bool) -> AppResult<()> {
+/// Writes a file of the PKI (0600 when `private`).
+pub fn write(path: &Path, bytes: &[u8], private: bool) -> AppResult<()> {
     fs::write(path, bytes).map_err(|e| io(path, e))?;
     #[cfg(unix)]
     if private {
@@ -65,7 +68,8 @@ fn certs(pem: &[u8]) -> AppResult<Vec<X509>> {
     X509::stack_from_pem(pem).map_err(|e| refused(TierError::Openssl(e)))
 }
 
-fn pem_of(certs: &[X509]) -> AppResult<Vec<u8>> {
+/// The PEM of a chain of certificates.
+pub fn pem_of(certs: &[X509]) -> AppResult<Vec<u8>> {
     let mut out = Vec::new();
     for c in certs {
         out.extend(c.to_pem().map_err(|e| refused(TierError::Openssl(e)))?);

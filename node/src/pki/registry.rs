@@ -13,6 +13,8 @@ use serde::Serialize;
 use tracenode_federation::crl::Revoked;
 use tracenode_federation::tiers::{self, TierError};
 
+pub use crate::credentials::certificates::{serial_hex, usable};
+
 use super::{refused, NodePki};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{crl_published, federation_children, issued_certificates as ic};
@@ -83,11 +85,6 @@ pub fn time_of(t: &Asn1TimeRef) -> AppResult<chrono::NaiveDateTime> {
     let diff = now.diff(t).map_err(openssl_failed)?;
     let seconds = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
     Ok(db::truncate_micros(chrono::Utc::now().naive_utc() + chrono::Duration::seconds(seconds)))
-}
-
-/// A certificate's serial number, hex.
-pub fn serial_hex(cert: &X509) -> AppResult<String> {
-    Ok(hex::encode(tracenode_federation::crl::serial_of(cert).map_err(refused)?))
 }
 
 /// A certificate's SHA-256 fingerprint, colon hex.
@@ -164,14 +161,6 @@ pub fn certificate_pem(conn: &mut DbConnection, serial: &str) -> AppResult<Strin
     Ok(ic::table.find(serial).select(ic::certificate).first(conn)?)
 }
 
-/// Whether a certificate in the register may still be used (not revoked). A certificate
-/// the register does not know is not usable.
-pub fn usable(conn: &mut DbConnection, cert: &X509) -> AppResult<bool> {
-    let serial = serial_hex(cert)?;
-    let status: Option<String> = ic::table.find(serial).select(ic::status).first(conn).optional()?;
-    Ok(matches!(status.as_deref(), Some("valid" | "superseded")))
-}
-
 /// Revokes a certificate this node issued, publishes a new revocation list, and for a
 /// child's CA marks the child revoked; audited.
 pub fn revoke(
@@ -180,7 +169,7 @@ pub fn revoke(
     ctx: &AuditContext,
     serial: &str,
     reason: &str,
-) -> AppResult<CertificateRecord> {
+) -> AppResult<(CertificateRecord, PublishedCrl)> {
     let cert = get(conn, serial)?;
     if cert.kind == kind::NODE_CA {
         return Err(AppError::invalid(
@@ -208,7 +197,8 @@ pub fn revoke(
                 .execute(conn)?;
         }
     }
-    let number = publish_crl(conn, pki)?;
+    let published = publish_crl(conn, pki)?;
+    let number = published.number;
     audit::record(
         conn,
         ctx,
@@ -217,11 +207,23 @@ pub fn revoke(
         Outcome::Success,
         serde_json::json!({ "serial": cert.serial, "kind": cert.kind, "reason": reason, "crl_number": number }),
     )?;
-    get(conn, &cert.serial)
+    Ok((get(conn, &cert.serial)?, published))
+}
+
+/// A revocation list just signed: what the federation sends down to the children, who need
+/// the lists of every CA above them.
+#[derive(Debug, Clone)]
+pub struct PublishedCrl {
+    /// Its number in this CA's sequence.
+    pub number: i64,
+    /// The region of the CA that issued it.
+    pub issuer: String,
+    /// The list (PEM).
+    pub pem: String,
 }
 
 /// Publishes the next revocation list of this node's CA into `pki/crls/`; returns its number.
-pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<i64> {
+pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<PublishedCrl> {
     let last: Option<i64> = crl_published::table.select(diesel::dsl::max(crl_published::number)).first(conn)?;
     let number = last.unwrap_or(0) + 1;
     let revoked: Vec<(String, Option<chrono::NaiveDateTime>)> = ic::table
@@ -238,13 +240,6 @@ pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<i64> {
     let authority = pki.authority()?;
     let pem = authority.crl(number as u64, &list, valid_for).map_err(refused)?;
     pki.store_crl(&pki.own_crl_name(), &pem)?;
-    // Down to the children, who need the lists of every CA above them.
-    let payload = crate::federation::mailbox::CrlPayload {
-        issuer: authority.region().to_owned(),
-        pem: String::from_utf8_lossy(&pem).into_owned(),
-    };
-    let payload = serde_json::to_string(&payload).map_err(AppError::internal)?;
-    crate::federation::mailbox::publish(conn, crate::federation::mailbox::kind::CRL, "", authority.region(), &payload)?;
     let now = db::now();
     diesel::insert_into(crl_published::table)
         .values((
@@ -255,11 +250,11 @@ pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<i64> {
             crl_published::pem.eq(Some(String::from_utf8_lossy(&pem).into_owned())),
         ))
         .execute(conn)?;
-    Ok(number)
+    Ok(PublishedCrl { number, issuer: authority.region().to_owned(), pem: String::from_utf8_lossy(&pem).into_owned() })
 }
 
 /// Publishes a revocation list if none is published or the last one nears its next update.
-pub fn refresh_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<Option<i64>> {
+pub fn refresh_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<Option<PublishedCrl>> {
     let next: Option<chrono::NaiveDateTime> =
         crl_published::table.select(diesel::dsl::max(crl_published::next_update)).first(conn)?;
     let due = next.is_none_or(|n| n < db::now() + chrono::Duration::days(CRL_RENEW_DAYS));

@@ -3,9 +3,9 @@
 use actix_web::{get, post, web, HttpResponse};
 
 use super::anomalies::{self, Anomaly, AnomalyQuery, Review};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
-use crate::http::AppState;
 use crate::users::Permission;
 
 /// The latest anomalies (a tenant sees its own).
@@ -39,6 +39,19 @@ pub async fn review(
     Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| anomalies::review(conn, &ctx, &id, None, &r)).await?))
 }
 
+/// A tenant's report for the days `from` to `to`: its submissions as ingest counts them, and
+/// its anomalies.
+pub fn assemble(
+    conn: &mut crate::db::DbConnection,
+    tenant: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> AppResult<super::report::QualityReport> {
+    let (start, end) = super::report::instants(from, to);
+    let counts = crate::ingest::submissions::counts(conn, tenant, start, end)?;
+    super::report::build(conn, tenant, from, to, counts)
+}
+
 /// The tenant and days of a report request.
 pub async fn report_for(
     state: &AppState,
@@ -50,7 +63,7 @@ pub async fn report_for(
         Some(t) => Some(crate::ids::TenantId::parse(t)?),
         None => None,
     };
-    let id = crate::registry::api::owning_tenant(state, caller, named.as_ref(), "quality.report").await?;
+    let id = crate::registry::access::owning_tenant(state, caller, named.as_ref(), "quality.report").await?;
     let (from, to) = super::report::days_of(p)?;
     let tenant = state.db.run(move |conn| crate::tenants::get(conn, &id)).await?;
     Ok((tenant, from, to))
@@ -66,7 +79,7 @@ pub async fn report(
 ) -> AppResult<HttpResponse> {
     let (tenant, from, to) = report_for(&state, &caller, &query).await?;
     let id = tenant.id.as_str().to_owned();
-    Ok(HttpResponse::Ok().json(state.db.run(move |conn| super::report::build(conn, &id, from, to)).await?))
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| assemble(conn, &id, from, to)).await?))
 }
 
 /// The same report as an XLSX workbook.
@@ -79,7 +92,7 @@ pub async fn report_xlsx(
 ) -> AppResult<HttpResponse> {
     let (tenant, from, to) = report_for(&state, &caller, &query).await?;
     let id = tenant.id.as_str().to_owned();
-    let r = state.db.run(move |conn| super::report::build(conn, &id, from, to)).await?;
+    let r = state.db.run(move |conn| assemble(conn, &id, from, to)).await?;
     let bytes = super::report::xlsx(&r, &tenant.name)?;
     Ok(HttpResponse::Ok()
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -5,10 +5,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::anomalies::{self, Anomaly, AnomalyQuery, Review};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::AppResult;
-use crate::http::AppState;
 use crate::users::Permission;
 
 #[derive(Template)]
@@ -138,7 +138,7 @@ pub async fn report_page(
     }
     let (tenant, from, to) = super::api::report_for(&state, &caller, &p).await?;
     let id = tenant.id.as_str().to_owned();
-    let report = state.db.run(move |conn| super::report::build(conn, &id, from, to)).await?;
+    let report = state.db.run(move |conn| super::api::assemble(conn, &id, from, to)).await?;
     let query_string = serde_urlencoded::to_string(&super::report::Period {
         tenant: Some(tenant.id.as_str().to_owned()),
         from: Some(from.to_string()),

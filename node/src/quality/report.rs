@@ -7,7 +7,7 @@ use rust_xlsxwriter::{Format, Workbook};
 use serde::{Deserialize, Serialize};
 
 use super::anomalies::{rule_zh, state};
-use crate::db::schema::{anomalies, submissions};
+use crate::db::schema::anomalies;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::trace::row::CST_HOURS;
@@ -100,40 +100,59 @@ pub fn days_of(p: &Period) -> AppResult<(NaiveDate, NaiveDate)> {
     Ok((from, to))
 }
 
-/// Builds the report of `tenant` for the days `from` to `to`.
-pub fn build(conn: &mut DbConnection, tenant: &str, from: NaiveDate, to: NaiveDate) -> AppResult<QualityReport> {
+/// What a tenant's submissions came to in a period (dry runs excluded). The ingest
+/// capability counts them (`ingest::submissions::counts`), since the statuses are its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubmissionCounts {
+    /// Submissions.
+    pub submissions: i64,
+    /// Submissions refused whole or failed.
+    pub refused: i64,
+    /// Records read.
+    pub received: i64,
+    /// Records stored.
+    pub accepted: i64,
+    /// Records rejected.
+    pub rejected: i64,
+    /// Duplicates.
+    pub duplicates: i64,
+    /// Quarantined.
+    pub quarantined: i64,
+    /// Flagged.
+    pub flagged: i64,
+}
+
+/// The instants that bound the days `from` to `to` (China Standard Time, both included).
+pub fn instants(from: NaiveDate, to: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
+    range(from, to)
+}
+
+/// Builds the report of `tenant` for the days `from` to `to`, from its submissions' counts
+/// and the anomalies found in those days.
+pub fn build(
+    conn: &mut DbConnection,
+    tenant: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    counts: SubmissionCounts,
+) -> AppResult<QualityReport> {
     let (start, end) = range(from, to);
-    type Row = (String, i64, i64, i64, i64, i64, i64);
-    let rows: Vec<Row> = submissions::table
-        .filter(submissions::tenant_id.eq(tenant))
-        .filter(submissions::dry_run.eq(false))
-        .filter(submissions::created_at.ge(start))
-        .filter(submissions::created_at.lt(end))
-        .select((
-            submissions::status,
-            submissions::received,
-            submissions::accepted,
-            submissions::rejected,
-            submissions::duplicates,
-            submissions::quarantined,
-            submissions::flagged,
-        ))
-        .load(conn)?;
-    let mut r = QualityReport { tenant_id: tenant.to_owned(), from, to, ..QualityReport::default() };
-    for (status, received, accepted, rejected, duplicates, quarantined, flagged) in rows {
-        r.submissions += 1;
-        r.received += received;
-        if status == crate::ingest::submissions::state::REFUSED || status == crate::ingest::submissions::state::FAILED {
-            r.refused += 1;
-            r.rejected += rejected;
-            continue;
-        }
-        r.accepted += accepted;
-        r.rejected += rejected;
-        r.duplicates += duplicates;
-        r.quarantined += quarantined;
-        r.flagged += flagged;
-    }
+    let SubmissionCounts { submissions, refused, received, accepted, rejected, duplicates, quarantined, flagged } =
+        counts;
+    let mut r = QualityReport {
+        tenant_id: tenant.to_owned(),
+        from,
+        to,
+        submissions,
+        refused,
+        received,
+        accepted,
+        rejected,
+        duplicates,
+        quarantined,
+        flagged,
+        ..QualityReport::default()
+    };
     r.accepted_percent =
         if r.received == 0 { 100.0 } else { (r.accepted as f64 * 1000.0 / r.received as f64).round() / 10.0 };
     let found: Vec<(String, String)> = anomalies::table

@@ -3,6 +3,7 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use serde::Deserialize;
 
+use super::access::{entity_in_reach, owning_tenant};
 use super::bulk::{BulkRequest, Receipt};
 use super::catalogue::{self, Category, NewCategory};
 use super::entities::{self, Change, Changed, Decision, EntityVersion, FieldPolicy, Registered};
@@ -11,58 +12,12 @@ use super::review;
 use super::search::{self, EntityPage, EntityQuery};
 use super::sites::{self, NewSite, Site};
 use super::{analysis, export, outbox, reach_of, region_of, within_reach};
+use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
-use crate::http::AppState;
 use crate::ids::TenantId;
 use crate::users::Permission;
-
-/// The tenant a registration is for: a tenant caller's own, or the one node staff name.
-pub async fn owning_tenant(
-    state: &AppState,
-    caller: &Caller,
-    named: Option<&TenantId>,
-    action: &str,
-) -> AppResult<TenantId> {
-    match (&caller.tenant_id, named) {
-        (Some(own), None) => Ok(own.clone()),
-        (Some(own), Some(t)) if own == t => Ok(own.clone()),
-        (Some(_), Some(t)) => Err(caller.deny(state, action, &format!("tenant:{t}"), ErrorKind::OutOfScope).await),
-        (None, None) => {
-            Err(AppError::invalid("tenant_id", "请指定主体所属的租户", "name the tenant the entity belongs to"))
-        }
-        (None, Some(t)) => {
-            let id = t.clone();
-            let tenant = state
-                .db
-                .run(move |conn| crate::tenants::get(conn, &id))
-                .await
-                .map_err(|_| AppError::invalid("tenant_id", "租户不存在", "tenant does not exist"))?;
-            if !caller.sees_tenant(&tenant) {
-                return Err(caller
-                    .deny(state, action, &format!("tenant:{}", tenant.code), ErrorKind::OutOfScope)
-                    .await);
-            }
-            Ok(tenant.id)
-        }
-    }
-}
-
-/// The entity `id` if it lies within the caller's reach; a refusal is audited as `action`.
-pub async fn entity_in_reach(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    action: &str,
-) -> AppResult<super::model::EntityRow> {
-    let key = id.to_owned();
-    let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
-    if !within_reach(&reach_of(state, caller), &row) {
-        return Err(caller.deny(state, action, &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);
-    }
-    Ok(row)
-}
 
 /// Refuses (and audits) a review of a change whose entity or product lies outside the
 /// caller's reach.

@@ -14,10 +14,10 @@ use super::model::{Entity, EntityInput, EntityKind, ValidationContext};
 use super::search::{self, EntityPage, EntityQuery};
 use super::sites::{self, Site, SITE_KINDS};
 use super::{reach_of, region_of, review};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::http::AppState;
 use crate::ids::TenantId;
 use crate::users::Permission;
 
@@ -348,7 +348,8 @@ pub async fn new_submit(
         Ok(i) => i,
         Err(e) => return new_page(&state, &caller, e.detail_zh, String::new(), form).await,
     };
-    let tenant = match super::api::owning_tenant(&state, &caller, input.tenant_id.as_ref(), "entity.register").await {
+    let tenant = match super::access::owning_tenant(&state, &caller, input.tenant_id.as_ref(), "entity.register").await
+    {
         Ok(t) => t,
         Err(e) if e.kind == ErrorKind::Validation => {
             return new_page(&state, &caller, e.detail_zh, String::new(), form).await
@@ -399,7 +400,7 @@ struct EntityPageView {
 
 async fn entity_page(state: &AppState, caller: &Caller, id: String, notice: String) -> AppResult<HttpResponse> {
     caller.require(state, Permission::RegistryRead, "entities").await?;
-    let row = super::api::entity_in_reach(state, caller, &id, "entity.read").await?;
+    let row = super::access::entity_in_reach(state, caller, &id, "entity.read").await?;
     let key = id.clone();
     let (versions, devices) =
         state.db.run(move |conn| Ok((entities::versions(conn, &key)?, super::devices::of_entity(conn, &key)?))).await?;
@@ -503,7 +504,7 @@ pub async fn sites_submit(
         "" => None,
         t => Some(TenantId::parse(t)?),
     };
-    let tenant = super::api::owning_tenant(&state, &caller, named.as_ref(), "site.create").await?;
+    let tenant = super::access::owning_tenant(&state, &caller, named.as_ref(), "site.create").await?;
     let within = region_of(&state, &caller);
     let ctx = caller.audit();
     let new = sites::NewSite {
@@ -552,7 +553,7 @@ pub async fn device_submit(
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryWrite, "devices").await?;
     let id = path.into_inner();
-    let entity = super::api::entity_in_reach(&state, &caller, &id, "device.register").await?;
+    let entity = super::access::entity_in_reach(&state, &caller, &id, "device.register").await?;
     let input = super::devices::DeviceInput {
         entity_id: id.clone(),
         site_code: blank_none(&form.site_code),
@@ -667,7 +668,7 @@ async fn policies_view(
         "" => vec![],
         t => {
             let tenant =
-                super::api::owning_tenant(state, caller, Some(&TenantId::parse(t)?), "registry.policy").await?;
+                super::access::owning_tenant(state, caller, Some(&TenantId::parse(t)?), "registry.policy").await?;
             let list = state.db.run(move |conn| review::policies_of(conn, kind, &tenant)).await?;
             list.into_iter().map(|p| (p.field.clone(), field_label(&p.field), p.mode)).collect()
         }
@@ -712,7 +713,8 @@ pub async fn policies_submit(
         kind: form.get("kind").cloned().unwrap_or_default(),
     };
     let tenant =
-        super::api::owning_tenant(&state, &caller, Some(&TenantId::parse(&view.tenant_id)?), "registry.policy").await?;
+        super::access::owning_tenant(&state, &caller, Some(&TenantId::parse(&view.tenant_id)?), "registry.policy")
+            .await?;
     let list: Vec<FieldPolicy> = form
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("mode_").map(|f| FieldPolicy { field: f.to_owned(), mode: v.clone() }))
@@ -738,7 +740,7 @@ pub async fn edit_form(
     let caller = caller.0;
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
     let id = path.into_inner();
-    let row = super::api::entity_in_reach(&state, &caller, &id, "entity.change").await?;
+    let row = super::access::entity_in_reach(&state, &caller, &id, "entity.change").await?;
     let site_id = row.site_id.clone();
     let site_code = state
         .db
@@ -764,7 +766,7 @@ pub async fn edit_submit(
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
     let id = path.into_inner();
-    let row = super::api::entity_in_reach(&state, &caller, &id, "entity.change").await?;
+    let row = super::access::entity_in_reach(&state, &caller, &id, "entity.change").await?;
     let owner = TenantId::from_db(row.tenant_id.clone());
     let mut input = match form.input() {
         Ok(i) => i,
@@ -828,7 +830,7 @@ pub async fn entity_review(
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryReview, "entities").await?;
     let id = path.into_inner();
-    super::api::entity_in_reach(&state, &caller, &id, "entity.review").await?;
+    super::access::entity_in_reach(&state, &caller, &id, "entity.review").await?;
     let d = form.decision();
     let ctx = caller.audit();
     let key = id.clone();
@@ -1014,6 +1016,9 @@ pub async fn catalogue_add(
         Err(e) => Err(e),
     }
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/registry", "主体与产品注册");
 
 /// Registers these pages (before the console's catch-all).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

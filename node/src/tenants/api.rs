@@ -3,9 +3,9 @@
 use actix_web::{get, post, web, HttpResponse};
 
 use super::{NewTenant, Tenant};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, ErrorKind, Problem};
-use crate::http::AppState;
 use crate::ids::TenantId;
 use crate::users::Permission;
 

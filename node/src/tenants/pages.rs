@@ -5,10 +5,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{NewTenant, Tenant, TenantKind};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::AppResult;
-use crate::http::AppState;
 use crate::users::Permission;
 
 #[derive(Template)]
@@ -111,6 +111,10 @@ pub async fn create(
         Err(e) => Err(e),
     }
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem =
+    crate::console::NavItem::administration("/tenants", "租户", Permission::TenantRead);
 
 /// Registers these pages.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

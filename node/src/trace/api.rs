@@ -3,9 +3,9 @@
 use actix_web::{get, web, HttpResponse};
 
 use super::search::{self, TracePage, TraceQuery};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
-use crate::http::AppState;
 use crate::registry::reach_of;
 use crate::users::Permission;
 

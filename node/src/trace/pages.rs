@@ -5,10 +5,10 @@ use askama::Template;
 use tracenode_adapters::codes::Stage;
 
 use super::search::{self, TracePage, TraceQuery};
+use crate::app::AppState;
 use crate::auth::caller::ConsoleCaller;
 use crate::console::{render, Shell};
 use crate::error::AppResult;
-use crate::http::AppState;
 use crate::registry::catalogue::{self, Category};
 use crate::registry::reach_of;
 use crate::users::Permission;
@@ -92,6 +92,9 @@ pub async fn list_page(
         categories,
     })
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/trace", "追溯查询");
 
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -22,7 +22,7 @@ use super::permission::{builtin, Permission, TENANT_CLIENT};
 use super::roles::{self, Role};
 use super::scope::DataScope;
 use crate::audit::{self, AuditContext, Outcome};
-use crate::auth::password;
+use crate::credentials::password;
 use crate::db::schema::{password_history, tenants, user_roles, users};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -250,7 +250,7 @@ pub fn permissions_of(conn: &mut DbConnection, id: &UserId) -> AppResult<BTreeSe
 pub fn view(conn: &mut DbConnection, id: &UserId) -> AppResult<UserView> {
     let r = record_by_id(conn, id)?;
     let roles = roles_of(conn, id)?.into_iter().map(|r| r.code).collect();
-    let locked_somewhere = crate::auth::throttle::locked_anywhere(conn, id)?;
+    let locked_somewhere = crate::credentials::throttle::locked_anywhere(conn, id)?;
     let mut v = to_view(r, roles);
     v.locked |= locked_somewhere;
     Ok(v)
@@ -279,7 +279,7 @@ pub fn list(conn: &mut DbConnection) -> AppResult<Vec<UserView>> {
     let all_roles = roles::list(conn)?;
     let links: Vec<(String, String)> =
         user_roles::table.select((user_roles::user_id, user_roles::role_id)).load(conn)?;
-    let locked = crate::auth::throttle::locked_accounts(conn)?;
+    let locked = crate::credentials::throttle::locked_accounts(conn)?;
     Ok(records
         .into_iter()
         .map(|r| {
@@ -396,7 +396,7 @@ pub fn unlock(conn: &mut DbConnection, ctx: &AuditContext, id: &UserId) -> AppRe
     diesel::update(users::table.filter(users::id.eq(id.as_str())))
         .set((users::failed_attempts.eq(0), users::locked_until.eq(None::<chrono::NaiveDateTime>)))
         .execute(conn)?;
-    crate::auth::throttle::clear_account(conn, id)?;
+    crate::credentials::throttle::clear_account(conn, id)?;
     audit::record(
         conn,
         ctx,
@@ -443,8 +443,8 @@ pub fn reset_password(
             users::locked_until.eq(None::<chrono::NaiveDateTime>),
         ))
         .execute(conn)?;
-    crate::auth::session::end_all_for_user(conn, id)?;
-    crate::auth::throttle::clear_account(conn, id)?;
+    crate::credentials::session::end_all_for_user(conn, id)?;
+    crate::credentials::throttle::clear_account(conn, id)?;
     audit::record(
         conn,
         ctx,
@@ -463,7 +463,7 @@ pub fn set_disabled(conn: &mut DbConnection, ctx: &AuditContext, id: &UserId, di
         .set((users::disabled.eq(disabled), users::updated_at.eq(crate::db::now())))
         .execute(conn)?;
     if disabled {
-        crate::auth::session::end_all_for_user(conn, id)?;
+        crate::credentials::session::end_all_for_user(conn, id)?;
     }
     let action = if disabled { "user.disable" } else { "user.enable" };
     audit::record(conn, ctx, action, &format!("user:{}", record.username), Outcome::Success, serde_json::json!({}))?;

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use super::accounts::{self, CreatedUser, NewUser, UserView};
 use super::roles::{self, NewRole, Role};
 use super::{DataScope, Permission};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
-use crate::http::AppState;
 use crate::ids::{RoleId, UserId};
 
 /// Role assignment.

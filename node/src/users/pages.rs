@@ -7,10 +7,10 @@ use serde::Deserialize;
 use super::accounts::{self, NewUser, UserView};
 use super::roles::{self, Role};
 use super::Permission;
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppResult, ErrorKind};
-use crate::http::AppState;
 use crate::ids::{RoleId, TenantId, UserId};
 
 #[derive(Template)]
@@ -361,6 +361,14 @@ pub async fn create_role(
         Err(e) => Err(e),
     }
 }
+
+/// This page's entry in the console navigation.
+pub const NAV: crate::console::NavItem =
+    crate::console::NavItem::administration("/users", "用户", super::Permission::UserRead);
+
+/// This page's entry in the console navigation.
+pub const ROLES_NAV: crate::console::NavItem =
+    crate::console::NavItem::administration("/roles", "角色", super::Permission::RoleRead);
 
 /// Registers these pages.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -57,7 +57,7 @@ async fn first_sign_in_forces_password_change_and_totp(app: TestApp) {
         client.post(app.url("/api/v1/auth/totp")).header("X-CSRF-Token", &csrf).json(&json!({"code": code}))
     };
     expect_problem(totp("000000".into()).send().await.expect("post"), 422, "validation_failed").await;
-    let code = tracenode::auth::totp::code_at(&secret, tracenode::auth::totp::unix_now()).expect("code");
+    let code = tracenode::credentials::totp::code_at(&secret, tracenode::credentials::totp::unix_now()).expect("code");
     assert_eq!(totp(code.clone()).send().await.expect("post").status(), 200);
     assert_eq!(client.get(app.url("/api/v1/tenants")).send().await.expect("get").status(), 200);
     // A second sign-in asks for a code, and the code just used cannot be replayed.
@@ -160,6 +160,6 @@ async fn session_cookie_is_locked_down(app: TestApp) {
     let mut conn = app.db.conn().expect("conn");
     let ids: Vec<String> = sessions::table.select(sessions::id).load(&mut *conn).expect("ids");
     assert!(!ids.contains(&token));
-    assert!(ids.contains(&tracenode::auth::session::token_id(&token)));
+    assert!(ids.contains(&tracenode::credentials::session::token_id(&token)));
 }
 both_backends!(session_cookie_is_locked_down);

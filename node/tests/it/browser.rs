@@ -141,7 +141,8 @@ async fn first_sign_in(c: &Client, app: &TestApp, username: &str) {
     click(c, "#change-password").await;
     wait_for_path(c, "/totp").await;
     let secret = c.find(Locator::Css("#totp-secret")).await.expect("secret").text().await.expect("text");
-    let code = tracenode::auth::totp::code_at(secret.trim(), tracenode::auth::totp::unix_now()).expect("code");
+    let code =
+        tracenode::credentials::totp::code_at(secret.trim(), tracenode::credentials::totp::unix_now()).expect("code");
     fill(c, "#code", &code).await;
     click(c, "#verify").await;
     wait_for_path(c, "/").await;
@@ -170,7 +171,8 @@ async fn console_first_sign_in_and_tenant(app: TestApp) {
     click(&c, "#change-password").await;
     wait_for_path(&c, "/totp").await;
     let secret = c.find(Locator::Css("#totp-secret")).await.expect("secret").text().await.expect("text");
-    let code = tracenode::auth::totp::code_at(secret.trim(), tracenode::auth::totp::unix_now()).expect("code");
+    let code =
+        tracenode::credentials::totp::code_at(secret.trim(), tracenode::credentials::totp::unix_now()).expect("code");
     fill(&c, "#code", &code).await;
     click(&c, "#verify").await;
     wait_for_path(&c, "/").await;

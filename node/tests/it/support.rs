@@ -295,7 +295,7 @@ impl TestApp {
         prepare(&config);
         let db = bootstrap::open_db(&config).expect("open db");
         let config = Arc::new(config);
-        let running = tracenode::http::start(config.clone(), db.clone()).expect("start");
+        let running = tracenode::routes::start(config.clone(), db.clone()).expect("start");
         let federation_addr = running.federation_addr;
         let handles = running.handles();
         let port = running.addr.port();
@@ -324,7 +324,7 @@ impl TestApp {
 
     /// Starts the node's listeners again on the same database and configuration.
     pub async fn restart(&mut self) {
-        let running = tracenode::http::start(self.config.clone(), self.db.clone()).expect("restart");
+        let running = tracenode::routes::start(self.config.clone(), self.db.clone()).expect("restart");
         self.base = format!("https://127.0.0.1:{}", running.addr.port());
         self.federation_addr = running.federation_addr;
         self.handles = running.handles();
@@ -523,9 +523,9 @@ impl Session {
 
     /// Submits the current TOTP code (or the next step's, if the current one was used).
     pub async fn submit_totp(&self, app: &TestApp, secret: &str) {
-        let now = tracenode::auth::totp::unix_now();
+        let now = tracenode::credentials::totp::unix_now();
         for at in [now, now + 30] {
-            let code = tracenode::auth::totp::code_at(secret, at).expect("code");
+            let code = tracenode::credentials::totp::code_at(secret, at).expect("code");
             let res = self
                 .client
                 .post(app.url("/api/v1/auth/totp"))

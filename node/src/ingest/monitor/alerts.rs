@@ -314,7 +314,7 @@ pub fn evaluate(conn: &mut DbConnection, origin: &Origin, failures_in_a_row: u32
 }
 
 /// One check: evaluates the senders, then delivers what is due.
-pub async fn check(state: &crate::http::AppState) -> AppResult<CheckReport> {
+pub async fn check(state: &crate::app::AppState) -> AppResult<CheckReport> {
     let origin = Origin { name: state.config.node.name.clone(), region: state.config.node.region.as_str().to_owned() };
     let n = state.config.alerts.failures_in_a_row;
     let mut report = state.db.transaction(move |conn| evaluate(conn, &origin, n)).await?;
@@ -323,7 +323,7 @@ pub async fn check(state: &crate::http::AppState) -> AppResult<CheckReport> {
 }
 
 /// Checks every `alerts.check_every_seconds` while the node runs.
-pub async fn schedule(state: actix_web::web::Data<crate::http::AppState>) {
+pub async fn schedule(state: actix_web::web::Data<crate::app::AppState>) {
     let every = state.config.alerts.check_every_seconds;
     if every == 0 {
         return;

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::alerts::{self, Alert, AlertQuery};
 use super::load::ReceiverLoad;
 use super::SenderTraffic;
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, ButtonForm, Shell};
 use crate::error::AppResult;
-use crate::http::AppState;
 use crate::trace::row::CST_HOURS;
 use crate::users::Permission;
 
@@ -126,7 +126,7 @@ pub async fn check(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     caller.check_csrf(&form.csrf)?;
-    crate::notify::api::require_manager(&state, &caller).await?;
+    crate::notify::require_manager(&state, &caller).await?;
     let r = alerts::check(&state).await?;
     let notice = format!(
         "检查完成：新告警 {} 条，恢复 {} 条；通知送达 {} 条，待重试 {} 条。",

@@ -4,9 +4,9 @@
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
 use super::{Rule, RuleInput};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
-use crate::http::AppState;
 use crate::users::Permission;
 
 /// Node staff with `quality.manage`; a tenant's caller is refused.

@@ -11,10 +11,10 @@ use tracenode_adapters::codes::Stage;
 use tracenode_adapters::identifiers::CodeScheme;
 
 use super::{kind_zh, Rule, RuleInput, KINDS};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, ButtonForm, Shell};
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
 use crate::tenants::Tenant;
 use crate::users::Permission;
 

@@ -3,11 +3,11 @@
 use actix_web::{get, post, put, web, HttpResponse};
 
 use super::{Product, ProductInput, ProductPage, ProductQuery, ProductRegistered, ProductRow};
+use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, ErrorKind, Problem};
-use crate::http::AppState;
 use crate::ids::TenantId;
-use crate::registry::api::owning_tenant;
+use crate::registry::access::owning_tenant;
 use crate::registry::entities::EntityVersion;
 use crate::registry::reach_of;
 use crate::registry::review::{self, ChangeOutcome, Decision, Reviewed};

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use tracenode_adapters::identifiers::CodeScheme;
 
 use super::{Product, ProductInput, ProductPage, ProductQuery, ProductRegistered, ProductRow};
+use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::http::AppState;
 use crate::ids::TenantId;
 use crate::registry::catalogue::{self, Category};
 use crate::registry::entities::EntityVersion;
@@ -208,20 +208,16 @@ pub async fn new_submit(
         Ok(i) => i,
         Err(e) => return new_page(&state, &caller, e.detail_zh, String::new(), form).await,
     };
-    let tenant = match crate::registry::api::owning_tenant(
-        &state,
-        &caller,
-        input.tenant_id.as_ref(),
-        "product.register",
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(e) if e.kind == ErrorKind::Validation => {
-            return new_page(&state, &caller, e.detail_zh, String::new(), form).await
-        }
-        Err(e) => return Err(e),
-    };
+    let tenant =
+        match crate::registry::access::owning_tenant(&state, &caller, input.tenant_id.as_ref(), "product.register")
+            .await
+        {
+            Ok(t) => t,
+            Err(e) if e.kind == ErrorKind::Validation => {
+                return new_page(&state, &caller, e.detail_zh, String::new(), form).await
+            }
+            Err(e) => return Err(e),
+        };
     let ctx = caller.audit();
     match state.db.transaction(move |conn| super::register(conn, &ctx, &tenant, &input)).await {
         Ok(ProductRegistered::Created { product }) => Ok(HttpResponse::SeeOther()

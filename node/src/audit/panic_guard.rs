@@ -15,9 +15,9 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use futures_util::FutureExt;
 
+use crate::app::AppState;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::error::AppError;
-use crate::http::AppState;
 
 /// Middleware: see the module documentation.
 ///
@@ -28,7 +28,7 @@ pub async fn middleware<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let ip = crate::auth::caller::source_ip(req.request());
+    let ip = crate::http::source_ip(req.request());
     let route = format!("{} {}", req.method(), req.match_pattern().unwrap_or_else(|| req.path().to_owned()));
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(outcome) => outcome,
@@ -53,7 +53,7 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 async fn record(state: &AppState, ip: &str, route: &str, message: &str) {
-    let correlation = super::request_id::current().unwrap_or_default();
+    let correlation = crate::error::request_id().unwrap_or_default();
     let ctx = AuditContext::anonymous(ip, &correlation, "system");
     let (route, message) = (route.to_owned(), message.chars().take(500).collect::<String>());
     let written = state

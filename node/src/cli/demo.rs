@@ -15,14 +15,14 @@ use tracenode_adapters::adapter::{Format, Source};
 use tracenode_adapters::exchange::Header;
 use tracenode_adapters::records::TraceRecord;
 
-use super::kinds::{statistics, KINDS};
-use super::{children, uplink};
 use crate::audit::AuditContext;
 use crate::bootstrap::{self, InitOptions, InitialAccount, CONFIG_FILE};
 use crate::config::{Config, Tier};
 use crate::db::schema::federated_registrations;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::federation::kinds::{statistics, KINDS};
+use crate::federation::{children, uplink};
 use crate::pki::NodePki;
 use crate::region::RegionCode;
 
@@ -59,7 +59,7 @@ struct Node {
     db: Db,
     accounts: Vec<InitialAccount>,
     console: String,
-    federation: Option<Arc<super::Federation>>,
+    federation: Option<Arc<crate::federation::Federation>>,
 }
 
 fn federation_section(fed_port: u16, parent_port: Option<u16>) -> String {
@@ -200,7 +200,7 @@ pub fn run(args: DemoArgs) -> AppResult<()> {
             }
             let db = bootstrap::open_db(&config)?;
             let config = Arc::new(config);
-            let running = crate::http::start(config.clone(), db.clone())?;
+            let running = crate::routes::start(config.clone(), db.clone())?;
             let node = Node {
                 console: format!("https://127.0.0.1:{}/login", running.addr.port()),
                 federation: running.federation.clone(),

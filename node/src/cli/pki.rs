@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::own::Own;
-use super::{registry, NodePki, Status};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::pki::own::Own;
+use crate::pki::{registry, NodePki, Status};
 
 /// `pki` subcommands.
 #[derive(Debug, Subcommand)]
@@ -130,12 +130,12 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
         }
         PkiCommand::Request { out } => {
             let (pem, fingerprint) = pki.request()?;
-            std::fs::write(&out, pem).map_err(|e| super::io(&out, e))?;
+            std::fs::write(&out, pem).map_err(|e| crate::pki::io(&out, e))?;
             println!("证书申请已写入 / request written: {}", out.display());
             println!("请将指纹告知上级核对 / give your parent this fingerprint: {fingerprint}");
         }
         PkiCommand::Sign { request, out } => {
-            let pem = super::read(&request)?;
+            let pem = crate::pki::read(&request)?;
             let ctx = AuditContext::cli();
             let signed = db.transaction_sync(|conn| {
                 crate::federation::children::sign_and_enrol(conn, &pki, &ctx, &pem, &out, "file")
@@ -194,7 +194,11 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
                 return Err(AppError::invalid("reason", "请说明吊销原因", "give the reason"));
             }
             let ctx = AuditContext::cli();
-            let c = db.transaction_sync(|conn| registry::revoke(conn, &pki, &ctx, &serial, &reason))?;
+            let c = db.transaction_sync(|conn| {
+                let (revoked, published) = registry::revoke(conn, &pki, &ctx, &serial, &reason)?;
+                crate::federation::mailbox::send_crl_down(conn, &published)?;
+                Ok(revoked)
+            })?;
             println!(
                 "已吊销 / revoked: {} ({})；新的吊销列表已发布 / a new revocation list is published",
                 c.subject, c.serial
@@ -203,21 +207,25 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
         PkiCommand::Export { serial, out } => {
             let c = db.transaction_sync(|conn| registry::get(conn, &serial))?;
             let pem = db.transaction_sync(|conn| registry::certificate_pem(conn, &c.serial))?;
-            std::fs::create_dir_all(&out).map_err(|e| super::io(&out, e))?;
+            std::fs::create_dir_all(&out).map_err(|e| crate::pki::io(&out, e))?;
             let mut chain = pem.into_bytes();
-            chain.extend(super::pem_of(&pki.leaf_chain_above()?)?);
-            super::write(&out.join("certificate.pem"), &chain, false)?;
-            super::write(
+            chain.extend(crate::pki::pem_of(&pki.leaf_chain_above()?)?);
+            crate::pki::write(&out.join("certificate.pem"), &chain, false)?;
+            crate::pki::write(
                 &out.join("root.pem"),
                 &pki.root()?
                     .to_pem()
-                    .map_err(|e| super::refused(tracenode_federation::tiers::TierError::Openssl(e)))?,
+                    .map_err(|e| crate::pki::refused(tracenode_federation::tiers::TierError::Openssl(e)))?,
                 false,
             )?;
             println!("已导出 / exported: {} → {}", c.subject, out.display());
         }
         PkiCommand::PublishCrl => {
-            let number = db.transaction_sync(|conn| registry::publish_crl(conn, &pki))?;
+            let number = db.transaction_sync(|conn| {
+                let published = registry::publish_crl(conn, &pki)?;
+                crate::federation::mailbox::send_crl_down(conn, &published)?;
+                Ok(published.number)
+            })?;
             audited(db, "pki.publish_crl", &pki.identity()?.uri(), serde_json::json!({ "number": number }))?;
             println!("已发布吊销列表 / revocation list published: #{number}");
         }

@@ -1,0 +1,28 @@
+//! The status of the certificates this node issued, as the certificate register
+//! (`issued_certificates`) holds it. Authentication asks it before it trusts a client
+//! certificate; the register itself (issuing, revoking, publishing lists) is `pki`'s.
+
+use diesel::prelude::*;
+use openssl::x509::X509;
+
+use crate::db::schema::issued_certificates as ic;
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+
+/// A certificate's serial number as the register keys it (lower-case hex).
+pub fn serial_hex(cert: &X509) -> AppResult<String> {
+    let serial = tracenode_federation::crl::serial_of(cert).map_err(|e| {
+        let text = e.to_string();
+        let (en, zh) = text.split_once(" / ").unwrap_or((text.as_str(), text.as_str()));
+        AppError::invalid("pki", zh.to_owned(), en.to_owned())
+    })?;
+    Ok(hex::encode(serial))
+}
+
+/// Whether a certificate in the register may still be used (not revoked). A certificate
+/// the register does not know is not usable.
+pub fn usable(conn: &mut DbConnection, cert: &X509) -> AppResult<bool> {
+    let serial = serial_hex(cert)?;
+    let status: Option<String> = ic::table.find(serial).select(ic::status).first(conn).optional()?;
+    Ok(matches!(status.as_deref(), Some("valid" | "superseded")))
+}

@@ -1,0 +1,306 @@
+//! The composition root: the one place that knows every capability. It registers each
+//! capability's long-lived services in the [`AppState`], mounts every API and console page
+//! (with the navigation the capabilities contribute), starts the background work, and binds
+//! the listeners. Nothing below this layer mounts a route or names another capability's face.
+//!
+//! Every route is registered through `utoipa_actix_web`, which takes each handler's
+//! `#[utoipa::path]` into the OpenAPI document as it registers it, so the document covers
+//! every route by construction.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::console::{NavItem, Navigation};
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::federation::Federation;
+use crate::http::{self, health};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tracenode",
+        description = "重要产品追溯管理平台节点 API / API of a node of the important-product traceability management platform (GB/T 38157). \
+Errors are application/problem+json documents with a stable `code`, English `title`/`detail` and Chinese `title_zh`/`detail_zh`. \
+Machine clients authenticate with `Authorization: Bearer <API key>`; console sessions use the `tn_session` cookie and must echo \
+their CSRF token in `X-CSRF-Token` on state-changing requests."
+    ),
+    components(schemas(crate::error::Problem)),
+    tags(
+        (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "auth", description = "登录与会话 Sign-in and sessions"),
+        (name = "tenants", description = "租户 Tenants"),
+        (name = "users", description = "用户、角色与数据范围 Users, roles and data scopes"),
+        (name = "apikeys", description = "接口密钥 API keys"),
+        (name = "audit", description = "审计日志 Audit trail"),
+        (name = "registry", description = "主体注册、检索、分析与产品目录 Registry: entities, sites, catalogue, search, analysis"),
+        (name = "ingest", description = "数据接入、报送回执、接入策略、传输监控与告警 Ingestion, receipts, policies, transmission monitoring and alerts"),
+        (name = "trace", description = "追溯信息查询 Trace records"),
+        (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
+        (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
+        (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
+        (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
+    )
+)]
+struct ApiDoc;
+
+/// The console's navigation: each capability's entry, in the order of the capabilities of a
+/// node (docs/architecture.md), then the administration pages.
+pub fn navigation() -> Navigation {
+    Navigation {
+        capabilities: vec![
+            crate::registry::pages::NAV,
+            crate::ingest::pages::NAV,
+            crate::trace::pages::NAV,
+            NavItem::not_built("/emergency", "应急管理"),
+            NavItem::not_built("/stats", "统计分析"),
+            NavItem::not_built("/system-building", "体系建设"),
+            NavItem::not_built("/evaluation", "监测评价"),
+            NavItem::not_built("/disclosure", "信息公开"),
+            crate::federation::pages::NAV,
+        ],
+        administration: vec![
+            crate::tenants::pages::NAV,
+            crate::users::pages::NAV,
+            crate::users::pages::ROLES_NAV,
+            crate::auth::pages::API_KEYS_NAV,
+            crate::audit::pages::NAV,
+        ],
+    }
+}
+
+/// Every capability's JSON API.
+fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    health::routes(cfg);
+    crate::auth::api::routes(cfg);
+    crate::tenants::api::routes(cfg);
+    crate::users::api::routes(cfg);
+    crate::audit::api::routes(cfg);
+    crate::registry::api::routes(cfg);
+    crate::ingest::api::routes(cfg);
+    crate::trace::api::routes(cfg);
+    crate::quality::api::routes(cfg);
+    crate::quality::rules::api::routes(cfg);
+    crate::notify::api::routes(cfg);
+    crate::federation::api::routes(cfg);
+}
+
+/// Every capability's console pages; the page for a capability not built yet comes last so
+/// specific pages win.
+fn pages(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    crate::console::routes(cfg);
+    crate::auth::pages::routes(cfg);
+    crate::tenants::pages::routes(cfg);
+    crate::users::pages::routes(cfg);
+    crate::audit::pages::routes(cfg);
+    crate::registry::pages::routes(cfg);
+    crate::trace::pages::routes(cfg);
+    crate::ingest::pages::routes(cfg);
+    crate::ingest::monitor::pages::routes(cfg);
+    crate::quality::pages::routes(cfg);
+    crate::quality::rules::pages::routes(cfg);
+    crate::notify::pages::routes(cfg);
+    crate::federation::pages::routes(cfg);
+    cfg.service(crate::console::capability);
+}
+
+/// Builds the application and its OpenAPI document.
+pub fn build_app(
+    state: web::Data<AppState>,
+    openapi_json: Option<web::Data<health::OpenApiDocument>>,
+) -> (
+    App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    let limit = state.config.http.body_limit_bytes;
+    let doc = openapi_json.unwrap_or_else(|| web::Data::new(health::OpenApiDocument(String::new())));
+    App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(state)
+        .app_data(doc)
+        .app_data(web::JsonConfig::default().limit(limit).error_handler(http::json_error))
+        .app_data(web::FormConfig::default().limit(limit).error_handler(http::form_error))
+        .app_data(web::PayloadConfig::default().limit(limit))
+        .app_data(web::QueryConfig::default().error_handler(http::query_error))
+        .app_data(web::PathConfig::default().error_handler(http::path_error))
+        .configure(api)
+        .configure(pages)
+        .map(|app| {
+            app.wrap(from_fn(crate::audit::panic_guard::middleware))
+                .wrap(from_fn(http::body_deadline::middleware))
+                .wrap(from_fn(crate::auth::gate::middleware))
+                .wrap(from_fn(crate::auth::csrf::middleware))
+                .wrap(ErrorHandlers::new().default_handler_client(http::render_errors).default_handler_server(http::render_errors))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "no-referrer"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+                        ))
+                        .add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+                        // Pages and answers hold personal and business data: no cache keeps
+                        // them (a route that may be cached, such as the style sheet, says so).
+                        .add(("Cache-Control", "no-store")),
+                )
+                .wrap(from_fn(http::request_id::middleware))
+        })
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served at `/api/v1/openapi.json`.
+pub fn openapi_document(state: web::Data<AppState>) -> AppResult<String> {
+    let (_, doc) = build_app(state, None);
+    doc.to_pretty_json().map_err(AppError::internal)
+}
+
+/// A running server and the address it listens on.
+pub struct Running {
+    /// The console/API server.
+    pub server: Server,
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The federation listener, if it runs.
+    pub federation_server: Option<Server>,
+    /// Its address.
+    pub federation_addr: Option<SocketAddr>,
+    /// This node's place in the federation.
+    pub federation: Option<Arc<Federation>>,
+}
+
+/// The state of a node: configuration, database and every capability's service.
+pub fn assemble(config: Arc<Config>, db: Db) -> AppResult<AppState> {
+    let vendors = crate::ingest::vendors(&config)?;
+    let anchors = Arc::new(crate::audit::anchor::Anchors::open(&config)?);
+    let mut state = AppState::new(config.clone(), db.clone())
+        .with(Arc::new(navigation()))
+        .with(anchors)
+        .with(Arc::new(crate::ingest::jobs::Jobs::new(vendors)))
+        .with(Arc::new(crate::notify::Dispatcher::new(&config)?));
+    if let Some(federation) = Federation::load(&config, &db)? {
+        state = state.with(federation);
+    }
+    Ok(state)
+}
+
+/// Binds the HTTPS listener and starts serving.
+pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
+    let tls = http::tls::server_config(&config.resolve(&config.http.tls_cert), &config.resolve(&config.http.tls_key))?;
+    let state = web::Data::new(assemble(config.clone(), db)?);
+    let anchors = state.service::<crate::audit::anchor::Anchors>()?;
+    crate::audit::anchor::check_at_start(&state.db, &anchors)?;
+    state.db.transaction_sync(|conn| crate::audit::use_digest(conn, config.security.audit_digest))?;
+    tokio::spawn(crate::audit::anchor::schedule(
+        state.db.clone(),
+        anchors,
+        std::time::Duration::from_secs(config.security.audit_checkpoint_seconds),
+    ));
+    tokio::spawn(crate::ingest::monitor::alerts::schedule(state.clone()));
+    let scheduled = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::ingest::pull::schedule(scheduled).await {
+            tracing::error!(error = %e, "pull schedules not started");
+        }
+    });
+    let jobs = state.service::<crate::ingest::jobs::Jobs>()?;
+    let resumed = crate::ingest::jobs::resume(&state.db, &jobs, &config.resolve(&config.ingest.spool_dir))?;
+    if resumed > 0 {
+        tracing::info!(jobs = resumed, "import jobs taken up again");
+    }
+    let doc = web::Data::new(health::OpenApiDocument(openapi_document(state.clone())?));
+    let workers = if config.http.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        config.http.workers
+    };
+    let served = state.clone();
+    let server = HttpServer::new(move || build_app(served.clone(), Some(doc.clone())).0)
+        .workers(workers)
+        .bind_rustls_0_23(&config.http.listen, tls)
+        .map_err(|e| {
+            AppError::invalid(
+                "http.listen",
+                format!("无法监听 {}：{e}", config.http.listen),
+                format!("cannot listen on {}: {e}", config.http.listen),
+            )
+        })?;
+    let addr = server.addrs().first().copied().ok_or_else(|| AppError::internal("no listening address"))?;
+    let federation = state.find::<Federation>();
+    let (federation_server, federation_addr) = match &federation {
+        Some(fed) if !config.federation.listen.is_empty() => {
+            let (second, addr) = federation_listener(state.clone(), fed)?;
+            (Some(second), Some(addr))
+        }
+        _ => (None, None),
+    };
+    if let Some(fed) = &federation {
+        crate::federation::spawn(fed.clone(), state.db.clone(), &config);
+    }
+    Ok(Running { server: server.run(), addr, federation_server, federation_addr, federation })
+}
+
+/// Binds the mutual-TLS listener on `federation.listen` (see [`crate::federation::listener`]):
+/// the same application, for machines only; returns the server and its address.
+fn federation_listener(state: web::Data<AppState>, fed: &Arc<Federation>) -> AppResult<(Server, SocketAddr)> {
+    let listen = state.config.federation.listen.clone();
+    let tls = fed.live.config().map_err(|e| AppError::internal(format!("federation TLS: {e}")))?;
+    let limit = state.config.federation.max_batch_bytes;
+    let root = fed.pki().root()?;
+    let server = HttpServer::new(move || {
+        build_app(state.clone(), None)
+            .0
+            .app_data(web::JsonConfig::default().limit(limit).error_handler(http::json_error))
+            .wrap(from_fn(crate::federation::listener::machines_only))
+    })
+    .on_connect(move |connection, data| http::peer::on_connect(connection, data, &root))
+    .workers(2)
+    .bind_rustls_0_23(&listen, tls)
+    .map_err(|e| {
+        AppError::invalid(
+            "federation.listen",
+            format!("无法监听 {listen}：{e}"),
+            format!("cannot listen on {listen}: {e}"),
+        )
+    })?;
+    let addr = server.addrs().first().copied().ok_or_else(|| AppError::internal("no federation address"))?;
+    Ok((server.run(), addr))
+}
+
+impl Running {
+    /// Handles to stop the listeners.
+    pub fn handles(&self) -> Vec<actix_web::dev::ServerHandle> {
+        std::iter::once(self.server.handle()).chain(self.federation_server.as_ref().map(Server::handle)).collect()
+    }
+
+    /// Serves until a listener stops; stopping one stops the other.
+    pub async fn serve(self) -> std::io::Result<()> {
+        let Some(second) = self.federation_server else { return self.server.await };
+        let (h1, h2) = (self.server.handle(), second.handle());
+        let outcome = tokio::select! {
+            r = self.server => r,
+            r = second => r,
+        };
+        h1.stop(true).await;
+        h2.stop(true).await;
+        outcome
+    }
+}
