@@ -21,15 +21,18 @@ pub enum Format {
     Exchange,
     /// CSV with a header row.
     Csv,
-    /// A JSON array of records, or NDJSON (one record per line).
+    /// A JSON array of records (NDJSON is read too).
     Json,
+    /// NDJSON: one record per line (a JSON array is read too). Kept apart from [`Format::Json`]
+    /// so a submission records the format the sender named, and exports write lines.
+    Ndjson,
     /// A GS1 EPCIS 2.0 JSON / JSON-LD document.
     Epcis,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 4] = [Format::Exchange, Format::Csv, Format::Json, Format::Epcis];
+    pub const ALL: [Format; 5] = [Format::Exchange, Format::Csv, Format::Json, Format::Ndjson, Format::Epcis];
 
     /// The name used in URLs and on the command line.
     pub fn name(self) -> &'static str {
@@ -37,6 +40,7 @@ impl Format {
             Format::Exchange => "xml",
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Ndjson => "ndjson",
             Format::Epcis => "epcis",
         }
     }
@@ -46,7 +50,8 @@ impl Format {
         match name.trim().to_ascii_lowercase().as_str() {
             "xml" | "exchange" => Some(Format::Exchange),
             "csv" => Some(Format::Csv),
-            "json" | "ndjson" => Some(Format::Json),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
             "epcis" | "jsonld" | "epcis-jsonld" => Some(Format::Epcis),
             _ => None,
         }
@@ -60,7 +65,7 @@ impl Format {
             Format::Csv => {
                 Box::new(CsvDecoder { rows: CsvReader::open(input, limits).map_err(|e| from_csv(e, 0))?, index: 0 })
             }
-            Format::Json => Box::new(JsonDecoder(JsonReader::open(input, limits).map_err(from_json)?)),
+            Format::Json | Format::Ndjson => Box::new(JsonDecoder(JsonReader::open(input, limits).map_err(from_json)?)),
             Format::Epcis => Box::new(crate::epcis::EpcisDecoder::open(input, limits)),
         };
         Ok(Box::new(Fused { inner, limits, index: 0, done: false }))
@@ -73,6 +78,7 @@ impl Format {
             Format::Exchange => crate::exchange::write_envelope(out, header, records).map_err(from_xml),
             Format::Csv => crate::csv_trace::write_csv(out, records).map_err(|e| from_csv(e, 0)),
             Format::Json => crate::json_trace::write_json(out, records, false).map_err(from_json),
+            Format::Ndjson => crate::json_trace::write_json(out, records, true).map_err(from_json),
             Format::Epcis => crate::epcis::write_epcis(out, records),
         }
     }

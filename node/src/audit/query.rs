@@ -77,7 +77,11 @@ impl AuditFilter {
         }
         if let Some(a) = self.action.as_deref().filter(|s| !s.is_empty()) {
             q = match a.strip_suffix('.') {
-                Some(prefix) => q.filter(audit_log::action.like(format!("{}.%", escape_like(prefix))).escape('\\')),
+                Some(prefix) => q.filter(
+                    audit_log::action
+                        .like(format!("{}.%", crate::db::fold::escape_like(&prefix.to_ascii_lowercase())))
+                        .escape('\\'),
+                ),
                 None => q.filter(audit_log::action.eq(a)),
             };
         }
@@ -92,11 +96,6 @@ impl AuditFilter {
         }
         q
     }
-}
-
-/// Escapes `%`, `_` and the escape character itself for a LIKE pattern with `ESCAPE '\'`.
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// A page of rows matching `filter`, newest first.

@@ -15,6 +15,7 @@
 //!   `tracenode migrate`.
 
 mod connection;
+pub mod fold;
 pub mod schema;
 pub mod sqlite_version;
 pub mod time;
@@ -64,6 +65,7 @@ impl ManageConnection for ConnectionFactory {
                      PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
+                fold::register(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             Backend::Postgres => PgConnection::establish(&self.target)

@@ -13,6 +13,7 @@ use tracenode_adapters::codes::Stage;
 
 use super::catalogue::family_bit;
 use super::model::{Entity, EntityKind, EntityRow};
+use crate::db::fold::{containing, fold_ascii};
 use crate::db::schema::{entities, sites};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -131,10 +132,7 @@ fn region_subtree<'a>(q: Boxed<'a>, region: &RegionCode) -> Boxed<'a> {
     }
 }
 
-/// Escapes `%`, `_` and `\\` for a LIKE pattern with `\\` as the escape.
-pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
+pub use crate::db::fold::escape_like;
 
 /// The checked form of a query.
 #[derive(Debug, Clone)]
@@ -377,7 +375,7 @@ impl CheckedQuery {
         }
         if let Some(site) = &self.site {
             let sub = sites::table
-                .filter(sites::code.eq(site).or(sites::name.like(format!("%{}%", escape_like(site))).escape('\\')))
+                .filter(sites::code.eq(site).or(fold_ascii(sites::name).like(containing(site)).escape('\\')))
                 .select(sites::id.nullable());
             q = q.filter(entities::site_id.eq_any(sub));
         }
@@ -393,7 +391,7 @@ impl CheckedQuery {
             q = q.filter(entities::merchant_code.eq(m));
         }
         if let Some(v) = &self.variety {
-            q = q.filter(entities::varieties.like(format!("%{}%", escape_like(v))).escape('\\'));
+            q = q.filter(fold_ascii(entities::varieties).like(containing(v)).escape('\\'));
         }
         if let Some(t) = self.filed_from {
             q = q.filter(entities::filed_at.ge(t));
@@ -420,7 +418,7 @@ impl CheckedQuery {
                     q = q.filter(entities::code.ge(prefix.clone())).filter(entities::code.lt(prefix_upper(&prefix)));
                 }
             } else {
-                q = q.filter(entities::name.like(format!("%{}%", escape_like(k))).escape('\\'));
+                q = q.filter(fold_ascii(entities::name).like(containing(k)).escape('\\'));
             }
         }
         q

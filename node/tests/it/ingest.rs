@@ -208,6 +208,30 @@ async fn receipts_idempotency_and_corrections(app: TestApp) {
 }
 both_backends!(receipts_idempotency_and_corrections);
 
+/// NDJSON is recorded as NDJSON: the submission keeps the format its sender named, and the
+/// same records sent again as a JSON array are duplicates.
+async fn ndjson_is_recorded_as_sent(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let batch: Vec<TraceRecord> =
+        (0..3).map(|i| record(&format!("n{i}"), &format!("TC-N{i}"), &seller, &buyer, 1.0, None)).collect();
+    let mut lines = Vec::new();
+    Format::Ndjson.encode(&mut lines, &Header::default(), &batch).expect("ndjson");
+    assert_eq!(lines.iter().filter(|b| **b == b'\n').count(), 3, "one record a line");
+    let r = json_of(import(&app, &w.key_a, "format=ndjson", lines).await, 200).await;
+    assert_eq!((r["status"].as_str(), r["accepted"].as_u64()), (Some("stored"), Some(3)), "{r}");
+    let id = r["submission_id"].as_str().expect("id").to_owned();
+    let sent = json_of(w.key_a.get(&app, &format!("/api/v1/submissions/{id}")).await, 200).await;
+    assert_eq!(sent["submission"]["format"], "ndjson", "{sent}");
+    let again =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&batch).expect("json")).await, 200).await;
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(3)));
+    let id = again["submission_id"].as_str().expect("id").to_owned();
+    let sent = json_of(w.key_a.get(&app, &format!("/api/v1/submissions/{id}")).await, 200).await;
+    assert_eq!(sent["submission"]["format"], "json");
+}
+both_backends!(ndjson_is_recorded_as_sent);
+
 async fn bad_records_are_named_and_atomic_batches_store_nothing(app: TestApp) {
     let w = world(&app).await;
     let (seller, buyer) = parties(&app, &w).await;

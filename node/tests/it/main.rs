@@ -13,6 +13,7 @@ mod cli;
 mod federation;
 mod http_basics;
 mod ingest;
+mod parity;
 mod products;
 mod quality;
 mod registry;

@@ -8,7 +8,7 @@ use crate::registry::{code, entity, world, World};
 use crate::support::{expect_problem, TestApp};
 
 /// An approved entity of tenant A, and a local leaf category `0150` under 食用农产品.
-async fn owner(app: &TestApp, w: &World, serial: u32) -> String {
+pub(crate) async fn owner(app: &TestApp, w: &World, serial: u32) -> String {
     let c = code("330106", serial);
     let res = w.key_a.post(app, "/api/v1/registry/entities", entity(&c, "西湖茶叶合作社", "330106")).await;
     assert_eq!(res.status(), 201);

@@ -14,6 +14,7 @@ pub mod api;
 pub mod pages;
 
 use crate::audit::{self, AuditContext, Outcome};
+use crate::db::fold::fold_ascii;
 use crate::db::schema::{entities, product_categories, product_versions, products};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -569,13 +570,13 @@ fn filtered<'a>(q: &'a ProductQuery, reach: &'a Reach) -> AppResult<Boxed<'a>> {
         if k.chars().count() > 50 {
             return Err(AppError::invalid("q", "检索词不能超过50个字符", "search text must be at most 50 characters"));
         }
-        let like = format!("%{}%", escape_like(k));
+        let like = crate::db::fold::containing(k);
         b = b.filter(
             products::code
                 .ge(k.to_owned())
                 .and(products::code.lt(prefix_upper(k)))
-                .or(products::name.like(like.clone()).escape('\\'))
-                .or(products::brand.like(like).escape('\\')),
+                .or(fold_ascii(products::name).like(like.clone()).escape('\\'))
+                .or(fold_ascii(products::brand).like(like).escape('\\')),
         );
     }
     if let Some(c) = trimmed(&q.category) {
