@@ -223,6 +223,11 @@ pub fn mac_hex(key: &[u8; 32], message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Compares two byte strings (tokens, codes) in time that depends on their length only.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Whether `presented` (hex) is the MAC of `message` under `key`, compared in constant time.
 pub fn mac_matches(key: &[u8; 32], message: &[u8], presented: &str) -> bool {
     let Ok(tag) = hex::decode(presented) else { return false };

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom up, each with its modules in order.
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["region", "error", "ids", "period", "files", "keys", "config", "db"]),
-    ("platform", &["app", "http", "jobs"]),
+    ("platform", &["app", "http"]),
     ("identity", &["audit", "credentials", "users", "tenants", "auth", "console"]),
-    ("capabilities", &["notify", "registry", "trace", "quality", "ingest", "stats", "pki"]),
+    ("capabilities", &["jobs", "notify", "registry", "trace", "quality", "ingest", "stats", "pki"]),
     ("federation", &["federation"]),
     ("composition", &["bootstrap", "routes", "cli"]),
 ];

@@ -212,16 +212,3 @@ pub fn check_at_start(db: &crate::db::Db, anchors: &Anchors) -> AppResult<()> {
         Ok(())
     })
 }
-
-/// Takes checkpoints every `security.audit_checkpoint_seconds` until the process ends.
-pub async fn schedule(db: crate::db::Db, anchors: std::sync::Arc<Anchors>, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let anchors = anchors.clone();
-        if let Err(e) = db.run(move |conn| anchors.take(conn)).await {
-            tracing::error!(error = %e, "audit checkpoint not written");
-        }
-    }
-}

@@ -31,10 +31,7 @@ pub const HEADER: &str = "x-csrf-token";
 /// The form field console forms echo the token in.
 pub const FIELD: &str = "csrf";
 
-/// Compares two byte strings in time that depends on their length only.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use crate::keys::constant_time_eq;
 
 fn needs_token(req: &ServiceRequest) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)

@@ -265,14 +265,21 @@ fn print_summary(nodes: &[Node], dir: &Path) -> AppResult<()> {
     }
     let national = &nodes[0];
     let held = held(&national.db)?;
-    let all = national.db.transaction_sync(statistics::jurisdiction)?;
     let records = records(&national.db)?;
     println!(
         "\n全国汇总 / at the national node: 注册信息 {held} 条 registrations, 追溯记录 {records} 条 trace records"
     );
-    for (region, f) in statistics::by_region(&all, 6, "", "0000-00-00", "9999-99-99") {
+    let by_county = national.db.transaction_sync(|conn| {
+        let window = crate::stats::Window::resolve(conn, None, None)?;
+        crate::stats::by_region(conn, 6, "", &window)
+    })?;
+    for (region, v) in by_county {
         let name = RegionCode::parse(&region).map(|r| r.name().to_owned()).unwrap_or_default();
-        println!("  {region} {name}: {} 条 records, 金额 {:.2} 元", f.records, f.amount_fen as f64 / 100.0);
+        println!(
+            "  {region} {name}: {} 笔交易 trades, 金额 {:.2} 元",
+            v.trades.records,
+            v.trades.amount_fen as f64 / 100.0
+        );
     }
     Ok(())
 }

@@ -399,6 +399,9 @@ pub enum MailTls {
 pub struct AlertsSection {
     /// Seconds between checks (0: only when asked).
     pub check_every_seconds: u64,
+    /// Seconds between deliveries of queued notifications (alerts, certificate expiry);
+    /// 0: only when a check is asked for.
+    pub dispatch_every_seconds: u64,
     /// Refused or failed submissions in a row that make a sender failing.
     pub failures_in_a_row: u32,
     /// Attempts to deliver one notification before it is given up.
@@ -412,6 +415,7 @@ impl Default for AlertsSection {
     fn default() -> Self {
         AlertsSection {
             check_every_seconds: 60,
+            dispatch_every_seconds: 10,
             failures_in_a_row: 3,
             max_attempts: 10,
             webhook_allowed_ranges: Vec::new(),

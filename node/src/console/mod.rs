@@ -101,6 +101,16 @@ impl Shell {
     }
 }
 
+/// A time kept in UTC as the console shows it: China Standard Time, the zone named.
+pub fn cst(t: &chrono::NaiveDateTime) -> String {
+    (*t + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M:%S 北京时间").to_string()
+}
+
+/// An optional time as the console shows it ("—" when there is none).
+pub fn cst_or_dash(t: &Option<chrono::NaiveDateTime>) -> String {
+    t.as_ref().map_or_else(|| "—".to_owned(), cst)
+}
+
 /// Renders a template as an HTML response.
 pub fn render<T: Template>(page: &T) -> AppResult<HttpResponse> {
     let html = page.render().map_err(AppError::internal)?;

@@ -50,15 +50,11 @@ pub fn check(secret_b32: &str, code: &str, now: u64, last_step: Option<i64>) -> 
             continue;
         }
         let expected = t.generate(step as u64 * STEP_SECONDS);
-        if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+        if crate::keys::constant_time_eq(expected.as_bytes(), code.as_bytes()) {
             return Ok(Some(step));
         }
     }
     Ok(None)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Seconds since the unix epoch.

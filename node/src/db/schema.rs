@@ -75,6 +75,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_state (name) {
+        name -> Text,
+        fire_at -> Nullable<Timestamp>,
+        holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_started_at -> Nullable<Timestamp>,
+        last_finished_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+        last_detail -> Nullable<Text>,
+        runs -> BigInt,
+        failures -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_runs (id) {
+        id -> BigInt,
+        name -> Text,
+        fire_at -> Timestamp,
+        holder -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     sign_in_failures (scope, subject) {
         scope -> Text,
         subject -> Text,
@@ -718,6 +746,8 @@ diesel::table! {
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    job_state,
+    job_runs,
     child_revocation_lists,
     sign_in_failures,
     trace_records,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tracenode_federation::batch::Batch;
 
 use super::inbox::{self, Receipt, Via};
-use super::kinds::{self, registrations, statistics};
+use super::kinds::{self, registrations};
 use super::{children, enrolment, mailbox, uplink, Federation};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
@@ -427,9 +427,9 @@ pub struct IndicatorQuery {
     pub digits: Option<usize>,
     /// Only regions starting with these digits (drill-down).
     pub within: Option<String>,
-    /// First day (YYYY-MM-DD), default the earliest.
+    /// First day (YYYY-MM-DD); default 365 days before the last. At most 366 days.
     pub from: Option<String>,
-    /// Last day, default the latest.
+    /// Last day; default the latest day with data.
     pub to: Option<String>,
 }
 
@@ -438,13 +438,14 @@ pub struct IndicatorQuery {
 pub struct RegionFigures {
     /// Region code prefix.
     pub region: String,
-    /// The totals.
+    /// The trades (each once, from the seller's report) and the buyers' reports.
     #[serde(flatten)]
-    pub figures: statistics::Figures,
+    pub figures: crate::stats::Volume,
 }
 
 /// Rolled-up indicators of the whole jurisdiction (own data and every child's latest
-/// slices) by region.
+/// slices) by region, over at most 366 days (every stage and both directions added: see
+/// `docs/architecture.md`, "Statistics").
 #[utoipa::path(tag = "federation", params(IndicatorQuery), responses((status = 200, body = Vec<RegionFigures>)))]
 #[get("/api/v1/federation/indicators")]
 pub async fn indicators(
@@ -458,19 +459,64 @@ pub async fn indicators(
     if ![2, 4, 6].contains(&digits) {
         return Err(AppError::invalid("digits", "按区划汇总的位数只能是 2、4 或 6", "digits must be 2, 4 or 6"));
     }
-    let within = q.within.unwrap_or_default();
-    if !within.chars().all(|c| c.is_ascii_digit()) || within.len() > 6 {
-        return Err(AppError::invalid("within", "区划前缀只能是至多6位数字", "within must be up to six digits"));
-    }
+    let within = checked_within(q.within)?;
     let (from, to) = crate::period::day_range(q.from.as_deref(), q.to.as_deref())?;
-    let all = state.db.run(statistics::jurisdiction).await?;
-    let from = from.map_or_else(|| "0000-00-00".to_owned(), |d| d.to_string());
-    let to = to.map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
-    let rows: Vec<RegionFigures> = statistics::by_region(&all, digits, &within, &from, &to)
+    let rows: Vec<RegionFigures> = state
+        .db
+        .run(move |conn| {
+            let window = crate::stats::Window::resolve(conn, from, to)?;
+            crate::stats::by_region(conn, digits, &within, &window)
+        })
+        .await?
         .into_iter()
         .map(|(region, figures)| RegionFigures { region, figures })
         .collect();
     Ok(HttpResponse::Ok().json(rows))
+}
+
+/// One stage's rolled-up figures.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StageFigures {
+    /// Stage code.
+    pub stage: String,
+    /// The trades of that stage (each once, from the seller's report) and its buyers'
+    /// reports.
+    #[serde(flatten)]
+    pub figures: crate::stats::Volume,
+}
+
+/// Rolled-up indicators of the whole jurisdiction by stage: each stage's own trades, over at
+/// most 366 days.
+#[utoipa::path(tag = "federation", params(IndicatorQuery), responses((status = 200, body = Vec<StageFigures>)))]
+#[get("/api/v1/federation/indicators/stages")]
+pub async fn indicators_by_stage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<IndicatorQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
+    let q = q.into_inner();
+    let within = checked_within(q.within)?;
+    let (from, to) = crate::period::day_range(q.from.as_deref(), q.to.as_deref())?;
+    let rows: Vec<StageFigures> = state
+        .db
+        .run(move |conn| {
+            let window = crate::stats::Window::resolve(conn, from, to)?;
+            crate::stats::by_stage(conn, &within, &window)
+        })
+        .await?
+        .into_iter()
+        .map(|(stage, figures)| StageFigures { stage, figures })
+        .collect();
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+fn checked_within(within: Option<String>) -> AppResult<String> {
+    let within = within.unwrap_or_default();
+    if !within.chars().all(|c| c.is_ascii_digit()) || within.len() > 6 {
+        return Err(AppError::invalid("within", "区划前缀只能是至多6位数字", "within must be up to six digits"));
+    }
+    Ok(within)
 }
 
 /// Runs a roll-up now: collects what is new and sends what waits (audited).
@@ -522,5 +568,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(incoming)
         .service(held_registrations)
         .service(indicators)
+        .service(indicators_by_stage)
         .service(run_now);
 }

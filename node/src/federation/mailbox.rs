@@ -235,11 +235,20 @@ pub async fn poll_once(fed: &Arc<Federation>, db: &Db, wait: Duration) -> AppRes
 }
 
 /// Long-polls the parent while the node runs.
-pub async fn poll(fed: Arc<Federation>, db: Db, wait: Duration, retry: Duration) {
-    loop {
-        if let Err(e) = poll_once(&fed, &db, wait).await {
+pub async fn poll(fed: Arc<Federation>, db: Db, wait: Duration, retry: Duration, mut stop: crate::jobs::Stop) {
+    // A long poll is safe to leave (nothing is taken until it is applied); the node stops
+    // at once rather than wait for the parent to answer.
+    while !stop.is_requested() {
+        let polled = tokio::select! {
+            r = poll_once(&fed, &db, wait) => r,
+            _ = stop.requested() => return,
+        };
+        if let Err(e) = polled {
             tracing::warn!(error = %e.message(), "mailbox poll failed; will retry");
-            tokio::time::sleep(retry).await;
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = stop.requested() => return,
+            }
         }
     }
 }

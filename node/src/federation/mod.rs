@@ -39,6 +39,7 @@ use tracenode_federation::transport::{self, LiveServer};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::jobs::{Job, Schedule, Scope};
 use crate::pki::own::{Own, OwnCertificate};
 use crate::pki::NodePki;
 
@@ -215,8 +216,8 @@ impl Federation {
 }
 
 /// Keeps the register in step with the files: the node's CA and current leaves entered
-/// (a rotated leaf supersedes the one before), its revocation list fresh, and certificates
-/// about to expire announced.
+/// (a rotated leaf supersedes the one before) and its revocation list fresh. Certificates about
+/// to expire are announced by the job `pki.expiry`.
 fn keep_register(db: &Db, pki: &NodePki, server: &OwnCertificate, client: &OwnCertificate) -> AppResult<()> {
     use crate::pki::registry::{self, kind};
     db.transaction_sync(|conn| {
@@ -235,7 +236,6 @@ fn keep_register(db: &Db, pki: &NodePki, server: &OwnCertificate, client: &OwnCe
         if let Some(published) = registry::refresh_crl(conn, pki)? {
             mailbox::send_crl_down(conn, &published)?;
         }
-        registry::warn_expiring(conn, authority.region())?;
         Ok(())
     })
 }
@@ -250,38 +250,78 @@ fn parent_client(own: &OwnCertificate, trust: &transport::Trust, timeout: Durati
         .map_err(AppError::internal)
 }
 
-/// Starts the federation's background work: the reload loop, the uplink worker and the
-/// roll-up schedules.
-pub fn spawn(fed: Arc<Federation>, db: Db, config: &Config) {
+/// The federation's background work, for the job supervisor: the reload of certificates
+/// and lists (each process: they are its own TLS state), the expiry warnings (once), and
+/// with a parent the uplink and mailbox workers and the roll-up schedules (once).
+pub fn background(fed: Arc<Federation>, db: Db, config: &Config) -> Vec<Job> {
     let reload_every = Duration::from_secs(config.federation.reload_every_seconds.max(1));
     let reloading = fed.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(reload_every).await;
+    let mut jobs = vec![Job::scheduled(
+        "federation.reload",
+        "重新载入证书与吊销列表",
+        Schedule::Every(reload_every),
+        Scope::EachProcess,
+        Arc::new(move || {
             let f = reloading.clone();
-            match tokio::task::spawn_blocking(move || f.reload()).await {
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e.message(), "federation reload failed; keeping the current certificates")
+            Box::pin(async move {
+                match tokio::task::spawn_blocking(move || f.reload()).await {
+                    Ok(Ok(true)) => Ok("已载入新的证书或吊销列表".to_owned()),
+                    Ok(Ok(false)) => Ok("无变化".to_owned()),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(AppError::internal(format!("federation reload panicked: {e}"))),
                 }
-                Err(e) => tracing::error!(error = %e, "federation reload panicked"),
-                Ok(Ok(_)) => {}
-            }
-        }
-    });
-    if fed.parent_url.is_some() {
-        let retry = Duration::from_secs(config.federation.retry_every_seconds.max(1));
-        tokio::spawn(uplink::worker(fed.clone(), db.clone(), retry));
-        let wait = Duration::from_secs(config.federation.timeout_seconds.saturating_sub(5).clamp(1, 25));
-        tokio::spawn(mailbox::poll(fed.clone(), db, wait, retry));
-        let schedules = [
-            ("registrations", config.federation.registrations_cron.clone()),
-            ("statistics", config.federation.statistics_cron.clone()),
-            ("audit-checkpoints", config.federation.checkpoints_cron.clone()),
-        ];
-        tokio::spawn(async move {
-            if let Err(e) = uplink::schedule(fed, &schedules).await {
-                tracing::error!(error = %e.message(), "roll-up schedules not started");
-            }
-        });
+            })
+        }),
+    )];
+    let (warning, warning_db) = (fed.clone(), db.clone());
+    jobs.push(Job::scheduled(
+        "pki.expiry",
+        "证书到期提醒",
+        Schedule::Every(reload_every),
+        Scope::Once,
+        Arc::new(move || {
+            let (fed, db) = (warning.clone(), warning_db.clone());
+            Box::pin(async move {
+                let region = fed.pki.authority()?.region().to_owned();
+                let told = db.transaction(move |conn| crate::pki::registry::warn_expiring(conn, &region)).await?;
+                Ok(format!("提醒 {told} 张即将到期的证书"))
+            })
+        }),
+    ));
+    if fed.parent_url.is_none() {
+        return jobs;
     }
+    let retry = Duration::from_secs(config.federation.retry_every_seconds.max(1));
+    let wait = Duration::from_secs(config.federation.timeout_seconds.saturating_sub(5).clamp(1, 25));
+    let (f, d) = (fed.clone(), db.clone());
+    jobs.push(Job::worker(
+        "federation.uplink",
+        "向上级上报",
+        Arc::new(move |stop| Box::pin(uplink::worker(f.clone(), d.clone(), retry, stop))),
+    ));
+    let (f, d) = (fed.clone(), db);
+    jobs.push(Job::worker(
+        "federation.mailbox",
+        "接收上级下发",
+        Arc::new(move |stop| Box::pin(mailbox::poll(f.clone(), d.clone(), wait, retry, stop))),
+    ));
+    let schedules = [
+        ("registrations", "按计划上报主体注册", config.federation.registrations_cron.clone()),
+        ("statistics", "按计划上报统计数据", config.federation.statistics_cron.clone()),
+        ("audit-checkpoints", "按计划上报审计检查点", config.federation.checkpoints_cron.clone()),
+    ];
+    for (kind, title, cron) in schedules.into_iter().filter(|(_, _, c)| !c.trim().is_empty()) {
+        let f = fed.clone();
+        jobs.push(Job::scheduled(
+            format!("federation.rollup.{kind}"),
+            title,
+            Schedule::Cron(cron),
+            Scope::Once,
+            Arc::new(move || {
+                f.trigger(kind);
+                Box::pin(async move { Ok(format!("已安排上报 {kind}")) })
+            }),
+        ));
+    }
+    jobs
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::api::UplinkState;
 use super::children::ChildTraffic;
 use super::inbox::Incoming;
-use super::kinds::{self, statistics};
+use super::kinds;
 use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, ButtonForm, Shell};
@@ -27,8 +27,16 @@ pub struct RegionRow {
     pub name: String,
     /// The prefix to drill into, when there is a finer level.
     pub drill: Option<String>,
-    /// The totals.
-    pub figures: statistics::Figures,
+    /// The volume under the counting rule (`stats`).
+    pub figures: crate::stats::Volume,
+}
+
+/// One stage's figures on the page.
+pub struct StageRow {
+    /// The stage's Chinese name.
+    pub name: String,
+    /// The volume under the counting rule.
+    pub figures: crate::stats::Volume,
 }
 
 #[derive(Template)]
@@ -43,6 +51,8 @@ struct FederationPage {
     children: Vec<ChildTraffic>,
     incoming: Vec<Incoming>,
     regions: Vec<RegionRow>,
+    stages: Vec<StageRow>,
+    window: crate::stats::Window,
     enrolments: Vec<super::enrolment::EnrolmentRequest>,
     received: Vec<super::mailbox::Received>,
     within: String,
@@ -149,20 +159,33 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
     if !within.chars().all(|c| c.is_ascii_digit()) {
         return Err(AppError::invalid("within", "区划前缀只能是数字", "within must be digits"));
     }
-    let (uplink, children, incoming, all) = state
+    let scope = within.clone();
+    let (uplink, children, incoming, (by_region, by_stage, window)) = state
         .db
-        .run(|conn| {
+        .run(move |conn| {
+            let window = crate::stats::Window::resolve(conn, None, None)?;
             Ok((
                 super::api::uplink_states(conn)?,
                 super::children::traffic(conn)?,
                 super::inbox::recent(conn, None, 30)?,
-                statistics::jurisdiction(conn)?,
+                (
+                    crate::stats::by_region(conn, digits, &scope, &window)?,
+                    crate::stats::by_stage(conn, &scope, &window)?,
+                    window,
+                ),
             ))
         })
         .await?;
+    let stages = by_stage
+        .into_iter()
+        .map(|(stage, figures)| StageRow {
+            name: tracenode_adapters::codes::Stage::from_code(&stage).map_or(stage, |s| s.label_zh().to_owned()),
+            figures,
+        })
+        .collect();
     let (enrolments, received) =
         state.db.run(|conn| Ok((super::enrolment::list(conn, false)?, super::mailbox::received(conn, 20)?))).await?;
-    let regions = statistics::by_region(&all, digits, &within, "0000-00-00", "9999-99-99")
+    let regions = by_region
         .into_iter()
         .map(|(region, figures)| RegionRow {
             name: region_name(&region),
@@ -186,6 +209,8 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
         children,
         incoming,
         regions,
+        stages,
+        window,
         enrolments,
         received,
         within_name: if within.is_empty() { String::new() } else { region_name(&within) },

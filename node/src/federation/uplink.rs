@@ -329,9 +329,9 @@ pub async fn run(db: &Db, fed: &Arc<Federation>, kind: &'static dyn Kind) -> App
 }
 
 /// The uplink worker: runs the kinds that are due, and retries after failures.
-pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration) {
+pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration, mut stop: crate::jobs::Stop) {
     fed.trigger_all();
-    loop {
+    while !stop.is_requested() {
         let due = fed.take_due();
         let mut failed = false;
         for name in due {
@@ -350,37 +350,11 @@ pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration) {
                 }
             }
         }
-        if failed {
-            tokio::time::sleep(retry).await;
-        } else {
-            fed.wake.notified().await;
+        // A run is never cut short: the node stops between runs, with no lease held.
+        tokio::select! {
+            _ = tokio::time::sleep(retry), if failed => {}
+            _ = fed.wake.notified(), if !failed => {}
+            _ = stop.requested() => return,
         }
     }
-}
-
-/// Starts the cron schedules of the kinds.
-pub async fn schedule(fed: Arc<Federation>, schedules: &[(&'static str, String)]) -> AppResult<()> {
-    let scheduler = tokio_cron_scheduler::JobScheduler::new().await.map_err(AppError::internal)?;
-    for (kind, cron) in schedules.iter().filter(|(_, c)| !c.trim().is_empty()) {
-        let f = fed.clone();
-        let kind: &'static str = kind;
-        let job = tokio_cron_scheduler::Job::new_async(cron.as_str(), move |_, _| {
-            let f = f.clone();
-            Box::pin(async move { f.trigger(kind) })
-        })
-        .map_err(|e| {
-            AppError::invalid(
-                "federation",
-                format!("上报类型 {kind} 的计划“{cron}”无效：{e}"),
-                format!("roll-up {kind}: bad schedule {cron:?}: {e}"),
-            )
-        })?;
-        scheduler.add(job).await.map_err(AppError::internal)?;
-    }
-    scheduler.start().await.map_err(AppError::internal)?;
-    tokio::spawn(async move {
-        let _running = scheduler;
-        std::future::pending::<()>().await
-    });
-    Ok(())
 }

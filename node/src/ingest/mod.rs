@@ -515,3 +515,44 @@ fn uncorrectable(index: u64, id: &str, target: &str, why: store::Uncorrectable) 
         reason: en,
     }
 }
+
+/// The ingest capability's background work, once per node: the alert check every
+/// `alerts.check_every_seconds` (0: none), and each pull source that has a schedule.
+pub fn background(state: &actix_web::web::Data<crate::app::AppState>) -> Vec<crate::jobs::Job> {
+    use crate::jobs::{Job, Schedule, Scope};
+    let mut jobs = Vec::new();
+    let every = state.config.alerts.check_every_seconds;
+    if every > 0 {
+        let s = state.clone();
+        jobs.push(Job::scheduled(
+            "ingest.alerts",
+            "接入告警检查",
+            Schedule::Every(std::time::Duration::from_secs(every)),
+            Scope::Once,
+            std::sync::Arc::new(move || {
+                let s = s.clone();
+                Box::pin(async move {
+                    let r = monitor::alerts::evaluate_now(&s).await?;
+                    Ok(format!("新告警 {}，解除 {}，通知 {}", r.opened, r.resolved, r.notifications))
+                })
+            }),
+        ));
+    }
+    for source in state.config.ingest.pull.iter().filter(|s| s.schedule.is_some()) {
+        let (s, name) = (state.clone(), source.name.clone());
+        jobs.push(Job::scheduled(
+            format!("ingest.pull.{}", source.name),
+            format!("拉取 {}", source.name),
+            Schedule::Cron(source.schedule.clone().unwrap_or_default()),
+            Scope::Once,
+            std::sync::Arc::new(move || {
+                let (s, name) = (s.clone(), name.clone());
+                Box::pin(async move {
+                    let r = pull::run(&s, &name).await?;
+                    Ok(format!("{} 页，读取 {} 条，入库 {} 条", r.pages, r.received, r.accepted))
+                })
+            }),
+        ));
+    }
+    jobs
+}

@@ -291,3 +291,27 @@ pub async fn dispatch(state: &crate::app::AppState) -> AppResult<Delivered> {
 pub async fn require_manager(state: &crate::app::AppState, caller: &crate::auth::caller::Caller) -> AppResult<()> {
     caller.require_staff(state, crate::users::Permission::QualityManage, "notify", "notify.manage").await
 }
+
+/// Delivery of queued notifications every `alerts.dispatch_every_seconds` (0: none), once
+/// per node (each notification is leased besides, so no two dispatchers send one twice).
+pub fn background(state: &actix_web::web::Data<crate::app::AppState>) -> Vec<crate::jobs::Job> {
+    use crate::jobs::{Job, Schedule, Scope};
+    let every = state.config.alerts.dispatch_every_seconds;
+    if every == 0 {
+        return Vec::new();
+    }
+    let s = state.clone();
+    vec![Job::scheduled(
+        "notify.dispatch",
+        "投递通知（邮件、Webhook）",
+        Schedule::Every(std::time::Duration::from_secs(every)),
+        Scope::Once,
+        std::sync::Arc::new(move || {
+            let s = s.clone();
+            Box::pin(async move {
+                let d = dispatch(&s).await?;
+                Ok(format!("送达 {}，待重试 {}，失败 {}", d.sent, d.retrying, d.failed))
+            })
+        }),
+    )]
+}

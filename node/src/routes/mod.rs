@@ -23,6 +23,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::federation::Federation;
 use crate::http::{self, health};
+use crate::jobs::{Job, Schedule, Scope, Supervisor, SupervisorCell};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,6 +48,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
         (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
+        (name = "jobs", description = "后台任务 Background jobs"),
         (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
     )
 )]
@@ -73,6 +75,7 @@ pub fn navigation() -> Navigation {
             crate::users::pages::ROLES_NAV,
             crate::auth::pages::API_KEYS_NAV,
             crate::audit::pages::NAV,
+            crate::jobs::pages::NAV,
         ],
     }
 }
@@ -91,6 +94,7 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::quality::rules::api::routes(cfg);
     crate::notify::api::routes(cfg);
     crate::federation::api::routes(cfg);
+    crate::jobs::api::routes(cfg);
 }
 
 /// Every capability's console pages; the page for a capability not built yet comes last so
@@ -109,6 +113,7 @@ fn pages(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::quality::rules::pages::routes(cfg);
     crate::notify::pages::routes(cfg);
     crate::federation::pages::routes(cfg);
+    crate::jobs::pages::routes(cfg);
     cfg.service(crate::console::capability);
 }
 
@@ -185,6 +190,8 @@ pub struct Running {
     pub federation_addr: Option<SocketAddr>,
     /// This node's place in the federation.
     pub federation: Option<Arc<Federation>>,
+    /// The background jobs, stopped when the listeners stop.
+    pub supervisor: Arc<Supervisor>,
 }
 
 /// The state of a node: configuration, database and every capability's service.
@@ -195,11 +202,41 @@ pub fn assemble(config: Arc<Config>, db: Db) -> AppResult<AppState> {
         .with(Arc::new(navigation()))
         .with(anchors)
         .with(Arc::new(crate::ingest::jobs::Jobs::new(vendors)))
-        .with(Arc::new(crate::notify::Dispatcher::new(&config)?));
+        .with(Arc::new(crate::notify::Dispatcher::new(&config)?))
+        .with(Arc::new(SupervisorCell::default()));
     if let Some(federation) = Federation::load(&config, &db)? {
         state = state.with(federation);
     }
     Ok(state)
+}
+
+/// How long runs of background jobs in progress may take to finish when the node stops.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Every background job of the node, each capability contributing its own.
+fn background(state: &web::Data<AppState>) -> AppResult<Vec<Job>> {
+    let anchors = state.service::<crate::audit::anchor::Anchors>()?;
+    let db = state.db.clone();
+    let every = std::time::Duration::from_secs(state.config.security.audit_checkpoint_seconds.max(1));
+    let mut jobs = vec![Job::scheduled(
+        "audit.checkpoint",
+        "审计链检查点",
+        Schedule::Every(every),
+        Scope::Once,
+        Arc::new(move || {
+            let (db, anchors) = (db.clone(), anchors.clone());
+            Box::pin(async move {
+                db.run(move |conn| anchors.take(conn)).await?;
+                Ok("已写入检查点".to_owned())
+            })
+        }),
+    )];
+    jobs.extend(crate::ingest::background(state));
+    jobs.extend(crate::notify::background(state));
+    if let Some(fed) = state.find::<Federation>() {
+        jobs.extend(crate::federation::background(fed, state.db.clone(), &state.config));
+    }
+    Ok(jobs)
 }
 
 /// Binds the HTTPS listener and starts serving.
@@ -209,18 +246,9 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let anchors = state.service::<crate::audit::anchor::Anchors>()?;
     crate::audit::anchor::check_at_start(&state.db, &anchors)?;
     state.db.transaction_sync(|conn| crate::audit::use_digest(conn, config.security.audit_digest))?;
-    tokio::spawn(crate::audit::anchor::schedule(
-        state.db.clone(),
-        anchors,
-        std::time::Duration::from_secs(config.security.audit_checkpoint_seconds),
-    ));
-    tokio::spawn(crate::ingest::monitor::alerts::schedule(state.clone()));
-    let scheduled = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = crate::ingest::pull::schedule(scheduled).await {
-            tracing::error!(error = %e, "pull schedules not started");
-        }
-    });
+    let supervisor = Supervisor::new(state.db.clone(), background(&state)?)?;
+    state.service::<SupervisorCell>()?.set(supervisor.clone());
+    supervisor.start();
     let jobs = state.service::<crate::ingest::jobs::Jobs>()?;
     let resumed = crate::ingest::jobs::resume(&state.db, &jobs, &config.resolve(&config.ingest.spool_dir))?;
     if resumed > 0 {
@@ -252,10 +280,7 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
         }
         _ => (None, None),
     };
-    if let Some(fed) = &federation {
-        crate::federation::spawn(fed.clone(), state.db.clone(), &config);
-    }
-    Ok(Running { server: server.run(), addr, federation_server, federation_addr, federation })
+    Ok(Running { server: server.run(), addr, federation_server, federation_addr, federation, supervisor })
 }
 
 /// Binds the mutual-TLS listener on `federation.listen` (see [`crate::federation::listener`]):
@@ -291,16 +316,24 @@ impl Running {
         std::iter::once(self.server.handle()).chain(self.federation_server.as_ref().map(Server::handle)).collect()
     }
 
-    /// Serves until a listener stops; stopping one stops the other.
+    /// Serves until a listener stops (on SIGTERM or Ctrl-C, or when a handle stops it);
+    /// stopping one stops the other, and then the background jobs, whose runs in progress
+    /// get [`SHUTDOWN_GRACE`] to finish.
     pub async fn serve(self) -> std::io::Result<()> {
-        let Some(second) = self.federation_server else { return self.server.await };
-        let (h1, h2) = (self.server.handle(), second.handle());
-        let outcome = tokio::select! {
-            r = self.server => r,
-            r = second => r,
+        let outcome = match self.federation_server {
+            None => self.server.await,
+            Some(second) => {
+                let (h1, h2) = (self.server.handle(), second.handle());
+                let outcome = tokio::select! {
+                    r = self.server => r,
+                    r = second => r,
+                };
+                h1.stop(true).await;
+                h2.stop(true).await;
+                outcome
+            }
         };
-        h1.stop(true).await;
-        h2.stop(true).await;
+        self.supervisor.shutdown(SHUTDOWN_GRACE).await;
         outcome
     }
 }

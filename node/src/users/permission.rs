@@ -83,11 +83,14 @@ pub enum Permission {
     /// Run roll-ups, enrol children, manage the node's certificates.
     #[serde(rename = "federation.manage")]
     FederationManage,
+    /// See the background jobs, their schedules and last runs.
+    #[serde(rename = "job.read")]
+    JobRead,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 22] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -109,6 +112,7 @@ impl Permission {
         Permission::QualityManage,
         Permission::FederationRead,
         Permission::FederationManage,
+        Permission::JobRead,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -135,6 +139,7 @@ impl Permission {
             Permission::QualityManage => "quality.manage",
             Permission::FederationRead => "federation.read",
             Permission::FederationManage => "federation.manage",
+            Permission::JobRead => "job.read",
         }
     }
 
@@ -162,6 +167,7 @@ impl Permission {
             Permission::QualityManage => "管理数据质量（接入策略、异常规则与审核）",
             Permission::FederationRead => "查看上下级联邦、上报批次与汇总指标",
             Permission::FederationManage => "执行上报、登记下级节点、管理节点证书",
+            Permission::JobRead => "查看后台任务的计划与运行情况",
         }
     }
 
@@ -211,6 +217,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::ApiKeyWrite,
             Permission::FederationRead,
             Permission::FederationManage,
+            Permission::JobRead,
         ],
     },
     BuiltinRole {

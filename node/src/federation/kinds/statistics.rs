@@ -19,33 +19,7 @@ pub struct Statistics;
 /// What one row of a slice is about.
 pub type RowKey = (String, String, String, String);
 
-/// The totals of one row: records, quantity (thousandths), amount (fen), priced records,
-/// sum of unit prices (fen).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Figures {
-    /// Records.
-    pub records: i64,
-    /// Quantity, thousandths.
-    pub quantity_milli: i64,
-    /// Amount, fen.
-    pub amount_fen: i64,
-    /// Records with a unit price.
-    pub priced: i64,
-    /// Sum of unit prices, fen.
-    pub price_fen_sum: i64,
-}
-
-impl Figures {
-    /// Adds `o`; a sum past 64 bits stops at the maximum instead of wrapping to a negative
-    /// (records are bounded so that no plausible total comes near it).
-    fn add(&mut self, o: &Figures) {
-        self.records = self.records.saturating_add(o.records);
-        self.quantity_milli = self.quantity_milli.saturating_add(o.quantity_milli);
-        self.amount_fen = self.amount_fen.saturating_add(o.amount_fen);
-        self.priced = self.priced.saturating_add(o.priced);
-        self.price_fen_sum = self.price_fen_sum.saturating_add(o.price_fen_sum);
-    }
-}
+pub use crate::stats::Figures;
 
 /// One row of a slice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -285,24 +259,4 @@ fn insert_unnested(pg: &mut diesel::pg::PgConnection, rows: &[StoredRow<'_>]) ->
 
 fn digest(slice: &Slice) -> AppResult<String> {
     Ok(tracenode_federation::batch::digest_of(&serde_json::to_string(slice).map_err(AppError::internal)?))
-}
-
-/// The jurisdiction's totals by region prefix of `len` digits (2: provinces, 4: cities,
-/// 6: counties) for days in `from..=to`, for the indicators page and API.
-pub fn by_region(all: &Jurisdiction, len: usize, within: &str, from: &str, to: &str) -> Vec<(String, Figures)> {
-    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
-    if from > to {
-        return Vec::new();
-    }
-    for (day, rows) in all.range(from.to_owned()..=to.to_owned()) {
-        let _ = day;
-        for ((region, ..), figures) in rows {
-            if !region.starts_with(within) {
-                continue;
-            }
-            let key: String = region.chars().take(len).collect();
-            out.entry(key).or_default().add(figures);
-        }
-    }
-    out.into_iter().collect()
 }

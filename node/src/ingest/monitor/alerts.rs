@@ -315,26 +315,15 @@ pub fn evaluate(conn: &mut DbConnection, origin: &Origin, failures_in_a_row: u32
 
 /// One check: evaluates the senders, then delivers what is due.
 pub async fn check(state: &crate::app::AppState) -> AppResult<CheckReport> {
-    let origin = Origin { name: state.config.node.name.clone(), region: state.config.node.region.as_str().to_owned() };
-    let n = state.config.alerts.failures_in_a_row;
-    let mut report = state.db.transaction(move |conn| evaluate(conn, &origin, n)).await?;
+    let mut report = evaluate_now(state).await?;
     report.delivered = notify::dispatch(state).await?;
     Ok(report)
 }
 
-/// Checks every `alerts.check_every_seconds` while the node runs.
-pub async fn schedule(state: actix_web::web::Data<crate::app::AppState>) {
-    let every = state.config.alerts.check_every_seconds;
-    if every == 0 {
-        return;
-    }
-    let period = std::time::Duration::from_secs(every);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = check(&state).await {
-            tracing::warn!(error = %e, "alert check failed");
-        }
-    }
+/// Evaluates the alert conditions and queues their notifications (the job `ingest.alerts`;
+/// the job `notify.dispatch` delivers them on its own timer).
+pub async fn evaluate_now(state: &crate::app::AppState) -> AppResult<CheckReport> {
+    let origin = Origin { name: state.config.node.name.clone(), region: state.config.node.region.as_str().to_owned() };
+    let n = state.config.alerts.failures_in_a_row;
+    state.db.transaction(move |conn| evaluate(conn, &origin, n)).await
 }

@@ -1,0 +1,1 @@
+DROP INDEX federated_statistics_day;
