@@ -99,7 +99,7 @@ fn serve(config: &std::path::Path, port: u16, log: &std::path::Path) -> std::pro
         .env_remove("TRACENODE_CONFIG")
         .env("TRACENODE_HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(std::fs::File::create(log).expect("log"))
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log.with_extension("err")).expect("log"))
         .spawn()
         .expect("spawn")
 }
@@ -151,7 +151,11 @@ async fn two_processes_run_each_occurrence_once(backend: Backend) {
         panic!("a node did not stop within 15 s of SIGTERM");
     };
     let (sa, sb) = (stopped(&mut a), stopped(&mut b));
-    let logs = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap_or_default();
+    let logs = |n: &str| {
+        let out = dir.path().join(n);
+        let err = std::fs::read_to_string(out.with_extension("err")).unwrap_or_default();
+        format!("{}{err}", std::fs::read_to_string(out).unwrap_or_default())
+    };
     assert!(sa.success() && sb.success(), "both stop cleanly on SIGTERM:\n{}\n{}", logs("a.log"), logs("b.log"));
     // Both ran (each printed that it runs), and together they pulled once an occurrence.
     assert!(logs("a.log").contains("running:") && logs("b.log").contains("running:"));

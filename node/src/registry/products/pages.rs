@@ -15,9 +15,9 @@ use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ids::TenantId;
 use crate::registry::catalogue::{self, Category};
 use crate::registry::entities::EntityVersion;
-use crate::registry::pages::ReviewForm;
 use crate::registry::reach_of;
 use crate::registry::review;
+use crate::registry::review::pages::ReviewForm;
 use crate::users::Permission;
 
 fn schemes() -> Vec<(String, String)> {
@@ -294,7 +294,7 @@ pub async fn review_submit(
     let ctx = caller.audit();
     let key = id.clone();
     let notice = match state.db.transaction(move |conn| review::review::<ProductRow>(conn, &ctx, &key, &d)).await {
-        Ok(p) => crate::registry::pages::decided_notice(&p.status),
+        Ok(p) => crate::registry::review::pages::decided_notice(&p.status),
         Err(e) if e.is_for_the_form() => e.detail_zh,
         Err(e) => return Err(e),
     };
@@ -353,7 +353,7 @@ pub async fn edit_submit(
     let ctx = caller.audit();
     let key = id.clone();
     let notice = match state.db.transaction(move |conn| super::change(conn, &ctx, &owner, &key, &input)).await {
-        Ok((_, o)) => crate::registry::pages::change_notice(&o.applied, &o.pending_fields),
+        Ok((_, o)) => crate::registry::review::pages::change_notice(&o.applied, &o.pending_fields),
         Err(e) if e.is_for_the_form() => {
             return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await
         }

@@ -9,6 +9,9 @@
 //! - every change bumps the catalogue version; products may only reference leaf categories;
 //! - `origin` keeps the national and local parts apart.
 
+pub mod api;
+pub mod pages;
+
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 

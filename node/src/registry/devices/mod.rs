@@ -3,6 +3,9 @@
 //! entity and optionally a site. A registered device is in force at once and goes to the
 //! outbox for the roll-ups.
 
+pub mod api;
+pub mod pages;
+
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::identifiers::MacAddress;

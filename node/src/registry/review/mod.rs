@@ -13,6 +13,9 @@
 //! waits; every version is kept; every approved version goes to the outbox; every step writes
 //! its audit row. Which fields a tenant may change freely is a per-tenant policy per kind.
 
+pub mod api;
+pub mod pages;
+
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;

@@ -6,6 +6,9 @@
 //! superseded versions move to `entity_versions`; an entity's categories are its own list and
 //! its product families are bits in `category_families`.
 
+pub mod api;
+pub mod pages;
+
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;

@@ -3,6 +3,9 @@
 //! figure is a count of the same filter the search uses, so it equals the number of rows the
 //! matching search returns.
 
+pub mod api;
+pub mod pages;
+
 use serde::Serialize;
 use tracenode_adapters::codes::Stage;
 

@@ -2,6 +2,9 @@
 //! entities trade. A site belongs to a tenant (usually the platform that runs it); its merchants
 //! are entities that name it.
 
+pub mod api;
+pub mod pages;
+
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
