@@ -41,7 +41,6 @@ struct PageQuery {
 }
 
 /// 审计日志.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Audit trail page", content_type = "text/html")))]
 #[get("/audit")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -95,6 +94,6 @@ pub const NAV: crate::console::NavItem =
     crate::console::NavItem::administration("/audit", "审计日志", Permission::AuditRead);
 
 /// Registers this page.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(list);
 }

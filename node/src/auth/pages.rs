@@ -36,7 +36,6 @@ struct LoginForm {
 }
 
 /// 登录页.
-#[utoipa::path(tag = "console", responses((status = 200, description = "登录页 Sign-in page", content_type = "text/html")))]
 #[get("/login")]
 pub async fn login_page(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     render(&LoginPage {
@@ -48,7 +47,6 @@ pub async fn login_page(state: web::Data<AppState>) -> AppResult<HttpResponse> {
 }
 
 /// Signs in from the form.
-#[utoipa::path(tag = "console", responses((status = 303, description = "Signed in: to the next step"), (status = 401, description = "Sign-in page with a generic error", content_type = "text/html")))]
 #[post("/login")]
 pub async fn login_submit(
     state: web::Data<AppState>,
@@ -92,7 +90,6 @@ struct PasswordForm {
 }
 
 /// 修改密码页.
-#[utoipa::path(tag = "console", responses((status = 200, description = "修改密码页 Password change page", content_type = "text/html")))]
 #[get("/password")]
 pub async fn password_page(state: web::Data<AppState>, p: PendingSession) -> AppResult<HttpResponse> {
     render(&PasswordPage {
@@ -105,7 +102,6 @@ pub async fn password_page(state: web::Data<AppState>, p: PendingSession) -> App
 }
 
 /// Changes the password from the form.
-#[utoipa::path(tag = "console", responses((status = 303, description = "Changed: to the next step"), (status = 422, description = "Form with the reason", content_type = "text/html")))]
 #[post("/password")]
 pub async fn password_submit(
     state: web::Data<AppState>,
@@ -185,7 +181,6 @@ async fn totp_page_for(state: &AppState, p: &PendingSession, error: String) -> A
 }
 
 /// 双因子认证页 (enrolment or verification).
-#[utoipa::path(tag = "console", responses((status = 200, description = "TOTP page", content_type = "text/html")))]
 #[get("/totp")]
 pub async fn totp_page(state: web::Data<AppState>, p: PendingSession) -> AppResult<HttpResponse> {
     if !matches!(p.session.stage, Stage::TotpEnrol | Stage::TotpVerify) {
@@ -195,7 +190,6 @@ pub async fn totp_page(state: web::Data<AppState>, p: PendingSession) -> AppResu
 }
 
 /// Checks the TOTP code from the form.
-#[utoipa::path(tag = "console", responses((status = 303, description = "Verified: to the home page"), (status = 422, description = "Page with the reason", content_type = "text/html")))]
 #[post("/totp")]
 pub async fn totp_submit(
     state: web::Data<AppState>,
@@ -228,7 +222,6 @@ struct CsrfOnly {
 }
 
 /// Signs out.
-#[utoipa::path(tag = "console", responses((status = 303, description = "Signed out: to the sign-in page")))]
 #[post("/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -286,7 +279,6 @@ async fn api_keys_page(
 }
 
 /// 接口密钥 list.
-#[utoipa::path(tag = "console", responses((status = 200, description = "API keys page", content_type = "text/html")))]
 #[get("/api-keys")]
 pub async fn api_keys_list(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -303,7 +295,6 @@ struct NewKeyForm {
 }
 
 /// Creates an API key from the form and shows its secret once.
-#[utoipa::path(tag = "console", responses((status = 200, description = "API keys page with the new secret", content_type = "text/html")))]
 #[post("/api-keys")]
 pub async fn api_keys_create(
     state: web::Data<AppState>,
@@ -327,7 +318,6 @@ pub async fn api_keys_create(
 }
 
 /// Revokes an API key from the list.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "API key id")), responses((status = 303, description = "Back to the list")))]
 #[post("/api-keys/{id}/revoke")]
 pub async fn api_keys_revoke(
     state: web::Data<AppState>,
@@ -358,7 +348,7 @@ pub const API_KEYS_NAV: crate::console::NavItem =
     crate::console::NavItem::administration("/api-keys", "接口密钥", Permission::ApiKeyRead);
 
 /// Registers these pages.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(login_page)
         .service(login_submit)
         .service(password_page)

@@ -106,6 +106,35 @@ pub fn cst(t: &chrono::NaiveDateTime) -> String {
     (*t + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M:%S 北京时间").to_string()
 }
 
+/// A time the database keeps in UTC, however many references a template holds it through.
+pub trait UtcTime {
+    /// The time, UTC.
+    fn utc(&self) -> chrono::NaiveDateTime;
+}
+
+impl UtcTime for chrono::NaiveDateTime {
+    fn utc(&self) -> chrono::NaiveDateTime {
+        *self
+    }
+}
+
+impl<T: UtcTime + ?Sized> UtcTime for &T {
+    fn utc(&self) -> chrono::NaiveDateTime {
+        (**self).utc()
+    }
+}
+
+/// A time kept in UTC in a table cell: China Standard Time to the minute (the column's
+/// heading names the zone).
+pub fn cst_minute(t: impl UtcTime) -> String {
+    (t.utc() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The same to the second.
+pub fn cst_second(t: impl UtcTime) -> String {
+    (t.utc() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// An optional time as the console shows it ("—" when there is none).
 pub fn cst_or_dash(t: &Option<chrono::NaiveDateTime>) -> String {
     t.as_ref().map_or_else(|| "—".to_owned(), cst)
@@ -137,7 +166,6 @@ struct HomePage {
 }
 
 /// 首页.
-#[utoipa::path(tag = "console", responses((status = 200, description = "首页 Home page", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 #[get("/")]
 pub async fn home(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -150,9 +178,6 @@ pub async fn home(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResul
 }
 
 /// A capability that is not built yet.
-#[utoipa::path(tag = "console", params(("capability" = String, Path, description = "Capability path")),
-    responses((status = 200, description = "未建成的功能页 A page saying the capability is not built yet", content_type = "text/html"),
-              (status = 404, description = "No such capability", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/{capability}")]
 pub async fn capability(
     state: web::Data<AppState>,
@@ -171,7 +196,6 @@ pub async fn capability(
 }
 
 /// The console stylesheet, embedded in the binary.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Stylesheet", content_type = "text/css")))]
 #[get("/assets/console.css")]
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
@@ -190,6 +214,6 @@ pub struct ButtonForm {
 /// Registers the shell's own pages: the home page and the stylesheet. The page for a
 /// capability not built yet is [`capability`], mounted last by the composition root so that
 /// specific pages win.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(home).service(stylesheet);
 }

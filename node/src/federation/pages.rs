@@ -222,7 +222,6 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
 }
 
 /// 上下级节点: this node, its uplink, its children and the rolled-up indicators.
-#[utoipa::path(tag = "console", params(PageQuery), responses((status = 200, description = "Federation", content_type = "text/html")))]
 #[get("/federation")]
 pub async fn page(
     state: web::Data<AppState>,
@@ -233,8 +232,6 @@ pub async fn page(
 }
 
 /// 立即上报: runs one kind now.
-#[utoipa::path(tag = "console", params(("kind" = String, Path, description = "Roll-up kind")),
-    responses((status = 200, description = "Federation with the outcome", content_type = "text/html")))]
 #[post("/federation/rollups/{kind}/run")]
 pub async fn run_now(
     state: web::Data<AppState>,
@@ -286,8 +283,6 @@ pub struct DecisionForm {
 }
 
 /// 批准 / 驳回 an enrolment request.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Request id")),
-    responses((status = 200, description = "Federation with the outcome", content_type = "text/html")))]
 #[post("/federation/enrolments/{id}/decide")]
 pub async fn decide(
     state: web::Data<AppState>,
@@ -402,7 +397,6 @@ async fn certificates_view(state: &AppState, caller: &Caller, o: Issued) -> AppR
 }
 
 /// 证书台账: every certificate this node holds or issued.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Certificate register", content_type = "text/html")))]
 #[get("/federation/certificates")]
 pub async fn certificates_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     certificates_view(&state, &caller.0, Issued::default()).await
@@ -425,7 +419,6 @@ fn pki_of(state: &AppState) -> AppResult<crate::pki::NodePki> {
 }
 
 /// Issues a tenant's client certificate; the key is shown once.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Register with the new bundle", content_type = "text/html")))]
 #[post("/federation/certificates/issue")]
 pub async fn issue(
     state: web::Data<AppState>,
@@ -469,8 +462,6 @@ pub struct RevokeForm {
 }
 
 /// Revokes a certificate and publishes a new revocation list.
-#[utoipa::path(tag = "console", params(("serial" = String, Path, description = "Serial number")),
-    responses((status = 200, description = "Register with the outcome", content_type = "text/html")))]
 #[post("/federation/certificates/{serial}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -511,6 +502,6 @@ pub async fn revoke(
 pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/federation", "上下级节点");
 
 /// Registers the pages.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(page).service(run_now).service(decide).service(certificates_page).service(issue).service(revoke);
 }

@@ -86,7 +86,6 @@ async fn list_view(state: &AppState, caller: &Caller, error: String) -> AppResul
 }
 
 /// 数据接入与管理: the latest submissions and a quick import.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Submissions", content_type = "text/html")))]
 #[get("/ingest")]
 pub async fn list_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     list_view(&state, &caller.0, String::new()).await
@@ -106,7 +105,6 @@ pub struct ImportForm {
 }
 
 /// Runs a quick import and shows its receipt.
-#[utoipa::path(tag = "console", responses((status = 200, description = "The submission's receipt", content_type = "text/html")))]
 #[post("/ingest/import")]
 pub async fn import_submit(
     state: web::Data<AppState>,
@@ -184,7 +182,6 @@ impl SubmissionPage {
 }
 
 /// A submission and its receipt.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Submission id")), responses((status = 200, description = "Receipt", content_type = "text/html")))]
 #[get("/ingest/submissions/{id}")]
 pub async fn submission_page(
     state: web::Data<AppState>,
@@ -265,7 +262,6 @@ async fn policies_view(state: &AppState, caller: &Caller, notice: String, error:
 }
 
 /// 接入策略: each tenant's ingestion policy.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Ingestion policies", content_type = "text/html")))]
 #[get("/ingest/policies")]
 pub async fn policies_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     policies_view(&state, &caller.0, String::new(), String::new()).await
@@ -293,7 +289,6 @@ fn optional<T: std::str::FromStr>(field: &str, v: &str) -> AppResult<Option<T>> 
 }
 
 /// Saves a tenant's policy.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Policies page with the outcome", content_type = "text/html")))]
 #[post("/ingest/policies")]
 pub async fn policies_submit(
     state: web::Data<AppState>,
@@ -330,7 +325,7 @@ pub async fn policies_submit(
 pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/ingest", "数据接入与管理");
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(list_page)
         .service(import_submit)
         .service(submission_page)

@@ -27,7 +27,6 @@ struct Row {
 }
 
 /// 后台任务.
-#[utoipa::path(tag = "console", responses((status = 200, description = "后台任务 Background jobs page", content_type = "text/html")))]
 #[get("/jobs")]
 pub async fn list(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -55,6 +54,6 @@ pub async fn list(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResul
 pub const NAV: NavItem = NavItem::administration("/jobs", "后台任务", Permission::JobRead);
 
 /// Registers this page.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(list);
 }

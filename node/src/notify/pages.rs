@@ -72,7 +72,6 @@ async fn view(state: &AppState, caller: &Caller, o: Outcome) -> AppResult<HttpRe
 }
 
 /// 告警通知设置: channels and deliveries.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Notification channels", content_type = "text/html")))]
 #[get("/notify")]
 pub async fn page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     view(&state, &caller.0, Outcome::default()).await
@@ -90,7 +89,6 @@ pub struct ChannelForm {
 }
 
 /// Adds a channel.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Channels with the outcome", content_type = "text/html")))]
 #[post("/notify/channels")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -127,7 +125,6 @@ pub async fn create(
 }
 
 /// Sends a test notification through a channel.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Channel id")), responses((status = 200, description = "Channels with the outcome", content_type = "text/html")))]
 #[post("/notify/channels/{id}/test")]
 pub async fn test(
     state: web::Data<AppState>,
@@ -151,7 +148,6 @@ pub async fn test(
 }
 
 /// Deletes a channel.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Channel id")), responses((status = 200, description = "Channels with the outcome", content_type = "text/html")))]
 #[post("/notify/channels/{id}/delete")]
 pub async fn remove(
     state: web::Data<AppState>,
@@ -168,6 +164,6 @@ pub async fn remove(
 }
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(page).service(create).service(test).service(remove);
 }

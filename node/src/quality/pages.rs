@@ -59,7 +59,6 @@ async fn view(
 }
 
 /// 异常数据: anomalies found in stored records.
-#[utoipa::path(tag = "console", params(AnomalyQuery), responses((status = 200, description = "Anomalies", content_type = "text/html")))]
 #[get("/quality/anomalies")]
 pub async fn page(
     state: web::Data<AppState>,
@@ -79,7 +78,6 @@ pub struct ReviewForm {
 }
 
 /// Confirms or dismisses an anomaly from the list.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Anomaly id")), responses((status = 200, description = "Anomalies with the outcome", content_type = "text/html")))]
 #[post("/quality/anomalies/{id}/review")]
 pub async fn review(
     state: web::Data<AppState>,
@@ -117,7 +115,6 @@ struct ReportPage {
 }
 
 /// 数据质量报告: a tenant's report for a period, with the XLSX export.
-#[utoipa::path(tag = "console", params(super::report::Period), responses((status = 200, description = "Quality report", content_type = "text/html")))]
 #[get("/quality/report")]
 pub async fn report_page(
     state: web::Data<AppState>,
@@ -155,6 +152,6 @@ pub async fn report_page(
 }
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(page).service(review).service(report_page);
 }

@@ -1,4 +1,5 @@
-//! JSON API of the registry.
+//! JSON API of the registry: search, exports and the outbox, and the routes of every
+//! sub-feature's API in order (catalogue, sites, entities, devices, review, products, analysis).
 
 use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;

@@ -67,7 +67,6 @@ fn query_string(q: &EntityQuery) -> String {
 }
 
 /// 主体检索: filters, results, map and exports.
-#[utoipa::path(tag = "console", params(EntityQuery), responses((status = 200, description = "Registry search page with map", content_type = "text/html")))]
 #[get("/registry")]
 pub async fn search_page(
     state: web::Data<AppState>,
@@ -114,7 +113,7 @@ pub(crate) fn base_region(state: &AppState, caller: &Caller) -> crate::region::R
 pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/registry", "主体与产品注册");
 
 /// Registers these pages (before the console's catch-all).
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(search_page)
         .service(super::entities::pages::new_form)
         .service(super::entities::pages::new_submit)

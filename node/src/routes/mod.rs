@@ -48,8 +48,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
         (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
-        (name = "jobs", description = "后台任务 Background jobs"),
-        (name = "console", description = "管理控制台页面（HTML）Console pages (HTML)")
+        (name = "jobs", description = "后台任务 Background jobs")
     )
 )]
 struct ApiDoc;
@@ -97,9 +96,9 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::jobs::api::routes(cfg);
 }
 
-/// Every capability's console pages; the page for a capability not built yet comes last so
-/// specific pages win.
-fn pages(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// Every capability's console pages (HTML, kept out of the OpenAPI document); the page for a
+/// capability not built yet comes last so specific pages win.
+fn pages(cfg: &mut web::ServiceConfig) {
     crate::console::routes(cfg);
     crate::auth::pages::routes(cfg);
     crate::tenants::pages::routes(cfg);
@@ -146,9 +145,9 @@ pub fn build_app(
         .app_data(web::QueryConfig::default().error_handler(http::query_error))
         .app_data(web::PathConfig::default().error_handler(http::path_error))
         .configure(api)
-        .configure(pages)
         .map(|app| {
-            app.wrap(from_fn(crate::audit::panic_guard::middleware))
+            app.configure(pages)
+                .wrap(from_fn(crate::audit::panic_guard::middleware))
                 .wrap(from_fn(http::body_deadline::middleware))
                 .wrap(from_fn(crate::auth::gate::middleware))
                 .wrap(from_fn(crate::auth::csrf::middleware))

@@ -63,7 +63,6 @@ async fn page(
 }
 
 /// 租户 list and creation form.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Tenants page", content_type = "text/html")))]
 #[get("/tenants")]
 pub async fn list(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -79,7 +78,6 @@ pub async fn list(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResul
 }
 
 /// Creates a tenant from the form.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Tenants page with the outcome", content_type = "text/html")))]
 #[post("/tenants")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -117,6 +115,6 @@ pub const NAV: crate::console::NavItem =
     crate::console::NavItem::administration("/tenants", "租户", Permission::TenantRead);
 
 /// Registers these pages.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(list).service(create);
 }

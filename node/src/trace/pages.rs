@@ -66,7 +66,6 @@ impl ListPage {
 }
 
 /// 追溯信息: trace records within reach, with filters.
-#[utoipa::path(tag = "console", params(TraceQuery), responses((status = 200, description = "Trace records", content_type = "text/html")))]
 #[get("/trace")]
 pub async fn list_page(
     state: web::Data<AppState>,
@@ -97,6 +96,6 @@ pub async fn list_page(
 pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/trace", "追溯查询");
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(list_page);
 }

@@ -58,7 +58,6 @@ async fn users_page(
 }
 
 /// 用户 list.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Users page", content_type = "text/html")))]
 #[get("/users")]
 pub async fn users_list(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -76,7 +75,6 @@ struct NewUserForm {
 }
 
 /// Creates an account from the form and shows its one-time password.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
 #[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
@@ -119,7 +117,6 @@ struct AssignForm {
 }
 
 /// Gives an account one role (replacing its roles) from the form.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
 #[post("/users/{id}/roles")]
 pub async fn assign_role(
     state: web::Data<AppState>,
@@ -229,7 +226,6 @@ async fn account_action(
 }
 
 /// Unlocks an account from the users page.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
 #[post("/users/{id}/unlock")]
 pub async fn unlock(
     state: web::Data<AppState>,
@@ -241,7 +237,6 @@ pub async fn unlock(
 }
 
 /// Resets an account's password from the users page and shows the one-time password.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
 #[post("/users/{id}/reset-password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
@@ -253,7 +248,6 @@ pub async fn reset_password(
 }
 
 /// Disables an account from the users page.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
 #[post("/users/{id}/disable")]
 pub async fn disable(
     state: web::Data<AppState>,
@@ -265,7 +259,6 @@ pub async fn disable(
 }
 
 /// Re-enables an account from the users page.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "User id")), responses((status = 200, description = "Users page with the outcome", content_type = "text/html")))]
 #[post("/users/{id}/enable")]
 pub async fn enable(
     state: web::Data<AppState>,
@@ -324,7 +317,6 @@ async fn roles_page(state: &AppState, caller: &Caller, error: String, notice: St
 }
 
 /// 角色 tree.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Roles page (tree)", content_type = "text/html")))]
 #[get("/roles")]
 pub async fn roles_tree(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -333,9 +325,6 @@ pub async fn roles_tree(state: web::Data<AppState>, caller: ConsoleCaller) -> Ap
 }
 
 /// Creates a role from the form (permissions as repeated `permission` fields).
-#[utoipa::path(tag = "console",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, parent_id, code, name and repeated permission fields"),
-    responses((status = 200, description = "Roles page with the outcome", content_type = "text/html")))]
 #[post("/roles")]
 pub async fn create_role(
     state: web::Data<AppState>,
@@ -371,7 +360,7 @@ pub const ROLES_NAV: crate::console::NavItem =
     crate::console::NavItem::administration("/roles", "角色", super::Permission::RoleRead);
 
 /// Registers these pages.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(users_list)
         .service(create_user)
         .service(assign_role)

@@ -106,7 +106,6 @@ async fn view(state: &AppState, caller: &Caller, days: i64, notice: String) -> A
 }
 
 /// 数据传输监控: load, alerts and each sender's traffic.
-#[utoipa::path(tag = "console", params(MonitorQuery), responses((status = 200, description = "Transmission monitor", content_type = "text/html")))]
 #[get("/ingest/monitor")]
 pub async fn page(
     state: web::Data<AppState>,
@@ -117,7 +116,6 @@ pub async fn page(
 }
 
 /// Checks the senders now (node staff).
-#[utoipa::path(tag = "console", responses((status = 200, description = "Transmission monitor with the outcome", content_type = "text/html")))]
 #[post("/ingest/monitor/check")]
 pub async fn check(
     state: web::Data<AppState>,
@@ -136,6 +134,6 @@ pub async fn check(
 }
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(page).service(check);
 }

@@ -290,7 +290,6 @@ pub struct EditParams {
 }
 
 /// 异常规则: the anomaly rules; `?edit=<id>` fills the form with one.
-#[utoipa::path(tag = "console", params(EditParams), responses((status = 200, description = "Anomaly rules", content_type = "text/html")))]
 #[get("/quality/rules")]
 pub async fn page(
     state: web::Data<AppState>,
@@ -312,7 +311,6 @@ pub async fn page(
 }
 
 /// Saves the form: a new rule, or the one being edited (`id`).
-#[utoipa::path(tag = "console", responses((status = 200, description = "Anomaly rules with the outcome", content_type = "text/html")))]
 #[post("/quality/rules")]
 pub async fn save(
     state: web::Data<AppState>,
@@ -349,7 +347,6 @@ pub async fn save(
 }
 
 /// Enables or disables a rule.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Rule id")), responses((status = 200, description = "Anomaly rules with the outcome", content_type = "text/html")))]
 #[post("/quality/rules/{id}/toggle")]
 pub async fn toggle(
     state: web::Data<AppState>,
@@ -375,7 +372,6 @@ pub async fn toggle(
 }
 
 /// Deletes a rule.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Rule id")), responses((status = 200, description = "Anomaly rules with the outcome", content_type = "text/html")))]
 #[post("/quality/rules/{id}/delete")]
 pub async fn remove(
     state: web::Data<AppState>,
@@ -399,6 +395,6 @@ pub async fn remove(
 }
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(page).service(save).service(toggle).service(remove);
 }

@@ -22,7 +22,6 @@ struct AnalysisPage {
 }
 
 /// 统计分析 of registrations, with bars and drill-down.
-#[utoipa::path(tag = "console", params(EntityQuery), responses((status = 200, description = "Analysis page", content_type = "text/html")))]
 #[get("/registry/analysis")]
 pub async fn analysis_page(
     state: web::Data<AppState>,

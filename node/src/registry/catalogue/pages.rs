@@ -36,7 +36,6 @@ async fn catalogue_page(state: &AppState, caller: &Caller, error: String, notice
 }
 
 /// 产品目录.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Catalogue page", content_type = "text/html")))]
 #[get("/registry/catalogue")]
 pub async fn catalogue_view(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     catalogue_page(&state, &caller.0, String::new(), String::new()).await
@@ -52,7 +51,6 @@ pub struct CategoryForm {
 }
 
 /// Adds a local sub-category from the form.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Catalogue page with the outcome", content_type = "text/html")))]
 #[post("/registry/catalogue")]
 pub async fn catalogue_add(
     state: web::Data<AppState>,

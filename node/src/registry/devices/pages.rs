@@ -25,7 +25,6 @@ pub struct DeviceForm {
 }
 
 /// Registers a device of an entity from the entity's page.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome", content_type = "text/html")))]
 #[post("/registry/entities/{id}/devices")]
 pub async fn device_submit(
     state: web::Data<AppState>,

@@ -229,7 +229,6 @@ async fn form_page(
 }
 
 /// 登记主体 form.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Registration form", content_type = "text/html")))]
 #[get("/registry/new")]
 pub async fn new_form(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -239,7 +238,6 @@ pub async fn new_form(state: web::Data<AppState>, caller: ConsoleCaller) -> AppR
 }
 
 /// Registers an entity from the form.
-#[utoipa::path(tag = "console", responses((status = 303, description = "Registered: to its page"), (status = 200, description = "Form with the reason", content_type = "text/html")))]
 #[post("/registry/new")]
 pub async fn new_submit(
     state: web::Data<AppState>,
@@ -342,7 +340,6 @@ pub(crate) async fn entity_page(
 }
 
 /// 主体详情 with versions and, for reviewers, the review form.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page", content_type = "text/html")))]
 #[get("/registry/entities/{id}")]
 pub async fn entity_detail(
     state: web::Data<AppState>,
@@ -353,7 +350,6 @@ pub async fn entity_detail(
 }
 
 /// 修改主体: the form filled with the entity in force.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Change form", content_type = "text/html")))]
 #[get("/registry/entities/{id}/edit")]
 pub async fn edit_form(
     state: web::Data<AppState>,
@@ -376,7 +372,6 @@ pub async fn edit_form(
 }
 
 /// Changes an entity from the form: free fields apply at once, reviewed fields wait.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome, or the form with the reason", content_type = "text/html")))]
 #[post("/registry/entities/{id}/edit")]
 pub async fn edit_submit(
     state: web::Data<AppState>,
@@ -416,7 +411,6 @@ pub async fn edit_submit(
 }
 
 /// Approves or rejects a registration from its page.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Entity id")), responses((status = 200, description = "Entity page with the outcome", content_type = "text/html")))]
 #[post("/registry/entities/{id}/review")]
 pub async fn entity_review(
     state: web::Data<AppState>,

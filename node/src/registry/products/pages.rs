@@ -49,7 +49,6 @@ struct ListPage {
 }
 
 /// 产品注册: products within reach, with filters.
-#[utoipa::path(tag = "console", params(ProductQuery), responses((status = 200, description = "Product list", content_type = "text/html")))]
 #[get("/registry/products")]
 pub async fn list_page(
     state: web::Data<AppState>,
@@ -184,7 +183,6 @@ async fn form_page(
 }
 
 /// 登记产品 form.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Product registration form", content_type = "text/html")))]
 #[get("/registry/products/new")]
 pub async fn new_form(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     let caller = caller.0;
@@ -193,7 +191,6 @@ pub async fn new_form(state: web::Data<AppState>, caller: ConsoleCaller) -> AppR
 }
 
 /// Registers a product from the form.
-#[utoipa::path(tag = "console", responses((status = 303, description = "Registered: to its page"), (status = 200, description = "Form with the reason", content_type = "text/html")))]
 #[post("/registry/products/new")]
 pub async fn new_submit(
     state: web::Data<AppState>,
@@ -265,7 +262,6 @@ async fn detail(state: &AppState, caller: &Caller, id: String, notice: String) -
 }
 
 /// 产品详情.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Product id")), responses((status = 200, description = "Product page", content_type = "text/html")))]
 #[get("/registry/products/{id}")]
 pub async fn detail_page(
     state: web::Data<AppState>,
@@ -276,7 +272,6 @@ pub async fn detail_page(
 }
 
 /// Approves or rejects a product from its page.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Product id")), responses((status = 200, description = "Product page with the outcome", content_type = "text/html")))]
 #[post("/registry/products/{id}/review")]
 pub async fn review_submit(
     state: web::Data<AppState>,
@@ -302,7 +297,6 @@ pub async fn review_submit(
 }
 
 /// 修改产品: the form filled with the product in force.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Product id")), responses((status = 200, description = "Change form", content_type = "text/html")))]
 #[get("/registry/products/{id}/edit")]
 pub async fn edit_form(
     state: web::Data<AppState>,
@@ -331,7 +325,6 @@ pub async fn edit_form(
 }
 
 /// Changes a product from the form: free fields apply at once, reviewed fields wait.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Product id")), responses((status = 200, description = "Product page with the outcome, or the form with the reason", content_type = "text/html")))]
 #[post("/registry/products/{id}/edit")]
 pub async fn edit_submit(
     state: web::Data<AppState>,
@@ -363,7 +356,7 @@ pub async fn edit_submit(
 }
 
 /// Registers these routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(list_page)
         .service(new_form)
         .service(new_submit)

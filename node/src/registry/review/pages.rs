@@ -130,7 +130,6 @@ pub(crate) async fn policies_view(
 }
 
 /// 变更权限: which fields a tenant may change without review, per kind.
-#[utoipa::path(tag = "console", params(PolicyView), responses((status = 200, description = "Change policies", content_type = "text/html")))]
 #[get("/registry/policies")]
 pub async fn policies_page(
     state: web::Data<AppState>,
@@ -141,7 +140,6 @@ pub async fn policies_page(
 }
 
 /// Saves a tenant's change policies from the form (`mode_<field>` = `free` or `review`).
-#[utoipa::path(tag = "console", responses((status = 200, description = "Change policies with the outcome", content_type = "text/html")))]
 #[post("/registry/policies")]
 pub async fn policies_submit(
     state: web::Data<AppState>,
@@ -247,14 +245,12 @@ pub(crate) async fn review_queue(state: &AppState, caller: &Caller, notice: Stri
 }
 
 /// 待审核: pending registrations, changes and duplicate claims.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Review queue", content_type = "text/html")))]
 #[get("/registry/review")]
 pub async fn review_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     review_queue(&state, &caller.0, String::new()).await
 }
 
 /// Approves or rejects a pending change or duplicate claim from the queue.
-#[utoipa::path(tag = "console", params(("id" = String, Path, description = "Change id")), responses((status = 200, description = "Review queue with the outcome", content_type = "text/html")))]
 #[post("/registry/changes/{id}/review")]
 pub async fn change_review(
     state: web::Data<AppState>,

@@ -52,7 +52,6 @@ async fn sites_view(state: &AppState, caller: &Caller, error: String, notice: St
 }
 
 /// 节点: the sites (markets, slaughterhouses …) and a form to add one.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Sites page", content_type = "text/html")))]
 #[get("/registry/sites")]
 pub async fn sites_page(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
     sites_view(&state, &caller.0, String::new(), String::new()).await
@@ -73,7 +72,6 @@ pub struct SiteForm {
 }
 
 /// Registers a site from the form.
-#[utoipa::path(tag = "console", responses((status = 200, description = "Sites page with the outcome", content_type = "text/html")))]
 #[post("/registry/sites")]
 pub async fn sites_submit(
     state: web::Data<AppState>,
