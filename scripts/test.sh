@@ -81,5 +81,8 @@ export TRACENODE_TEST_CHROMIUM="$(command -v chromium)"
 mkdir -p test-artifacts
 export TRACENODE_TEST_ARTIFACTS="$PWD/test-artifacts"
 
-say "tests (SQLite and PostgreSQL, browser)"
+say "the node's binary (the end-to-end scenarios in tests/ run it as a process)"
+cargo build -p tracenode --bin tracenode --locked
+
+say "tests (SQLite and PostgreSQL, browser, end-to-end)"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -171,7 +171,7 @@ async fn from_api_key(state: &AppState, presented: String, ip: String, correlati
                 api_key::authenticate(conn, &presented)?.ok_or_else(|| AppError::new(ErrorKind::Unauthenticated))?;
             let role = roles::get(conn, &key.role_id)?;
             let tenant = crate::tenants::get(conn, &key.tenant_id)?;
-            if tenant.status != "active" {
+            if !tenant.is_active() {
                 return Err(AppError::new(ErrorKind::Unauthenticated));
             }
             Ok(machine(
@@ -244,7 +244,7 @@ async fn from_certificate(
                 ));
             }
             let tenant = crate::tenants::by_code(conn, &code)?;
-            if tenant.status != "active" {
+            if !tenant.is_active() {
                 return Err(AppError::new(ErrorKind::Unauthenticated));
             }
             let role = roles::by_code(conn, crate::users::permission::TENANT_CLIENT)?;

@@ -152,11 +152,8 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
             let now = crate::db::now();
             for c in db.transaction_sync(|conn| registry::list(conn, all))? {
                 let days = (c.not_after - now).num_days();
-                let warn = if c.status != "revoked" && days < registry::WARN_DAYS {
-                    " ⚠ 即将到期 expires soon"
-                } else {
-                    ""
-                };
+                let warn =
+                    if !c.is_revoked() && days < registry::WARN_DAYS { " ⚠ 即将到期 expires soon" } else { "" };
                 println!(
                     "{}  {:<13} {:<9} {}  到期 until {} ({days} 天 days){warn}",
                     c.serial, c.kind, c.status, c.subject, c.not_after

@@ -347,7 +347,7 @@ impl CertificatesPage {
     }
 
     fn expiring(&self, c: &CertificateRecord) -> bool {
-        c.status != "revoked" && self.days_left(c) < registry::WARN_DAYS
+        !c.is_revoked() && self.days_left(c) < registry::WARN_DAYS
     }
 
     fn kind_zh(&self, k: &str) -> &'static str {
@@ -361,13 +361,8 @@ impl CertificatesPage {
         }
     }
 
-    fn status_zh(&self, s: &str) -> &'static str {
-        match s {
-            "valid" => "有效",
-            "superseded" => "已轮换（到期前仍有效）",
-            "revoked" => "已吊销",
-            _ => "未知",
-        }
+    fn status_zh(&self, c: &CertificateRecord) -> &'static str {
+        c.state().label_zh()
     }
 }
 

@@ -73,7 +73,7 @@ async fn list_view(state: &AppState, caller: &Caller, error: String) -> AppResul
     render(&ListPage {
         shell: Shell::new(state, caller, "数据接入与管理", "/ingest"),
         submissions: list,
-        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.is_active()).collect(),
         vendors: state
             .service::<super::jobs::Jobs>()?
             .vendors()
@@ -234,7 +234,7 @@ async fn policies_view(state: &AppState, caller: &Caller, notice: String, error:
         .run(crate::tenants::list_all)
         .await?
         .into_iter()
-        .filter(|t| caller.sees_tenant(t) && t.status == "active")
+        .filter(|t| caller.sees_tenant(t) && t.is_active())
         .collect();
     let rows = state
         .db

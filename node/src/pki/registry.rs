@@ -13,7 +13,7 @@ use serde::Serialize;
 use tracenode_federation::crl::Revoked;
 use tracenode_federation::tiers::{self, TierError};
 
-pub use crate::credentials::certificates::{serial_hex, usable};
+pub use crate::credentials::certificates::{serial_hex, usable, CertificateStatus};
 
 use super::{refused, NodePki};
 use crate::audit::{self, AuditContext, Outcome};
@@ -75,6 +75,18 @@ pub struct CertificateRecord {
     pub reason: Option<String>,
 }
 
+impl CertificateRecord {
+    /// Where it stands (an unknown stored status reads as revoked: it is not used).
+    pub fn state(&self) -> CertificateStatus {
+        CertificateStatus::parse(&self.status).unwrap_or(CertificateStatus::Revoked)
+    }
+
+    /// Whether it is revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.state() == CertificateStatus::Revoked
+    }
+}
+
 fn openssl_failed(e: openssl::error::ErrorStack) -> AppError {
     refused(TierError::Openssl(e))
 }
@@ -115,7 +127,7 @@ pub fn record(
             ic::fingerprint.eq(fingerprint(cert)?),
             ic::not_before.eq(time_of(cert.not_before())?),
             ic::not_after.eq(time_of(cert.not_after())?),
-            ic::status.eq("valid"),
+            ic::status.eq(CertificateStatus::Valid.as_str()),
             ic::issued_at.eq(db::now()),
             ic::issued_by.eq(issued_by),
             ic::certificate.eq(String::from_utf8(cert.to_pem().map_err(openssl_failed)?).map_err(AppError::internal)?),
@@ -130,10 +142,10 @@ pub fn supersede(conn: &mut DbConnection, subject: &str, kind: &str, serial: &st
         ic::table
             .filter(ic::subject.eq(subject))
             .filter(ic::kind.eq(kind))
-            .filter(ic::status.eq("valid"))
+            .filter(ic::status.eq(CertificateStatus::Valid.as_str()))
             .filter(ic::serial.ne(serial)),
     )
-    .set(ic::status.eq("superseded"))
+    .set(ic::status.eq(CertificateStatus::Superseded.as_str()))
     .execute(conn)?)
 }
 
@@ -141,7 +153,7 @@ pub fn supersede(conn: &mut DbConnection, subject: &str, kind: &str, serial: &st
 pub fn list(conn: &mut DbConnection, all: bool) -> AppResult<Vec<CertificateRecord>> {
     let mut q = ic::table.order(ic::issued_at.desc()).select(CertificateRecord::as_select()).into_boxed();
     if !all {
-        q = q.filter(ic::status.ne("revoked")).filter(ic::not_after.gt(db::now()));
+        q = q.filter(ic::status.ne(CertificateStatus::Revoked.as_str())).filter(ic::not_after.gt(db::now()));
     }
     Ok(q.load(conn)?)
 }
@@ -178,13 +190,13 @@ pub fn revoke(
             "this node's own CA certificate can only be revoked by its parent",
         ));
     }
-    if cert.status == "revoked" {
+    if cert.is_revoked() {
         return Err(AppError::conflict("该证书已被吊销", "the certificate is revoked already"));
     }
     let now = db::now();
     diesel::update(ic::table.find(&cert.serial))
         .set((
-            ic::status.eq("revoked"),
+            ic::status.eq(CertificateStatus::Revoked.as_str()),
             ic::revoked_at.eq(Some(now)),
             ic::revoked_by.eq(Some(&ctx.actor)),
             ic::reason.eq(Some(reason)),
@@ -227,7 +239,7 @@ pub fn publish_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<Publishe
     let last: Option<i64> = crl_published::table.select(diesel::dsl::max(crl_published::number)).first(conn)?;
     let number = last.unwrap_or(0) + 1;
     let revoked: Vec<(String, Option<chrono::NaiveDateTime>)> = ic::table
-        .filter(ic::status.eq("revoked"))
+        .filter(ic::status.eq(CertificateStatus::Revoked.as_str()))
         .filter(ic::kind.ne(kind::NODE_CA))
         .select((ic::serial, ic::revoked_at))
         .load(conn)?;
@@ -270,7 +282,7 @@ pub fn refresh_crl(conn: &mut DbConnection, pki: &NodePki) -> AppResult<Option<P
 pub fn warn_expiring(conn: &mut DbConnection, node: &str) -> AppResult<usize> {
     let now = db::now();
     let soon: Vec<CertificateRecord> = ic::table
-        .filter(ic::status.ne("revoked"))
+        .filter(ic::status.ne(CertificateStatus::Revoked.as_str()))
         .filter(ic::warned_at.is_null())
         .filter(ic::not_after.lt(now + chrono::Duration::days(WARN_DAYS)))
         .filter(ic::not_after.gt(now))
@@ -327,7 +339,7 @@ pub fn issue_tenant(
         ));
     }
     let tenant = crate::tenants::by_code(conn, code)?;
-    if tenant.status != "active" {
+    if !tenant.is_active() {
         return Err(AppError::invalid(
             "tenant",
             "租户已停用，不能签发证书",

@@ -128,7 +128,7 @@ pub async fn report_page(
         .run(crate::tenants::list_all)
         .await?
         .into_iter()
-        .filter(|t| caller.sees_tenant(t) && t.status == "active")
+        .filter(|t| caller.sees_tenant(t) && t.is_active())
         .collect();
     if p.tenant.as_deref().unwrap_or("").is_empty() && caller.tenant_id.is_none() {
         p.tenant = tenants.first().map(|t| t.id.as_str().to_owned());

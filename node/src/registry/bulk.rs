@@ -274,7 +274,15 @@ fn validate_and_insert(
                     .map(|(k, input)| {
                         let row = validate_one(input, within, tenant, l).map(|d| {
                             let id = uuid::Uuid::now_v7().to_string();
-                            EntityRow::new(id, tenant, &d, "pending", &ctx.actor, "registered (bulk)", now)
+                            EntityRow::new(
+                                id,
+                                tenant,
+                                &d,
+                                super::review::ReviewStatus::Pending.as_str(),
+                                &ctx.actor,
+                                "registered (bulk)",
+                                now,
+                            )
                         });
                         (n * STEP + k, row)
                     })

@@ -32,11 +32,7 @@ const HEADERS: [&str; 16] = [
 ];
 
 fn status_zh(s: &str) -> &'static str {
-    match s {
-        "approved" => "已通过",
-        "rejected" => "已驳回",
-        _ => "待审核",
-    }
+    super::pages::status_zh(s)
 }
 
 fn cells(e: &Entity) -> [String; 16] {

@@ -103,7 +103,7 @@ impl MapView {
                     y: off_y + (max_lat - lat) * scale,
                     id: e.id.clone(),
                     name: e.name.clone(),
-                    approved: e.status == "approved",
+                    approved: e.status == super::review::ReviewStatus::Approved.as_str(),
                 })
                 .collect();
             extent = format!("经度 {min_lon:.2}–{max_lon:.2}，纬度 {min_lat:.2}–{max_lat:.2}");

@@ -37,13 +37,9 @@ pub(crate) fn labels() -> Labels {
     }
 }
 
-/// Chinese label of a review status.
+/// Chinese label of a review status as stored.
 pub fn status_zh(s: &str) -> &'static str {
-    match s {
-        "approved" => "已通过",
-        "rejected" => "已驳回",
-        _ => "待审核",
-    }
+    super::review::ReviewStatus::parse(s).unwrap_or(super::review::ReviewStatus::Pending).label_zh()
 }
 
 #[derive(Template)]

@@ -192,7 +192,7 @@ impl EntityQuery {
             return Err(AppError::invalid("category", "产品类目代码应为数字", "a category code is digits"));
         }
         let status = non_empty(&self.status);
-        if status.as_deref().is_some_and(|s| !["pending", "approved", "rejected"].contains(&s)) {
+        if status.as_deref().is_some_and(|s| super::review::ReviewStatus::parse(s).is_none()) {
             return Err(AppError::invalid(
                 "status",
                 "审核状态只能是 pending、approved 或 rejected",

@@ -66,6 +66,35 @@ impl TenantKind {
     }
 }
 
+/// Whether a tenant may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    /// Its keys, certificates and people work.
+    Active,
+    /// Stopped: nothing of it is accepted until it is activated again.
+    Suspended,
+}
+
+impl TenantStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    /// Parses the stored form; anything else reads as suspended (a tenant acts only when its
+    /// row says so).
+    pub fn parse(s: &str) -> TenantStatus {
+        match s {
+            "active" => TenantStatus::Active,
+            _ => TenantStatus::Suspended,
+        }
+    }
+}
+
 /// A tenant.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
@@ -82,8 +111,8 @@ pub struct Tenant {
     pub region: RegionCode,
     /// Contact person and phone.
     pub contact: String,
-    /// `active` or `suspended`.
-    pub status: String,
+    /// Whether it may act.
+    pub status: TenantStatus,
     /// Created (UTC).
     pub created_at: chrono::NaiveDateTime,
 }
@@ -107,6 +136,13 @@ pub struct NewTenant {
 
 type TenantRow = (String, String, String, String, String, String, String, chrono::NaiveDateTime);
 
+impl Tenant {
+    /// Whether it may act (its keys, certificates and people work).
+    pub fn is_active(&self) -> bool {
+        self.status == TenantStatus::Active
+    }
+}
+
 fn from_row(r: TenantRow) -> Tenant {
     Tenant {
         id: TenantId::from_db(r.0),
@@ -115,7 +151,7 @@ fn from_row(r: TenantRow) -> Tenant {
         kind: TenantKind::parse(&r.3).unwrap_or(TenantKind::Enterprise),
         region: RegionCode::parse(&r.4).unwrap_or_else(|_| RegionCode::national()),
         contact: r.5,
-        status: r.6,
+        status: TenantStatus::parse(&r.6),
         created_at: r.7,
     }
 }
@@ -206,7 +242,7 @@ pub fn create(
             tenants::kind.eq(new.kind.as_str()),
             tenants::region.eq(region.as_str()),
             tenants::contact.eq(new.contact.trim()),
-            tenants::status.eq("active"),
+            tenants::status.eq(TenantStatus::Active.as_str()),
             tenants::created_at.eq(now),
             tenants::updated_at.eq(now),
         ))
@@ -225,7 +261,7 @@ pub fn create(
 /// Suspends or reactivates a tenant.
 pub fn set_status(conn: &mut DbConnection, ctx: &AuditContext, id: &TenantId, active: bool) -> AppResult<Tenant> {
     let tenant = get(conn, id)?;
-    let status = if active { "active" } else { "suspended" };
+    let status = if active { TenantStatus::Active } else { TenantStatus::Suspended }.as_str();
     diesel::update(tenants::table.filter(tenants::id.eq(id.as_str())))
         .set((tenants::status.eq(status), tenants::updated_at.eq(crate::db::now())))
         .execute(conn)?;

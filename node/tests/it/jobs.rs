@@ -1,5 +1,6 @@
-//! The job supervisor: a cron schedule fires on its own, the jobs page and API list every
-//! job, and two processes of one node run each once-per-node occurrence once.
+//! The job supervisor: a cron schedule fires on its own, and the jobs page and API list every
+//! job. Two processes of one node on one database are a scenario of the end-to-end tests
+//! (`tests/tests/processes.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -91,92 +92,3 @@ async fn a_cron_schedule_fires_and_every_job_is_listed(backend: Backend) {
     }
 }
 on_both_backends!(a_cron_schedule_fires_and_every_job_is_listed);
-
-/// A node process serving `config` on `port`; its output goes to `log`.
-fn serve(config: &std::path::Path, port: u16, log: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
-        .args(["serve", "--config", config.to_str().expect("path")])
-        .env_remove("TRACENODE_CONFIG")
-        .env("TRACENODE_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(std::fs::File::create(log).expect("log"))
-        .stderr(std::fs::File::create(log.with_extension("err")).expect("log"))
-        .spawn()
-        .expect("spawn")
-}
-
-async fn two_processes_run_each_occurrence_once(backend: Backend) {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-    let (port, calls) = counting_vendor().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = dir.path().join("node");
-    let (url, _guard) = match backend {
-        Backend::Postgres => {
-            let url = crate::support::fresh_pg_database();
-            (Some(url.clone()), Some(crate::support::DatabaseGuard(url)))
-        }
-        Backend::Sqlite => (None, None),
-    };
-    let mut init =
-        vec!["init", "--tier", "county", "--region", "330106", "--name", "两进程", "--dir", node.to_str().expect("p")];
-    if let Some(url) = &url {
-        init.extend(["--database-url", url]);
-    }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode")).args(&init).output().expect("init");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let config = node.join("tracenode.toml");
-    let add = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
-        .args(["tenant", "add", "--config", config.to_str().expect("p"), "--code", "platform-a", "--name", "平台甲"])
-        .args(["--kind", "platform", "--region", "330106"])
-        .output()
-        .expect("tenant");
-    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
-    let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(&config, format!("{text}\n{}", every_second_pull(port))).expect("config");
-    let ports = crate::support::free_ports(2);
-    let mut a = serve(&config, ports, &dir.path().join("a.log"));
-    let mut b = serve(&config, ports + 1, &dir.path().join("b.log"));
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    for child in [&a, &b] {
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-    }
-    let stopped = |c: &mut std::process::Child| {
-        for _ in 0..150 {
-            if let Some(status) = c.try_wait().expect("wait") {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = c.kill();
-        panic!("a node did not stop within 15 s of SIGTERM");
-    };
-    let (sa, sb) = (stopped(&mut a), stopped(&mut b));
-    let logs = |n: &str| {
-        let out = dir.path().join(n);
-        let err = std::fs::read_to_string(out.with_extension("err")).unwrap_or_default();
-        format!("{}{err}", std::fs::read_to_string(out).unwrap_or_default())
-    };
-    assert!(sa.success() && sb.success(), "both stop cleanly on SIGTERM:\n{}\n{}", logs("a.log"), logs("b.log"));
-    // Both ran (each printed that it runs), and together they pulled once an occurrence.
-    assert!(logs("a.log").contains("running:") && logs("b.log").contains("running:"));
-    let cfg = tracenode::config::Config::load(&config).expect("config");
-    let db = tracenode::bootstrap::open_db(&cfg).expect("db");
-    let runs: Vec<(chrono::NaiveDateTime, String, Option<String>)> = db
-        .transaction_sync(|conn| {
-            use diesel::prelude::*;
-            use tracenode::db::schema::job_runs as jr;
-            Ok(jr::table
-                .filter(jr::name.eq("ingest.pull.ticker"))
-                .select((jr::fire_at, jr::holder, jr::outcome))
-                .load(conn)?)
-        })
-        .expect("runs");
-    assert!(runs.len() >= 3, "about one run a second for 7 s: {runs:?}");
-    let mut instants: Vec<_> = runs.iter().map(|r| r.0).collect();
-    instants.sort();
-    instants.dedup();
-    assert_eq!(instants.len(), runs.len(), "no occurrence ran twice: {runs:?}");
-    assert_eq!(calls.load(Ordering::SeqCst), runs.len(), "one request to the vendor a run, none twice");
-    assert!(runs.iter().all(|r| r.2.is_some()), "every run finished or was recorded abandoned: {runs:?}");
-}
-on_both_backends!(two_processes_run_each_occurrence_once);

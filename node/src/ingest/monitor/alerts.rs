@@ -266,7 +266,7 @@ fn resolve(conn: &mut DbConnection, origin: &Origin, t: &Tenant, id: &str, now: 
 /// whose condition has passed.
 pub fn evaluate(conn: &mut DbConnection, origin: &Origin, failures_in_a_row: u32) -> AppResult<CheckReport> {
     let now = crate::db::now();
-    let tenants: Vec<Tenant> = crate::tenants::list_all(conn)?.into_iter().filter(|t| t.status == "active").collect();
+    let tenants: Vec<Tenant> = crate::tenants::list_all(conn)?.into_iter().filter(|t| t.is_active()).collect();
     let schedules: HashMap<String, (i32, NaiveDateTime)> = ingest_policies::table
         .filter(ingest_policies::expected_every_minutes.is_not_null())
         .select((ingest_policies::tenant_id, ingest_policies::expected_every_minutes, ingest_policies::updated_at))

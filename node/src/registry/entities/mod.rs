@@ -146,7 +146,15 @@ pub fn register(
         return Ok(Registered::DuplicateClaim { change_id, entity_id: existing.id });
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let row = EntityRow::new(id.clone(), tenant, &data, "pending", &ctx.actor, "registered", crate::db::now());
+    let row = EntityRow::new(
+        id.clone(),
+        tenant,
+        &data,
+        crate::registry::review::ReviewStatus::Pending.as_str(),
+        &ctx.actor,
+        "registered",
+        crate::db::now(),
+    );
     diesel::insert_into(entities::table).values(&row).execute(conn)?;
     audit::record(
         conn,

@@ -219,7 +219,7 @@ async fn form_page(
         shell: Shell::new(state, caller, title, "/registry"),
         action,
         labels: labels(),
-        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.is_active()).collect(),
         sites: site_list,
         categories,
         error,
@@ -326,7 +326,8 @@ pub(crate) async fn entity_page(
         shell: Shell::new(state, caller, &entity.name.clone(), "/registry"),
         status: status_zh(&entity.status),
         stages: entity.stages.iter().map(|s| s.label_zh()).collect::<Vec<_>>().join("、"),
-        can_review: caller.can(Permission::RegistryReview) && entity.status == "pending",
+        can_review: caller.can(Permission::RegistryReview)
+            && entity.status == crate::registry::review::ReviewStatus::Pending.as_str(),
         can_write: caller.can(Permission::RegistryWrite),
         device_types: crate::registry::devices::DEVICE_TYPES
             .iter()

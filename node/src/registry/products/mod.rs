@@ -462,8 +462,14 @@ pub fn register(
         )?;
         return Ok(ProductRegistered::DuplicateClaim { change_id, product_id: existing.id });
     }
-    let row =
-        ProductRow::new(uuid::Uuid::now_v7().to_string(), tenant.as_str(), &data, "pending", &ctx.actor, "registered");
+    let row = ProductRow::new(
+        uuid::Uuid::now_v7().to_string(),
+        tenant.as_str(),
+        &data,
+        crate::registry::review::ReviewStatus::Pending.as_str(),
+        &ctx.actor,
+        "registered",
+    );
     diesel::insert_into(products::table).values(&row).execute(conn)?;
     audit::record(conn, ctx, "product.register", &target, Outcome::Success, serde_json::json!({"id": row.id}))?;
     Ok(ProductRegistered::Created { product: Box::new(row.view()) })
@@ -595,7 +601,7 @@ fn filtered<'a>(q: &'a ProductQuery, reach: &'a Reach) -> AppResult<Boxed<'a>> {
         b = b.filter(products::entity_id.eq(e.to_owned()));
     }
     if let Some(s) = trimmed(&q.status) {
-        if !["pending", "approved", "rejected"].contains(&s) {
+        if crate::registry::review::ReviewStatus::parse(s).is_none() {
             return Err(AppError::invalid(
                 "status",
                 "审核状态只能是 pending、approved 或 rejected",

@@ -71,9 +71,9 @@ pub async fn list_page(
         pages: ((page.total + page.page_size - 1) / page.page_size).max(1),
         page,
         schemes: schemes(),
-        statuses: ["pending", "approved", "rejected"]
+        statuses: crate::registry::review::ReviewStatus::ALL
             .iter()
-            .map(|s| (s.to_string(), crate::registry::pages::status_zh(s).to_owned()))
+            .map(|s| (s.as_str().to_owned(), s.label_zh().to_owned()))
             .collect(),
         categories,
         can_write: caller.can(Permission::RegistryWrite),
@@ -173,7 +173,7 @@ async fn form_page(
     render(&NewPage {
         shell: Shell::new(state, caller, title, "/registry"),
         action,
-        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.is_active()).collect(),
         schemes: schemes(),
         categories,
         error,
@@ -252,7 +252,8 @@ async fn detail(state: &AppState, caller: &Caller, id: String, notice: String) -
     let product = row.view();
     render(&DetailPage {
         shell: Shell::new(state, caller, &product.name.clone(), "/registry"),
-        can_review: caller.can(Permission::RegistryReview) && product.status == "pending",
+        can_review: caller.can(Permission::RegistryReview)
+            && product.status == crate::registry::review::ReviewStatus::Pending.as_str(),
         can_write: caller.can(Permission::RegistryWrite),
         product,
         owner_name,

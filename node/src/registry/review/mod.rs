@@ -28,6 +28,55 @@ use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ids::TenantId;
 
+/// Where a registration (an entity, a product) or a change stands in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewStatus {
+    /// Waiting for a reviewer.
+    Pending,
+    /// Approved: in force.
+    Approved,
+    /// Rejected, with a reason.
+    Rejected,
+}
+
+impl ReviewStatus {
+    /// Every status, in the order of the review.
+    pub const ALL: [ReviewStatus; 3] = [ReviewStatus::Pending, ReviewStatus::Approved, ReviewStatus::Rejected];
+
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Approved => "approved",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<ReviewStatus> {
+        ReviewStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "待审核",
+            ReviewStatus::Approved => "已通过",
+            ReviewStatus::Rejected => "已驳回",
+        }
+    }
+
+    /// The status of a decision.
+    pub fn of_decision(approve: bool) -> ReviewStatus {
+        if approve {
+            ReviewStatus::Approved
+        } else {
+            ReviewStatus::Rejected
+        }
+    }
+}
+
 /// Content whose fields a change names.
 pub trait Fields: Clone + Serialize + DeserializeOwned {
     /// The fields a change can touch, as tenants' change policies name them.
@@ -198,7 +247,7 @@ pub fn create_change<R: Reviewed>(
             registry_changes::change_kind.eq(kind),
             registry_changes::data.eq(serde_json::to_string(data).map_err(AppError::internal)?),
             registry_changes::fields.eq(serde_json::to_string(fields).map_err(AppError::internal)?),
-            registry_changes::status.eq("pending"),
+            registry_changes::status.eq(ReviewStatus::Pending.as_str()),
             registry_changes::reason.eq(""),
             registry_changes::submitted_by.eq(&ctx.actor),
             registry_changes::submitted_at.eq(crate::db::now()),
@@ -292,7 +341,7 @@ fn next_version<R: Reviewed>(
     note: &str,
 ) -> AppResult<R> {
     let next = R::write_version(conn, &ctx.actor, current, data, status, tenant, note)?;
-    if status == "approved" {
+    if status == ReviewStatus::Approved.as_str() {
         R::send_upward(conn, &next)?;
     }
     Ok(next)
@@ -321,9 +370,9 @@ pub fn change<R: Reviewed>(
         return Ok((current, ChangeOutcome { applied: vec![], pending_change_id: None, pending_fields: vec![] }));
     }
     let target = format!("{}:{}", R::KIND, current.code());
-    if current.status() != "approved" {
+    if current.status() != ReviewStatus::Approved.as_str() {
         let owner = current.tenant_id().to_owned();
-        let next = next_version(conn, ctx, &current, proposed, "pending", &owner, "resubmitted")?;
+        let next = next_version(conn, ctx, &current, proposed, ReviewStatus::Pending.as_str(), &owner, "resubmitted")?;
         audit::record(
             conn,
             ctx,
@@ -337,7 +386,7 @@ pub fn change<R: Reviewed>(
     }
     let pending: i64 = registry_changes::table
         .filter(registry_changes::object_id.eq(current.id()))
-        .filter(registry_changes::status.eq("pending"))
+        .filter(registry_changes::status.eq(ReviewStatus::Pending.as_str()))
         .filter(registry_changes::change_kind.eq("update"))
         .count()
         .get_result(conn)?;
@@ -355,7 +404,7 @@ pub fn change<R: Reviewed>(
     } else {
         let data = current.data().with_fields_from(proposed, &now);
         let owner = current.tenant_id().to_owned();
-        next_version(conn, ctx, &current, &data, "approved", &owner, "changed")?
+        next_version(conn, ctx, &current, &data, ReviewStatus::Approved.as_str(), &owner, "changed")?
     };
     let pending_change_id = if later.is_empty() {
         None
@@ -388,13 +437,13 @@ fn check_reason(d: &Decision) -> AppResult<String> {
 pub fn review<R: Reviewed>(conn: &mut DbConnection, ctx: &AuditContext, id: &str, d: &Decision) -> AppResult<R> {
     let reason = check_reason(d)?;
     let current = R::load(conn, id)?;
-    if current.status() != "pending" {
+    if current.status() != ReviewStatus::Pending.as_str() {
         return Err(AppError::conflict(
             format!("该{}不在待审核状态", R::NOUN_ZH),
             format!("the {} is not waiting for review", R::KIND),
         ));
     }
-    let status = if d.approve { "approved" } else { "rejected" };
+    let status = ReviewStatus::of_decision(d.approve).as_str();
     R::set_status(conn, id, status, &reason)?;
     let updated = R::load(conn, id)?;
     if d.approve {
@@ -432,7 +481,7 @@ fn apply_change<R: Reviewed>(conn: &mut DbConnection, ctx: &AuditContext, change
     } else {
         (current.data().with_fields_from(&proposed, &fields), current.tenant_id().to_owned(), "change approved")
     };
-    next_version(conn, ctx, &current, &data, "approved", &owner, note)?;
+    next_version(conn, ctx, &current, &data, ReviewStatus::Approved.as_str(), &owner, note)?;
     Ok(())
 }
 
@@ -440,7 +489,7 @@ fn apply_change<R: Reviewed>(conn: &mut DbConnection, ctx: &AuditContext, change
 pub fn review_change(conn: &mut DbConnection, ctx: &AuditContext, change_id: &str, d: &Decision) -> AppResult<Change> {
     let reason = check_reason(d)?;
     let change = change_by_id(conn, change_id)?;
-    if change.status != "pending" {
+    if change.status != ReviewStatus::Pending.as_str() {
         return Err(AppError::conflict("该变更已审核", "the change was already reviewed"));
     }
     if d.approve {
@@ -449,7 +498,7 @@ pub fn review_change(conn: &mut DbConnection, ctx: &AuditContext, change_id: &st
             _ => apply_change::<super::model::EntityRow>(conn, ctx, &change)?,
         }
     }
-    let status = if d.approve { "approved" } else { "rejected" };
+    let status = ReviewStatus::of_decision(d.approve).as_str();
     diesel::update(registry_changes::table.find(change_id))
         .set((
             registry_changes::status.eq(status),
@@ -472,7 +521,7 @@ pub fn review_change(conn: &mut DbConnection, ctx: &AuditContext, change_id: &st
 /// Pending changes and claims of every kind, oldest first; a tenant sees only its own.
 pub fn pending_changes(conn: &mut DbConnection, tenant: Option<&TenantId>) -> AppResult<Vec<Change>> {
     let mut q = registry_changes::table
-        .filter(registry_changes::status.eq("pending"))
+        .filter(registry_changes::status.eq(ReviewStatus::Pending.as_str()))
         .select(Change::as_select())
         .order(registry_changes::submitted_at.asc())
         .into_boxed();

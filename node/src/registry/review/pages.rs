@@ -1,5 +1,6 @@
 //! Console pages of review (待审核): the queue of registrations, changes and duplicate claims, decisions, and the change policies (变更权限).
 
+use crate::registry::review::ReviewStatus;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -196,7 +197,7 @@ impl ReviewForm {
 
 /// What a reviewer is told after deciding: the status the registration now has.
 pub fn decided_notice(status: &str) -> String {
-    if status == "approved" { "已审核通过。" } else { "已驳回。" }.to_owned()
+    if status == ReviewStatus::Approved.as_str() { "已审核通过。" } else { "已驳回。" }.to_owned()
 }
 
 #[derive(Template)]
@@ -212,7 +213,7 @@ struct ReviewQueue {
 pub(crate) async fn review_queue(state: &AppState, caller: &Caller, notice: String) -> AppResult<HttpResponse> {
     caller.require(state, Permission::RegistryReview, "entities").await?;
     let query = EntityQuery {
-        status: Some("pending".into()),
+        status: Some(ReviewStatus::Pending.as_str().into()),
         sort: Some("filed_at".into()),
         order: Some("asc".into()),
         page_size: Some(100),
@@ -221,7 +222,7 @@ pub(crate) async fn review_queue(state: &AppState, caller: &Caller, notice: Stri
     let q = query.check()?;
     let reach = reach_of(state, caller);
     let products_query = crate::registry::products::ProductQuery {
-        status: Some("pending".into()),
+        status: Some(ReviewStatus::Pending.as_str().into()),
         page_size: Some(100),
         ..Default::default()
     };
@@ -269,7 +270,7 @@ pub async fn change_review(
     let d = form.decision();
     let ctx = caller.audit();
     let notice = match state.db.transaction(move |conn| review::review_change(conn, &ctx, &id, &d)).await {
-        Ok(c) => format!("变更已{}。", if c.status == "approved" { "通过" } else { "驳回" }),
+        Ok(c) => format!("变更已{}。", if c.status == ReviewStatus::Approved.as_str() { "通过" } else { "驳回" }),
         Err(e) if e.is_for_the_form() => e.detail_zh,
         Err(e) => return Err(e),
     };

@@ -42,7 +42,7 @@ async fn sites_view(state: &AppState, caller: &Caller, error: String, notice: St
                 (s, label)
             })
             .collect(),
-        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.status == "active").collect(),
+        tenants: tenants.into_iter().filter(|t| caller.sees_tenant(t) && t.is_active()).collect(),
         site_kinds: labels().site_kinds,
         region: region_of(state, caller).to_string(),
         can_write: caller.can(Permission::RegistryWrite),

@@ -1,0 +1,270 @@
+//! End-to-end scenarios run against real `tracenode` processes, the way an operator runs the
+//! node: `tracenode init`, `tracenode serve`, SIGTERM and `kill -9`, the command line for
+//! tenants and keys, and HTTPS with the development certificates. What a single node does
+//! over HTTP is tested in `node/tests`; what needs processes — a crash in the middle of a
+//! write, two processes on one database, an upgrade from an earlier schema — is here.
+//!
+//! [`Node`] is one node: its directory, configuration and process. The binary is the
+//! workspace's own `target/<profile>/tracenode`, built by the test command before the tests
+//! run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use diesel::Connection as _;
+
+/// Which database a node keeps its data in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: a SQLite file in the node's directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server `TRACENODE_TEST_PG_URL` names.
+    Postgres,
+}
+
+/// The `tracenode` binary beside the test's own executable (`target/<profile>/deps/…`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's executable");
+    let profile = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile.join("tracenode");
+    assert!(bin.exists(), "{} is missing: build it first (cargo build -p tracenode --bin tracenode)", bin.display());
+    bin
+}
+
+/// Runs `tracenode` with `args`.
+pub fn tracenode(args: &[&str]) -> Output {
+    Command::new(binary()).args(args).env_remove("TRACENODE_CONFIG").output().expect("run tracenode")
+}
+
+/// Both output streams of a command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `n` free consecutive loopback ports.
+pub fn free_ports(n: u16) -> u16 {
+    let seed = std::process::id() as u64 ^ uuid::Uuid::new_v4().as_u128() as u64;
+    for i in 0..2000u64 {
+        let base = 20_000 + ((seed.wrapping_add(i * 7919)) % (12_000 - u64::from(n))) as u16;
+        if (0..n).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + k)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} free consecutive loopback ports between 20000 and 32000");
+}
+
+/// The PostgreSQL server of the tests.
+pub fn pg_server_url() -> String {
+    std::env::var("TRACENODE_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "PostgreSQL scenarios need TRACENODE_TEST_PG_URL (postgres://user:pass@host:port/postgres, a role with \
+             CREATEDB); scripts/test.sh starts PostgreSQL and sets it"
+        )
+    })
+}
+
+/// A PostgreSQL database made for one scenario and dropped with it.
+pub struct PgDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// A fresh, empty database.
+    pub fn fresh() -> PgDatabase {
+        let server = pg_server_url();
+        let mut conn = diesel::pg::PgConnection::establish(&server).expect("connect to the PostgreSQL test server");
+        let name = format!("tn_e2e_{}", uuid::Uuid::new_v4().simple());
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, &format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let base = server.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database");
+        PgDatabase { url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::pg::PgConnection::establish(&pg_server_url()) {
+            let _ = diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            );
+        }
+    }
+}
+
+/// One node: its directory and, while it runs, its process.
+pub struct Node {
+    /// The node's directory (configuration, certificates, keys, SQLite file).
+    pub dir: PathBuf,
+    /// Its configuration file.
+    pub config: PathBuf,
+    /// The console/API port.
+    pub port: u16,
+    /// Extra `TRACENODE_…` settings for its processes.
+    pub env: Vec<(String, String)>,
+    child: Option<Child>,
+    log: PathBuf,
+    _pg: Option<PgDatabase>,
+}
+
+impl Node {
+    /// A county node made by `tracenode init` in `dir` on `backend` (an empty PostgreSQL
+    /// database, or the SQLite file the node makes).
+    pub fn init(dir: &Path, backend: Backend) -> Node {
+        let pg = (backend == Backend::Postgres).then(PgDatabase::fresh);
+        Node::init_on(dir, pg)
+    }
+
+    /// A county node made by `tracenode init` in `dir` on `pg` (or SQLite), which may already
+    /// hold data of an earlier schema.
+    pub fn init_on(dir: &Path, pg: Option<PgDatabase>) -> Node {
+        let d = dir.to_str().expect("path");
+        let mut args = vec!["init", "--tier", "county", "--region", "330106", "--name", "端到端节点", "--dir", d];
+        if let Some(db) = &pg {
+            args.extend(["--database-url", &db.url]);
+        }
+        let out = tracenode(&args);
+        assert!(out.status.success(), "init: {}", text(&out));
+        Node {
+            dir: dir.to_owned(),
+            config: dir.join("tracenode.toml"),
+            port: free_ports(1),
+            env: Vec::new(),
+            child: None,
+            log: dir.join("serve.log"),
+            _pg: pg,
+        }
+    }
+
+    /// Another process of the same node: same directory, configuration and database, its own
+    /// port and log (the first keeps the PostgreSQL database it made).
+    pub fn second_process(&self) -> Node {
+        Node {
+            dir: self.dir.clone(),
+            config: self.config.clone(),
+            port: free_ports(1),
+            env: self.env.clone(),
+            child: None,
+            log: self.dir.join(format!("serve-{}.log", uuid::Uuid::new_v4().simple())),
+            _pg: None,
+        }
+    }
+
+    /// Runs a command of this node (`--config` added).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", self.config.to_str().expect("path")]);
+        tracenode(&all)
+    }
+
+    /// Adds `[[ingest.pull]]`-style TOML to the configuration.
+    pub fn configure(&self, toml: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        std::fs::write(&self.config, format!("{text}\n{toml}\n")).expect("config");
+    }
+
+    /// A tenant (a platform in 330106) and an API key for it; returns the key.
+    pub fn tenant_with_key(&self, code: &str) -> String {
+        let out =
+            self.cli(&["tenant", "add", "--code", code, "--name", code, "--kind", "platform", "--region", "330106"]);
+        assert!(out.status.success(), "tenant add: {}", text(&out));
+        let out = self.cli(&["tenant", "key", "--tenant", code, "--name", "e2e"]);
+        assert!(out.status.success(), "tenant key: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).lines().last().expect("the key").trim().to_owned()
+    }
+
+    /// Starts `tracenode serve` and waits until it answers `/healthz`.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "the node runs already");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let child = Command::new(binary())
+            .args(["serve", "--config", self.config.to_str().expect("path")])
+            .env_remove("TRACENODE_CONFIG")
+            .env("TRACENODE_HTTP_LISTEN", format!("127.0.0.1:{}", self.port))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn tracenode serve");
+        self.child = Some(child);
+        let client = self.client();
+        for _ in 0..300 {
+            if let Ok(res) = client.get(self.url("/healthz")).send().await {
+                if res.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("the node exited with {status}:\n{}", self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the node did not answer within 30 s:\n{}", self.log_text());
+    }
+
+    /// Kills the process at once (`kill -9`): no shutdown runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the process with SIGTERM and returns whether it exited cleanly within 30 s.
+    pub fn stop(&mut self) -> bool {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let Some(mut child) = self.child.take() else { return true };
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        for _ in 0..300 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// What the node's processes wrote.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A URL of the running node.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// An HTTPS client that trusts the node's development CA.
+    pub fn client(&self) -> reqwest::Client {
+        let ca = std::fs::read(self.dir.join("certs/ca.pem")).expect("ca.pem");
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("pem"))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client")
+    }
+
+    /// The node's database, opened as the node opens it.
+    pub fn db(&self) -> tracenode::db::Db {
+        let config = tracenode::config::Config::load(&self.config).expect("config");
+        tracenode::bootstrap::open_db(&config).expect("open the node's database")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A valid unified social credit code of an enterprise in `region`.
+pub fn uscc(region: &str, serial: u32) -> String {
+    tracenode_adapters::identifiers::Uscc::generate("91", region, serial).expect("code").as_str().to_owned()
+}
