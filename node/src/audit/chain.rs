@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use super::anchor::{Anchored, Checkpoint};
+use super::checkpoint::{Anchored, Checkpoint};
 
 use crate::db::schema::audit_log;
 use crate::db::{self, DbConnection};
@@ -275,7 +275,9 @@ pub fn quick_check(conn: &mut DbConnection, anchored: &Anchored) -> AppResult<Ve
 /// Where the row a checkpoint saw stands now, if it moved to another sequence number (found
 /// by its time, to the microsecond).
 fn moved(conn: &mut DbConnection, c: &Checkpoint) -> AppResult<Option<i64>> {
-    let Ok(at) = chrono::NaiveDateTime::parse_from_str(&c.row_at, super::anchor::TIME_FORMAT) else { return Ok(None) };
+    let Ok(at) = chrono::NaiveDateTime::parse_from_str(&c.row_at, super::checkpoint::TIME_FORMAT) else {
+        return Ok(None);
+    };
     Ok(audit_log::table
         .filter(audit_log::at.eq(at))
         .filter(audit_log::seq.ne(c.seq))

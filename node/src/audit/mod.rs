@@ -15,6 +15,7 @@
 pub mod anchor;
 pub mod api;
 pub mod chain;
+pub mod checkpoint;
 pub mod pages;
 pub mod panic_guard;
 pub mod query;

@@ -82,3 +82,26 @@ pub async fn entity_in_reach(state: &AppState, caller: &Caller, id: &str, action
     }
     Ok(row)
 }
+
+/// Checks a query against the caller's permission and reach (refusals are audited).
+pub async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    query: &super::search::EntityQuery,
+) -> AppResult<(super::search::CheckedQuery, Reach)> {
+    caller.require(state, crate::users::Permission::RegistryRead, "entities").await?;
+    let q = query.check()?;
+    let reach = reach_of(state, caller);
+    if let Err(e) = q.check_reach(&reach) {
+        let _ = caller
+            .deny(
+                state,
+                "registry.search",
+                &format!("region:{}", q.region().map(|r| r.as_str()).unwrap_or("")),
+                ErrorKind::OutOfScope,
+            )
+            .await;
+        return Err(e);
+    }
+    Ok((q, reach))
+}

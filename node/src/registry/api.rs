@@ -4,12 +4,13 @@
 use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 
+use super::access::checked;
 use super::search::{self, EntityPage, EntityQuery};
-use super::{export, outbox, reach_of};
+use super::{export, outbox};
 use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::caller::Caller;
-use crate::error::{AppError, AppResult, ErrorKind, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::users::Permission;
 
 /// Searches entities.
@@ -22,29 +23,6 @@ pub async fn entity_search(
 ) -> AppResult<HttpResponse> {
     let (q, reach) = checked(&state, &caller, &query).await?;
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| search::page(conn, &q, &reach)).await?))
-}
-
-/// Checks a query against the caller's permission and reach (refusals are audited).
-pub async fn checked(
-    state: &AppState,
-    caller: &Caller,
-    query: &EntityQuery,
-) -> AppResult<(search::CheckedQuery, search::Reach)> {
-    caller.require(state, Permission::RegistryRead, "entities").await?;
-    let q = query.check()?;
-    let reach = reach_of(state, caller);
-    if let Err(e) = q.check_reach(&reach) {
-        let _ = caller
-            .deny(
-                state,
-                "registry.search",
-                &format!("region:{}", q.region().map(|r| r.as_str()).unwrap_or("")),
-                ErrorKind::OutOfScope,
-            )
-            .await;
-        return Err(e);
-    }
-    Ok((q, reach))
 }
 
 /// Export format.

@@ -32,7 +32,7 @@ const HEADERS: [&str; 16] = [
 ];
 
 fn status_zh(s: &str) -> &'static str {
-    super::pages::status_zh(s)
+    super::vocabulary::status_zh(s)
 }
 
 fn cells(e: &Entity) -> [String; 16] {

@@ -19,5 +19,6 @@ pub mod products;
 pub mod review;
 pub mod search;
 pub mod sites;
+pub mod vocabulary;
 
 pub use access::{reach_of, region_of, within_reach};

@@ -3,44 +3,18 @@
 
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
-use tracenode_adapters::codes::Stage;
 
 use super::analysis::{self};
 use super::catalogue::{self, Category};
 use super::map::MapView;
-use super::model::EntityKind;
 use super::region_of;
 use super::search::{self, EntityPage, EntityQuery};
-use super::sites::SITE_KINDS;
+use super::vocabulary::{labels, Labels};
 use crate::app::AppState;
-use crate::auth::caller::{Caller, ConsoleCaller};
+use crate::auth::caller::ConsoleCaller;
 use crate::console::{render, Shell};
 use crate::error::AppResult;
 use crate::users::Permission;
-
-/// Labels the templates need: (code, Chinese label).
-pub struct Labels {
-    /// Entity kinds.
-    pub kinds: Vec<(String, String)>,
-    /// Stages.
-    pub stages: Vec<(String, String)>,
-    /// Site kinds.
-    pub site_kinds: Vec<(String, String)>,
-}
-
-pub(crate) fn labels() -> Labels {
-    let own = |a: &str, b: &str| (a.to_owned(), b.to_owned());
-    Labels {
-        kinds: EntityKind::ALL.iter().map(|k| own(k.as_str(), k.label_zh())).collect(),
-        stages: Stage::ALL.iter().map(|s| own(s.code(), s.label_zh())).collect(),
-        site_kinds: SITE_KINDS.iter().map(|(a, b)| own(a, b)).collect(),
-    }
-}
-
-/// Chinese label of a review status as stored.
-pub fn status_zh(s: &str) -> &'static str {
-    super::review::ReviewStatus::parse(s).unwrap_or(super::review::ReviewStatus::Pending).label_zh()
-}
 
 #[derive(Template)]
 #[template(path = "registry/search.html")]
@@ -71,7 +45,7 @@ pub async fn search_page(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     let query = query.into_inner();
-    let (q, reach) = super::api::checked(&state, &caller, &query).await?;
+    let (q, reach) = super::access::checked(&state, &caller, &query).await?;
     let base = reach.region.clone().unwrap_or_else(|| state.config.node.region.clone());
     let (page, points, by_region, categories) = state
         .db
@@ -87,7 +61,7 @@ pub async fn search_page(
         .region
         .as_deref()
         .and_then(|r| crate::region::RegionCode::parse(r).ok())
-        .unwrap_or(base_region(&state, &caller));
+        .unwrap_or(region_of(&state, &caller));
     render(&SearchPage {
         shell: Shell::new(&state, &caller, "主体与产品注册", "/registry"),
         labels: labels(),
@@ -99,10 +73,6 @@ pub async fn search_page(
         categories,
         can_write: caller.can(Permission::RegistryWrite),
     })
-}
-
-pub(crate) fn base_region(state: &AppState, caller: &Caller) -> crate::region::RegionCode {
-    region_of(state, caller)
 }
 
 /// This page's entry in the console navigation.

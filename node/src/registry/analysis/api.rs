@@ -1,6 +1,6 @@
 //! JSON API of the analysis of registrations.
 
-use crate::registry::api::checked;
+use crate::registry::access::checked;
 use actix_web::{get, web, HttpResponse};
 
 use crate::app::AppState;

@@ -30,7 +30,7 @@ pub async fn analysis_page(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     let query = query.into_inner();
-    let (q, reach) = crate::registry::api::checked(&state, &caller, &query).await?;
+    let (q, reach) = crate::registry::access::checked(&state, &caller, &query).await?;
     let base = reach.region.clone().unwrap_or_else(|| state.config.node.region.clone());
     let a = state.db.run(move |conn| analysis::analyse(conn, &q, &reach, &base)).await?;
     let _ = query;

@@ -1,7 +1,7 @@
 //! Console pages of responsible entities: registration, detail with versions, change and the reviewer's decision on a registration.
 
-use crate::registry::pages::{labels, status_zh, Labels};
 use crate::registry::review::pages::{change_notice, decided_notice, ReviewForm};
+use crate::registry::vocabulary::{labels, status_zh, Labels};
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;

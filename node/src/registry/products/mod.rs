@@ -190,7 +190,7 @@ impl Product {
 
     /// Chinese label of the review status.
     pub fn status_label(&self) -> &'static str {
-        crate::registry::pages::status_zh(&self.status)
+        crate::registry::vocabulary::status_zh(&self.status)
     }
 }
 

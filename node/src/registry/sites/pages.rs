@@ -1,6 +1,6 @@
 //! Console page of sites (节点: markets, slaughterhouses …): the list and a form to add one.
 
-use crate::registry::pages::labels;
+use crate::registry::vocabulary::labels;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
