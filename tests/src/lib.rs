@@ -114,15 +114,24 @@ impl Node {
     /// A county node made by `tracenode init` in `dir` on `backend` (an empty PostgreSQL
     /// database, or the SQLite file the node makes).
     pub fn init(dir: &Path, backend: Backend) -> Node {
+        Node::init_as(dir, "county", "330106", backend)
+    }
+
+    /// A node of `tier` for `region` made by `tracenode init` in `dir` on `backend`.
+    pub fn init_as(dir: &Path, tier: &str, region: &str, backend: Backend) -> Node {
         let pg = (backend == Backend::Postgres).then(PgDatabase::fresh);
-        Node::init_on(dir, pg)
+        Node::init_full(dir, tier, region, pg)
     }
 
     /// A county node made by `tracenode init` in `dir` on `pg` (or SQLite), which may already
     /// hold data of an earlier schema.
     pub fn init_on(dir: &Path, pg: Option<PgDatabase>) -> Node {
+        Node::init_full(dir, "county", "330106", pg)
+    }
+
+    fn init_full(dir: &Path, tier: &str, region: &str, pg: Option<PgDatabase>) -> Node {
         let d = dir.to_str().expect("path");
-        let mut args = vec!["init", "--tier", "county", "--region", "330106", "--name", "端到端节点", "--dir", d];
+        let mut args = vec!["init", "--tier", tier, "--region", region, "--name", "端到端节点", "--dir", d];
         if let Some(db) = &pg {
             args.extend(["--database-url", &db.url]);
         }
@@ -261,6 +270,62 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Four nodes — national, province, city, county — each its own process, enrolled by file
+/// under its parent and linked over mutual TLS, as operators set them up.
+pub struct Network {
+    /// National (100000), province (330000), city (330100), county (330106), in that order.
+    pub nodes: Vec<Node>,
+    /// The federation listener port of each node that has one (all but the county).
+    pub federation_ports: Vec<Option<u16>>,
+}
+
+/// The tiers of [`Network::four_tiers`].
+const TIERS: [(&str, &str); 4] =
+    [("national", "100000"), ("province", "330000"), ("city", "330100"), ("county", "330106")];
+
+impl Network {
+    /// The four tiers in `dir` on `backend`, started (each after its parent).
+    pub async fn four_tiers(dir: &Path, backend: Backend) -> Network {
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut federation_ports = Vec::new();
+        for (i, (tier, region)) in TIERS.iter().enumerate() {
+            let mut node = Node::init_as(&dir.join(region), tier, region, backend);
+            let listen = (i < TIERS.len() - 1).then(|| free_ports(1));
+            let parent_url = match federation_ports.last() {
+                Some(Some(port)) => format!("https://127.0.0.1:{port}"),
+                _ => String::new(),
+            };
+            node.configure(&format!(
+                "[federation]\nlisten = \"{}\"\nparent_url = \"{parent_url}\"\nreload_every_seconds = 1\n\
+                 retry_every_seconds = 1\nregistrations_cron = \"\"\nstatistics_cron = \"\"\ncheckpoints_cron = \"\"",
+                listen.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default()
+            ));
+            match nodes.last() {
+                None => {
+                    let out = node.cli(&["pki", "init-root"]);
+                    assert!(out.status.success(), "init-root: {}", text(&out));
+                }
+                Some(parent) => {
+                    let parent_config = tracenode::config::Config::load(&parent.config).expect("config");
+                    let child_config = tracenode::config::Config::load(&node.config).expect("config");
+                    tracenode::federation::children::enrol_on_one_machine(&parent_config, &parent.db(), &child_config)
+                        .expect("enrol under the parent");
+                }
+            }
+            node.start().await;
+            nodes.push(node);
+            federation_ports.push(listen);
+        }
+        Network { nodes, federation_ports }
+    }
+
+    /// The node of `region`.
+    pub fn node(&mut self, region: &str) -> &mut Node {
+        let i = TIERS.iter().position(|(_, r)| *r == region).expect("a region of the network");
+        &mut self.nodes[i]
     }
 }
 

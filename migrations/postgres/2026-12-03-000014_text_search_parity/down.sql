@@ -1,7 +1,6 @@
 DROP INDEX IF EXISTS products_brand_folded;
 DROP INDEX IF EXISTS products_name_folded;
 DROP INDEX IF EXISTS sites_name_folded;
-DROP INDEX IF EXISTS entities_varieties_folded;
 DROP INDEX IF EXISTS entities_name_folded;
 ALTER TABLE products ALTER COLUMN brand TYPE TEXT COLLATE "default";
 ALTER TABLE products ALTER COLUMN name TYPE TEXT COLLATE "default";

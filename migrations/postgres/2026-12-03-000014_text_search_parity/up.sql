@@ -14,8 +14,10 @@ ALTER TABLE products ALTER COLUMN code TYPE TEXT COLLATE "C";
 ALTER TABLE products ALTER COLUMN name TYPE TEXT COLLATE "C";
 ALTER TABLE products ALTER COLUMN brand TYPE TEXT COLLATE "C";
 
--- Substring searches are served by trigram indexes where pg_trgm is installed (it ships
--- with PostgreSQL; a server without it still answers, reading every row).
+-- Substring searches of names and brands are served by trigram indexes where pg_trgm is
+-- installed (it ships with PostgreSQL; a server without it still answers, reading every
+-- row). Varieties are searched among a site's merchants only, so they get none: each
+-- trigram index costs every insert.
 DO $$
 BEGIN
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -27,7 +29,6 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
         CREATE INDEX entities_name_folded ON entities USING gin (fold_ascii(name) gin_trgm_ops);
-        CREATE INDEX entities_varieties_folded ON entities USING gin (fold_ascii(varieties) gin_trgm_ops);
         CREATE INDEX sites_name_folded ON sites USING gin (fold_ascii(name) gin_trgm_ops);
         CREATE INDEX products_name_folded ON products USING gin (fold_ascii(name) gin_trgm_ops);
         CREATE INDEX products_brand_folded ON products USING gin (fold_ascii(brand) gin_trgm_ops);

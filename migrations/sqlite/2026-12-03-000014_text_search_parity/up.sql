@@ -1,4 +1,3 @@
--- Nothing to change on SQLite: it compares text bytewise already, and the node registers
--- fold_ascii (ASCII letters to lower case) on each connection, matching the PostgreSQL
--- function this migration creates there.
+-- Nothing to change on SQLite: it compares text bytewise already, and its LIKE folds
+-- exactly the ASCII letters, which is what fold_ascii does on PostgreSQL.
 SELECT 1;

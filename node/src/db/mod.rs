@@ -65,7 +65,6 @@ impl ManageConnection for ConnectionFactory {
                      PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
-                fold::register(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             Backend::Postgres => PgConnection::establish(&self.target)

@@ -13,7 +13,6 @@ use tracenode_adapters::codes::Stage;
 
 use super::catalogue::family_bit;
 use super::model::{Entity, EntityKind, EntityRow};
-use crate::db::fold::{containing, fold_ascii};
 use crate::db::schema::{entities, sites};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -324,8 +323,8 @@ impl CheckedQuery {
     }
 
     /// The filtered query, before sorting and paging.
-    pub fn build<'a>(&'a self, reach: &'a Reach) -> Boxed<'a> {
-        self.build_with(reach, Plan::default())
+    fn build<'a>(&'a self, reach: &'a Reach, conn: &DbConnection) -> Boxed<'a> {
+        self.build_with(reach, Plan::on(conn))
     }
 
     /// The filtered query under a plan.
@@ -374,10 +373,29 @@ impl CheckedQuery {
             q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("(entities.stages & {}) <> 0", s.bit())));
         }
         if let Some(site) = &self.site {
-            let sub = sites::table
-                .filter(sites::code.eq(site).or(fold_ascii(sites::name).like(containing(site)).escape('\\')))
-                .select(sites::id.nullable());
-            q = q.filter(entities::site_id.eq_any(sub));
+            // A site by its code or part of its name (`db/fold.rs`: the column itself on
+            // SQLite, folded on PostgreSQL), written out per backend for the subquery.
+            let pattern = crate::db::fold::containing(site);
+            q = match plan.backend {
+                crate::config::Backend::Sqlite => q.filter(
+                    entities::site_id.eq_any(
+                        sites::table
+                            .filter(sites::code.eq(site).or(sites::name.like(pattern).escape('\\')))
+                            .select(sites::id.nullable()),
+                    ),
+                ),
+                crate::config::Backend::Postgres => q.filter(
+                    entities::site_id.eq_any(
+                        sites::table
+                            .filter(
+                                sites::code
+                                    .eq(site)
+                                    .or(crate::db::fold::fold_ascii(sites::name).like(pattern).escape('\\')),
+                            )
+                            .select(sites::id.nullable()),
+                    ),
+                ),
+            };
         }
         match self.merchant {
             Some(true) => q = q.filter(entities::site_id.is_not_null()),
@@ -391,7 +409,7 @@ impl CheckedQuery {
             q = q.filter(entities::merchant_code.eq(m));
         }
         if let Some(v) = &self.variety {
-            q = q.filter(fold_ascii(entities::varieties).like(containing(v)).escape('\\'));
+            q = q.filter(crate::text_contains!(plan.backend, entities::table, entities::varieties, v));
         }
         if let Some(t) = self.filed_from {
             q = q.filter(entities::filed_at.ge(t));
@@ -418,7 +436,7 @@ impl CheckedQuery {
                     q = q.filter(entities::code.ge(prefix.clone())).filter(entities::code.lt(prefix_upper(&prefix)));
                 }
             } else {
-                q = q.filter(fold_ascii(entities::name).like(containing(k)).escape('\\'));
+                q = q.filter(crate::text_contains!(plan.backend, entities::table, entities::name, k));
             }
         }
         q
@@ -455,11 +473,19 @@ impl CheckedQuery {
 }
 
 /// Choices the search makes from what it has counted.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Plan {
     /// Test a code prefix on each row instead of ranging over the code index (SQLite, when
     /// the prefix matches so many rows that walking the sort order finds a page sooner).
     code_range_without_index: bool,
+    /// The backend the query runs on (how text is matched).
+    backend: crate::config::Backend,
+}
+
+impl Plan {
+    fn on(conn: &DbConnection) -> Plan {
+        Plan { code_range_without_index: false, backend: crate::db::backend_of(conn) }
+    }
 }
 
 /// What orders rows that sort equal.
@@ -490,21 +516,21 @@ pub fn filed_range(
     reach: &Reach,
 ) -> AppResult<Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>> {
     let first: Option<chrono::NaiveDateTime> =
-        q.build(reach).select(diesel::dsl::min(entities::filed_at)).first(conn)?;
+        q.build(reach, conn).select(diesel::dsl::min(entities::filed_at)).first(conn)?;
     let last: Option<chrono::NaiveDateTime> =
-        q.build(reach).select(diesel::dsl::max(entities::filed_at)).first(conn)?;
+        q.build(reach, conn).select(diesel::dsl::max(entities::filed_at)).first(conn)?;
     Ok(first.zip(last))
 }
 
 /// Counts the matching rows.
 pub fn count(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<i64> {
-    Ok(q.build(reach).count().get_result(conn)?)
+    Ok(q.build(reach, conn).count().get_result(conn)?)
 }
 
 /// Counts the matching rows up to [`LIST_COUNT_LIMIT`]; the flag says the count stopped there.
 pub fn bounded_count(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResult<(i64, bool)> {
     let ones: Vec<i32> = q
-        .build(reach)
+        .build(reach, conn)
         .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
         .limit(LIST_COUNT_LIMIT + 1)
         .load(conn)?;
@@ -524,8 +550,10 @@ pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResu
     let tie = Tiebreak::of(conn);
     let offset = (q.page - 1) * q.page_size;
     let rows: Vec<EntityRow> = if tie == Tiebreak::Rowid {
-        let plan =
-            Plan { code_range_without_index: q.keyword_is_code() && total >= BROAD_CODE_PREFIX && q.sort != "code" };
+        let plan = Plan {
+            code_range_without_index: q.keyword_is_code() && total >= BROAD_CODE_PREFIX && q.sort != "code",
+            ..Plan::on(conn)
+        };
         let keys: Vec<i64> = q
             .sorted(q.build_with(reach, plan), tie)
             .select(sql::<BigInt>("entities.rowid"))
@@ -539,7 +567,11 @@ pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResu
         found.sort_by_key(|(k, _)| keys.iter().position(|x| x == k));
         found.into_iter().map(|(_, r)| r).collect()
     } else {
-        q.sorted(q.build(reach), tie).select(EntityRow::as_select()).limit(q.page_size).offset(offset).load(conn)?
+        q.sorted(q.build(reach, conn), tie)
+            .select(EntityRow::as_select())
+            .limit(q.page_size)
+            .offset(offset)
+            .load(conn)?
     };
     Ok(EntityPage {
         rows: rows.iter().map(EntityRow::view).collect(),
@@ -553,7 +585,8 @@ pub fn page(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach) -> AppResu
 /// Every matching row up to `limit` (for exports and maps), in the query's order.
 pub fn all(conn: &mut DbConnection, q: &CheckedQuery, reach: &Reach, limit: i64) -> AppResult<Vec<Entity>> {
     let tie = Tiebreak::of(conn);
-    let rows: Vec<EntityRow> = q.sorted(q.build(reach), tie).select(EntityRow::as_select()).limit(limit).load(conn)?;
+    let rows: Vec<EntityRow> =
+        q.sorted(q.build(reach, conn), tie).select(EntityRow::as_select()).limit(limit).load(conn)?;
     Ok(rows.iter().map(EntityRow::view).collect())
 }
 

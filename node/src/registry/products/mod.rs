@@ -14,7 +14,6 @@ pub mod api;
 pub mod pages;
 
 use crate::audit::{self, AuditContext, Outcome};
-use crate::db::fold::fold_ascii;
 use crate::db::schema::{entities, product_categories, product_versions, products};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -552,7 +551,7 @@ pub struct ProductPage {
 
 type Boxed<'a> = products::BoxedQuery<'a, crate::db::MultiBackend>;
 
-fn filtered<'a>(q: &'a ProductQuery, reach: &'a Reach) -> AppResult<Boxed<'a>> {
+fn filtered<'a>(q: &'a ProductQuery, reach: &'a Reach, backend: crate::config::Backend) -> AppResult<Boxed<'a>> {
     let mut b = products::table.into_boxed();
     if let Some(t) = &reach.tenant {
         b = b.filter(products::tenant_id.eq(t));
@@ -576,13 +575,12 @@ fn filtered<'a>(q: &'a ProductQuery, reach: &'a Reach) -> AppResult<Boxed<'a>> {
         if k.chars().count() > 50 {
             return Err(AppError::invalid("q", "检索词不能超过50个字符", "search text must be at most 50 characters"));
         }
-        let like = crate::db::fold::containing(k);
         b = b.filter(
             products::code
                 .ge(k.to_owned())
                 .and(products::code.lt(prefix_upper(k)))
-                .or(fold_ascii(products::name).like(like.clone()).escape('\\'))
-                .or(fold_ascii(products::brand).like(like).escape('\\')),
+                .or(crate::text_contains!(backend, products::table, products::name, k))
+                .or(crate::text_contains!(backend, products::table, products::brand, k)),
         );
     }
     if let Some(c) = trimmed(&q.category) {
@@ -623,8 +621,8 @@ pub fn search(conn: &mut DbConnection, q: &ProductQuery, reach: &Reach) -> AppRe
     if !(1..=200).contains(&page_size) {
         return Err(AppError::invalid("page_size", "每页条数应在1到200之间", "page_size must be 1 to 200"));
     }
-    let total: i64 = filtered(q, reach)?.count().get_result(conn)?;
-    let rows: Vec<ProductRow> = filtered(q, reach)?
+    let total: i64 = filtered(q, reach, crate::db::backend_of(conn))?.count().get_result(conn)?;
+    let rows: Vec<ProductRow> = filtered(q, reach, crate::db::backend_of(conn))?
         .select(ProductRow::as_select())
         .order((products::created_at.desc(), products::id.desc()))
         .limit(page_size)
