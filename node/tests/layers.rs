@@ -45,7 +45,8 @@ fn position(module: &str) -> Option<(usize, usize)> {
 }
 
 /// The macros exported at the crate root, by the module that defines them.
-const MACROS: &[(&str, &str)] = &[("insert_rows", "db"), ("insert_or_skip", "db"), ("on_backend", "db")];
+const MACROS: &[(&str, &str)] =
+    &[("insert_rows", "db"), ("insert_or_skip", "db"), ("on_backend", "db"), ("text_contains", "db")];
 
 /// Whether a path names a face: a module segment (before the first type, which starts with a
 /// capital) is `api`, `pages` or `cli`.
