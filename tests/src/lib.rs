@@ -329,6 +329,40 @@ impl Network {
     }
 }
 
+/// Sales of `seller` to `buyer` (both in 330106), one a record numbered by `range`, ids and
+/// trace codes prefixed by `prefix`, as CSV.
+pub fn sales_csv(prefix: &str, range: std::ops::Range<usize>, seller: &str, buyer: &str) -> Vec<u8> {
+    let records: Vec<tracenode_adapters::records::TraceRecord> = range
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "id": format!("{prefix}-{i}"), "corrects": null,
+                "from": {"code": seller, "name": "西湖鲜果有限公司", "region": "330106"},
+                "to": {"code": buyer, "name": "城西超市", "region": "330106"},
+                "product": {"trace_code": format!("{prefix}-{i:06}"), "scheme": "local", "name": "红富士苹果",
+                            "category": "01", "specification": "5kg/箱", "batch": "B20261120",
+                            "production_date": "2026-11-01", "shelf_life_days": 60, "origin": "山东烟台"},
+                "act": {"stage": "distribution_sale", "direction": "out", "quantity": 2.0, "unit": "箱",
+                        "price": 12.5, "amount": null, "time": "2026-11-20T10:00:00+08:00", "place": "杭州"}
+            }))
+            .expect("record")
+        })
+        .collect();
+    let mut out = Vec::new();
+    tracenode_adapters::adapter::Format::Csv.encode(&mut out, &Default::default(), &records).expect("csv");
+    out
+}
+
+/// Registers the responsible entities `codes` (enterprises in 330106) through the API with `key`.
+pub async fn register_entities(node: &Node, key: &str, codes: &[&str]) {
+    for code in codes {
+        let entity = serde_json::json!({"code": code, "name": "西湖商户", "kind": "enterprise", "region": "330106",
+            "longitude": 120.13, "latitude": 30.27, "stages": ["distribution_sale"], "categories": ["01"],
+            "contact_person": "王经理", "contact_phone": "0571-87000000"});
+        let res = node.client().post(node.url("/api/v1/registry/entities")).bearer_auth(key).json(&entity).send().await;
+        assert_eq!(res.expect("register").status(), 201, "{code}");
+    }
+}
+
 /// A valid unified social credit code of an enterprise in `region`.
 pub fn uscc(region: &str, serial: u32) -> String {
     tracenode_adapters::identifiers::Uscc::generate("91", region, serial).expect("code").as_str().to_owned()

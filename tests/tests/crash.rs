@@ -3,31 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use tracenode_adapters::adapter::Format;
-use tracenode_adapters::records::TraceRecord;
-use tracenode_e2e::{uscc, Backend, Node};
-
-fn record(i: usize, seller: &str, buyer: &str) -> TraceRecord {
-    serde_json::from_value(json!({
-        "id": format!("e2e-{i}"), "corrects": null,
-        "from": {"code": seller, "name": "西湖鲜果有限公司", "region": "330106"},
-        "to": {"code": buyer, "name": "城西超市", "region": "330106"},
-        "product": {"trace_code": format!("E2E-{i:06}"), "scheme": "local", "name": "红富士苹果", "category": "01",
-                    "specification": "5kg/箱", "batch": "B20261120", "production_date": "2026-11-01",
-                    "shelf_life_days": 60, "origin": "山东烟台"},
-        "act": {"stage": "distribution_sale", "direction": "out", "quantity": 2.0, "unit": "箱",
-                "price": 12.5, "amount": null, "time": "2026-11-20T10:00:00+08:00", "place": "杭州"}
-    }))
-    .expect("record")
-}
-
-fn csv(range: std::ops::Range<usize>, seller: &str, buyer: &str) -> Vec<u8> {
-    let records: Vec<TraceRecord> = range.map(|i| record(i, seller, buyer)).collect();
-    let mut out = Vec::new();
-    Format::Csv.encode(&mut out, &Default::default(), &records).expect("csv");
-    out
-}
+use serde_json::Value;
+use tracenode_e2e::{register_entities, sales_csv, uscc, Backend, Node};
 
 fn stored(node: &Node) -> i64 {
     use diesel::prelude::*;
@@ -74,17 +51,11 @@ async fn nothing_acknowledged_is_lost(backend: Backend) {
     let key = node.tenant_with_key("platform-a");
     node.start().await;
     let (seller, buyer) = (uscc("330106", 701), uscc("330106", 702));
-    for (code, name) in [(&seller, "西湖鲜果有限公司"), (&buyer, "城西超市")] {
-        let entity = json!({"code": code, "name": name, "kind": "enterprise", "region": "330106",
-            "longitude": 120.13, "latitude": 30.27, "stages": ["distribution_sale"], "categories": ["01"],
-            "contact_person": "王经理", "contact_phone": "0571-87000000"});
-        let res =
-            node.client().post(node.url("/api/v1/registry/entities")).bearer_auth(&key).json(&entity).send().await;
-        assert_eq!(res.expect("register").status(), 201);
-    }
+    register_entities(&node, &key, &[&seller, &buyer]).await;
+    let csv = |range| sales_csv("E2E", range, &seller, &buyer);
 
     // A small import is stored before its 200 goes out: killed right after, it is there.
-    let (status, receipt) = import(&node, &key, csv(0..3, &seller, &buyer)).await;
+    let (status, receipt) = import(&node, &key, csv(0..3)).await;
     assert_eq!((status, receipt["accepted"].as_i64()), (200, Some(3)), "{receipt}");
     node.kill();
     assert_eq!(stored(&node), 3);
@@ -92,7 +63,7 @@ async fn nothing_acknowledged_is_lost(backend: Backend) {
 
     // A large one is spooled and synced before its 202 goes out: killed at once, it is taken
     // up again when the node comes back, whole.
-    let big = csv(100..2100, &seller, &buyer);
+    let big = csv(100..2100);
     assert!(big.len() > 8192);
     let (status, receipt) = import(&node, &key, big.clone()).await;
     assert_eq!(status, 202, "{receipt}");

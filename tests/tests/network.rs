@@ -4,31 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use tracenode_adapters::adapter::Format;
-use tracenode_adapters::records::TraceRecord;
-use tracenode_e2e::{text, uscc, Backend, Network, Node};
-
-fn records(seller: &str, buyer: &str) -> Vec<u8> {
-    let records: Vec<TraceRecord> = (0..5)
-        .map(|i| {
-            serde_json::from_value(json!({
-                "id": format!("net-{i}"), "corrects": null,
-                "from": {"code": seller, "name": "西湖鲜果有限公司", "region": "330106"},
-                "to": {"code": buyer, "name": "城西超市", "region": "330106"},
-                "product": {"trace_code": format!("NET-{i}"), "scheme": "local", "name": "红富士苹果", "category": "01",
-                            "specification": "5kg/箱", "batch": "B1", "production_date": "2026-11-01",
-                            "shelf_life_days": 60, "origin": "山东烟台"},
-                "act": {"stage": "distribution_sale", "direction": "out", "quantity": 1.0, "unit": "箱",
-                        "price": 10.0, "amount": null, "time": "2026-11-20T10:00:00+08:00", "place": "杭州"}
-            }))
-            .expect("record")
-        })
-        .collect();
-    let mut out = Vec::new();
-    Format::Csv.encode(&mut out, &Default::default(), &records).expect("csv");
-    out
-}
+use tracenode_e2e::{register_entities, sales_csv, text, uscc, Backend, Network, Node};
 
 /// The county's records as the national node holds them (every child slice below it).
 fn county_records_at(national: &Node) -> i64 {
@@ -46,19 +22,13 @@ async fn a_dead_middle_tier_is_caught_up_once(backend: Backend) {
     let mut net = Network::four_tiers(dir.path(), backend).await;
     let county = net.node("330106");
     let key = county.tenant_with_key("platform-a");
-    let client = county.client();
     let (seller, buyer) = (uscc("330106", 801), uscc("330106", 802));
-    for code in [&seller, &buyer] {
-        let entity = json!({"code": code, "name": "西湖商户", "kind": "enterprise", "region": "330106",
-            "longitude": 120.13, "latitude": 30.27, "stages": ["distribution_sale"], "categories": ["01"],
-            "contact_person": "王经理", "contact_phone": "0571-87000000"});
-        let res = client.post(county.url("/api/v1/registry/entities")).bearer_auth(&key).json(&entity).send().await;
-        assert_eq!(res.expect("register").status(), 201);
-    }
-    let res = client
+    register_entities(county, &key, &[&seller, &buyer]).await;
+    let res = county
+        .client()
         .post(county.url("/api/v1/imports?format=csv"))
         .bearer_auth(&key)
-        .body(records(&seller, &buyer))
+        .body(sales_csv("NET", 0..5, &seller, &buyer))
         .send()
         .await
         .expect("import");

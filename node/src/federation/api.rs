@@ -444,8 +444,9 @@ pub struct RegionFigures {
 }
 
 /// Rolled-up indicators of the whole jurisdiction (own data and every child's latest
-/// slices) by region, over at most 366 days (every stage and both directions added: see
-/// `docs/architecture.md`, "Statistics").
+/// slices) by the seller's region, over at most 366 days, under the counting rule (each trade
+/// once, from the seller's report; trades at every stage: see `docs/architecture.md`,
+/// "Statistics").
 #[utoipa::path(tag = "federation", params(IndicatorQuery), responses((status = 200, body = Vec<RegionFigures>)))]
 #[get("/api/v1/federation/indicators")]
 pub async fn indicators(
@@ -459,8 +460,7 @@ pub async fn indicators(
     if ![2, 4, 6].contains(&digits) {
         return Err(AppError::invalid("digits", "按区划汇总的位数只能是 2、4 或 6", "digits must be 2, 4 or 6"));
     }
-    let within = checked_within(q.within)?;
-    let (from, to) = crate::period::day_range(q.from.as_deref(), q.to.as_deref())?;
+    let (within, from, to) = requested(&q)?;
     let rows: Vec<RegionFigures> = state
         .db
         .run(move |conn| {
@@ -496,8 +496,7 @@ pub async fn indicators_by_stage(
 ) -> AppResult<HttpResponse> {
     caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
     let q = q.into_inner();
-    let within = checked_within(q.within)?;
-    let (from, to) = crate::period::day_range(q.from.as_deref(), q.to.as_deref())?;
+    let (within, from, to) = requested(&q)?;
     let rows: Vec<StageFigures> = state
         .db
         .run(move |conn| {
@@ -511,12 +510,14 @@ pub async fn indicators_by_stage(
     Ok(HttpResponse::Ok().json(rows))
 }
 
-fn checked_within(within: Option<String>) -> AppResult<String> {
-    let within = within.unwrap_or_default();
+/// The region prefix and the days an indicator request names, checked.
+fn requested(q: &IndicatorQuery) -> AppResult<(String, Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)> {
+    let within = q.within.clone().unwrap_or_default();
     if !within.chars().all(|c| c.is_ascii_digit()) || within.len() > 6 {
         return Err(AppError::invalid("within", "区划前缀只能是至多6位数字", "within must be up to six digits"));
     }
-    Ok(within)
+    let (from, to) = crate::period::day_range(q.from.as_deref(), q.to.as_deref())?;
+    Ok((within, from, to))
 }
 
 /// Runs a roll-up now: collects what is new and sends what waits (audited).
