@@ -16,6 +16,22 @@
 
 mod connection;
 pub mod fold;
+/// The statuses a row of `submissions` holds: written by ingest, read by the quality report.
+pub mod submission_state {
+    /// Waiting for a worker (asynchronous import).
+    pub const QUEUED: &str = "queued";
+    /// Being ingested.
+    pub const RUNNING: &str = "running";
+    /// Ingested: what passed is stored.
+    pub const STORED: &str = "stored";
+    /// Nothing stored: the stream broke, or an atomic batch had rejections.
+    pub const REFUSED: &str = "refused";
+    /// Checked only.
+    pub const DRY_RUN: &str = "dry_run";
+    /// The node failed while ingesting; nothing stored.
+    pub const FAILED: &str = "failed";
+}
+
 pub mod schema;
 pub mod sqlite_version;
 pub mod time;

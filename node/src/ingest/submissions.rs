@@ -10,21 +10,8 @@ use crate::db::schema::submissions;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-/// Status of a submission.
-pub mod state {
-    /// Waiting for a worker (asynchronous import).
-    pub const QUEUED: &str = "queued";
-    /// Being ingested.
-    pub const RUNNING: &str = "running";
-    /// Ingested: what passed is stored.
-    pub const STORED: &str = "stored";
-    /// Nothing stored: the stream broke, or an atomic batch had rejections.
-    pub const REFUSED: &str = "refused";
-    /// Checked only.
-    pub const DRY_RUN: &str = "dry_run";
-    /// The node failed while ingesting; nothing stored.
-    pub const FAILED: &str = "failed";
-}
+/// Status of a submission (kept with the table, where the quality report reads it too).
+pub use crate::db::submission_state as state;
 
 /// How a submission arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -233,38 +220,4 @@ pub fn count_since(conn: &mut DbConnection, tenant: &str, since: chrono::NaiveDa
         .filter(submissions::created_at.ge(since))
         .count()
         .get_result(conn)?)
-}
-
-/// What `tenant`'s submissions between `start` and `end` came to (dry runs excluded): a
-/// submission refused whole or failed counts its read and rejected records only.
-pub fn counts(
-    conn: &mut DbConnection,
-    tenant: &str,
-    start: chrono::NaiveDateTime,
-    end: chrono::NaiveDateTime,
-) -> AppResult<crate::quality::report::SubmissionCounts> {
-    use crate::db::schema::submissions as s;
-    type Row = (String, i64, i64, i64, i64, i64, i64);
-    let rows: Vec<Row> = s::table
-        .filter(s::tenant_id.eq(tenant))
-        .filter(s::dry_run.eq(false))
-        .filter(s::created_at.ge(start))
-        .filter(s::created_at.lt(end))
-        .select((s::status, s::received, s::accepted, s::rejected, s::duplicates, s::quarantined, s::flagged))
-        .load(conn)?;
-    let mut c = crate::quality::report::SubmissionCounts::default();
-    for (status, received, accepted, rejected, duplicates, quarantined, flagged) in rows {
-        c.submissions += 1;
-        c.received += received;
-        c.rejected += rejected;
-        if status == state::REFUSED || status == state::FAILED {
-            c.refused += 1;
-            continue;
-        }
-        c.accepted += accepted;
-        c.duplicates += duplicates;
-        c.quarantined += quarantined;
-        c.flagged += flagged;
-    }
-    Ok(c)
 }

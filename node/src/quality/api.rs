@@ -39,8 +39,7 @@ pub async fn review(
     Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| anomalies::review(conn, &ctx, &id, None, &r)).await?))
 }
 
-/// A tenant's report for the days `from` to `to`: its submissions as ingest counts them, and
-/// its anomalies.
+/// A tenant's report for the days `from` to `to`: its submissions and its anomalies.
 pub fn assemble(
     conn: &mut crate::db::DbConnection,
     tenant: &str,
@@ -48,7 +47,7 @@ pub fn assemble(
     to: chrono::NaiveDate,
 ) -> AppResult<super::report::QualityReport> {
     let (start, end) = super::report::instants(from, to);
-    let counts = crate::ingest::submissions::counts(conn, tenant, start, end)?;
+    let counts = super::report::counts(conn, tenant, start, end)?;
     super::report::build(conn, tenant, from, to, counts)
 }
 

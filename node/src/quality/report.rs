@@ -100,8 +100,7 @@ pub fn days_of(p: &Period) -> AppResult<(NaiveDate, NaiveDate)> {
     Ok((from, to))
 }
 
-/// What a tenant's submissions came to in a period (dry runs excluded). The ingest
-/// capability counts them (`ingest::submissions::counts`), since the statuses are its own.
+/// What a tenant's submissions came to in a period (dry runs excluded; [`counts`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SubmissionCounts {
     /// Submissions.
@@ -221,4 +220,38 @@ pub fn xlsx(r: &QualityReport, tenant_name: &str) -> AppResult<Vec<u8>> {
     sheet.set_column_width(0, 18).map_err(x)?;
     sheet.set_column_width(1, 24).map_err(x)?;
     book.save_to_buffer().map_err(AppError::internal)
+}
+
+/// Counts what `tenant`'s submissions between `start` and `end` came to (dry runs excluded): a
+/// submission refused whole or failed counts its read and rejected records only.
+pub fn counts(
+    conn: &mut DbConnection,
+    tenant: &str,
+    start: chrono::NaiveDateTime,
+    end: chrono::NaiveDateTime,
+) -> AppResult<SubmissionCounts> {
+    use crate::db::schema::submissions as s;
+    type Row = (String, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = s::table
+        .filter(s::tenant_id.eq(tenant))
+        .filter(s::dry_run.eq(false))
+        .filter(s::created_at.ge(start))
+        .filter(s::created_at.lt(end))
+        .select((s::status, s::received, s::accepted, s::rejected, s::duplicates, s::quarantined, s::flagged))
+        .load(conn)?;
+    let mut c = SubmissionCounts::default();
+    for (status, received, accepted, rejected, duplicates, quarantined, flagged) in rows {
+        c.submissions += 1;
+        c.received += received;
+        c.rejected += rejected;
+        if status == crate::db::submission_state::REFUSED || status == crate::db::submission_state::FAILED {
+            c.refused += 1;
+            continue;
+        }
+        c.accepted += accepted;
+        c.duplicates += duplicates;
+        c.quarantined += quarantined;
+        c.flagged += flagged;
+    }
+    Ok(c)
 }
