@@ -10,6 +10,7 @@
 //! only what stands below it; `tests/layers.rs` holds the code to that order. See
 //! `docs/architecture.md`.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["region", "error", "ids", "period", "files", "keys", "config", "db"]),
     ("platform", &["app", "http"]),
-    ("identity", &["audit", "credentials", "users", "tenants", "auth", "console"]),
+    ("identity", &["audit", "credentials", "users", "tenants", "auth", "console", "admin"]),
     ("capabilities", &["jobs", "notify", "registry", "trace", "quality", "ingest", "stats", "pki"]),
     ("federation", &["federation"]),
     ("composition", &["bootstrap", "routes", "cli"]),

@@ -13,10 +13,8 @@
 //! report the first broken sequence number, what broke, and any missing trigger.
 
 pub mod anchor;
-pub mod api;
 pub mod chain;
 pub mod checkpoint;
-pub mod pages;
 pub mod panic_guard;
 pub mod query;
 

@@ -2,12 +2,10 @@
 //! gate in front of the API, and the extractors that turn a request into a
 //! [`caller::Caller`]. The secrets it checks are kept by [`crate::credentials`].
 
-pub mod api;
 pub mod api_key;
 pub mod caller;
 pub mod csrf;
 pub mod gate;
-pub mod pages;
 pub mod signin;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};

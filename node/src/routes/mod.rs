@@ -69,11 +69,11 @@ pub fn navigation() -> Navigation {
             crate::federation::pages::NAV,
         ],
         administration: vec![
-            crate::tenants::pages::NAV,
-            crate::users::pages::NAV,
-            crate::users::pages::ROLES_NAV,
-            crate::auth::pages::API_KEYS_NAV,
-            crate::audit::pages::NAV,
+            crate::admin::tenants::pages::NAV,
+            crate::admin::users::pages::NAV,
+            crate::admin::users::pages::ROLES_NAV,
+            crate::admin::auth::pages::API_KEYS_NAV,
+            crate::admin::audit::pages::NAV,
             crate::jobs::pages::NAV,
         ],
     }
@@ -82,10 +82,10 @@ pub fn navigation() -> Navigation {
 /// Every capability's JSON API.
 fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     health::routes(cfg);
-    crate::auth::api::routes(cfg);
-    crate::tenants::api::routes(cfg);
-    crate::users::api::routes(cfg);
-    crate::audit::api::routes(cfg);
+    crate::admin::auth::api::routes(cfg);
+    crate::admin::tenants::api::routes(cfg);
+    crate::admin::users::api::routes(cfg);
+    crate::admin::audit::api::routes(cfg);
     crate::registry::api::routes(cfg);
     crate::ingest::api::routes(cfg);
     crate::trace::api::routes(cfg);
@@ -100,10 +100,10 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// capability not built yet comes last so specific pages win.
 fn pages(cfg: &mut web::ServiceConfig) {
     crate::console::routes(cfg);
-    crate::auth::pages::routes(cfg);
-    crate::tenants::pages::routes(cfg);
-    crate::users::pages::routes(cfg);
-    crate::audit::pages::routes(cfg);
+    crate::admin::auth::pages::routes(cfg);
+    crate::admin::tenants::pages::routes(cfg);
+    crate::admin::users::pages::routes(cfg);
+    crate::admin::audit::pages::routes(cfg);
     crate::registry::pages::routes(cfg);
     crate::trace::pages::routes(cfg);
     crate::ingest::pages::routes(cfg);

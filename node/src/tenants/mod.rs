@@ -7,9 +7,6 @@
 //! - a tenant's region lies inside the node's region;
 //! - callers see only the tenants their data scope allows; a tenant user sees only its own.
 
-pub mod api;
-pub mod pages;
-
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -5,8 +5,6 @@
 //! separation of the three administrators) and their [`scope`].
 
 pub mod accounts;
-pub mod api;
-pub mod pages;
 pub mod permission;
 pub mod roles;
 pub mod scope;

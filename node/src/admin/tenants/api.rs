@@ -2,11 +2,11 @@
 
 use actix_web::{get, post, web, HttpResponse};
 
-use super::{NewTenant, Tenant};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, ErrorKind, Problem};
 use crate::ids::TenantId;
+use crate::tenants::{NewTenant, Tenant};
 use crate::users::Permission;
 
 /// Lists the tenants the caller may see.
@@ -14,7 +14,7 @@ use crate::users::Permission;
 #[get("/api/v1/tenants")]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TenantRead, "tenants").await?;
-    let all = state.db.run(super::list_all).await?;
+    let all = state.db.run(crate::tenants::list_all).await?;
     let visible: Vec<Tenant> = all.into_iter().filter(|t| caller.sees_tenant(t)).collect();
     Ok(HttpResponse::Ok().json(visible))
 }
@@ -25,7 +25,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpR
 pub async fn get(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TenantRead, "tenants").await?;
     let id = TenantId::parse(&path.into_inner())?;
-    let tenant = state.db.run(move |conn| super::get(conn, &id)).await?;
+    let tenant = state.db.run(move |conn| crate::tenants::get(conn, &id)).await?;
     if !caller.sees_tenant(&tenant) {
         return Err(caller
             .deny(&state, "tenant.read", &format!("tenant:{}", tenant.code), ErrorKind::OutOfScope)
@@ -42,7 +42,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<
     let new = body.into_inner();
     let scope_region = caller.scope.region.clone().unwrap_or_else(|| state.config.node.region.clone());
     let ctx = caller.audit();
-    let tenant = state.db.transaction(move |conn| super::create(conn, &ctx, &scope_region, &new)).await?;
+    let tenant = state.db.transaction(move |conn| crate::tenants::create(conn, &ctx, &scope_region, &new)).await?;
     Ok(HttpResponse::Created().json(tenant))
 }
 
@@ -69,14 +69,14 @@ async fn set_status(
     caller.require(&state, Permission::TenantWrite, "tenants").await?;
     let id = TenantId::parse(&path.into_inner())?;
     let lookup = id.clone();
-    let tenant = state.db.run(move |conn| super::get(conn, &lookup)).await?;
+    let tenant = state.db.run(move |conn| crate::tenants::get(conn, &lookup)).await?;
     if !caller.sees_tenant(&tenant) {
         return Err(caller
             .deny(&state, "tenant.write", &format!("tenant:{}", tenant.code), ErrorKind::OutOfScope)
             .await);
     }
     let ctx = caller.audit();
-    let tenant = state.db.transaction(move |conn| super::set_status(conn, &ctx, &id, active)).await?;
+    let tenant = state.db.transaction(move |conn| crate::tenants::set_status(conn, &ctx, &id, active)).await?;
     Ok(HttpResponse::Ok().json(tenant))
 }
 

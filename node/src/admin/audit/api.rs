@@ -2,9 +2,9 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use super::query::{self, AuditFilter, AuditPage};
-use super::Verification;
 use crate::app::AppState;
+use crate::audit::query::{self, AuditFilter, AuditPage};
+use crate::audit::Verification;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
 use crate::users::Permission;
@@ -29,7 +29,7 @@ pub async fn verify(state: web::Data<AppState>, caller: Caller) -> AppResult<Htt
     caller.require(&state, Permission::AuditVerify, "audit").await?;
     let ctx = caller.audit();
     let anchors = state.service::<crate::audit::anchor::Anchors>()?;
-    let result = state.db.transaction(move |conn| super::verify_recorded(conn, &ctx, &anchors)).await?;
+    let result = state.db.transaction(move |conn| crate::audit::verify_recorded(conn, &ctx, &anchors)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 

@@ -4,14 +4,14 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::accounts::{self, NewUser, UserView};
-use super::roles::{self, Role};
-use super::Permission;
 use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppResult, ErrorKind};
 use crate::ids::{RoleId, TenantId, UserId};
+use crate::users::accounts::{self, NewUser, UserView};
+use crate::users::roles::{self, Role};
+use crate::users::Permission;
 
 #[derive(Template)]
 #[template(path = "users/users.html")]
@@ -353,11 +353,11 @@ pub async fn create_role(
 
 /// This page's entry in the console navigation.
 pub const NAV: crate::console::NavItem =
-    crate::console::NavItem::administration("/users", "用户", super::Permission::UserRead);
+    crate::console::NavItem::administration("/users", "用户", crate::users::Permission::UserRead);
 
 /// This page's entry in the console navigation.
 pub const ROLES_NAV: crate::console::NavItem =
-    crate::console::NavItem::administration("/roles", "角色", super::Permission::RoleRead);
+    crate::console::NavItem::administration("/roles", "角色", crate::users::Permission::RoleRead);
 
 /// Registers these pages.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {

@@ -4,11 +4,11 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{NewTenant, Tenant, TenantKind};
 use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::AppResult;
+use crate::tenants::{NewTenant, Tenant, TenantKind};
 use crate::users::Permission;
 
 #[derive(Template)]
@@ -50,7 +50,7 @@ async fn page(
     notice: String,
     form: TenantFormValues,
 ) -> AppResult<HttpResponse> {
-    let all = state.db.run(super::list_all).await?;
+    let all = state.db.run(crate::tenants::list_all).await?;
     let tenants = all.into_iter().filter(|t| caller.sees_tenant(t)).collect();
     render(&TenantsPage {
         shell: Shell::new(state, caller, "租户", "/tenants"),
@@ -101,7 +101,7 @@ pub async fn create(
     };
     let scope_region = caller.scope.region.clone().unwrap_or_else(|| state.config.node.region.clone());
     let ctx = caller.audit();
-    match state.db.transaction(move |conn| super::create(conn, &ctx, &scope_region, &new)).await {
+    match state.db.transaction(move |conn| crate::tenants::create(conn, &ctx, &scope_region, &new)).await {
         Ok(t) => {
             page(&state, &caller, String::new(), format!("已创建租户“{}”。", t.name), TenantFormValues::default()).await
         }

@@ -3,10 +3,10 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::caller::{source_ip, Caller, PendingSession};
-use super::{api_key, removal_cookie, session_cookie, signin};
 use crate::app::AppState;
 use crate::audit::AuditContext;
+use crate::auth::caller::{source_ip, Caller, PendingSession};
+use crate::auth::{api_key, removal_cookie, session_cookie, signin};
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
 use crate::ids::ApiKeyId;
 use crate::users::Permission;
@@ -74,7 +74,7 @@ pub struct Me {
 
 fn check_header_csrf(req: &HttpRequest, p: &PendingSession) -> AppResult<()> {
     let echoed = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if super::csrf::constant_time_eq(echoed.as_bytes(), p.session.csrf_token.as_bytes()) {
+    if crate::auth::csrf::constant_time_eq(echoed.as_bytes(), p.session.csrf_token.as_bytes()) {
         Ok(())
     } else {
         Err(AppError::new(ErrorKind::CsrfRejected))

@@ -3,9 +3,9 @@
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
-use super::query::{self, AuditFilter, AuditPage};
-use super::Verification;
 use crate::app::AppState;
+use crate::audit::query::{self, AuditFilter, AuditPage};
+use crate::audit::Verification;
 use crate::auth::caller::ConsoleCaller;
 use crate::console::{render, Shell};
 use crate::error::AppResult;
@@ -65,7 +65,8 @@ pub async fn list(
     let (page, error, verification) = state
         .db
         .transaction(move |conn| {
-            let verification = if want_verify { Some(super::verify_recorded(conn, &ctx, &anchors)?) } else { None };
+            let verification =
+                if want_verify { Some(crate::audit::verify_recorded(conn, &ctx, &anchors)?) } else { None };
             match query::list(conn, &filter) {
                 Ok(p) => Ok((p, String::new(), verification)),
                 Err(e) if e.kind == crate::error::ErrorKind::Validation => {

@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use actix_web::{get, post, put, web, HttpResponse};
 use serde::Deserialize;
 
-use super::accounts::{self, CreatedUser, NewUser, UserView};
-use super::roles::{self, NewRole, Role};
-use super::{DataScope, Permission};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
 use crate::ids::{RoleId, UserId};
+use crate::users::accounts::{self, CreatedUser, NewUser, UserView};
+use crate::users::roles::{self, NewRole, Role};
+use crate::users::{DataScope, Permission};
 
 /// Role assignment.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -5,10 +5,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::caller::{source_ip, ConsoleCaller, PendingSession};
-use super::{api_key, removal_cookie, session_cookie, signin, stage_path};
 use crate::app::AppState;
 use crate::audit::AuditContext;
+use crate::auth::caller::{source_ip, ConsoleCaller, PendingSession};
+use crate::auth::{api_key, removal_cookie, session_cookie, signin, stage_path};
 use crate::console::{render, Shell};
 use crate::credentials::session::Stage;
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -109,7 +109,7 @@ pub async fn password_submit(
     form: web::Form<PasswordForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
-    if !super::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
+    if !crate::auth::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
         return Err(AppError::new(ErrorKind::CsrfRejected));
     }
     let page_with = |error: String| PasswordPage {
@@ -197,7 +197,7 @@ pub async fn totp_submit(
     form: web::Form<TotpForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
-    if !super::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
+    if !crate::auth::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
         return Err(AppError::new(ErrorKind::CsrfRejected));
     }
     if !matches!(p.session.stage, Stage::TotpEnrol | Stage::TotpVerify) {
@@ -228,7 +228,7 @@ pub async fn logout(
     p: PendingSession,
     form: web::Form<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    if !super::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
+    if !crate::auth::csrf::constant_time_eq(form.csrf.as_bytes(), p.session.csrf_token.as_bytes()) {
         return Err(AppError::new(ErrorKind::CsrfRejected));
     }
     let s = p.session.clone();
