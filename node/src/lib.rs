@@ -5,7 +5,8 @@
 //! node). Code is grouped by capability, each folder holding its queries, service logic, HTTP
 //! handlers and console pages (`registry/`, `ingest/`, `trace/` …). The modules stand in
 //! layers — foundation (`error`, `config`, `db` …), platform (`app`, `http`), identity
-//! (`audit`, `credentials`, `users`, `tenants`, `auth`, the `console` shell), capabilities,
+//! (`audit`, `credentials`, `users`, `tenants`, `auth`, the `console` shell, and `admin` with
+//! their API and pages), capabilities,
 //! `federation`, and the composition root (`routes`, `bootstrap`, `cli`) — and a module uses
 //! only what stands below it; `tests/layers.rs` holds the code to that order. See
 //! `docs/architecture.md`.
