@@ -1,12 +1,16 @@
-//! Node-to-node trust and transport of tracenode.
+//! Node-to-node trust and transport of tracenode, and the federation protocol.
 //!
-//! Today this crate holds the development PKI that `tracenode init` makes ([`pki`]) and the
-//! PKI that mirrors the administrative tiers ([`tiers`]: a root at the national node, each
-//! node's CA signed by its parent's, identities in SAN URIs); the federation protocol and the
-//! mutual-TLS configurations grow here (docs/federation.md). It knows nothing about the database.
+//! - trust: the development PKI that `tracenode init` makes ([`pki`]); the PKI that mirrors
+//!   the administrative tiers ([`tiers`]: a root at the national node, each node's CA signed
+//!   by its parent's, identities in SAN URIs); revocation lists ([`crl`]);
+//! - transport: the mutual-TLS configurations ([`transport`]);
+//! - protocol: what travels between nodes ([`wire`]).
+//!
+//! It knows nothing about the database: the node implements the storage the protocol needs
+//! ([`wire::inbox::Inbox`]).
 
-pub mod batch;
 pub mod crl;
 pub mod pki;
 pub mod tiers;
 pub mod transport;
+pub mod wire;

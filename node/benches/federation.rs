@@ -30,7 +30,7 @@ use tracenode::federation::kinds::{self, statistics};
 use tracenode::federation::{children, uplink, Federation};
 use tracenode::pki::NodePki;
 use tracenode::region::RegionCode;
-use tracenode_federation::batch::Batch;
+use tracenode_federation::wire::batch::Batch;
 
 struct Node {
     config: Arc<Config>,

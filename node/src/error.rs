@@ -64,8 +64,39 @@ pub enum ErrorKind {
     UpstreamFailed,
     /// The database cannot be reached.
     Unavailable,
-    /// An unexpected failure; the cause is logged, not shown.
+    /// An unexpected failure; the cause is logged, not shown. (Stays last: [`ErrorKind::ALL`].)
     Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 22] = {
+        use ErrorKind::*;
+        [
+            Validation,
+            MalformedBody,
+            PayloadTooLarge,
+            BodyTimeout,
+            Unauthenticated,
+            SignInFailed,
+            PasswordChangeRequired,
+            SecondFactorRequired,
+            Forbidden,
+            OutOfScope,
+            SeparationOfDuties,
+            CsrfRejected,
+            NotFound,
+            Conflict,
+            DocumentRefused,
+            BatchRefused,
+            UnknownSender,
+            RateLimited,
+            SignInThrottled,
+            UpstreamFailed,
+            Unavailable,
+            Internal,
+        ]
+    };
 }
 
 /// One row of the error table.
@@ -150,6 +181,9 @@ pub struct AppError {
     pub reason: Option<String>,
     /// Seconds after which a retry may succeed (sent as `Retry-After`).
     pub retry_after: Option<i64>,
+    /// The HTTP status, where a finer table under the kind sets it (a refused batch's, from
+    /// the federation protocol's refusal table); otherwise the kind's.
+    pub status: Option<u16>,
 }
 
 /// Shorthand for results of node operations.
@@ -166,12 +200,21 @@ impl AppError {
             detail_zh: row.title_zh.to_owned(),
             reason: None,
             retry_after: None,
+            status: None,
         }
     }
 
     /// An error of `kind` with its own bilingual detail.
     pub fn with_detail(kind: ErrorKind, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        AppError { kind, field: None, detail_en: en.into(), detail_zh: zh.into(), reason: None, retry_after: None }
+        AppError {
+            kind,
+            field: None,
+            detail_en: en.into(),
+            detail_zh: zh.into(),
+            reason: None,
+            retry_after: None,
+            status: None,
+        }
     }
 
     /// A validation error naming `field`.
@@ -183,6 +226,7 @@ impl AppError {
             detail_zh: zh.into(),
             reason: None,
             retry_after: None,
+            status: None,
         }
     }
 
@@ -194,6 +238,11 @@ impl AppError {
     /// A refused federation batch with its reason code.
     pub fn batch_refused(reason: &str, zh: impl Into<String>, en: impl Into<String>) -> Self {
         AppError { reason: Some(reason.to_owned()), ..Self::with_detail(ErrorKind::BatchRefused, zh, en) }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        self.status.unwrap_or(self.kind.table().status)
     }
 
     /// A conflict error.
@@ -262,6 +311,12 @@ impl AppError {
     }
 }
 
+impl From<tracenode_federation::wire::Refusal> for AppError {
+    fn from(r: tracenode_federation::wire::Refusal) -> Self {
+        AppError { status: Some(r.status()), ..AppError::batch_refused(r.code(), r.zh(), r.en()) }
+    }
+}
+
 impl From<crate::region::RegionError> for AppError {
     fn from(e: crate::region::RegionError) -> Self {
         AppError::invalid("region", e.to_string(), e.to_string())
@@ -311,7 +366,7 @@ impl AppError {
         Problem {
             problem_type: format!("urn:tracenode:problem:{}", row.code),
             code: row.code.to_owned(),
-            status: row.status,
+            status: self.status(),
             title: row.title_en.to_owned(),
             title_zh: row.title_zh.to_owned(),
             detail: self.detail_en.clone(),
@@ -325,7 +380,7 @@ impl AppError {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.kind.table().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -347,35 +402,29 @@ mod tests {
     #[test]
     fn every_code_is_unique_and_statuses_follow_policy() {
         use ErrorKind::*;
-        let all = [
-            Validation,
-            MalformedBody,
-            PayloadTooLarge,
-            Unauthenticated,
-            SignInFailed,
-            PasswordChangeRequired,
-            SecondFactorRequired,
-            Forbidden,
-            OutOfScope,
-            CsrfRejected,
-            NotFound,
-            Conflict,
-            DocumentRefused,
-            BatchRefused,
-            UnknownSender,
-            RateLimited,
-            UpstreamFailed,
-            Unavailable,
-            Internal,
-        ];
-        let mut codes: Vec<_> = all.iter().map(|k| k.table().code).collect();
+        assert_eq!(ErrorKind::ALL.len(), Internal as usize + 1, "ALL lists every kind");
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "ALL is in declaration order");
+        }
+        let mut codes: Vec<_> = ErrorKind::ALL.iter().map(|k| k.table().code).collect();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), all.len());
+        assert_eq!(codes.len(), ErrorKind::ALL.len());
         assert_eq!(NotFound.table().status, 404);
         assert_eq!(Forbidden.table().status, 403);
         assert_eq!(PayloadTooLarge.table().status, 413);
         assert_eq!(Unavailable.table().status, 503);
+    }
+
+    /// The problem document of every kind, and of a refused batch (whose status comes from
+    /// the protocol's refusal table), pinned: clients match on them.
+    #[test]
+    fn problem_documents() {
+        let mut docs: Vec<Problem> = ErrorKind::ALL.iter().map(|k| AppError::new(*k).problem()).collect();
+        docs.push(AppError::invalid("region", "区划代码须为6位数字", "a region code is six digits").problem());
+        let gap = tracenode_federation::wire::Refusal::BatchGap { expected: 4, got: 6 };
+        docs.push(AppError::from(gap).problem());
+        insta::assert_snapshot!(serde_json::to_string_pretty(&docs).expect("json"));
     }
 }
 

@@ -21,7 +21,7 @@ use crate::config::{Config, Tier};
 use crate::db::schema::federated_registrations;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::federation::kinds::{statistics, KINDS};
+use crate::federation::kinds::{statistics, Kind};
 use crate::federation::{children, uplink};
 use crate::pki::NodePki;
 use crate::region::RegionCode;
@@ -220,7 +220,7 @@ pub fn run(args: DemoArgs) -> AppResult<()> {
         // The roll-ups, from the bottom up; each tier passes on what arrives.
         for node in nodes.iter().rev() {
             if let Some(fed) = &node.federation {
-                for kind in KINDS {
+                for kind in Kind::ALL {
                     let report = uplink::run(&node.db, fed, kind).await?;
                     if let Some(e) = report.error {
                         return Err(AppError::with_detail(crate::error::ErrorKind::UpstreamFailed, e.clone(), e));

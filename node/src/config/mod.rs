@@ -224,7 +224,7 @@ pub struct SecuritySection {
     pub audit_digest: crate::keys::Digest,
     /// The digest of the batches this node sends its parent: `sha256` or `sm3`. Each batch
     /// header names its digest, so a parent checks either.
-    pub batch_digest: tracenode_federation::batch::BodyDigest,
+    pub batch_digest: tracenode_federation::wire::batch::BodyDigest,
     /// The cipher of secrets sealed at rest: `aes-256-gcm` or `sm4` (GB/T 32907, CTR with
     /// HMAC-SM3). Each value names its cipher, so a change reads what was sealed before.
     pub secret_cipher: crate::keys::SecretCipher,
@@ -238,7 +238,7 @@ impl Default for SecuritySection {
             audit_checkpoint_seconds: 10,
             audit_checkpoints_kept: 10_000,
             audit_digest: crate::keys::Digest::Sha256,
-            batch_digest: tracenode_federation::batch::BodyDigest::Sha256,
+            batch_digest: tracenode_federation::wire::batch::BodyDigest::Sha256,
             secret_cipher: crate::keys::SecretCipher::Aes256Gcm,
         }
     }

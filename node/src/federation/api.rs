@@ -13,9 +13,9 @@ use std::sync::Arc;
 use actix_web::{get, post, web, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use tracenode_federation::batch::Batch;
+use tracenode_federation::wire::batch::Batch;
 
-use super::inbox::{self, Receipt, Via};
+use super::inbox::{self, Via};
 use super::kinds::{self, registrations};
 use super::{children, enrolment, mailbox, uplink, Federation};
 use crate::app::AppState;
@@ -24,6 +24,7 @@ use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
 use crate::http::peer::Peer;
 use crate::users::Permission;
+use tracenode_federation::wire::receipt::{Cursor, Outcome, Receipt};
 
 fn federation(state: &AppState) -> AppResult<Arc<Federation>> {
     state.find::<super::Federation>().ok_or_else(|| {
@@ -54,7 +55,7 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     peer.node_region()?;
     let db = state.db.clone();
     let batch = body.into_inner();
-    let arrived = kinds::kind(&batch.header.kind);
+    let arrived = kinds::Kind::parse(&batch.header.kind);
     let receipt: Receipt = tokio::task::spawn_blocking(move || {
         let presented = inbox::Presented { certificate: Some(&peer.certificate), authority: Some(&peer.authority) };
         inbox::receive(&db, &peer.identity, presented, &batch, Via::Link)
@@ -62,28 +63,28 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     .await
     .map_err(AppError::internal)??;
     // Passed on at once: what arrived changes this node's own batch of the same kind.
-    if let (Some(kind), "applied") = (arrived, receipt.outcome.as_str()) {
-        fed.trigger(kind.name());
+    if let (Some(kind), Outcome::Applied) = (arrived, receipt.outcome) {
+        fed.trigger(kind.as_str());
     }
     Ok(HttpResponse::Ok().json(receipt))
 }
 
 /// The last batch of `kind` applied for the calling child (mutual-TLS listener).
 #[utoipa::path(tag = "federation", params(("kind" = String, Path, description = "Roll-up kind")),
-    responses((status = 200, body = serde_json::Value), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Cursor), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/federation/v1/cursors/{kind}")]
 pub async fn cursor(state: web::Data<AppState>, peer: Peer, path: web::Path<String>) -> AppResult<HttpResponse> {
     federation(&state)?;
     let region = peer.node_region()?.to_owned();
-    let kind = kinds::require(&path.into_inner())?.name();
+    let kind = kinds::require(&path.into_inner())?;
     let through = state
         .db
         .run(move |conn| {
             children::active(conn, &region)?;
-            inbox::cursor(conn, &region, kind)
+            inbox::cursor(conn, &region, kind.as_str())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "kind": kind, "applied_through": through })))
+    Ok(HttpResponse::Ok().json(Cursor { kind, applied_through: through }))
 }
 
 /// Where a child's long poll starts.
@@ -160,8 +161,8 @@ pub async fn send_down(
     let seq = state
         .db
         .transaction(move |conn| {
-            let payload = match m.kind.as_str() {
-                mailbox::kind::NOTICE => {
+            let (kind, payload) = match mailbox::MessageKind::parse(&m.kind) {
+                Some(kind @ mailbox::MessageKind::Notice) => {
                     let (title, text) = (m.title.trim(), m.body.trim());
                     if title.is_empty() || title.chars().count() > 100 || text.chars().count() > 5000 {
                         return Err(AppError::invalid(
@@ -170,29 +171,30 @@ pub async fn send_down(
                             "a notice needs a title (up to 100 characters) and a body up to 5000",
                         ));
                     }
-                    serde_json::to_string(&mailbox::NoticePayload { title: title.into(), body: text.into() })
-                        .map_err(AppError::internal)?
+                    let notice = mailbox::NoticePayload { title: title.into(), body: text.into() };
+                    (kind, serde_json::to_string(&notice).map_err(AppError::internal)?)
                 }
-                mailbox::kind::CATALOGUE if national => {
-                    serde_json::to_string(&crate::registry::catalogue::national_document(conn)?)
-                        .map_err(AppError::internal)?
+                Some(kind @ mailbox::MessageKind::Catalogue) if national => {
+                    let document = crate::registry::catalogue::national_document(conn)?;
+                    (kind, serde_json::to_string(&document).map_err(AppError::internal)?)
                 }
-                mailbox::kind::CATALOGUE => {
+                Some(mailbox::MessageKind::Catalogue) => {
                     return Err(AppError::invalid(
                         "kind",
                         "全国产品目录只能由国家级节点下发",
                         "only the national node sends the national catalogue down",
                     ))
                 }
-                other => {
+                // Revocation lists go down on their own, when the CA publishes one.
+                Some(mailbox::MessageKind::Crl) | None => {
                     return Err(AppError::invalid(
                         "kind",
-                        format!("不能下发此类消息：{other}"),
-                        format!("no such message kind: {other}"),
+                        format!("不能下发此类消息：{}", m.kind),
+                        format!("no such message kind: {}", m.kind),
                     ))
                 }
             };
-            let seq = mailbox::publish(conn, &m.kind, &target, &origin, &payload)?;
+            let seq = mailbox::publish(conn, kind, &target, &origin, &payload)?;
             crate::audit::record(
                 conn,
                 &ctx,
@@ -342,18 +344,18 @@ pub struct FederationStatus {
 
 pub(crate) fn uplink_states(conn: &mut crate::db::DbConnection) -> AppResult<Vec<UplinkState>> {
     let mut out = Vec::new();
-    for k in kinds::KINDS {
+    for k in kinds::Kind::ALL {
         let row: Option<(Option<chrono::NaiveDateTime>, Option<String>, i32)> = fu::table
-            .find(k.name())
+            .find(k.as_str())
             .select((fu::last_ok_at, fu::last_error, fu::failures_in_a_row))
             .first(conn)
             .optional()?;
-        let batches = fo::table.filter(fo::kind.eq(k.name())).count().get_result(conn)?;
+        let batches = fo::table.filter(fo::kind.eq(k.as_str())).count().get_result(conn)?;
         let pending =
-            fo::table.filter(fo::kind.eq(k.name())).filter(fo::acked_at.is_null()).count().get_result(conn)?;
+            fo::table.filter(fo::kind.eq(k.as_str())).filter(fo::acked_at.is_null()).count().get_result(conn)?;
         let (last_ok_at, last_error, failures_in_a_row) = row.unwrap_or((None, None, 0));
         out.push(UplinkState {
-            kind: k.name().into(),
+            kind: k.as_str().into(),
             label_zh: k.label_zh().into(),
             batches,
             pending,
@@ -536,7 +538,7 @@ pub(crate) async fn run_audited(
     state: &AppState,
     fed: &Arc<Federation>,
     caller: &Caller,
-    kind: &'static dyn kinds::Kind,
+    kind: kinds::Kind,
 ) -> AppResult<uplink::RunReport> {
     let report = uplink::run(&state.db, fed, kind).await?;
     let ctx = caller.audit();
@@ -545,7 +547,7 @@ pub(crate) async fn run_audited(
     state
         .db
         .transaction(move |conn| {
-            crate::audit::record(conn, &ctx, "federation.rollup", kind.name(), outcome, detail).map(|_| ())
+            crate::audit::record(conn, &ctx, "federation.rollup", kind.as_str(), outcome, detail).map(|_| ())
         })
         .await?;
     Ok(report)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
-use super::kinds::{self, KINDS};
+use super::kinds::{self, Kind};
 use super::{offline, uplink, Federation};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::config::Config;
@@ -66,8 +66,7 @@ fn audited(db: &Db, action: &str, object: &str, outcome: Outcome, detail: serde_
 pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
     let RollupCommand::Run { kind } = cmd;
     let fed = federation(config, db)?;
-    let chosen: Vec<&'static dyn kinds::Kind> =
-        if kind == "all" { KINDS.to_vec() } else { vec![kinds::require(&kind)?] };
+    let chosen: Vec<Kind> = if kind == "all" { Kind::ALL.to_vec() } else { vec![kinds::require(&kind)?] };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::internal)?;
     let mut failed = None;
     for k in chosen {
@@ -76,13 +75,13 @@ pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
         audited(
             db,
             "federation.rollup",
-            k.name(),
+            k.as_str(),
             outcome,
             serde_json::to_value(&report).map_err(AppError::internal)?,
         )?;
         println!(
             "{}（{}）：新批次 made {}，已被上级应用 applied {}，待发送 pending {}{}",
-            k.name(),
+            k.as_str(),
             k.label_zh(),
             report.made,
             report.sent,

@@ -55,6 +55,7 @@ pub struct EnrolmentRequest {
 
 /// What a child sends.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = EnrolmentSubmission)]
 pub struct Submission {
     /// Its certificate request (PEM), from `tracenode pki request`.
     pub request_pem: String,
@@ -87,6 +88,7 @@ pub struct Bundle {
 
 /// The outcome as the child fetches it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = EnrolmentDecision)]
 pub struct Decision {
     /// `pending`, `approved` or `rejected`.
     pub status: String,

@@ -1,15 +1,16 @@
-//! Batches from children (接收下级上报): each is checked — an enrolled child sending as
-//! itself, the body matching its digest, a known kind, the next number in that child's
-//! sequence for the kind — and applied in one transaction with the cursor, or refused
-//! whole with nothing applied. A resend of an applied batch changes nothing and answers
-//! with the cursor, so a child that lost an answer simply sends again. Every batch is
+//! Batches from children (接收下级上报). The protocol's rules (sender, digest, kind,
+//! sequence, resends) are [`tracenode_federation::wire::inbox::receive`]'s; this module is
+//! the storage they run over: the cursors and applied ids in the database, each kind's
+//! tables, and one transaction per batch, so a batch is applied with its cursor or refused
+//! whole with nothing applied. Only an enrolled, active child is heard. Every batch is
 //! recorded, refusals too, for the parent's monitoring.
 
 use diesel::prelude::*;
 use openssl::x509::X509;
 use serde::Serialize;
-use tracenode_federation::batch::{Batch, BatchError};
 use tracenode_federation::tiers::Identity;
+use tracenode_federation::wire::inbox::Inbox;
+use tracenode_federation::wire::{Batch, Kind, Payload, Receipt};
 
 use super::children;
 use super::kinds::{self, Child};
@@ -33,34 +34,6 @@ impl Via {
             Via::File => "file",
         }
     }
-}
-
-/// The answer to a batch.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Receipt {
-    /// The batch.
-    pub batch_id: String,
-    /// `applied`, or `duplicate` for a batch applied before.
-    pub outcome: String,
-    /// The last batch number applied for this child and kind.
-    pub applied_through: i64,
-    /// Items that changed something.
-    pub changed: i64,
-}
-
-/// Why a batch is refused, from the format's own checks.
-pub fn refusal(e: BatchError) -> AppError {
-    let text = e.to_string();
-    let (en, zh) = text.split_once(" / ").unwrap_or((text.as_str(), text.as_str()));
-    let reason = match e {
-        BatchError::DigestMismatch => "digest_mismatch",
-        BatchError::Protocol(_) => "protocol",
-        BatchError::BadSignature => "bad_signature",
-        BatchError::SenderMismatch { .. } => "sender_mismatch",
-        BatchError::NotABundle(_) => "malformed_batch",
-        BatchError::Tier(_) => "untrusted",
-    };
-    AppError::batch_refused(reason, zh.to_owned(), en.to_owned())
 }
 
 /// The last batch applied for `child` and `kind`.
@@ -109,6 +82,56 @@ pub fn receive(db: &Db, sender: &Identity, presented: Presented<'_>, batch: &Bat
     }
 }
 
+/// The protocol's storage over one transaction of this node's database.
+struct Stored<'c, 'p> {
+    conn: &'c mut DbConnection,
+    presented: Presented<'p>,
+}
+
+impl Inbox for Stored<'_, '_> {
+    type Error = AppError;
+
+    fn applied_through(&mut self, child: &str, kind: Kind) -> AppResult<i64> {
+        // One batch at a time from every child: the cursor read here holds until commit.
+        db::lock_sequence(self.conn, db::Sequence::Federation)?;
+        db::prefer_indexes(self.conn)?;
+        cursor(self.conn, child, kind.as_str())
+    }
+
+    fn applied_as(&mut self, batch_id: &str) -> AppResult<Option<(String, i64)>> {
+        Ok(fa::table.find(batch_id).select((fa::child_region, fa::batch_no)).first(self.conn).optional()?)
+    }
+
+    fn apply(&mut self, child: &str, payload: Payload) -> AppResult<i64> {
+        let from =
+            Child { region: child, certificate: self.presented.certificate, authority: self.presented.authority };
+        kinds::apply(self.conn, &from, payload)
+    }
+
+    fn advance(&mut self, child: &str, kind: Kind, batch_no: i64, batch_id: &str) -> AppResult<()> {
+        let conn = &mut *self.conn;
+        diesel::delete(fcur::table.find((child, kind.as_str()))).execute(conn)?;
+        diesel::insert_into(fcur::table)
+            .values((
+                fcur::child_region.eq(child),
+                fcur::kind.eq(kind.as_str()),
+                fcur::batch_no.eq(batch_no),
+                fcur::batch_id.eq(batch_id),
+                fcur::applied_at.eq(db::now()),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(fa::table)
+            .values((
+                fa::batch_id.eq(batch_id),
+                fa::child_region.eq(child),
+                fa::kind.eq(kind.as_str()),
+                fa::batch_no.eq(batch_no),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
 fn apply(
     conn: &mut DbConnection,
     region: &str,
@@ -117,78 +140,10 @@ fn apply(
     via: Via,
 ) -> AppResult<Receipt> {
     children::active(conn, region)?;
-    let h = &batch.header;
-    if h.sender != (Identity::Node { region: region.to_owned() }).uri() {
-        return Err(refusal(BatchError::SenderMismatch { named: h.sender.clone(), certified: region.to_owned() }));
-    }
-    batch.check().map_err(refusal)?;
-    let kind = kinds::kind(&h.kind).ok_or_else(|| {
-        AppError::batch_refused(
-            "unknown_kind",
-            format!("未知的上报类型 {}", h.kind),
-            format!("unknown roll-up kind {}", h.kind),
-        )
-    })?;
-    db::lock_sequence(conn, db::Sequence::Federation)?;
-    db::prefer_indexes(conn)?;
-    let through = cursor(conn, region, kind.name())?;
-    let seen: Option<(String, i64)> =
-        fa::table.find(&h.batch_id).select((fa::child_region, fa::batch_no)).first(conn).optional()?;
-    if let Some((from, no)) = seen {
-        if from == region && no == h.batch_no {
-            record(conn, region, batch, via, "duplicate", None, None)?;
-            children::touch(conn, region)?;
-            return Ok(Receipt {
-                batch_id: h.batch_id.clone(),
-                outcome: "duplicate".into(),
-                applied_through: through,
-                changed: 0,
-            });
-        }
-        return Err(conflict(region, h.batch_no, through));
-    }
-    if h.batch_no <= through {
-        return Err(conflict(region, h.batch_no, through));
-    }
-    if h.batch_no != through + 1 {
-        return Err(AppError::batch_refused(
-            "batch_gap",
-            format!("批次序号不连续：应为 {}，收到 {}", through + 1, h.batch_no),
-            format!("batch out of sequence: expected {}, got {}", through + 1, h.batch_no),
-        ));
-    }
-    let child = Child { region, certificate: presented.certificate, authority: presented.authority };
-    let changed = kind.apply(conn, &child, &batch.body)?;
-    let now = db::now();
-    diesel::delete(fcur::table.find((region, kind.name()))).execute(conn)?;
-    diesel::insert_into(fcur::table)
-        .values((
-            fcur::child_region.eq(region),
-            fcur::kind.eq(kind.name()),
-            fcur::batch_no.eq(h.batch_no),
-            fcur::batch_id.eq(&h.batch_id),
-            fcur::applied_at.eq(now),
-        ))
-        .execute(conn)?;
-    diesel::insert_into(fa::table)
-        .values((
-            fa::batch_id.eq(&h.batch_id),
-            fa::child_region.eq(region),
-            fa::kind.eq(kind.name()),
-            fa::batch_no.eq(h.batch_no),
-        ))
-        .execute(conn)?;
-    record(conn, region, batch, via, "applied", None, None)?;
+    let receipt = tracenode_federation::wire::inbox::receive(&mut Stored { conn, presented }, region, batch)?;
+    record(conn, region, batch, via, receipt.outcome.as_str(), None, None)?;
     children::touch(conn, region)?;
-    Ok(Receipt { batch_id: h.batch_id.clone(), outcome: "applied".into(), applied_through: h.batch_no, changed })
-}
-
-fn conflict(region: &str, no: i64, through: i64) -> AppError {
-    AppError::batch_refused(
-        "batch_conflict",
-        format!("下级节点 {region} 的批次 {no} 已由另一批次占用（已应用至 {through}）"),
-        format!("child {region}'s batch number {no} was taken by another batch (applied through {through})"),
-    )
+    Ok(receipt)
 }
 
 fn record(

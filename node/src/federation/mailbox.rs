@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracenode_federation::tiers::{self, lies_inside};
+pub use tracenode_federation::wire::mailbox::{CrlPayload, Mail, Message, MessageKind, NoticePayload};
 
 use super::Federation;
 use crate::db::schema::{federation_messages as fm, federation_received as fr, federation_uplink as fu};
@@ -18,65 +19,33 @@ use crate::db::{self, Db, DbConnection};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::pki::NodePki;
 
-/// Kinds of message.
-pub mod kind {
-    /// The national part of the product catalogue.
-    pub const CATALOGUE: &str = "catalogue";
-    /// A CA's revocation list.
-    pub const CRL: &str = "crl";
-    /// A notice for people (title and body).
-    pub const NOTICE: &str = "notice";
-}
-
 /// The cursor's row in `federation_uplink`.
 const CURSOR: &str = "mailbox";
 /// Messages per answer.
 const PAGE: i64 = 100;
 
-/// One message.
-#[derive(Debug, Clone, Serialize, Deserialize, Queryable, Selectable, utoipa::ToSchema)]
-#[diesel(table_name = fm)]
-pub struct Message {
-    /// Its number at the node that holds it.
-    pub seq: i64,
-    /// See [`kind`].
-    pub kind: String,
-    /// The region it is for; empty: every node below.
-    pub target: String,
-    /// The region of the node that first published it.
-    pub origin: String,
-    /// The content (JSON text).
-    pub payload: String,
-}
-
-/// A revocation list going down.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CrlPayload {
-    /// The region of the CA that issued it.
-    pub issuer: String,
-    /// The list (PEM).
-    pub pem: String,
-}
-
 /// Sends a revocation list this node's CA just published down to the children.
 pub fn send_crl_down(conn: &mut DbConnection, published: &crate::pki::registry::PublishedCrl) -> AppResult<()> {
     let payload = CrlPayload { issuer: published.issuer.clone(), pem: published.pem.clone() };
     let payload = serde_json::to_string(&payload).map_err(AppError::internal)?;
-    publish(conn, kind::CRL, "", &published.issuer, &payload)?;
+    publish(conn, MessageKind::Crl, "", &published.issuer, &payload)?;
     Ok(())
 }
 
-/// A notice going down.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NoticePayload {
-    /// Title.
-    pub title: String,
-    /// Text.
-    pub body: String,
+/// Puts a message in this node's mailbox for its children; returns its number.
+pub fn publish(
+    conn: &mut DbConnection,
+    kind: MessageKind,
+    target: &str,
+    origin: &str,
+    payload: &str,
+) -> AppResult<i64> {
+    forward(conn, kind.as_str(), target, origin, payload)
 }
 
-/// Puts a message in this node's mailbox for its children; returns its number.
-pub fn publish(conn: &mut DbConnection, kind: &str, target: &str, origin: &str, payload: &str) -> AppResult<i64> {
+/// Puts a message from above in this node's mailbox, its kind as it came (a kind this node
+/// does not know yet still goes on down).
+fn forward(conn: &mut DbConnection, kind: &str, target: &str, origin: &str, payload: &str) -> AppResult<i64> {
     db::lock_sequence(conn, db::Sequence::Federation)?;
     let last: Option<i64> = fm::table.select(diesel::dsl::max(fm::seq)).first(conn)?;
     let seq = last.unwrap_or(0) + 1;
@@ -106,19 +75,19 @@ fn concerns(region: &str, target: &str) -> bool {
 /// The messages after `after` for the child of `child` region, and the last number looked
 /// at (so a child skips what is not for it).
 pub fn for_child(conn: &mut DbConnection, child: &str, after: i64) -> AppResult<(Vec<Message>, i64)> {
-    let page: Vec<Message> =
-        fm::table.filter(fm::seq.gt(after)).order(fm::seq.asc()).limit(PAGE).select(Message::as_select()).load(conn)?;
-    let last = page.last().map_or(after, |m| m.seq);
-    Ok((page.into_iter().filter(|m| reaches(child, &m.target)).collect(), last))
-}
-
-/// The answer to a long poll.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Mail {
-    /// Messages for the caller, in order.
-    pub messages: Vec<Message>,
-    /// The last number looked at: the caller's next `after`.
-    pub through: i64,
+    let page: Vec<(i64, String, String, String, String)> = fm::table
+        .filter(fm::seq.gt(after))
+        .order(fm::seq.asc())
+        .limit(PAGE)
+        .select((fm::seq, fm::kind, fm::target, fm::origin, fm::payload))
+        .load(conn)?;
+    let last = page.last().map_or(after, |m| m.0);
+    let messages = page
+        .into_iter()
+        .filter(|(_, _, target, _, _)| reaches(child, target))
+        .map(|(seq, kind, target, origin, payload)| Message { seq, kind, target, origin, payload })
+        .collect();
+    Ok((messages, last))
 }
 
 /// Waits up to `wait` for messages after `after` for `child` (the parent's side of the long
@@ -157,7 +126,7 @@ fn take(conn: &mut DbConnection, pki: &NodePki, region: &str, m: &Message) -> Ap
         Err(e) => ("failed", Some(e.message())),
     };
     if m.target.is_empty() || lies_inside(region, &m.target) {
-        publish(conn, &m.kind, &m.target, &m.origin, &m.payload)?;
+        forward(conn, &m.kind, &m.target, &m.origin, &m.payload)?;
     }
     diesel::insert_into(fr::table)
         .values((
@@ -175,8 +144,8 @@ fn take(conn: &mut DbConnection, pki: &NodePki, region: &str, m: &Message) -> Ap
 }
 
 fn apply(conn: &mut DbConnection, pki: &NodePki, m: &Message) -> AppResult<String> {
-    match m.kind.as_str() {
-        kind::CRL => {
+    match MessageKind::parse(&m.kind) {
+        Some(MessageKind::Crl) => {
             let crl: CrlPayload = serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
             let issuer = pki
                 .ancestors()?
@@ -187,17 +156,17 @@ fn apply(conn: &mut DbConnection, pki: &NodePki, m: &Message) -> AppResult<Strin
             pki.store_crl(&crl.issuer, crl.pem.as_bytes())?;
             Ok(format!("revocation list of {} ({} revoked)", crl.issuer, revoked.len()))
         }
-        kind::CATALOGUE => {
+        Some(MessageKind::Catalogue) => {
             let doc: crate::registry::catalogue::CatalogueDocument =
                 serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
             let changed = crate::registry::catalogue::apply_national(conn, &doc)?;
             Ok(format!("national catalogue {}: {changed} categories changed", doc.version))
         }
-        kind::NOTICE => {
+        Some(MessageKind::Notice) => {
             let n: NoticePayload = serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
             Ok(n.title)
         }
-        other => Err(bad(m, format!("unknown kind {other}"))),
+        None => Err(bad(m, format!("unknown kind {}", m.kind))),
     }
 }
 
@@ -259,7 +228,7 @@ pub async fn poll(fed: Arc<Federation>, db: Db, wait: Duration, retry: Duration,
 pub struct Received {
     /// Its number at the parent.
     pub parent_seq: i64,
-    /// See [`kind`].
+    /// See [`MessageKind`].
     pub kind: String,
     /// The region it is for.
     pub target: String,

@@ -69,7 +69,7 @@ pub struct Federation {
     /// Registrations per batch.
     pub batch_items: i64,
     /// The digest of the batches this node makes (`security.batch_digest`).
-    pub batch_digest: tracenode_federation::batch::BodyDigest,
+    pub batch_digest: tracenode_federation::wire::batch::BodyDigest,
     db: Db,
 }
 
@@ -116,7 +116,7 @@ impl Federation {
             due: Mutex::new(BTreeSet::new()),
             wake: tokio::sync::Notify::new(),
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-            running: kinds::KINDS.iter().map(|k| (k.name(), tokio::sync::Mutex::new(()))).collect(),
+            running: kinds::Kind::ALL.iter().map(|k| (k.as_str(), tokio::sync::Mutex::new(()))).collect(),
             batch_items: section.batch_items,
             batch_digest: config.security.batch_digest,
             db: db.clone(),
@@ -205,8 +205,8 @@ impl Federation {
 
     /// Asks the worker to run every kind soon.
     pub fn trigger_all(&self) {
-        for k in kinds::KINDS {
-            self.trigger(k.name());
+        for k in kinds::Kind::ALL {
+            self.trigger(k.as_str());
         }
     }
 

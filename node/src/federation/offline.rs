@@ -7,10 +7,11 @@ use std::path::Path;
 
 use openssl::x509::X509;
 use serde::Serialize;
-use tracenode_federation::batch::{Batch, Bundle, Opened};
+use tracenode_federation::wire::batch::{Batch, Bundle, Opened};
+use tracenode_federation::wire::Refusal;
 
 use super::inbox::{self, Via};
-use super::kinds::KINDS;
+use super::kinds::Kind;
 use super::{uplink, Federation};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -29,15 +30,15 @@ pub struct Exported {
 pub fn export(db: &Db, fed: &Federation, out: &Path, all: bool) -> AppResult<Exported> {
     let mut made = 0;
     let mut batches = Vec::new();
-    for kind in KINDS {
+    for kind in Kind::ALL {
         made += uplink::collect(db, fed, kind)?;
-        let waiting = db.transaction_sync(|conn| uplink::batches(conn, kind.name(), !all))?;
+        let waiting = db.transaction_sync(|conn| uplink::batches(conn, kind.as_str(), !all))?;
         for (_, json) in waiting {
             batches.push(serde_json::from_str::<Batch>(&json).map_err(AppError::internal)?);
         }
     }
     let signer = fed.signer();
-    let bundle = Bundle::seal(&signer.chain, &signer.key, batches).map_err(inbox::refusal)?;
+    let bundle = Bundle::seal(&signer.chain, &signer.key, batches).map_err(Refusal::from)?;
     let text = serde_json::to_vec_pretty(&bundle).map_err(AppError::internal)?;
     std::fs::write(out, text).map_err(|e| {
         AppError::invalid(
@@ -74,8 +75,8 @@ pub fn import(db: &Db, root: &X509, file: &Path) -> AppResult<Vec<Imported>> {
             format!("cannot read {}: {e}", file.display()),
         )
     })?;
-    let bundle = Bundle::parse(&text).map_err(inbox::refusal)?;
-    let Opened { sender, certificate, authority, batches } = bundle.open_signed(root).map_err(inbox::refusal)?;
+    let bundle = Bundle::parse(&text).map_err(Refusal::from)?;
+    let Opened { sender, certificate, authority, batches } = bundle.open_signed(root).map_err(Refusal::from)?;
     let presented = inbox::Presented { certificate: Some(&certificate), authority: Some(&authority) };
     let mut stopped: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(batches.len());
@@ -92,7 +93,7 @@ pub fn import(db: &Db, root: &X509, file: &Path) -> AppResult<Vec<Imported>> {
             line.outcome = "skipped".into();
         } else {
             match inbox::receive(db, &sender, presented, &batch, Via::File) {
-                Ok(receipt) => line.outcome = receipt.outcome,
+                Ok(receipt) => line.outcome = receipt.outcome.as_str().to_owned(),
                 Err(e) => {
                     line.outcome = "refused".into();
                     line.error = Some(e.message());

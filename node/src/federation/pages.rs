@@ -76,7 +76,7 @@ impl FederationPage {
     }
 
     fn kind_zh(&self, k: &str) -> &'static str {
-        kinds::kind(k).map_or("未知类型", |k| k.label_zh())
+        kinds::Kind::parse(k).map_or("未知类型", |k| k.label_zh())
     }
 
     fn outcome_zh(&self, o: &str) -> &'static str {
@@ -89,12 +89,7 @@ impl FederationPage {
     }
 
     fn message_zh(&self, k: &str) -> &'static str {
-        match k {
-            super::mailbox::kind::CATALOGUE => "全国产品目录",
-            super::mailbox::kind::CRL => "吊销列表",
-            super::mailbox::kind::NOTICE => "通知",
-            _ => "其他",
-        }
+        super::mailbox::MessageKind::parse(k).map_or("其他", |k| k.label_zh())
     }
 
     fn notice_title(&self, payload: &str) -> String {

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use serde::Serialize;
-use tracenode_federation::batch::Batch;
+use tracenode_federation::wire::batch::Batch;
+use tracenode_federation::wire::receipt::Cursor;
+use tracenode_federation::wire::{Receipt, Refusal};
 
-use super::inbox::Receipt;
 use super::kinds::{self, Collector, Kind};
 use super::Federation;
 use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
@@ -106,16 +107,16 @@ fn end_run(db: &Db, kind: &str, holder: &str, error: Option<&str>) -> AppResult<
 }
 
 /// Collects everything new of `kind` into stored batches; returns how many were made.
-pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
+pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
     let signer = fed.signer();
     let mut made = 0;
     loop {
         let one = db.transaction_sync(|conn| {
             db::lock_sequence(conn, db::Sequence::Federation)?;
-            ensure_row(conn, kind.name())?;
-            let from: i64 = fu::table.find(kind.name()).select(fu::collected_through).first(conn)?;
+            ensure_row(conn, kind.as_str())?;
+            let from: i64 = fu::table.find(kind.as_str()).select(fu::collected_through).first(conn)?;
             let last: Option<i64> =
-                fo::table.filter(fo::kind.eq(kind.name())).select(diesel::dsl::max(fo::batch_no)).first(conn)?;
+                fo::table.filter(fo::kind.eq(kind.as_str())).select(diesel::dsl::max(fo::batch_no)).first(conn)?;
             let batch_no = last.unwrap_or(0) + 1;
             let by = Collector {
                 identity: &fed.identity,
@@ -124,18 +125,25 @@ pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
                 batch_items: fed.batch_items,
                 batch_no,
             };
-            let Some(c) = kind.collect(conn, from, &by)? else { return Ok(None) };
+            let Some(c) = kinds::collect(kind, conn, from, &by)? else { return Ok(None) };
+            let items = c.payload.items() as i64;
             let more = c.more;
-            let batch =
-                Batch::new(kind.name(), &fed.identity, batch_no, c.items, c.body, chrono::Utc::now().to_rfc3339())
-                    .digested_with(fed.batch_digest)
-                    .map_err(AppError::internal)?;
+            let batch = Batch::new(
+                kind.as_str(),
+                &fed.identity,
+                batch_no,
+                items,
+                c.payload.to_body(),
+                chrono::Utc::now().to_rfc3339(),
+            )
+            .digested_with(fed.batch_digest)
+            .map_err(AppError::internal)?;
             diesel::insert_into(fo::table)
                 .values((
-                    fo::kind.eq(kind.name()),
+                    fo::kind.eq(kind.as_str()),
                     fo::batch_no.eq(batch_no),
                     fo::batch_id.eq(&batch.header.batch_id),
-                    fo::items.eq(c.items),
+                    fo::items.eq(items),
                     fo::first_seq.eq(c.seqs.map(|s| s.0)),
                     fo::last_seq.eq(c.seqs.map(|s| s.1)),
                     fo::digest.eq(&batch.header.digest),
@@ -144,7 +152,7 @@ pub fn collect(db: &Db, fed: &Federation, kind: &dyn Kind) -> AppResult<i64> {
                     fo::attempts.eq(0),
                 ))
                 .execute(conn)?;
-            diesel::update(fu::table.find(kind.name()))
+            diesel::update(fu::table.find(kind.as_str()))
                 .set(fu::collected_through.eq(c.collected_through))
                 .execute(conn)?;
             Ok(Some(more))
@@ -225,7 +233,7 @@ async fn post(client: &reqwest::Client, parent: &str, batch_json: String) -> App
     let status = res.status();
     let problem: Option<Problem> = res.json().await.ok();
     match problem {
-        Some(p) if matches!(p.reason.as_deref(), Some("batch_gap" | "batch_conflict")) => Ok(Answer::OutOfOrder),
+        Some(p) if p.reason.as_deref().is_some_and(Refusal::is_out_of_sequence) => Ok(Answer::OutOfOrder),
         Some(p) => Ok(Answer::Refused(format!(
             "{} [{}{}]",
             p.detail,
@@ -254,8 +262,8 @@ async fn parent_cursor(client: &reqwest::Client, parent: &str, kind: &str) -> Ap
     if !res.status().is_success() {
         return Err(upstream(format!("HTTP {}", res.status())));
     }
-    let v: serde_json::Value = res.json().await.map_err(unreachable)?;
-    v.get("applied_through").and_then(|n| n.as_i64()).ok_or_else(|| upstream("no cursor in the answer".into()))
+    let cursor: Cursor = res.json().await.map_err(unreachable)?;
+    Ok(cursor.applied_through)
 }
 
 /// Sends every pending batch of `kind` in order until none is left or the parent stops
@@ -299,11 +307,11 @@ async fn send(db: &Db, fed: &Federation, kind: &str, report: &mut RunReport) -> 
 }
 
 /// One run of `kind`: collect, then send what waits.
-pub async fn run(db: &Db, fed: &Arc<Federation>, kind: &'static dyn Kind) -> AppResult<RunReport> {
-    let mut report = RunReport { kind: kind.name().to_owned(), ..RunReport::default() };
-    let _one_at_a_time = fed.run_slot(kind.name()).await;
+pub async fn run(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResult<RunReport> {
+    let mut report = RunReport { kind: kind.as_str().to_owned(), ..RunReport::default() };
+    let _one_at_a_time = fed.run_slot(kind.as_str()).await;
     let (d, holder) = (db.clone(), fed.holder.clone());
-    let taken = tokio::task::spawn_blocking(move || take_lease(&d, kind.name(), &holder))
+    let taken = tokio::task::spawn_blocking(move || take_lease(&d, kind.as_str(), &holder))
         .await
         .map_err(AppError::internal)??;
     if !taken {
@@ -315,15 +323,15 @@ pub async fn run(db: &Db, fed: &Arc<Federation>, kind: &'static dyn Kind) -> App
     let outcome = match made {
         Ok(n) => {
             report.made = n;
-            send(db, fed, kind.name(), &mut report).await
+            send(db, fed, kind.as_str(), &mut report).await
         }
         Err(e) => Err(e),
     };
     if let Err(e) = &outcome {
         report.error = Some(e.message());
     }
-    end_run(db, kind.name(), &fed.holder, report.error.as_deref())?;
-    let k = kind.name().to_owned();
+    end_run(db, kind.as_str(), &fed.holder, report.error.as_deref())?;
+    let k = kind.as_str().to_owned();
     report.pending = db.run(move |conn| waiting(conn, &k)).await?;
     Ok(report)
 }
@@ -335,7 +343,7 @@ pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration, mut stop: cra
         let due = fed.take_due();
         let mut failed = false;
         for name in due {
-            let Some(kind) = kinds::kind(name) else { continue };
+            let Some(kind) = Kind::parse(name) else { continue };
             match run(&db, &fed, kind).await {
                 Ok(r) if r.error.is_some() || r.busy => {
                     failed = true;

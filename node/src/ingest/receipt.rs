@@ -10,6 +10,7 @@ pub const MAX_LISTED: usize = 1_000;
 
 /// A rejected record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = RecordRejection)]
 pub struct Rejection {
     /// Index in the submission, from 0.
     pub index: u64,
@@ -80,6 +81,7 @@ pub struct DuplicateRecord {
 
 /// What happened to a submission.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = SubmissionReceipt)]
 pub struct Receipt {
     /// The submission.
     pub submission_id: String,

@@ -15,6 +15,7 @@ pub use crate::db::submission_state as state;
 
 /// How a submission arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SubmissionChannel)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// `POST /api/v1/exchange`.

@@ -49,6 +49,7 @@ impl ChannelKind {
 
 /// A channel as listed (without its secret).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = NotifyChannel)]
 pub struct Channel {
     /// Id.
     pub id: String,

@@ -69,7 +69,7 @@ pub async fn page(
 }
 
 /// A review as posted.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 pub struct ReviewForm {
     csrf: String,
     decision: String,

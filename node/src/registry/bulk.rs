@@ -52,6 +52,7 @@ pub struct BulkRequest {
 
 /// A rejected record.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = BulkRejection)]
 pub struct Rejection {
     /// Index in the batch, from 0.
     pub index: usize,
@@ -76,6 +77,7 @@ pub struct Duplicate {
 
 /// What happened to a batch.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = BulkReceipt)]
 pub struct Receipt {
     /// Records received.
     pub received: usize,

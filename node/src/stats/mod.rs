@@ -23,7 +23,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -31,33 +31,9 @@ use crate::error::{AppError, AppResult};
 /// The most days one query covers.
 pub const MAX_DAYS: i64 = 366;
 
-/// The five totals of a set of aggregate rows: records, quantity (thousandths), amount
-/// (fen), priced records, sum of unit prices (fen).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Figures {
-    /// Records.
-    pub records: i64,
-    /// Quantity, thousandths.
-    pub quantity_milli: i64,
-    /// Amount, fen.
-    pub amount_fen: i64,
-    /// Records with a unit price.
-    pub priced: i64,
-    /// Sum of unit prices, fen.
-    pub price_fen_sum: i64,
-}
-
-impl Figures {
-    /// Adds `o`; a sum past 64 bits stops at the maximum instead of wrapping to a negative
-    /// (records are bounded so that no plausible total comes near it).
-    pub fn add(&mut self, o: &Figures) {
-        self.records = self.records.saturating_add(o.records);
-        self.quantity_milli = self.quantity_milli.saturating_add(o.quantity_milli);
-        self.amount_fen = self.amount_fen.saturating_add(o.amount_fen);
-        self.priced = self.priced.saturating_add(o.priced);
-        self.price_fen_sum = self.price_fen_sum.saturating_add(o.price_fen_sum);
-    }
-}
+/// The five totals of a set of aggregate rows; the same type travels in statistics
+/// batches, so a tier's figures and its children's add up without conversion.
+pub use tracenode_federation::wire::payload::Figures;
 
 /// The days a query covers, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -13,9 +13,9 @@ use tracenode::federation::kinds::statistics;
 use tracenode::pki::NodePki;
 use tracenode::region::RegionCode;
 use tracenode::trace::daily;
-use tracenode_federation::batch::{Batch, BodyDigest};
 use tracenode_federation::tiers::{Identity, Leaf};
 use tracenode_federation::transport::{self, Credentials};
+use tracenode_federation::wire::batch::{Batch, BodyDigest};
 
 use crate::ingest::{csv_of, import, json_of, record};
 use crate::on_both_backends;
@@ -335,10 +335,10 @@ async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
     assert_eq!((r["outcome"].as_str(), r["applied_through"].as_i64()), (Some("duplicate"), Some(1)));
     // Out of order: a gap is refused; another batch under a used number is refused.
     let third = stats_batch("330106", 3, "2026-11-20", 9);
-    let p = expect_problem(post_batch(&as_county, &city, &third).await, 422, "batch_refused").await;
+    let p = expect_problem(post_batch(&as_county, &city, &third).await, 409, "batch_refused").await;
     assert_eq!(p["reason"], "batch_gap", "{p}");
     let other_one = stats_batch("330106", 1, "2026-11-20", 7);
-    let p = expect_problem(post_batch(&as_county, &city, &other_one).await, 422, "batch_refused").await;
+    let p = expect_problem(post_batch(&as_county, &city, &other_one).await, 409, "batch_refused").await;
     assert_eq!(p["reason"], "batch_conflict", "{p}");
     // Corrupted: the body no longer matches its digest (here an SM3 one).
     let mut corrupt = stats_batch("330106", 2, "2026-11-20", 4).digested_with(BodyDigest::Sm3).expect("sm3");

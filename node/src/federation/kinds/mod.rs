@@ -1,6 +1,8 @@
-//! The roll-up kinds (上报类型): what a node collects for its parent and how the parent
-//! applies it. Each kind is one [`Kind`]; adding a kind (evaluation results, later) is one
-//! more file and one more entry in [`KINDS`].
+//! The roll-up kinds (上报类型) at this node: what it collects for its parent and how it
+//! applies what its children send. The kinds and their payloads are the protocol's
+//! ([`tracenode_federation::wire`]); each file here reads and writes one kind's storage.
+//! Adding a kind (evaluation results, later) is one more variant there and one more file
+//! and arm here.
 
 pub mod checkpoints;
 pub mod registrations;
@@ -9,6 +11,8 @@ pub mod statistics;
 
 use openssl::x509::X509;
 use tracenode_federation::tiers::Identity;
+pub use tracenode_federation::wire::Kind;
+use tracenode_federation::wire::Payload;
 
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -17,10 +21,8 @@ use crate::pki::own::OwnCertificate;
 /// What a kind collected for one batch.
 #[derive(Debug, Clone)]
 pub struct Collected {
-    /// Items in the body.
-    pub items: i64,
-    /// The body (JSON text).
-    pub body: String,
+    /// The body.
+    pub payload: Payload,
     /// The first and last local sequence numbers it covers, for sequenced kinds.
     pub seqs: Option<(i64, i64)>,
     /// Where the next collection starts.
@@ -53,48 +55,34 @@ pub struct Child<'a> {
     pub authority: Option<&'a X509>,
 }
 
-/// One roll-up kind.
-pub trait Kind: Sync {
-    /// Its name in batches, schedules and the command line.
-    fn name(&self) -> &'static str;
-    /// The Chinese name for the console.
-    fn label_zh(&self) -> &'static str;
-    /// The next batch's body from what lies after `from`, or nothing when nothing is new.
-    fn collect(&self, conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>>;
-    /// Applies a child's batch body; returns how many items changed something.
-    fn apply(&self, conn: &mut DbConnection, child: &Child<'_>, body: &str) -> AppResult<i64>;
+/// The next batch of `kind` from what lies after `from`, or nothing when nothing is new.
+pub fn collect(kind: Kind, conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
+    match kind {
+        Kind::Registrations => registrations::collect(conn, from, by),
+        Kind::Statistics => statistics::collect(conn, from, by),
+        Kind::AuditCheckpoints => checkpoints::collect(conn, from, by),
+        Kind::RevocationLists => revocations::collect(conn, from),
+    }
 }
 
-/// Every kind, in the order a run sends them.
-pub const KINDS: [&dyn Kind; 4] = [
-    &registrations::Registrations,
-    &statistics::Statistics,
-    &checkpoints::AuditCheckpoints,
-    &revocations::RevocationLists,
-];
-
-/// The kind called `name`.
-pub fn kind(name: &str) -> Option<&'static dyn Kind> {
-    KINDS.iter().copied().find(|k| k.name() == name)
+/// Applies a child's batch; returns how many items changed something.
+pub fn apply(conn: &mut DbConnection, child: &Child<'_>, payload: Payload) -> AppResult<i64> {
+    match payload {
+        Payload::Registrations(items) => registrations::apply(conn, child, items),
+        Payload::Statistics(slices) => statistics::apply(conn, child, slices),
+        Payload::AuditCheckpoints(checkpoints) => checkpoints::apply(conn, child, checkpoints),
+        Payload::RevocationLists(lists) => revocations::apply(conn, child, lists),
+    }
 }
 
 /// The kind called `name`, or a validation error listing the kinds.
-pub fn require(name: &str) -> AppResult<&'static dyn Kind> {
-    kind(name).ok_or_else(|| {
-        let known = KINDS.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+pub fn require(name: &str) -> AppResult<Kind> {
+    Kind::parse(name).ok_or_else(|| {
+        let known = Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
         AppError::invalid(
             "kind",
             format!("未知的上报类型 {name}（可选：{known}）"),
             format!("unknown kind {name} (one of: {known})"),
         )
     })
-}
-
-/// A body that is not the kind's JSON.
-pub fn malformed(kind: &str, e: impl std::fmt::Display) -> AppError {
-    AppError::batch_refused(
-        "malformed_batch",
-        format!("{kind} 批次内容格式错误：{e}"),
-        format!("the {kind} batch body is malformed: {e}"),
-    )
 }

@@ -5,133 +5,107 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use tracenode_federation::wire::payload::{ObjectKind, RegistrationItem};
+use tracenode_federation::wire::{Payload, Refusal};
 
-use super::{malformed, Child, Collected, Collector, Kind};
+use super::{Child, Collected, Collector};
 use crate::db::schema::federated_registrations as fr;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::registry::outbox;
 
-/// The kind.
-pub struct Registrations;
-
-/// One registration change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Item {
-    seq: i64,
-    source_region: String,
-    object_kind: String,
-    object_id: String,
-    version: i32,
-    payload: Box<serde_json::value::RawValue>,
+/// The next registrations after outbox number `from`, at most a batch.
+pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
+    let entries = outbox::since(conn, from, by.batch_items)?;
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Ok(None) };
+    let seqs = (first.seq, last.seq);
+    let mut items = Vec::with_capacity(entries.len());
+    for e in entries {
+        let object_kind = ObjectKind::parse(&e.object_kind)
+            .ok_or_else(|| AppError::internal(format!("outbox object kind {}", e.object_kind)))?;
+        items.push(RegistrationItem {
+            seq: e.seq,
+            source_region: e.source_region.unwrap_or_else(|| by.region.to_owned()),
+            object_kind,
+            object_id: e.object_id,
+            version: e.version,
+            payload: serde_json::value::RawValue::from_string(e.payload).map_err(AppError::internal)?,
+        });
+    }
+    let more = items.len() as i64 >= by.batch_items;
+    Ok(Some(Collected { payload: Payload::Registrations(items), seqs: Some(seqs), collected_through: seqs.1, more }))
 }
 
-const OBJECT_KINDS: [&str; 3] = ["entity", "product", "device"];
-
-impl Kind for Registrations {
-    fn name(&self) -> &'static str {
-        "registrations"
+/// Keeps the newest version of every object and forwards what changed.
+pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<RegistrationItem>) -> AppResult<i64> {
+    for item in &items {
+        check(child, item)?;
     }
-
-    fn label_zh(&self) -> &'static str {
-        "注册信息"
+    // The versions held now, looked up by object id a chunk at a time (its own index).
+    let mut held: HashMap<(String, String, String), i32> = HashMap::new();
+    let ids: Vec<&str> = items.iter().map(|i| i.object_id.as_str()).collect();
+    for chunk in ids.chunks(5_000) {
+        let rows: Vec<(String, String, String, i32)> = fr::table
+            .filter(fr::object_id.eq_any(chunk))
+            .select((fr::source_region, fr::object_kind, fr::object_id, fr::version))
+            .load(conn)?;
+        held.extend(rows.into_iter().map(|(s, k, i, v)| ((s, k, i), v)));
     }
-
-    fn collect(&self, conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
-        let entries = outbox::since(conn, from, by.batch_items)?;
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Ok(None) };
-        let seqs = (first.seq, last.seq);
-        let mut items = Vec::with_capacity(entries.len());
-        for e in entries {
-            items.push(Item {
-                seq: e.seq,
-                source_region: e.source_region.unwrap_or_else(|| by.region.to_owned()),
-                object_kind: e.object_kind,
-                object_id: e.object_id,
-                version: e.version,
-                payload: serde_json::value::RawValue::from_string(e.payload).map_err(AppError::internal)?,
-            });
+    let now = db::now();
+    // Rows new to this node, by key, so a later version in the same batch replaces them.
+    let mut inserts: Vec<HeldRow> = Vec::new();
+    let mut new_at: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut forwarded = Vec::new();
+    for item in items {
+        let object_kind = item.object_kind.as_str().to_owned();
+        let key = (item.source_region.clone(), object_kind.clone(), item.object_id.clone());
+        let latest = new_at.get(&key).map(|&i| inserts[i].version).or_else(|| held.get(&key).copied());
+        if latest.is_some_and(|v| v >= item.version) {
+            continue;
         }
-        let more = items.len() as i64 >= by.batch_items;
-        Ok(Some(Collected {
-            items: items.len() as i64,
-            body: serde_json::to_string(&items).map_err(AppError::internal)?,
-            seqs: Some(seqs),
-            collected_through: seqs.1,
-            more,
-        }))
-    }
-
-    fn apply(&self, conn: &mut DbConnection, child: &Child<'_>, body: &str) -> AppResult<i64> {
-        let items: Vec<Item> = serde_json::from_str(body).map_err(|e| malformed(self.name(), e))?;
-        for item in &items {
-            check(child, item)?;
-        }
-        // The versions held now, looked up by object id a chunk at a time (its own index).
-        let mut held: HashMap<(String, String, String), i32> = HashMap::new();
-        let ids: Vec<&str> = items.iter().map(|i| i.object_id.as_str()).collect();
-        for chunk in ids.chunks(5_000) {
-            let rows: Vec<(String, String, String, i32)> = fr::table
-                .filter(fr::object_id.eq_any(chunk))
-                .select((fr::source_region, fr::object_kind, fr::object_id, fr::version))
-                .load(conn)?;
-            held.extend(rows.into_iter().map(|(s, k, i, v)| ((s, k, i), v)));
-        }
-        let now = db::now();
-        // Rows new to this node, by key, so a later version in the same batch replaces them.
-        let mut inserts: Vec<HeldRow> = Vec::new();
-        let mut new_at: HashMap<(String, String, String), usize> = HashMap::new();
-        let mut forwarded = Vec::new();
-        for item in items {
-            let key = (item.source_region.clone(), item.object_kind.clone(), item.object_id.clone());
-            let latest = new_at.get(&key).map(|&i| inserts[i].version).or_else(|| held.get(&key).copied());
-            if latest.is_some_and(|v| v >= item.version) {
-                continue;
-            }
-            let payload = item.payload.get().to_owned();
-            if let Some(&i) = new_at.get(&key) {
-                inserts[i].version = item.version;
-                inserts[i].payload = payload.clone();
-            } else if let Some(stored) = held.get_mut(&key) {
-                diesel::update(fr::table.find(key.clone()))
-                    .set((
-                        fr::version.eq(item.version),
-                        fr::payload.eq(&payload),
-                        fr::via_child.eq(child.region),
-                        fr::received_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                *stored = item.version;
-            } else {
-                new_at.insert(key.clone(), inserts.len());
-                inserts.push(HeldRow {
-                    source_region: key.0,
-                    object_kind: key.1,
-                    object_id: key.2,
-                    version: item.version,
-                    payload: payload.clone(),
-                    via_child: child.region.to_owned(),
-                    received_at: now,
-                });
-            }
-            forwarded.push(outbox::Forwarded {
-                seq: 0,
-                object_kind: item.object_kind,
-                object_id: item.object_id,
+        let payload = item.payload.get().to_owned();
+        if let Some(&i) = new_at.get(&key) {
+            inserts[i].version = item.version;
+            inserts[i].payload = payload.clone();
+        } else if let Some(stored) = held.get_mut(&key) {
+            diesel::update(fr::table.find(key.clone()))
+                .set((
+                    fr::version.eq(item.version),
+                    fr::payload.eq(&payload),
+                    fr::via_child.eq(child.region),
+                    fr::received_at.eq(now),
+                ))
+                .execute(conn)?;
+            *stored = item.version;
+        } else {
+            new_at.insert(key.clone(), inserts.len());
+            inserts.push(HeldRow {
+                source_region: key.0,
+                object_kind: key.1,
+                object_id: key.2,
                 version: item.version,
-                payload,
-                created_at: now,
-                source_region: Some(item.source_region),
+                payload: payload.clone(),
+                via_child: child.region.to_owned(),
+                received_at: now,
             });
         }
-        for chunk in inserts.chunks(5_000) {
-            crate::insert_rows!(&mut *conn, fr::table, chunk)?;
-        }
-        let changed = forwarded.len() as i64;
-        outbox::append_forwarded(conn, forwarded)?;
-        Ok(changed)
+        forwarded.push(outbox::Forwarded {
+            seq: 0,
+            object_kind,
+            object_id: item.object_id,
+            version: item.version,
+            payload,
+            created_at: now,
+            source_region: Some(item.source_region),
+        });
     }
+    for chunk in inserts.chunks(5_000) {
+        crate::insert_rows!(&mut *conn, fr::table, chunk)?;
+    }
+    let changed = forwarded.len() as i64;
+    outbox::append_forwarded(conn, forwarded)?;
+    Ok(changed)
 }
 
 /// A registration as stored at the parent.
@@ -148,18 +122,13 @@ struct HeldRow {
 }
 
 /// A child speaks only for registrations made inside its own region.
-fn check(child: &Child<'_>, item: &Item) -> AppResult<()> {
-    if !OBJECT_KINDS.contains(&item.object_kind.as_str()) {
-        return Err(malformed("registrations", format!("object kind “{}”", item.object_kind)));
-    }
+fn check(child: &Child<'_>, item: &RegistrationItem) -> AppResult<()> {
     if !tracenode_federation::tiers::lies_inside(child.region, &item.source_region)
         && item.source_region != child.region
     {
-        return Err(AppError::batch_refused(
-            "source_outside_child",
-            format!("下级节点 {} 报送了不属于其辖区的注册信息（{}）", child.region, item.source_region),
-            format!("child {} sent a registration from outside its region ({})", child.region, item.source_region),
-        ));
+        let refusal =
+            Refusal::SourceOutsideChild { child: child.region.to_owned(), region: item.source_region.clone() };
+        return Err(refusal.into());
     }
     Ok(())
 }

@@ -6,84 +6,60 @@
 //! child's; the parent keeps the newest list of each child and passes nothing on.
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 use tracenode_federation::tiers;
+use tracenode_federation::wire::payload::RevocationList;
+use tracenode_federation::wire::{Kind, Payload, Refusal};
 
-use super::{malformed, Child, Collected, Collector, Kind};
+use super::{Child, Collected};
 use crate::db::schema::{child_revocation_lists as crl, crl_published};
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
 
-/// The kind.
-pub struct RevocationLists;
-
 /// Its name.
-pub const NAME: &str = "revocation-lists";
-
-/// One list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RevocationList {
-    /// Its number in the sender's sequence of lists.
-    number: i64,
-    /// The list (PEM).
-    pem: String,
-}
+pub const NAME: &str = Kind::RevocationLists.as_str();
 
 fn refused(region: &str, why: impl std::fmt::Display) -> AppError {
-    AppError::batch_refused(
-        "bad_revocation_list",
-        format!("下级节点 {region} 的吊销列表无法核验：{why}"),
-        format!("child {region}'s revocation list does not verify: {why}"),
-    )
+    Refusal::BadRevocationList { child: region.to_owned(), why: why.to_string() }.into()
 }
 
-impl Kind for RevocationLists {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+/// This node's newest list, when it is newer than number `from`.
+pub fn collect(conn: &mut DbConnection, from: i64) -> AppResult<Option<Collected>> {
+    let newest: Option<(i64, Option<String>)> = crl_published::table
+        .order(crl_published::number.desc())
+        .select((crl_published::number, crl_published::pem))
+        .first(conn)
+        .optional()?;
+    let Some((number, Some(pem))) = newest.filter(|(n, _)| *n > from) else { return Ok(None) };
+    let payload = Payload::RevocationLists(vec![RevocationList { number, pem }]);
+    Ok(Some(Collected { payload, seqs: None, collected_through: number, more: false }))
+}
 
-    fn label_zh(&self) -> &'static str {
-        "吊销列表"
-    }
-
-    fn collect(&self, conn: &mut DbConnection, from: i64, _by: &Collector<'_>) -> AppResult<Option<Collected>> {
-        let newest: Option<(i64, Option<String>)> = crl_published::table
-            .order(crl_published::number.desc())
-            .select((crl_published::number, crl_published::pem))
-            .first(conn)
-            .optional()?;
-        let Some((number, Some(pem))) = newest.filter(|(n, _)| *n > from) else { return Ok(None) };
-        let body = serde_json::to_string(&[RevocationList { number, pem }]).map_err(AppError::internal)?;
-        Ok(Some(Collected { items: 1, body, seqs: None, collected_through: number, more: false }))
-    }
-
-    fn apply(&self, conn: &mut DbConnection, child: &Child<'_>, body: &str) -> AppResult<i64> {
-        let lists: Vec<RevocationList> = serde_json::from_str(body).map_err(|e| malformed(self.name(), e))?;
-        let region = child.region;
-        let authority = child
-            .authority
-            .filter(|ca| tiers::identity_of(ca).is_ok_and(|id| id.region() == region))
-            .ok_or_else(|| refused(region, "the sender's CA is not known / 未知发送方的证书机构"))?;
-        let mut stored = 0;
-        for list in lists {
-            tracenode_federation::crl::read(list.pem.as_bytes(), authority).map_err(|e| refused(region, e))?;
-            let kept: Option<i64> = crl::table.find(region).select(crl::number).first(conn).optional()?;
-            if kept.is_some_and(|k| k >= list.number) {
-                continue;
-            }
-            diesel::delete(crl::table.find(region)).execute(conn)?;
-            diesel::insert_into(crl::table)
-                .values((
-                    crl::child_region.eq(region),
-                    crl::number.eq(list.number),
-                    crl::pem.eq(&list.pem),
-                    crl::received_at.eq(db::now()),
-                ))
-                .execute(conn)?;
-            stored += 1;
+/// Keeps the child's newest list, when it verifies against the child's CA.
+pub fn apply(conn: &mut DbConnection, child: &Child<'_>, lists: Vec<RevocationList>) -> AppResult<i64> {
+    let region = child.region;
+    let authority = child
+        .authority
+        .filter(|ca| tiers::identity_of(ca).is_ok_and(|id| id.region() == region))
+        .ok_or_else(|| refused(region, "the sender's CA is not known / 未知发送方的证书机构"))?;
+    let mut stored = 0;
+    for list in lists {
+        tracenode_federation::crl::read(list.pem.as_bytes(), authority).map_err(|e| refused(region, e))?;
+        let kept: Option<i64> = crl::table.find(region).select(crl::number).first(conn).optional()?;
+        if kept.is_some_and(|k| k >= list.number) {
+            continue;
         }
-        Ok(stored)
+        diesel::delete(crl::table.find(region)).execute(conn)?;
+        diesel::insert_into(crl::table)
+            .values((
+                crl::child_region.eq(region),
+                crl::number.eq(list.number),
+                crl::pem.eq(&list.pem),
+                crl::received_at.eq(db::now()),
+            ))
+            .execute(conn)?;
+        stored += 1;
     }
+    Ok(stored)
 }
 
 /// Whether this node published a list its parent has not been sent yet (one a reload may

@@ -6,43 +6,17 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use tracenode_federation::wire::payload::StatisticsSlice;
+pub use tracenode_federation::wire::payload::{Figures, SliceRow};
+use tracenode_federation::wire::Payload;
 
-use super::{malformed, Child, Collected, Collector, Kind};
+use super::{Child, Collected, Collector};
 use crate::db::schema::{federated_statistics as fs, statistics_sent, trace_daily as td};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-/// The kind.
-pub struct Statistics;
-
 /// What one row of a slice is about.
 pub type RowKey = (String, String, String, String);
-
-pub use crate::stats::Figures;
-
-/// One row of a slice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SliceRow {
-    /// Region of the acting party.
-    pub region: String,
-    /// Product category, or empty.
-    pub category: String,
-    /// Stage.
-    pub stage: String,
-    /// `in` or `out`.
-    pub direction: String,
-    /// The totals.
-    #[serde(flatten)]
-    pub figures: Figures,
-}
-
-/// One day's slice.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Slice {
-    day: String,
-    rows: Vec<SliceRow>,
-}
 
 /// Day → row key → totals.
 pub type Jurisdiction = BTreeMap<String, BTreeMap<RowKey, Figures>>;
@@ -107,108 +81,88 @@ fn rows_of(rows: &BTreeMap<RowKey, Figures>) -> Vec<SliceRow> {
         .collect()
 }
 
-impl Kind for Statistics {
-    fn name(&self) -> &'static str {
-        "statistics"
+/// The slices of every day that changed since it was last queued.
+pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
+    let all = jurisdiction(conn)?;
+    let sent: BTreeMap<String, String> = statistics_sent::table
+        .select((statistics_sent::day, statistics_sent::digest))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut slices = Vec::new();
+    for (day, rows) in &all {
+        let slice = StatisticsSlice { day: day.clone(), rows: rows_of(rows) };
+        let digest = digest(&slice)?;
+        if sent.get(day) != Some(&digest) {
+            slices.push((slice, digest));
+        }
     }
-
-    fn label_zh(&self) -> &'static str {
-        "统计数据"
+    // A day that no longer has any data is sent empty, so the parent drops it.
+    for day in sent.keys().filter(|d| !all.contains_key(*d)) {
+        let slice = StatisticsSlice { day: day.clone(), rows: vec![] };
+        let digest = digest(&slice)?;
+        if sent.get(day) != Some(&digest) {
+            slices.push((slice, digest));
+        }
     }
+    if slices.is_empty() {
+        return Ok(None);
+    }
+    let days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
+    for chunk in days.chunks(1_000) {
+        diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(chunk))).execute(conn)?;
+    }
+    let sent: Vec<_> = slices
+        .iter()
+        .map(|(slice, digest)| {
+            (
+                statistics_sent::day.eq(slice.day.as_str()),
+                statistics_sent::digest.eq(digest.as_str()),
+                statistics_sent::batch_no.eq(by.batch_no),
+            )
+        })
+        .collect();
+    for chunk in sent.chunks(1_000) {
+        crate::insert_rows!(&mut *conn, statistics_sent::table, chunk)?;
+    }
+    let slices: Vec<StatisticsSlice> = slices.into_iter().map(|(s, _)| s).collect();
+    Ok(Some(Collected { payload: Payload::Statistics(slices), seqs: None, collected_through: from + 1, more: false }))
+}
 
-    fn collect(&self, conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
-        let all = jurisdiction(conn)?;
-        let sent: BTreeMap<String, String> = statistics_sent::table
-            .select((statistics_sent::day, statistics_sent::digest))
-            .load(conn)?
-            .into_iter()
-            .collect();
-        let mut slices = Vec::new();
-        for (day, rows) in &all {
-            let slice = Slice { day: day.clone(), rows: rows_of(rows) };
-            let digest = digest(&slice)?;
-            if sent.get(day) != Some(&digest) {
-                slices.push((slice, digest));
-            }
-        }
-        // A day that no longer has any data is sent empty, so the parent drops it.
-        for day in sent.keys().filter(|d| !all.contains_key(*d)) {
-            let slice = Slice { day: day.clone(), rows: vec![] };
-            let digest = digest(&slice)?;
-            if sent.get(day) != Some(&digest) {
-                slices.push((slice, digest));
-            }
-        }
-        if slices.is_empty() {
-            return Ok(None);
-        }
-        let days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
-        for chunk in days.chunks(1_000) {
-            diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(chunk))).execute(conn)?;
-        }
-        let sent: Vec<_> = slices
-            .iter()
-            .map(|(slice, digest)| {
-                (
-                    statistics_sent::day.eq(slice.day.as_str()),
-                    statistics_sent::digest.eq(digest.as_str()),
-                    statistics_sent::batch_no.eq(by.batch_no),
-                )
+/// Replaces the child's slice of every day the batch carries.
+pub fn apply(conn: &mut DbConnection, child: &Child<'_>, slices: Vec<StatisticsSlice>) -> AppResult<i64> {
+    let days: Vec<&str> = slices.iter().map(|s| s.day.as_str()).collect();
+    for chunk in days.chunks(1_000) {
+        diesel::delete(fs::table.filter(fs::child_region.eq(child.region)).filter(fs::day.eq_any(chunk)))
+            .execute(conn)?;
+    }
+    let rows: Vec<StoredRow> = slices
+        .iter()
+        .flat_map(|slice| {
+            slice.rows.iter().map(|row| StoredRow {
+                child_region: child.region,
+                day: &slice.day,
+                region: &row.region,
+                category: &row.category,
+                stage: &row.stage,
+                direction: &row.direction,
+                records: row.figures.records,
+                quantity_milli: row.figures.quantity_milli,
+                amount_fen: row.figures.amount_fen,
+                priced: row.figures.priced,
+                price_fen_sum: row.figures.price_fen_sum,
             })
-            .collect();
-        for chunk in sent.chunks(1_000) {
-            crate::insert_rows!(&mut *conn, statistics_sent::table, chunk)?;
-        }
-        let slices: Vec<Slice> = slices.into_iter().map(|(s, _)| s).collect();
-        Ok(Some(Collected {
-            items: slices.len() as i64,
-            body: serde_json::to_string(&slices).map_err(AppError::internal)?,
-            seqs: None,
-            collected_through: from + 1,
-            more: false,
-        }))
-    }
-
-    fn apply(&self, conn: &mut DbConnection, child: &Child<'_>, body: &str) -> AppResult<i64> {
-        let slices: Vec<Slice> = serde_json::from_str(body).map_err(|e| malformed(self.name(), e))?;
-        for slice in &slices {
-            if chrono::NaiveDate::parse_from_str(&slice.day, "%Y-%m-%d").is_err() {
-                return Err(malformed(self.name(), format!("day “{}”", slice.day)));
+        })
+        .collect();
+    match crate::db::postgres(conn) {
+        Some(pg) => insert_unnested(pg, &rows)?,
+        None => {
+            for chunk in rows.chunks(5_000) {
+                crate::insert_rows!(&mut *conn, fs::table, chunk)?;
             }
         }
-        let days: Vec<&str> = slices.iter().map(|s| s.day.as_str()).collect();
-        for chunk in days.chunks(1_000) {
-            diesel::delete(fs::table.filter(fs::child_region.eq(child.region)).filter(fs::day.eq_any(chunk)))
-                .execute(conn)?;
-        }
-        let rows: Vec<StoredRow> = slices
-            .iter()
-            .flat_map(|slice| {
-                slice.rows.iter().map(|row| StoredRow {
-                    child_region: child.region,
-                    day: &slice.day,
-                    region: &row.region,
-                    category: &row.category,
-                    stage: &row.stage,
-                    direction: &row.direction,
-                    records: row.figures.records,
-                    quantity_milli: row.figures.quantity_milli,
-                    amount_fen: row.figures.amount_fen,
-                    priced: row.figures.priced,
-                    price_fen_sum: row.figures.price_fen_sum,
-                })
-            })
-            .collect();
-        match crate::db::postgres(conn) {
-            Some(pg) => insert_unnested(pg, &rows)?,
-            None => {
-                for chunk in rows.chunks(5_000) {
-                    crate::insert_rows!(&mut *conn, fs::table, chunk)?;
-                }
-            }
-        }
-        Ok(slices.len() as i64)
     }
+    Ok(slices.len() as i64)
 }
 
 /// A row of a child's slice as stored.
@@ -257,6 +211,6 @@ fn insert_unnested(pg: &mut diesel::pg::PgConnection, rows: &[StoredRow<'_>]) ->
     Ok(())
 }
 
-fn digest(slice: &Slice) -> AppResult<String> {
-    Ok(tracenode_federation::batch::digest_of(&serde_json::to_string(slice).map_err(AppError::internal)?))
+fn digest(slice: &StatisticsSlice) -> AppResult<String> {
+    Ok(tracenode_federation::wire::batch::digest_of(&serde_json::to_string(slice).map_err(AppError::internal)?))
 }

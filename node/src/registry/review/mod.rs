@@ -177,6 +177,7 @@ pub struct Change {
 
 /// A review decision.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReviewDecision)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     /// Approve (`true`) or reject (`false`).

@@ -177,7 +177,7 @@ pub async fn policies_submit(
 }
 
 /// A review decision from a form.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 pub struct ReviewForm {
     /// The session's CSRF token.
     pub csrf: String,

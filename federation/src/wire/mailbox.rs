@@ -1,0 +1,92 @@
+//! The downward mailbox on the wire: what a child's long poll of its parent answers. A
+//! message names a target region (empty: every node below) and the region of the node that
+//! first published it; its payload is the JSON text of its kind, passed down unchanged by
+//! every tier between.
+
+use serde::{Deserialize, Serialize};
+
+/// Kinds of message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// The national part of the product catalogue.
+    Catalogue,
+    /// A CA's revocation list ([`CrlPayload`]).
+    Crl,
+    /// A notice for people ([`NoticePayload`]).
+    Notice,
+}
+
+impl MessageKind {
+    /// Every kind.
+    pub const ALL: [MessageKind; 3] = [MessageKind::Catalogue, MessageKind::Crl, MessageKind::Notice];
+
+    /// The name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Catalogue => "catalogue",
+            MessageKind::Crl => "crl",
+            MessageKind::Notice => "notice",
+        }
+    }
+
+    /// The kind called `name`, if it is one.
+    pub fn parse(name: &str) -> Option<MessageKind> {
+        MessageKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The Chinese name for people.
+    pub const fn label_zh(self) -> &'static str {
+        match self {
+            MessageKind::Catalogue => "全国产品目录",
+            MessageKind::Crl => "吊销列表",
+            MessageKind::Notice => "通知",
+        }
+    }
+}
+
+/// One message. The kind stays text on the wire, so a child records (and shows as failed)
+/// a kind it does not know yet instead of refusing the whole answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = MailboxMessage))]
+pub struct Message {
+    /// Its number at the node that holds it.
+    pub seq: i64,
+    /// See [`MessageKind`].
+    pub kind: String,
+    /// The region it is for; empty: every node below.
+    pub target: String,
+    /// The region of the node that first published it.
+    pub origin: String,
+    /// The content (JSON text).
+    pub payload: String,
+}
+
+/// The answer to a long poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Mail {
+    /// Messages for the caller, in order.
+    pub messages: Vec<Message>,
+    /// The last number looked at: the caller's next `after`.
+    pub through: i64,
+}
+
+/// A revocation list going down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrlPayload {
+    /// The region of the CA that issued it.
+    pub issuer: String,
+    /// The list (PEM).
+    pub pem: String,
+}
+
+/// A notice going down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoticePayload {
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub body: String,
+}

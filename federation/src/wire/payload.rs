@@ -1,0 +1,260 @@
+//! The body of a batch, one type per kind. A body is a JSON array of the kind's items; the
+//! header's digest covers its exact text, so a receiver parses it only after the digest
+//! checks ([`Payload::parse`]). Unknown fields are ignored, so a newer sender may add a field
+//! an older parent does not read; a field is never removed or given a new meaning.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::kind::Kind;
+use super::refusal::Refusal;
+
+/// A registration change: the newest approved version of one object at its source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationItem {
+    /// Its number in the sender's outbox (ascending within a batch).
+    pub seq: i64,
+    /// The region of the node it was registered at.
+    pub source_region: String,
+    /// What it is.
+    pub object_kind: ObjectKind,
+    /// Its id at its source.
+    pub object_id: String,
+    /// Its version at its source; a receiver keeps the highest.
+    pub version: i32,
+    /// The approved content, passed on unchanged.
+    pub payload: Box<RawValue>,
+}
+
+/// The objects registrations carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// A market entity (市场主体).
+    Entity,
+    /// A product (产品).
+    Product,
+    /// A traceability device (追溯设备).
+    Device,
+}
+
+impl ObjectKind {
+    /// The name on the wire and in storage.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Entity => "entity",
+            ObjectKind::Product => "product",
+            ObjectKind::Device => "device",
+        }
+    }
+
+    /// The kind called `name`, if it is one.
+    pub fn parse(name: &str) -> Option<ObjectKind> {
+        [ObjectKind::Entity, ObjectKind::Product, ObjectKind::Device].into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// The five totals of a set of trace records: records, quantity (thousandths), amount
+/// (fen), priced records, sum of unit prices (fen). Integers only, so sums are exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Figures {
+    /// Records.
+    pub records: i64,
+    /// Quantity, thousandths.
+    pub quantity_milli: i64,
+    /// Amount, fen.
+    pub amount_fen: i64,
+    /// Records with a unit price.
+    pub priced: i64,
+    /// Sum of unit prices, fen.
+    pub price_fen_sum: i64,
+}
+
+impl Figures {
+    /// Adds `o`; a sum past 64 bits stops at the maximum instead of wrapping to a negative
+    /// (records are bounded so that no plausible total comes near it).
+    pub fn add(&mut self, o: &Figures) {
+        self.records = self.records.saturating_add(o.records);
+        self.quantity_milli = self.quantity_milli.saturating_add(o.quantity_milli);
+        self.amount_fen = self.amount_fen.saturating_add(o.amount_fen);
+        self.priced = self.priced.saturating_add(o.priced);
+        self.price_fen_sum = self.price_fen_sum.saturating_add(o.price_fen_sum);
+    }
+}
+
+/// One day's statistics of the sender's whole jurisdiction. The receiver **replaces** what
+/// it holds for (sender, day) with it; an empty slice clears the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatisticsSlice {
+    /// The day (`YYYY-MM-DD`, China Standard Time).
+    pub day: String,
+    /// Its rows.
+    pub rows: Vec<SliceRow>,
+}
+
+/// One row of a slice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SliceRow {
+    /// Region of the acting party.
+    pub region: String,
+    /// Product category, or empty.
+    pub category: String,
+    /// Stage.
+    pub stage: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// The totals.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// A row of the audit chain and its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainPoint {
+    /// The row's number.
+    pub seq: i64,
+    /// Its hash, hex.
+    pub hash: String,
+}
+
+/// A signed head of the sender's audit chain, re-stating the hash the chain holds today at
+/// the previous checkpoint's row, so a receiver that kept that checkpoint tells a rewritten
+/// history from the true one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The newest row.
+    pub head: ChainPoint,
+    /// The hash today at the previous checkpoint's row.
+    pub previous: Option<ChainPoint>,
+    /// When it was signed (RFC 3339).
+    pub signed_at: String,
+    /// ECDSA-SHA256 by the sender's client key over [`Checkpoint::message`], hex.
+    pub signature: String,
+    /// The client certificate that made the signature (PEM); absent: the one the batch
+    /// arrived with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
+impl Checkpoint {
+    /// The text a checkpoint's signature covers.
+    pub fn message(sender_region: &str, head: &ChainPoint, previous: &Option<ChainPoint>, signed_at: &str) -> String {
+        let prev = previous.as_ref().map(|p| format!("{}:{}", p.seq, p.hash)).unwrap_or_default();
+        format!("tracenode-audit-checkpoint|{sender_region}|{}:{}|{prev}|{signed_at}", head.seq, head.hash)
+    }
+}
+
+/// A revocation list of the sender's CA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationList {
+    /// Its number in the sender's sequence of lists; a receiver keeps the highest.
+    pub number: i64,
+    /// The list (PEM).
+    pub pem: String,
+}
+
+/// A parsed batch body.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// `registrations`.
+    Registrations(Vec<RegistrationItem>),
+    /// `statistics`.
+    Statistics(Vec<StatisticsSlice>),
+    /// `audit-checkpoints`.
+    AuditCheckpoints(Vec<Checkpoint>),
+    /// `revocation-lists`.
+    RevocationLists(Vec<RevocationList>),
+}
+
+impl Payload {
+    /// Reads the body of a `kind` batch; a body that is not the kind's JSON, or a statistics
+    /// day that is not a date, is refused as `malformed_batch`.
+    pub fn parse(kind: Kind, body: &str) -> Result<Payload, Refusal> {
+        let malformed = |e: serde_json::Error| Refusal::Malformed { kind, why: e.to_string() };
+        Ok(match kind {
+            Kind::Registrations => Payload::Registrations(serde_json::from_str(body).map_err(malformed)?),
+            Kind::Statistics => {
+                let slices: Vec<StatisticsSlice> = serde_json::from_str(body).map_err(malformed)?;
+                if let Some(bad) = slices.iter().find(|s| !is_day(&s.day)) {
+                    return Err(Refusal::Malformed { kind, why: format!("day “{}”", bad.day) });
+                }
+                Payload::Statistics(slices)
+            }
+            Kind::AuditCheckpoints => Payload::AuditCheckpoints(serde_json::from_str(body).map_err(malformed)?),
+            Kind::RevocationLists => Payload::RevocationLists(serde_json::from_str(body).map_err(malformed)?),
+        })
+    }
+
+    /// The kind it is a body of.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Payload::Registrations(_) => Kind::Registrations,
+            Payload::Statistics(_) => Kind::Statistics,
+            Payload::AuditCheckpoints(_) => Kind::AuditCheckpoints,
+            Payload::RevocationLists(_) => Kind::RevocationLists,
+        }
+    }
+
+    /// Items in it.
+    pub fn items(&self) -> usize {
+        match self {
+            Payload::Registrations(v) => v.len(),
+            Payload::Statistics(v) => v.len(),
+            Payload::AuditCheckpoints(v) => v.len(),
+            Payload::RevocationLists(v) => v.len(),
+        }
+    }
+
+    /// The body's JSON text, as a batch carries it.
+    pub fn to_body(&self) -> String {
+        let text = match self {
+            Payload::Registrations(v) => serde_json::to_string(v),
+            Payload::Statistics(v) => serde_json::to_string(v),
+            Payload::AuditCheckpoints(v) => serde_json::to_string(v),
+            Payload::RevocationLists(v) => serde_json::to_string(v),
+        };
+        // Plain structs of strings and integers, and raw values that are JSON already.
+        text.unwrap_or_else(|e| unreachable!("a payload always serialises: {e}"))
+    }
+}
+
+/// `YYYY-MM-DD`, a day that exists, in exactly that form (the form every sender writes).
+fn is_day(text: &str) -> bool {
+    text.len() == 10 && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_checked_against_the_calendar() {
+        for good in ["2026-12-02", "2024-02-29", "2000-02-29", "1999-12-31"] {
+            assert!(is_day(good), "{good}");
+        }
+        for bad in
+            ["2026-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "2026-4-01", "２026-01-01", ""]
+        {
+            assert!(!is_day(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_body_of_another_shape_is_malformed_and_names_its_kind() {
+        let refused = Payload::parse(Kind::Statistics, r#"[{"day":"2026-02-30","rows":[]}]"#).expect_err("bad day");
+        assert_eq!(refused.code(), "malformed_batch");
+        assert!(refused.en().contains("statistics"), "{}", refused.en());
+        let refused = Payload::parse(Kind::Registrations, r#"[{"seq":1}]"#).expect_err("missing fields");
+        assert_eq!(refused.code(), "malformed_batch");
+        let refused = Payload::parse(
+            Kind::Registrations,
+            r#"[{"seq":1,"source_region":"330106","object_kind":"lot","object_id":"x","version":1,"payload":{}}]"#,
+        )
+        .expect_err("unknown object kind");
+        assert_eq!(refused.code(), "malformed_batch");
+        let ok = Payload::parse(Kind::RevocationLists, r#"[{"number":3,"pem":"x","later_field":true}]"#).expect("ok");
+        assert_eq!((ok.kind(), ok.items()), (Kind::RevocationLists, 1));
+    }
+}
