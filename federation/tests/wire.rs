@@ -282,3 +282,40 @@ fn refusal_rows_keep_their_rules() {
         assert!(r.zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{r:?}");
     }
 }
+
+/// Enrolment over the network: the request, the ticket and each outcome.
+#[test]
+fn enrolment_exchange() {
+    use tracenode_federation::wire::enrolment::{Certificates, Decision, EnrolmentStatus, Submission, Ticket};
+    let pem = |what: &str| format!("-----BEGIN CERTIFICATE-----\nMIIB…{what}\n-----END CERTIFICATE-----\n");
+    let request = Submission {
+        request_pem: "-----BEGIN CERTIFICATE REQUEST-----\nMIIB…\n-----END CERTIFICATE REQUEST-----\n".into(),
+        name: "杭州市西湖区节点".into(),
+    };
+    let ticket = Ticket {
+        id: "0193a1c2-0000-7000-8000-0000000000e1".into(),
+        token: "k3J9-shown-once".into(),
+        fingerprint: "SHA256:5f:2a:…:9c".into(),
+    };
+    let pending = Decision { status: EnrolmentStatus::Pending, reason: None, bundle: None };
+    let rejected =
+        Decision {
+            status: EnrolmentStatus::Rejected, reason: Some("区划与申请单位不符".into()), bundle: None
+        };
+    let approved = Decision {
+        status: EnrolmentStatus::Approved,
+        reason: None,
+        bundle: Some(Certificates { ca: pem("county"), chain: pem("city"), root: pem("national") }),
+    };
+    for status in EnrolmentStatus::ALL {
+        assert_eq!(EnrolmentStatus::parse(status.as_str()), Some(status));
+    }
+    insta::assert_snapshot!([
+        pretty(&request),
+        pretty(&ticket),
+        pretty(&pending),
+        pretty(&rejected),
+        pretty(&approved)
+    ]
+    .join("\n"));
+}

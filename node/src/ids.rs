@@ -1,4 +1,4 @@
-//! Typed identifiers.
+//! Typed identifiers, and the statuses stored as text ([`text_status!`]).
 //!
 //! Anything that may travel between nodes is keyed by an app-generated UUIDv7 in text form
 //! (docs/architecture.md, "Storage"): auto-increment ids would collide across nodes. Each kind of id is its own
@@ -82,6 +82,70 @@ uuid_id!(
     "api_key_id"
 );
 
+/// Declares a status that is stored (and sent) as text: an enum with its stored form, its
+/// Chinese label, `ALL`, `as_str`, `parse` (`None` for text that is no status) and serde in
+/// the stored form, so code compares statuses as values and never as strings.
+///
+/// ```ignore
+/// text_status! {
+///     /// What became of a notification.
+///     pub enum NotificationStatus {
+///         /// Waiting.
+///         Pending = "pending" / "待发送",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! text_status {
+    ($(#[$doc:meta])* $vis:vis enum $name:ident {
+        $($(#[$vdoc:meta])* $variant:ident = $text:literal / $zh:literal,)+
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        $vis enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every status.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stored form.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The status stored as `text`, if it is one.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// The Chinese label for people.
+            pub const fn label_zh(self) -> &'static str {
+                match self {
+                    $($name::$variant => $zh,)+
+                }
+            }
+
+            /// The Chinese label of a stored form (`未知` for text that is no status).
+            pub fn label_zh_of(text: &str) -> &'static str {
+                $name::parse(text).map_or("未知", $name::label_zh)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +162,26 @@ mod tests {
     fn malformed_ids_name_the_field() {
         let err = UserId::parse("1 OR 1=1").expect_err("must refuse");
         assert_eq!(err.field.as_deref(), Some("user_id"));
+    }
+
+    text_status! {
+        /// A status of the tests.
+        enum Light {
+            /// Go.
+            Green = "green" / "绿灯",
+            /// Stop.
+            Red = "red" / "红灯",
+        }
+    }
+
+    #[test]
+    fn a_text_status_round_trips_through_its_stored_form_and_serde() {
+        for light in Light::ALL {
+            assert_eq!(Light::parse(light.as_str()), Some(*light));
+            assert_eq!(serde_json::to_string(light).expect("json"), format!("\"{light}\""));
+        }
+        assert_eq!(Light::parse("Green"), None);
+        assert_eq!(Light::label_zh_of("red"), "红灯");
+        assert_eq!(Light::label_zh_of("amber"), "未知");
     }
 }

@@ -45,8 +45,13 @@ fn position(module: &str) -> Option<(usize, usize)> {
 }
 
 /// The macros exported at the crate root, by the module that defines them.
-const MACROS: &[(&str, &str)] =
-    &[("insert_rows", "db"), ("insert_or_skip", "db"), ("on_backend", "db"), ("text_contains", "db")];
+const MACROS: &[(&str, &str)] = &[
+    ("insert_rows", "db"),
+    ("insert_or_skip", "db"),
+    ("on_backend", "db"),
+    ("text_contains", "db"),
+    ("text_status", "ids"),
+];
 
 /// Whether a path names a face: a module segment (before the first type, which starts with a
 /// capital) is `api`, `pages` or `cli`.

@@ -7,13 +7,15 @@
 //! - [`inbox`]: the rules a receiver applies to a batch, over a storage trait the node
 //!   implements with its database;
 //! - [`receipt`] and [`refusal`]: the answers, and the one table of refusal reasons;
-//! - [`mailbox`]: the messages that go down.
+//! - [`mailbox`]: the messages that go down;
+//! - [`enrolment`]: asking a parent for a CA certificate over the network.
 //!
 //! The snapshot tests of this crate (`tests/wire.rs`) pin every format: a change to one
 //! fails a test until the new form is reviewed and accepted. Formats grow only by optional
 //! fields, under a new [`batch::PROTOCOL`] number otherwise.
 
 pub mod batch;
+pub mod enrolment;
 pub mod inbox;
 pub mod kind;
 pub mod mailbox;

@@ -578,7 +578,7 @@ fn import(cli_config: &Option<PathBuf>, args: ImportArgs) -> AppResult<()> {
             f.message.clone(),
         ));
     }
-    if !receipt.stored && receipt.status != submissions::state::DRY_RUN {
+    if !receipt.stored && receipt.status != crate::db::SubmissionStatus::DryRun {
         return Err(AppError::with_detail(
             crate::error::ErrorKind::DocumentRefused,
             "整批拒收（atomic 模式下有记录被拒），未存储任何数据",

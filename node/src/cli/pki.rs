@@ -272,8 +272,8 @@ fn enrol(
     };
     loop {
         let d = runtime.block_on(enrolment::collect(pki, &waiting))?;
-        match d.status.as_str() {
-            "approved" => {
+        match d.status {
+            enrolment::EnrolmentStatus::Approved => {
                 audited(
                     db,
                     "pki.install",
@@ -284,7 +284,7 @@ fn enrol(
                 println!("请重启节点以启用联邦端口 / restart the node to open the federation listener");
                 return Ok(());
             }
-            "rejected" => {
+            enrolment::EnrolmentStatus::Rejected => {
                 let why = d.reason.unwrap_or_default();
                 return Err(AppError::with_detail(
                     crate::error::ErrorKind::Conflict,

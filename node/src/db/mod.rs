@@ -16,20 +16,42 @@
 
 mod connection;
 pub mod fold;
-/// The statuses a row of `submissions` holds: written by ingest, read by the quality report.
-pub mod submission_state {
-    /// Waiting for a worker (asynchronous import).
-    pub const QUEUED: &str = "queued";
-    /// Being ingested.
-    pub const RUNNING: &str = "running";
-    /// Ingested: what passed is stored.
-    pub const STORED: &str = "stored";
-    /// Nothing stored: the stream broke, or an atomic batch had rejections.
-    pub const REFUSED: &str = "refused";
-    /// Checked only.
-    pub const DRY_RUN: &str = "dry_run";
-    /// The node failed while ingesting; nothing stored.
-    pub const FAILED: &str = "failed";
+crate::text_status! {
+    /// What became of a submission (the `status` of its row, and of its receipt). It lives
+    /// with the database because ingest writes it and quality reads it.
+    pub enum SubmissionStatus {
+        /// Waiting for a worker (asynchronous import).
+        Queued = "queued" / "排队中",
+        /// Being ingested.
+        Running = "running" / "处理中",
+        /// Ingested: what passed is stored.
+        Stored = "stored" / "已入库",
+        /// Nothing stored: the stream broke, or an atomic batch had rejections.
+        Refused = "refused" / "整批拒收",
+        /// Checked only.
+        DryRun = "dry_run" / "仅校验",
+        /// The node failed while ingesting; nothing stored.
+        Failed = "failed" / "处理失败",
+    }
+}
+
+impl Default for SubmissionStatus {
+    /// A receipt starts out queued.
+    fn default() -> Self {
+        SubmissionStatus::Queued
+    }
+}
+
+impl SubmissionStatus {
+    /// Nothing of it was stored, by refusal or failure.
+    pub fn is_failure(self) -> bool {
+        matches!(self, SubmissionStatus::Refused | SubmissionStatus::Failed)
+    }
+
+    /// Whether the stored form `text` is a failure.
+    pub fn is_failure_text(text: &str) -> bool {
+        SubmissionStatus::parse(text).is_some_and(SubmissionStatus::is_failure)
+    }
 }
 
 pub mod schema;

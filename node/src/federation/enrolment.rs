@@ -53,50 +53,9 @@ pub struct EnrolmentRequest {
     pub decided_by: Option<String>,
 }
 
-/// What a child sends.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
-#[schema(as = EnrolmentSubmission)]
-pub struct Submission {
-    /// Its certificate request (PEM), from `tracenode pki request`.
-    pub request_pem: String,
-    /// Its name, for the operator.
-    #[serde(default)]
-    pub name: String,
-}
-
-/// What the child gets back when it asks.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Ticket {
-    /// The request's id.
-    pub id: String,
-    /// The secret that fetches the outcome (shown once).
-    pub token: String,
-    /// The key's fingerprint, to read out to the parent's operator.
-    pub fingerprint: String,
-}
-
-/// The signed certificates, once approved.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Bundle {
-    /// The child's CA certificate (PEM).
-    pub ca: String,
-    /// The CAs above it (PEM).
-    pub chain: String,
-    /// The national root (PEM).
-    pub root: String,
-}
-
-/// The outcome as the child fetches it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = EnrolmentDecision)]
-pub struct Decision {
-    /// `pending`, `approved` or `rejected`.
-    pub status: String,
-    /// Why it was rejected.
-    pub reason: Option<String>,
-    /// The certificates, when approved.
-    pub bundle: Option<Bundle>,
-}
+pub use tracenode_federation::wire::enrolment::{
+    Certificates as Bundle, Decision, EnrolmentStatus, Submission, Ticket,
+};
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -135,17 +94,20 @@ pub fn submit(
             format!("{region} is not directly below this node ({})", own.0),
         ));
     }
-    let pending = er::table.filter(er::status.eq("pending"));
+    let pending = er::table.filter(er::status.eq(EnrolmentStatus::Pending.as_str()));
     if pending.filter(er::region.eq(&region)).count().get_result::<i64>(conn)? > 0 {
         return Err(AppError::conflict(
             format!("{region} 已有一份待审批的申请"),
             format!("{region} has a request waiting already"),
         ));
     }
-    if er::table.filter(er::status.eq("pending")).count().get_result::<i64>(conn)? >= MAX_PENDING {
+    if er::table.filter(er::status.eq(EnrolmentStatus::Pending.as_str())).count().get_result::<i64>(conn)?
+        >= MAX_PENDING
+    {
         return Err(AppError::new(ErrorKind::RateLimited));
     }
-    let from_here = er::table.filter(er::status.eq("pending")).filter(er::source_ip.eq(&ctx.source_ip));
+    let from_here =
+        er::table.filter(er::status.eq(EnrolmentStatus::Pending.as_str())).filter(er::source_ip.eq(&ctx.source_ip));
     if from_here.count().get_result::<i64>(conn)? >= MAX_PENDING_PER_ADDRESS {
         return Err(AppError::with_detail(
             ErrorKind::RateLimited,
@@ -170,7 +132,7 @@ pub fn submit(
             er::fingerprint.eq(&fingerprint),
             er::request_pem.eq(&s.request_pem),
             er::token_hash.eq(hash(&token)),
-            er::status.eq("pending"),
+            er::status.eq(EnrolmentStatus::Pending.as_str()),
             er::source_ip.eq(&ctx.source_ip),
             er::created_at.eq(db::now()),
         ))
@@ -200,7 +162,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> AppResult<EnrolmentRequest> {
 pub fn list(conn: &mut DbConnection, all: bool) -> AppResult<Vec<EnrolmentRequest>> {
     let mut q = er::table.order(er::created_at.desc()).limit(200).select(EnrolmentRequest::as_select()).into_boxed();
     if !all {
-        q = q.filter(er::status.eq("pending"));
+        q = q.filter(er::status.eq(EnrolmentStatus::Pending.as_str()));
     }
     Ok(q.load(conn)?)
 }
@@ -216,7 +178,7 @@ pub fn decide(
     reason: &str,
 ) -> AppResult<EnrolmentRequest> {
     let r = get(conn, id)?;
-    if r.status != "pending" {
+    if EnrolmentStatus::parse(&r.status) != Some(EnrolmentStatus::Pending) {
         return Err(AppError::conflict("该申请已处理", "the request was decided already"));
     }
     let now = db::now();
@@ -226,7 +188,7 @@ pub fn decide(
         }
         diesel::update(er::table.find(id))
             .set((
-                er::status.eq("rejected"),
+                er::status.eq(EnrolmentStatus::Rejected.as_str()),
                 er::reason.eq(Some(reason.trim())),
                 er::decided_at.eq(Some(now)),
                 er::decided_by.eq(Some(&ctx.actor)),
@@ -249,7 +211,7 @@ pub fn decide(
     let bundle = Bundle { ca: read(bundle::CA)?, chain: read(bundle::CHAIN)?, root: read(bundle::ROOT)? };
     diesel::update(er::table.find(id))
         .set((
-            er::status.eq("approved"),
+            er::status.eq(EnrolmentStatus::Approved.as_str()),
             er::bundle.eq(Some(serde_json::to_string(&bundle).map_err(AppError::internal)?)),
             er::decided_at.eq(Some(now)),
             er::decided_by.eq(Some(&ctx.actor)),
@@ -293,6 +255,8 @@ pub fn outcome(conn: &mut DbConnection, id: &str, token: &str) -> AppResult<Deci
         return Err(AppError::not_found("入网申请", "enrolment request"));
     }
     let bundle = bundle.map(|b| serde_json::from_str(&b)).transpose().map_err(AppError::internal)?;
+    let status = EnrolmentStatus::parse(&status)
+        .ok_or_else(|| AppError::internal(format!("enrolment request {id} has status {status}")))?;
     Ok(Decision { status, reason, bundle })
 }
 
@@ -393,8 +357,8 @@ pub async fn collect(pki: &NodePki, w: &Waiting) -> AppResult<Decision> {
         return Err(problem(res).await);
     }
     let d: Decision = res.json().await.map_err(unreachable)?;
-    match (&d.status[..], &d.bundle) {
-        ("approved", Some(b)) => {
+    match (d.status, &d.bundle) {
+        (EnrolmentStatus::Approved, Some(b)) => {
             let dir = tempfile_dir()?;
             for (name, text) in [(bundle::CA, &b.ca), (bundle::CHAIN, &b.chain), (bundle::ROOT, &b.root)] {
                 std::fs::write(dir.path().join(name), text).map_err(AppError::internal)?;
@@ -402,7 +366,7 @@ pub async fn collect(pki: &NodePki, w: &Waiting) -> AppResult<Decision> {
             pki.install(dir.path())?;
             pki.remove_file(WAITING);
         }
-        ("rejected", _) => pki.remove_file(WAITING),
+        (EnrolmentStatus::Rejected, _) => pki.remove_file(WAITING),
         _ => {}
     }
     Ok(d)

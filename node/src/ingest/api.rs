@@ -16,7 +16,7 @@ use tracenode_adapters::adapter::{Format, Source};
 
 use super::policy::{self, IngestPolicy};
 use super::receipt::Receipt;
-use super::submissions::{self, Channel, Submission};
+use super::submissions::{self, Channel, Submission, SubmissionStatus};
 use super::{jobs, Intake, Job, Mode};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
@@ -228,7 +228,7 @@ async fn submit(
         .map_err(AppError::internal)??;
     tokio::spawn(jobs::launch(state.service::<super::jobs::Jobs>()?, state.db.clone(), path));
     let receipt =
-        Receipt { submission_id: job.meta.id.clone(), status: submissions::state::QUEUED.into(), ..Receipt::default() };
+        Receipt { submission_id: job.meta.id.clone(), status: SubmissionStatus::Queued, ..Receipt::default() };
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/submissions/{}", job.meta.id)))
         .json(receipt))
@@ -258,7 +258,7 @@ fn ack(state: &AppState, tenant_code: &str, r: &Receipt) -> AppResult<HttpRespon
     };
     let body = Ack {
         submission: r.submission_id.clone(),
-        status: r.status.clone(),
+        status: r.status.as_str().to_owned(),
         counts: [r.received, r.accepted, r.duplicates, r.rejected, r.quarantined, r.flagged, r.corrected],
         rejections: r
             .rejections
@@ -281,7 +281,7 @@ fn ack(state: &AppState, tenant_code: &str, r: &Receipt) -> AppResult<HttpRespon
 
 /// A submission with its receipt and, while its job runs, the records read so far.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct SubmissionStatus {
+pub struct SubmissionProgress {
     /// The submission.
     pub submission: Submission,
     /// Its receipt, once it finished.
@@ -296,7 +296,7 @@ fn own_tenant(caller: &Caller) -> Option<String> {
 }
 
 /// A submission's status and receipt.
-#[utoipa::path(tag = "ingest", params(("id" = String, Path, description = "Submission id")), responses((status = 200, body = SubmissionStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "ingest", params(("id" = String, Path, description = "Submission id")), responses((status = 200, body = SubmissionProgress), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/submissions/{id}")]
 pub async fn submission(
     state: web::Data<AppState>,
@@ -309,7 +309,7 @@ pub async fn submission(
     let key = id.clone();
     let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, tenant.as_deref())).await?;
     let progress = state.service::<super::jobs::Jobs>()?.progress_of(&id);
-    Ok(HttpResponse::Ok().json(SubmissionStatus { submission, receipt, progress }))
+    Ok(HttpResponse::Ok().json(SubmissionProgress { submission, receipt, progress }))
 }
 
 /// The latest submissions (a tenant sees its own).

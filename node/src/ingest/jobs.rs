@@ -18,7 +18,7 @@ use tracenode_adapters::vendor::Mapping;
 
 use super::policy::ReferencePolicy;
 use super::receipt::Receipt;
-use super::submissions::{self, state, Channel, Meta};
+use super::submissions::{self, Channel, Meta, SubmissionStatus};
 use super::{Job, Mode};
 use crate::audit::AuditContext;
 use crate::db::Db;
@@ -140,7 +140,7 @@ pub fn enqueue(db: &Db, job: &Job, ctx: &AuditContext, body: &Path) -> AppResult
         std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(AppError::internal)?;
     }
     let spool = body.to_string_lossy().into_owned();
-    db.transaction_sync(|conn| submissions::create(conn, &job.meta, state::QUEUED, Some(&spool)))
+    db.transaction_sync(|conn| submissions::create(conn, &job.meta, SubmissionStatus::Queued, Some(&spool)))
 }
 
 /// Runs the job whose body is at `body`, waiting its turn.
@@ -179,7 +179,7 @@ fn run_spooled(db: &Db, vendors: &[Arc<Mapping>], body: &Path, counter: &AtomicU
         Err(e) => {
             let receipt = Receipt {
                 submission_id: job.meta.id.clone(),
-                status: state::FAILED.into(),
+                status: SubmissionStatus::Failed,
                 refusal: Some(super::receipt::Refusal {
                     code: e.code().into(),
                     message_zh: e.detail_zh.clone(),

@@ -37,7 +37,7 @@ use crate::trace::row::TraceRow;
 use crate::trace::{status, store};
 use policy::ReferencePolicy;
 use receipt::{Receipt, Refusal, Rejection};
-use submissions::{state, Meta};
+use submissions::{Meta, SubmissionStatus};
 use validate::{Checked, Validator};
 
 /// The vendor mappings of the node (`ingest.vendors_dir`); a bad mapping stops the start with
@@ -191,7 +191,7 @@ pub fn run(
 }
 
 fn audit_submission(conn: &mut DbConnection, ctx: &AuditContext, job: &Job, r: &Receipt) -> AppResult<()> {
-    let outcome = if r.stored || r.status == state::DRY_RUN { Outcome::Success } else { Outcome::Failure };
+    let outcome = if r.stored || r.status == SubmissionStatus::DryRun { Outcome::Success } else { Outcome::Failure };
     audit::record(
         conn,
         ctx,
@@ -248,19 +248,19 @@ fn ingest(
     })?;
     if let Some(refusal) = broken {
         receipt.refusal = Some(refusal);
-        receipt.status = state::REFUSED.into();
+        receipt.status = SubmissionStatus::Refused;
         return Err(Undo::Refused(Box::new(receipt)));
     }
     if job.meta.dry_run {
-        receipt.status = state::DRY_RUN.into();
+        receipt.status = SubmissionStatus::DryRun;
         return Err(Undo::Refused(Box::new(receipt)));
     }
     if job.meta.mode == Mode::Atomic && receipt.rejected > 0 {
-        receipt.status = state::REFUSED.into();
+        receipt.status = SubmissionStatus::Refused;
         return Err(Undo::Refused(Box::new(receipt)));
     }
     daily.write(conn, tenant)?;
-    receipt.status = state::STORED.into();
+    receipt.status = SubmissionStatus::Stored;
     receipt.stored = true;
     submissions::finish(conn, &job.meta, &receipt)?;
     audit_submission(conn, ctx, job, &receipt)?;

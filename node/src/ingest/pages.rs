@@ -8,7 +8,7 @@ use tracenode_adapters::adapter::{Format, Source};
 
 use super::policy::{self, IngestPolicy, ReferencePolicy};
 use super::receipt::Receipt;
-use super::submissions::{self, Channel, Submission};
+use super::submissions::{self, Channel, Submission, SubmissionStatus};
 use super::{Intake, Job, Mode};
 use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
@@ -17,19 +17,6 @@ use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
 use crate::tenants::Tenant;
 use crate::users::Permission;
-
-/// Chinese label of a submission status.
-pub fn state_zh(s: &str) -> &'static str {
-    match s {
-        submissions::state::QUEUED => "排队中",
-        submissions::state::RUNNING => "处理中",
-        submissions::state::STORED => "已入库",
-        submissions::state::REFUSED => "整批拒收",
-        submissions::state::DRY_RUN => "仅校验",
-        submissions::state::FAILED => "处理失败",
-        _ => "未知",
-    }
-}
 
 /// Chinese label of a channel.
 pub fn channel_zh(s: &str) -> &'static str {
@@ -55,7 +42,7 @@ struct ListPage {
 
 impl ListPage {
     fn state_zh(&self, s: &str) -> &'static str {
-        state_zh(s)
+        SubmissionStatus::label_zh_of(s)
     }
 
     fn channel_zh(&self, s: &str) -> &'static str {
@@ -173,7 +160,7 @@ impl SubmissionPage {
     }
 
     fn state_zh(&self, s: &str) -> &'static str {
-        state_zh(s)
+        SubmissionStatus::label_zh_of(s)
     }
 
     fn channel_zh(&self, s: &str) -> &'static str {

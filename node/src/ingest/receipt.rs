@@ -2,6 +2,7 @@
 //! rejected, quarantined and flagged, with the first rejections and duplicates listed by
 //! record index (the counts are always complete).
 
+use crate::db::SubmissionStatus;
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::adapter::DecodeError;
 
@@ -86,7 +87,7 @@ pub struct Receipt {
     /// The submission.
     pub submission_id: String,
     /// `stored`, `refused` (nothing stored), `dry_run`, or for a job `queued` / `running`.
-    pub status: String,
+    pub status: SubmissionStatus,
     /// Whether anything was stored.
     pub stored: bool,
     /// Records read.

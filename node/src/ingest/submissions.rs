@@ -11,7 +11,7 @@ use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
 /// Status of a submission (kept with the table, where the quality report reads it too).
-pub use crate::db::submission_state as state;
+pub use crate::db::SubmissionStatus;
 
 /// How a submission arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -83,7 +83,7 @@ pub struct Submission {
     pub mode: String,
     /// Dry run.
     pub dry_run: bool,
-    /// [`state`].
+    /// `queued`, `running`, `stored`, `refused`, `dry_run` or `failed`.
     pub status: String,
     /// Body size, bytes.
     pub bytes: i64,
@@ -110,7 +110,7 @@ pub struct Submission {
 }
 
 /// Records a new submission in `status` (with the body spooled at `spool` for a job).
-pub fn create(conn: &mut DbConnection, m: &Meta, status: &str, spool: Option<&str>) -> AppResult<()> {
+pub fn create(conn: &mut DbConnection, m: &Meta, status: SubmissionStatus, spool: Option<&str>) -> AppResult<()> {
     diesel::insert_into(submissions::table)
         .values((
             submissions::id.eq(&m.id),
@@ -120,7 +120,7 @@ pub fn create(conn: &mut DbConnection, m: &Meta, status: &str, spool: Option<&st
             submissions::format.eq(&m.format),
             submissions::mode.eq(m.mode.as_str()),
             submissions::dry_run.eq(m.dry_run),
-            submissions::status.eq(status),
+            submissions::status.eq(status.as_str()),
             submissions::bytes.eq(m.bytes),
             submissions::received.eq(0i64),
             submissions::accepted.eq(0i64),
@@ -139,7 +139,7 @@ pub fn create(conn: &mut DbConnection, m: &Meta, status: &str, spool: Option<&st
 /// Marks a submission running.
 pub fn start(conn: &mut DbConnection, id: &str) -> AppResult<()> {
     diesel::update(submissions::table.find(id))
-        .set((submissions::status.eq(state::RUNNING), submissions::started_at.eq(crate::db::now())))
+        .set((submissions::status.eq(SubmissionStatus::Running.as_str()), submissions::started_at.eq(crate::db::now())))
         .execute(conn)?;
     Ok(())
 }
@@ -147,7 +147,7 @@ pub fn start(conn: &mut DbConnection, id: &str) -> AppResult<()> {
 /// Marks a submission failed (its job cannot run).
 pub fn mark_failed(conn: &mut DbConnection, id: &str) -> AppResult<()> {
     diesel::update(submissions::table.find(id))
-        .set((submissions::status.eq(state::FAILED), submissions::finished_at.eq(crate::db::now())))
+        .set((submissions::status.eq(SubmissionStatus::Failed.as_str()), submissions::finished_at.eq(crate::db::now())))
         .execute(conn)?;
     Ok(())
 }
@@ -156,12 +156,12 @@ pub fn mark_failed(conn: &mut DbConnection, id: &str) -> AppResult<()> {
 pub fn finish(conn: &mut DbConnection, m: &Meta, r: &Receipt) -> AppResult<()> {
     let exists: i64 = submissions::table.filter(submissions::id.eq(&m.id)).count().get_result(conn)?;
     if exists == 0 {
-        create(conn, m, &r.status, None)?;
+        create(conn, m, r.status, None)?;
     }
     let now = crate::db::now();
     diesel::update(submissions::table.find(&m.id))
         .set((
-            submissions::status.eq(&r.status),
+            submissions::status.eq(r.status.as_str()),
             submissions::message_id.eq(r.message_id.as_deref()),
             submissions::received.eq(r.received as i64),
             submissions::accepted.eq(r.accepted as i64),
@@ -208,7 +208,7 @@ pub fn list(conn: &mut DbConnection, tenant: Option<&str>, limit: i64) -> AppRes
 /// spooled bodies.
 pub fn unfinished(conn: &mut DbConnection) -> AppResult<Vec<(String, Option<String>)>> {
     Ok(submissions::table
-        .filter(submissions::status.eq_any([state::QUEUED, state::RUNNING]))
+        .filter(submissions::status.eq_any([SubmissionStatus::Queued.as_str(), SubmissionStatus::Running.as_str()]))
         .order(submissions::created_at)
         .select((submissions::id, submissions::spool))
         .load(conn)?)

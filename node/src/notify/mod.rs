@@ -24,14 +24,16 @@ use crate::db::{Db, DbConnection};
 use crate::error::AppResult;
 pub use channels::{Channel, ChannelKind};
 
-/// Status of a notification.
-pub mod state {
-    /// Waiting for its (next) attempt.
-    pub const PENDING: &str = "pending";
-    /// Delivered.
-    pub const SENT: &str = "sent";
-    /// Given up after the last attempt.
-    pub const FAILED: &str = "failed";
+crate::text_status! {
+    /// What became of a notification.
+    pub enum NotificationStatus {
+        /// Waiting for its (next) attempt.
+        Pending = "pending" / "待发送",
+        /// Delivered.
+        Sent = "sent" / "已送达",
+        /// Given up after the last attempt.
+        Failed = "failed" / "已放弃",
+    }
 }
 
 /// How long a notification being sent is held before another dispatcher may try it.
@@ -80,7 +82,7 @@ pub fn enqueue_to(conn: &mut DbConnection, channel_ids: &[String], event: &Event
                 notifications::subject.eq(&event.subject),
                 notifications::body.eq(&event.body),
                 notifications::payload.eq(&payload),
-                notifications::status.eq(state::PENDING),
+                notifications::status.eq(NotificationStatus::Pending.as_str()),
                 notifications::attempts.eq(0),
                 notifications::next_attempt_at.eq(now),
                 notifications::created_at.eq(now),
@@ -164,7 +166,7 @@ fn take_due(conn: &mut DbConnection) -> AppResult<Vec<Due>> {
     use notifications::dsl as n;
     let now = crate::db::now();
     let rows: Vec<(String, String, String, String, String, i32, String)> = notifications::table
-        .filter(n::status.eq(state::PENDING))
+        .filter(n::status.eq(NotificationStatus::Pending.as_str()))
         .filter(n::next_attempt_at.le(now))
         .order(n::id)
         .limit(BATCH)
@@ -175,7 +177,7 @@ fn take_due(conn: &mut DbConnection) -> AppResult<Vec<Due>> {
         let leased = diesel::update(
             notifications::table
                 .filter(n::id.eq(&id))
-                .filter(n::status.eq(state::PENDING))
+                .filter(n::status.eq(NotificationStatus::Pending.as_str()))
                 .filter(n::next_attempt_at.le(now)),
         )
         .set((n::next_attempt_at.eq(now + TimeDelta::seconds(LEASE_SECONDS)), n::attempts.eq(attempts + 1)))
@@ -199,11 +201,15 @@ fn settle(conn: &mut DbConnection, due: &Due, outcome: &Result<(), String>, max_
     let row = notifications::table.filter(n::id.eq(&due.id));
     match outcome {
         Ok(()) => diesel::update(row)
-            .set((n::status.eq(state::SENT), n::sent_at.eq(now), n::last_error.eq(None::<String>)))
+            .set((
+                n::status.eq(NotificationStatus::Sent.as_str()),
+                n::sent_at.eq(now),
+                n::last_error.eq(None::<String>),
+            ))
             .execute(conn)?,
-        Err(e) if due.attempts as u32 >= max_attempts => {
-            diesel::update(row).set((n::status.eq(state::FAILED), n::last_error.eq(e))).execute(conn)?
-        }
+        Err(e) if due.attempts as u32 >= max_attempts => diesel::update(row)
+            .set((n::status.eq(NotificationStatus::Failed.as_str()), n::last_error.eq(e)))
+            .execute(conn)?,
         Err(e) => diesel::update(row)
             .set((n::next_attempt_at.eq(now + TimeDelta::seconds(backoff(due.attempts))), n::last_error.eq(e)))
             .execute(conn)?,

@@ -40,12 +40,7 @@ impl ChannelsPage {
     }
 
     fn state_zh(&self, s: &str) -> &'static str {
-        match s {
-            super::state::PENDING => "待发送",
-            super::state::SENT => "已送达",
-            super::state::FAILED => "已放弃",
-            _ => "未知",
-        }
+        super::NotificationStatus::label_zh_of(s)
     }
 }
 

@@ -7,14 +7,16 @@ use crate::db::schema::anomalies;
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
-/// Status of an anomaly.
-pub mod state {
-    /// Not yet reviewed.
-    pub const OPEN: &str = "open";
-    /// A real problem.
-    pub const CONFIRMED: &str = "confirmed";
-    /// Not a problem.
-    pub const DISMISSED: &str = "dismissed";
+crate::text_status! {
+    /// Where the review of an anomaly stands.
+    pub enum AnomalyStatus {
+        /// Not yet reviewed.
+        Open = "open" / "待审核",
+        /// A real problem.
+        Confirmed = "confirmed" / "已确认异常",
+        /// Not a problem.
+        Dismissed = "dismissed" / "已排除",
+    }
 }
 
 /// Something a stored record is flagged for.
@@ -54,7 +56,7 @@ pub fn record(conn: &mut DbConnection, tenant: &str, submission: &str, found: &[
                 anomalies::rule.eq(f.rule),
                 anomalies::detail_zh.eq(&f.zh),
                 anomalies::detail_en.eq(&f.en),
-                anomalies::status.eq(state::OPEN),
+                anomalies::status.eq(AnomalyStatus::Open.as_str()),
                 anomalies::created_at.eq(now),
             ))
             .execute(conn)?;
@@ -110,7 +112,7 @@ pub fn list(conn: &mut DbConnection, q: &AnomalyQuery, tenant: Option<&str>) -> 
         query = query.filter(anomalies::tenant_id.eq(t.to_owned()));
     }
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-        if ![state::OPEN, state::CONFIRMED, state::DISMISSED].contains(&s) {
+        if AnomalyStatus::parse(s).is_none() {
             return Err(crate::error::AppError::invalid(
                 "status",
                 "状态应为 open、confirmed 或 dismissed",
@@ -146,7 +148,7 @@ pub fn review(
     r: &Review,
 ) -> AppResult<Anomaly> {
     use crate::error::AppError;
-    if ![state::CONFIRMED, state::DISMISSED].contains(&r.decision.as_str()) {
+    if !matches!(AnomalyStatus::parse(&r.decision), Some(AnomalyStatus::Confirmed | AnomalyStatus::Dismissed)) {
         return Err(AppError::invalid(
             "decision",
             "结论应为 confirmed（确认异常）或 dismissed（排除）",
@@ -165,7 +167,7 @@ pub fn review(
         .first(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found("异常记录", "anomaly"))?;
-    if found.status != state::OPEN {
+    if AnomalyStatus::parse(&found.status) != Some(AnomalyStatus::Open) {
         return Err(AppError::conflict("该异常已审核过", "this anomaly was reviewed already"));
     }
     diesel::update(anomalies::table.find(id))
@@ -190,14 +192,4 @@ pub fn review(
 /// Chinese label of a rule.
 pub fn rule_zh(rule: &str) -> &'static str {
     super::rules::kind_zh(rule)
-}
-
-/// Chinese label of a status.
-pub fn state_zh(s: &str) -> &'static str {
-    match s {
-        state::OPEN => "待审核",
-        state::CONFIRMED => "已确认异常",
-        state::DISMISSED => "已排除",
-        _ => "未知",
-    }
 }

@@ -28,7 +28,7 @@ impl AnomaliesPage {
     }
 
     fn state_zh(&self, s: &str) -> &'static str {
-        anomalies::state_zh(s)
+        anomalies::AnomalyStatus::label_zh_of(s)
     }
 
     /// The rules an anomaly can come from, for the filter.
@@ -94,7 +94,8 @@ pub async fn review(
     let r = Review { decision: form.decision, note: form.note };
     match state.db.transaction(move |conn| anomalies::review(conn, &ctx, &id, None, &r)).await {
         Ok(a) => {
-            let notice = format!("记录 {} 的异常已审核：{}。", a.record_id, anomalies::state_zh(&a.status));
+            let notice =
+                format!("记录 {} 的异常已审核：{}。", a.record_id, anomalies::AnomalyStatus::label_zh_of(&a.status));
             view(&state, &caller, AnomalyQuery::default(), notice, String::new()).await
         }
         Err(e) if e.is_for_the_form() || e.kind == crate::error::ErrorKind::Conflict => {

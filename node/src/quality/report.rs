@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use rust_xlsxwriter::{Format, Workbook};
 use serde::{Deserialize, Serialize};
 
-use super::anomalies::{rule_zh, state};
+use super::anomalies::{rule_zh, AnomalyStatus};
 use crate::db::schema::anomalies;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -169,10 +169,10 @@ pub fn build(
             }
         };
         let c = &mut r.anomalies[i];
-        match status.as_str() {
-            state::CONFIRMED => c.confirmed += 1,
-            state::DISMISSED => c.dismissed += 1,
-            _ => c.open += 1,
+        match AnomalyStatus::parse(&status) {
+            Some(AnomalyStatus::Confirmed) => c.confirmed += 1,
+            Some(AnomalyStatus::Dismissed) => c.dismissed += 1,
+            Some(AnomalyStatus::Open) | None => c.open += 1,
         }
     }
     Ok(r)
@@ -244,7 +244,7 @@ pub fn counts(
         c.submissions += 1;
         c.received += received;
         c.rejected += rejected;
-        if status == crate::db::submission_state::REFUSED || status == crate::db::submission_state::FAILED {
+        if crate::db::SubmissionStatus::is_failure_text(&status) {
             c.refused += 1;
             continue;
         }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{alerts, ingest_policies, submissions};
 use crate::db::DbConnection;
+use crate::db::SubmissionStatus;
 use crate::error::{AppError, AppResult};
-use crate::ingest::submissions::state;
 use crate::notify::{self, Event};
 use crate::tenants::Tenant;
 use crate::trace::row::CST_HOURS;
@@ -163,12 +163,16 @@ fn failing(conn: &mut DbConnection, t: &Tenant, n: u32) -> AppResult<Option<Find
     let last: Vec<String> = submissions::table
         .filter(s::tenant_id.eq(t.id.as_str()))
         .filter(s::dry_run.eq(false))
-        .filter(s::status.eq_any([state::STORED, state::REFUSED, state::FAILED]))
+        .filter(s::status.eq_any([
+            SubmissionStatus::Stored.as_str(),
+            SubmissionStatus::Refused.as_str(),
+            SubmissionStatus::Failed.as_str(),
+        ]))
         .order((s::created_at.desc(), s::id.desc()))
         .limit(i64::from(n))
         .select(s::status)
         .load(conn)?;
-    let all_bad = last.len() == n as usize && last.iter().all(|st| st == state::REFUSED || st == state::FAILED);
+    let all_bad = last.len() == n as usize && last.iter().all(|st| SubmissionStatus::is_failure_text(st));
     Ok(all_bad.then(|| Finding {
         kind: kind::FAILING,
         zh: format!("发送方“{}”（{}）最近连续 {n} 次报送被整批拒收或处理失败。", t.code, t.name),

@@ -53,7 +53,7 @@ fn senders(sheet: &mut Worksheet, days: i64, rows: &[SenderTraffic]) -> Result<(
             sheet.write_number(row, 1 + c as u16, v as f64)?;
         }
         sheet.write_string(row, 9, r.last_seen.map(beijing).unwrap_or_default())?;
-        sheet.write_string(row, 10, crate::ingest::pages::state_zh(&r.last_status))?;
+        sheet.write_string(row, 10, crate::db::SubmissionStatus::label_zh_of(&r.last_status))?;
         if let Some(e) = r.expected_every_minutes {
             sheet.write_number(row, 11, f64::from(e))?;
         }

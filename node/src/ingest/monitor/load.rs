@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::db::schema::submissions;
 use crate::db::DbConnection;
+use crate::db::SubmissionStatus;
 use crate::error::AppResult;
-use crate::ingest::submissions::state;
 
 /// Hours the load covers.
 pub const HOURS: usize = 24;
@@ -63,10 +63,13 @@ pub fn load(conn: &mut DbConnection, tenant: Option<&str>) -> AppResult<Receiver
     if let Some(t) = tenant {
         q = q.filter(s::tenant_id.eq(t.to_owned()));
     }
-    let open: Vec<String> = q.filter(s::status.eq_any([state::QUEUED, state::RUNNING])).select(s::status).load(conn)?;
+    let open: Vec<String> = q
+        .filter(s::status.eq_any([SubmissionStatus::Queued.as_str(), SubmissionStatus::Running.as_str()]))
+        .select(s::status)
+        .load(conn)?;
     let mut load = ReceiverLoad {
-        queued: open.iter().filter(|st| *st == state::QUEUED).count() as i64,
-        running: open.iter().filter(|st| *st == state::RUNNING).count() as i64,
+        queued: open.iter().filter(|st| *st == SubmissionStatus::Queued.as_str()).count() as i64,
+        running: open.iter().filter(|st| *st == SubmissionStatus::Running.as_str()).count() as i64,
         hourly: (0..HOURS).map(|h| Hour { start: first + TimeDelta::hours(h as i64), ..Hour::default() }).collect(),
         ..ReceiverLoad::default()
     };
@@ -91,7 +94,7 @@ pub fn load(conn: &mut DbConnection, tenant: Option<&str>) -> AppResult<Receiver
         h.rejected += rejected;
         h.bytes += bytes;
         h.busy_ms += busy;
-        if status == state::REFUSED || status == state::FAILED {
+        if SubmissionStatus::is_failure_text(&status) {
             h.failed += 1;
         }
         if created >= hour_ago {

@@ -16,9 +16,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::submissions::state;
 use crate::db::schema::submissions;
 use crate::db::DbConnection;
+use crate::db::SubmissionStatus;
 use crate::error::AppResult;
 
 /// One sender's traffic over the window.
@@ -95,7 +95,7 @@ pub fn traffic(conn: &mut DbConnection, tenant: Option<&str>, since: NaiveDateTi
         t.rejected += rejected;
         t.duplicates += duplicates;
         t.bytes += bytes;
-        if status == state::REFUSED || status == state::FAILED {
+        if SubmissionStatus::is_failure_text(&status) {
             t.failed += 1;
         }
         if let (Some(a), Some(b)) = (started, finished) {

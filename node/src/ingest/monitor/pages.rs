@@ -32,7 +32,7 @@ struct MonitorPage {
 
 impl MonitorPage {
     fn state_zh(&self, s: &str) -> &'static str {
-        crate::ingest::pages::state_zh(s)
+        crate::db::SubmissionStatus::label_zh_of(s)
     }
 
     fn kind_zh(&self, k: &str) -> &'static str {
