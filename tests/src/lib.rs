@@ -367,3 +367,107 @@ pub async fn register_entities(node: &Node, key: &str, codes: &[&str]) {
 pub fn uscc(region: &str, serial: u32) -> String {
     tracenode_adapters::identifiers::Uscc::generate("91", region, serial).expect("code").as_str().to_owned()
 }
+
+/// Approves every entity waiting for review at `node`, as its reviewer would (the node's
+/// own review rules, run on its database: this crate drives nodes, it has no console
+/// session).
+pub fn approve_pending_entities(node: &Node) -> usize {
+    use diesel::prelude::*;
+    use tracenode::db::schema::entities;
+    use tracenode::registry::review::{self, Decision, ReviewStatus};
+    let db = node.db();
+    let pending: Vec<String> = {
+        let mut conn = db.conn().expect("conn");
+        entities::table
+            .filter(entities::status.eq(ReviewStatus::Pending.as_str()))
+            .select(entities::id)
+            .load(&mut *conn)
+            .expect("pending entities")
+    };
+    let ctx = tracenode::audit::AuditContext::cli();
+    for id in &pending {
+        let approve = Decision { approve: true, reason: String::new() };
+        db.transaction_sync(|conn| review::review::<tracenode::registry::model::EntityRow>(conn, &ctx, id, &approve))
+            .expect("approve");
+    }
+    pending.len()
+}
+
+/// Where a node's federation data stands: the registrations it holds from below (source
+/// region, kind, id, version) and its jurisdiction's statistics.
+pub fn held_from_below(
+    node: &Node,
+) -> (Vec<(String, String, String, i32)>, tracenode::federation::kinds::statistics::Jurisdiction) {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federated_registrations as fr;
+    let db = node.db();
+    let mut conn = db.conn().expect("conn");
+    let held = fr::table
+        .select((fr::source_region, fr::object_kind, fr::object_id, fr::version))
+        .order((fr::source_region, fr::object_kind, fr::object_id))
+        .load(&mut *conn)
+        .expect("held");
+    let stats = tracenode::federation::kinds::statistics::jurisdiction(&mut conn).expect("jurisdiction");
+    (held, stats)
+}
+
+/// The statistics a node's own raw trace records make, counted again from the records, as
+/// one slice per day: what its parent must hold for it.
+pub fn recount(node: &Node) -> tracenode::federation::kinds::statistics::Jurisdiction {
+    let db = node.db();
+    let mut conn = db.conn().expect("conn");
+    let mut all = tracenode::federation::kinds::statistics::Jurisdiction::new();
+    for (key, totals) in tracenode::trace::daily::recount(&mut conn, None).expect("recount") {
+        let figures = tracenode::stats::Figures {
+            records: totals.records,
+            quantity_milli: totals.quantity_milli,
+            amount_fen: totals.amount_fen,
+            priced: totals.priced,
+            price_fen_sum: totals.price_fen_sum,
+        };
+        all.entry(key.day.format("%Y-%m-%d").to_string())
+            .or_default()
+            .entry((key.region, key.category, key.stage, key.direction))
+            .or_default()
+            .add(&figures);
+    }
+    all
+}
+
+impl Node {
+    /// Runs SQL on the node's database, as someone with database access would.
+    pub fn sql(&self, statements: &str) -> Result<(), String> {
+        let db = self.db();
+        let mut conn = db.conn().map_err(|e| e.message())?;
+        diesel::connection::SimpleConnection::batch_execute(&mut *conn, statements).map_err(|e| e.to_string())
+    }
+
+    /// Imports `records` sales between `seller` and `buyer` (CSV) with the tenant key `key`;
+    /// the numbered ids start with `prefix`.
+    pub async fn sell(&self, key: &str, prefix: &str, records: std::ops::Range<usize>, seller: &str, buyer: &str) {
+        let res = self
+            .client()
+            .post(self.url("/api/v1/imports?format=csv"))
+            .bearer_auth(key)
+            .body(sales_csv(prefix, records, seller, buyer))
+            .send()
+            .await
+            .expect("import");
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    }
+}
+
+/// Adds up several jurisdictions (the recounts of the nodes below a tier).
+pub fn merged(
+    parts: &[tracenode::federation::kinds::statistics::Jurisdiction],
+) -> tracenode::federation::kinds::statistics::Jurisdiction {
+    let mut all = tracenode::federation::kinds::statistics::Jurisdiction::new();
+    for part in parts {
+        for (day, rows) in part {
+            for (key, figures) in rows {
+                all.entry(day.clone()).or_default().entry(key.clone()).or_default().add(figures);
+            }
+        }
+    }
+    all
+}

@@ -1,8 +1,10 @@
-//! Federation end to end: four tiers on loopback, each a real node with its own database,
-//! enrolled through the tier PKI and joined by mutual TLS. Registrations and statistics
-//! roll up to the national node; batches are refused or ignored as the protocol says; a
-//! parent that goes away and comes back gets everything exactly once; a tenant's certificate
-//! and a sibling's are refused.
+//! Federation, in-process: tiers on loopback, each a real node with its own database,
+//! enrolled through the tier PKI and joined by mutual TLS. What a parent does with one
+//! child's batches (refused or ignored as the protocol says), a parent that goes away and
+//! comes back getting everything exactly once, certificates issued, rotated, revoked and
+//! expiring, enrolment over the network, and what may be sent down. The scenarios across
+//! real processes (roll-ups through four tiers, offline files, what comes down, a dead
+//! middle tier) are in the end-to-end crate (`tests/`).
 
 use std::time::Duration;
 
@@ -11,8 +13,6 @@ use tracenode::config::{Config, Tier};
 use tracenode::federation::children;
 use tracenode::federation::kinds::statistics;
 use tracenode::pki::NodePki;
-use tracenode::region::RegionCode;
-use tracenode::trace::daily;
 use tracenode_federation::tiers::{Identity, Leaf};
 use tracenode_federation::transport::{self, Credentials};
 use tracenode_federation::wire::batch::{Batch, BodyDigest};
@@ -145,118 +145,10 @@ fn held(app: &TestApp) -> Vec<(String, String)> {
         .expect("held")
 }
 
-fn audit_head(app: &TestApp) -> (i64, String) {
-    use diesel::prelude::*;
-    use tracenode::db::schema::audit_log;
-    let mut conn = app.db.conn().expect("conn");
-    audit_log::table
-        .order(audit_log::seq.desc())
-        .select((audit_log::seq, audit_log::hash))
-        .first(&mut *conn)
-        .expect("head")
-}
-
-/// Recounted raw data of several nodes, as one slice per day.
-fn recount(apps: &[&TestApp]) -> statistics::Jurisdiction {
-    let mut all = statistics::Jurisdiction::new();
-    for app in apps {
-        let mut conn = app.db.conn().expect("conn");
-        for (key, totals) in daily::recount(&mut conn, None).expect("recount") {
-            let f = all
-                .entry(key.day.format("%Y-%m-%d").to_string())
-                .or_default()
-                .entry((key.region, key.category, key.stage, key.direction))
-                .or_default();
-            f.records += totals.records;
-            f.quantity_milli += totals.quantity_milli;
-            f.amount_fen += totals.amount_fen;
-            f.priced += totals.priced;
-            f.price_fen_sum += totals.price_fen_sum;
-        }
-    }
-    all
-}
-
 fn rolled_up(app: &TestApp) -> statistics::Jurisdiction {
     let mut conn = app.db.conn().expect("conn");
     statistics::jurisdiction(&mut conn).expect("jurisdiction")
 }
-
-async fn four_tiers_roll_up_to_the_national_node(backend: Backend) {
-    let nation = national(backend).await;
-    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
-    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
-    let county = child_node(backend, &city, Tier::County, "330106", None).await;
-
-    let county_desk = desk(&county).await;
-    let city_desk = desk(&city).await;
-    let county_codes = fill(&county, &county_desk, 100, 3, 6).await;
-    let city_codes = fill(&city, &city_desk, 200, 2, 4).await;
-
-    // The county sends up; every tier above forwards what arrives.
-    let r = run(&county, &county_desk.sys, "registrations").await;
-    assert_eq!((r["made"].as_i64(), r["sent"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1), Some(0)), "{r}");
-    run(&county, &county_desk.sys, "statistics").await;
-    run(&city, &city_desk.sys, "registrations").await;
-    run(&city, &city_desk.sys, "statistics").await;
-    eventually("the national node holds every registration", || held(&nation).len() == 5).await;
-    let sources: Vec<String> = held(&nation).into_iter().map(|(s, _)| s).collect();
-    assert_eq!(sources.iter().filter(|s| *s == "330106").count(), 3, "{sources:?}");
-    assert_eq!(sources.iter().filter(|s| *s == "330100").count(), 2, "{sources:?}");
-    assert_eq!(county_codes.len() + city_codes.len(), 5);
-
-    // The national statistics equal a recount of the raw data of every tier.
-    let expected = recount(&[&county, &city]);
-    assert!(!expected.is_empty());
-    eventually("the national statistics equal the recount", || rolled_up(&nation) == expected).await;
-    assert_eq!(rolled_up(&province), expected);
-
-    // National staff see it by region, and drill down.
-    let sys = nation.admin("sysadmin").await;
-    let by_province: Value =
-        sys.get(&nation, "/api/v1/federation/indicators?digits=2").await.json().await.expect("json");
-    assert_eq!(by_province[0]["region"], "33");
-    assert_eq!(by_province[0]["records"], 10, "{by_province}");
-    let children: Value = sys.get(&nation, "/api/v1/federation/children").await.json().await.expect("json");
-    assert_eq!(children[0]["region"], "330000");
-    assert!(children[0]["applied"].as_i64().expect("applied") >= 2, "{children}");
-    expect_problem(sys.get(&nation, "/api/v1/federation/indicators?digits=3").await, 422, "validation_failed").await;
-
-    // More data later: only the change goes up, and the slice is replaced, not added to.
-    let more: Vec<_> = (0..2)
-        .map(|i| record(&format!("late-{i}"), &format!("TC-late-{i}"), &county_codes[0], &county_codes[1], 2.0, None))
-        .collect();
-    json_of(import(&county, &county_desk.key, "format=csv", csv_of(&more)).await, 200).await;
-    let r = run(&county, &county_desk.sys, "statistics").await;
-    assert_eq!(r["made"], 1, "{r}");
-    let r = run(&county, &county_desk.sys, "statistics").await;
-    assert_eq!(r["made"], 0, "nothing changed: {r}");
-    let expected = recount(&[&county, &city]);
-    eventually("the national statistics follow the change", || rolled_up(&nation) == expected).await;
-
-    // The head of the county's audit chain reaches the city, signed.
-    let head = audit_head(&county);
-    run(&county, &county_desk.sys, "audit-checkpoints").await;
-    let mut conn = city.db.conn().expect("conn");
-    let kept = tracenode::federation::kinds::checkpoints::kept(&mut conn, "330106").expect("kept");
-    assert_eq!(kept.first().map(|k| (k.0, k.1.clone())), Some(head.clone()));
-
-    // Someone with the county's database rewrites its history (switching the guard off):
-    // the next checkpoint no longer matches the one the city kept, and the city refuses it.
-    let forged = format!("UPDATE audit_log SET hash = '{}' WHERE seq = {}", "f".repeat(64), head.0);
-    match backend {
-        Backend::Sqlite => county.sql(&format!("DROP TRIGGER audit_log_no_update; {forged}")),
-        Backend::Postgres => {
-            county.sql(&format!("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; {forged}"))
-        }
-    }
-    .expect("tamper");
-    let r = run(&county, &county_desk.sys, "audit-checkpoints").await;
-    assert!(r["error"].as_str().is_some_and(|e| e.contains("history_rewritten")), "{r}");
-    let refused = tracenode::federation::inbox::recent(&mut conn, Some("330106"), 10).expect("incoming");
-    assert!(refused.iter().any(|b| b.code.as_deref() == Some("history_rewritten")), "{refused:?}");
-}
-on_both_backends!(four_tiers_roll_up_to_the_national_node);
 
 /// A reqwest client presenting `leaf` (issued by `issuer`'s CA) to the node's listener.
 fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
@@ -460,70 +352,6 @@ pub(crate) fn tracenode(app: &TestApp, args: &[&str]) -> std::process::Output {
 pub(crate) fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
-
-fn held_versions(app: &TestApp) -> Vec<(String, String, String, i32)> {
-    use diesel::prelude::*;
-    use tracenode::db::schema::federated_registrations as fr;
-    let mut conn = app.db.conn().expect("conn");
-    fr::table
-        .select((fr::source_region, fr::object_kind, fr::object_id, fr::version))
-        .order((fr::source_region, fr::object_kind, fr::object_id))
-        .load(&mut *conn)
-        .expect("held")
-}
-
-async fn offline_files_give_what_the_live_link_gives(backend: Backend) {
-    // The county's data reaches one city over the link and a second city (the same region,
-    // on a network without a link) by file.
-    let nation = national(backend).await;
-    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
-    let live = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
-    let offline = child_node(backend, &province, Tier::City, "330100", None).await;
-    let county = child_node(backend, &live, Tier::County, "330106", None).await;
-    let fingerprint = {
-        let mut conn = live.db.conn().expect("conn");
-        children::traffic(&mut conn).expect("children")[0].child.fingerprint.clone()
-    };
-    let region = RegionCode::parse("330106").expect("region");
-    offline.db.transaction_sync(|conn| children::enrol(conn, &region, &fingerprint, "file", None)).expect("enrol");
-
-    let d = desk(&county).await;
-    fill(&county, &d, 400, 3, 5).await;
-    let out = tempfile::tempdir().expect("tempdir");
-    let file = out.path().join("330106.json");
-    let file_arg = file.to_str().expect("path");
-    let exported = tracenode(&county, &["federation", "export", "--all", "--out", file_arg]);
-    assert!(exported.status.success(), "{}", text(&exported));
-    let r = run(&county, &d.sys, "registrations").await;
-    assert_eq!(r["sent"], 1, "the live link sends the batch the file also carries: {r}");
-    run(&county, &d.sys, "statistics").await;
-    run(&county, &d.sys, "audit-checkpoints").await;
-
-    let imported = tracenode(&offline, &["federation", "import", file_arg]);
-    assert!(imported.status.success(), "{}", text(&imported));
-    assert!(text(&imported).contains("applied"), "{}", text(&imported));
-    assert_eq!(held_versions(&offline), held_versions(&live));
-    assert_eq!(held_versions(&offline).len(), 3);
-    assert_eq!(rolled_up(&offline), rolled_up(&live));
-    assert_eq!(rolled_up(&offline), recount(&[&county]));
-
-    // Carried twice: nothing changes.
-    let again = tracenode(&offline, &["federation", "import", file_arg]);
-    assert!(again.status.success(), "{}", text(&again));
-    assert!(!text(&again).contains(": applied"), "{}", text(&again));
-    assert_eq!(held_versions(&offline).len(), 3);
-    assert_eq!(rolled_up(&offline), recount(&[&county]));
-
-    // A file changed on the way is refused whole.
-    let tampered = std::fs::read_to_string(&file).expect("file").replacen(r#"\"records\":"#, r#"\"records\":1"#, 1);
-    assert_ne!(tampered, std::fs::read_to_string(&file).expect("file"), "the file was changed");
-    let bad = out.path().join("tampered.json");
-    std::fs::write(&bad, tampered).expect("write");
-    let refused = tracenode(&offline, &["federation", "import", bad.to_str().expect("path")]);
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
-    assert!(text(&refused).contains("batch_refused"), "{}", text(&refused));
-}
-on_both_backends!(offline_files_give_what_the_live_link_gives);
 
 /// A client presenting the tenant bundle `tracenode pki issue` wrote into `dir`.
 fn tenant_client(dir: &std::path::Path) -> reqwest::Client {
@@ -734,36 +562,40 @@ where
     panic!("never happened: {what}");
 }
 
-fn received_kinds(app: &TestApp) -> Vec<(String, String, String)> {
-    let mut conn = app.db.conn().expect("conn");
-    tracenode::federation::mailbox::received(&mut conn, 100)
-        .expect("received")
-        .into_iter()
-        .map(|r| (r.kind, r.target, r.outcome))
-        .collect()
-}
-
-fn category(app: &TestApp, code: &str) -> Option<(String, String)> {
-    let mut conn = app.db.conn().expect("conn");
-    tracenode::registry::catalogue::list(&mut conn)
-        .expect("catalogue")
-        .into_iter()
-        .find(|c| c.code == code)
-        .map(|c| (c.name, c.origin))
-}
-
-async fn what_comes_down_reaches_every_tier(backend: Backend) {
+/// What goes down is checked before it is queued: only the national node sends the national
+/// catalogue, only notices and the catalogue are sent by hand, and a county may not make a
+/// national category. (The messages' way down through every tier runs over real processes
+/// in the end-to-end scenarios.)
+async fn what_goes_down_is_checked_before_it_is_queued(backend: Backend) {
     let nation = national(backend).await;
-    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
-    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
-    let county = child_node(backend, &city, Tier::County, "330106", None).await;
     let top = desk(&nation).await;
-    let below = desk(&county).await;
-
-    // A national category at the top, a local one at the county; a county may not make a
-    // national code.
     let add = |code: &str, name: &str| serde_json::json!({"parent_code": "01", "code": code, "name": name});
     json_of(top.reviewer.post(&nation, "/api/v1/registry/catalogue", add("0101", "蔬菜")).await, 201).await;
+    let send = |body: Value| top.sys.post(&nation, "/api/v1/federation/messages", body);
+    json_of(send(serde_json::json!({"kind": "catalogue"})).await, 201).await;
+    json_of(
+        send(serde_json::json!({"kind": "notice", "title": "应急演练通知", "body": "11月30日全国演练"})).await,
+        201,
+    )
+    .await;
+    for refused in [
+        serde_json::json!({"kind": "sms", "title": "x"}),
+        serde_json::json!({"kind": "crl"}),
+        serde_json::json!({"kind": "notice", "title": "", "body": "无标题"}),
+    ] {
+        let p = expect_problem(send(refused.clone()).await, 422, "validation_failed").await;
+        assert!(p["field"] == "kind" || p["field"] == "title", "{refused}: {p}");
+    }
+    let queued: Vec<String> = {
+        let mut conn = nation.db.conn().expect("conn");
+        let (mail, _) = tracenode::federation::mailbox::for_child(&mut conn, "330000", 0).expect("mailbox");
+        // The node's own revocation list goes down on its own, when its CA publishes one.
+        mail.into_iter().map(|m| m.kind).filter(|k| k != "crl").collect()
+    };
+    assert_eq!(queued, ["catalogue", "notice"], "only what passed the checks is queued");
+
+    let county = TestApp::spawn(backend).await;
+    let below = desk(&county).await;
     json_of(below.reviewer.post(&county, "/api/v1/registry/catalogue", add("0150", "西湖龙井")).await, 201).await;
     let p = expect_problem(
         below.reviewer.post(&county, "/api/v1/registry/catalogue", add("0102", "水果")).await,
@@ -772,51 +604,8 @@ async fn what_comes_down_reaches_every_tier(backend: Backend) {
     )
     .await;
     assert_eq!(p["field"], "code");
-
-    // The national node sends down its catalogue and two notices: one for everyone, one
-    // for a county in another branch.
-    let send = |body: Value| top.sys.post(&nation, "/api/v1/federation/messages", body);
-    json_of(send(serde_json::json!({"kind": "catalogue"})).await, 201).await;
-    json_of(
-        send(serde_json::json!({"kind": "notice", "title": "应急演练通知", "body": "11月30日全国演练"})).await,
-        201,
-    )
-    .await;
-    json_of(
-        send(serde_json::json!({"kind": "notice", "target": "330102", "title": "上城区", "body": "仅上城区"})).await,
-        201,
-    )
-    .await;
-    let p =
-        expect_problem(send(serde_json::json!({"kind": "sms", "title": "x"})).await, 422, "validation_failed").await;
-    assert_eq!(p["field"], "kind");
-    // And the province publishes its revocation list.
-    let published = tracenode(&province, &["pki", "publish-crl"]);
-    assert!(published.status.success(), "{}", text(&published));
-
-    eventually("the catalogue reaches the county", || category(&county, "0101").is_some()).await;
-    assert_eq!(category(&county, "0101"), Some(("蔬菜".into(), "national".into())));
-    assert_eq!(category(&county, "0150"), Some(("西湖龙井".into(), "local".into())), "local categories stay");
-    eventually("the notice reaches the county", || {
-        received_kinds(&county).iter().any(|(k, t, o)| k == "notice" && t.is_empty() && o == "applied")
-    })
-    .await;
-    let crl = county.node_dir().join("pki/crls/330000.pem");
-    eventually("the province's revocation list reaches the county", || crl.exists()).await;
-    // The notice for 上城区 went down the city's branch but not to 西湖区.
-    eventually("the city passes on the targeted notice", || {
-        received_kinds(&city).iter().any(|(_, t, _)| t == "330102")
-    })
-    .await;
-    assert!(!received_kinds(&county).iter().any(|(_, t, _)| t == "330102"), "{:?}", received_kinds(&county));
-    let seen: Value = below.sys.get(&county, "/api/v1/federation/received").await.json().await.expect("json");
-    assert!(
-        seen.as_array()
-            .is_some_and(|a| a.iter().any(|m| m["payload"].as_str().is_some_and(|p| p.contains("应急演练通知")))),
-        "{seen}"
-    );
 }
-on_both_backends!(what_comes_down_reaches_every_tier);
+on_both_backends!(what_goes_down_is_checked_before_it_is_queued);
 
 async fn enrolment_over_the_network_waits_for_the_operator(backend: Backend) {
     let nation = national(backend).await;
