@@ -200,6 +200,8 @@ fn fill_daily(db: &Db, days: u32) -> usize {
                     }
                 }
             }
+            // As an import marks what it changes, for the statistics roll-up.
+            tracenode::trace::daily::mark_changed(conn, &[day])?;
         }
         Ok(())
     })
@@ -258,20 +260,23 @@ fn statistics_through_four_tiers(pg: Option<&str>, days: u32, runtime: &tokio::r
         let scratch = node(pg, Tier::City, "330100", Some(&province), None, None);
         let region = RegionCode::parse("330106").expect("region");
         scratch.db.transaction_sync(|conn| children::enrol(conn, &region, "-", "file", None)).expect("enrol");
-        let batch: Batch = {
+        // Every statistics batch the county made (a month of days each), in order.
+        let batches: Vec<Batch> = {
             let mut conn = county.db.conn().expect("conn");
-            let t: String = federation_outgoing::table
+            let texts: Vec<String> = federation_outgoing::table
                 .filter(federation_outgoing::kind.eq("statistics"))
-                .order(federation_outgoing::batch_no.desc())
+                .order(federation_outgoing::batch_no.asc())
                 .select(federation_outgoing::batch)
-                .first(&mut *conn)
-                .expect("batch");
-            serde_json::from_str(&t).expect("batch")
+                .load(&mut *conn)
+                .expect("batches");
+            texts.iter().map(|t| serde_json::from_str(t).expect("batch")).collect()
         };
         let sender = tracenode_federation::tiers::Identity::Node { region: "330106".into() };
         let started = Instant::now();
         for _ in 0..3 {
-            inbox::receive(&scratch.db, &sender, inbox::Presented::default(), &batch, Via::File).expect("apply");
+            for batch in &batches {
+                inbox::receive(&scratch.db, &sender, inbox::Presented::default(), batch, Via::File).expect("apply");
+            }
             let _ = scratch.db.transaction_sync(statistics::jurisdiction).expect("slice");
             // Applied again next round as the next number.
             scratch

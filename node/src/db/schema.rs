@@ -643,6 +643,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    statistics_changed (day) {
+        day -> Text,
+    }
+}
+
+diesel::table! {
     statistics_sent (day) {
         day -> Text,
         digest -> Text,
@@ -790,6 +796,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     federation_applied,
     federated_registrations,
     federated_statistics,
+    statistics_changed,
     statistics_sent,
     audit_checkpoints,
     issued_certificates,

@@ -169,6 +169,11 @@ impl DailyChanges {
         // converted to rows a thousand at a time, so memory stays small.
         let mut slots: Vec<(&Slot, &Totals)> = self.map.iter().collect();
         slots.sort_unstable_by(|a, b| self.order(a.0, b.0));
+        let mut days: Vec<i32> = slots.iter().map(|(slot, _)| slot.day).collect();
+        days.dedup();
+        let days: Vec<String> =
+            days.into_iter().map(|d| day_text(NaiveDate::from_num_days_from_ce_opt(d).unwrap_or_default())).collect();
+        mark_changed(conn, &days)?;
         if let Some(pg) = crate::db::postgres(conn) {
             for chunk in slots.chunks(5_000) {
                 let keys: Vec<(DailyKey, &Totals)> = chunk.iter().map(|(slot, t)| (self.key(slot), *t)).collect();
@@ -201,6 +206,25 @@ impl DailyChanges {
         conn.batch_execute(MERGE_DELTA)?;
         Ok(())
     }
+}
+
+/// Marks `days` (`YYYY-MM-DD`) as days whose statistics slice may have changed, in the
+/// transaction that changes them: the node's own aggregates here, a child's slice where the
+/// parent applies it. The statistics roll-up takes marked days a bounded number at a time.
+/// The mark is an upsert that writes the row even when it exists, so on PostgreSQL a roll-up
+/// taking the day waits for this transaction and then reads what it wrote.
+pub fn mark_changed(conn: &mut DbConnection, days: &[String]) -> AppResult<()> {
+    use crate::db::schema::statistics_changed as sc;
+    use diesel::upsert::excluded;
+    for day in days {
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(sc::table)
+            .values(sc::day.eq(day))
+            .on_conflict(sc::day)
+            .do_update()
+            .set(sc::day.eq(excluded(sc::day)))
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 /// PostgreSQL: merges changes from one array per column, in one statement.

@@ -150,6 +150,58 @@ fn rolled_up(app: &TestApp) -> statistics::Jurisdiction {
     statistics::jurisdiction(&mut conn).expect("jurisdiction")
 }
 
+/// Statistics go up a bounded number of days per batch: forty days of sales make two
+/// batches (31 days, then 9); a run with nothing changed reads and sends nothing; a later
+/// sale sends its one day.
+async fn statistics_go_up_a_month_at_a_time(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let county = child_node(backend, &city, Tier::County, "330106", None).await;
+    let d = desk(&county).await;
+    let codes = fill(&county, &d, 600, 2, 0).await;
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 10, 12).expect("day");
+    let sales: Vec<_> = (0..40)
+        .map(|i| {
+            let mut r = record(&format!("m-{i}"), &format!("TC-m-{i}"), &codes[0], &codes[1], 1.0, Some(8.0));
+            r.act.time = format!("{}T10:00:00+08:00", first + chrono::Duration::days(i));
+            r.product.production_date = Some("2026-10-01".into());
+            r.product.shelf_life_days = Some(365);
+            r
+        })
+        .collect();
+    let r = json_of(import(&county, &d.key, "format=csv", csv_of(&sales)).await, 200).await;
+    assert_eq!(r["accepted"], 40, "{r}");
+
+    let r = run(&county, &d.sys, "statistics").await;
+    assert_eq!((r["made"].as_i64(), r["sent"].as_i64(), r["pending"].as_i64()), (Some(2), Some(2), Some(0)), "{r}");
+    let items = |app: &TestApp| -> Vec<i64> {
+        use diesel::prelude::*;
+        use tracenode::db::schema::federation_outgoing as fo;
+        let mut conn = app.db.conn().expect("conn");
+        fo::table
+            .filter(fo::kind.eq("statistics"))
+            .order(fo::batch_no)
+            .select(fo::items)
+            .load(&mut *conn)
+            .expect("batches")
+    };
+    assert_eq!(items(&county), [31, 9]);
+    let held = rolled_up(&city);
+    assert_eq!(held.len(), 40, "every day arrived");
+    assert_eq!(held, rolled_up(&county));
+
+    let r = run(&county, &d.sys, "statistics").await;
+    assert_eq!(r["made"], 0, "nothing changed: {r}");
+    let late = record("m-late", "TC-m-late", &codes[0], &codes[1], 3.0, Some(8.0));
+    json_of(import(&county, &d.key, "format=csv", csv_of(&[late])).await, 200).await;
+    let r = run(&county, &d.sys, "statistics").await;
+    assert_eq!(r["made"], 1, "{r}");
+    assert_eq!(items(&county), [31, 9, 1], "only the day that changed");
+    assert_eq!(rolled_up(&city), rolled_up(&county));
+}
+on_both_backends!(statistics_go_up_a_month_at_a_time);
+
 /// A reqwest client presenting `leaf` (issued by `issuer`'s CA) to the node's listener.
 fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
     let pki = NodePki::of(&issuer.config);

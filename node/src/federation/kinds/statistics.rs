@@ -2,6 +2,11 @@
 //! own daily aggregates plus the latest slices of its children — for every day whose slice
 //! changed since it was last queued. The parent **replaces** the (child, day) slice, never
 //! adds to it, so resends and corrections cannot count anything twice.
+//!
+//! Bounded at any age of the node: the days that may have changed are marked where they
+//! change (`trace::daily::mark_changed`), and a batch looks at [`DAYS_PER_BATCH`] marked days
+//! at most, reading only their rows; a node with years of history sends them a month at a
+//! time, and a run that finds nothing marked reads nothing.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +16,7 @@ pub use tracenode_federation::wire::payload::{Figures, SliceRow};
 use tracenode_federation::wire::Payload;
 
 use super::{Child, Collected, Collector};
-use crate::db::schema::{federated_statistics as fs, statistics_sent, trace_daily as td};
+use crate::db::schema::{federated_statistics as fs, statistics_changed as sc, statistics_sent, trace_daily as td};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
@@ -24,11 +29,24 @@ pub type Jurisdiction = BTreeMap<String, BTreeMap<RowKey, Figures>>;
 /// A stored row: day, region, category, stage, direction and the five totals.
 type DayRow = (String, String, String, String, String, i64, i64, i64, i64, i64);
 
+/// Days a statistics batch looks at, at most.
+pub const DAYS_PER_BATCH: i64 = 31;
+
 /// The statistics of the node's whole jurisdiction: its own daily aggregates (all tenants)
-/// plus its children's latest slices.
+/// plus its children's latest slices. Every day: for tests and tools, never on a schedule.
 pub fn jurisdiction(conn: &mut DbConnection) -> AppResult<Jurisdiction> {
-    let mut all = Jurisdiction::new();
-    let own: Vec<DayRow> = td::table
+    jurisdiction_on(conn, None)
+}
+
+/// [`jurisdiction`] on `days` alone, or on every day.
+fn jurisdiction_on(conn: &mut DbConnection, days: Option<&[String]>) -> AppResult<Jurisdiction> {
+    let mut own = td::table.into_boxed();
+    let mut below = fs::table.into_boxed();
+    if let Some(days) = days {
+        own = own.filter(td::day.eq_any(days.to_vec()));
+        below = below.filter(fs::day.eq_any(days.to_vec()));
+    }
+    let own: Vec<DayRow> = own
         .select((
             td::day,
             td::region,
@@ -42,7 +60,7 @@ pub fn jurisdiction(conn: &mut DbConnection) -> AppResult<Jurisdiction> {
             td::price_fen_sum,
         ))
         .load(conn)?;
-    let below: Vec<DayRow> = fs::table
+    let below: Vec<DayRow> = below
         .select((
             fs::day,
             fs::region,
@@ -56,6 +74,7 @@ pub fn jurisdiction(conn: &mut DbConnection) -> AppResult<Jurisdiction> {
             fs::price_fen_sum,
         ))
         .load(conn)?;
+    let mut all = Jurisdiction::new();
     for (day, region, category, stage, direction, records, quantity_milli, amount_fen, priced, price_fen_sum) in
         own.into_iter().chain(below)
     {
@@ -83,54 +102,72 @@ fn rows_of(rows: &BTreeMap<RowKey, Figures>) -> Vec<SliceRow> {
 
 /// The slices of every day that changed since it was last queued.
 pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
-    let all = jurisdiction(conn)?;
+    loop {
+        // The marks are taken before the rows are read: a change committed after this
+        // statement marks its day again, and one still open holds the mark until it commits.
+        let days: Vec<String> = sc::table.order(sc::day).limit(DAYS_PER_BATCH).select(sc::day).load(conn)?;
+        if days.is_empty() {
+            return Ok(None);
+        }
+        diesel::delete(sc::table.filter(sc::day.eq_any(&days))).execute(conn)?;
+        let slices = changed_slices(conn, &days)?;
+        if slices.is_empty() {
+            continue;
+        }
+        let sent_days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
+        diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(&sent_days))).execute(conn)?;
+        let sent: Vec<_> = slices
+            .iter()
+            .map(|(slice, digest)| {
+                (
+                    statistics_sent::day.eq(slice.day.as_str()),
+                    statistics_sent::digest.eq(digest.as_str()),
+                    statistics_sent::batch_no.eq(by.batch_no),
+                )
+            })
+            .collect();
+        crate::insert_rows!(&mut *conn, statistics_sent::table, &sent)?;
+        let more = sc::table.count().get_result::<i64>(conn)? > 0;
+        let slices: Vec<StatisticsSlice> = slices.into_iter().map(|(s, _)| s).collect();
+        return Ok(Some(Collected {
+            payload: Payload::Statistics(slices),
+            seqs: None,
+            collected_through: from + 1,
+            more,
+        }));
+    }
+}
+
+/// The slices of `days` that differ from what was last queued, with their digests; a day
+/// that no longer has any data goes as an empty slice, so the parent drops it.
+fn changed_slices(conn: &mut DbConnection, days: &[String]) -> AppResult<Vec<(StatisticsSlice, String)>> {
+    let mut all = jurisdiction_on(conn, Some(days))?;
     let sent: BTreeMap<String, String> = statistics_sent::table
+        .filter(statistics_sent::day.eq_any(days))
         .select((statistics_sent::day, statistics_sent::digest))
         .load(conn)?
         .into_iter()
         .collect();
     let mut slices = Vec::new();
-    for (day, rows) in &all {
-        let slice = StatisticsSlice { day: day.clone(), rows: rows_of(rows) };
+    for day in days {
+        let rows = all.remove(day).map(|rows| rows_of(&rows)).unwrap_or_default();
+        if rows.is_empty() && !sent.contains_key(day) {
+            continue;
+        }
+        let slice = StatisticsSlice { day: day.clone(), rows };
         let digest = digest(&slice)?;
         if sent.get(day) != Some(&digest) {
             slices.push((slice, digest));
         }
     }
-    // A day that no longer has any data is sent empty, so the parent drops it.
-    for day in sent.keys().filter(|d| !all.contains_key(*d)) {
-        let slice = StatisticsSlice { day: day.clone(), rows: vec![] };
-        let digest = digest(&slice)?;
-        if sent.get(day) != Some(&digest) {
-            slices.push((slice, digest));
-        }
-    }
-    if slices.is_empty() {
-        return Ok(None);
-    }
-    let days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
-    for chunk in days.chunks(1_000) {
-        diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(chunk))).execute(conn)?;
-    }
-    let sent: Vec<_> = slices
-        .iter()
-        .map(|(slice, digest)| {
-            (
-                statistics_sent::day.eq(slice.day.as_str()),
-                statistics_sent::digest.eq(digest.as_str()),
-                statistics_sent::batch_no.eq(by.batch_no),
-            )
-        })
-        .collect();
-    for chunk in sent.chunks(1_000) {
-        crate::insert_rows!(&mut *conn, statistics_sent::table, chunk)?;
-    }
-    let slices: Vec<StatisticsSlice> = slices.into_iter().map(|(s, _)| s).collect();
-    Ok(Some(Collected { payload: Payload::Statistics(slices), seqs: None, collected_through: from + 1, more: false }))
+    Ok(slices)
 }
 
-/// Replaces the child's slice of every day the batch carries.
+/// Replaces the child's slice of every day the batch carries, and marks those days changed
+/// here, so the node's own slice of them goes on up.
 pub fn apply(conn: &mut DbConnection, child: &Child<'_>, slices: Vec<StatisticsSlice>) -> AppResult<i64> {
+    let marked: Vec<String> = slices.iter().map(|s| s.day.clone()).collect();
+    crate::trace::daily::mark_changed(conn, &marked)?;
     let days: Vec<&str> = slices.iter().map(|s| s.day.as_str()).collect();
     for chunk in days.chunks(1_000) {
         diesel::delete(fs::table.filter(fs::child_region.eq(child.region)).filter(fs::day.eq_any(chunk)))
