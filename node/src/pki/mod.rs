@@ -51,16 +51,24 @@ pub fn read(path: &Path) -> AppResult<Vec<u8>> {
     fs::read(path).map_err(|e| io(path, e))
 }
 
-/// Writes a file of the PKI (0600 when `private`).
+/// Writes a file of the PKI (0600 when `private`, from its creation on) atomically: into a
+/// new file beside it, flushed to disk, then renamed over the old one. The listener's reload
+/// and other processes of the node read these files at any moment; they see the old file
+/// or the new one, never a half-written certificate or revocation list.
 pub fn write(path: &Path, bytes: &[u8], private: bool) -> AppResult<()> {
-    fs::write(path, bytes).map_err(|e| io(path, e))?;
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| io(path, e))?;
+    use std::io::Write as _;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staged = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = if private { crate::files::private_file(&staged)? } else { fs::File::create(&staged)? };
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&staged, path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&staged);
+        return Err(io(path, e));
     }
-    #[cfg(not(unix))]
-    let _ = private;
     Ok(())
 }
 

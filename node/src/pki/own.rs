@@ -229,7 +229,8 @@ impl NodePki {
         .map(|n| self.path(n))
         .collect();
         if let Ok(entries) = std::fs::read_dir(self.path(CRLS)) {
-            let mut crls: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            let mut crls: Vec<_> =
+                entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pem")).collect();
             crls.sort();
             paths.extend(crls);
         }
