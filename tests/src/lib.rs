@@ -322,6 +322,14 @@ impl Network {
         Network { nodes, federation_ports }
     }
 
+    /// Stops every node, the county first, each with SIGTERM, and fails unless each stops
+    /// cleanly.
+    pub fn stop_all(&mut self) {
+        for node in self.nodes.iter_mut().rev() {
+            assert!(node.stop(), "a clean stop on SIGTERM:\n{}", node.log_text());
+        }
+    }
+
     /// The node of `region`.
     pub fn node(&mut self, region: &str) -> &mut Node {
         let i = TIERS.iter().position(|(_, r)| *r == region).expect("a region of the network");
@@ -470,4 +478,16 @@ pub fn merged(
         }
     }
     all
+}
+
+/// Waits until `check` holds, for at most a minute (checked every 200 ms); fails naming
+/// `what` otherwise.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("never happened: {what}");
 }

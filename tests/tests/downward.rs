@@ -2,11 +2,9 @@
 //! a province's revocation list, reach the county by each tier's long poll of its parent;
 //! a notice for a county of another branch goes down the city's branch and no further.
 
-use std::time::Duration;
-
 use tracenode::federation::mailbox::{self, MessageKind, NoticePayload};
 use tracenode::registry::catalogue::{self, NewCategory};
-use tracenode_e2e::{text, Backend, Network, Node};
+use tracenode_e2e::{eventually, text, Backend, Network, Node};
 
 fn received(node: &Node) -> Vec<(String, String, String, String)> {
     let db = node.db();
@@ -22,16 +20,6 @@ fn category(node: &Node, code: &str) -> Option<(String, String)> {
     let db = node.db();
     let mut conn = db.conn().expect("conn");
     catalogue::list(&mut conn).expect("catalogue").into_iter().find(|c| c.code == code).map(|c| (c.name, c.origin))
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 fn publish_notice(national: &Node, target: &str, title: &str, body: &str) {
@@ -91,9 +79,7 @@ async fn what_comes_down_reaches_every_tier(backend: Backend) {
         .await;
     let county = net.node("330106");
     assert!(!received(county).iter().any(|(_, t, _, _)| t == "330102"), "{:?}", received(county));
-    for node in net.nodes.iter_mut().rev() {
-        assert!(node.stop(), "a clean stop on SIGTERM:\n{}", node.log_text());
-    }
+    net.stop_all();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,9 +58,7 @@ async fn a_dead_middle_tier_is_caught_up_once(backend: Backend) {
     assert!(again.status.success(), "{}", text(&again));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(county_records_at(&net.nodes[0]), 5);
-    for node in net.nodes.iter_mut().rev() {
-        assert!(node.stop(), "a clean stop on SIGTERM:\n{}", node.log_text());
-    }
+    net.stop_all();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,9 +87,7 @@ async fn offline_files_give_what_the_live_link_gives(backend: Backend) {
     let refused = offline.cli(&["federation", "import", bad.to_str().expect("path")]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(text(&refused).contains("batch_refused"), "{}", text(&refused));
-    for node in net.nodes.iter_mut().rev() {
-        assert!(node.stop(), "a clean stop on SIGTERM:\n{}", node.log_text());
-    }
+    net.stop_all();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

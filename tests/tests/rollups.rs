@@ -4,21 +4,10 @@
 //! county's signed audit checkpoint reaches the city, and a history rewritten by someone
 //! with the county's database is refused there.
 
-use std::time::Duration;
-
 use tracenode_e2e::{
-    approve_pending_entities, held_from_below, merged, recount, register_entities, text, uscc, Backend, Network, Node,
+    approve_pending_entities, eventually, held_from_below, merged, recount, register_entities, text, uscc, Backend,
+    Network, Node,
 };
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("never happened: {what}");
-}
 
 fn roll_up(node: &Node, kind: &str) -> String {
     let out = node.cli(&["rollup", "run", kind]);
@@ -107,9 +96,7 @@ async fn four_tiers_roll_up_to_the_national_node(backend: Backend) {
         tracenode::federation::inbox::recent(&mut conn, Some("330106"), 10).expect("incoming")
     };
     assert!(refused.iter().any(|b| b.code.as_deref() == Some("history_rewritten")), "{refused:?}");
-    for node in net.nodes.iter_mut().rev() {
-        assert!(node.stop(), "a clean stop on SIGTERM:\n{}", node.log_text());
-    }
+    net.stop_all();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
