@@ -127,7 +127,7 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
             })
             .collect();
         crate::insert_rows!(&mut *conn, statistics_sent::table, &sent)?;
-        let more = sc::table.count().get_result::<i64>(conn)? > 0;
+        let more = sc::table.select(sc::day).first::<String>(conn).optional()?.is_some();
         let slices: Vec<StatisticsSlice> = slices.into_iter().map(|(s, _)| s).collect();
         return Ok(Some(Collected {
             payload: Payload::Statistics(slices),
