@@ -289,20 +289,21 @@ const TIERS: [(&str, &str); 4] =
 impl Network {
     /// The four tiers in `dir` on `backend`, started (each after its parent).
     pub async fn four_tiers(dir: &Path, backend: Backend) -> Network {
+        Network::top_tiers(dir, backend, TIERS.len()).await
+    }
+
+    /// The first `n` tiers of national, province, city, county in `dir` on `backend`,
+    /// started (each after its parent). Every node but a county listens for children, so a
+    /// node made outside the network can ask the lowest one to enrol it.
+    pub async fn top_tiers(dir: &Path, backend: Backend, n: usize) -> Network {
+        assert!((1..=TIERS.len()).contains(&n), "one to four tiers");
         let mut nodes: Vec<Node> = Vec::new();
         let mut federation_ports = Vec::new();
-        for (i, (tier, region)) in TIERS.iter().enumerate() {
+        for (i, (tier, region)) in TIERS.iter().take(n).enumerate() {
             let mut node = Node::init_as(&dir.join(region), tier, region, backend);
             let listen = (i < TIERS.len() - 1).then(|| free_ports(1));
-            let parent_url = match federation_ports.last() {
-                Some(Some(port)) => format!("https://127.0.0.1:{port}"),
-                _ => String::new(),
-            };
-            node.configure(&format!(
-                "[federation]\nlisten = \"{}\"\nparent_url = \"{parent_url}\"\nreload_every_seconds = 1\n\
-                 retry_every_seconds = 1\nregistrations_cron = \"\"\nstatistics_cron = \"\"\ncheckpoints_cron = \"\"",
-                listen.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default()
-            ));
+            let parent_url = federation_ports.last().copied().flatten().map(federation_url).unwrap_or_default();
+            node.configure(&federation_section(listen, &parent_url));
             match nodes.last() {
                 None => {
                     let out = node.cli(&["pki", "init-root"]);
@@ -322,6 +323,11 @@ impl Network {
         Network { nodes, federation_ports }
     }
 
+    /// The federation listener of the `i`-th node (0 is national).
+    pub fn federation_url(&self, i: usize) -> String {
+        federation_url(self.federation_ports[i].expect("the node listens for children"))
+    }
+
     /// Stops every node, the county first, each with SIGTERM, and fails unless each stops
     /// cleanly.
     pub fn stop_all(&mut self) {
@@ -335,6 +341,41 @@ impl Network {
         let i = TIERS.iter().position(|(_, r)| *r == region).expect("a region of the network");
         &mut self.nodes[i]
     }
+}
+
+/// The address of a federation listener on loopback.
+pub fn federation_url(port: u16) -> String {
+    format!("https://127.0.0.1:{port}")
+}
+
+/// The `[federation]` section of a node in a test network: it listens for children on
+/// `listen` (if any) and reports to `parent_url` (empty for the national node); schedules
+/// are off (roll-ups run by hand), lists reload and retries run every second.
+pub fn federation_section(listen: Option<u16>, parent_url: &str) -> String {
+    format!(
+        "[federation]\nlisten = \"{}\"\nparent_url = \"{parent_url}\"\nreload_every_seconds = 1\n\
+         retry_every_seconds = 1\nregistrations_cron = \"\"\nstatistics_cron = \"\"\ncheckpoints_cron = \"\"",
+        listen.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default()
+    )
+}
+
+/// A client calling a federation listener with `node`'s own client certificate (what it
+/// holds on disk now), trusting its root.
+pub fn node_client(node: &Node) -> reqwest::Client {
+    let config = tracenode::config::Config::load(&node.config).expect("config");
+    let pki = tracenode::pki::NodePki::of(&config);
+    let own = pki.own(tracenode::pki::own::Own::Client, &[]).expect("the node's client certificate");
+    client_presenting(own.credentials().expect("credentials"), &pki)
+}
+
+/// A client presenting `credentials` to a federation listener, trusting `pki`'s root.
+pub fn client_presenting(
+    credentials: tracenode_federation::transport::Credentials,
+    pki: &tracenode::pki::NodePki,
+) -> reqwest::Client {
+    let trust = pki.trust().expect("trust");
+    let tls = tracenode_federation::transport::client_config(credentials, &trust).expect("tls");
+    reqwest::Client::builder().use_preconfigured_tls(tls).timeout(Duration::from_secs(30)).build().expect("client")
 }
 
 /// Sales of `seller` to `buyer` (both in 330106), one a record numbered by `range`, ids and
@@ -485,6 +526,22 @@ pub fn merged(
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..300 {
         if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// Waits until the asynchronous `check` holds, for at most a minute (checked every 200 ms);
+/// fails naming `what` otherwise.
+pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if check().await {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

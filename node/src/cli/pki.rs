@@ -112,6 +112,30 @@ pub enum PkiCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Requests to enrol that would-be children sent over the network (入网申请列表): id,
+    /// region, tier, name, key fingerprint, address, time.
+    Requests {
+        /// Decided ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve or reject a request to enrol, after reading its fingerprint with the child's
+    /// operator by another channel (审批入网申请). Approving signs the child's CA.
+    #[command(group(clap::ArgGroup::new("decision").required(true).args(["approve", "reject"])))]
+    Decide {
+        /// The request's id (from `pki requests`).
+        #[arg(long)]
+        id: String,
+        /// Sign the child's CA and enrol it.
+        #[arg(long)]
+        approve: bool,
+        /// Refuse it; the child is told the reason.
+        #[arg(long, requires = "reason")]
+        reject: bool,
+        /// Why it is rejected.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 fn audited(db: &Db, action: &str, object: &str, detail: serde_json::Value) -> AppResult<()> {
@@ -227,6 +251,25 @@ pub fn run(config: &Config, db: &Db, cmd: PkiCommand) -> AppResult<()> {
             println!("已发布吊销列表 / revocation list published: #{number}");
         }
         PkiCommand::Enrol { parent, ca_file, wait } => enrol(config, db, &pki, parent, ca_file, wait)?,
+        PkiCommand::Requests { all } => {
+            for r in db.transaction_sync(|conn| crate::federation::enrolment::list(conn, all))? {
+                println!(
+                    "{}  {}  {:<8} {:<9} {}  {}  {}  {}",
+                    r.id, r.region, r.tier, r.status, r.fingerprint, r.source_ip, r.created_at, r.name
+                );
+            }
+        }
+        PkiCommand::Decide { id, approve, reason, .. } => {
+            let ctx = AuditContext::cli();
+            let reason = reason.unwrap_or_default();
+            let r = db.transaction_sync(|conn| {
+                crate::federation::enrolment::decide(conn, &pki, &ctx, &id, approve, &reason)
+            })?;
+            match approve {
+                true => println!("已批准并签发 / approved and signed: urn:tracenode:node:{}", r.region),
+                false => println!("已驳回 / rejected: {} ({})", r.region, reason.trim()),
+            }
+        }
         PkiCommand::Show => match pki.status()? {
             Status::Empty => println!("尚无证书机构 / no certificate authority yet"),
             Status::Requested { fingerprint } => {

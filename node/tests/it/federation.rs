@@ -1,10 +1,12 @@
 //! Federation, in-process: tiers on loopback, each a real node with its own database,
 //! enrolled through the tier PKI and joined by mutual TLS. What a parent does with one
 //! child's batches (refused or ignored as the protocol says), a parent that goes away and
-//! comes back getting everything exactly once, certificates issued, rotated, revoked and
-//! expiring, enrolment over the network, and what may be sent down. The scenarios across
-//! real processes (roll-ups through four tiers, offline files, what comes down, a dead
-//! middle tier) are in the end-to-end crate (`tests/`).
+//! comes back getting everything exactly once, tenants' certificates issued, rotated,
+//! revoked and expiring, the parent's side of enrolment over the network, statistics a
+//! month per batch, and what may be sent down. The scenarios across real processes
+//! (roll-ups through four tiers, offline files, what comes down, a dead middle tier, a city
+//! enrolling over the network, node certificates rotated and revoked across tiers) are in
+//! the end-to-end crate (`tests/`).
 
 use std::time::Duration;
 
@@ -230,13 +232,6 @@ async fn renew_client_certificate(app: &TestApp, sys: &Session, before: &str) {
     .await;
 }
 
-/// A client calling with the node certificate `own`, trusting `server`'s root.
-fn client_of(own: &tracenode::pki::own::OwnCertificate, server: &TestApp) -> reqwest::Client {
-    let trust = NodePki::of(&server.config).trust().expect("trust");
-    let tls = transport::client_config(own.credentials().expect("creds"), &trust).expect("tls");
-    reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
-}
-
 fn url(app: &TestApp, path: &str) -> String {
     format!("https://127.0.0.1:{}{path}", app.federation_addr.expect("listens").port())
 }
@@ -418,52 +413,40 @@ fn tenant_client(dir: &std::path::Path) -> reqwest::Client {
     reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
 }
 
-fn serial_of(app: &TestApp, kind: &str, subject: &str) -> String {
-    let mut conn = app.db.conn().expect("conn");
-    tracenode::pki::registry::list(&mut conn, true)
-        .expect("register")
-        .into_iter()
-        .find(|c| c.kind == kind && c.subject == subject && c.status != "superseded")
-        .map(|c| c.serial)
-        .expect("certificate in the register")
-}
-
 async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
     let smtp = crate::smtp::SmtpServer::start().await;
     let nation = national(backend).await;
-    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
-    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
-    let toml = format!("{}\n{}", federation_toml(Some(free_port()), Some(&city)), smtp.config());
-    let county = TestApp::spawn_node(backend, Tier::County, "330106", &toml, |c| enrol(&city, c)).await;
-    let d = desk(&county).await;
+    let toml = format!("{}\n{}", federation_toml(Some(free_port()), Some(&nation)), smtp.config());
+    let province = TestApp::spawn_node(backend, Tier::Province, "330000", &toml, |c| enrol(&nation, c)).await;
+    let d = desk(&province).await;
     let duty = serde_json::json!({"name": "值班邮箱", "kind": "email", "target": "duty@node.test"});
-    json_of(d.reviewer.post(&county, "/api/v1/notify/channels", duty).await, 201).await;
-    let codes = fill(&county, &d, 500, 2, 1).await;
+    json_of(d.reviewer.post(&province, "/api/v1/notify/channels", duty).await, 201).await;
+    let codes = fill(&province, &d, 500, 2, 1).await;
 
     // A tenant's certificate, issued for 20 days: the tenant's machine reports with it, as
     // itself, and the operators are told by mail that it expires soon.
     let out = tempfile::tempdir().expect("tempdir");
     let first = out.path().join("first");
     let issued = tracenode(
-        &county,
+        &province,
         &["pki", "issue", "--tenant", "platform-a", "--days", "20", "--out", first.to_str().expect("p")],
     );
     assert!(issued.status.success(), "{}", text(&issued));
     let machine = tenant_client(&first);
     let records = vec![record("cert-1", "TC-cert-1", &codes[0], &codes[1], 1.0, None)];
     let res =
-        machine.post(url(&county, "/api/v1/imports?format=csv")).body(csv_of(&records)).send().await.expect("import");
+        machine.post(url(&province, "/api/v1/imports?format=csv")).body(csv_of(&records)).send().await.expect("import");
     let r = json_of(res, 200).await;
     assert_eq!(r["accepted"], 1, "{r}");
     let tenants: Value =
-        json_of(machine.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants"), 200).await;
+        json_of(machine.get(url(&province, "/api/v1/tenants")).send().await.expect("tenants"), 200).await;
     assert_eq!(tenants.as_array().map(Vec::len), Some(1), "a tenant sees only itself: {tenants}");
     // The console is not served here; a node's certificate is no tenant.
-    let res = machine.get(url(&county, "/login")).send().await.expect("login");
+    let res = machine.get(url(&province, "/login")).send().await.expect("login");
     assert_eq!(res.status(), 404);
-    let as_city = client_with(&city, Leaf::NodeClient);
+    let as_node = client_with(&province, Leaf::NodeClient);
     let p = expect_problem(
-        as_city.get(url(&county, "/api/v1/trace/records")).send().await.expect("records"),
+        as_node.get(url(&province, "/api/v1/trace/records")).send().await.expect("records"),
         401,
         "unauthenticated",
     )
@@ -471,7 +454,7 @@ async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
     assert!(p["detail"].as_str().expect("detail").contains("node certificate"), "{p}");
     let mut told = Vec::new();
     for _ in 0..50 {
-        json_of(d.reviewer.post(&county, "/api/v1/ingest/alerts/check", serde_json::json!({})).await, 200).await;
+        json_of(d.reviewer.post(&province, "/api/v1/ingest/alerts/check", serde_json::json!({})).await, 200).await;
         told = smtp.received();
         if !told.is_empty() {
             break;
@@ -483,16 +466,16 @@ async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
     // Rotation: a second certificate; the first still works until it is revoked.
     let second = out.path().join("second");
     let rotated =
-        tracenode(&county, &["pki", "rotate", "--tenant", "platform-a", "--out", second.to_str().expect("p")]);
+        tracenode(&province, &["pki", "rotate", "--tenant", "platform-a", "--out", second.to_str().expect("p")]);
     assert!(rotated.status.success(), "{}", text(&rotated));
     let newer = tenant_client(&second);
     for c in [&machine, &newer] {
-        assert_eq!(c.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
+        assert_eq!(c.get(url(&province, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
     }
-    let listed = text(&tracenode(&county, &["pki", "list"]));
+    let listed = text(&tracenode(&province, &["pki", "list"]));
     assert!(listed.contains("superseded") && listed.contains("tenant_client"), "{listed}");
     let old_serial = {
-        let mut conn = county.db.conn().expect("conn");
+        let mut conn = province.db.conn().expect("conn");
         tracenode::pki::registry::list(&mut conn, true)
             .expect("register")
             .into_iter()
@@ -500,14 +483,14 @@ async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
             .expect("superseded")
             .serial
     };
-    let revoked = tracenode(&county, &["pki", "revoke", "--serial", &old_serial, "--reason", "密钥泄露"]);
+    let revoked = tracenode(&province, &["pki", "revoke", "--serial", &old_serial, "--reason", "密钥泄露"]);
     assert!(revoked.status.success(), "{}", text(&revoked));
     // Refused at once by the register, then by the TLS layer after the lists reload.
     let mut refused_in_handshake = false;
-    assert_eq!(machine.get(url(&county, "/api/v1/tenants")).send().await.expect("open connection").status(), 401);
+    assert_eq!(machine.get(url(&province, "/api/v1/tenants")).send().await.expect("open connection").status(), 401);
     for _ in 0..50 {
         // A new connection each time: the lists apply at the handshake.
-        match tenant_client(&first).get(url(&county, "/api/v1/tenants")).send().await {
+        match tenant_client(&first).get(url(&province, "/api/v1/tenants")).send().await {
             Err(_) => {
                 refused_in_handshake = true;
                 break;
@@ -517,54 +500,7 @@ async fn certificates_are_issued_rotated_revoked_and_expire(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(refused_in_handshake, "the revocation list reached the listener");
-    assert_eq!(newer.get(url(&county, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
-
-    // The county renews its node client certificate and revokes the old one (a machine that
-    // held it was lost). Its revocation list goes up; the city then refuses the old
-    // certificate in the handshake and takes the new one.
-    let lost = NodePki::of(&county.config).own(tracenode::pki::own::Own::Client, &[]).expect("own");
-    let lost_serial = tracenode::pki::registry::serial_hex(&lost.chain[0]).expect("serial");
-    renew_client_certificate(&county, &d.sys, &lost_serial).await;
-    let r = tracenode(&county, &["pki", "revoke", "--serial", &lost_serial, "--reason", "设备遗失"]);
-    assert!(r.status.success(), "{}", text(&r));
-    eventually_async("the city refuses the county's revoked certificate", || {
-        let c = client_of(&lost, &city);
-        let u = url(&city, "/federation/v1/hello");
-        async move { c.get(u).send().await.is_err() }
-    })
-    .await;
-    let kept = {
-        let mut conn = city.db.conn().expect("conn");
-        tracenode::federation::kinds::revocations::of_children(&mut conn).expect("lists")
-    };
-    assert_eq!(
-        kept.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
-        ["330106"],
-        "the city keeps the county's list"
-    );
-    let now = NodePki::of(&county.config).own(tracenode::pki::own::Own::Client, &[]).expect("own");
-    let hello = client_of(&now, &city).get(url(&city, "/federation/v1/hello")).send().await.expect("hello");
-    assert_eq!(hello.status(), 200);
-
-    // The city revokes the county's CA: after the city's next reload the county is refused.
-    run(&county, &d.sys, "registrations").await;
-    let county_ca = serial_of(&city, "child_ca", "urn:tracenode:node:330106");
-    let r = tracenode(&city, &["pki", "revoke", "--serial", &county_ca, "--reason", "撤销下级"]);
-    assert!(r.status.success(), "{}", text(&r));
-    eventually_async("the city refuses the county in the handshake", || {
-        let c = client_with(&county, Leaf::NodeClient);
-        let u = url(&city, "/federation/v1/hello");
-        async move { c.get(u).send().await.is_err() }
-    })
-    .await;
-    fill(&county, &d, 520, 2, 0).await;
-    let r = run(&county, &d.sys, "registrations").await;
-    assert_eq!(r["pending"], 1, "{r}");
-    // Refused in the handshake on a new connection, or by the register on one still open.
-    assert!(
-        r["error"].as_str().is_some_and(|e| e.contains("upstream_failed") || e.contains("has been revoked")),
-        "{r}"
-    );
+    assert_eq!(newer.get(url(&province, "/api/v1/tenants")).send().await.expect("tenants").status(), 200);
 
     // An expired certificate is refused.
     let pki = NodePki::of(&province.config);
@@ -659,135 +595,84 @@ async fn what_goes_down_is_checked_before_it_is_queued(backend: Backend) {
 }
 on_both_backends!(what_goes_down_is_checked_before_it_is_queued);
 
-async fn enrolment_over_the_network_waits_for_the_operator(backend: Backend) {
+/// The parent's side of enrolment over the network, on one node: who may ask, what the
+/// operator sees and decides, what the asker fetches with its token, and the limits. (A
+/// city asking, installing its CA and calling over mutual TLS runs across processes in the
+/// end-to-end scenarios.)
+async fn enrolment_requests_wait_for_the_operator(backend: Backend) {
     let nation = national(backend).await;
     let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
-    // A city without a certificate asks the province over the network.
-    let toml = federation_toml(Some(free_port()), Some(&province));
-    let mut city = TestApp::spawn_node(backend, Tier::City, "330100", &toml, |_| {}).await;
-    let ca_file = province.node_dir().join("certs/ca.pem");
-    let ca_arg = ca_file.to_str().expect("path");
-    let asked = tracenode(&city, &["pki", "enrol", "--parent", &province.base, "--ca-file", ca_arg]);
-    assert!(asked.status.success(), "{}", text(&asked));
-    let said = text(&asked);
-    let fingerprint = said
-        .lines()
-        .find_map(|l| l.rsplit_once(": ").map(|(_, f)| f.trim().to_owned()).filter(|f| f.len() == 95))
-        .expect("fingerprint");
-    let again = tracenode(&city, &["pki", "enrol"]);
-    assert!(again.status.success() && text(&again).contains("等待上级审批"), "{}", text(&again));
-
-    // Refused at once: a second request for the same region, and a region not directly below.
     let anonymous = province.client();
-    let county_request = {
-        let (req, _) = tracenode_federation::tiers::Request::new("330106").expect("request");
-        String::from_utf8(req.to_pem().expect("pem")).expect("utf8")
-    };
-    let city_again = {
-        let (req, _) = tracenode_federation::tiers::Request::new("330100").expect("request");
-        String::from_utf8(req.to_pem().expect("pem")).expect("utf8")
+    let request = |region: &str| {
+        let (req, _) = tracenode_federation::tiers::Request::new(region).expect("request");
+        let fingerprint = req.fingerprint().expect("fingerprint");
+        (String::from_utf8(req.to_pem().expect("pem")).expect("utf8"), fingerprint)
     };
     let post = |pem: String| {
         anonymous
             .post(province.url("/api/v1/federation/enrolments"))
-            .json(&serde_json::json!({"request_pem": pem}))
+            .json(&serde_json::json!({"request_pem": pem, "name": "杭州市节点"}))
             .send()
     };
-    expect_problem(post(city_again).await.expect("post"), 409, "conflict").await;
-    let p = expect_problem(post(county_request).await.expect("post"), 422, "validation_failed").await;
+    let fetch = |id: &str, token: &str| {
+        anonymous
+            .get(province.url(&format!("/api/v1/federation/enrolments/{id}")))
+            .header("X-Enrolment-Token", token)
+            .send()
+    };
+
+    // A city asks; it gets a ticket with its key's fingerprint.
+    let (pem, fingerprint) = request("330100");
+    let ticket = json_of(post(pem).await.expect("post"), 202).await;
+    assert_eq!(ticket["fingerprint"], fingerprint.as_str());
+    let (id, token) = (ticket["id"].as_str().expect("id"), ticket["token"].as_str().expect("token"));
+    assert_eq!(json_of(fetch(id, token).await.expect("fetch"), 200).await["status"], "pending");
+
+    // Refused at once: a second request for the same region, a region not directly below,
+    // and what is no request.
+    expect_problem(post(request("330100").0).await.expect("post"), 409, "conflict").await;
+    let p = expect_problem(post(request("330106").0).await.expect("post"), 422, "validation_failed").await;
     assert_eq!(p["field"], "region");
     expect_problem(post("not a request".into()).await.expect("post"), 422, "validation_failed").await;
 
-    // The province's operator sees the request with its fingerprint and approves it.
+    // The operator sees the request with its fingerprint and approves it; a wrong token
+    // sees nothing; the right one fetches the signed bundle.
     let sys = province.admin("sysadmin").await;
     let waiting: Value = sys.get(&province, "/api/v1/federation/enrolments").await.json().await.expect("json");
     assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
     assert_eq!(waiting[0]["region"], "330100");
+    assert_eq!(waiting[0]["name"], "杭州市节点");
     assert_eq!(waiting[0]["fingerprint"], fingerprint.as_str());
-    let id = waiting[0]["id"].as_str().expect("id").to_owned();
-    // A tenant's key, or a wrong token, sees nothing.
-    let r = anonymous
-        .get(province.url(&format!("/api/v1/federation/enrolments/{id}")))
-        .header("X-Enrolment-Token", "guess")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), 404);
-    let decided = json_of(
-        sys.post(
-            &province,
-            &format!("/api/v1/federation/enrolments/{id}/decision"),
-            serde_json::json!({"approve": true}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    assert_eq!(fetch(id, "guess").await.expect("fetch").status(), 404);
+    let (sys, app) = (&sys, &province);
+    let decide = |id: &str, body: Value| {
+        let path = format!("/api/v1/federation/enrolments/{id}/decision");
+        async move { sys.post(app, &path, body).await }
+    };
+    let decided = json_of(decide(id, serde_json::json!({"approve": true})).await, 200).await;
     assert_eq!(decided["status"], "approved");
-    expect_problem(
-        sys.post(
-            &province,
-            &format!("/api/v1/federation/enrolments/{id}/decision"),
-            serde_json::json!({"approve": true}),
-        )
-        .await,
-        409,
-        "conflict",
-    )
-    .await;
+    expect_problem(decide(id, serde_json::json!({"approve": true})).await, 409, "conflict").await;
     assert_eq!(province.audit_count("pki.sign_child", "success"), 1);
+    let collected = json_of(fetch(id, token).await.expect("fetch"), 200).await;
+    assert_eq!(collected["status"], "approved");
+    for part in ["ca", "chain", "root"] {
+        assert!(collected["bundle"][part].as_str().is_some_and(|p| p.contains("BEGIN CERTIFICATE")), "{collected}");
+    }
 
-    // The city collects and installs it; restarted, it talks to the province over mutual TLS.
-    let installed = tracenode(&city, &["pki", "enrol"]);
-    assert!(installed.status.success(), "{}", text(&installed));
-    assert!(text(&installed).contains("urn:tracenode:node:330100"), "{}", text(&installed));
-    city.stop().await;
-    city.restart().await;
-    let hello =
-        client_with(&city, Leaf::NodeClient).get(url(&province, "/federation/v1/hello")).send().await.expect("hello");
-    assert_eq!(hello.status(), 200);
-
-    // Another city is rejected, with the reason.
-    let other =
-        TestApp::spawn_node(backend, Tier::City, "330200", &federation_toml(None, Some(&province)), |_| {}).await;
-    let asked = tracenode(&other, &["pki", "enrol", "--parent", &province.base, "--ca-file", ca_arg]);
-    assert!(asked.status.success(), "{}", text(&asked));
-    let waiting: Value = sys.get(&province, "/api/v1/federation/enrolments").await.json().await.expect("json");
-    let id = waiting[0]["id"].as_str().expect("id").to_owned();
-    let p = expect_problem(
-        sys.post(
-            &province,
-            &format!("/api/v1/federation/enrolments/{id}/decision"),
-            serde_json::json!({"approve": false}),
-        )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    // Another city is rejected, with the reason, which its operator reads.
+    let ticket = json_of(post(request("330200").0).await.expect("post"), 202).await;
+    let (id, token) = (ticket["id"].as_str().expect("id"), ticket["token"].as_str().expect("token"));
+    let p = expect_problem(decide(id, serde_json::json!({"approve": false})).await, 422, "validation_failed").await;
     assert_eq!(p["field"], "reason");
-    json_of(
-        sys.post(
-            &province,
-            &format!("/api/v1/federation/enrolments/{id}/decision"),
-            serde_json::json!({"approve": false, "reason": "指纹不符"}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    let refused = tracenode(&other, &["pki", "enrol"]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(text(&refused).contains("指纹不符"), "{}", text(&refused));
+    json_of(decide(id, serde_json::json!({"approve": false, "reason": "指纹不符"})).await, 200).await;
+    let told = json_of(fetch(id, token).await.expect("fetch"), 200).await;
+    assert_eq!((told["status"].as_str(), told["reason"].as_str()), (Some("rejected"), Some("指纹不符")), "{told}");
+    assert!(told["bundle"].is_null(), "{told}");
 
     // One address may keep five requests waiting, not more.
-    let city_request = |region: &str| {
-        let (req, _) = tracenode_federation::tiers::Request::new(region).expect("request");
-        String::from_utf8(req.to_pem().expect("pem")).expect("utf8")
-    };
     for region in ["330300", "330400", "330500", "330600", "330700"] {
-        assert_eq!(post(city_request(region)).await.expect("post").status(), 202, "{region}");
+        assert_eq!(post(request(region).0).await.expect("post").status(), 202, "{region}");
     }
-    expect_problem(post(city_request("330800")).await.expect("post"), 429, "rate_limited").await;
+    expect_problem(post(request("330800").0).await.expect("post"), 429, "rate_limited").await;
 }
-on_both_backends!(enrolment_over_the_network_waits_for_the_operator);
+on_both_backends!(enrolment_requests_wait_for_the_operator);
