@@ -222,8 +222,8 @@ fn memory_mib(field: &str) -> f64 {
 fn job(n: &Node, format: Format, bytes: u64) -> Job {
     Job {
         meta: Meta {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: n.tenant_id.clone(),
+            id: tracenode::ids::SubmissionId::generate(),
+            tenant_id: tracenode::ids::TenantId::from_db(n.tenant_id.clone()),
             sender: n.tenant_code.clone(),
             channel: Channel::Cli,
             format: format.name().into(),

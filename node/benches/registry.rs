@@ -313,7 +313,7 @@ fn load_pipeline(n: &Node, batches: &[Vec<EntityInput>]) -> Duration {
 
 /// The floor: the same rows, already validated, inserted bare.
 fn load_floor(n: &Node, batches: &[Vec<EntityInput>]) -> Duration {
-    let site_ids: std::collections::HashMap<String, String> =
+    let site_ids: std::collections::HashMap<String, tracenode::ids::SiteId> =
         n.db.transaction_sync(|conn| Ok(sites::list(conn, None)?.into_iter().map(|s| (s.code, s.id)).collect()))
             .expect("sites");
     let prepared: Vec<Vec<EntityRow>> = batches
@@ -324,7 +324,7 @@ fn load_floor(n: &Node, batches: &[Vec<EntityInput>]) -> Duration {
                     let mut d = validate_shape(input, &RegionCode::national()).expect("valid");
                     d.site_id = input.site_code.as_ref().and_then(|c| site_ids.get(c).cloned());
                     EntityRow::new(
-                        uuid::Uuid::now_v7().to_string(),
+                        tracenode::ids::EntityId::generate(),
                         &n.tenant,
                         &d,
                         "pending",
@@ -365,11 +365,7 @@ fn summary(mut ms: Vec<f64>) -> (f64, f64, f64) {
 type Timings = Vec<(usize, f64)>;
 
 fn searches(n: &Node, queries: &[(usize, EntityQuery)]) -> (Timings, Timings) {
-    let reach = Reach {
-        tenant: Some(n.tenant.as_str().to_owned()),
-        region: Some(RegionCode::national()),
-        ..Default::default()
-    };
+    let reach = Reach { tenant: Some(n.tenant.clone()), region: Some(RegionCode::national()), ..Default::default() };
     // Floor: the same SQL straight against the database.
     let mut floor = Vec::with_capacity(queries.len());
     let mut conn = n.db.conn().expect("conn");

@@ -3,7 +3,10 @@
 //! Anything that may travel between nodes is keyed by an app-generated UUIDv7 in text form
 //! (docs/architecture.md, "Storage"): auto-increment ids would collide across nodes. Each kind of id is its own
 //! type, so a user id can never be passed where a tenant id is meant. Ids parse from text
-//! (rejecting anything that is not a UUID) and are stored as text in both databases.
+//! (rejecting anything that is not a UUID) and are stored as text in both databases: a
+//! row struct holds the typed id itself (`Text` columns read into it and bind from it on
+//! SQLite and PostgreSQL alike; the impls are in `db::typed`), so the type is kept from the
+//! request path to the query.
 
 use std::fmt;
 
@@ -11,12 +14,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+/// What every typed id offers, for code generic over the kind of object (review, changes).
+pub trait Identifier: Clone + fmt::Display + Send + Sync + 'static {
+    /// Parses an id from text, refusing anything that is not a UUID.
+    fn parse_text(text: &str) -> Result<Self, AppError>;
+    /// Wraps text read back from the database.
+    fn from_stored(text: String) -> Self;
+    /// The id as text.
+    fn text(&self) -> &str;
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+        )]
         #[serde(transparent)]
-        #[schema(value_type = String)]
+        #[schema(value_type = String, format = Uuid)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub struct $name(String);
 
         impl $name {
@@ -45,6 +62,24 @@ macro_rules! uuid_id {
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Identifier for $name {
+            fn parse_text(text: &str) -> Result<Self, AppError> {
+                $name::parse(text)
+            }
+            fn from_stored(text: String) -> Self {
+                $name(text)
+            }
+            fn text(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
                 &self.0
             }
         }
@@ -80,6 +115,31 @@ uuid_id!(
     /// An API key of a machine client.
     ApiKeyId,
     "api_key_id"
+);
+uuid_id!(
+    /// A registered entity (登记主体): an enterprise, a market, a household, a person.
+    EntityId,
+    "entity_id"
+);
+uuid_id!(
+    /// A registered product (登记产品) of an entity.
+    ProductId,
+    "product_id"
+);
+uuid_id!(
+    /// A site (场所): a market, a slaughterhouse, a warehouse, with its merchants.
+    SiteId,
+    "site_id"
+);
+uuid_id!(
+    /// A registered device (设备) of an entity: a scale, a terminal, a reader.
+    DeviceId,
+    "device_id"
+);
+uuid_id!(
+    /// A submission: one import (a file, a request, a pull) and its receipt.
+    SubmissionId,
+    "submission_id"
 );
 
 /// Declares a status that is stored (and sent) as text: an enum with its stored form, its

@@ -425,7 +425,7 @@ pub fn approve_pending_entities(node: &Node) -> usize {
     use tracenode::db::schema::entities;
     use tracenode::registry::review::{self, Decision, ReviewStatus};
     let db = node.db();
-    let pending: Vec<String> = {
+    let pending: Vec<tracenode::ids::EntityId> = {
         let mut conn = db.conn().expect("conn");
         entities::table
             .filter(entities::status.eq(ReviewStatus::Pending.as_str()))

@@ -57,6 +57,7 @@ impl SubmissionStatus {
 pub mod schema;
 pub mod sqlite_version;
 pub mod time;
+pub mod typed;
 
 pub use connection::{DbConnection, MultiBackend};
 

@@ -8,6 +8,7 @@ use crate::config::Tier;
 use crate::db::schema::{federation_children as fc, federation_cursors, federation_incoming as fi};
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::pki::registry::ChildStatus;
 use crate::region::{RegionCode, RegionLevel};
 
 /// One child.
@@ -38,6 +39,13 @@ pub struct ChildNode {
     pub last_error_at: Option<chrono::NaiveDateTime>,
 }
 
+impl ChildNode {
+    /// Whether its batches are taken (its CA is not revoked).
+    pub fn is_active(&self) -> bool {
+        ChildStatus::parse(&self.status) == Some(ChildStatus::Active)
+    }
+}
+
 /// The tier a region of this level is served by.
 pub fn tier_of(region: &RegionCode) -> Tier {
     match region.level() {
@@ -66,7 +74,7 @@ pub fn enrol(
             fc::tier.eq(tier_of(region).as_str()),
             fc::name.eq(region.name()),
             fc::fingerprint.eq(fingerprint),
-            fc::status.eq("active"),
+            fc::status.eq(ChildStatus::Active.as_str()),
             fc::enrolled_via.eq(via),
             fc::enrolled_at.eq(now),
             fc::ca_not_after.eq(ca_not_after),
@@ -125,7 +133,7 @@ pub fn enrol_on_one_machine(
 pub fn active(conn: &mut DbConnection, region: &str) -> AppResult<ChildNode> {
     let child: Option<ChildNode> = fc::table.find(region).select(ChildNode::as_select()).first(conn).optional()?;
     match child {
-        Some(c) if c.status == "active" => Ok(c),
+        Some(c) if c.is_active() => Ok(c),
         Some(_) => Err(AppError::with_detail(
             ErrorKind::UnknownSender,
             format!("下级节点 {region} 已被停用"),

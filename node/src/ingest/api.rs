@@ -140,7 +140,7 @@ async fn submit(
                 Ok((
                     crate::tenants::get(conn, &id)?,
                     policy::of(conn, id.as_str())?,
-                    submissions::count_since(conn, id.as_str(), since)?,
+                    submissions::count_since(conn, &id, since)?,
                 ))
             })
             .await?
@@ -200,7 +200,7 @@ async fn submit(
     }
     let dir = state.config.resolve(&cfg.spool_dir);
     crate::files::private_dir(&dir)?;
-    let path = jobs::spool_path(&dir, &job.meta.id);
+    let path = jobs::spool_path(&dir, job.meta.id.as_str());
     let mut file = std::io::BufWriter::new(crate::files::private_file(&path).map_err(AppError::internal)?);
     let mut n = 0u64;
     while let Some(chunk) = body.next().await {
@@ -227,8 +227,7 @@ async fn submit(
         .await
         .map_err(AppError::internal)??;
     tokio::spawn(jobs::launch(state.service::<super::jobs::Jobs>()?, state.db.clone(), path));
-    let receipt =
-        Receipt { submission_id: job.meta.id.clone(), status: SubmissionStatus::Queued, ..Receipt::default() };
+    let receipt = Receipt::of(job.meta.id.clone(), SubmissionStatus::Queued);
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/submissions/{}", job.meta.id)))
         .json(receipt))
@@ -257,7 +256,7 @@ fn ack(state: &AppState, tenant_code: &str, r: &Receipt) -> AppResult<HttpRespon
         payload_digest: String::new(),
     };
     let body = Ack {
-        submission: r.submission_id.clone(),
+        submission: r.submission_id.to_string(),
         status: r.status.as_str().to_owned(),
         counts: [r.received, r.accepted, r.duplicates, r.rejected, r.quarantined, r.flagged, r.corrected],
         rejections: r
@@ -291,8 +290,8 @@ pub struct SubmissionProgress {
 }
 
 /// The tenant a caller's submissions are limited to (`None`: node staff see all).
-fn own_tenant(caller: &Caller) -> Option<String> {
-    caller.tenant_id.as_ref().map(|t| t.as_str().to_owned())
+fn own_tenant(caller: &Caller) -> Option<crate::ids::TenantId> {
+    caller.tenant_id.clone()
 }
 
 /// A submission's status and receipt.
@@ -304,11 +303,11 @@ pub async fn submission(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TraceRead, "submissions").await?;
-    let id = path.into_inner();
+    let id = crate::ids::SubmissionId::parse(&path.into_inner())?;
     let tenant = own_tenant(&caller);
     let key = id.clone();
-    let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, tenant.as_deref())).await?;
-    let progress = state.service::<super::jobs::Jobs>()?.progress_of(&id);
+    let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, tenant.as_ref())).await?;
+    let progress = state.service::<super::jobs::Jobs>()?.progress_of(id.as_str());
     Ok(HttpResponse::Ok().json(SubmissionProgress { submission, receipt, progress }))
 }
 
@@ -318,7 +317,7 @@ pub async fn submission(
 pub async fn submission_list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TraceRead, "submissions").await?;
     let tenant = own_tenant(&caller);
-    Ok(HttpResponse::Ok().json(state.db.run(move |conn| submissions::list(conn, tenant.as_deref(), 200)).await?))
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| submissions::list(conn, tenant.as_ref(), 200)).await?))
 }
 
 /// A tenant's ingestion policy.
@@ -402,8 +401,9 @@ pub async fn monitor(
     let days = monitor_days(&params)?;
     let since = crate::db::now() - chrono::TimeDelta::days(days);
     let tenant = own_tenant(&caller);
-    Ok(HttpResponse::Ok()
-        .json(state.db.run(move |conn| super::monitor::traffic(conn, tenant.as_deref(), since)).await?))
+    Ok(HttpResponse::Ok().json(
+        state.db.run(move |conn| super::monitor::traffic(conn, tenant.as_ref().map(TenantId::as_str), since)).await?,
+    ))
 }
 
 /// The receiver's load: submissions waiting and running, and the last 24 hours hour by hour
@@ -413,7 +413,8 @@ pub async fn monitor(
 pub async fn load(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::TraceRead, "monitor").await?;
     let tenant = own_tenant(&caller);
-    Ok(HttpResponse::Ok().json(state.db.run(move |conn| super::monitor::load::load(conn, tenant.as_deref())).await?))
+    Ok(HttpResponse::Ok()
+        .json(state.db.run(move |conn| super::monitor::load::load(conn, tenant.as_ref().map(TenantId::as_str))).await?))
 }
 
 /// The transmission monitoring report as XLSX: senders over the window, the last 24 hours,
@@ -446,8 +447,9 @@ pub async fn alerts(
     caller.require(&state, Permission::TraceRead, "alerts").await?;
     let tenant = own_tenant(&caller);
     let q = query.into_inner();
-    Ok(HttpResponse::Ok()
-        .json(state.db.run(move |conn| super::monitor::alerts::list(conn, &q, tenant.as_deref())).await?))
+    Ok(HttpResponse::Ok().json(
+        state.db.run(move |conn| super::monitor::alerts::list(conn, &q, tenant.as_ref().map(TenantId::as_str))).await?,
+    ))
 }
 
 /// Checks the senders now and delivers due notifications (node staff); the node also does so

@@ -72,8 +72,8 @@ struct JobFile {
 impl JobFile {
     fn of(job: &Job, ctx: &AuditContext) -> JobFile {
         JobFile {
-            id: job.meta.id.clone(),
-            tenant_id: job.meta.tenant_id.clone(),
+            id: job.meta.id.to_string(),
+            tenant_id: job.meta.tenant_id.to_string(),
             sender: job.meta.sender.clone(),
             format: job.source.name(),
             mode: job.meta.mode,
@@ -93,8 +93,8 @@ impl JobFile {
             .ok_or_else(|| AppError::internal(format!("job file: unknown format {}", self.format)))?;
         let within = RegionCode::parse(&self.within).map_err(AppError::internal)?;
         let meta = Meta {
-            id: self.id,
-            tenant_id: self.tenant_id,
+            id: crate::ids::SubmissionId::parse(&self.id)?,
+            tenant_id: crate::ids::TenantId::parse(&self.tenant_id)?,
             sender: self.sender,
             channel: Channel::Import,
             format: self.format,
@@ -178,14 +178,12 @@ fn run_spooled(db: &Db, vendors: &[Arc<Mapping>], body: &Path, counter: &AtomicU
         }
         Err(e) => {
             let receipt = Receipt {
-                submission_id: job.meta.id.clone(),
-                status: SubmissionStatus::Failed,
                 refusal: Some(super::receipt::Refusal {
                     code: e.code().into(),
                     message_zh: e.detail_zh.clone(),
                     message: e.detail_en.clone(),
                 }),
-                ..Receipt::default()
+                ..Receipt::of(job.meta.id.clone(), SubmissionStatus::Failed)
             };
             db.transaction_sync(|conn| submissions::finish(conn, &job.meta, &receipt))?;
             Err(e)

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod pull;
 pub mod receipt;
 pub mod submissions;
+pub mod units;
 pub mod validate;
 
 use std::io::Read;
@@ -132,8 +133,8 @@ impl Job {
     ) -> Job {
         Job {
             meta: Meta {
-                id: uuid::Uuid::now_v7().to_string(),
-                tenant_id: tenant.id.as_str().to_owned(),
+                id: crate::ids::SubmissionId::generate(),
+                tenant_id: tenant.id.clone(),
                 sender: tenant.code.clone(),
                 channel: intake.channel,
                 format: source.name(),
@@ -217,11 +218,12 @@ fn ingest(
     input: Box<dyn Read + Send>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Receipt, Undo<Box<Receipt>>> {
-    let mut receipt = Receipt { submission_id: job.meta.id.clone(), ..Receipt::default() };
+    let mut receipt = Receipt::of(job.meta.id.clone(), SubmissionStatus::default());
     let tenant = job.meta.tenant_id.as_str();
     let rules = RuleSet::load(conn, tenant)?;
-    let validator = Validator::new(lookups, tenant, &job.meta.id, &job.reporter, &job.within, job.policy, &rules)?
-        .acts_from(job.earliest_act_year);
+    let validator =
+        Validator::new(lookups, tenant, job.meta.id.as_str(), &job.reporter, &job.within, job.policy, &rules)?
+            .acts_from(job.earliest_act_year);
     let mut history = History::new(&rules);
     let mut daily = DailyChanges::default();
     let mut broken = None;
@@ -375,7 +377,7 @@ impl Step<'_, '_, '_> {
                 self.store_correction(c, &mut found)?;
             }
             if !found.is_empty() {
-                anomalies::record(self.conn, self.tenant, &self.receipt.submission_id, &found)?;
+                anomalies::record(self.conn, self.tenant, self.receipt.submission_id.as_str(), &found)?;
             }
             progress(self.receipt.received);
         }

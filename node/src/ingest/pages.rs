@@ -52,10 +52,10 @@ impl ListPage {
 
 async fn list_view(state: &AppState, caller: &Caller, error: String) -> AppResult<HttpResponse> {
     caller.require(state, Permission::TraceRead, "submissions").await?;
-    let own = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
+    let own = caller.tenant_id.clone();
     let (list, tenants) = state
         .db
-        .run(move |conn| Ok((submissions::list(conn, own.as_deref(), 100)?, crate::tenants::list_all(conn)?)))
+        .run(move |conn| Ok((submissions::list(conn, own.as_ref(), 100)?, crate::tenants::list_all(conn)?)))
         .await?;
     render(&ListPage {
         shell: Shell::new(state, caller, "数据接入与管理", "/ingest"),
@@ -177,15 +177,15 @@ pub async fn submission_page(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     caller.require(&state, Permission::TraceRead, "submissions").await?;
-    let id = path.into_inner();
-    let own = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
+    let id = crate::ids::SubmissionId::parse(&path.into_inner())?;
+    let own = caller.tenant_id.clone();
     let key = id.clone();
-    let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, own.as_deref())).await?;
+    let (submission, receipt) = state.db.run(move |conn| submissions::get(conn, &key, own.as_ref())).await?;
     render(&SubmissionPage {
         shell: Shell::new(&state, &caller, "报送回执", "/ingest"),
         submission,
         receipt,
-        progress: state.service::<super::jobs::Jobs>()?.progress_of(&id),
+        progress: state.service::<super::jobs::Jobs>()?.progress_of(id.as_str()),
     })
 }
 

@@ -40,7 +40,7 @@ pub struct PullReport {
     /// The cursor after the run.
     pub cursor: String,
     /// The submissions the pages became.
-    pub submissions: Vec<String>,
+    pub submissions: Vec<crate::ids::SubmissionId>,
 }
 
 /// A source with its cursor, as listed.

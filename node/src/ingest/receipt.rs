@@ -81,11 +81,11 @@ pub struct DuplicateRecord {
 }
 
 /// What happened to a submission.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = SubmissionReceipt)]
 pub struct Receipt {
     /// The submission.
-    pub submission_id: String,
+    pub submission_id: crate::ids::SubmissionId,
     /// `stored`, `refused` (nothing stored), `dry_run`, or for a job `queued` / `running`.
     pub status: SubmissionStatus,
     /// Whether anything was stored.
@@ -115,6 +115,26 @@ pub struct Receipt {
 }
 
 impl Receipt {
+    /// A receipt of submission `id` with nothing counted yet, in `status`.
+    pub fn of(id: crate::ids::SubmissionId, status: SubmissionStatus) -> Receipt {
+        Receipt {
+            submission_id: id,
+            status,
+            stored: false,
+            received: 0,
+            accepted: 0,
+            duplicates: 0,
+            rejected: 0,
+            quarantined: 0,
+            flagged: 0,
+            corrected: 0,
+            rejections: Vec::new(),
+            duplicate_records: Vec::new(),
+            refusal: None,
+            message_id: None,
+        }
+    }
+
     /// Notes a rejection.
     pub fn reject(&mut self, r: Rejection) {
         self.rejected += 1;

@@ -9,6 +9,7 @@ use super::Mode;
 use crate::db::schema::submissions;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
+use crate::ids::{SubmissionId, TenantId};
 
 /// Status of a submission (kept with the table, where the quality report reads it too).
 pub use crate::db::SubmissionStatus;
@@ -44,9 +45,9 @@ impl Channel {
 #[derive(Debug, Clone)]
 pub struct Meta {
     /// Id (UUIDv7).
-    pub id: String,
+    pub id: SubmissionId,
     /// Tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Sender: the tenant's code, or a child node.
     pub sender: String,
     /// Channel.
@@ -68,9 +69,9 @@ pub struct Meta {
 #[diesel(table_name = submissions)]
 pub struct Submission {
     /// Id.
-    pub id: String,
+    pub id: SubmissionId,
     /// Tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Sender.
     pub sender: String,
     /// Channel.
@@ -137,7 +138,7 @@ pub fn create(conn: &mut DbConnection, m: &Meta, status: SubmissionStatus, spool
 }
 
 /// Marks a submission running.
-pub fn start(conn: &mut DbConnection, id: &str) -> AppResult<()> {
+pub fn start(conn: &mut DbConnection, id: &SubmissionId) -> AppResult<()> {
     diesel::update(submissions::table.find(id))
         .set((submissions::status.eq(SubmissionStatus::Running.as_str()), submissions::started_at.eq(crate::db::now())))
         .execute(conn)?;
@@ -145,7 +146,7 @@ pub fn start(conn: &mut DbConnection, id: &str) -> AppResult<()> {
 }
 
 /// Marks a submission failed (its job cannot run).
-pub fn mark_failed(conn: &mut DbConnection, id: &str) -> AppResult<()> {
+pub fn mark_failed(conn: &mut DbConnection, id: &SubmissionId) -> AppResult<()> {
     diesel::update(submissions::table.find(id))
         .set((submissions::status.eq(SubmissionStatus::Failed.as_str()), submissions::finished_at.eq(crate::db::now())))
         .execute(conn)?;
@@ -181,10 +182,14 @@ pub fn finish(conn: &mut DbConnection, m: &Meta, r: &Receipt) -> AppResult<()> {
 }
 
 /// A submission with its receipt, if it belongs to `tenant` (any tenant when `None`).
-pub fn get(conn: &mut DbConnection, id: &str, tenant: Option<&str>) -> AppResult<(Submission, Option<Receipt>)> {
-    let mut q = submissions::table.filter(submissions::id.eq(id)).into_boxed();
+pub fn get(
+    conn: &mut DbConnection,
+    id: &SubmissionId,
+    tenant: Option<&TenantId>,
+) -> AppResult<(Submission, Option<Receipt>)> {
+    let mut q = submissions::table.filter(submissions::id.eq(id.clone())).into_boxed();
     if let Some(t) = tenant {
-        q = q.filter(submissions::tenant_id.eq(t.to_owned()));
+        q = q.filter(submissions::tenant_id.eq(t.clone()));
     }
     let (s, receipt): (Submission, Option<String>) = q
         .select((Submission::as_select(), submissions::receipt))
@@ -195,18 +200,18 @@ pub fn get(conn: &mut DbConnection, id: &str, tenant: Option<&str>) -> AppResult
 }
 
 /// The latest submissions of `tenant` (all when `None`), newest first.
-pub fn list(conn: &mut DbConnection, tenant: Option<&str>, limit: i64) -> AppResult<Vec<Submission>> {
+pub fn list(conn: &mut DbConnection, tenant: Option<&TenantId>, limit: i64) -> AppResult<Vec<Submission>> {
     let mut q =
         submissions::table.order((submissions::created_at.desc(), submissions::id.desc())).limit(limit).into_boxed();
     if let Some(t) = tenant {
-        q = q.filter(submissions::tenant_id.eq(t.to_owned()));
+        q = q.filter(submissions::tenant_id.eq(t.clone()));
     }
     Ok(q.select(Submission::as_select()).load(conn)?)
 }
 
 /// Submissions left queued or running (by a stop or a crash), oldest first, with their
 /// spooled bodies.
-pub fn unfinished(conn: &mut DbConnection) -> AppResult<Vec<(String, Option<String>)>> {
+pub fn unfinished(conn: &mut DbConnection) -> AppResult<Vec<(SubmissionId, Option<String>)>> {
     Ok(submissions::table
         .filter(submissions::status.eq_any([SubmissionStatus::Queued.as_str(), SubmissionStatus::Running.as_str()]))
         .order(submissions::created_at)
@@ -215,7 +220,7 @@ pub fn unfinished(conn: &mut DbConnection) -> AppResult<Vec<(String, Option<Stri
 }
 
 /// Submissions of `tenant` received since `since` (for its rate limit).
-pub fn count_since(conn: &mut DbConnection, tenant: &str, since: chrono::NaiveDateTime) -> AppResult<i64> {
+pub fn count_since(conn: &mut DbConnection, tenant: &TenantId, since: chrono::NaiveDateTime) -> AppResult<i64> {
     Ok(submissions::table
         .filter(submissions::tenant_id.eq(tenant))
         .filter(submissions::created_at.ge(since))

@@ -321,11 +321,18 @@ impl<'a> Validator<'a> {
         let quantity = thousandths(rec.act.quantity).filter(|&q| q > 0).ok_or_else(|| {
             bad("act.quantity", "数量应为正数".into(), format!("quantity must be positive, got {}", rec.act.quantity))
         })?;
-        if rec.act.quantity > MAX_QUANTITY {
+        let unit = super::units::maxima(&rec.act.unit);
+        let (max_quantity, max_price) = unit.map_or((MAX_QUANTITY, MAX_PRICE_YUAN), |u| (u.quantity, u.price_yuan));
+        let per = unit.map(|u| format!("（每条记录，单位{}）", u.name_zh)).unwrap_or_default();
+        if rec.act.quantity > max_quantity {
             return Err(bad(
                 "act.quantity",
-                format!("数量 {} 超过合理上限 {MAX_QUANTITY}", rec.act.quantity),
-                format!("quantity {} is above the plausible maximum {MAX_QUANTITY}", rec.act.quantity),
+                format!("数量 {} 超过合理上限 {max_quantity}{per}", rec.act.quantity),
+                format!(
+                    "quantity {} is above the plausible maximum {max_quantity} {}",
+                    rec.act.quantity,
+                    rec.act.unit.trim()
+                ),
             ));
         }
         let money = |field: &str, v: Option<f64>, max: f64| match v {
@@ -340,7 +347,7 @@ impl<'a> Validator<'a> {
             )),
             Some(_) => Err(bad(field, "金额和单价应为非负数".into(), format!("{field} must be a non-negative number"))),
         };
-        let price = money("act.price", rec.act.price, MAX_PRICE_YUAN)?;
+        let price = money("act.price", rec.act.price, max_price)?;
         let amount = money("act.amount", rec.act.amount, MAX_AMOUNT_YUAN)?;
         if amount.is_none() && crate::trace::row::amount_of(quantity, price, None) > (MAX_AMOUNT_YUAN * 100.0) as i64 {
             return Err(bad(

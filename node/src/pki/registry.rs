@@ -21,6 +21,17 @@ use crate::db::schema::{crl_published, federation_children, issued_certificates 
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
 
+crate::text_status! {
+    /// Where a child node stands (`federation_children.status`): it follows the child's CA
+    /// certificate, which only this register revokes.
+    pub enum ChildStatus {
+        /// Enrolled; its batches are taken.
+        Active = "active" / "正常",
+        /// Its CA certificate was revoked; it is refused.
+        Revoked = "revoked" / "已停用",
+    }
+}
+
 /// What a certificate is for.
 pub mod kind {
     /// This node's own CA certificate, signed by its parent (or the root).
@@ -205,7 +216,7 @@ pub fn revoke(
     if cert.kind == kind::CHILD_CA {
         if let Some(tiers::Identity::Node { region }) = tiers::Identity::parse(&cert.subject) {
             diesel::update(federation_children::table.find(region))
-                .set(federation_children::status.eq("revoked"))
+                .set(federation_children::status.eq(ChildStatus::Revoked.as_str()))
                 .execute(conn)?;
         }
     }

@@ -8,15 +8,15 @@ use super::search::Reach;
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::ids::TenantId;
+use crate::ids::{EntityId, TenantId};
 use crate::region::RegionCode;
 
 /// The rows a caller may reach: its tenant, its scope's tenants, regions and categories, never
 /// beyond the node's region.
 pub fn reach_of(state: &AppState, caller: &Caller) -> Reach {
     Reach {
-        tenant: caller.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
-        tenants: caller.scope.tenants.iter().map(|t| t.as_str().to_owned()).collect(),
+        tenant: caller.tenant_id.clone(),
+        tenants: caller.scope.tenants.clone(),
         region: Some(caller.scope.region.clone().unwrap_or_else(|| state.config.node.region.clone())),
         categories: caller.scope.categories.clone(),
     }
@@ -74,8 +74,8 @@ pub async fn owning_tenant(
 }
 
 /// The entity `id` if it lies within the caller's reach; a refusal is audited as `action`.
-pub async fn entity_in_reach(state: &AppState, caller: &Caller, id: &str, action: &str) -> AppResult<EntityRow> {
-    let key = id.to_owned();
+pub async fn entity_in_reach(state: &AppState, caller: &Caller, id: &EntityId, action: &str) -> AppResult<EntityRow> {
+    let key = id.clone();
     let row = state.db.run(move |conn| entities::row(conn, &key)).await?;
     if !within_reach(&reach_of(state, caller), &row) {
         return Err(caller.deny(state, action, &format!("entity:{}", row.code), ErrorKind::OutOfScope).await);

@@ -20,7 +20,7 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities as entities_table, product_categories, sites};
 use crate::db::{self, DbConnection, Undo};
 use crate::error::{AppError, AppResult};
-use crate::ids::TenantId;
+use crate::ids::{EntityId, SiteId, TenantId};
 use crate::region::RegionCode;
 
 /// The most records one request may carry.
@@ -97,7 +97,7 @@ fn reject(index: usize, e: AppError) -> Rejection {
 
 struct Lookups {
     categories: HashSet<String>,
-    sites: HashMap<String, (String, String)>,
+    sites: HashMap<String, (SiteId, TenantId)>,
 }
 
 fn lookups(conn: &mut DbConnection) -> AppResult<Lookups> {
@@ -109,7 +109,7 @@ fn lookups(conn: &mut DbConnection) -> AppResult<Lookups> {
         .collect();
     let sites = sites::table
         .select((sites::code, sites::id, sites::tenant_id))
-        .load::<(String, String, String)>(conn)?
+        .load::<(String, SiteId, TenantId)>(conn)?
         .into_iter()
         .map(|(code, id, tenant)| (code, (id, tenant)))
         .collect();
@@ -127,7 +127,7 @@ fn validate_one(input: &EntityInput, within: &RegionCode, tenant: &TenantId, l: 
     }
     if let Some(code) = input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         match l.sites.get(code) {
-            Some((id, owner)) if owner == tenant.as_str() => data.site_id = Some(id.clone()),
+            Some((id, owner)) if owner == tenant => data.site_id = Some(id.clone()),
             _ => {
                 return Err(AppError::invalid(
                     "site_code",
@@ -141,10 +141,10 @@ fn validate_one(input: &EntityInput, within: &RegionCode, tenant: &TenantId, l: 
 }
 
 /// Existing (code → owning tenant, id) for the given codes.
-fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String, (String, String)>> {
+fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String, (TenantId, EntityId)>> {
     let mut out = HashMap::new();
     for chunk in codes.chunks(500) {
-        let rows: Vec<(String, String, String)> = entities_table::table
+        let rows: Vec<(String, TenantId, EntityId)> = entities_table::table
             .filter(entities_table::code.eq_any(chunk))
             .select((entities_table::code, entities_table::tenant_id, entities_table::id))
             .load(conn)?;
@@ -216,7 +216,7 @@ pub fn register(
     let mut claims = Vec::new();
     for (i, row) in &skipped {
         match found.get(&row.code) {
-            Some((owner, id)) if owner != tenant.as_str() => claims.push((*i, row.data(), id.clone())),
+            Some((owner, id)) if owner != tenant => claims.push((*i, row.data(), id.clone())),
             _ => rejected.push(reject(
                 *i,
                 AppError::conflict(
@@ -275,7 +275,7 @@ fn validate_and_insert(
                     .enumerate()
                     .map(|(k, input)| {
                         let row = validate_one(input, within, tenant, l).map(|d| {
-                            let id = uuid::Uuid::now_v7().to_string();
+                            let id = EntityId::generate();
                             EntityRow::new(
                                 id,
                                 tenant,

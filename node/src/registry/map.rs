@@ -20,7 +20,7 @@ pub struct MapPoint {
     /// SVG y.
     pub y: f64,
     /// Entity id (for the link).
-    pub id: String,
+    pub id: crate::ids::EntityId,
     /// Name (tooltip).
     pub name: String,
     /// Whether it is approved (colour).

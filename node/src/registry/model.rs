@@ -13,7 +13,7 @@ use crate::db::schema::{entities, sites};
 use crate::db::time::StoredTime;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::ids::TenantId;
+use crate::ids::{EntityId, SiteId, TenantId};
 use crate::region::RegionCode;
 
 use super::catalogue;
@@ -138,7 +138,7 @@ pub struct EntityData {
     /// Category codes, sorted.
     pub categories: Vec<String>,
     /// Site id.
-    pub site_id: Option<String>,
+    pub site_id: Option<SiteId>,
     /// Merchant code.
     pub merchant_code: Option<String>,
     /// Merchant type.
@@ -359,13 +359,13 @@ pub fn validate(conn: &mut DbConnection, input: &EntityInput, cx: &ValidationCon
     let mut data = validate_shape(input, cx.region)?;
     data.categories = catalogue::check_codes(conn, "categories", &data.categories)?;
     if let Some(site_code) = input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let site: Option<(String, String)> = sites::table
+        let site: Option<(SiteId, TenantId)> = sites::table
             .filter(sites::code.eq(site_code))
             .select((sites::id, sites::tenant_id))
             .first(conn)
             .optional()?;
         match site {
-            Some((id, tenant)) if tenant == cx.tenant.as_str() => data.site_id = Some(id),
+            Some((id, tenant)) if tenant == *cx.tenant => data.site_id = Some(id),
             _ => {
                 return Err(AppError::invalid(
                     "site_code",
@@ -382,9 +382,9 @@ pub fn validate(conn: &mut DbConnection, input: &EntityInput, cx: &ValidationCon
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Entity {
     /// Id.
-    pub id: String,
+    pub id: EntityId,
     /// Owning tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// USCC.
     pub code: String,
     /// Name.
@@ -411,7 +411,7 @@ pub struct Entity {
     /// Category codes.
     pub categories: Vec<String>,
     /// Site id.
-    pub site_id: Option<String>,
+    pub site_id: Option<SiteId>,
     /// Merchant code.
     pub merchant_code: Option<String>,
     /// Merchant type.
@@ -433,9 +433,9 @@ pub struct Entity {
 #[diesel(table_name = entities, treat_none_as_default_value = false)]
 pub struct EntityRow {
     /// Id.
-    pub id: String,
+    pub id: EntityId,
     /// Tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Code.
     pub code: String,
     /// Name.
@@ -459,7 +459,7 @@ pub struct EntityRow {
     /// Categories as a JSON array.
     pub categories: String,
     /// Site.
-    pub site_id: Option<String>,
+    pub site_id: Option<SiteId>,
     /// Merchant code.
     pub merchant_code: Option<String>,
     /// Merchant type.
@@ -531,8 +531,8 @@ impl EntityRow {
     /// The row as the bulk path inserts it.
     pub fn for_insert(&self) -> EntityInsert<'_> {
         EntityInsert {
-            id: &self.id,
-            tenant_id: &self.tenant_id,
+            id: self.id.as_str(),
+            tenant_id: self.tenant_id.as_str(),
             code: &self.code,
             name: &self.name,
             kind: &self.kind,
@@ -544,7 +544,7 @@ impl EntityRow {
             contact_phone: &self.contact_phone,
             stages: self.stages,
             categories: &self.categories,
-            site_id: self.site_id.as_deref(),
+            site_id: self.site_id.as_ref().map(SiteId::as_str),
             merchant_code: self.merchant_code.as_deref(),
             merchant_type: self.merchant_type.as_deref(),
             varieties: &self.varieties,
@@ -562,7 +562,7 @@ impl EntityRow {
 
     /// A new row for `data`.
     pub fn new(
-        id: String,
+        id: EntityId,
         tenant: &TenantId,
         data: &EntityData,
         status: &str,
@@ -572,7 +572,7 @@ impl EntityRow {
     ) -> EntityRow {
         EntityRow {
             id,
-            tenant_id: tenant.as_str().to_owned(),
+            tenant_id: tenant.clone(),
             code: data.code.clone(),
             name: data.name.clone(),
             kind: data.kind.as_str().to_owned(),

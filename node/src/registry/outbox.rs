@@ -50,7 +50,7 @@ pub fn append_versioned(
 /// Appends a registered device; returns its sequence number.
 pub fn append_device(conn: &mut DbConnection, device: &super::devices::Device) -> AppResult<i64> {
     let payload = serde_json::to_string(device).map_err(AppError::internal)?;
-    append(conn, "device", &device.id, 1, &payload)
+    append(conn, "device", device.id.as_str(), 1, &payload)
 }
 
 /// A change a child sent up, to be forwarded to this node's parent.

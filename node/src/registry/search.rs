@@ -16,6 +16,7 @@ use super::model::{Entity, EntityKind, EntityRow};
 use crate::db::schema::{entities, sites};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::ids::TenantId;
 use crate::region::RegionCode;
 
 /// Search filters; all optional.
@@ -80,9 +81,9 @@ where
 #[derive(Debug, Clone, Default)]
 pub struct Reach {
     /// Only this tenant's rows (tenant callers).
-    pub tenant: Option<String>,
+    pub tenant: Option<TenantId>,
     /// Only these tenants' rows (a scope's tenant list; empty for all).
-    pub tenants: Vec<String>,
+    pub tenants: Vec<TenantId>,
     /// Only this region subtree (the node's region or the caller's scope).
     pub region: Option<RegionCode>,
     /// Only entities in these category subtrees (empty for all).

@@ -356,6 +356,50 @@ async fn implausible_values_and_ranges_are_refused(app: TestApp) {
 }
 both_backends!(implausible_values_and_ranges_are_refused);
 
+/// Quantities and prices are bounded by their unit where the node knows it (Chinese names,
+/// abbreviations, UN/ECE codes); a unit of packing holds to the general maxima.
+async fn quantities_and_prices_are_bounded_by_their_unit(app: TestApp) {
+    use crate::ingest::{import, json_of, parties, record};
+    let w = crate::registry::world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    // (unit, quantity, price, refused field)
+    let cases: [(&str, f64, Option<f64>, Option<&str>); 8] = [
+        ("吨", 2.0e5, None, Some("act.quantity")),
+        ("TNE", 5.0e4, Some(3.0e3), None),
+        ("kg", 2.0e5, Some(12.0), None),
+        ("KGM", 10.0, Some(2.0e6), Some("act.price")),
+        ("克", 100.0, Some(2.0e4), Some("act.price")),
+        ("头", 2.0e6, None, Some("act.quantity")),
+        ("头", 3.0, Some(2.0e6), None),
+        ("箱", 2.0e8, None, None),
+    ];
+    let records: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(k, (unit, quantity, price, _))| {
+            let mut r = record(&format!("u{k}"), &format!("TU-{k}"), &seller, &buyer, *quantity, *price);
+            r.act.unit = (*unit).into();
+            r
+        })
+        .collect();
+    let body = serde_json::to_vec(&records).expect("json");
+    let r = json_of(import(&app, &w.key_a, "format=json&mode=best_effort", body).await, 200).await;
+    let refused: Vec<(u64, String)> = r["rejections"]
+        .as_array()
+        .expect("rejections")
+        .iter()
+        .map(|x| (x["index"].as_u64().expect("index"), x["field"].as_str().expect("field").to_owned()))
+        .collect();
+    let expected: Vec<(u64, String)> =
+        cases.iter().enumerate().filter_map(|(k, c)| c.3.map(|f| (k as u64, f.to_owned()))).collect();
+    assert_eq!(refused, expected, "{r}");
+    assert_eq!(r["accepted"], 4, "{r}");
+    assert_eq!(stored_records(&app), 4);
+    let said = r["rejections"][0]["reason_zh"].as_str().unwrap_or_default();
+    assert!(said.contains("单位吨"), "{r}");
+}
+both_backends!(quantities_and_prices_are_bounded_by_their_unit);
+
 /// Signed-in answers are never cached; the policy limits where forms post and what a base
 /// element may do; HSTS covers subdomains.
 async fn security_headers_are_set(app: TestApp) {

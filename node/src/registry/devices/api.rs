@@ -5,6 +5,7 @@ use actix_web::{get, post, web, HttpResponse};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, Problem};
+use crate::ids::EntityId;
 use crate::registry::access::entity_in_reach;
 use crate::registry::bulk::Receipt;
 use crate::registry::{reach_of, within_reach};
@@ -21,12 +22,11 @@ pub async fn device_register(
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "devices").await?;
     let input = body.into_inner();
-    let entity = entity_in_reach(&state, &caller, &input.entity_id, "device.register").await?;
+    let id = EntityId::parse(&input.entity_id)?;
+    let entity = entity_in_reach(&state, &caller, &id, "device.register").await?;
     let ctx = caller.audit();
-    let device = state
-        .db
-        .transaction(move |conn| crate::registry::devices::register(conn, &ctx, &entity.tenant_id, &input))
-        .await?;
+    let device =
+        state.db.transaction(move |conn| crate::registry::devices::register(conn, &ctx, &entity, &input)).await?;
     Ok(HttpResponse::Created().json(device))
 }
 
@@ -61,7 +61,7 @@ pub async fn entity_devices(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "devices").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     entity_in_reach(&state, &caller, &id, "entity.read").await?;
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| crate::registry::devices::of_entity(conn, &id)).await?))
 }

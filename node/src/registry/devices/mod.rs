@@ -16,6 +16,7 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{devices, sites};
 use crate::db::{DbConnection, Undo};
 use crate::error::{AppError, AppResult};
+use crate::ids::{DeviceId, EntityId, SiteId, TenantId};
 
 /// Kinds of device, with their Chinese names.
 pub const DEVICE_TYPES: [(&str, &str); 7] = [
@@ -51,13 +52,13 @@ pub struct DeviceInput {
 #[diesel(table_name = devices, treat_none_as_default_value = false)]
 pub struct Device {
     /// Id.
-    pub id: String,
+    pub id: DeviceId,
     /// Owning tenant (the entity's).
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Owning entity.
-    pub entity_id: String,
+    pub entity_id: EntityId,
     /// Site.
-    pub site_id: Option<String>,
+    pub site_id: Option<SiteId>,
     /// Kind.
     pub device_type: String,
     /// Model.
@@ -72,11 +73,12 @@ pub struct Device {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Registers a device for an entity already checked to be within the caller's reach.
+/// Registers a device of `owner`, an entity already checked to be within the caller's reach
+/// (the input's `entity_id` named it).
 pub fn register(
     conn: &mut DbConnection,
     ctx: &AuditContext,
-    entity_tenant: &str,
+    owner: &super::model::EntityRow,
     input: &DeviceInput,
 ) -> AppResult<Device> {
     if !DEVICE_TYPES.iter().any(|(t, _)| *t == input.device_type) {
@@ -88,13 +90,13 @@ pub fn register(
     let site_id = match input.site_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(code) => {
-            let found: Option<(String, String)> = sites::table
+            let found: Option<(SiteId, TenantId)> = sites::table
                 .filter(sites::code.eq(code))
                 .select((sites::id, sites::tenant_id))
                 .first(conn)
                 .optional()?;
             match found {
-                Some((id, tenant)) if tenant == entity_tenant => Some(id),
+                Some((id, tenant)) if tenant == owner.tenant_id => Some(id),
                 _ => {
                     return Err(AppError::invalid(
                         "site_code",
@@ -114,9 +116,9 @@ pub fn register(
     }
     let now = crate::db::now();
     let device = Device {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: entity_tenant.to_owned(),
-        entity_id: input.entity_id.clone(),
+        id: DeviceId::generate(),
+        tenant_id: owner.tenant_id.clone(),
+        entity_id: owner.id.clone(),
         site_id,
         device_type: input.device_type.clone(),
         model,
@@ -139,7 +141,7 @@ pub fn register(
 }
 
 /// The devices of an entity, newest first.
-pub fn of_entity(conn: &mut DbConnection, entity_id: &str) -> AppResult<Vec<Device>> {
+pub fn of_entity(conn: &mut DbConnection, entity_id: &EntityId) -> AppResult<Vec<Device>> {
     Ok(devices::table
         .filter(devices::entity_id.eq(entity_id))
         .select(Device::as_select())
@@ -186,15 +188,15 @@ pub fn register_batch(
     let stored = conn.transaction::<bool, Undo, _>(|conn| {
         for (index, input) in batch.devices.iter().enumerate() {
             let one = conn.transaction::<Device, AppError, _>(|conn| {
-                let owner =
-                    super::entities::row(conn, &input.entity_id).ok().filter(|e| reaches(e)).ok_or_else(|| {
-                        AppError::invalid(
-                            "entity_id",
-                            format!("主体 {} 不存在或不在您的数据范围内", input.entity_id),
-                            format!("entity {} does not exist or is outside your reach", input.entity_id),
-                        )
-                    })?;
-                register(conn, ctx, &owner.tenant_id, input)
+                let id = EntityId::parse(&input.entity_id)?;
+                let owner = super::entities::row(conn, &id).ok().filter(|e| reaches(e)).ok_or_else(|| {
+                    AppError::invalid(
+                        "entity_id",
+                        format!("主体 {} 不存在或不在您的数据范围内", input.entity_id),
+                        format!("entity {} does not exist or is outside your reach", input.entity_id),
+                    )
+                })?;
+                register(conn, ctx, &owner, input)
             });
             match one {
                 Ok(_) => accepted += 1,

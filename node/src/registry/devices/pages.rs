@@ -36,10 +36,10 @@ pub async fn device_submit(
     let form = form.into_inner();
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryWrite, "devices").await?;
-    let id = path.into_inner();
+    let id = crate::ids::EntityId::parse(&path.into_inner())?;
     let entity = crate::registry::access::entity_in_reach(&state, &caller, &id, "device.register").await?;
     let input = crate::registry::devices::DeviceInput {
-        entity_id: id.clone(),
+        entity_id: id.to_string(),
         site_code: blank_none(&form.site_code),
         device_type: form.device_type,
         model: form.model,
@@ -47,14 +47,11 @@ pub async fn device_submit(
         serial_number: form.serial_number,
     };
     let ctx = caller.audit();
-    let notice = match state
-        .db
-        .transaction(move |conn| crate::registry::devices::register(conn, &ctx, &entity.tenant_id, &input))
-        .await
-    {
-        Ok(d) => format!("设备 {} 已登记。", d.mac),
-        Err(e) if e.is_for_the_form() => e.detail_zh,
-        Err(e) => return Err(e),
-    };
+    let notice =
+        match state.db.transaction(move |conn| crate::registry::devices::register(conn, &ctx, &entity, &input)).await {
+            Ok(d) => format!("设备 {} 已登记。", d.mac),
+            Err(e) if e.is_for_the_form() => e.detail_zh,
+            Err(e) => return Err(e),
+        };
     entity_page(&state, &caller, id, notice).await
 }

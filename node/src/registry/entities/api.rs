@@ -5,7 +5,7 @@ use actix_web::{get, post, put, web, HttpResponse};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult, Problem};
-use crate::ids::TenantId;
+use crate::ids::EntityId;
 use crate::registry::access::{entity_in_reach, owning_tenant};
 use crate::registry::bulk::{BulkRequest, Receipt};
 use crate::registry::entities::{self, Changed, Decision, EntityVersion, Registered};
@@ -81,7 +81,7 @@ pub async fn entity_get(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "entities").await?;
-    let row = entity_in_reach(&state, &caller, &path.into_inner(), "entity.read").await?;
+    let row = entity_in_reach(&state, &caller, &EntityId::parse(&path.into_inner())?, "entity.read").await?;
     Ok(HttpResponse::Ok().json(row.view()))
 }
 
@@ -95,10 +95,10 @@ pub async fn entity_change(
     body: web::Json<EntityInput>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     let row = entity_in_reach(&state, &caller, &id, "entity.change").await?;
     let input = body.into_inner();
-    let owner = TenantId::from_db(row.tenant_id.clone());
+    let owner = row.tenant_id.clone();
     let within = region_of(&state, &caller);
     let ctx = caller.audit();
     let changed = state
@@ -120,7 +120,7 @@ pub async fn entity_review(
     body: web::Json<Decision>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "entities").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     entity_in_reach(&state, &caller, &id, "entity.review").await?;
     let ctx = caller.audit();
     let d = body.into_inner();
@@ -136,7 +136,7 @@ pub async fn entity_versions(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "entities").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     entity_in_reach(&state, &caller, &id, "entity.read").await?;
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| entities::versions(conn, &id)).await?))
 }

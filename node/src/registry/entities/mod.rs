@@ -15,12 +15,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::model::{EntityData, EntityInput, EntityRow, ValidationContext};
-use super::review::{self, Fields, Reviewed};
+use super::review::{self, Reviewed};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities, entity_versions};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::ids::TenantId;
+use crate::ids::{EntityId, TenantId};
 
 /// What a registration led to.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -38,7 +38,7 @@ pub enum Registered {
         change_id: String,
         /// The existing entity: another tenant's, so its id is never sent to the claimant.
         #[serde(skip_serializing)]
-        entity_id: String,
+        entity_id: EntityId,
     },
 }
 
@@ -73,7 +73,7 @@ pub struct EntityVersion {
 pub use super::review::{Change, Decision, FieldPolicy};
 
 /// The row of entity `id`.
-pub fn row(conn: &mut DbConnection, id: &str) -> AppResult<EntityRow> {
+pub fn row(conn: &mut DbConnection, id: &EntityId) -> AppResult<EntityRow> {
     entities::table
         .find(id)
         .select(EntityRow::as_select())
@@ -107,12 +107,12 @@ fn keep_superseded(conn: &mut DbConnection, row: &EntityRow) -> AppResult<()> {
 pub fn create_claim(
     conn: &mut DbConnection,
     ctx: &AuditContext,
-    entity_id: &str,
+    entity_id: &EntityId,
     tenant: &TenantId,
     data: &EntityData,
     fields: &BTreeSet<&str>,
 ) -> AppResult<String> {
-    review::create_change::<EntityRow>(conn, ctx, entity_id, tenant, "duplicate_claim", data, fields)
+    review::create_change::<EntityRow>(conn, ctx, entity_id.as_str(), tenant, "duplicate_claim", data, fields)
 }
 
 /// Registers one entity for `tenant`. A code already registered by the same tenant is a
@@ -126,15 +126,13 @@ pub fn register(
 ) -> AppResult<Registered> {
     let data = super::model::validate(conn, input, cx)?;
     if let Some(existing) = row_by_code(conn, &data.code)? {
-        if existing.tenant_id == tenant.as_str() {
+        if existing.tenant_id == *tenant {
             return Err(AppError::conflict(
                 format!("统一社会信用代码 {} 已由本租户登记，请修改原登记", data.code),
                 format!("code {} is already registered by this tenant: change that registration instead", data.code),
             ));
         }
-        let fields: BTreeSet<&str> = EntityData::FIELDS.iter().copied().collect();
-        let change_id =
-            review::create_change::<EntityRow>(conn, ctx, &existing.id, tenant, "duplicate_claim", &data, &fields)?;
+        let change_id = review::create_claim(conn, ctx, &existing, tenant, &data)?;
         audit::record(
             conn,
             ctx,
@@ -145,7 +143,7 @@ pub fn register(
         )?;
         return Ok(Registered::DuplicateClaim { change_id, entity_id: existing.id });
     }
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = EntityId::generate();
     let row = EntityRow::new(
         id.clone(),
         tenant,
@@ -171,14 +169,15 @@ impl Reviewed for EntityRow {
     const KIND: &'static str = "entity";
     const NOUN_ZH: &'static str = "主体";
     type Data = EntityData;
+    type Id = EntityId;
 
-    fn load(conn: &mut DbConnection, id: &str) -> AppResult<Self> {
+    fn load(conn: &mut DbConnection, id: &EntityId) -> AppResult<Self> {
         row(conn, id)
     }
-    fn id(&self) -> &str {
+    fn id(&self) -> &EntityId {
         &self.id
     }
-    fn tenant_id(&self) -> &str {
+    fn tenant_id(&self) -> &TenantId {
         &self.tenant_id
     }
     fn code(&self) -> &str {
@@ -200,20 +199,12 @@ impl Reviewed for EntityRow {
         row: &Self,
         data: &EntityData,
         status: &str,
-        tenant: &str,
+        tenant: &TenantId,
         note: &str,
     ) -> AppResult<Self> {
         keep_superseded(conn, row)?;
         let version = row.version + 1;
-        let mut next = EntityRow::new(
-            row.id.clone(),
-            &TenantId::from_db(tenant.to_owned()),
-            data,
-            status,
-            actor,
-            note,
-            crate::db::now(),
-        );
+        let mut next = EntityRow::new(row.id.clone(), tenant, data, status, actor, note, crate::db::now());
         next.version = version;
         next.created_at = row.created_at;
         diesel::update(entities::table.find(&row.id))
@@ -246,7 +237,7 @@ impl Reviewed for EntityRow {
         Ok(next)
     }
 
-    fn set_status(conn: &mut DbConnection, id: &str, status: &str, reason: &str) -> AppResult<()> {
+    fn set_status(conn: &mut DbConnection, id: &EntityId, status: &str, reason: &str) -> AppResult<()> {
         diesel::update(entities::table.find(id))
             .set((
                 entities::status.eq(status),
@@ -264,12 +255,12 @@ pub fn change(
     conn: &mut DbConnection,
     ctx: &AuditContext,
     tenant: &TenantId,
-    id: &str,
+    id: &EntityId,
     input: &EntityInput,
     cx: &ValidationContext,
 ) -> AppResult<Changed> {
     let current = row(conn, id)?;
-    if current.tenant_id != tenant.as_str() {
+    if current.tenant_id != *tenant {
         return Err(AppError::with_detail(
             ErrorKind::Forbidden,
             "只能修改本租户登记的主体",
@@ -293,13 +284,18 @@ pub fn change(
 }
 
 /// Approves or rejects a pending registration.
-pub fn review(conn: &mut DbConnection, ctx: &AuditContext, id: &str, d: &Decision) -> AppResult<super::model::Entity> {
+pub fn review(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    id: &EntityId,
+    d: &Decision,
+) -> AppResult<super::model::Entity> {
     Ok(review::review::<EntityRow>(conn, ctx, id, d)?.view())
 }
 
 /// Every version of an entity, oldest first: the superseded ones from the history and the one
 /// in force from the entity itself.
-pub fn versions(conn: &mut DbConnection, id: &str) -> AppResult<Vec<EntityVersion>> {
+pub fn versions(conn: &mut DbConnection, id: &EntityId) -> AppResult<Vec<EntityVersion>> {
     let current = row(conn, id)?;
     let mut list: Vec<EntityVersion> = entity_versions::table
         .filter(entity_versions::entity_id.eq(id))

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::ids::TenantId;
+use crate::ids::{EntityId, TenantId};
 use crate::registry::catalogue::{self, Category};
 use crate::registry::entities::{self, EntityVersion};
 use crate::registry::model::{Entity, EntityInput, EntityKind, ValidationContext};
@@ -133,7 +133,7 @@ impl EntityForm {
         let coordinate = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         EntityForm {
             csrf: String::new(),
-            tenant_id: e.tenant_id.clone(),
+            tenant_id: e.tenant_id.to_string(),
             code: e.code.clone(),
             name: e.name.clone(),
             kind: e.kind.as_str().to_owned(),
@@ -199,7 +199,7 @@ async fn new_page(
 async fn form_page(
     state: &AppState,
     caller: &Caller,
-    editing: Option<String>,
+    editing: Option<EntityId>,
     error: String,
     notice: String,
     form: EntityForm,
@@ -311,7 +311,7 @@ struct EntityPageView {
 pub(crate) async fn entity_page(
     state: &AppState,
     caller: &Caller,
-    id: String,
+    id: EntityId,
     notice: String,
 ) -> AppResult<HttpResponse> {
     caller.require(state, Permission::RegistryRead, "entities").await?;
@@ -347,7 +347,7 @@ pub async fn entity_detail(
     caller: ConsoleCaller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    entity_page(&state, &caller.0, path.into_inner(), String::new()).await
+    entity_page(&state, &caller.0, EntityId::parse(&path.into_inner())?, String::new()).await
 }
 
 /// 修改主体: the form filled with the entity in force.
@@ -359,7 +359,7 @@ pub async fn edit_form(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     let row = crate::registry::access::entity_in_reach(&state, &caller, &id, "entity.change").await?;
     let site_id = row.site_id.clone();
     let site_code = state
@@ -384,9 +384,9 @@ pub async fn edit_submit(
     let form = EntityForm::from_pairs(form.into_inner().0);
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryWrite, "entities").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     let row = crate::registry::access::entity_in_reach(&state, &caller, &id, "entity.change").await?;
-    let owner = TenantId::from_db(row.tenant_id.clone());
+    let owner = row.tenant_id.clone();
     let mut input = match form.input() {
         Ok(i) => i,
         Err(e) => return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await,
@@ -423,7 +423,7 @@ pub async fn entity_review(
     let form = form.into_inner();
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryReview, "entities").await?;
-    let id = path.into_inner();
+    let id = EntityId::parse(&path.into_inner())?;
     crate::registry::access::entity_in_reach(&state, &caller, &id, "entity.review").await?;
     let d = form.decision();
     let ctx = caller.audit();

@@ -6,7 +6,7 @@ use super::{Product, ProductInput, ProductPage, ProductQuery, ProductRegistered,
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, ErrorKind, Problem};
-use crate::ids::TenantId;
+use crate::ids::ProductId;
 use crate::registry::access::owning_tenant;
 use crate::registry::entities::EntityVersion;
 use crate::registry::reach_of;
@@ -14,8 +14,13 @@ use crate::registry::review::{self, ChangeOutcome, Decision, Reviewed};
 use crate::users::Permission;
 
 /// The product `id` if it lies within the caller's reach; a refusal is audited as `action`.
-pub async fn product_in_reach(state: &AppState, caller: &Caller, id: &str, action: &str) -> AppResult<ProductRow> {
-    let key = id.to_owned();
+pub async fn product_in_reach(
+    state: &AppState,
+    caller: &Caller,
+    id: &ProductId,
+    action: &str,
+) -> AppResult<ProductRow> {
+    let key = id.clone();
     let reach = reach_of(state, caller);
     let (row, ok) = state
         .db
@@ -78,7 +83,7 @@ pub async fn product_get(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "products").await?;
-    let row = product_in_reach(&state, &caller, &path.into_inner(), "product.read").await?;
+    let row = product_in_reach(&state, &caller, &ProductId::parse(&path.into_inner())?, "product.read").await?;
     Ok(HttpResponse::Ok().json(row.view()))
 }
 
@@ -102,9 +107,9 @@ pub async fn product_change(
     body: web::Json<ProductInput>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryWrite, "products").await?;
-    let id = path.into_inner();
+    let id = ProductId::parse(&path.into_inner())?;
     let row = product_in_reach(&state, &caller, &id, "product.change").await?;
-    let owner = TenantId::from_db(row.tenant_id.clone());
+    let owner = row.tenant_id.clone();
     let ctx = caller.audit();
     let input = body.into_inner();
     let (product, outcome) = state.db.transaction(move |conn| super::change(conn, &ctx, &owner, &id, &input)).await?;
@@ -121,7 +126,7 @@ pub async fn product_review(
     body: web::Json<Decision>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryReview, "products").await?;
-    let id = path.into_inner();
+    let id = ProductId::parse(&path.into_inner())?;
     product_in_reach(&state, &caller, &id, "product.review").await?;
     let ctx = caller.audit();
     let d = body.into_inner();
@@ -138,7 +143,7 @@ pub async fn product_versions(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     caller.require(&state, Permission::RegistryRead, "products").await?;
-    let id = path.into_inner();
+    let id = ProductId::parse(&path.into_inner())?;
     product_in_reach(&state, &caller, &id, "product.read").await?;
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| super::versions(conn, &id)).await?))
 }

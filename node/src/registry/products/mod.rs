@@ -17,7 +17,7 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{entities, product_categories, product_versions, products};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::ids::TenantId;
+use crate::ids::{EntityId, ProductId, TenantId};
 use crate::registry::catalogue;
 use crate::registry::model::text;
 use crate::registry::review::{self, Fields, Reviewed};
@@ -70,7 +70,7 @@ pub struct ProductData {
     /// Shelf life (days).
     pub shelf_life_days: Option<i32>,
     /// Owning entity id.
-    pub entity_id: String,
+    pub entity_id: EntityId,
 }
 
 impl Fields for ProductData {
@@ -113,11 +113,11 @@ impl Fields for ProductData {
 #[diesel(table_name = products, treat_none_as_default_value = false)]
 pub struct ProductRow {
     /// Id.
-    pub id: String,
+    pub id: ProductId,
     /// Owning tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Owning entity.
-    pub entity_id: String,
+    pub entity_id: EntityId,
     /// Scheme.
     pub scheme: String,
     /// Code.
@@ -152,11 +152,11 @@ pub struct ProductRow {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Product {
     /// Id.
-    pub id: String,
+    pub id: ProductId,
     /// Owning tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Owning entity.
-    pub entity_id: String,
+    pub entity_id: EntityId,
     /// Scheme.
     pub scheme: String,
     /// Chinese name of the scheme.
@@ -194,11 +194,11 @@ impl Product {
 }
 
 impl ProductRow {
-    fn new(id: String, tenant: &str, data: &ProductData, status: &str, actor: &str, note: &str) -> ProductRow {
+    fn new(id: ProductId, tenant: &TenantId, data: &ProductData, status: &str, actor: &str, note: &str) -> ProductRow {
         let now = crate::db::now();
         ProductRow {
             id,
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.clone(),
             entity_id: data.entity_id.clone(),
             scheme: data.scheme.as_str().to_owned(),
             code: data.code.clone(),
@@ -244,8 +244,9 @@ impl Reviewed for ProductRow {
     const KIND: &'static str = Product::KIND_NAME;
     const NOUN_ZH: &'static str = "产品";
     type Data = ProductData;
+    type Id = ProductId;
 
-    fn load(conn: &mut DbConnection, id: &str) -> AppResult<Self> {
+    fn load(conn: &mut DbConnection, id: &ProductId) -> AppResult<Self> {
         products::table
             .find(id)
             .select(ProductRow::as_select())
@@ -253,10 +254,10 @@ impl Reviewed for ProductRow {
             .optional()?
             .ok_or_else(|| AppError::not_found("产品", "product"))
     }
-    fn id(&self) -> &str {
+    fn id(&self) -> &ProductId {
         &self.id
     }
-    fn tenant_id(&self) -> &str {
+    fn tenant_id(&self) -> &TenantId {
         &self.tenant_id
     }
     fn code(&self) -> &str {
@@ -287,7 +288,7 @@ impl Reviewed for ProductRow {
         current: &Self,
         data: &ProductData,
         status: &str,
-        tenant: &str,
+        tenant: &TenantId,
         note: &str,
     ) -> AppResult<Self> {
         diesel::insert_into(product_versions::table)
@@ -323,7 +324,7 @@ impl Reviewed for ProductRow {
         Ok(next)
     }
 
-    fn set_status(conn: &mut DbConnection, id: &str, status: &str, reason: &str) -> AppResult<()> {
+    fn set_status(conn: &mut DbConnection, id: &ProductId, status: &str, reason: &str) -> AppResult<()> {
         diesel::update(products::table.find(id))
             .set((
                 products::status.eq(status),
@@ -376,13 +377,13 @@ pub fn validate(conn: &mut DbConnection, input: &ProductInput, tenant: &TenantId
         ));
     }
     let category = check_category(conn, &input.category)?;
-    let owner: Option<(String, String)> = entities::table
+    let owner: Option<(EntityId, TenantId)> = entities::table
         .filter(entities::code.eq(input.entity_code.trim().to_ascii_uppercase()))
         .select((entities::id, entities::tenant_id))
         .first(conn)
         .optional()?;
     let entity_id = match owner {
-        Some((id, t)) if t == tenant.as_str() => id,
+        Some((id, t)) if t == *tenant => id,
         _ => {
             return Err(AppError::invalid(
                 "entity_code",
@@ -418,7 +419,7 @@ pub enum ProductRegistered {
         change_id: String,
         /// The existing product: another tenant's, so its id is never sent to the claimant.
         #[serde(skip_serializing)]
-        product_id: String,
+        product_id: ProductId,
     },
 }
 
@@ -442,15 +443,13 @@ pub fn register(
     let data = validate(conn, input, tenant)?;
     let target = format!("product:{}:{}", data.scheme, data.code);
     if let Some(existing) = by_code(conn, data.scheme, &data.code)? {
-        if existing.tenant_id == tenant.as_str() {
+        if existing.tenant_id == *tenant {
             return Err(AppError::conflict(
                 format!("产品编码 {} 已由本租户登记，请修改原登记", data.code),
                 format!("product code {} is already registered by this tenant: change that registration", data.code),
             ));
         }
-        let fields: BTreeSet<&str> = ProductData::FIELDS.iter().copied().collect();
-        let change_id =
-            review::create_change::<ProductRow>(conn, ctx, &existing.id, tenant, "duplicate_claim", &data, &fields)?;
+        let change_id = review::create_claim(conn, ctx, &existing, tenant, &data)?;
         audit::record(
             conn,
             ctx,
@@ -462,8 +461,8 @@ pub fn register(
         return Ok(ProductRegistered::DuplicateClaim { change_id, product_id: existing.id });
     }
     let row = ProductRow::new(
-        uuid::Uuid::now_v7().to_string(),
-        tenant.as_str(),
+        ProductId::generate(),
+        tenant,
         &data,
         crate::registry::review::ReviewStatus::Pending.as_str(),
         &ctx.actor,
@@ -480,11 +479,11 @@ pub fn change(
     conn: &mut DbConnection,
     ctx: &AuditContext,
     tenant: &TenantId,
-    id: &str,
+    id: &ProductId,
     input: &ProductInput,
 ) -> AppResult<(Product, review::ChangeOutcome)> {
     let current = ProductRow::load(conn, id)?;
-    let proposed = validate(conn, input, &TenantId::from_db(current.tenant_id.clone()))?;
+    let proposed = validate(conn, input, &current.tenant_id.clone())?;
     if proposed.scheme.as_str() != current.scheme || proposed.code != current.code {
         return Err(AppError::invalid("code", "产品编码不能修改", "the code of a product cannot change"));
     }
@@ -493,7 +492,7 @@ pub fn change(
 }
 
 /// Every version of a product, oldest first.
-pub fn versions(conn: &mut DbConnection, id: &str) -> AppResult<Vec<crate::registry::entities::EntityVersion>> {
+pub fn versions(conn: &mut DbConnection, id: &ProductId) -> AppResult<Vec<crate::registry::entities::EntityVersion>> {
     let current = ProductRow::load(conn, id)?;
     let mut list: Vec<crate::registry::entities::EntityVersion> = product_versions::table
         .filter(product_versions::product_id.eq(id))

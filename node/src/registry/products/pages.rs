@@ -12,7 +12,7 @@ use crate::auth::caller::{Caller, ConsoleCaller};
 use crate::console::{render, Shell};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::ids::TenantId;
+use crate::ids::{ProductId, TenantId};
 use crate::registry::catalogue::{self, Category};
 use crate::registry::entities::EntityVersion;
 use crate::registry::reach_of;
@@ -160,7 +160,7 @@ async fn new_page(
 async fn form_page(
     state: &AppState,
     caller: &Caller,
-    editing: Option<String>,
+    editing: Option<ProductId>,
     error: String,
     notice: String,
     form: ProductForm,
@@ -241,7 +241,7 @@ struct DetailPage {
     notice: String,
 }
 
-async fn detail(state: &AppState, caller: &Caller, id: String, notice: String) -> AppResult<HttpResponse> {
+async fn detail(state: &AppState, caller: &Caller, id: ProductId, notice: String) -> AppResult<HttpResponse> {
     caller.require(state, Permission::RegistryRead, "products").await?;
     let row: ProductRow = super::api::product_in_reach(state, caller, &id, "product.read").await?;
     let owner = row.entity_id.clone();
@@ -269,7 +269,7 @@ pub async fn detail_page(
     caller: ConsoleCaller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    detail(&state, &caller.0, path.into_inner(), String::new()).await
+    detail(&state, &caller.0, ProductId::parse(&path.into_inner())?, String::new()).await
 }
 
 /// Approves or rejects a product from its page.
@@ -284,7 +284,7 @@ pub async fn review_submit(
     let form = form.into_inner();
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryReview, "products").await?;
-    let id = path.into_inner();
+    let id = ProductId::parse(&path.into_inner())?;
     super::api::product_in_reach(&state, &caller, &id, "product.review").await?;
     let d = form.decision();
     let ctx = caller.audit();
@@ -306,13 +306,13 @@ pub async fn edit_form(
 ) -> AppResult<HttpResponse> {
     let caller = caller.0;
     caller.require(&state, Permission::RegistryWrite, "products").await?;
-    let id = path.into_inner();
+    let id = ProductId::parse(&path.into_inner())?;
     let row = super::api::product_in_reach(&state, &caller, &id, "product.change").await?;
     let owner = row.entity_id.clone();
     let entity_code = state.db.run(move |conn| Ok(crate::registry::entities::row(conn, &owner)?.code)).await?;
     let form = ProductForm {
         csrf: String::new(),
-        tenant_id: row.tenant_id.clone(),
+        tenant_id: row.tenant_id.to_string(),
         entity_code,
         scheme: row.scheme.clone(),
         code: row.code.clone(),
@@ -337,9 +337,9 @@ pub async fn edit_submit(
     let form = form.into_inner();
     caller.check_csrf(&form.csrf)?;
     caller.require(&state, Permission::RegistryWrite, "products").await?;
-    let id = path.into_inner();
+    let id = ProductId::parse(&path.into_inner())?;
     let row = super::api::product_in_reach(&state, &caller, &id, "product.change").await?;
-    let owner = TenantId::from_db(row.tenant_id.clone());
+    let owner = row.tenant_id.clone();
     let input = match form.input() {
         Ok(i) => i,
         Err(e) => return form_page(&state, &caller, Some(id), e.detail_zh, String::new(), form).await,

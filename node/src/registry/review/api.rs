@@ -16,9 +16,11 @@ use crate::users::Permission;
 /// caller's reach.
 pub async fn change_in_reach(state: &AppState, caller: &Caller, change: &Change) -> AppResult<()> {
     if change.object_kind == crate::registry::products::Product::KIND_NAME {
-        crate::registry::products::api::product_in_reach(state, caller, &change.object_id, "product.review").await?;
+        let id = crate::ids::ProductId::from_db(change.object_id.clone());
+        crate::registry::products::api::product_in_reach(state, caller, &id, "product.review").await?;
     } else {
-        entity_in_reach(state, caller, &change.object_id, "entity.review").await?;
+        let id = crate::ids::EntityId::from_db(change.object_id.clone());
+        entity_in_reach(state, caller, &id, "entity.review").await?;
     }
     Ok(())
 }

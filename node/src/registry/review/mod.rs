@@ -26,7 +26,7 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{registry_changes, tenant_field_policies};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::ids::TenantId;
+use crate::ids::{Identifier, TenantId};
 
 /// Where a registration (an entity, a product) or a change stands in review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -97,13 +97,15 @@ pub trait Reviewed: Sized {
     const NOUN_ZH: &'static str;
     /// The validated content.
     type Data: Fields;
+    /// Its kind of id.
+    type Id: Identifier;
 
     /// The row with `id`.
-    fn load(conn: &mut DbConnection, id: &str) -> AppResult<Self>;
+    fn load(conn: &mut DbConnection, id: &Self::Id) -> AppResult<Self>;
     /// Its id.
-    fn id(&self) -> &str;
+    fn id(&self) -> &Self::Id;
     /// Its owning tenant.
-    fn tenant_id(&self) -> &str;
+    fn tenant_id(&self) -> &TenantId;
     /// Its code, for audit targets.
     fn code(&self) -> &str;
     /// `pending`, `approved` or `rejected`.
@@ -120,14 +122,21 @@ pub trait Reviewed: Sized {
         current: &Self,
         data: &Self::Data,
         status: &str,
-        tenant: &str,
+        tenant: &TenantId,
         note: &str,
     ) -> AppResult<Self>;
     /// Sets the review status and reason of the version in force.
-    fn set_status(conn: &mut DbConnection, id: &str, status: &str, reason: &str) -> AppResult<()>;
+    fn set_status(conn: &mut DbConnection, id: &Self::Id, status: &str, reason: &str) -> AppResult<()>;
     /// Appends the approved row to the outbox.
     fn send_upward(conn: &mut DbConnection, row: &Self) -> AppResult<()> {
-        super::outbox::append_versioned(conn, Self::KIND, row.id(), row.tenant_id(), row.version(), &row.data())?;
+        super::outbox::append_versioned(
+            conn,
+            Self::KIND,
+            row.id().text(),
+            row.tenant_id().as_str(),
+            row.version(),
+            &row.data(),
+        )?;
         Ok(())
     }
 }
@@ -154,7 +163,7 @@ pub struct Change {
     /// The entity or product.
     pub object_id: String,
     /// The submitting tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// `update` or `duplicate_claim`.
     pub change_kind: String,
     /// Proposed content (JSON).
@@ -226,6 +235,19 @@ pub fn set_policies_of(
         Kind::Entity => set_policies::<super::model::EntityRow>(conn, ctx, tenant, list),
         Kind::Product => set_policies::<super::products::ProductRow>(conn, ctx, tenant, list),
     }
+}
+
+/// Records `tenant`'s claim to `existing`, another tenant's registration of the same code,
+/// for review: every field of `data` is proposed. Returns the change's id.
+pub fn create_claim<R: Reviewed>(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    existing: &R,
+    tenant: &TenantId,
+    data: &R::Data,
+) -> AppResult<String> {
+    let fields: BTreeSet<&str> = R::Data::FIELDS.iter().copied().collect();
+    create_change::<R>(conn, ctx, existing.id().text(), tenant, "duplicate_claim", data, &fields)
 }
 
 /// Records a pending change or claim on `object_id`; returns its id.
@@ -338,7 +360,7 @@ fn next_version<R: Reviewed>(
     current: &R,
     data: &R::Data,
     status: &str,
-    tenant: &str,
+    tenant: &TenantId,
     note: &str,
 ) -> AppResult<R> {
     let next = R::write_version(conn, &ctx.actor, current, data, status, tenant, note)?;
@@ -358,7 +380,7 @@ pub fn change<R: Reviewed>(
     current: R,
     proposed: &R::Data,
 ) -> AppResult<(R, ChangeOutcome)> {
-    if current.tenant_id() != tenant.as_str() {
+    if current.tenant_id() != tenant {
         return Err(AppError::with_detail(
             ErrorKind::Forbidden,
             format!("只能修改本租户登记的{}", R::NOUN_ZH),
@@ -372,7 +394,7 @@ pub fn change<R: Reviewed>(
     }
     let target = format!("{}:{}", R::KIND, current.code());
     if current.status() != ReviewStatus::Approved.as_str() {
-        let owner = current.tenant_id().to_owned();
+        let owner = current.tenant_id().clone();
         let next = next_version(conn, ctx, &current, proposed, ReviewStatus::Pending.as_str(), &owner, "resubmitted")?;
         audit::record(
             conn,
@@ -386,7 +408,7 @@ pub fn change<R: Reviewed>(
         return Ok((next, ChangeOutcome { applied, pending_change_id: None, pending_fields: vec![] }));
     }
     let pending: i64 = registry_changes::table
-        .filter(registry_changes::object_id.eq(current.id()))
+        .filter(registry_changes::object_id.eq(current.id().text()))
         .filter(registry_changes::status.eq(ReviewStatus::Pending.as_str()))
         .filter(registry_changes::change_kind.eq("update"))
         .count()
@@ -399,18 +421,18 @@ pub fn change<R: Reviewed>(
             format!("a change of this {} is already waiting for review", R::KIND),
         ));
     }
-    let id = current.id().to_owned();
+    let id = current.id().clone();
     let in_force = if now.is_empty() {
         current
     } else {
         let data = current.data().with_fields_from(proposed, &now);
-        let owner = current.tenant_id().to_owned();
+        let owner = current.tenant_id().clone();
         next_version(conn, ctx, &current, &data, ReviewStatus::Approved.as_str(), &owner, "changed")?
     };
     let pending_change_id = if later.is_empty() {
         None
     } else {
-        Some(create_change::<R>(conn, ctx, &id, tenant, "update", proposed, &later)?)
+        Some(create_change::<R>(conn, ctx, id.text(), tenant, "update", proposed, &later)?)
     };
     audit::record(
         conn,
@@ -435,7 +457,7 @@ fn check_reason(d: &Decision) -> AppResult<String> {
 }
 
 /// Approves or rejects a pending registration.
-pub fn review<R: Reviewed>(conn: &mut DbConnection, ctx: &AuditContext, id: &str, d: &Decision) -> AppResult<R> {
+pub fn review<R: Reviewed>(conn: &mut DbConnection, ctx: &AuditContext, id: &R::Id, d: &Decision) -> AppResult<R> {
     let reason = check_reason(d)?;
     let current = R::load(conn, id)?;
     if current.status() != ReviewStatus::Pending.as_str() {
@@ -473,14 +495,14 @@ pub fn change_by_id(conn: &mut DbConnection, id: &str) -> AppResult<Change> {
 
 /// Applies an approved change or claim of kind `R`.
 fn apply_change<R: Reviewed>(conn: &mut DbConnection, ctx: &AuditContext, change: &Change) -> AppResult<()> {
-    let current = R::load(conn, &change.object_id)?;
+    let current = R::load(conn, &R::Id::from_stored(change.object_id.clone()))?;
     let proposed: R::Data = serde_json::from_str(&change.data).map_err(AppError::internal)?;
     let fields: BTreeSet<String> = serde_json::from_str(&change.fields).map_err(AppError::internal)?;
     let fields: BTreeSet<&str> = fields.iter().map(String::as_str).collect();
     let (data, owner, note) = if change.change_kind == "duplicate_claim" {
         (proposed, change.tenant_id.clone(), "duplicate claim approved: ownership transferred")
     } else {
-        (current.data().with_fields_from(&proposed, &fields), current.tenant_id().to_owned(), "change approved")
+        (current.data().with_fields_from(&proposed, &fields), current.tenant_id().clone(), "change approved")
     };
     next_version(conn, ctx, &current, &data, ReviewStatus::Approved.as_str(), &owner, note)?;
     Ok(())

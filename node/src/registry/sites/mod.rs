@@ -12,7 +12,7 @@ use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::sites;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::ids::TenantId;
+use crate::ids::{SiteId, TenantId};
 use crate::region::RegionCode;
 
 /// Kinds of site.
@@ -30,9 +30,9 @@ pub const SITE_KINDS: [(&str, &str); 6] = [
 #[diesel(table_name = sites)]
 pub struct Site {
     /// Id.
-    pub id: String,
+    pub id: SiteId,
     /// Owning tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Code, unique in the node.
     pub code: String,
     /// Name.
@@ -130,7 +130,7 @@ pub fn create(
             format!("site code {} already exists", new.code),
         ));
     }
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = SiteId::generate();
     let now = crate::db::now();
     diesel::insert_into(sites::table)
         .values((
