@@ -148,6 +148,20 @@ impl Node {
         }
     }
 
+    /// A node already in `dir` (restored from a backup, say), on `pg` if its database is
+    /// there; not started.
+    pub fn at(dir: &Path, pg: Option<PgDatabase>) -> Node {
+        Node {
+            dir: dir.to_owned(),
+            config: dir.join("tracenode.toml"),
+            port: free_ports(1),
+            env: Vec::new(),
+            child: None,
+            log: dir.join("serve.log"),
+            _pg: pg,
+        }
+    }
+
     /// Another process of the same node: same directory, configuration and database, its own
     /// port and log (the first keeps the PostgreSQL database it made).
     pub fn second_process(&self) -> Node {

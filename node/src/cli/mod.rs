@@ -1,9 +1,10 @@
 //! The command line (命令行): `init`, `serve`, `migrate`, `user`, `tenant`, `audit`, `import`,
-//! `pki`, `rollup`, `federation`, `demo`.
+//! `pki`, `rollup`, `federation`, `backup`, `demo`.
 //!
 //! Commands that change data write audit rows as the actor `cli`, the node's operator at the
 //! machine itself. Errors print their bilingual message and exit with status 1.
 
+pub mod backup;
 pub mod demo;
 pub mod pki;
 
@@ -68,6 +69,9 @@ pub enum Command {
     /// Four nodes — national, province, city, county — on loopback with generated data,
     /// enrolled and rolled up; prints where to sign in to each (联邦演示).
     Demo(demo::DemoArgs),
+    /// Backups: make one of this node, check one, restore one (备份与恢复).
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Seal a secret read from standard input under the node's key, for a setting such as
     /// `mail.password`; prints the sealed text (加密配置中的密钥).
     Seal,
@@ -252,6 +256,7 @@ fn dispatch(cli: Cli) -> AppResult<()> {
         Command::Tenant(cmd) => tenant(&cli.config, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
         Command::Seal => seal(&cli.config),
+        Command::Backup(cmd) => backup::run(&config_path(&cli.config), cmd),
         Command::Import(args) => import(&cli.config, args),
         Command::Pki(cmd) => {
             let (config, db) = open(&cli.config)?;
