@@ -298,6 +298,7 @@ fn record(get: &dyn Fn(&str) -> String, line: u64) -> Result<TraceRecord, CsvErr
     Ok(TraceRecord {
         id: get("id"),
         corrects: Some(get("corrects")).filter(|c| !c.is_empty()),
+        retraction: false,
         from: party("from"),
         to: party("to"),
         product: TracedProduct {
@@ -374,6 +375,7 @@ mod tests {
             .map(|n| TraceRecord {
                 id: format!("R{n}"),
                 corrects: None,
+                retraction: false,
                 from: Party {
                     code: "91330106MA2B000001".into(),
                     name: "西湖批发市场, 一号".into(),

@@ -165,20 +165,44 @@ fn unmappable(index: u64, event: &Value, why_zh: &str, why_en: &str) -> DecodeEr
     }
 }
 
-/// The records of one event (or why it has none).
+/// The records of one event (or why it has none). An event carrying an `errorDeclaration`
+/// (EPCIS 2.0 §7.4.1.2: the erroneous event sent again, same `eventID`, declared in error)
+/// maps to retractions: each record the event once made is named in `corrects` by a record
+/// of its own id plus [`RETRACTION_SUFFIX`], so the node stops counting it and a resent
+/// declaration is a duplicate. Corrective events (`correctiveEventIDs`) travel as events of
+/// their own.
 pub fn map_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeError>> {
-    if event.get("errorDeclaration").is_some() {
-        // A retraction must never read as the event itself, in force again. Until retractions
-        // map to corrections, the sender is told plainly that this one was not applied.
+    if event.get("errorDeclaration").is_none() {
+        return map_plain_event(index, event);
+    }
+    if text(event, "eventID").is_empty() {
+        // Without its eventID the declared event cannot be told from any other.
         return vec![Err(DecodeError {
             code: "epcis_error_declaration",
             message: format!(
-                "第{index}个EPCIS事件是错误声明（errorDeclaration），本节点暂不据此撤回记录；请发送更正记录（corrects） / EPCIS event {index} is an error declaration, which this node does not apply yet; send a correction (corrects) instead"
+                "第{index}个EPCIS事件是错误声明（errorDeclaration），但没有 eventID，无法确定要撤回的事件 / EPCIS event {index} is an error declaration without an eventID: the event it retracts cannot be identified"
             ),
             index: Some(index),
             fatal: false,
         })];
     }
+    map_plain_event(index, event).into_iter().map(|r| r.map(retraction_of)).collect()
+}
+
+/// What the id of a retraction adds to the id of the record it retracts.
+pub const RETRACTION_SUFFIX: &str = "/retraction";
+
+/// The retraction of `record`.
+fn retraction_of(record: TraceRecord) -> TraceRecord {
+    TraceRecord {
+        id: format!("{}{RETRACTION_SUFFIX}", record.id),
+        corrects: Some(record.id.clone()),
+        retraction: true,
+        ..record
+    }
+}
+
+fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeError>> {
     if let Some(own) = event.get("tn:record") {
         return vec![serde_json::from_value(own.clone()).map_err(|e| DecodeError {
             code: "epcis_record",
@@ -233,6 +257,7 @@ pub fn map_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeErr
             out.push(Ok(TraceRecord {
                 id: format!("{id}#{k}"),
                 corrects: None,
+                retraction: false,
                 from: Party { code: from.clone(), ..Party::default() },
                 to: Party { code: to.clone(), ..Party::default() },
                 product: TracedProduct { trace_code, scheme: "gs1".into(), batch, ..TracedProduct::default() },

@@ -257,6 +257,7 @@ mod tests {
             .map(|n| TraceRecord {
                 id: format!("R{n}"),
                 corrects: (n == 3).then(|| "R1".to_owned()),
+                retraction: false,
                 from: Party {
                     code: "91330106MA2B000001".into(), name: "西湖批发市场".into(), region: "330106".into()
                 },

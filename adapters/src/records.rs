@@ -74,6 +74,11 @@ pub struct TraceRecord {
     pub id: String,
     /// The id of the record this one corrects, if it is a correction.
     pub corrects: Option<String>,
+    /// Whether this record retracts the one it names in `corrects` (an EPCIS error
+    /// declaration): that record stops counting and nothing takes its place. Written only
+    /// when true, so the canonical form of every other record is what it always was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retraction: bool,
     /// Seller or sender of the goods.
     pub from: Party,
     /// Buyer or receiver of the goods.

@@ -210,13 +210,38 @@ fn records_written_as_epcis_read_back_the_same() {
     assert_eq!(back, records);
 }
 
-#[test]
-fn an_error_declaration_is_refused_never_taken_as_the_event() {
+fn declared(event_id: &str) -> Vec<Result<TraceRecord, DecodeError>> {
+    let id = if event_id.is_empty() { String::new() } else { format!("\"eventID\": \"{event_id}\", ") };
     let doc = format!(
-        "{{{CONTEXT}, \"type\": \"EPCISDocument\", \"epcisBody\": {{\"eventList\": [{{\"type\": \"ObjectEvent\", \"eventID\": \"ni:///sha-256;abc\", \"bizStep\": \"shipping\", \"epcList\": [\"urn:epc:id:sgtin:0614141.107346.2017\"], \"errorDeclaration\": {{\"declarationTime\": \"2026-11-20T10:00:00Z\", \"reason\": \"incorrect_data\"}}}}]}}}}"
+        "{{{CONTEXT}, \"type\": \"EPCISDocument\", \"epcisBody\": {{\"eventList\": [{{\"type\": \"ObjectEvent\", {id}\"eventTime\": \"2026-11-20T10:00:00Z\", \"bizStep\": \"shipping\", \"epcList\": [\"urn:epc:id:sgtin:0614141.107346.2017\", \"urn:epc:id:sgtin:0614141.107346.2018\"], \"errorDeclaration\": {{\"declarationTime\": \"2026-11-21T10:00:00Z\", \"reason\": \"incorrect_data\"}}}}]}}}}"
     );
     let mut d = Format::Epcis.decoder(std::io::Cursor::new(doc.into_bytes()), Limits::default()).expect("open");
-    let e = d.next_record().expect("outcome").expect_err("refused");
+    let mut out = Vec::new();
+    while let Some(r) = d.next_record() {
+        out.push(r);
+    }
+    out
+}
+
+#[test]
+fn an_error_declaration_retracts_each_record_of_the_event_never_takes_it_again() {
+    let records: Vec<TraceRecord> = declared("ni:///sha-256;abc").into_iter().map(|r| r.expect("record")).collect();
+    assert_eq!(records.len(), 2);
+    for (k, r) in records.iter().enumerate() {
+        assert!(r.retraction, "{r:?}");
+        assert_eq!(r.corrects.as_deref(), Some(format!("ni:///sha-256;abc#{k}").as_str()));
+        assert_eq!(r.id, format!("ni:///sha-256;abc#{k}/retraction"));
+        assert!(r.canonical().contains("\"retraction\":true"));
+    }
+    // Without an eventID the declared event cannot be told apart: refused.
+    let refused = declared("");
+    assert_eq!(refused.len(), 1);
+    let e = refused[0].as_ref().expect_err("refused");
     assert_eq!((e.code, e.fatal), ("epcis_error_declaration", false));
-    assert!(d.next_record().is_none());
+}
+
+#[test]
+fn a_plain_record_keeps_its_canonical_form() {
+    let (records, _) = decode("Example_9.6.1-ObjectEvent.jsonld");
+    assert!(records.iter().all(|r| !r.retraction && !r.canonical().contains("retraction")));
 }

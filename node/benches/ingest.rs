@@ -134,6 +134,7 @@ fn record(i: usize, rng: &mut StdRng, parties: &[(String, String)]) -> TraceReco
     TraceRecord {
         id: format!("R{i:09}"),
         corrects: None,
+        retraction: false,
         from: party(a),
         to: party(b),
         product: TracedProduct {

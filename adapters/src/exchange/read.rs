@@ -315,7 +315,7 @@ impl EnvelopeReader {
             Ev::End(name) if name == tags::TRACE_RECORD => {}
             other => return Err(unexpected(other, &format!("/{}", tags::TRACE_RECORD))),
         }
-        Ok(TraceRecord { id, corrects, from, to, product, act })
+        Ok(TraceRecord { id, corrects, retraction: false, from, to, product, act })
     }
 
     /// Reads what follows the body and checks the count and digest.

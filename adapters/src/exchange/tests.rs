@@ -5,6 +5,7 @@ fn record(n: u32) -> TraceRecord {
     TraceRecord {
         id: format!("R{n:04}"),
         corrects: (n == 2).then(|| "R0001".to_owned()),
+        retraction: false,
         from: Party { code: "91330106MA2B000001".into(), name: "西湖批发市场".into(), region: "330106".into() },
         to: Party {
             code: "92330102MA2C000002".into(), name: "上城摊位 <甲> & 乙".into(), region: "330102".into()

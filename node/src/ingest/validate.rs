@@ -237,6 +237,16 @@ impl<'a> Validator<'a> {
         }
         let content_hash = rec.content_digest().to_vec();
         let corrects = rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+        if rec.retraction && corrects.is_none() {
+            return Ok(Err(*reject(
+                index,
+                id,
+                "corrects",
+                "撤回记录须在 corrects 中写明被撤回的记录",
+                "a retraction names the record it retracts in corrects",
+            )));
+        }
+        let retraction = rec.retraction;
         let TraceRecord { id, from, to, product: p, act: a, .. } = rec;
         let mut row = TraceRow {
             tenant_id: self.tenant,
@@ -244,7 +254,11 @@ impl<'a> Validator<'a> {
             content_hash,
             submission_id: self.submission,
             reporter: self.reporter,
-            status: if quarantine { status::QUARANTINED } else { status::STORED },
+            status: match (retraction, quarantine) {
+                (true, _) => status::RETRACTION,
+                (false, true) => status::QUARANTINED,
+                (false, false) => status::STORED,
+            },
             flagged: !flags.is_empty(),
             from_code: self.codes.normal(from.code.trim()).unwrap_or_else(|_| trimmed(from.code)),
             from_name: trimmed(from.name),

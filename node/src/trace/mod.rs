@@ -22,6 +22,9 @@ pub mod status {
     pub const STORED: &str = "stored";
     /// Kept apart by a tenant's policy: not counted until released.
     pub const QUARANTINED: &str = "quarantined";
-    /// Replaced by a correction: not counted.
+    /// Replaced by a correction, or retracted: not counted.
     pub const SUPERSEDED: &str = "superseded";
+    /// A retraction (an EPCIS error declaration): kept as the record of what was
+    /// withdrawn and when, never counted.
+    pub const RETRACTION: &str = "retraction";
 }

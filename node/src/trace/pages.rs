@@ -36,6 +36,7 @@ pub fn status_zh(s: &str) -> &'static str {
         super::status::STORED => "已入库",
         super::status::QUARANTINED => "隔离待查",
         super::status::SUPERSEDED => "已被更正",
+        super::status::RETRACTION => "撤回声明",
         _ => "未知",
     }
 }

@@ -163,6 +163,7 @@ impl StoredRecord {
         TraceRecord {
             id: self.record_id.clone(),
             corrects,
+            retraction: self.status == super::status::RETRACTION,
             from: Party {
                 code: self.from_code.clone(),
                 name: self.from_name.clone(),

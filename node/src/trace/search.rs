@@ -169,7 +169,14 @@ impl TraceQuery {
             q = q.filter(r::reporter.eq(rep));
         }
         if let Some(s) = text(&self.status) {
-            if ![super::status::STORED, super::status::QUARANTINED, super::status::SUPERSEDED].contains(&s.as_str()) {
+            if ![
+                super::status::STORED,
+                super::status::QUARANTINED,
+                super::status::SUPERSEDED,
+                super::status::RETRACTION,
+            ]
+            .contains(&s.as_str())
+            {
                 return Err(AppError::invalid(
                     "status",
                     "状态应为 stored、quarantined 或 superseded",

@@ -621,6 +621,80 @@ async fn epcis_and_vendor_formats_come_in_too(app: TestApp) {
 }
 both_backends!(epcis_and_vendor_formats_come_in_too);
 
+/// An EPCIS error declaration retracts the records its event made: they stop counting and
+/// nothing takes their place; a resent declaration is a duplicate; one for an event never
+/// received, or a retraction naming no record, is rejected.
+async fn epcis_error_declarations_retract(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let records: Vec<TraceRecord> =
+        (0..2).map(|i| record(&format!("x{i}"), &format!("TX-{i}"), &seller, &buyer, 2.0, Some(5.0))).collect();
+    let mut doc = Vec::new();
+    Format::Epcis.encode(&mut doc, &Header::default(), &records).expect("epcis");
+    let r = json_of(import(&app, &w.key_a, "format=epcis", doc.clone()).await, 200).await;
+    assert_eq!(r["accepted"], 2, "{r}");
+    let records_of_day = |app: &TestApp| -> i64 {
+        let mut conn = app.db.conn().expect("conn");
+        daily::stored(&mut conn, None).expect("stored").iter().map(|(_, t)| t.records).sum()
+    };
+    assert_eq!(records_of_day(&app), 2);
+
+    // The first event sent again, declared in error.
+    let mut declared: Value = serde_json::from_slice(&doc).expect("json");
+    let events = declared["epcisBody"]["eventList"].as_array_mut().expect("events");
+    events.truncate(1);
+    events[0]["errorDeclaration"] = json!({"declarationTime": "2026-11-21T09:00:00Z", "reason": "incorrect_data"});
+    let body = serde_json::to_vec(&declared).expect("json");
+    let r = json_of(import(&app, &w.key_a, "format=epcis", body.clone()).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["corrected"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(records_of_day(&app), 1, "the retracted record no longer counts");
+    aggregates_equal_recount(&app);
+    let page = json_of(w.key_a.get(&app, "/api/v1/trace/records?trace_code=TX-0").await, 200).await;
+    let mut statuses: Vec<(String, String)> = page["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            (row["record"]["id"].as_str().unwrap_or("").to_owned(), row["status"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [("x0".to_owned(), "superseded".to_owned()), ("x0/retraction".to_owned(), "retraction".to_owned())],
+        "{page}"
+    );
+
+    // Sent again: a duplicate, nothing changes.
+    let r = json_of(import(&app, &w.key_a, "format=epcis", body).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(1)), "{r}");
+    assert_eq!(records_of_day(&app), 1);
+
+    // A declaration of an event this node never received; a retraction naming no record.
+    let mut unknown = declared.clone();
+    unknown["epcisBody"]["eventList"][0]["tn:record"]["id"] = json!("never-sent");
+    let r = json_of(
+        import(&app, &w.key_a, "format=epcis&mode=best_effort", serde_json::to_vec(&unknown).expect("json")).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (r["accepted"].as_u64(), r["rejections"][0]["code"].as_str()),
+        (Some(0), Some("correction_target")),
+        "{r}"
+    );
+    let mut bare = serde_json::to_value(record("x9", "TX-9", &seller, &buyer, 1.0, None)).expect("json");
+    bare["retraction"] = json!(true);
+    let r = json_of(
+        import(&app, &w.key_a, "format=json&mode=best_effort", serde_json::to_vec(&json!([bare])).expect("json")).await,
+        200,
+    )
+    .await;
+    assert_eq!(r["rejections"][0]["field"], "corrects", "{r}");
+    assert_eq!(records_of_day(&app), 1);
+}
+both_backends!(epcis_error_declarations_retract);
+
 /// A vendor's API serving three records in two pages after the cursor `since`, the way the
 /// `hz-wholesale` mapping reads them.
 async fn vendor_api(seller: String, buyer: String) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
