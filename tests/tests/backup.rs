@@ -7,6 +7,11 @@
 use diesel::prelude::*;
 use tracenode_e2e::{register_entities, text, tracenode, uscc, Backend, Node, PgDatabase};
 
+fn private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
 fn records_in(node: &Node) -> i64 {
     use tracenode::db::schema::trace_records;
     let db = node.db();
@@ -48,6 +53,7 @@ async fn a_node_comes_back_from_its_backup(backend: Backend) {
     // A backup of the running node; then five more records it does not hold.
     let pass = dir.path().join("passphrase.txt");
     std::fs::write(&pass, "西湖区节点 backup 2026\n").expect("passphrase");
+    private(&pass);
     let file = dir.path().join("node.tnbak");
     let f = file.to_str().expect("path");
     let p = pass.to_str().expect("path");
@@ -66,6 +72,7 @@ async fn a_node_comes_back_from_its_backup(backend: Backend) {
     // Refused, leaving nothing: a wrong passphrase, a changed byte.
     let wrong = dir.path().join("wrong.txt");
     std::fs::write(&wrong, "not the passphrase\n").expect("wrong");
+    private(&wrong);
     let target = dir.path().join("after");
     let out = restore(&file, &target, &wrong, None);
     assert!(!out.status.success() && text(&out).contains("passphrase"), "{}", text(&out));

@@ -11,11 +11,16 @@
 //! before a restore writes anything, and a restore writes only into an empty folder and an
 //! empty database (SQLite restores to SQLite, PostgreSQL to PostgreSQL). Making one and
 //! restoring one are audited; the restore's row is the first the restored node appends.
+//!
+//! With `backup.cron` set, the job `backup.scheduled` makes one on that schedule into
+//! `backup.dir` (`tracenode-<region>-<UTC time>.tnbak`) with the passphrase of
+//! `backup.passphrase_file`, and keeps the newest `backup.keep` of them.
 
 pub mod archive;
 pub mod database;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -415,4 +420,95 @@ fn write_new(path: &Path, size: u64, r: &mut Reader) -> AppResult<()> {
     r.copy_to(size, &mut out)?;
     let file = out.into_inner().map_err(|e| AppError::internal(e.to_string()))?;
     file.sync_all().map_err(AppError::internal)
+}
+
+/// The backup capability's background work: scheduled backups, once per node, when
+/// `backup.cron` is set.
+pub fn background(state: &actix_web::web::Data<crate::app::AppState>) -> Vec<crate::jobs::Job> {
+    use crate::jobs::{Job, Schedule, Scope};
+    let cron = state.config.backup.cron.trim().to_owned();
+    if cron.is_empty() {
+        return Vec::new();
+    }
+    let (config, db) = (state.config.clone(), state.db.clone());
+    let job = Job::scheduled(
+        "backup.scheduled",
+        "定时备份",
+        Schedule::Cron(cron),
+        Scope::Once,
+        Arc::new(move || {
+            let (config, db) = (config.clone(), db.clone());
+            Box::pin(async move {
+                tokio::task::spawn_blocking(move || scheduled(&config, &db)).await.map_err(AppError::internal)?
+            })
+        }),
+    );
+    vec![job.with_max_runtime(std::time::Duration::from_secs(6 * 3600))]
+}
+
+/// The file name prefix of this node's scheduled backups.
+fn scheduled_prefix(config: &Config) -> String {
+    format!("tracenode-{}-", config.node.region.as_str())
+}
+
+/// Makes a scheduled backup and removes the oldest beyond `backup.keep`; the summary names
+/// the file.
+pub fn scheduled(config: &Config, db: &Db) -> AppResult<String> {
+    let file = config.file.as_deref().ok_or_else(|| AppError::internal("the configuration file is unknown"))?;
+    let passphrase = passphrase_from(&config.resolve(&config.backup.passphrase_file))?;
+    let dir = config.resolve(&config.backup.dir);
+    crate::files::private_dir(&dir)?;
+    let name = format!("{}{}.tnbak", scheduled_prefix(config), chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let made = make(config, file, db, &dir.join(&name), &passphrase)?;
+    let removed = prune(&dir, &scheduled_prefix(config), config.backup.keep as usize)?;
+    Ok(format!("{name}（{} 字节），删除旧备份 {removed} 份", made.bytes))
+}
+
+/// The passphrase in the first line of `path`, a file only the node's user may read.
+pub fn passphrase_from(path: &Path) -> AppResult<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let unreadable = |e: std::io::Error| {
+        AppError::invalid(
+            "backup.passphrase_file",
+            format!("无法读取备份口令文件 {}：{e}", path.display()),
+            format!("cannot read the backup passphrase file {}: {e}", path.display()),
+        )
+    };
+    let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(AppError::invalid(
+            "backup.passphrase_file",
+            format!("备份口令文件 {} 其他用户可读，请改为仅本用户可读（chmod 600）", path.display()),
+            format!("the backup passphrase file {} is readable by others: make it 0600", path.display()),
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Removes the oldest files of `dir` named `<prefix>….tnbak` beyond the newest `keep`, and
+/// what interrupted runs left (`….tnbak.partial`); returns how many backups were removed. The names hold the UTC time, so their order is their age.
+fn prune(dir: &Path, prefix: &str, keep: usize) -> AppResult<usize> {
+    let mut ours: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(AppError::internal)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix) && n.ends_with(".tnbak"))
+        })
+        .collect();
+    ours.sort();
+    // What an interrupted run left: only one scheduled run goes at a time, and this one is done.
+    for entry in std::fs::read_dir(dir).map_err(AppError::internal)?.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(".tnbak.partial") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let excess = ours.len().saturating_sub(keep);
+    for old in &ours[..excess] {
+        std::fs::remove_file(old).map_err(AppError::internal)?;
+    }
+    Ok(excess)
 }

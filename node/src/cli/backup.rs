@@ -1,6 +1,7 @@
 //! `tracenode backup …`: make a backup of a running node, check one, restore one on a new
-//! machine. The passphrase comes from `--passphrase-file`, from `TRACENODE_BACKUP_PASSPHRASE`,
-//! or from the first line of standard input, never from the command line itself.
+//! machine. The passphrase comes from `--passphrase-file` (a file only its owner may read),
+//! from `TRACENODE_BACKUP_PASSPHRASE`, or from the first line of standard input, never from
+//! the command line itself.
 
 use std::path::{Path, PathBuf};
 
@@ -53,13 +54,7 @@ pub const PASSPHRASE_ENV: &str = "TRACENODE_BACKUP_PASSPHRASE";
 
 fn passphrase(file: Option<&Path>) -> AppResult<String> {
     let text = match (file, std::env::var(PASSPHRASE_ENV)) {
-        (Some(path), _) => std::fs::read_to_string(path).map_err(|e| {
-            AppError::invalid(
-                "passphrase_file",
-                format!("无法读取口令文件 {}：{e}", path.display()),
-                format!("cannot read the passphrase file {}: {e}", path.display()),
-            )
-        })?,
+        (Some(path), _) => backup::passphrase_from(path)?,
         (None, Ok(value)) => value,
         (None, Err(_)) => {
             let mut line = String::new();

@@ -4,8 +4,9 @@
 //! - one typed struct, `deny_unknown_fields` everywhere, so a typo fails at start;
 //! - environment variables are `TRACENODE_<SECTION>_<KEY>` (e.g. `TRACENODE_HTTP_LISTEN`);
 //!   an unknown one is an error just like an unknown key in the file. `TRACENODE_CONFIG`
-//!   names the file and `TRACENODE_TEST_*` / `TRACENODE_BENCH_*` belong to the test suite and
-//!   the benchmarks; none of them are settings;
+//!   names the file, `TRACENODE_BACKUP_PASSPHRASE` is a backup's passphrase, and
+//!   `TRACENODE_TEST_*` / `TRACENODE_BENCH_*` belong to the test suite and the benchmarks;
+//!   none of them are settings;
 //! - relative paths are resolved against the directory of the configuration file;
 //! - secrets (the database URL's password) never appear in `Debug` output or logs;
 //! - ambiguous settings are refused rather than guessed (see [`DatabaseUrl::parse`]).
@@ -131,9 +132,15 @@ pub struct Config {
     /// The node's secret key and the audit chain's anchors.
     #[serde(default)]
     pub security: SecuritySection,
+    /// Scheduled backups.
+    #[serde(default)]
+    pub backup: BackupSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this configuration was read from (none when built from parts).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
     /// The node's key, read from `security.key_file` when first needed.
     #[serde(skip)]
     node_key: std::sync::OnceLock<crate::keys::NodeKey>,
@@ -423,6 +430,27 @@ impl Default for AlertsSection {
     }
 }
 
+/// `[backup]`: backups made on a schedule by the job `backup.scheduled`, and how many are
+/// kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSection {
+    /// When (cron with seconds, UTC); empty: no scheduled backups.
+    pub cron: String,
+    /// The folder backups are written to.
+    pub dir: PathBuf,
+    /// How many scheduled backups of this node are kept; older ones are removed.
+    pub keep: u32,
+    /// A file (0600) whose first line is the passphrase; needed when `cron` is set.
+    pub passphrase_file: PathBuf,
+}
+
+impl Default for BackupSection {
+    fn default() -> Self {
+        BackupSection { cron: String::new(), dir: "backups".into(), keep: 7, passphrase_file: PathBuf::new() }
+    }
+}
+
 /// `[federation]`: the mutual-TLS listener, the parent, and the roll-up schedules.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -521,11 +549,13 @@ pub enum LogFormat {
 }
 
 /// The environment variables that are not settings.
-const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG"];
+/// Variables of the command line, not settings: the configuration file, and a backup's
+/// passphrase (`tracenode backup`).
+const NON_SETTING_VARS: &[&str] = &["TRACENODE_CONFIG", "TRACENODE_BACKUP_PASSPHRASE"];
 /// Prefixes of variables that belong to the test suite and the benchmarks.
 const TOOLING_PREFIXES: [&str; 2] = ["TRACENODE_TEST_", "TRACENODE_BENCH_"];
 const SECTIONS: &[&str] =
-    &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts", "federation", "security"];
+    &["node", "storage", "http", "auth", "log", "ingest", "mail", "alerts", "federation", "security", "backup"];
 
 impl Config {
     /// Loads the file at `path`, then applies the process environment.
@@ -539,7 +569,9 @@ impl Config {
         })?;
         let env: Vec<(String, String)> = std::env::vars().collect();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_parts(&text, &env, &base)
+        let mut config = Self::from_parts(&text, &env, &base)?;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Builds a configuration from file text and environment pairs (testable without a process
@@ -573,6 +605,16 @@ impl Config {
                 "节点名称不能为空且不超过100个字符",
                 "the node name must be 1 to 100 characters",
             ));
+        }
+        if !self.backup.cron.trim().is_empty() && self.backup.passphrase_file.as_os_str().is_empty() {
+            return Err(AppError::invalid(
+                "backup.passphrase_file",
+                "定时备份需要口令文件（backup.passphrase_file）",
+                "scheduled backups need a passphrase file (backup.passphrase_file)",
+            ));
+        }
+        if self.backup.keep == 0 {
+            return Err(AppError::invalid("backup.keep", "至少保留1份备份", "keep at least one backup"));
         }
         if self.storage.pool_size == 0 {
             return Err(AppError::invalid(
@@ -727,6 +769,12 @@ mod tests {
             .expect_err("unknown variable must fail");
         assert!(e.detail_en.contains("TRACENODE_HTTPS_LISTEN"));
         assert!(Config::from_parts(MINIMAL, &env(&[("TRACENODE_TEST_PG_URL", "x")]), Path::new(".")).is_ok());
+        let pass = env(&[("TRACENODE_BACKUP_PASSPHRASE", "a passphrase"), ("TRACENODE_BACKUP_KEEP", "3")]);
+        let c = Config::from_parts(MINIMAL, &pass, Path::new(".")).expect("a backup passphrase is no setting");
+        assert_eq!(c.backup.keep, 3);
+        let scheduled = format!("{MINIMAL}[backup]\ncron = \"0 0 2 * * *\"\n");
+        let e = Config::from_parts(&scheduled, &[], Path::new(".")).expect_err("a schedule needs a passphrase file");
+        assert_eq!(e.field.as_deref(), Some("backup.passphrase_file"));
     }
 
     #[test]

@@ -92,3 +92,48 @@ async fn a_cron_schedule_fires_and_every_job_is_listed(backend: Backend) {
     }
 }
 on_both_backends!(a_cron_schedule_fires_and_every_job_is_listed);
+
+/// Scheduled backups: the job `backup.scheduled` makes one on its cron (here every second)
+/// with the passphrase file's passphrase, keeps the newest `keep`, and each verifies; a
+/// passphrase file others may read is refused.
+async fn backups_are_made_on_schedule_and_the_oldest_removed(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let toml = "[backup]\ncron = \"* * * * * *\"\nkeep = 2\npassphrase_file = \"secrets/backup.pass\"\n";
+    let app = TestApp::spawn_node(backend, tracenode::config::Tier::County, "330106", toml, |c| {
+        let pass = c.base_dir.join("secrets/backup.pass");
+        std::fs::create_dir_all(pass.parent().expect("dir")).expect("secrets");
+        std::fs::write(&pass, "scheduled backups of 西湖区\n").expect("pass");
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    })
+    .await;
+    let dir = app.node_dir().join("backups");
+    let made = |app: &TestApp| app.audit_count("node.backup", "success");
+    for _ in 0..100 {
+        if made(&app) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(made(&app) >= 3, "three backups in a few seconds");
+    let sys = app.admin("sysadmin").await;
+    let jobs: Value = sys.get(&app, "/api/v1/jobs").await.json().await.expect("json");
+    assert_eq!(job(&jobs, "backup.scheduled")["title"], "定时备份");
+    // Stopped, so no run removes a file while it is read.
+    app.stop().await;
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("backups")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tnbak"))
+        .collect();
+    assert_eq!(files.len(), 2, "the newest two are kept: {files:?}");
+    for f in &files {
+        assert!(f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("tracenode-330106-")));
+        tracenode::backup::verify(f, "scheduled backups of 西湖区").expect("each verifies");
+    }
+    let pass = app.node_dir().join("secrets/backup.pass");
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let p = tracenode::backup::passphrase_from(&pass).expect_err("refused");
+    assert_eq!(p.field.as_deref(), Some("backup.passphrase_file"));
+}
+on_both_backends!(backups_are_made_on_schedule_and_the_oldest_removed);

@@ -722,7 +722,13 @@ fn the_controls_matrix_names_only_tests_that_exist() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let matrix = std::fs::read_to_string(root.join("docs/security.md")).expect("docs/security.md");
     let mut sources = String::new();
-    let mut dirs = vec![root.join("node/src"), root.join("node/tests"), root.join("adapters"), root.join("federation")];
+    let mut dirs = vec![
+        root.join("node/src"),
+        root.join("node/tests"),
+        root.join("adapters"),
+        root.join("federation"),
+        root.join("tests"),
+    ];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
             let path = entry.path();
