@@ -7,9 +7,14 @@
 //!
 //! ```text
 //! seq <TAB> hash of row seq <TAB> time of row seq <TAB> time written <TAB> HMAC-SHA256
+//! seq <TAB> hash of row seq <TAB> time of row seq <TAB> time written <TAB> sm2:<signature>
 //! ```
 //!
-//! keyed with a subkey of the node's key ([`crate::keys`]), which the database does not hold.
+//! the HMAC keyed with a subkey of the node's key ([`crate::keys`]), which the database does
+//! not hold; or, with `security.checkpoint_signature = "sm2"`, an SM2 signature
+//! ([`crate::keys::sm2`]) that an auditor checks with the public key alone. Either is taken
+//! over the first four fields joined by U+001F. A file may hold both kinds (the choice
+//! changed): each line is checked by its own kind.
 //! Since row `n`'s hash commits to every row before it, one checkpoint anchors the whole chain
 //! up to `n`: [`super::chain::verify`] compares each checkpoint with the row at its sequence
 //! number and tells a rewrite, a renumbering and a missing tail apart. A line edited without
@@ -29,7 +34,8 @@ use crate::config::Config;
 use crate::db::schema::audit_log;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::keys::{self, NodeKey, Purpose};
+use crate::keys::sm2::{self as sm2_sig, Sm2Key};
+use crate::keys::{self, CheckpointSignature, NodeKey, Purpose};
 
 pub use super::checkpoint::{Anchored, Checkpoint, TIME_FORMAT};
 
@@ -39,6 +45,10 @@ pub struct Anchors {
     key: [u8; 32],
     kept: usize,
     writing: Mutex<()>,
+    /// The SM2 key that signs new checkpoints, when they are signed with SM2.
+    signing: Option<Sm2Key>,
+    /// The public SM2 key that checks lines signed with SM2 (when the node has one).
+    checking: Option<sm2::PublicKey>,
 }
 
 impl std::fmt::Debug for Anchors {
@@ -55,11 +65,23 @@ impl Anchors {
     /// The anchors of the node configured by `config` (its key is created if missing).
     pub fn open(config: &Config) -> AppResult<Anchors> {
         let key = NodeKey::load_or_create(&config.resolve(&config.security.key_file))?;
+        let sm2_file = config.resolve(&config.security.sm2_key_file);
+        let signing = match config.security.checkpoint_signature {
+            CheckpointSignature::Sm2 => Some(Sm2Key::load_or_create(&sm2_file)?),
+            CheckpointSignature::HmacSha256 => None,
+        };
+        let checking = match &signing {
+            Some(k) => Some(k.public()),
+            None if sm2_file.is_file() => Some(Sm2Key::load_or_create(&sm2_file)?.public()),
+            None => None,
+        };
         Ok(Anchors {
             path: config.resolve(&config.security.audit_checkpoints_file),
             key: key.subkey(Purpose::AuditCheckpoints),
             kept: config.security.audit_checkpoints_kept,
             writing: Mutex::new(()),
+            signing,
+            checking,
         })
     }
 
@@ -89,7 +111,14 @@ impl Anchors {
             row_at: (*row_at).to_owned(),
             written_at: (*written_at).to_owned(),
         };
-        keys::mac_matches(&self.key, c.message().as_bytes(), mac).then_some(c)
+        let message = c.message();
+        let vouched = match mac.strip_prefix("sm2:") {
+            Some(signature) => {
+                self.checking.as_ref().is_some_and(|k| sm2_sig::verify_hex(k, message.as_bytes(), signature))
+            }
+            None => keys::mac_matches(&self.key, message.as_bytes(), mac),
+        };
+        vouched.then_some(c)
     }
 
     /// Appends the chain's head if it moved since the last checkpoint; returns the new one.
@@ -118,7 +147,7 @@ impl Anchors {
             row_at: at.format(TIME_FORMAT).to_string(),
             written_at: crate::db::now().format(TIME_FORMAT).to_string(),
         };
-        let line = format!("{}\t{}\t{}\t{}\t{}\n", c.seq, c.hash, c.row_at, c.written_at, self.mac(&c));
+        let line = format!("{}\t{}\t{}\t{}\t{}\n", c.seq, c.hash, c.row_at, c.written_at, self.vouch(&c)?);
         self.append(&line)?;
         if existing.checkpoints.len() + existing.forged_lines.len() > self.kept + self.kept / 10 {
             self.compact()?;
@@ -126,8 +155,12 @@ impl Anchors {
         Ok(Some(c))
     }
 
-    fn mac(&self, c: &Checkpoint) -> String {
-        keys::mac_hex(&self.key, c.message().as_bytes())
+    /// The last field of a checkpoint's line: its SM2 signature or its HMAC.
+    fn vouch(&self, c: &Checkpoint) -> AppResult<String> {
+        match &self.signing {
+            Some(k) => Ok(format!("sm2:{}", k.sign_hex(c.message().as_bytes())?)),
+            None => Ok(keys::mac_hex(&self.key, c.message().as_bytes())),
+        }
     }
 
     fn append(&self, line: &str) -> AppResult<()> {

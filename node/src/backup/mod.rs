@@ -1,7 +1,8 @@
 //! Backups (备份与恢复): one encrypted file that brings a node back on a new machine.
 //!
 //! A backup holds everything the node cannot make again: its configuration, the node key
-//! (without it the audit checkpoints do not verify and sealed secrets do not open), the audit
+//! (without it the audit checkpoints do not verify and sealed secrets do not open) and its
+//! SM2 signing key if it has one, the audit
 //! checkpoint log, the PKI folder (CA and leaf keys, the register's files, children's lists),
 //! the TLS certificates, and a consistent snapshot of the database taken while the node runs.
 //! The checkpoint log is read before the database, so every checkpoint in the backup lies at
@@ -35,6 +36,8 @@ use database::TempFile;
 const CONFIG_ENTRY: &str = "tracenode.toml";
 /// The node key.
 const KEY_ENTRY: &str = "secrets/node.key";
+/// The node's SM2 signing key, if it has one.
+const SM2_KEY_ENTRY: &str = "secrets/sm2.key";
 /// The audit checkpoint log.
 const CHECKPOINTS_ENTRY: &str = "audit/checkpoints.log";
 /// The listener's certificate and key, wherever the configuration puts them.
@@ -71,6 +74,10 @@ fn files_of(config: &Config, config_path: &Path) -> AppResult<Vec<(String, PathB
         (CONFIG_ENTRY.to_owned(), config_path.to_path_buf()),
         (KEY_ENTRY.to_owned(), config.resolve(&config.security.key_file)),
     ];
+    let sm2 = config.resolve(&config.security.sm2_key_file);
+    if sm2.is_file() {
+        files.push((SM2_KEY_ENTRY.to_owned(), sm2));
+    }
     let checkpoints = config.resolve(&config.security.audit_checkpoints_file);
     if checkpoints.is_file() {
         files.push((CHECKPOINTS_ENTRY.to_owned(), checkpoints));
@@ -378,6 +385,7 @@ fn write_config(path: &Path, text: &[u8], target: &Target) -> AppResult<Config> 
 fn destination(config: &Config, name: &str) -> AppResult<PathBuf> {
     let path = match name {
         KEY_ENTRY => config.resolve(&config.security.key_file),
+        SM2_KEY_ENTRY => config.resolve(&config.security.sm2_key_file),
         CHECKPOINTS_ENTRY => config.resolve(&config.security.audit_checkpoints_file),
         TLS_CERT_ENTRY => config.resolve(&config.http.tls_cert),
         TLS_KEY_ENTRY => config.resolve(&config.http.tls_key),

@@ -198,6 +198,9 @@ pub enum TenantCommand {
 pub enum AuditCommand {
     /// Verify the hash chain and name the first broken sequence number (校验审计链).
     Verify,
+    /// Print the public SM2 key that checks the audit checkpoints, for an auditor who
+    /// verifies the checkpoint file on their own (导出审计检查点验签公钥).
+    PublicKey,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -255,6 +258,7 @@ fn dispatch(cli: Cli) -> AppResult<()> {
         Command::User(cmd) => user(&cli.config, cmd),
         Command::Tenant(cmd) => tenant(&cli.config, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
+        Command::Audit(AuditCommand::PublicKey) => audit_public_key(&cli.config),
         Command::Seal => seal(&cli.config),
         Command::Backup(cmd) => backup::run(&config_path(&cli.config), cmd),
         Command::Import(args) => import(&cli.config, args),
@@ -449,6 +453,21 @@ fn seal(cli_config: &Option<PathBuf>) -> AppResult<()> {
         return Err(AppError::invalid("secret", "标准输入中没有要加密的内容", "nothing to seal on standard input"));
     }
     println!("{}", config.sealer()?.seal(secret)?);
+    Ok(())
+}
+
+fn audit_public_key(cli_config: &Option<PathBuf>) -> AppResult<()> {
+    let config = load(cli_config)?;
+    let path = config.resolve(&config.security.sm2_key_file);
+    if !path.is_file() {
+        return Err(AppError::invalid(
+            "security.sm2_key_file",
+            "本节点没有 SM2 签名密钥：请设置 security.checkpoint_signature = \"sm2\"",
+            "this node has no SM2 signing key: set security.checkpoint_signature = \"sm2\"",
+        ));
+    }
+    let key = crate::keys::sm2::Sm2Key::load_or_create(&path)?;
+    print!("{}", String::from_utf8_lossy(&key.public_pem()?));
     Ok(())
 }
 

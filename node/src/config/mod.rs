@@ -235,6 +235,12 @@ pub struct SecuritySection {
     /// The cipher of secrets sealed at rest: `aes-256-gcm` or `sm4` (GB/T 32907, CTR with
     /// HMAC-SM3). Each value names its cipher, so a change reads what was sealed before.
     pub secret_cipher: crate::keys::SecretCipher,
+    /// What vouches for each audit checkpoint: `hmac-sha256` under the node key (only this
+    /// node can check it) or `sm2`, a signature (GB/T 32918) anyone holding the public key
+    /// can check.
+    pub checkpoint_signature: crate::keys::CheckpointSignature,
+    /// The node's SM2 signing key (PKCS#8 PEM), created at first use.
+    pub sm2_key_file: PathBuf,
 }
 
 impl Default for SecuritySection {
@@ -247,6 +253,8 @@ impl Default for SecuritySection {
             audit_digest: crate::keys::Digest::Sha256,
             batch_digest: tracenode_federation::wire::batch::BodyDigest::Sha256,
             secret_cipher: crate::keys::SecretCipher::Aes256Gcm,
+            checkpoint_signature: crate::keys::CheckpointSignature::HmacSha256,
+            sm2_key_file: PathBuf::from("secrets/sm2.key"),
         }
     }
 }

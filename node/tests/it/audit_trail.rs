@@ -322,3 +322,55 @@ async fn the_node_checks_its_audit_chain_at_start(mut app: TestApp) {
     assert_eq!(app.audit_count("audit.integrity", "failure"), 1, "the missing trigger is on the record");
 }
 both_backends!(the_node_checks_its_audit_chain_at_start);
+
+/// With `security.checkpoint_signature = "sm2"` each checkpoint is signed with the node's SM2
+/// key: the chain verifies, a changed line shows as forged, and an auditor checks a line with
+/// the exported public key and OpenSSL's command line alone.
+async fn sm2_signed_checkpoints_verify_with_the_public_key_alone(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    app.tenant(&sys, "t1", "330106").await;
+    let seq = checkpoint(&app);
+    let file = app.node_dir().join("audit/checkpoints.log");
+    let text = std::fs::read_to_string(&file).expect("read");
+    let line = text.lines().rev().find(|l| l.starts_with(&format!("{seq}\t"))).expect("the line").to_owned();
+    let fields: Vec<&str> = line.split('\t').collect();
+    let signature = fields[4].strip_prefix("sm2:").expect("an SM2 signature");
+    assert!(verify(&app).intact());
+
+    // The auditor's check: the public key from the command line, OpenSSL, nothing else.
+    let dir = tempfile::tempdir().expect("dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracenode"))
+        .args(["--config", app.node_dir().join("tracenode.toml").to_str().expect("path"), "audit", "public-key"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN PUBLIC KEY"));
+    let (public, msg, sig) = (dir.path().join("pub.pem"), dir.path().join("msg"), dir.path().join("sig"));
+    std::fs::write(&public, &out.stdout).expect("pub");
+    std::fs::write(&msg, fields[..4].join("\u{1f}")).expect("msg");
+    std::fs::write(&sig, hex::decode(signature).expect("hex")).expect("sig");
+    let check = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+        .arg(&public)
+        .args(["-rawin", "-digest", "sm3", "-in"])
+        .arg(&msg)
+        .arg("-sigfile")
+        .arg(&sig)
+        .args(["-pkeyopt", "distid:1234567812345678"])
+        .output()
+        .expect("openssl");
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("Signature Verified Successfully"),
+        "the signed message is the line's first four fields joined by U+001F: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // A line changed without the key is forged.
+    let forged = line.replacen('\t', "\t9", 1);
+    std::fs::write(&file, format!("{text}{forged}\n")).expect("forge");
+    assert_eq!(verify(&app).code.as_deref(), Some("checkpoint_forged"));
+}
+crate::both_backends_with!(
+    sm2_signed_checkpoints_verify_with_the_public_key_alone,
+    "[security]\ncheckpoint_signature = \"sm2\""
+);

@@ -8,6 +8,8 @@
 //!
 //! Back the file up with the database: without it the checkpoints cannot be verified.
 
+pub mod sm2;
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -34,6 +36,17 @@ impl Purpose {
             Purpose::SecretsAtRest => b"tracenode/secrets-at-rest/v1",
         }
     }
+}
+
+/// What vouches for the audit checkpoints (`security.checkpoint_signature`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CheckpointSignature {
+    /// HMAC-SHA256 under a subkey of the node key.
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+    /// An SM2 signature with SM3 under the node's SM2 key ([`sm2`]).
+    #[serde(rename = "sm2")]
+    Sm2,
 }
 
 /// The ciphers secrets at rest may be sealed with.
