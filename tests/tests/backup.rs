@@ -57,8 +57,17 @@ async fn a_node_comes_back_from_its_backup(backend: Backend) {
     let file = dir.path().join("node.tnbak");
     let f = file.to_str().expect("path");
     let p = pass.to_str().expect("path");
+    let anchored = node.cli(&["audit", "verify"]);
+    assert!(anchored.status.success(), "a checkpoint of the head: {}", text(&anchored));
     let made = node.cli(&["backup", "make", "--out", f, "--passphrase-file", p]);
     assert!(made.status.success(), "{}", text(&made));
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".partial"))
+        .collect();
+    assert!(beside.is_empty(), "nothing left beside the backup: {beside:?}");
     let again = node.cli(&["backup", "make", "--out", f, "--passphrase-file", p]);
     assert!(!again.status.success() && text(&again).contains("never overwritten"), "{}", text(&again));
     node.sell(&key, "BK-after", 0..5, &seller, &buyer).await;
@@ -119,6 +128,13 @@ async fn a_node_comes_back_from_its_backup(backend: Backend) {
             "{file}"
         );
     }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(back.dir.join(p)).expect(p).permissions().mode() & 0o777;
+    assert_eq!((mode("secrets/node.key"), mode("tracenode.toml"), mode("secrets")), (0o600, 0o600, 0o700));
+    let first_line = |d: &std::path::Path| {
+        std::fs::read_to_string(d.join("audit/checkpoints.log")).expect("checkpoints").lines().next().map(str::to_owned)
+    };
+    assert_eq!(first_line(&back.dir), first_line(&node.dir), "the checkpoints came back");
     let verified = back.cli(&["audit", "verify"]);
     assert!(verified.status.success(), "{}", text(&verified));
     back.start().await;

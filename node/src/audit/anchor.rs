@@ -66,8 +66,9 @@ impl Anchors {
     pub fn open(config: &Config) -> AppResult<Anchors> {
         let key = NodeKey::load_or_create(&config.resolve(&config.security.key_file))?;
         let sm2_file = config.resolve(&config.security.sm2_key_file);
+        let path = config.resolve(&config.security.audit_checkpoints_file);
         let signing = match config.security.checkpoint_signature {
-            CheckpointSignature::Sm2 => Some(Sm2Key::load_or_create(&sm2_file)?),
+            CheckpointSignature::Sm2 => Some(sm2_key(&sm2_file, &path)?),
             CheckpointSignature::HmacSha256 => None,
         };
         let checking = match &signing {
@@ -76,7 +77,7 @@ impl Anchors {
             None => None,
         };
         Ok(Anchors {
-            path: config.resolve(&config.security.audit_checkpoints_file),
+            path,
             key: key.subkey(Purpose::AuditCheckpoints),
             kept: config.security.audit_checkpoints_kept,
             writing: Mutex::new(()),
@@ -193,6 +194,25 @@ impl Anchors {
     }
 }
 
+/// The SM2 key of the node, made if there is none yet — unless checkpoints signed with SM2
+/// exist already: their key is lost, and a new one would make every one of them read as
+/// forged while hiding the loss.
+fn sm2_key(key_file: &std::path::Path, checkpoints: &std::path::Path) -> AppResult<Sm2Key> {
+    let signed_before = !key_file.exists()
+        && fs::read_to_string(checkpoints).is_ok_and(|text| text.lines().any(|l| l.contains("\tsm2:")));
+    if signed_before {
+        return Err(AppError::invalid(
+            "security.sm2_key_file",
+            format!("审计检查点已用 SM2 签名，但签名密钥 {} 不见了：请从备份恢复该密钥", key_file.display()),
+            format!(
+                "audit checkpoints are signed with SM2 but the signing key {} is missing: restore it from a backup",
+                key_file.display()
+            ),
+        ));
+    }
+    Sm2Key::load_or_create(key_file)
+}
+
 /// The node's check at start (see [`super::chain::quick_check`]): each problem is logged and
 /// recorded as a failed `audit.integrity` row; the node still starts, so the auditor can look.
 pub fn check_at_start(db: &crate::db::Db, anchors: &Anchors) -> AppResult<()> {
@@ -215,4 +235,23 @@ pub fn check_at_start(db: &crate::db::Db, anchors: &Anchors) -> AppResult<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_sm2_key_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (key, log) = (dir.path().join("secrets/sm2.key"), dir.path().join("audit/checkpoints.log"));
+        assert!(sm2_key(&key, &log).is_ok(), "made at first use");
+        std::fs::create_dir_all(log.parent().expect("dir")).expect("dir");
+        std::fs::write(&log, "7\tabc\tt1\tt2\tsm2:3044\n").expect("log");
+        assert!(sm2_key(&key, &log).is_ok(), "read while it is there");
+        std::fs::remove_file(&key).expect("lose it");
+        let e = sm2_key(&key, &log).expect_err("refused");
+        assert_eq!(e.field.as_deref(), Some("security.sm2_key_file"));
+        assert!(!key.exists(), "no new key made");
+    }
 }

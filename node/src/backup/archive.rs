@@ -140,10 +140,15 @@ fn derive(passphrase: &str, kdf: &Kdf) -> AppResult<[u8; 64]> {
             format!("the backup passphrase must be at least {MIN_PASSPHRASE} characters"),
         ));
     }
-    if kdf.algorithm != "argon2id" || kdf.memory_kib > 1 << 21 || kdf.iterations > 64 || kdf.parallelism > 16 {
+    // Bounds on what a header may ask for before its MAC is checked: no file makes the
+    // restore spend more than 256 MiB and 16 passes deriving a key.
+    if kdf.algorithm != "argon2id" || kdf.memory_kib > 1 << 18 || kdf.iterations > 16 || kdf.parallelism > 8 {
         return Err(not_a_backup("unsupported key derivation"));
     }
     let salt = hex::decode(&kdf.salt).map_err(|_| not_a_backup("salt"))?;
+    if !(8..=64).contains(&salt.len()) {
+        return Err(not_a_backup("salt"));
+    }
     let params = argon2::Params::new(kdf.memory_kib, kdf.iterations, kdf.parallelism, Some(64))
         .map_err(|_| not_a_backup("key derivation parameters"))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
@@ -257,7 +262,7 @@ impl Writer<'_> {
         let mut left = size;
         let mut chunk = vec![0u8; CHUNK];
         while left > 0 {
-            let want = (left as usize).min(CHUNK);
+            let want = left.min(CHUNK as u64) as usize;
             source.read_exact(&mut chunk[..want]).map_err(AppError::internal)?;
             self.seal(&chunk[..want]).map_err(AppError::internal)?;
             left -= want as u64;
@@ -402,7 +407,7 @@ impl Reader {
         let mut left = size;
         let mut chunk = vec![0u8; CHUNK];
         while left > 0 {
-            let want = (left as usize).min(CHUNK);
+            let want = left.min(CHUNK as u64) as usize;
             self.read_exact(&mut chunk[..want]).map_err(|_| not_a_backup("entry"))?;
             out.write_all(&chunk[..want]).map_err(AppError::internal)?;
             left -= want as u64;

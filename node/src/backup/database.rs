@@ -5,8 +5,8 @@
 //! (writers go on meanwhile), compacted; restoring places that file. PostgreSQL: `pg_dump`
 //! (custom format, one snapshot) and `pg_restore` in a single transaction into a database
 //! with no tables, so a restore that fails leaves nothing behind. The PostgreSQL client tools
-//! must be on the PATH; the connection is passed in `PG*` variables, never on the command
-//! line where other users could read the password.
+//! must be on the PATH; they get the URL without its password on the command line and the
+//! password in `PGPASSWORD`, where other users cannot read it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,15 +30,16 @@ pub fn entry_for(backend: Backend) -> &'static str {
     }
 }
 
-/// Writes a snapshot of the node's database to `into` (a file that must not exist).
+/// Writes a snapshot of the node's database into `into`, an empty private file.
 pub fn snapshot(config: &Config, db: &Db, into: &Path) -> AppResult<()> {
     match config.storage.database_url.backend() {
         Backend::Sqlite => {
             let target = into.to_str().ok_or_else(|| AppError::internal("a backup path that is not UTF-8"))?;
             let mut conn = db.conn()?;
+            // `into` is an empty file made 0600 beforehand: SQLite writes into it and keeps
+            // its mode, so the unencrypted copy is never readable by others.
             diesel::sql_query(format!("VACUUM INTO '{}'", target.replace('\'', "''"))).execute(&mut *conn)?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(into, std::fs::Permissions::from_mode(0o600)).map_err(AppError::internal)
+            Ok(())
         }
         Backend::Postgres => {
             let url = config.storage.database_url.connect_string(&config.base_dir);
@@ -52,19 +53,7 @@ pub fn snapshot(config: &Config, db: &Db, into: &Path) -> AppResult<()> {
 pub fn restore_postgres(url: &str, dump: &Path) -> AppResult<()> {
     check_empty_postgres(url)?;
     let dump = dump.to_string_lossy().into_owned();
-    run_pg_tool(
-        "pg_restore",
-        &[
-            "--no-owner",
-            "--no-privileges",
-            "--exit-on-error",
-            "--single-transaction",
-            "--dbname",
-            &database_of(url)?,
-            &dump,
-        ],
-        url,
-    )
+    run_pg_tool("pg_restore", &["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", &dump], url)
 }
 
 /// Whether the PostgreSQL database `url` holds no tables (checked before anything is
@@ -95,49 +84,38 @@ struct Count {
 
 fn tables_in(conn: &mut diesel::pg::PgConnection) -> AppResult<i64> {
     let c: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM information_schema.tables \
-         WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+        "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') \
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
     )
     .get_result(conn)?;
     Ok(c.n)
 }
 
-/// The database name in `url` (what `--dbname` names; the rest goes in variables).
-fn database_of(url: &str) -> AppResult<String> {
-    let parsed = url::Url::parse(url).map_err(AppError::internal)?;
-    Ok(percent_encoding::percent_decode_str(parsed.path().trim_start_matches('/')).decode_utf8_lossy().into_owned())
-}
-
-/// The `PG*` variables that connect libpq's tools to `url`.
-fn pg_env(url: &str) -> AppResult<Vec<(&'static str, String)>> {
-    let parsed = url::Url::parse(url).map_err(AppError::internal)?;
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let mut env = vec![("PGDATABASE", decode(parsed.path().trim_start_matches('/')))];
-    if let Some(host) = parsed.host_str() {
-        env.push(("PGHOST", host.to_owned()));
-    }
-    if let Some(port) = parsed.port() {
-        env.push(("PGPORT", port.to_string()));
-    }
-    if !parsed.username().is_empty() {
-        env.push(("PGUSER", decode(parsed.username())));
-    }
-    if let Some(password) = parsed.password() {
-        env.push(("PGPASSWORD", decode(password)));
-    }
-    for (key, value) in parsed.query_pairs() {
-        if key == "sslmode" {
-            env.push(("PGSSLMODE", value.into_owned()));
-        }
-    }
-    Ok(env)
+/// The URL without its password (what `--dbname` takes, so libpq reads it exactly as the node
+/// does), and the password apart (for `PGPASSWORD`).
+fn split_password(url: &str) -> AppResult<(String, Option<String>)> {
+    let mut parsed = url::Url::parse(url).map_err(AppError::internal)?;
+    let password = parsed.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+    parsed.set_password(None).map_err(|()| AppError::internal("a database URL without a host"))?;
+    Ok((parsed.to_string(), password))
 }
 
 fn run_pg_tool(tool: &str, args: &[&str], url: &str) -> AppResult<()> {
-    let out = Command::new(tool)
-        .args(args)
-        .env_remove("PGSERVICE")
-        .envs(pg_env(url)?)
+    let (dbname, password) = split_password(url)?;
+    let mut command = Command::new(tool);
+    command.arg("--dbname").arg(&dbname).args(args);
+    // Only what this URL says: no other connection settings, nor the backup passphrase.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("PG") || name.starts_with("TRACENODE_") {
+            command.env_remove(&name);
+        }
+    }
+    if let Some(p) = password {
+        command.env("PGPASSWORD", p);
+    }
+    let out = command
         .output()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => AppError::invalid(
@@ -154,13 +132,15 @@ fn run_pg_tool(tool: &str, args: &[&str], url: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// A temporary file beside `near`, removed when dropped.
+/// A temporary file, private (0600) from its creation, removed when dropped.
 pub struct TempFile(pub PathBuf);
 
 impl TempFile {
-    /// A name that does not exist yet in `dir`.
-    pub fn new_in(dir: &Path, stem: &str) -> TempFile {
-        TempFile(dir.join(format!(".{stem}-{}.tmp", uuid::Uuid::new_v4().simple())))
+    /// An empty private file of a new name in `dir`.
+    pub fn private_in(dir: &Path, stem: &str) -> AppResult<TempFile> {
+        let path = dir.join(format!(".{stem}-{}.tmp", uuid::Uuid::new_v4().simple()));
+        crate::files::private_new_file(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+        Ok(TempFile(path))
     }
 }
 
@@ -175,14 +155,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_connection_goes_in_variables_decoded() {
-        let env = pg_env("postgres://node%40hz:p%3Ass@db.example:5433/trace_db?sslmode=require").expect("env");
-        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("PGUSER"), Some("node@hz"));
-        assert_eq!(get("PGPASSWORD"), Some("p:ss"));
-        assert_eq!(get("PGHOST"), Some("db.example"));
-        assert_eq!(get("PGPORT"), Some("5433"));
-        assert_eq!(get("PGDATABASE"), Some("trace_db"));
-        assert_eq!(get("PGSSLMODE"), Some("require"));
+    fn the_password_goes_apart_from_the_url() {
+        let (url, password) =
+            split_password("postgres://node%40hz:p%3Ass@db.example:5433/trace_db?sslmode=require").expect("url");
+        assert_eq!(url, "postgres://node%40hz@db.example:5433/trace_db?sslmode=require");
+        assert_eq!(password.as_deref(), Some("p:ss"));
+        let (url, password) = split_password("postgres://node@[::1]/db?host=/run/postgresql").expect("url");
+        assert_eq!((url.as_str(), password), ("postgres://node@[::1]/db?host=/run/postgresql", None));
     }
 }

@@ -98,8 +98,7 @@ fn files_of(config: &Config, config_path: &Path) -> AppResult<Vec<(String, PathB
     Ok(files)
 }
 
-/// Every regular file under `dir`, sorted (none if there is no such folder); links are not
-/// followed.
+/// Every regular file under `dir`, sorted (none if there is no such folder), links followed.
 fn walk(dir: &Path) -> AppResult<Vec<PathBuf>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
@@ -109,11 +108,12 @@ fn walk(dir: &Path) -> AppResult<Vec<PathBuf>> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(|e| AppError::internal(format!("{}: {e}", d.display())))? {
             let entry = entry.map_err(AppError::internal)?;
-            let kind = entry.file_type().map_err(AppError::internal)?;
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() {
-                out.push(entry.path());
+            // Links are followed: a linked certificate is backed up by its content.
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push(path);
             }
         }
     }
@@ -143,6 +143,21 @@ fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
+/// A folder of the node's own (0700) for the database snapshot while a backup is written:
+/// never beside the backup, which may lie where others read. Snapshots an interrupted run
+/// left there (an hour old) are removed.
+fn scratch_dir(config: &Config) -> AppResult<PathBuf> {
+    let dir = config.base_dir.join("backup-scratch");
+    crate::files::private_dir(&dir)?;
+    for entry in std::fs::read_dir(&dir).map_err(AppError::internal)?.filter_map(Result::ok) {
+        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if old.is_some_and(|age| age > std::time::Duration::from_secs(3600)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(dir)
+}
+
 /// Makes a backup of the node of `config` (read from `config_path`) at `out`, sealed under
 /// `passphrase`; the node may be running. Nothing is left at `out` if it fails.
 pub fn make(config: &Config, config_path: &Path, db: &Db, out: &Path, passphrase: &str) -> AppResult<Made> {
@@ -165,7 +180,12 @@ pub fn make(config: &Config, config_path: &Path, db: &Db, out: &Path, passphrase
             return Err(e);
         }
     };
-    std::fs::rename(&partial, out).map_err(AppError::internal)?;
+    // A link fails if `out` appeared meanwhile: a backup never replaces a file.
+    std::fs::hard_link(&partial, out).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        AppError::invalid("out", format!("无法写入备份文件：{e}"), format!("cannot write the backup file: {e}"))
+    })?;
+    std::fs::remove_file(&partial).map_err(AppError::internal)?;
     let bytes = std::fs::metadata(out).map_err(AppError::internal)?.len();
     let ctx = AuditContext::cli();
     db.transaction_sync(|conn| {
@@ -193,8 +213,7 @@ fn write_backup(config: &Config, config_path: &Path, db: &Db, sealing: &Sealing,
             std::fs::read(path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?,
         ));
     }
-    let dir = at.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let snapshot = TempFile::new_in(dir, "snapshot");
+    let snapshot = TempFile::private_in(&scratch_dir(config)?, "snapshot")?;
     database::snapshot(config, db, &snapshot.0)?;
     let snapshot_size = std::fs::metadata(&snapshot.0).map_err(AppError::internal)?.len();
     let db_entry = database::entry_for(config.storage.database_url.backend());
@@ -281,27 +300,57 @@ pub struct Restored {
 /// Restores the backup `from` into `target`. The file is checked whole first; on any
 /// failure the folder is removed again and nothing is left behind.
 pub fn restore(from: &Path, target: &Target, passphrase: &str) -> AppResult<Restored> {
-    let verified = verify(from, passphrase)?;
+    let header = archive::header(from)?;
     if let Some(url) = &target.database_url {
         let wanted = crate::config::DatabaseUrl::parse(url)?.backend();
-        if backend_name(wanted) != verified.header.backend {
+        if backend_name(wanted) != header.backend {
             return Err(AppError::invalid(
                 "database_url",
-                format!("备份的数据库是 {}，只能恢复到同一种数据库", verified.header.backend),
-                format!("the backup's database is {}: it restores to the same backend only", verified.header.backend),
+                format!("备份的数据库是 {}，只能恢复到同一种数据库", header.backend),
+                format!("the backup's database is {}: it restores to the same backend only", header.backend),
             ));
         }
     }
-    let made_dir = prepare_dir(&target.dir)?;
-    let done = unpack(from, target, passphrase, &verified);
-    if done.is_err() && made_dir {
-        let _ = std::fs::remove_dir_all(&target.dir);
+    let existed = prepare_dir(&target.dir)?;
+    let done = restore_copy(from, target, passphrase);
+    if done.is_err() {
+        match existed {
+            false => {
+                let _ = std::fs::remove_dir_all(&target.dir);
+            }
+            true => empty_dir(&target.dir),
+        }
     }
     done
 }
 
-/// Creates the folder (0700) or checks it is empty; returns whether it was created here or
-/// was empty (and so may be removed again on failure).
+/// Checks and unpacks a private copy of the backup, made first inside the new folder: the
+/// bytes that are checked are the bytes that are restored, whatever happens to the original
+/// meanwhile.
+fn restore_copy(from: &Path, target: &Target, passphrase: &str) -> AppResult<Restored> {
+    let copy = TempFile::private_in(&target.dir, "backup")?;
+    {
+        let mut src = std::fs::File::open(from).map_err(|e| AppError::internal(format!("{}: {e}", from.display())))?;
+        let mut dst = std::fs::OpenOptions::new().write(true).open(&copy.0).map_err(AppError::internal)?;
+        std::io::copy(&mut src, &mut dst).map_err(AppError::internal)?;
+    }
+    let verified = verify(&copy.0, passphrase)?;
+    let restored = unpack(&copy.0, from, target, passphrase, &verified);
+    drop(copy);
+    restored
+}
+
+/// Removes what a failed restore wrote into a folder that was there (empty) before.
+fn empty_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
+    }
+}
+
+/// Creates the folder (0700) or checks it is empty; returns whether it was there before.
 fn prepare_dir(dir: &Path) -> AppResult<bool> {
     if dir.exists() {
         let empty = std::fs::read_dir(dir).map_err(AppError::internal)?.next().is_none();
@@ -313,12 +362,13 @@ fn prepare_dir(dir: &Path) -> AppResult<bool> {
             ));
         }
     }
+    let existed = dir.exists();
     crate::files::private_dir(dir)?;
-    Ok(true)
+    Ok(existed)
 }
 
-fn unpack(from: &Path, target: &Target, passphrase: &str, verified: &Verified) -> AppResult<Restored> {
-    let mut r = Reader::open(from, passphrase)?;
+fn unpack(copy: &Path, from: &Path, target: &Target, passphrase: &str, verified: &Verified) -> AppResult<Restored> {
+    let mut r = Reader::open(copy, passphrase)?;
     read_manifest(&mut r)?;
     let config_path = target.dir.join(CONFIG_ENTRY);
     let mut config: Option<Config> = None;
@@ -335,16 +385,18 @@ fn unpack(from: &Path, target: &Target, passphrase: &str, verified: &Verified) -
         }
         let c = config.as_ref().ok_or_else(damaged)?;
         if name == database::PG_ENTRY {
-            let dump = TempFile::new_in(&target.dir, "restore");
-            write_new(&dump.0, size, &mut r)?;
+            let dump = TempFile::private_in(&target.dir, "restore")?;
+            let mut out = std::fs::OpenOptions::new().write(true).open(&dump.0).map_err(AppError::internal)?;
+            r.copy_to(size, &mut out)?;
             database::restore_postgres(&c.storage.database_url.connect_string(&c.base_dir), &dump.0)?;
             continue;
         }
-        let path = destination(c, &name)?;
-        write_new(&path, size, &mut r)?;
+        let path = destination(c, &target.dir, &name)?;
+        write_new(&target.dir, &path, size, &mut r)?;
     }
     let config = config.ok_or_else(damaged)?;
-    let db = Db::open(&config.storage.database_url, &config.base_dir, 1, config.storage.migrate_on_start)?;
+    let db = Db::open(&config.storage.database_url, &config.base_dir, 1, config.storage.migrate_on_start)
+        .map_err(|e| restored_database_note(&config, e))?;
     let ctx = AuditContext::cli();
     db.transaction_sync(|conn| {
         audit::record(
@@ -359,6 +411,18 @@ fn unpack(from: &Path, target: &Target, passphrase: &str, verified: &Verified) -
         .map(|_| ())
     })?;
     Ok(Restored { config_path, header: verified.header.clone() })
+}
+
+/// A failure after the database was restored: for PostgreSQL the database now holds the
+/// backup and must be emptied (or another given) before trying again.
+fn restored_database_note(config: &Config, e: AppError) -> AppError {
+    match config.storage.database_url.backend() {
+        Backend::Sqlite => e,
+        Backend::Postgres => {
+            tracing::error!(database = %config.storage.database_url.redacted(), "restored database left as it is: empty it before trying again");
+            e
+        }
+    }
 }
 
 /// Writes the configuration, with the target's database URL in place of the backed-up one
@@ -378,11 +442,16 @@ fn write_config(path: &Path, text: &[u8], target: &Target) -> AppResult<Config> 
     let mut file = crate::files::private_new_file(path).map_err(AppError::internal)?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(AppError::internal)?;
     file.sync_all().map_err(AppError::internal)?;
-    Config::load(path)
+    // Read as the file says, without `TRACENODE_…` variables: an operator's environment must
+    // not send the restore to another database than the one checked.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut config = Config::from_parts(&text, &[], dir)?;
+    config.file = Some(path.to_path_buf());
+    Ok(config)
 }
 
-/// Where an entry goes in the restored node.
-fn destination(config: &Config, name: &str) -> AppResult<PathBuf> {
+/// Where an entry goes in the restored node: always inside the new folder.
+fn destination(config: &Config, dir: &Path, name: &str) -> AppResult<PathBuf> {
     let path = match name {
         KEY_ENTRY => config.resolve(&config.security.key_file),
         SM2_KEY_ENTRY => config.resolve(&config.security.sm2_key_file),
@@ -399,14 +468,25 @@ fn destination(config: &Config, name: &str) -> AppResult<PathBuf> {
         other if FOLDERS.iter().any(|f| other.starts_with(&format!("{f}/"))) => config.base_dir.join(other),
         _ => return Err(damaged()),
     };
+    let climbs = path.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    if climbs || !path.starts_with(dir) {
+        return Err(AppError::invalid(
+            "dir",
+            format!("备份的配置把 {} 放在新目录之外：请在恢复后改配置，或恢复到该路径所在的目录", path.display()),
+            format!(
+                "the backed-up configuration puts {} outside the new folder: restore where it lies, or change the configuration",
+                path.display()
+            ),
+        ));
+    }
     Ok(path)
 }
 
 /// Writes `size` bytes of the current entry to a new private file at `path` (its folders
 /// made private too); an entry the restore wrote already (the TLS files inside `certs/`)
 /// is checked to be the same.
-fn write_new(path: &Path, size: u64, r: &mut Reader) -> AppResult<()> {
-    if let Some(parent) = path.parent() {
+fn write_new(dir: &Path, path: &Path, size: u64, r: &mut Reader) -> AppResult<()> {
+    if let Some(parent) = path.parent().filter(|p| *p != dir && !p.exists()) {
         crate::files::private_dir(parent)?;
     }
     if path.exists() {
@@ -465,7 +545,9 @@ pub fn scheduled(config: &Config, db: &Db) -> AppResult<String> {
     let file = config.file.as_deref().ok_or_else(|| AppError::internal("the configuration file is unknown"))?;
     let passphrase = passphrase_from(&config.resolve(&config.backup.passphrase_file))?;
     let dir = config.resolve(&config.backup.dir);
-    crate::files::private_dir(&dir)?;
+    if !dir.exists() {
+        crate::files::private_dir(&dir)?;
+    }
     let name = format!("{}{}.tnbak", scheduled_prefix(config), chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     let made = make(config, file, db, &dir.join(&name), &passphrase)?;
     let removed = prune(&dir, &scheduled_prefix(config), config.backup.keep as usize)?;

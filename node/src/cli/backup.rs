@@ -62,7 +62,15 @@ fn passphrase(file: Option<&Path>) -> AppResult<String> {
             line
         }
     };
-    Ok(text.lines().next().unwrap_or_default().to_owned())
+    let line = text.lines().next().unwrap_or_default().to_owned();
+    if line.is_empty() {
+        return Err(AppError::invalid(
+            "passphrase",
+            format!("没有备份口令：请用 --passphrase-file、环境变量 {PASSPHRASE_ENV} 或标准输入给出"),
+            format!("no passphrase: give it with --passphrase-file, {PASSPHRASE_ENV} or on standard input"),
+        ));
+    }
+    Ok(line)
 }
 
 /// Runs a `backup` subcommand; `config` is the node's configuration file for `make`.
@@ -71,7 +79,8 @@ pub fn run(config_path: &Path, cmd: BackupCommand) -> AppResult<()> {
         BackupCommand::Make { out, passphrase_file } => {
             let pass = passphrase(passphrase_file.as_deref())?;
             let config = crate::config::Config::load(config_path)?;
-            let db = crate::bootstrap::open_db(&config)?;
+            // The database as it is: a backup never migrates or seeds it under a running node.
+            let db = crate::db::Db::open(&config.storage.database_url, &config.base_dir, 1, false)?;
             let made = backup::make(&config, config_path, &db, &out, &pass)?;
             println!(
                 "已生成备份 / backup written: {} ({} 字节 bytes, {} 项 entries, {})",

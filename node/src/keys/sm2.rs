@@ -50,16 +50,31 @@ impl Sm2Key {
         }
     }
 
+    /// Writes a new key beside `path` and links it into place, so the file is whole or absent;
+    /// if another process made one first, that one is read.
     fn create(path: &Path) -> AppResult<Sm2Key> {
         let key = generate();
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
             crate::files::private_dir(dir)?;
         }
         let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(AppError::internal)?;
-        let mut file = crate::files::private_new_file(path).map_err(|e| io_error(path, e))?;
-        file.write_all(pem.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io_error(path, e))?;
-        tracing::info!(path = %path.display(), "SM2 signing key created");
-        Ok(Sm2Key(key))
+        let fresh = path.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
+        let written = crate::files::private_new_file(&fresh)
+            .and_then(|mut file| file.write_all(pem.as_bytes()).and_then(|()| file.sync_all()));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&fresh);
+            return Err(io_error(path, e));
+        }
+        let linked = fs::hard_link(&fresh, path);
+        let _ = fs::remove_file(&fresh);
+        match linked {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "SM2 signing key created");
+                Ok(Sm2Key(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Sm2Key::load_or_create(path),
+            Err(e) => Err(io_error(path, e)),
+        }
     }
 
     /// The signature of `message` (DER, as OpenSSL reads it), hex.
