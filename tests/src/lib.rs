@@ -137,15 +137,7 @@ impl Node {
         }
         let out = tracenode(&args);
         assert!(out.status.success(), "init: {}", text(&out));
-        Node {
-            dir: dir.to_owned(),
-            config: dir.join("tracenode.toml"),
-            port: free_ports(1),
-            env: Vec::new(),
-            child: None,
-            log: dir.join("serve.log"),
-            _pg: pg,
-        }
+        Node::at(dir, pg)
     }
 
     /// A node already in `dir` (restored from a backup, say), on `pg` if its database is
