@@ -96,9 +96,11 @@ impl ManageConnection for ConnectionFactory {
             Backend::Sqlite => {
                 let mut conn =
                     SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
+                // The busy timeout first: the pool opens its connections at once, and on a new
+                // file the switch to WAL of one must wait for the others, not fail.
                 conn.batch_execute(&format!(
-                    "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY; \
                      PRAGMA mmap_size = {MMAP_BYTES}; \
                      PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
@@ -161,6 +163,17 @@ impl Db {
             }
         }
         let factory = ConnectionFactory { backend: url.backend(), target: url.connect_string(base_dir) };
+        if url.backend() == Backend::Sqlite {
+            // One connection alone first makes a new file and switches it to WAL, before the
+            // pool opens the others side by side.
+            drop(factory.connect().map_err(|e| {
+                AppError::with_detail(
+                    crate::error::ErrorKind::Unavailable,
+                    format!("无法打开数据库 {}：{e}", url.redacted()),
+                    format!("cannot open database {}: {e}", url.redacted()),
+                )
+            })?);
+        }
         let pool =
             Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(factory).map_err(
                 |e| {

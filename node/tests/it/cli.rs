@@ -26,6 +26,8 @@ fn init_county(dir: &std::path::Path, name: &str, database: Option<&str>) -> std
     }
     let out = tracenode(&args);
     assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("ERROR") && !said.contains("locked"), "a clean init writes no errors: {said}");
     std::path::Path::new(dir).join("tracenode.toml")
 }
 
@@ -34,8 +36,20 @@ fn help_describes_every_command() {
     let out = tracenode(&["--help"]);
     assert!(out.status.success());
     let help = text(&out);
-    for cmd in ["init", "serve", "migrate", "user", "tenant", "audit", "import", "pki", "rollup", "federation", "demo"]
-    {
+    for cmd in [
+        "init",
+        "serve",
+        "migrate",
+        "user",
+        "tenant",
+        "audit",
+        "import",
+        "pki",
+        "rollup",
+        "federation",
+        "backup",
+        "demo",
+    ] {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("重要产品追溯管理平台"));
