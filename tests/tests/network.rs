@@ -37,7 +37,10 @@ async fn a_dead_middle_tier_is_caught_up_once(backend: Backend) {
     // The city dies; the county's roll-up cannot reach it and waits.
     net.node("330100").kill();
     let sent = net.node("330106").cli(&["rollup", "run", "statistics"]);
-    assert!(text(&sent).contains("upstream_failed") || !sent.status.success(), "{}", text(&sent));
+    assert!(!sent.status.success(), "{}", text(&sent));
+    let said = text(&sent);
+    assert_eq!(said.matches("upstream_failed").count(), 1, "the parent's error once, as the command's: {said}");
+    assert!(said.to_lowercase().contains("connection refused"), "named plainly: {said}");
     assert_eq!(county_records_at(&net.nodes[0]), 0);
 
     // Back again: what waited goes up, tier by tier, to the national node.

@@ -62,7 +62,28 @@ fn audited(db: &Db, action: &str, object: &str, outcome: Outcome, detail: serde_
     db.transaction_sync(|conn| audit::record(conn, &ctx, action, object, outcome, detail).map(|_| ()))
 }
 
-/// Runs a `rollup` subcommand.
+/// How long `rollup run` waits while another process (the running node) holds a kind's lease.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs kind `k` once its lease is free, waiting up to [`LEASE_WAIT`]; a report still `busy`
+/// means it never was.
+async fn run_when_free(
+    db: &Db,
+    fed: &std::sync::Arc<crate::federation::Federation>,
+    k: Kind,
+) -> AppResult<(uplink::RunReport, Option<AppError>)> {
+    let started = std::time::Instant::now();
+    loop {
+        let (report, failure) = uplink::run_detailed(db, fed, k).await?;
+        if !report.busy || started.elapsed() >= LEASE_WAIT {
+            return Ok((report, failure));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Runs a `rollup` subcommand: each kind once its lease is free; an error of the parent, or
+/// a lease never freed, makes the command fail.
 pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
     let RollupCommand::Run { kind } = cmd;
     let fed = federation(config, db)?;
@@ -70,7 +91,18 @@ pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::internal)?;
     let mut failed = None;
     for k in chosen {
-        let report = runtime.block_on(uplink::run(db, &fed, k))?;
+        let (report, failure) = runtime.block_on(run_when_free(db, &fed, k))?;
+        if report.busy {
+            return Err(AppError::with_detail(
+                crate::error::ErrorKind::Conflict,
+                format!("{}：另一进程正在上报，{}秒内未等到，本次未运行", k.as_str(), LEASE_WAIT.as_secs()),
+                format!(
+                    "{}: another process is running this roll-up and did not finish within {} s; nothing was done",
+                    k.as_str(),
+                    LEASE_WAIT.as_secs()
+                ),
+            ));
+        }
         let outcome = if report.error.is_some() { Outcome::Failure } else { Outcome::Success };
         audited(
             db,
@@ -80,21 +112,20 @@ pub fn rollup(config: &Config, db: &Db, cmd: RollupCommand) -> AppResult<()> {
             serde_json::to_value(&report).map_err(AppError::internal)?,
         )?;
         println!(
-            "{}（{}）：新批次 made {}，已被上级应用 applied {}，待发送 pending {}{}",
+            "{}（{}）：新批次 made {}，已被上级应用 applied {}，待发送 pending {}",
             k.as_str(),
             k.label_zh(),
             report.made,
             report.sent,
             report.pending,
-            if report.busy { "（另一进程正在上报 / another process holds the lease）" } else { "" }
         );
-        if let Some(e) = report.error {
-            println!("  未完成 / not finished: {e}");
-            failed = Some(e);
+        // The error itself is printed once, as the command's error.
+        if failure.is_some() {
+            failed = failure;
         }
     }
     match failed {
-        Some(e) => Err(AppError::with_detail(crate::error::ErrorKind::UpstreamFailed, e.clone(), e)),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -244,8 +244,17 @@ async fn post(client: &reqwest::Client, parent: &str, batch_json: String) -> App
     }
 }
 
+/// The parent could not be reached: the error with its causes, down to what the system said
+/// (`Connection refused`, a TLS alert, a timeout).
 fn unreachable(e: reqwest::Error) -> AppError {
-    upstream(e.to_string())
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    upstream(text)
 }
 
 pub(crate) fn upstream(e: String) -> AppError {
@@ -308,6 +317,11 @@ async fn send(db: &Db, fed: &Federation, kind: &str, report: &mut RunReport) -> 
 
 /// One run of `kind`: collect, then send what waits.
 pub async fn run(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResult<RunReport> {
+    run_detailed(db, fed, kind).await.map(|(report, _)| report)
+}
+
+/// [`run`], with the error that stopped sending as it was (the report keeps its text).
+pub async fn run_detailed(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResult<(RunReport, Option<AppError>)> {
     let mut report = RunReport { kind: kind.as_str().to_owned(), ..RunReport::default() };
     let _one_at_a_time = fed.run_slot(kind.as_str()).await;
     let (d, holder) = (db.clone(), fed.holder.clone());
@@ -316,7 +330,7 @@ pub async fn run(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResult<RunRep
         .map_err(AppError::internal)??;
     if !taken {
         report.busy = true;
-        return Ok(report);
+        return Ok((report, None));
     }
     let (d, f) = (db.clone(), fed.clone());
     let made = tokio::task::spawn_blocking(move || collect(&d, &f, kind)).await.map_err(AppError::internal)?;
@@ -333,7 +347,7 @@ pub async fn run(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResult<RunRep
     end_run(db, kind.as_str(), &fed.holder, report.error.as_deref())?;
     let k = kind.as_str().to_owned();
     report.pending = db.run(move |conn| waiting(conn, &k)).await?;
-    Ok(report)
+    Ok((report, outcome.err()))
 }
 
 /// The uplink worker: runs the kinds that are due, and retries after failures.
