@@ -2,7 +2,8 @@
 //!
 //! - trust: the development PKI that `tracenode init` makes ([`pki`]); the PKI that mirrors
 //!   the administrative tiers ([`tiers`]: a root at the national node, each node's CA signed
-//!   by its parent's, identities in SAN URIs); revocation lists ([`crl`]);
+//!   by its parent's, identities in SAN URIs); revocation lists ([`crl`]); SM2 signatures
+//!   with GM/T 0009's identifier ([`sm2`]);
 //! - transport: the mutual-TLS configurations ([`transport`]);
 //! - protocol: what travels between nodes ([`wire`]).
 //!
@@ -11,6 +12,7 @@
 
 pub mod crl;
 pub mod pki;
+pub mod sm2;
 pub mod tiers;
 pub mod transport;
 pub mod wire;

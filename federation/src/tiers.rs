@@ -22,6 +22,9 @@ use openssl::x509::{X509Name, X509NameBuilder, X509Req, X509ReqBuilder, X509Stor
 
 /// Days a node's CA certificate is valid.
 pub const CA_DAYS: u32 = 3650;
+/// The extended key usage of a signing certificate (id-kp-documentSigning, RFC 9336).
+pub const DOCUMENT_SIGNING: &str = "1.3.6.1.5.5.7.3.36";
+
 /// Days a TLS or client certificate is valid.
 pub const LEAF_DAYS: u32 = 397;
 
@@ -51,6 +54,9 @@ pub enum TierError {
     /// A revocation list could not be made or is not the authority's.
     #[error("revocation list: {0}")]
     Crl(String),
+    /// An SM2 key or signature could not be made or read.
+    #[error("SM2: {0}")]
+    Sm2(String),
     /// A chain does not lead to the trusted root.
     #[error("the certificate does not chain to the trusted root: {0} / 证书链无法验证到根证书")]
     Untrusted(String),
@@ -232,6 +238,9 @@ pub enum Leaf {
     },
     /// The node's own client certificate (it calls its parent with it).
     NodeClient,
+    /// The node's signing certificate: its SM2 key, for the signatures of the batches it
+    /// sends (document signing, never TLS).
+    NodeSigning,
     /// A tenant's client certificate.
     TenantClient {
         /// The tenant's code.
@@ -350,6 +359,7 @@ impl Authority {
         let (identity, common_name) = match leaf {
             Leaf::Server { .. } => (node.clone(), format!("tracenode node {}", self.region)),
             Leaf::NodeClient => (node.clone(), format!("tracenode node client {}", self.region)),
+            Leaf::NodeSigning => (node.clone(), format!("tracenode node signing {}", self.region)),
             Leaf::TenantClient { tenant } => {
                 let id = Identity::Tenant { region: self.region.clone(), tenant: tenant.clone() };
                 if Identity::parse(&id.uri()).is_none() {
@@ -360,11 +370,22 @@ impl Authority {
         };
         let mut b = self.builder(&name(&common_name)?, key, validity)?;
         b.append_extension(BasicConstraints::new().critical().build()?)?;
-        b.append_extension(KeyUsage::new().critical().digital_signature().key_agreement().build()?)?;
-        let eku = match leaf {
-            Leaf::Server { .. } => ExtendedKeyUsage::new().server_auth().build()?,
-            _ => ExtendedKeyUsage::new().client_auth().build()?,
+        let (usage, eku) = match leaf {
+            Leaf::Server { .. } => (
+                KeyUsage::new().critical().digital_signature().key_agreement().build()?,
+                ExtendedKeyUsage::new().server_auth().build()?,
+            ),
+            // RFC 9336's document signing: a signing key is never a TLS key.
+            Leaf::NodeSigning => (
+                KeyUsage::new().critical().digital_signature().non_repudiation().build()?,
+                ExtendedKeyUsage::new().other(DOCUMENT_SIGNING).build()?,
+            ),
+            _ => (
+                KeyUsage::new().critical().digital_signature().key_agreement().build()?,
+                ExtendedKeyUsage::new().client_auth().build()?,
+            ),
         };
+        b.append_extension(usage)?;
         b.append_extension(eku)?;
         let mut san = SubjectAlternativeName::new();
         san.uri(&identity.uri());

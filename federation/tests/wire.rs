@@ -42,6 +42,7 @@ fn batch_of(payload: &Payload, batch_no: i64) -> Batch {
             digest_algorithm: BodyDigest::Sha256,
         },
         body,
+        seal: None,
     }
 }
 

@@ -7,6 +7,11 @@
 //! refuses a gap or a replay by number alone. Over the live link the sender is the verified
 //! TLS peer; in a file ([`Bundle`]) the sender's certificate chain travels with the batches and
 //! its key signs every header, so an importer checks the same things the listener does.
+//!
+//! A sender whose key is SM2 also seals each batch ([`Seal`]): an SM2 signature of the header
+//! under a signing certificate its own CA issued ([`Leaf::NodeSigning`]), so the batch
+//! carries its sender's signature whatever carried it (the TLS link is ECDSA, as rustls
+//! speaks no SM2). A receiver checks a seal whenever there is one and may require one.
 
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
@@ -15,6 +20,7 @@ use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::sm2;
 use crate::tiers::{self, Identity, TierError};
 
 /// The version of the batch format.
@@ -45,6 +51,9 @@ pub enum BatchError {
         /// Whom the certificate names.
         certified: String,
     },
+    /// A seal does not hold: its certificate is not the sender's or its signature fails.
+    #[error("the batch's SM2 seal does not hold: {0} / 批次的 SM2 签名无效")]
+    BadSeal(String),
     /// Certificate work failed.
     #[error(transparent)]
     Tier(#[from] TierError),
@@ -113,6 +122,35 @@ pub struct Batch {
     pub header: Header,
     /// The kind's JSON text.
     pub body: String,
+    /// The sender's SM2 signature of the header, when it seals its batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<Seal>,
+}
+
+/// An SM2 signature of a batch's header (which holds the body's digest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Seal {
+    /// The algorithm: `sm2-sm3` (SM2 over SM3 with GM/T 0009's default identifier).
+    pub algorithm: SealAlgorithm,
+    /// The sender's signing certificate (PEM): its SM2 key, issued by the sender's CA.
+    pub certificate: String,
+    /// The signature of the header's JSON text (as [`Header`] serializes, fields in order),
+    /// DER, hex.
+    pub signature: String,
+}
+
+/// How a batch is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum SealAlgorithm {
+    /// SM2 over SM3 (GB/T 32918, GB/T 32905).
+    #[serde(rename = "sm2-sm3")]
+    Sm2Sm3,
+}
+
+fn bad_seal(why: impl Into<String>) -> BatchError {
+    BatchError::BadSeal(why.into())
 }
 
 /// The SHA-256 of a body, hex.
@@ -136,7 +174,43 @@ impl Batch {
                 digest_algorithm: BodyDigest::Sha256,
             },
             body,
+            seal: None,
         }
+    }
+
+    /// The same batch sealed with the SM2 `key` that `certificate` (PEM) certifies.
+    pub fn sealed(mut self, certificate: &str, key: &sm2::SecretKey) -> Result<Batch, BatchError> {
+        let signature = sm2::sign_hex(key, &self.signed_bytes()?)?;
+        self.seal = Some(Seal { algorithm: SealAlgorithm::Sm2Sm3, certificate: certificate.to_owned(), signature });
+        Ok(self)
+    }
+
+    /// Checks the seal, when there is one, against `authority`, the CA that issued the
+    /// certificate the batch came with: the signing certificate was issued by it, names the
+    /// header's sender, was valid when the header says the batch was made and certifies an
+    /// SM2 key under which the signature verifies. Gives the signing certificate (whose
+    /// serial the receiver looks up in the sender's revocation list).
+    pub fn check_seal(&self, authority: &X509) -> Result<Option<X509>, BatchError> {
+        let Some(seal) = &self.seal else { return Ok(None) };
+        let cert = X509::from_pem(seal.certificate.as_bytes()).map_err(|_| bad_seal("unreadable certificate"))?;
+        if !authority.public_key().and_then(|key| cert.verify(&key)).unwrap_or(false) {
+            return Err(bad_seal("the signing certificate was not issued by the sender's CA"));
+        }
+        let named = tiers::identity_of(&cert).map(|i| i.uri()).unwrap_or_default();
+        if named != self.header.sender {
+            return Err(bad_seal(format!("the signing certificate names “{named}”, not the sender")));
+        }
+        let made = chrono::DateTime::parse_from_rfc3339(&self.header.created_at)
+            .map_err(|_| bad_seal("the header's time is not RFC 3339"))?;
+        let made = openssl::asn1::Asn1Time::from_unix(made.timestamp())?;
+        if cert.not_before() > made || cert.not_after() < made {
+            return Err(bad_seal("the signing certificate was not valid when the batch was made"));
+        }
+        let key = sm2::public_key_of(&cert).ok_or_else(|| bad_seal("the signing certificate's key is not SM2"))?;
+        if !sm2::verify_hex(&key, &self.signed_bytes()?, &seal.signature) {
+            return Err(bad_seal("the signature does not verify"));
+        }
+        Ok(Some(cert))
     }
 
     /// The same batch with its body digested in `algorithm`.
@@ -297,6 +371,68 @@ mod tests {
             BodyDigest::Sm3.of("abc").expect("sm3"),
             "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
         );
+    }
+
+    /// A signing certificate of `authority` for a fresh SM2 key valid over `validity`.
+    fn signing(authority: &Authority, validity: &tiers::Validity) -> (String, sm2::SecretKey) {
+        let key = sm2::generate().expect("key");
+        let public = sm2::to_openssl(&key.public_key()).expect("openssl key");
+        let cert = authority.issue_for(&Leaf::NodeSigning, &public, validity).expect("signing certificate");
+        (String::from_utf8(cert.to_pem().expect("pem")).expect("utf-8"), key)
+    }
+
+    #[test]
+    fn a_sealed_batch_verifies_against_its_senders_ca_only() {
+        let (root, county) = county();
+        let me = Identity::Node { region: "330106".into() };
+        let made = "2026-11-26T00:00:00Z";
+        let at = chrono::DateTime::parse_from_rfc3339(made).expect("time").timestamp();
+        let valid = tiers::Validity { not_before: at - 60, not_after: at + 86_400 };
+        let (pem, key) = signing(&county, &valid);
+        let batch = Batch::new("statistics", &me, 1, 1, "[1]".into(), made.into()).sealed(&pem, &key).expect("sealed");
+        let cert = batch.check_seal(county.certificate()).expect("holds").expect("a seal");
+        assert_eq!(tiers::identity_of(&cert).expect("identity"), me);
+        // The seal travels in the batch's JSON and survives the trip.
+        let wire: Batch = serde_json::from_str(&serde_json::to_string(&batch).expect("json")).expect("parse");
+        assert_eq!(serde_json::to_value(&wire).expect("json")["seal"]["algorithm"], "sm2-sm3");
+        wire.check_seal(county.certificate()).expect("still holds");
+        assert_eq!(
+            Batch::new("statistics", &me, 1, 1, "[1]".into(), made.into()).check_seal(&cert).expect("none"),
+            None
+        );
+
+        let refused = |b: &Batch, ca: &X509| match b.check_seal(ca) {
+            Err(BatchError::BadSeal(why)) => why,
+            other => panic!("expected a bad seal, got {other:?}"),
+        };
+        // A changed header (its body's digest, its number) breaks the signature.
+        let mut changed = batch.clone();
+        changed.header.batch_no = 2;
+        assert_eq!(refused(&changed, county.certificate()), "the signature does not verify");
+        // Another CA than the sender's: a sibling's, or the parent's own.
+        let sibling = crate::tiers::test_child(&root, "330108");
+        assert!(refused(&batch, sibling.certificate()).contains("not issued by the sender's CA"));
+        // A certificate of the sibling's sealing a batch that names this county.
+        let (theirs, their_key) = signing(&sibling, &valid);
+        let forged =
+            Batch::new("statistics", &me, 1, 1, "[1]".into(), made.into()).sealed(&theirs, &their_key).expect("x");
+        assert!(refused(&forged, sibling.certificate()).contains("names"));
+        // Made outside the certificate's validity.
+        let (stale, stale_key) = signing(&county, &tiers::Validity { not_before: at - 7200, not_after: at - 3600 });
+        let late =
+            Batch::new("statistics", &me, 1, 1, "[1]".into(), made.into()).sealed(&stale, &stale_key).expect("x");
+        assert!(refused(&late, county.certificate()).contains("not valid when the batch was made"));
+        // A TLS certificate (an ECDSA key) cannot seal.
+        let (tls, _) = county.issue_with_key_for(&Leaf::NodeClient, &valid).expect("client");
+        let mut relabelled = batch.clone();
+        relabelled.seal.as_mut().expect("seal").certificate =
+            String::from_utf8(tls.to_pem().expect("pem")).expect("utf-8");
+        assert!(refused(&relabelled, county.certificate()).contains("not SM2"));
+        // The signature of another key under the right certificate.
+        let (_, other_key) = signing(&county, &valid);
+        let swapped =
+            Batch::new("statistics", &me, 1, 1, "[1]".into(), made.into()).sealed(&pem, &other_key).expect("x");
+        assert_eq!(refused(&swapped, county.certificate()), "the signature does not verify");
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub enum Refusal {
         /// The sender's region.
         child: String,
     },
+    /// A batch's SM2 seal does not hold.
+    BadSeal(String),
+    /// The receiver requires sealed batches and this one is not.
+    SealRequired,
     /// A revocation list that does not verify against the sender's CA.
     BadRevocationList {
         /// The sender's region.
@@ -112,6 +116,8 @@ impl Refusal {
             HistoryRewritten { .. } => ("history_rewritten", 422),
             BadCheckpointSignature { .. } => ("bad_signature", 422),
             BadRevocationList { .. } => ("bad_revocation_list", 422),
+            BadSeal(_) => ("bad_seal", 422),
+            SealRequired => ("seal_required", 422),
         };
         RefusalRow { code, status }
     }
@@ -155,6 +161,8 @@ impl Refusal {
             ),
             BadCheckpointSignature { child } => format!("child {child}'s audit checkpoint signature does not verify"),
             BadRevocationList { child, why } => format!("child {child}'s revocation list does not verify: {why}"),
+            BadSeal(why) => format!("the batch's SM2 seal does not hold: {why}"),
+            SealRequired => "this node takes only batches sealed with the sender's SM2 key (security.batch_signature = \"sm2\" at the sender)".into(),
         }
     }
 
@@ -182,6 +190,10 @@ impl Refusal {
             }
             BadCheckpointSignature { child } => format!("下级节点 {child} 的审计校验点签名无效"),
             BadRevocationList { child, why } => format!("下级节点 {child} 的吊销列表无法核验：{why}"),
+            BadSeal(why) => format!("批次的 SM2 签名无效：{why}"),
+            SealRequired => {
+                "本节点只接收以发送方 SM2 密钥签名的批次（发送方须设置 security.batch_signature = \"sm2\"）".into()
+            }
         }
     }
 }
@@ -194,6 +206,7 @@ impl From<BatchError> for Refusal {
             BatchError::BadSignature => Refusal::BadSignature,
             BatchError::SenderMismatch { named, certified } => Refusal::SenderMismatch { named, certified },
             BatchError::NotABundle(why) => Refusal::NotABundle(why),
+            BatchError::BadSeal(why) => Refusal::BadSeal(why),
             BatchError::Tier(e) => Refusal::Untrusted(e.to_string()),
         }
     }

@@ -241,6 +241,12 @@ pub struct SecuritySection {
     pub checkpoint_signature: crate::keys::CheckpointSignature,
     /// The node's SM2 signing key (PKCS#8 PEM), created at first use.
     pub sm2_key_file: PathBuf,
+    /// Whether the batches this node sends its parent are sealed with an SM2 signature
+    /// (`none` or `sm2`), under a signing certificate its CA issues for the SM2 key.
+    pub batch_signature: crate::keys::BatchSignature,
+    /// Whether this node refuses a child's batch that is not sealed (a seal that is there
+    /// is always checked).
+    pub require_batch_signature: bool,
 }
 
 impl Default for SecuritySection {
@@ -255,6 +261,8 @@ impl Default for SecuritySection {
             secret_cipher: crate::keys::SecretCipher::Aes256Gcm,
             checkpoint_signature: crate::keys::CheckpointSignature::HmacSha256,
             sm2_key_file: PathBuf::from("secrets/sm2.key"),
+            batch_signature: crate::keys::BatchSignature::None,
+            require_batch_signature: false,
         }
     }
 }

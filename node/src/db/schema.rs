@@ -592,6 +592,7 @@ diesel::table! {
         detail -> Nullable<Text>,
         via -> Text,
         received_at -> Timestamp,
+        sealed_by -> Nullable<Text>,
     }
 }
 

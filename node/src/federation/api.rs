@@ -56,8 +56,10 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     let db = state.db.clone();
     let batch = body.into_inner();
     let arrived = kinds::Kind::parse(&batch.header.kind);
+    let require_seal = fed.require_seal;
     let receipt: Receipt = tokio::task::spawn_blocking(move || {
-        let presented = inbox::Presented { certificate: Some(&peer.certificate), authority: Some(&peer.authority) };
+        let presented =
+            inbox::Presented { certificate: Some(&peer.certificate), authority: Some(&peer.authority), require_seal };
         inbox::receive(&db, &peer.identity, presented, &batch, Via::Link)
     })
     .await

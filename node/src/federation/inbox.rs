@@ -10,7 +10,7 @@ use openssl::x509::X509;
 use serde::Serialize;
 use tracenode_federation::tiers::Identity;
 use tracenode_federation::wire::inbox::Inbox;
-use tracenode_federation::wire::{Batch, Kind, Payload, Receipt};
+use tracenode_federation::wire::{Batch, Kind, Payload, Receipt, Refusal};
 
 use super::children;
 use super::kinds::{self, Child};
@@ -41,13 +41,16 @@ pub fn cursor(conn: &mut DbConnection, child: &str, kind: &str) -> AppResult<i64
     Ok(fcur::table.find((child, kind)).select(fcur::batch_no).first(conn).optional()?.unwrap_or(0))
 }
 
-/// The certificates a sender presented: its client certificate and the CA that issued it.
+/// The certificates a sender presented (its client certificate and the CA that issued it),
+/// and whether this node demands its batches be sealed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Presented<'a> {
     /// The client certificate.
     pub certificate: Option<&'a X509>,
     /// The CA certificate that issued it.
     pub authority: Option<&'a X509>,
+    /// Whether a batch without an SM2 seal is refused (`security.require_batch_signature`).
+    pub require_seal: bool,
 }
 
 /// Receives `batch` from `sender`, who presented `presented`.
@@ -68,7 +71,9 @@ pub fn receive(db: &Db, sender: &Identity, presented: Presented<'_>, batch: &Bat
             // The refusal is recorded apart from the batch, which changed nothing.
             let noted = db.transaction_sync(|conn| {
                 if children::active(conn, region).is_ok() {
-                    record(conn, region, batch, via, "refused", Some(&code), Some(&message))?;
+                    let noted =
+                        Noted { outcome: "refused", code: Some(&code), detail: Some(&message), sealed_by: None };
+                    record(conn, region, batch, via, noted)?;
                     children::note_refusal(conn, region, &message)?;
                 }
                 Ok(())
@@ -140,21 +145,46 @@ fn apply(
     via: Via,
 ) -> AppResult<Receipt> {
     children::active(conn, region)?;
+    let sealed_by = check_seal(conn, region, presented, batch)?;
     let receipt = tracenode_federation::wire::inbox::receive(&mut Stored { conn, presented }, region, batch)?;
-    record(conn, region, batch, via, receipt.outcome.as_str(), None, None)?;
+    let noted = Noted { outcome: receipt.outcome.as_str(), sealed_by: sealed_by.as_deref(), ..Noted::default() };
+    record(conn, region, batch, via, noted)?;
     children::touch(conn, region)?;
     Ok(receipt)
 }
 
-fn record(
+/// Checks the batch's seal, when it has one or this node demands one: made under a signing
+/// certificate of the child's CA (the one that issued the certificate the batch came with)
+/// that the child has not revoked. Gives the signing certificate's serial.
+fn check_seal(
     conn: &mut DbConnection,
     region: &str,
+    presented: Presented<'_>,
     batch: &Batch,
-    via: Via,
-    outcome: &str,
-    code: Option<&str>,
-    detail: Option<&str>,
-) -> AppResult<()> {
+) -> AppResult<Option<String>> {
+    let bad = |why: String| AppError::from(Refusal::BadSeal(why));
+    if batch.seal.is_none() {
+        return if presented.require_seal { Err(Refusal::SealRequired.into()) } else { Ok(None) };
+    }
+    let authority = presented.authority.ok_or_else(|| bad("the sender's CA is not known".into()))?;
+    let Some(cert) = batch.check_seal(authority).map_err(Refusal::from)? else { return Ok(None) };
+    let serial = crate::credentials::certificates::serial_hex(&cert)?;
+    if kinds::revocations::revoked_by_child(conn, region, authority, &serial)? {
+        return Err(bad(format!("the signing certificate {serial} is revoked")));
+    }
+    Ok(Some(serial))
+}
+
+/// What became of a batch, as `federation_incoming` keeps it.
+#[derive(Default)]
+struct Noted<'a> {
+    outcome: &'a str,
+    code: Option<&'a str>,
+    detail: Option<&'a str>,
+    sealed_by: Option<&'a str>,
+}
+
+fn record(conn: &mut DbConnection, region: &str, batch: &Batch, via: Via, noted: Noted<'_>) -> AppResult<()> {
     let h = &batch.header;
     diesel::insert_into(fi::table)
         .values((
@@ -165,10 +195,11 @@ fn record(
             fi::batch_no.eq(h.batch_no),
             fi::items.eq(h.items),
             fi::digest.eq(&h.digest),
-            fi::outcome.eq(outcome),
-            fi::code.eq(code),
-            fi::detail.eq(detail),
+            fi::outcome.eq(noted.outcome),
+            fi::code.eq(noted.code),
+            fi::detail.eq(noted.detail),
             fi::via.eq(via.as_str()),
+            fi::sealed_by.eq(noted.sealed_by),
             fi::received_at.eq(db::now()),
         ))
         .execute(conn)?;
@@ -201,6 +232,8 @@ pub struct Incoming {
     pub detail: Option<String>,
     /// `link` or `file`.
     pub via: String,
+    /// The serial of the SM2 signing certificate that sealed it (hex), when it was sealed.
+    pub sealed_by: Option<String>,
     /// When (UTC).
     pub received_at: chrono::NaiveDateTime,
 }

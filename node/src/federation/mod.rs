@@ -40,7 +40,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{Job, Schedule, Scope};
-use crate::pki::own::{Own, OwnCertificate};
+use crate::pki::own::{Own, OwnCertificate, SigningCertificate};
 use crate::pki::NodePki;
 
 /// This node's place in the federation, once its CA is installed.
@@ -70,6 +70,11 @@ pub struct Federation {
     pub batch_items: i64,
     /// The digest of the batches this node makes (`security.batch_digest`).
     pub batch_digest: tracenode_federation::wire::batch::BodyDigest,
+    /// The SM2 key file when the node seals its batches (`security.batch_signature`).
+    seal_key: Option<std::path::PathBuf>,
+    sealer: RwLock<Option<Arc<SigningCertificate>>>,
+    /// Whether children's batches must be sealed (`security.require_batch_signature`).
+    pub require_seal: bool,
     db: Db,
 }
 
@@ -102,6 +107,9 @@ impl Federation {
         let parent_url = Some(section.parent_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
         let timeout = Duration::from_secs(section.timeout_seconds.max(1));
         let http = parent_client(&client, &trust, timeout)?;
+        let seal_key = (config.security.batch_signature == crate::keys::BatchSignature::Sm2)
+            .then(|| config.resolve(&config.security.sm2_key_file));
+        let sealer = seal_key.as_deref().map(|k| current_sealer(db, &pki, k).map(Arc::new)).transpose()?;
         Ok(Some(Arc::new(Federation {
             identity: pki.identity()?,
             region: config.node.region.as_str().to_owned(),
@@ -119,6 +127,9 @@ impl Federation {
             running: kinds::Kind::ALL.iter().map(|k| (k.as_str(), tokio::sync::Mutex::new(()))).collect(),
             batch_items: section.batch_items,
             batch_digest: config.security.batch_digest,
+            seal_key,
+            sealer: RwLock::new(sealer),
+            require_seal: config.security.require_batch_signature,
             db: db.clone(),
         })))
     }
@@ -135,6 +146,10 @@ impl Federation {
         let server = self.pki.own(Own::Server, &self.names)?;
         let client = self.pki.own(Own::Client, &self.names)?;
         keep_register(&self.db, &self.pki, &server, &client)?;
+        if let Some(key) = &self.seal_key {
+            let sealer = current_sealer(&self.db, &self.pki, key)?;
+            *self.sealer.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(sealer));
+        }
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if *loaded == digest {
             return Ok(false);
@@ -192,6 +207,11 @@ impl Federation {
         self.signer.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The signing certificate and key the node seals its batches with, when it does.
+    pub fn sealer(&self) -> Option<Arc<SigningCertificate>> {
+        self.sealer.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The node's PKI folder.
     pub fn pki(&self) -> &NodePki {
         &self.pki
@@ -238,6 +258,26 @@ fn keep_register(db: &Db, pki: &NodePki, server: &OwnCertificate, client: &OwnCe
         }
         Ok(())
     })
+}
+
+/// The signing certificate for the SM2 key at `key_file`, issued again when the register
+/// says it was revoked, and entered in the register (superseding the one before).
+fn current_sealer(db: &Db, pki: &NodePki, key_file: &std::path::Path) -> AppResult<SigningCertificate> {
+    use crate::pki::registry::{self, kind};
+    let sealer = {
+        let mut conn = db.conn()?;
+        pki.signing_unless(key_file, |serial| registry::get(&mut conn, serial).is_ok_and(|c| c.is_revoked()))?
+    };
+    db.transaction_sync(|conn| {
+        let cert = openssl::x509::X509::from_pem(sealer.pem.as_bytes()).map_err(AppError::internal)?;
+        if registry::record(conn, &cert, kind::NODE_SIGNING, None, "node")? {
+            let subject =
+                tracenode_federation::tiers::identity_of(&cert).map_err(|e| AppError::internal(e.to_string()))?;
+            registry::supersede(conn, &subject.uri(), kind::NODE_SIGNING, &sealer.serial)?;
+        }
+        Ok(())
+    })?;
+    Ok(sealer)
 }
 
 fn parent_client(own: &OwnCertificate, trust: &transport::Trust, timeout: Duration) -> AppResult<reqwest::Client> {

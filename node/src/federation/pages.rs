@@ -350,6 +350,7 @@ impl CertificatesPage {
             registry::kind::NODE_CA => "本节点证书机构",
             registry::kind::NODE_SERVER => "本节点联邦端口",
             registry::kind::NODE_CLIENT => "本节点客户端",
+            registry::kind::NODE_SIGNING => "本节点 SM2 签名",
             registry::kind::CHILD_CA => "下级节点证书机构",
             registry::kind::TENANT_CLIENT => "租户客户端",
             _ => "其他",

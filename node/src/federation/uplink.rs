@@ -109,6 +109,7 @@ fn end_run(db: &Db, kind: &str, holder: &str, error: Option<&str>) -> AppResult<
 /// Collects everything new of `kind` into stored batches; returns how many were made.
 pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
     let signer = fed.signer();
+    let sealer = fed.sealer();
     let mut made = 0;
     loop {
         let one = db.transaction_sync(|conn| {
@@ -138,6 +139,10 @@ pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
             )
             .digested_with(fed.batch_digest)
             .map_err(AppError::internal)?;
+            let batch = match &sealer {
+                Some(s) => batch.sealed(&s.pem, s.key.secret()).map_err(AppError::internal)?,
+                None => batch,
+            };
             diesel::insert_into(fo::table)
                 .values((
                     fo::kind.eq(kind.as_str()),

@@ -49,6 +49,19 @@ pub enum CheckpointSignature {
     Sm2,
 }
 
+/// Whether the batches the node sends carry its signature (`security.batch_signature`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BatchSignature {
+    /// The mutual-TLS link (or a bundle file's ECDSA signature) vouches for the sender.
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    /// Each batch is also sealed with an SM2 signature under the node's SM2 key and its
+    /// signing certificate.
+    #[serde(rename = "sm2")]
+    Sm2,
+}
+
 /// The ciphers secrets at rest may be sealed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SecretCipher {

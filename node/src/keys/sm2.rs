@@ -3,29 +3,24 @@
 //! given the public key (`tracenode audit public-key`) verifies the checkpoint file without
 //! any secret of the node; an HMAC, by contrast, only the node itself can check.
 //!
+//! The same key seals the federation batches the node sends when
+//! `security.batch_signature = "sm2"`, under a signing certificate its CA issues for it.
+//!
 //! The key is a PKCS#8 PEM file (0600, in a 0700 folder) beside the node key, created at the
 //! first use. Signatures are SM2 over SM3 with the default distinguishing identifier of
-//! GM/T 0009 (`1234567812345678`), DER-encoded and written as hex. OpenSSL 3's own SM2
-//! signing uses an empty identifier unless one is set, which its Rust binding cannot do; so
-//! the signing is RustCrypto's `sm2`, and OpenSSL checks its signatures in the tests (with
+//! GM/T 0009 (`1234567812345678`), DER-encoded and written as hex
+//! ([`tracenode_federation::sm2`]); OpenSSL checks them in the tests (with
 //! `-pkeyopt distid:1234567812345678`), as an auditor would.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use openssl::bn::BigNum;
-use openssl::ecdsa::EcdsaSig;
-use rand::RngCore;
-use sm2::dsa::signature::{Signer, Verifier};
-use sm2::dsa::{Signature, SigningKey, VerifyingKey};
 use sm2::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use sm2::{FieldBytes, PublicKey, SecretKey};
+use sm2::{PublicKey, SecretKey};
+pub use tracenode_federation::sm2::verify_hex;
 
 use crate::error::{AppError, AppResult};
-
-/// The distinguishing identifier of GM/T 0009 used when none is agreed.
-pub const DEFAULT_ID: &str = "1234567812345678";
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> AppError {
     AppError::internal(format!("SM2 key {}: {e}", path.display()))
@@ -53,7 +48,7 @@ impl Sm2Key {
     /// Writes a new key beside `path` and links it into place, so the file is whole or absent;
     /// if another process made one first, that one is read.
     fn create(path: &Path) -> AppResult<Sm2Key> {
-        let key = generate();
+        let key = tracenode_federation::sm2::generate().map_err(AppError::internal)?;
         if let Some(dir) = path.parent().filter(|d| !d.exists()) {
             crate::files::private_dir(dir)?;
         }
@@ -79,15 +74,12 @@ impl Sm2Key {
 
     /// The signature of `message` (DER, as OpenSSL reads it), hex.
     pub fn sign_hex(&self, message: &[u8]) -> AppResult<String> {
-        let signing = SigningKey::new(DEFAULT_ID, &self.0).map_err(AppError::internal)?;
-        let signature: Signature = signing.sign(message);
-        let der = EcdsaSig::from_private_components(
-            BigNum::from_slice(&signature.r_bytes()).map_err(AppError::internal)?,
-            BigNum::from_slice(&signature.s_bytes()).map_err(AppError::internal)?,
-        )
-        .and_then(|s| s.to_der())
-        .map_err(AppError::internal)?;
-        Ok(hex::encode(der))
+        tracenode_federation::sm2::sign_hex(&self.0, message).map_err(AppError::internal)
+    }
+
+    /// The secret key, for sealing batches.
+    pub fn secret(&self) -> &SecretKey {
+        &self.0
     }
 
     /// The public key, PEM (SubjectPublicKeyInfo).
@@ -101,33 +93,9 @@ impl Sm2Key {
     }
 }
 
-/// A fresh secret key from the system's random source.
-fn generate() -> SecretKey {
-    loop {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        // Zero or at least the order (a chance of about 2^-32) is no key: draw again.
-        if let Ok(key) = SecretKey::from_slice(&bytes) {
-            return key;
-        }
-    }
-}
-
 /// The public key in a PEM text (SubjectPublicKeyInfo).
 pub fn public_from_pem(pem: &str) -> AppResult<PublicKey> {
     PublicKey::from_public_key_pem(pem).map_err(AppError::internal)
-}
-
-/// Whether `signature` (DER, hex) is the SM2 signature of `message` under `key`.
-pub fn verify_hex(key: &PublicKey, message: &[u8], signature: &str) -> bool {
-    let Ok(der) = hex::decode(signature) else { return false };
-    let Ok(sig) = EcdsaSig::from_der(&der) else { return false };
-    let (Ok(r), Ok(s)) = (sig.r().to_vec_padded(32), sig.s().to_vec_padded(32)) else { return false };
-    let Ok(signature) = Signature::from_scalars(*FieldBytes::from_slice(&r), *FieldBytes::from_slice(&s)) else {
-        return false;
-    };
-    let Ok(verifying) = VerifyingKey::new(DEFAULT_ID, *key) else { return false };
-    verifying.verify(message, &signature).is_ok()
 }
 
 #[cfg(test)]

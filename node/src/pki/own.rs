@@ -3,6 +3,10 @@
 //! issued again (rotated) when fewer than [`RENEW_DAYS`] days remain, so a running node never
 //! serves an expired certificate; the listener picks new ones up without a restart.
 //!
+//! Beside them, when the node seals its batches with SM2, its signing certificate: the node's
+//! SM2 key (`security.sm2_key_file`) certified by its CA, renewed the same way and issued
+//! again for a new key or a new CA.
+//!
 //! Also the node's trust: the national root and the revocation lists in `pki/crls/`.
 
 use std::path::Path;
@@ -15,6 +19,7 @@ use tracenode_federation::tiers::{Identity, Leaf, TierError};
 use tracenode_federation::transport::{Credentials, Trust};
 
 use super::{bundle, certs, read, refused, write, NodePki};
+use crate::credentials::certificates::serial_hex;
 use crate::error::{AppError, AppResult};
 
 /// Days before expiry when a certificate is issued again.
@@ -52,6 +57,19 @@ impl OwnCertificate {
 fn openssl_failed(e: openssl::error::ErrorStack) -> AppError {
     refused(TierError::Openssl(e))
 }
+
+/// The node's signing certificate and the SM2 key it certifies.
+pub struct SigningCertificate {
+    /// The certificate, PEM.
+    pub pem: String,
+    /// Its serial, hex.
+    pub serial: String,
+    /// The key.
+    pub key: crate::keys::sm2::Sm2Key,
+}
+
+/// The file of the signing certificate in the node's `pki/` folder.
+const SIGNING: &str = "node-signing.pem";
 
 /// Which of the node's own certificates.
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +165,47 @@ impl NodePki {
         let mut chain = vec![cert];
         chain.extend(self.above()?);
         Ok(OwnCertificate { chain, key })
+    }
+
+    /// The node's signing certificate for the SM2 key at `key_file` (created at first use),
+    /// issued now if it is missing, certifies another key, was issued by another CA or
+    /// expires within [`RENEW_DAYS`].
+    pub fn signing(&self, key_file: &Path) -> AppResult<SigningCertificate> {
+        self.signing_unless(key_file, |_| false)
+    }
+
+    /// [`NodePki::signing`], issuing a new certificate also when `revoked` says the current
+    /// one's serial (hex) is revoked.
+    pub fn signing_unless(
+        &self,
+        key_file: &Path,
+        mut revoked: impl FnMut(&str) -> bool,
+    ) -> AppResult<SigningCertificate> {
+        let key = crate::keys::sm2::Sm2Key::load_or_create(key_file)?;
+        let path = self.path(SIGNING);
+        let ca = self.authority()?;
+        let current = match path.exists() {
+            true => Some(X509::from_pem(&read(&path)?).map_err(openssl_failed)?),
+            false => None,
+        };
+        let usable = current.filter(|cert| {
+            let issued_by_ca = ca.certificate().public_key().is_ok_and(|k| cert.verify(&k).unwrap_or(false));
+            let certifies_key = tracenode_federation::sm2::public_key_of(cert).is_some_and(|k| k == key.public());
+            let taken_back = serial_hex(cert).map(|s| revoked(&s)).unwrap_or(true);
+            issued_by_ca && certifies_key && !taken_back && !expires_within(cert, RENEW_DAYS)
+        });
+        let cert = match usable {
+            Some(cert) => cert,
+            None => {
+                let public = tracenode_federation::sm2::to_openssl(&key.public()).map_err(refused)?;
+                let cert = ca.issue(&Leaf::NodeSigning, &public).map_err(refused)?;
+                write(&path, &cert.to_pem().map_err(openssl_failed)?, false)?;
+                tracing::info!(serial = %serial_hex(&cert)?, "node signing certificate issued");
+                cert
+            }
+        };
+        let pem = String::from_utf8(cert.to_pem().map_err(openssl_failed)?).map_err(AppError::internal)?;
+        Ok(SigningCertificate { pem, serial: serial_hex(&cert)?, key })
     }
 
     /// The CA certificates above this node, nearest first, then the root.

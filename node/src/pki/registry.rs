@@ -40,6 +40,8 @@ pub mod kind {
     pub const NODE_SERVER: &str = "node_server";
     /// The node's client certificate toward its parent.
     pub const NODE_CLIENT: &str = "node_client";
+    /// The node's SM2 signing certificate (the seal of the batches it sends).
+    pub const NODE_SIGNING: &str = "node_signing";
     /// A child's CA certificate, signed here.
     pub const CHILD_CA: &str = "child_ca";
     /// A tenant's client certificate.

@@ -335,6 +335,96 @@ async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
 }
 on_both_backends!(batches_are_refused_or_ignored_as_the_protocol_says);
 
+/// The serial of the signing certificate that sealed `child`'s latest applied batch at
+/// `parent`, as the parent's monitoring shows it.
+async fn latest_seal(parent: &TestApp, sys: &Session, child: &str) -> Option<String> {
+    let incoming: Value =
+        sys.get(parent, &format!("/api/v1/federation/incoming?child={child}")).await.json().await.expect("json");
+    let applied = incoming.as_array().expect("list").iter().find(|b| b["outcome"] == "applied").cloned();
+    applied.and_then(|b| b["sealed_by"].as_str().map(str::to_owned))
+}
+
+/// With `security.batch_signature = "sm2"` a node seals each batch with its SM2 key under a
+/// signing certificate its CA issued; a parent with `require_batch_signature` takes only
+/// sealed batches, refuses a seal that does not hold (a changed header, a certificate of
+/// another CA, one the child revoked) and records who sealed what it applied. A revoked
+/// signing certificate is replaced by the next reload.
+async fn batches_sealed_with_sm2_are_checked_and_may_be_required(backend: Backend) {
+    let nation = national(backend).await;
+    let toml =
+        format!("{}[security]\nrequire_batch_signature = true\n", federation_toml(Some(free_port()), Some(&nation)));
+    let province = TestApp::spawn_node(backend, Tier::Province, "330000", &toml, |c| enrol(&nation, c)).await;
+    let toml = format!("{}[security]\nbatch_signature = \"sm2\"\n", federation_toml(None, Some(&province)));
+    let city = TestApp::spawn_node(backend, Tier::City, "330100", &toml, |c| enrol(&province, c)).await;
+    let d = desk(&city).await;
+    fill(&city, &d, 300, 2, 0).await;
+    run(&city, &d.sys, "registrations").await;
+    eventually("the sealed registrations arrive", || held(&province).len() == 2).await;
+    let key_file = city.config.resolve(&city.config.security.sm2_key_file);
+    let first = NodePki::of(&city.config).signing(&key_file).expect("the city's signing certificate");
+    let ps = province.admin("sysadmin").await;
+    assert_eq!(latest_seal(&province, &ps, "330100").await.as_deref(), Some(first.serial.as_str()));
+
+    let as_city = client_with(&city, Leaf::NodeClient);
+    let reason = |p: Value| p["reason"].as_str().unwrap_or_default().to_owned();
+    // Unsealed: refused by this parent, whatever else is right.
+    let p = expect_problem(
+        post_batch(&as_city, &province, &stats_batch("330100", 1, "2026-11-20", 3)).await,
+        422,
+        "batch_refused",
+    )
+    .await;
+    assert_eq!(reason(p.clone()), "seal_required", "{p}");
+    assert!(p["detail_zh"].as_str().is_some_and(|d| d.contains("SM2")), "{p}");
+    // A header changed after sealing.
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut fresh = stats_batch("330100", 1, "2026-11-20", 3);
+    fresh.header.created_at = now;
+    let mut changed = fresh.clone().sealed(&first.pem, first.key.secret()).expect("seal");
+    changed.header.items = 2;
+    let p = expect_problem(post_batch(&as_city, &province, &changed).await, 422, "batch_refused").await;
+    assert_eq!(reason(p.clone()), "bad_seal", "{p}");
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("does not verify")), "{p}");
+    // The city's key under a certificate the province's CA issued (naming the province).
+    let theirs = NodePki::of(&province.config).authority().expect("ca");
+    let public = tracenode_federation::sm2::to_openssl(&first.key.public()).expect("key");
+    let other = theirs.issue(&Leaf::NodeSigning, &public).expect("issued");
+    let other = String::from_utf8(other.to_pem().expect("pem")).expect("utf-8");
+    let forged = fresh.clone().sealed(&other, first.key.secret()).expect("seal");
+    let p = expect_problem(post_batch(&as_city, &province, &forged).await, 422, "batch_refused").await;
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("not issued by the sender's CA")), "{p}");
+    // Sealed as it should be: taken (its created_at lies within the certificate's validity).
+    json_of(post_batch(&as_city, &province, &fresh.sealed(&first.pem, first.key.secret()).expect("seal")).await, 200)
+        .await;
+
+    // The city revokes its signing certificate: its list goes up, the province refuses the
+    // old certificate, and the city seals with a new one.
+    let revoked = tracenode(&city, &["pki", "revoke", "--serial", &first.serial, "--reason", "签名密钥证书停用"]);
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    eventually("the city seals with a new certificate", || {
+        NodePki::of(&city.config).signing(&key_file).is_ok_and(|s| s.serial != first.serial)
+    })
+    .await;
+    eventually_async("the province holds the city's new revocation list", || async {
+        let mut late = stats_batch("330100", 2, "2026-11-21", 1);
+        late.header.created_at = chrono::Utc::now().to_rfc3339();
+        let late = late.sealed(&first.pem, first.key.secret()).expect("seal");
+        let r = post_batch(&as_city, &province, &late).await;
+        let p: Value = r.json().await.expect("json");
+        p["detail"].as_str().is_some_and(|d| d.contains(&format!("{} is revoked", first.serial)))
+    })
+    .await;
+    fill(&city, &d, 310, 1, 0).await;
+    run(&city, &d.sys, "registrations").await;
+    eventually("the next registration arrives", || held(&province).len() == 3).await;
+    let now_sealed_by = latest_seal(&province, &ps, "330100").await.expect("sealed");
+    assert_ne!(now_sealed_by, first.serial);
+    // The console shows that the batches were sealed.
+    let page = ps.get(&province, "/federation").await.text().await.expect("page");
+    assert!(page.contains("SM2 签名") && page.contains("已验证"), "the incoming table shows the seals");
+}
+on_both_backends!(batches_sealed_with_sm2_are_checked_and_may_be_required);
+
 async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     let nation = national(backend).await;
     let mut province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;

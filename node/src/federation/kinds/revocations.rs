@@ -78,6 +78,20 @@ pub fn lapsed(pem: &[u8]) -> bool {
     now.diff(next).map(|d| d.days < 0 || (d.days == 0 && d.secs <= 0)).unwrap_or(true)
 }
 
+/// Whether the child's newest list, issued by `authority` (its CA), names the certificate
+/// of serial `serial` (hex). A list from an earlier CA of the child says nothing of this one.
+pub fn revoked_by_child(
+    conn: &mut DbConnection,
+    region: &str,
+    authority: &openssl::x509::X509,
+    serial: &str,
+) -> AppResult<bool> {
+    let kept: Option<String> = crl::table.find(region).select(crl::pem).first(conn).optional()?;
+    let Some(pem) = kept else { return Ok(false) };
+    let Ok(serials) = tracenode_federation::crl::read(pem.as_bytes(), authority) else { return Ok(false) };
+    Ok(serials.iter().any(|s| hex::encode(s) == serial))
+}
+
 /// Forgets a child's list (the child enrolled again, with a new CA).
 pub fn forget(conn: &mut DbConnection, region: &str) -> AppResult<()> {
     diesel::delete(crl::table.find(region)).execute(conn)?;

@@ -1,0 +1,1 @@
+ALTER TABLE federation_incoming DROP COLUMN sealed_by;
