@@ -21,11 +21,19 @@
 //!   (`https://id.gs1.org/01/<GTIN>/21/<serial>`, with `10/<lot>` for a lot), and Digital Link
 //!   URIs are kept. A lot becomes the record's batch.
 //! - Owning (or else possessing) parties of `sourceList` and `destinationList` are the seller
-//!   and the buyer.
+//!   and the buyer. A GS1 party or location identifier (PGLN, SGLN, a Digital Link with AI
+//!   417 or 414) becomes its 13-digit GLN, which the node resolves against the GLNs in its
+//!   registry. When the list names no party on the acting side (the seller of an `out`, the
+//!   buyer of an `in`), the acting party is the one at `bizLocation` (else `readPoint`): the
+//!   GLN of its SGLN.
 //!
 //! The fields EPCIS has no place for (party names and regions, category, price …) travel in
-//! the `tn:` extension namespace; a record written by this adapter carries itself whole as
-//! `tn:record`, so decoding what was encoded gives the same records.
+//! the `tn:` extension namespace (`urn:tracenode:epcis:`), one field at a time
+//! ([`EXTENSION_FIELDS`]: `"tn:category": "0101"`, `"tn:price": 28.5`, `"tn:stage":
+//! "warehousing"` …) on the event, each overriding what the standard fields gave; a record
+//! written by this adapter carries itself whole as `tn:record`, so decoding what was encoded
+//! gives the same records. A document with no extension at all is read as its publisher
+//! wrote it; the node fills the acting party's region from its registry, else the tenant's.
 
 use std::io::{Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -36,7 +44,7 @@ use serde_json::{json, Value};
 use crate::adapter::{DecodeError, Decoder};
 use crate::budget::Budget;
 use crate::exchange::Limits;
-use crate::identifiers::gs1_check_digit;
+use crate::identifiers::{gs1_check_digit, Gln};
 use crate::records::{Act, Party, TraceRecord, TracedProduct};
 
 /// The JSON-LD context of documents this adapter writes.
@@ -111,16 +119,101 @@ fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
-/// The owning (or else possessing) party of a source or destination list.
+/// The owning (or else possessing) party of a source or destination list, a GS1 party or
+/// location identifier as its GLN.
 fn party(v: &Value, list: &str, key: &str) -> String {
     let entries = v.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
-    ["owning_party", "possessing_party"]
+    let named = ["owning_party", "possessing_party"]
         .iter()
         .find_map(|kind| {
             entries.iter().find(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.ends_with(kind)))
         })
         .map(|e| text(e, key))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    as_party_code(&named)
+}
+
+/// A party identifier as the node keeps it: a GS1 party or location identifier as its GLN,
+/// anything else as given.
+fn as_party_code(id: &str) -> String {
+    Gln::of_identifier(id).map(|g| g.as_str().to_owned()).unwrap_or_else(|| id.to_owned())
+}
+
+/// The fields of a record an event may carry one by one in the `tn:` namespace, each with
+/// what it sets.
+pub const EXTENSION_FIELDS: &[(&str, &str)] = &[
+    ("stage", "act.stage"),
+    ("direction", "act.direction"),
+    ("unit", "act.unit"),
+    ("price", "act.price"),
+    ("amount", "act.amount"),
+    ("place", "act.place"),
+    ("productName", "product.name"),
+    ("category", "product.category"),
+    ("specification", "product.specification"),
+    ("batch", "product.batch"),
+    ("productionDate", "product.production_date"),
+    ("shelfLifeDays", "product.shelf_life_days"),
+    ("origin", "product.origin"),
+    ("fromCode", "from.code"),
+    ("fromName", "from.name"),
+    ("fromRegion", "from.region"),
+    ("toCode", "to.code"),
+    ("toName", "to.name"),
+    ("toRegion", "to.region"),
+];
+
+/// The single `tn:` fields of an event: (name, value), in the order of [`EXTENSION_FIELDS`].
+fn extension_fields(event: &Value) -> Vec<(&'static str, &Value)> {
+    EXTENSION_FIELDS
+        .iter()
+        .filter_map(|(name, _)| {
+            event.get(format!("tn:{name}")).or_else(|| event.get(format!("{NAMESPACE}{name}"))).map(|v| (*name, v))
+        })
+        .collect()
+}
+
+/// Sets `field` of `record` from an extension value; why not, when the value's type is wrong.
+fn apply_extension(record: &mut TraceRecord, name: &str, value: &Value) -> Result<(), String> {
+    let text = || match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(format!("tn:{name} must be a string")),
+    };
+    let number = || match value {
+        Value::Number(n) => n.as_f64().ok_or_else(|| format!("tn:{name} is not a number")),
+        Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("tn:{name} must be a number")),
+        _ => Err(format!("tn:{name} must be a number")),
+    };
+    match name {
+        "stage" => record.act.stage = text()?,
+        "direction" => record.act.direction = text()?,
+        "unit" => record.act.unit = text()?,
+        "price" => record.act.price = Some(number()?),
+        "amount" => record.act.amount = Some(number()?),
+        "place" => record.act.place = text()?,
+        "productName" => record.product.name = text()?,
+        "category" => record.product.category = text()?,
+        "specification" => record.product.specification = text()?,
+        "batch" => record.product.batch = text()?,
+        "productionDate" => record.product.production_date = Some(text()?),
+        "shelfLifeDays" => {
+            let days = number()?;
+            if days.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&days) {
+                return Err(format!("tn:{name} must be a whole number of days"));
+            }
+            record.product.shelf_life_days = Some(days as u32);
+        }
+        "origin" => record.product.origin = text()?,
+        "fromCode" => record.from.code = as_party_code(&text()?),
+        "fromName" => record.from.name = text()?,
+        "fromRegion" => record.from.region = text()?,
+        "toCode" => record.to.code = as_party_code(&text()?),
+        "toName" => record.to.name = text()?,
+        "toRegion" => record.to.region = text()?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// One thing an event is about: an EPC (quantity 1) or a class with a quantity.
@@ -240,10 +333,16 @@ fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeE
     let time = text(event, "eventTime");
     let (from, to) = (party(event, "sourceList", "source"), party(event, "destinationList", "destination"));
     let place = event.get("bizLocation").or_else(|| event.get("readPoint")).map(|l| text(l, "id")).unwrap_or_default();
+    let located = Gln::of_identifier(&place).map(|g| g.as_str().to_owned()).unwrap_or_default();
+    let extensions = extension_fields(event);
+    let declared_stage = extensions.iter().any(|(name, _)| *name == "stage");
+    let declared_direction = extensions.iter().find(|(name, _)| *name == "direction").and_then(|(_, v)| v.as_str());
     let mut out = Vec::new();
     let mut k = 0;
     for (list, fixed) in groups {
-        let Some((stage, direction)) = fixed.or(mapped) else {
+        // A `tn:stage` gives a stage to a business step that has none.
+        let declared = declared_stage.then_some(("", "out"));
+        let Some((stage, direction)) = fixed.or(mapped).or(declared) else {
             out.push(Err(unmappable(
                 index,
                 event,
@@ -252,9 +351,16 @@ fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeE
             )));
             continue;
         };
+        // The acting party (the seller of what goes out, the buyer of what comes in) is the
+        // one at the event's location when the lists name none.
+        let (from, to) = match declared_direction.unwrap_or(direction) {
+            "out" if from.is_empty() => (located.clone(), to.clone()),
+            "in" if to.is_empty() => (from.clone(), located.clone()),
+            _ => (from.clone(), to.clone()),
+        };
         for item in list {
             let (trace_code, batch) = trace_code(&item.epc);
-            out.push(Ok(TraceRecord {
+            let mut record = TraceRecord {
                 id: format!("{id}#{k}"),
                 corrects: None,
                 retraction: false,
@@ -270,8 +376,15 @@ fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeE
                     place: place.clone(),
                     ..Act::default()
                 },
-            }));
+            };
             k += 1;
+            let applied = extensions.iter().try_for_each(|(name, value)| apply_extension(&mut record, name, value));
+            out.push(applied.map(|()| record).map_err(|why| DecodeError {
+                code: "epcis_extension",
+                message: format!("第{index}个EPCIS事件的扩展字段有误：{why} / EPCIS event {index}: {why}"),
+                index: Some(index),
+                fatal: false,
+            }));
         }
     }
     out

@@ -66,6 +66,10 @@ fn object_events_map_shipping_and_receiving_with_digital_links() {
     let received = &records[2];
     assert_eq!(received.act.direction, "in");
     assert_eq!(received.act.place, "urn:epc:id:sgln:0012345.11111.0");
+    // No sourceList or destinationList: the acting party is the one at the business location
+    // (the seller of a shipment, the buyer of a receipt), by the GLN of its SGLN.
+    assert_eq!((shipped.from.code.as_str(), shipped.to.code.as_str()), ("0614141073467", ""));
+    assert_eq!((received.from.code.as_str(), received.to.code.as_str()), ("", "0012345111112"));
     assert!(records.iter().all(|r| r.id.starts_with("ni:///sha-256;")));
     assert_ne!(records[0].id, records[1].id);
     // The same events inside a query document.
@@ -81,8 +85,9 @@ fn quantities_lots_parties_aggregations_and_transformations() {
     assert_eq!(r.product.trace_code, "https://id.gs1.org/01/04012345123456/10/998877");
     assert_eq!(r.product.batch, "998877");
     assert_eq!((r.act.quantity, r.act.unit.as_str()), (200.0, "KGM"));
-    assert_eq!(r.from.code, "urn:epc:id:sgln:4012345.00001.0");
-    assert_eq!(r.to.code, "urn:epc:id:sgln:0614141.00001.0");
+    // Parties named by SGLN become their GLNs, which the node's registry resolves.
+    assert_eq!(r.from.code, "4012345000016");
+    assert_eq!(r.to.code, "0614141000012");
 
     let (children, _) = decode("Example_9.6.3-AggregationEvent.jsonld");
     assert_eq!(children.len(), 4);
@@ -94,6 +99,51 @@ fn quantities_lots_parties_aggregations_and_transformations() {
     let outputs = made.iter().filter(|m| m.act.direction == "out").count();
     assert_eq!((inputs, outputs), (5, 4));
     assert!(made.iter().all(|m| m.act.stage == "processing"));
+}
+
+/// A document as a platform writes it with a few `tn:` fields: each sets one field of the
+/// record over what the standard fields gave, and a `tn:stage` gives a stage to a step that
+/// has none in the CBV (receiving at a warehouse).
+#[test]
+fn single_extension_fields_add_what_epcis_has_no_place_for() {
+    let doc = serde_json::json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"tn": "urn:tracenode:epcis:"}],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-20T08:00:00+08:00",
+        "epcisBody": {"eventList": [
+            {"type": "ObjectEvent", "eventID": "ni:///sha-256;aa", "eventTime": "2026-11-20T08:00:00+08:00",
+             "eventTimeZoneOffset": "+08:00", "action": "OBSERVE", "bizStep": "receiving",
+             "quantityList": [{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "quantity": 12.5, "uom": "KGM"}],
+             "destinationList": [{"type": "owning_party", "destination": "https://id.gs1.org/417/0614141000012"}],
+             "tn:stage": "warehousing", "tn:category": "0101", "tn:price": "28.5", "tn:productName": "猪肉",
+             "tn:toRegion": "330106"},
+            {"type": "ObjectEvent", "eventID": "ni:///sha-256;bb", "eventTime": "2026-11-20T09:00:00+08:00",
+             "eventTimeZoneOffset": "+08:00", "action": "OBSERVE", "bizStep": "inspecting",
+             "epcList": ["urn:epc:id:sgtin:4012345.012345.1"], "bizLocation": {"id": "urn:epc:id:sgln:0614141.00001.0"},
+             "tn:stage": "distribution_sale", "tn:direction": "in"},
+            {"type": "ObjectEvent", "eventID": "ni:///sha-256;cc", "eventTime": "2026-11-20T10:00:00+08:00",
+             "eventTimeZoneOffset": "+08:00", "action": "OBSERVE", "bizStep": "shipping",
+             "epcList": ["urn:epc:id:sgtin:4012345.012345.2"], "tn:price": {"yuan": 3}}
+        ]}
+    });
+    let bytes = serde_json::to_vec(&doc).expect("json");
+    let mut d = Format::Epcis.decoder(std::io::Cursor::new(bytes), Limits::default()).expect("open");
+    let mut out = Vec::new();
+    while let Some(r) = d.next_record() {
+        out.push(r);
+    }
+    let received = out[0].as_ref().expect("the first event maps");
+    assert_eq!((received.act.stage.as_str(), received.act.direction.as_str()), ("warehousing", "in"));
+    assert_eq!((received.product.category.as_str(), received.product.name.as_str()), ("0101", "猪肉"));
+    assert_eq!(received.act.price, Some(28.5));
+    assert_eq!((received.to.code.as_str(), received.to.region.as_str()), ("0614141000012", "330106"));
+    // A step with no trace meaning, given a stage and a direction: the buyer is at the location.
+    let inspected = out[1].as_ref().expect("the second event maps");
+    assert_eq!((inspected.act.stage.as_str(), inspected.act.direction.as_str()), ("distribution_sale", "in"));
+    assert_eq!(inspected.to.code, "0614141000012");
+    // A field of the wrong type is named, by event.
+    let e = out[2].as_ref().expect_err("the third is refused");
+    assert_eq!((e.code, e.index), ("epcis_extension", Some(2)), "the third event, counted from 0");
+    assert!(e.message_en().contains("tn:price must be a number"), "{e}");
 }
 
 #[test]

@@ -235,6 +235,7 @@ fn job(n: &Node, format: Format, bytes: u64) -> Job {
         },
         source: Source::Format(format),
         within: RegionCode::national(),
+        tenant_region: None,
         reporter: "100000".into(),
         policy: ReferencePolicy::Flag,
         sender: Some(n.tenant_code.clone()),

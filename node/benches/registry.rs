@@ -153,6 +153,7 @@ impl Generator {
             merchant_code: merchant.then(|| format!("M{:05}", self.rng.gen_range(0..99_999))),
             merchant_type: merchant.then(|| word.to_owned()),
             varieties: word.into(),
+            gln: None,
             filed_at: Some(filed),
             tenant_id: None,
         }

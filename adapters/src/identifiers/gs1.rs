@@ -66,6 +66,78 @@ impl From<Gtin> for String {
     }
 }
 
+/// A valid GLN (Global Location Number: a party or a location), 13 digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Gln(String);
+
+impl Gln {
+    /// Validates a 13-digit GLN and its check digit.
+    pub fn parse(text: &str) -> Result<Gln, IdentifierError> {
+        let code = text.trim();
+        let len = code.chars().count();
+        if len != 13 {
+            return Err(IdentifierError::Length { expected: "13", actual: len });
+        }
+        if let Some((i, c)) = code.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+            return Err(IdentifierError::Character { position: i + 1, found: c });
+        }
+        let (data, check) = code.split_at(12);
+        let expected = gs1_check_digit(data).unwrap_or(0);
+        if check.chars().next().and_then(|c| c.to_digit(10)) != Some(expected) {
+            return Err(IdentifierError::Check { expected: char::from_digit(expected, 10).unwrap_or('0') });
+        }
+        Ok(Gln(code.to_owned()))
+    }
+
+    /// The GLN a GS1 party or location identifier names, in the spellings EPCIS documents
+    /// use: a PGLN or SGLN EPC URN (`urn:epc:id:pgln:0614141.00001`,
+    /// `urn:epc:id:sgln:0614141.07346.1234`, the extension dropped), a Digital Link
+    /// (`https://id.gs1.org/417/…` for a party, `/414/…` for a location, `/254/…` dropped), or
+    /// the 13 digits themselves. `None` for anything else.
+    pub fn of_identifier(text: &str) -> Option<Gln> {
+        let t = text.trim();
+        if let Some(rest) = t.strip_prefix("urn:epc:id:pgln:").or_else(|| t.strip_prefix("urn:epc:id:sgln:")) {
+            let mut parts = rest.split('.');
+            let (company, reference) = (parts.next()?, parts.next()?);
+            let data = format!("{company}{reference}");
+            if data.len() != 12 || !data.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            return Gln::parse(&format!("{data}{}", gs1_check_digit(&data)?)).ok();
+        }
+        let path = ["/417/", "/414/"].iter().find_map(|ai| t.split_once(ai).map(|(_, rest)| rest));
+        if let Some(rest) = path.filter(|_| t.starts_with("http")) {
+            return Gln::parse(rest.split(['/', '?']).next()?).ok();
+        }
+        Gln::parse(t).ok()
+    }
+
+    /// The 13 digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Gln {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Gln {
+    type Error = IdentifierError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Gln::parse(&value)
+    }
+}
+
+impl From<Gln> for String {
+    fn from(value: Gln) -> String {
+        value.0
+    }
+}
+
 /// The GTIN inside a GS1 trace code, in any of the shapes platforms send: a bare GTIN, an
 /// element string with application identifier 01 (`(01)06901234567892(21)ABC` or
 /// `0106901234567892 21ABC` without brackets), or a GS1 Digital Link URI
@@ -107,6 +179,26 @@ pub fn gs1_has_serial(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_gln_is_read_from_every_spelling_of_a_party_or_location() {
+        // GS1's own examples: PGLN 0614141.00001 is GLN 0614141000012.
+        let party = Gln::of_identifier("urn:epc:id:pgln:0614141.00001").expect("pgln");
+        assert_eq!(party.as_str(), "0614141000012");
+        assert_eq!(Gln::of_identifier("urn:epc:id:sgln:0614141.07346.1234").expect("sgln").as_str(), "0614141073467");
+        assert_eq!(Gln::of_identifier("urn:epc:id:sgln:952005385.481.0").expect("sgln").as_str(), "9520053854814");
+        assert_eq!(Gln::of_identifier("https://id.gs1.org/417/0614141000012").expect("dl"), party);
+        assert_eq!(
+            Gln::of_identifier("https://id.gs1.org/414/0614141073467/254/1234").expect("dl").as_str(),
+            "0614141073467"
+        );
+        assert_eq!(Gln::of_identifier(" 0614141000012 ").expect("digits"), party);
+        // A wrong check digit, a short reference, something else entirely.
+        assert_eq!(Gln::parse("0614141000013"), Err(IdentifierError::Check { expected: '2' }));
+        assert!(Gln::of_identifier("urn:epc:id:pgln:0614141.0001").is_none());
+        assert!(Gln::of_identifier("91330106MA2B3C4D5E").is_none());
+        assert!(Gln::of_identifier("urn:epc:id:sgtin:0614141.107346.2017").is_none());
+    }
+
     use super::*;
 
     #[test]

@@ -7,7 +7,7 @@ mod mac;
 mod scheme;
 mod uscc;
 
-pub use gs1::{gs1_check_digit, gs1_has_serial, gtin_of_trace_code, Gtin};
+pub use gs1::{gs1_check_digit, gs1_has_serial, gtin_of_trace_code, Gln, Gtin};
 pub use mac::MacAddress;
 pub use scheme::{CodeScheme, ProductCode};
 pub use uscc::{organisation_code_complete, organisation_code_is_valid, Uscc};

@@ -234,6 +234,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         category_families -> BigInt,
+        gln -> Nullable<Text>,
     }
 }
 

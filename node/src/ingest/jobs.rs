@@ -66,6 +66,9 @@ struct JobFile {
     /// Files written before the act-time window was configurable hold none: the default.
     #[serde(default = "super::validate::default_earliest_act_year")]
     earliest_act_year: i32,
+    /// The tenant's region (files written before it was kept hold none).
+    #[serde(default)]
+    tenant_region: Option<String>,
     ctx: AuditContext,
 }
 
@@ -84,6 +87,7 @@ impl JobFile {
             policy: job.policy,
             envelope_sender: job.sender.clone(),
             earliest_act_year: job.earliest_act_year,
+            tenant_region: job.tenant_region.as_ref().map(|r| r.as_str().to_owned()),
             ctx: ctx.clone(),
         }
     }
@@ -112,6 +116,7 @@ impl JobFile {
             sender: self.envelope_sender,
             limits: Limits::default(),
             earliest_act_year: self.earliest_act_year,
+            tenant_region: self.tenant_region.as_deref().and_then(|r| RegionCode::parse(r).ok()),
         };
         Ok((job, self.ctx))
     }

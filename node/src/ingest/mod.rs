@@ -92,6 +92,8 @@ pub struct Job {
     pub source: Source,
     /// The region the tenant's records must lie in.
     pub within: RegionCode,
+    /// The tenant's own region: the acting party's when a record and the registry give none.
+    pub tenant_region: Option<RegionCode>,
     /// The reporting node (this node's region for local submissions).
     pub reporter: String,
     /// What an unknown reference does.
@@ -145,6 +147,7 @@ impl Job {
             },
             source,
             within,
+            tenant_region: Some(tenant.region.clone()),
             reporter: node.node.region.as_str().to_owned(),
             policy: policy.unknown_reference,
             sender: Some(tenant.code.clone()),
@@ -221,9 +224,12 @@ fn ingest(
     let mut receipt = Receipt::of(job.meta.id.clone(), SubmissionStatus::default());
     let tenant = job.meta.tenant_id.as_str();
     let rules = RuleSet::load(conn, tenant)?;
-    let validator =
+    let mut validator =
         Validator::new(lookups, tenant, job.meta.id.as_str(), &job.reporter, &job.within, job.policy, &rules)?
             .acts_from(job.earliest_act_year);
+    if let Some(region) = &job.tenant_region {
+        validator = validator.acting_region_default(region);
+    }
     let mut history = History::new(&rules);
     let mut daily = DailyChanges::default();
     let mut broken = None;

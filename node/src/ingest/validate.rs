@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use tracenode_adapters::codes::Stage;
-use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, IdentifierError, ProductCode, Uscc};
+use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, Gln, IdentifierError, ProductCode, Uscc};
 use tracenode_adapters::records::{Party, TraceRecord};
 
 use super::policy::ReferencePolicy;
@@ -66,15 +66,32 @@ pub struct Validator<'a> {
     now: NaiveDateTime,
     /// Acts before this year are refused.
     earliest_year: i32,
+    /// The acting party's region when neither the record nor the registry gives one (the
+    /// tenant's region).
+    acting_region: Option<&'a RegionCode>,
 }
 
 /// What is known of a party code: its normal form (or why it is invalid) and, once asked,
-/// whether an entity with it is registered. Submissions name the same few parties again and
-/// again, so each code is checked and looked up once.
+/// the entity registered with it. Submissions name the same few parties again and again, so
+/// each code is checked and looked up once. A code is a unified social credit code or a GS1
+/// GLN (what EPCIS documents name parties and locations by), which the registry resolves
+/// to the entity's credit code.
 struct KnownCode {
     normal: Result<String, IdentifierError>,
-    /// Once looked up: the tenants that registered an entity with the code (none: unknown).
-    owners: Option<Vec<String>>,
+    /// Once looked up: the entity registered with the code, if any.
+    registered: Option<Option<Registered>>,
+}
+
+/// A registered entity a party code names.
+#[derive(Debug, Clone)]
+struct Registered {
+    /// Its unified social credit code.
+    code: String,
+    /// Its name and region as registered.
+    name: String,
+    region: String,
+    /// The tenants that registered it.
+    owners: Vec<String>,
 }
 
 /// The party codes of one submission.
@@ -89,8 +106,10 @@ impl PartyCodes {
             if self.known.len() >= CACHE_LIMIT {
                 self.known.clear();
             }
-            let normal = Uscc::parse(raw).map(|u| u.as_str().to_owned());
-            self.known.insert(raw.to_owned(), KnownCode { normal, owners: None });
+            let normal = Uscc::parse(raw)
+                .map(|u| u.as_str().to_owned())
+                .or_else(|e| Gln::parse(raw).map(|g| g.as_str().to_owned()).map_err(|_| e));
+            self.known.insert(raw.to_owned(), KnownCode { normal, registered: None });
         }
         self.known.get_mut(raw).expect("just inserted")
     }
@@ -100,22 +119,45 @@ impl PartyCodes {
         self.entry(raw).normal.clone()
     }
 
-    /// The tenants that registered an entity with this (valid) code; empty when none did.
-    fn owners(&mut self, raw: &str) -> AppResult<Vec<String>> {
+    /// The entity registered with this code (a credit code, or a GLN), if any; looked up
+    /// once. Of several tenants' registrations of one entity the first (by tenant) speaks for
+    /// its name and region.
+    fn registered(&mut self, raw: &str) -> AppResult<Option<Registered>> {
+        self.entry(raw);
         let conn = &mut self.conn;
-        let Some(k) = self.known.get_mut(raw) else { return Ok(Vec::new()) };
-        if let Some(owners) = &k.owners {
-            return Ok(owners.clone());
+        let Some(k) = self.known.get_mut(raw) else { return Ok(None) };
+        if let Some(found) = &k.registered {
+            return Ok(found.clone());
         }
-        let Ok(code) = &k.normal else { return Ok(Vec::new()) };
-        let owners: Vec<String> = entities::table
-            .filter(entities::code.eq(code))
-            .select(entities::tenant_id)
-            .distinct()
-            .limit(16)
-            .load(&mut **conn)?;
-        k.owners = Some(owners.clone());
-        Ok(owners)
+        let Ok(code) = &k.normal else { return Ok(None) };
+        let by = entities::table.order(entities::tenant_id).select((
+            entities::code,
+            entities::tenant_id,
+            entities::name,
+            entities::region,
+        ));
+        let rows: Vec<(String, String, String, String)> = if code.len() == 13 {
+            by.filter(entities::gln.eq(code)).limit(16).load(&mut **conn)?
+        } else {
+            by.filter(entities::code.eq(code)).limit(16).load(&mut **conn)?
+        };
+        let found = rows.first().map(|(code, _, name, region)| Registered {
+            code: code.clone(),
+            name: name.clone(),
+            region: region.clone(),
+            owners: rows.iter().map(|r| r.1.clone()).collect(),
+        });
+        k.registered = Some(found.clone());
+        Ok(found)
+    }
+
+    /// The code a row keeps for a party: the registered entity's credit code when the record
+    /// named it by its GLN, else the normal form, else the code as sent.
+    fn stored(&mut self, raw: &str) -> AppResult<String> {
+        if let Some(r) = self.registered(raw)? {
+            return Ok(r.code);
+        }
+        Ok(self.normal(raw).unwrap_or_else(|_| raw.to_owned()))
     }
 }
 
@@ -183,7 +225,39 @@ impl<'a> Validator<'a> {
             codes: PartyCodes { conn: lookups, known: HashMap::new() },
             now: crate::db::now(),
             earliest_year: EARLIEST_ACT_YEAR,
+            acting_region: None,
         })
+    }
+
+    /// Gives an acting party that has no region, neither in the record nor in the
+    /// registry, the region `region` (the tenant's).
+    pub fn acting_region_default(mut self, region: &'a RegionCode) -> Validator<'a> {
+        self.acting_region = Some(region);
+        self
+    }
+
+    /// Fills what the record leaves out from what the node knows: each registered party's
+    /// name and region, and the acting party's region from the tenant when still empty.
+    fn complete(&mut self, mut rec: TraceRecord) -> AppResult<TraceRecord> {
+        for party in [&mut rec.from, &mut rec.to] {
+            let code = party.code.trim();
+            if code.is_empty() || (!party.region.trim().is_empty() && !party.name.trim().is_empty()) {
+                continue;
+            }
+            if let Some(r) = self.codes.registered(code)? {
+                if party.region.trim().is_empty() {
+                    party.region = r.region;
+                }
+                if party.name.trim().is_empty() {
+                    party.name = r.name;
+                }
+            }
+        }
+        let acting = if rec.act.direction.trim() == "in" { &mut rec.to } else { &mut rec.from };
+        if let (true, Some(region)) = (acting.region.trim().is_empty(), self.acting_region) {
+            acting.region = region.as_str().to_owned();
+        }
+        Ok(rec)
     }
 
     /// Refuses acts before `year` (the node's `ingest.earliest_act_year`).
@@ -196,6 +270,9 @@ impl<'a> Validator<'a> {
     pub fn check(&mut self, index: u64, rec: TraceRecord) -> AppResult<Result<Checked<'a>, Rejection>> {
         let mut flags = Vec::new();
         let mut quarantine = false;
+        // The record as sent: a resend is the same record whatever the registry learnt since.
+        let content_hash = rec.content_digest().to_vec();
+        let rec = self.complete(rec)?;
         let shape = self.shape(index, &rec);
         let (act_time, quantity_milli, amount_fen, price_fen, acting, region) = match shape {
             Ok(v) => v,
@@ -210,7 +287,7 @@ impl<'a> Validator<'a> {
             if code.is_empty() {
                 continue;
             }
-            let owners = self.codes.owners(code)?;
+            let owners = self.codes.registered(code)?.map(|r| r.owners).unwrap_or_default();
             let (rule, zh, en) = if owners.is_empty() {
                 (
                     "unknown_reference",
@@ -235,7 +312,6 @@ impl<'a> Validator<'a> {
             }
             flags.push(Flag { rule, zh, en });
         }
-        let content_hash = rec.content_digest().to_vec();
         let corrects = rec.corrects.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
         if rec.retraction && corrects.is_none() {
             return Ok(Err(*reject(
@@ -260,10 +336,10 @@ impl<'a> Validator<'a> {
                 (false, false) => status::STORED,
             },
             flagged: !flags.is_empty(),
-            from_code: self.codes.normal(from.code.trim()).unwrap_or_else(|_| trimmed(from.code)),
+            from_code: self.codes.stored(from.code.trim())?,
             from_name: trimmed(from.name),
             from_region: trimmed(from.region),
-            to_code: self.codes.normal(to.code.trim()).unwrap_or_else(|_| trimmed(to.code)),
+            to_code: self.codes.stored(to.code.trim())?,
             to_name: trimmed(to.name),
             to_region: trimmed(to.region),
             trace_code: trimmed(p.trace_code),
@@ -461,13 +537,20 @@ impl<'a> Validator<'a> {
                 index,
                 id,
                 &format!("{field}.code"),
-                format!("缺少{}的统一社会信用代码", party_label(field)),
-                format!("the {field} party's unified social credit code is missing"),
+                format!("缺少{}的代码（统一社会信用代码或全球位置码 GLN；EPCIS 文档中为 sourceList/destinationList 的 owning_party，或带 SGLN 的 bizLocation）", party_label(field)),
+                format!("the {field} party's code is missing (a unified social credit code or a GLN; in EPCIS an owning_party of sourceList/destinationList, or a bizLocation with an SGLN)"),
             ));
         }
         if !code.is_empty() {
             self.codes.normal(code).map_err(|e| {
-                identifier(index, id, &format!("{field}.code"), "统一社会信用代码", "unified social credit code: ", &e)
+                identifier(
+                    index,
+                    id,
+                    &format!("{field}.code"),
+                    "既不是有效的统一社会信用代码，也不是13位全球位置码（GLN）：",
+                    "neither a valid unified social credit code nor a 13-digit GLN: ",
+                    &e,
+                )
             })?;
         }
         let region = party.region.trim();

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
-use tracenode_adapters::identifiers::Uscc;
+use tracenode_adapters::identifiers::{Gln, Uscc};
 
 use crate::db::schema::{entities, sites};
 use crate::db::time::StoredTime;
@@ -105,6 +105,9 @@ pub struct EntityInput {
     /// Varieties sold (经营品种), at most 200 characters.
     #[serde(default)]
     pub varieties: String,
+    /// The entity's GS1 Global Location Number (13 digits), by which EPCIS documents name it
+    /// (as a PGLN, an SGLN or a Digital Link); one entity per GLN in the node.
+    pub gln: Option<String>,
     /// Filing time (UTC); default now.
     pub filed_at: Option<NaiveDateTime>,
     /// The tenant the entity belongs to, for node staff registering on a tenant's behalf;
@@ -145,12 +148,15 @@ pub struct EntityData {
     pub merchant_type: Option<String>,
     /// Varieties.
     pub varieties: String,
+    /// GLN (left out when there is none, so content without one reads as it always did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gln: Option<String>,
     /// Filing time.
     pub filed_at: NaiveDateTime,
 }
 
 /// The fields a change can touch, as tenants' change policies name them.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "name",
     "kind",
     "region",
@@ -163,11 +169,12 @@ const FIELDS: [&str; 13] = [
     "site",
     "merchant",
     "varieties",
+    "gln",
     "filed_at",
 ];
 
 /// Fields that need review unless a tenant's policy frees them.
-const REVIEWED_BY_DEFAULT: [&str; 6] = ["name", "kind", "region", "site", "stages", "categories"];
+const REVIEWED_BY_DEFAULT: [&str; 7] = ["name", "kind", "region", "site", "stages", "categories", "gln"];
 
 impl Fields for EntityData {
     const FIELDS: &'static [&'static str] = &FIELDS;
@@ -192,6 +199,7 @@ impl Fields for EntityData {
         mark(self.site_id != other.site_id, "site");
         mark(self.merchant_code != other.merchant_code || self.merchant_type != other.merchant_type, "merchant");
         mark(self.varieties != other.varieties, "varieties");
+        mark(self.gln != other.gln, "gln");
         mark(self.filed_at != other.filed_at, "filed_at");
         changed
     }
@@ -218,6 +226,7 @@ impl Fields for EntityData {
                     out.merchant_type = other.merchant_type.clone();
                 }
                 "varieties" => out.varieties = other.varieties.clone(),
+                "gln" => out.gln = other.gln.clone(),
                 "filed_at" => out.filed_at = other.filed_at,
                 _ => {}
             }
@@ -334,6 +343,15 @@ pub fn validate_shape(input: &EntityInput, within: &RegionCode) -> AppResult<Ent
     let mut categories: Vec<String> = input.categories.iter().map(|c| c.trim().to_owned()).collect();
     categories.sort();
     categories.dedup();
+    let gln = match input.gln.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        None => None,
+        Some(g) => Some(
+            Gln::parse(g)
+                .map_err(|e| AppError::from_identifier("gln", "全球位置码（GLN）无效：", "invalid GLN: ", &e))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
     Ok(EntityData {
         code: code.as_str().to_owned(),
         name: text("name", &input.name, 100, true)?,
@@ -350,6 +368,7 @@ pub fn validate_shape(input: &EntityInput, within: &RegionCode) -> AppResult<Ent
         merchant_code,
         merchant_type,
         varieties: text("varieties", &input.varieties, 200, false)?,
+        gln,
         filed_at: crate::db::truncate_micros(input.filed_at.unwrap_or_else(crate::db::now)),
     })
 }
@@ -373,6 +392,21 @@ pub fn validate(conn: &mut DbConnection, input: &EntityInput, cx: &ValidationCon
                     format!("site {site_code} does not exist or belongs to another tenant"),
                 ))
             }
+        }
+    }
+    if let Some(gln) = &data.gln {
+        let holder: Option<String> = entities::table
+            .filter(entities::gln.eq(gln))
+            .filter(entities::code.ne(&data.code))
+            .select(entities::code)
+            .first(conn)
+            .optional()?;
+        if let Some(other) = holder {
+            return Err(AppError::invalid(
+                "gln",
+                format!("全球位置码 {gln} 已登记给主体 {other}"),
+                format!("GLN {gln} is registered to entity {other} already"),
+            ));
         }
     }
     Ok(data)
@@ -418,6 +452,8 @@ pub struct Entity {
     pub merchant_type: Option<String>,
     /// Varieties.
     pub varieties: String,
+    /// GLN.
+    pub gln: Option<String>,
     /// Filing time (UTC).
     pub filed_at: NaiveDateTime,
     /// `pending`, `approved` or `rejected`.
@@ -485,6 +521,8 @@ pub struct EntityRow {
     /// The product families (top-level categories) of `categories` as bits, for filters the
     /// search index can test.
     pub category_families: i64,
+    /// GLN.
+    pub gln: Option<String>,
 }
 
 /// A row as the bulk path inserts it: borrowed from an [`EntityRow`], with timestamps bound
@@ -518,6 +556,7 @@ pub struct EntityInsert<'a> {
     created_at: StoredTime,
     updated_at: StoredTime,
     category_families: i64,
+    gln: Option<&'a str>,
 }
 
 impl EntityInsert<'_> {
@@ -557,6 +596,7 @@ impl EntityRow {
             created_at: StoredTime(self.created_at),
             updated_at: StoredTime(self.updated_at),
             category_families: self.category_families,
+            gln: self.gln.as_deref(),
         }
     }
 
@@ -597,6 +637,7 @@ impl EntityRow {
             created_at: now,
             updated_at: now,
             category_families: catalogue::family_bits(&data.categories),
+            gln: data.gln.clone(),
         }
     }
 
@@ -618,6 +659,7 @@ impl EntityRow {
             merchant_code: self.merchant_code.clone(),
             merchant_type: self.merchant_type.clone(),
             varieties: self.varieties.clone(),
+            gln: self.gln.clone(),
             filed_at: self.filed_at,
         }
     }
@@ -644,6 +686,7 @@ impl EntityRow {
             merchant_code: d.merchant_code,
             merchant_type: d.merchant_type,
             varieties: d.varieties,
+            gln: d.gln,
             filed_at: d.filed_at,
             status: self.status.clone(),
             status_reason: self.status_reason.clone(),

@@ -225,6 +225,7 @@ impl Reviewed for EntityRow {
                 entities::merchant_code.eq(&next.merchant_code),
                 entities::merchant_type.eq(&next.merchant_type),
                 entities::varieties.eq(&next.varieties),
+                entities::gln.eq(&next.gln),
                 entities::filed_at.eq(next.filed_at),
                 entities::status.eq(status),
                 entities::status_reason.eq(""),

@@ -84,6 +84,8 @@ pub struct EntityForm {
     merchant_type: String,
     #[serde(default)]
     varieties: String,
+    #[serde(default)]
+    gln: String,
 }
 
 pub(crate) fn parse_coordinate(field: &str, v: &str) -> AppResult<Option<f64>> {
@@ -122,6 +124,7 @@ impl EntityForm {
                 "merchant_code" => f.merchant_code = v,
                 "merchant_type" => f.merchant_type = v,
                 "varieties" => f.varieties = v,
+                "gln" => f.gln = v,
                 _ => {}
             }
         }
@@ -149,6 +152,7 @@ impl EntityForm {
             merchant_code: e.merchant_code.clone().unwrap_or_default(),
             merchant_type: e.merchant_type.clone().unwrap_or_default(),
             varieties: e.varieties.clone(),
+            gln: e.gln.clone().unwrap_or_default(),
         }
     }
 
@@ -176,6 +180,7 @@ impl EntityForm {
             merchant_code: blank_none(&self.merchant_code),
             merchant_type: blank_none(&self.merchant_type),
             varieties: self.varieties.clone(),
+            gln: blank_none(&self.gln),
             filed_at: None,
             tenant_id: match self.tenant_id.trim() {
                 "" => None,

@@ -1,0 +1,2 @@
+DROP INDEX entities_gln;
+ALTER TABLE entities DROP COLUMN gln;
