@@ -96,6 +96,18 @@ impl TraceRecord {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The form a payload digest is taken over: the canonical form with every number written
+    /// as decimal text — an integral value without a fraction (`371`, not `371.0`), any other
+    /// in its shortest form (`28.5`, `0.125`) — so an integrator hashing with any JSON library
+    /// that writes numbers that way reproduces it (docs/integration.md has a worked example).
+    pub fn digest_form(&self) -> String {
+        let mut out = Vec::with_capacity(512);
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, DecimalNumbers);
+        // Every field serialises; writing to a vector cannot fail.
+        let _ = self.serialize(&mut ser);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     /// SHA-256 of the canonical form, hex: the record's identity for idempotency.
     pub fn content_hash(&self) -> String {
         hex::encode(self.content_digest())
@@ -124,19 +136,45 @@ impl std::io::Write for HashWriter {
     }
 }
 
-/// The running SHA-256 digest of a payload: each record's canonical form followed by a line
-/// feed, in order.
+/// A JSON formatter that writes numbers as decimal text: integral values without a fraction.
+struct DecimalNumbers;
+
+/// Integral values up to this magnitude are written as integers (every one is exact in f64).
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+impl serde_json::ser::Formatter for DecimalNumbers {
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, value: f64) -> std::io::Result<()> {
+        if value.fract() == 0.0 && value.abs() < EXACT_INTEGERS {
+            write!(writer, "{}", value as i64)
+        } else {
+            serde_json::ser::CompactFormatter.write_f64(writer, value)
+        }
+    }
+}
+
+/// The running SHA-256 digest of a payload: each record's digest form
+/// ([`TraceRecord::digest_form`]) followed by a line feed, in order. The digest of the
+/// canonical forms as earlier versions wrote them (`371.0`) is kept beside it and accepted
+/// too, so a sender that followed them is not refused.
 #[derive(Debug, Clone, Default)]
 pub struct PayloadDigest {
     hasher: Sha256,
+    earlier: Sha256,
     count: u64,
+    first: Option<String>,
 }
 
 impl PayloadDigest {
     /// Adds a record.
     pub fn add(&mut self, record: &TraceRecord) {
-        self.hasher.update(record.canonical().as_bytes());
+        let form = record.digest_form();
+        self.hasher.update(form.as_bytes());
         self.hasher.update(b"\n");
+        self.earlier.update(record.canonical().as_bytes());
+        self.earlier.update(b"\n");
+        if self.first.is_none() {
+            self.first = Some(form);
+        }
         self.count += 1;
     }
 
@@ -150,10 +188,75 @@ impl PayloadDigest {
         hex::encode(self.hasher.finalize())
     }
 
+    /// Checks `declared` (hex, either case) against the records: `Err` gives the digest they
+    /// have and the first record's digest form, for the refusal to show.
+    pub fn check(self, declared: &str) -> Result<(), (String, Option<String>)> {
+        let earlier = hex::encode(self.earlier.finalize());
+        let first = self.first;
+        let expected = hex::encode(self.hasher.finalize());
+        let declared = declared.trim();
+        if expected.eq_ignore_ascii_case(declared) || earlier.eq_ignore_ascii_case(declared) {
+            Ok(())
+        } else {
+            Err((expected, first))
+        }
+    }
+
     /// The digest of `records`.
     pub fn of(records: &[TraceRecord]) -> String {
         let mut d = PayloadDigest::default();
         records.iter().for_each(|r| d.add(r));
         d.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sale() -> TraceRecord {
+        TraceRecord {
+            id: "r1".into(),
+            act: Act { quantity: 371.0, price: Some(28.5), amount: Some(10_573.5), ..Act::default() },
+            ..TraceRecord::default()
+        }
+    }
+
+    #[test]
+    fn the_digest_form_writes_numbers_as_decimal_text() {
+        let form = sale().digest_form();
+        assert!(form.contains(r#""quantity":371,"#), "{form}");
+        assert!(form.contains(r#""price":28.5,"amount":10573.5,"#), "{form}");
+        // The canonical form (and so the content hash) is what it always was.
+        assert!(sale().canonical().contains(r#""quantity":371.0,"#));
+        let mut small = sale();
+        small.act.quantity = 0.125;
+        assert!(small.digest_form().contains(r#""quantity":0.125,"#));
+    }
+
+    #[test]
+    fn a_payload_digest_in_either_form_is_taken_and_any_other_refused() {
+        let records = [sale(), TraceRecord { id: "r2".into(), ..sale() }];
+        let digest = |f: fn(&TraceRecord) -> String| {
+            let mut h = Sha256::new();
+            for r in &records {
+                h.update(f(r).as_bytes());
+                h.update(b"\n");
+            }
+            hex::encode(h.finalize())
+        };
+        let (decimal, earlier) = (digest(TraceRecord::digest_form), digest(TraceRecord::canonical));
+        assert_ne!(decimal, earlier);
+        assert_eq!(PayloadDigest::of(&records), decimal, "writers write the decimal form");
+        let checked = |declared: &str| {
+            let mut d = PayloadDigest::default();
+            records.iter().for_each(|r| d.add(r));
+            d.check(declared)
+        };
+        assert!(checked(&decimal.to_uppercase()).is_ok());
+        assert!(checked(&earlier).is_ok());
+        let (expected, first) = checked("00").expect_err("refused");
+        assert_eq!(expected, decimal);
+        assert_eq!(first.as_deref(), Some(records[0].digest_form().as_str()));
     }
 }

@@ -166,8 +166,15 @@ pub enum ExchangeError {
         found: u64,
     },
     /// The records do not hash to the declared digest.
-    #[error("报文摘要不符 / the payload digest does not match the records")]
-    DigestMismatch,
+    #[error(
+        "报文摘要不符：这些记录的摘要应为 {expected}（每条记录的规范形式——字段按规定顺序的 JSON，数字写作十进制文本如 371、28.5——各接一个换行符，取 SHA-256），第一条记录的规范形式为 {first} / the payload digest does not match the records: they hash to {expected} (SHA-256 over each record's canonical form — JSON, fields in the documented order, numbers as decimal text such as 371 and 28.5 — each followed by a line feed); the first record's canonical form is {first}"
+    )]
+    DigestMismatch {
+        /// The digest the records have.
+        expected: String,
+        /// The first record's canonical form (its first 1,000 characters).
+        first: String,
+    },
     /// Reading the input failed.
     #[error("读取失败：{0} / read failed: {0}")]
     Io(String),
@@ -188,7 +195,7 @@ impl ExchangeError {
             ExchangeError::Missing(_) => "missing_field",
             ExchangeError::Number { .. } => "bad_number",
             ExchangeError::CountMismatch { .. } => "record_count_mismatch",
-            ExchangeError::DigestMismatch => "payload_digest_mismatch",
+            ExchangeError::DigestMismatch { .. } => "payload_digest_mismatch",
             ExchangeError::Io(_) => "read_failed",
         }
     }

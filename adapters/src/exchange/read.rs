@@ -333,8 +333,9 @@ impl EnvelopeReader {
         if digest.count() != self.header.record_count {
             return Err(ExchangeError::CountMismatch { declared: self.header.record_count, found: digest.count() });
         }
-        if !digest.finish().eq_ignore_ascii_case(self.header.payload_digest.trim()) {
-            return Err(ExchangeError::DigestMismatch);
+        if let Err((expected, first)) = digest.check(&self.header.payload_digest) {
+            let first: String = first.unwrap_or_default().chars().take(1000).collect();
+            return Err(ExchangeError::DigestMismatch { expected, first });
         }
         Ok(())
     }

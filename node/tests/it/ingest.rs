@@ -740,6 +740,31 @@ async fn standard_epcis_counts_as_csv_does(app: TestApp) {
 }
 both_backends!(standard_epcis_counts_as_csv_does);
 
+/// The guide's exchange envelope (docs/examples/exchange.xml), its payload digest computed by
+/// hand as the guide says (numbers as decimal text: `371`, `28.5`), is taken; a digest over
+/// anything else is refused saying what the records hash to and the first one's canonical
+/// form.
+async fn the_guides_exchange_envelope_is_taken(app: TestApp) {
+    let w = world(&app).await;
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/exchange.xml");
+    let xml = std::fs::read_to_string(example).expect("example");
+    let wrong = xml.replace("98062009a972059c4f8a0d68a113a586", "00000000000000000000000000000000");
+    let p = expect_problem(
+        w.key_a.send(&app, "/api/v1/exchange", "application/xml", wrong.into_bytes()).await,
+        422,
+        "document_refused",
+    )
+    .await;
+    assert_eq!(p["reason"], "payload_digest_mismatch");
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("98062009a972059c4f8a0d68a113a586139b4ea52687a8d315a10f3e2b91f49e"), "{p}");
+    assert!(detail.contains(r#""quantity":371,"#), "{p}");
+    assert_eq!(records_stored(&app), 0);
+    let r = json_of(w.key_a.send(&app, "/api/v1/exchange", "application/xml", xml.into_bytes()).await, 200).await;
+    assert_eq!(r["accepted"], 1, "{r}");
+}
+both_backends!(the_guides_exchange_envelope_is_taken);
+
 /// An EPCIS error declaration retracts the records its event made: they stop counting and
 /// nothing takes their place; a resent declaration is a duplicate; one for an event never
 /// received, or a retraction naming no record, is rejected.
