@@ -15,7 +15,7 @@ use crate::db::schema::{api_keys, tenants};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ApiKeyId, RoleId, TenantId};
-use crate::users::permission::TENANT_CLIENT;
+use crate::users::permission::tenant_bound;
 use crate::users::roles;
 
 /// What is shown of a key.
@@ -149,11 +149,11 @@ pub fn create(conn: &mut DbConnection, ctx: &AuditContext, new: &NewApiKey) -> A
         .iter()
         .find(|r| r.id == new.role_id)
         .ok_or_else(|| AppError::invalid("role_id", "角色不存在", "role does not exist"))?;
-    if roles::lineage_root(&all, role).code != TENANT_CLIENT {
+    if !tenant_bound(&roles::lineage_root(&all, role).code) {
         return Err(AppError::invalid(
             "role_id",
-            "接口密钥只能使用接入方角色",
-            "an API key may only hold a tenant-client role",
+            "接口密钥只能使用接入方或数据使用方角色",
+            "an API key may only hold a tenant-client or data-reader role",
         ));
     }
     let mut bytes = [0u8; 24];

@@ -47,6 +47,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "trace", description = "追溯信息查询 Trace records"),
         (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
         (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
+        (name = "statistics", description = "统计数据：辖区逐日与区间汇总 Statistics: the jurisdiction's daily and period aggregates"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
         (name = "jobs", description = "后台任务 Background jobs")
     )
@@ -92,6 +93,7 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::quality::api::routes(cfg);
     crate::quality::rules::api::routes(cfg);
     crate::notify::api::routes(cfg);
+    crate::stats::api::routes(cfg);
     crate::federation::api::routes(cfg);
     crate::jobs::api::routes(cfg);
 }

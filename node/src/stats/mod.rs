@@ -20,6 +20,9 @@
 //!   trades, one at each stage. Figures by stage ([`by_stage`]) are labelled per stage; a
 //!   total over stages ([`by_region`]) is "trades at every stage", not an amount of product.
 
+pub mod aggregates;
+pub mod api;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -122,7 +125,7 @@ impl Grouped {
 
 /// The region prefix filter as a range on the region column (served by the `(day, region)`
 /// indexes): `within` is digits only (checked by the caller).
-fn region_bounds(within: &str) -> (String, String) {
+pub(crate) fn region_bounds(within: &str) -> (String, String) {
     if within.is_empty() {
         return (String::new(), "~".to_owned());
     }

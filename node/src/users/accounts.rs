@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::permission::{builtin, Permission, TENANT_CLIENT};
+use super::permission::{builtin, tenant_bound, Permission};
 use super::roles::{self, Role};
 use super::scope::DataScope;
 use crate::audit::{self, AuditContext, Outcome};
@@ -335,7 +335,7 @@ pub fn assign_roles(
             "separation of duties: an administrator role is granted only after the account's owner has replaced the one-time password with their own",
         ));
     }
-    if record.tenant_id.is_some() && chosen.iter().any(|r| roles::lineage_root(&all, r).code != TENANT_CLIENT) {
+    if record.tenant_id.is_some() && chosen.iter().any(|r| !tenant_bound(&roles::lineage_root(&all, r).code)) {
         return Err(AppError::invalid(
             "role_ids",
             "租户用户只能担任接入方角色",

@@ -86,11 +86,15 @@ pub enum Permission {
     /// See the background jobs, their schedules and last runs.
     #[serde(rename = "job.read")]
     JobRead,
+    /// Read the daily and period statistics of the jurisdiction (own data and children's
+    /// rolled-up slices), within the caller's region.
+    #[serde(rename = "statistics.read")]
+    StatisticsRead,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 23] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -113,6 +117,7 @@ impl Permission {
         Permission::FederationRead,
         Permission::FederationManage,
         Permission::JobRead,
+        Permission::StatisticsRead,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -140,6 +145,7 @@ impl Permission {
             Permission::FederationRead => "federation.read",
             Permission::FederationManage => "federation.manage",
             Permission::JobRead => "job.read",
+            Permission::StatisticsRead => "statistics.read",
         }
     }
 
@@ -168,6 +174,7 @@ impl Permission {
             Permission::FederationRead => "查看上下级联邦、上报批次与汇总指标",
             Permission::FederationManage => "执行上报、登记下级节点、管理节点证书",
             Permission::JobRead => "查看后台任务的计划与运行情况",
+            Permission::StatisticsRead => "查看辖区统计数据",
         }
     }
 
@@ -200,6 +207,16 @@ pub const AUDIT_ADMIN: &str = "auditadmin";
 pub const STAFF: &str = "staff";
 /// 接入方: the root of roles for tenants' machine clients and tenant users.
 pub const TENANT_CLIENT: &str = "tenant_client";
+/// 数据使用方: the root of roles for a tenant's machines and people that read the
+/// jurisdiction's statistics within the tenant's region (a department's or an upper tier's
+/// analysis system); they report nothing.
+pub const DATA_READER: &str = "data_reader";
+
+/// Whether a role whose lineage starts at `root` may be held by a caller bound to a tenant
+/// (an API key, a tenant's user).
+pub fn tenant_bound(root: &str) -> bool {
+    root == TENANT_CLIENT || root == DATA_READER
+}
 
 /// The built-in roles, each the root of a lineage.
 pub const BUILTIN_ROLES: &[BuiltinRole] = &[
@@ -253,6 +270,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::TraceWrite,
             Permission::QualityManage,
             Permission::FederationRead,
+            Permission::StatisticsRead,
         ],
     },
     BuiltinRole {
@@ -269,6 +287,12 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::TraceRead,
             Permission::TraceWrite,
         ],
+    },
+    BuiltinRole {
+        code: DATA_READER,
+        name: "数据使用方",
+        separated_admin: false,
+        permissions: &[Permission::TenantRead, Permission::StatisticsRead],
     },
 ];
 

@@ -48,6 +48,7 @@ impl Machine {
 
 pub(crate) struct World {
     pub(crate) sys: Session,
+    pub(crate) sec: Session,
     pub(crate) reviewer: Session,
     pub(crate) dept: Value,
     pub(crate) a: Value,
@@ -65,7 +66,7 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let reviewer = app.staff(&sys, &sec, "reviewer", None).await;
     let key_a = Machine { client: app.client(), key: app.api_key(&sys, &sec, a["id"].as_str().expect("id")).await };
     let key_b = Machine { client: app.client(), key: app.api_key(&sys, &sec, b["id"].as_str().expect("id")).await };
-    World { sys, reviewer, dept, a, b, key_a, key_b }
+    World { sys, sec, reviewer, dept, a, b, key_a, key_b }
 }
 
 async fn registration_review_and_versions(app: TestApp) {

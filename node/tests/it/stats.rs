@@ -7,7 +7,7 @@ use tracenode_adapters::records::TraceRecord;
 
 use crate::both_backends;
 use crate::ingest::{csv_of, import, json_of, parties, record};
-use crate::registry::world;
+use crate::registry::{code, entity, world, Machine, World};
 use crate::support::{expect_problem, TestApp};
 
 fn at_stage(mut r: TraceRecord, stage: &str, direction: &str) -> TraceRecord {
@@ -80,3 +80,131 @@ async fn each_trade_counts_once(app: TestApp) {
     assert_eq!(res.status(), 403);
 }
 both_backends!(each_trade_counts_once);
+
+/// A key of the 数据使用方 role for `tenant`.
+async fn reader_key(app: &TestApp, w: &World, tenant: &str) -> Machine {
+    let role = app.role_id(&w.sec, "data_reader").await;
+    let res = w.sys.post(app, "/api/v1/api-keys", json!({"tenant_id": tenant, "role_id": role, "name": "统计"})).await;
+    let created = json_of(res, 201).await;
+    Machine { client: app.client(), key: created["secret"].as_str().expect("secret").to_owned() }
+}
+
+/// A child's slice of a day, as a statistics batch leaves it.
+fn child_slice(app: &TestApp, child: &str, day: &str, records: i64) {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federated_statistics as fs;
+    let mut conn = app.db.conn().expect("conn");
+    diesel::insert_into(fs::table)
+        .values((
+            fs::child_region.eq(child),
+            fs::day.eq(day),
+            fs::region.eq(child),
+            fs::category.eq("01"),
+            fs::stage.eq("distribution_sale"),
+            fs::direction.eq("out"),
+            fs::records.eq(records),
+            fs::quantity_milli.eq(records * 1000),
+            fs::amount_fen.eq(records * 500),
+            fs::priced.eq(records),
+            fs::price_fen_sum.eq(records * 500),
+        ))
+        .execute(&mut *conn)
+        .expect("slice");
+}
+
+/// The statistics API: the jurisdiction's aggregates (own records and children's slices) by
+/// any of day, region, category, stage and direction, paged, for staff and for keys of the
+/// 数据使用方 role, each within its region; a tenant's reporting key reads none of it.
+async fn statistics_come_from_the_api_by_key_and_session(app: TestApp) {
+    let w = world(&app).await;
+    let (seller, buyer) = parties(&app, &w).await;
+    let mut records: Vec<TraceRecord> =
+        (0..3).map(|i| record(&format!("s{i}"), &format!("TS-{i}"), &seller, &buyer, 10.0, Some(2.0))).collect();
+    records.push(at_stage(record("p0", "TS-0", &seller, &buyer, 10.0, Some(2.0)), "distribution_sale", "in"));
+    let r = json_of(import(&app, &w.key_a, "format=csv", csv_of(&records)).await, 200).await;
+    assert_eq!(r["accepted"], 4, "{r}");
+    child_slice(&app, "330102", "2026-11-20", 5);
+    let day = "from=2026-11-20&to=2026-11-20";
+
+    // Staff: every group of the day, in key order, with the total.
+    let all = json_of(w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{day}")).await, 200).await;
+    assert_eq!(all["total"], 3, "{all}");
+    let keys: Vec<(String, String, i64)> = all["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|g| {
+            (
+                g["region"].as_str().unwrap_or("").to_owned(),
+                g["direction"].as_str().unwrap_or("").to_owned(),
+                g["records"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [("330102".into(), "out".into(), 5), ("330106".into(), "in".into(), 1), ("330106".into(), "out".into(), 3)]
+    );
+    assert_eq!(all["rows"][0]["day"], "2026-11-20");
+    assert_eq!(all["rows"][2]["quantity_milli"], 30_000);
+    // Period aggregates by stage; pages; own data or the children's only.
+    let by_stage =
+        json_of(w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{day}&by=stage")).await, 200).await;
+    assert_eq!((by_stage["total"].as_i64(), by_stage["rows"][0]["records"].as_i64()), (Some(1), Some(9)), "{by_stage}");
+    assert!(by_stage["rows"][0].get("day").is_none(), "not keyed by day: {by_stage}");
+    let paged = json_of(
+        w.reviewer
+            .get(&app, &format!("/api/v1/statistics/aggregates?{day}&by=region&direction=out&page_size=1&page=2"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!((paged["total"].as_i64(), paged["rows"][0]["region"].as_str()), (Some(2), Some("330106")), "{paged}");
+    let own =
+        json_of(w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{day}&source=own&by=region")).await, 200)
+            .await;
+    assert_eq!(own["rows"].as_array().map(Vec::len), Some(1), "{own}");
+    let children =
+        json_of(w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{day}&source=children")).await, 200).await;
+    assert_eq!(children["rows"][0]["region"], "330102", "{children}");
+
+    // A reporting key reads none of it; a reader key of the city's department reads it all,
+    // one of a district its district only.
+    let res = w.key_a.get(&app, "/api/v1/statistics/aggregates").await;
+    assert_eq!(res.status(), 403);
+    let city = reader_key(&app, &w, w.dept["id"].as_str().expect("dept")).await;
+    let seen = json_of(city.get(&app, &format!("/api/v1/statistics/aggregates?{day}")).await, 200).await;
+    assert_eq!(seen["total"], 3, "{seen}");
+    let district = reader_key(&app, &w, w.b["id"].as_str().expect("b")).await;
+    let seen = json_of(district.get(&app, &format!("/api/v1/statistics/aggregates?{day}")).await, 200).await;
+    assert_eq!((seen["total"].as_i64(), seen["rows"][0]["region"].as_str()), (Some(1), Some("330102")), "{seen}");
+    let p =
+        expect_problem(district.get(&app, "/api/v1/statistics/aggregates?within=3301").await, 422, "validation_failed")
+            .await;
+    assert_eq!(p["field"], "within");
+    // A reader key reports nothing.
+    let res =
+        district.post(&app, "/api/v1/registry/entities", entity(&code("330102", 901), "滨江商行", "330102")).await;
+    assert_eq!(res.status(), 403);
+
+    // Bad input names its field and reads nothing.
+    for (query, field) in [
+        ("digits=3", "digits"),
+        ("by=week", "by"),
+        ("page_size=5000", "page_size"),
+        ("direction=sideways", "direction"),
+        ("stage=farming", "stage"),
+        ("source=elsewhere", "source"),
+        ("from=2024-01-01&to=2026-11-20", "from"),
+        ("category=01%27--", "category"),
+    ] {
+        let p = expect_problem(
+            w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{query}")).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(p["field"], field, "{query}: {p}");
+    }
+}
+both_backends!(statistics_come_from_the_api_by_key_and_session);

@@ -59,7 +59,7 @@ async fn child_roles_only_narrow_their_parent(app: TestApp) {
         .await;
     expect_problem(res, 422, "validation_failed").await;
     let tree: Value = sec.get(&app, "/api/v1/roles").await.json().await.expect("json");
-    assert_eq!(tree.as_array().expect("roles").len(), 7, "5 built-in roots and 2 local roles");
+    assert_eq!(tree.as_array().expect("roles").len(), 8, "6 built-in roots and 2 local roles");
     assert_eq!(app.audit_count("role.create", "success"), 2);
 }
 both_backends!(child_roles_only_narrow_their_parent);

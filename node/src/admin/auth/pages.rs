@@ -13,7 +13,7 @@ use crate::console::{render, Shell};
 use crate::credentials::session::Stage;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ids::{ApiKeyId, RoleId, TenantId};
-use crate::users::permission::TENANT_CLIENT;
+use crate::users::permission::tenant_bound;
 use crate::users::{roles, Permission};
 
 fn see_other(to: &str) -> HttpResponse {
@@ -262,7 +262,7 @@ async fn api_keys_page(
             let tenants = crate::tenants::list_all(conn)?;
             let all = roles::list(conn)?;
             let client_roles: Vec<roles::Role> =
-                all.iter().filter(|r| roles::lineage_root(&all, r).code == TENANT_CLIENT).cloned().collect();
+                all.iter().filter(|r| tenant_bound(&roles::lineage_root(&all, r).code)).cloned().collect();
             Ok((keys, tenants, client_roles))
         })
         .await?;
