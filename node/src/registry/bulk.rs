@@ -5,8 +5,10 @@
 //!
 //! `atomic` stores nothing unless every record is accepted; `best_effort` stores the accepted
 //! records. Either way the receipt names every rejected record by index, field and reason, and
-//! every duplicate (a code another tenant registered) becomes a claim for review. One audit
-//! row records the batch.
+//! every duplicate (a code another tenant registered) becomes a claim for review. A record
+//! this tenant registered before with the same content is `unchanged` (a batch sent again
+//! answers as it did, rejecting nothing); one with other content is rejected, naming the
+//! entity to change instead. One audit row records the batch.
 
 use std::collections::{HashMap, HashSet};
 
@@ -75,6 +77,17 @@ pub struct Duplicate {
     pub change_id: String,
 }
 
+/// A record the tenant registered before, with the same content.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Unchanged {
+    /// Index in the batch.
+    pub index: usize,
+    /// The code.
+    pub code: String,
+    /// The registered entity.
+    pub entity_id: EntityId,
+}
+
 /// What happened to a batch.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = BulkReceipt)]
@@ -89,6 +102,8 @@ pub struct Receipt {
     pub rejected: Vec<Rejection>,
     /// Records put to review as duplicates.
     pub duplicates: Vec<Duplicate>,
+    /// Records registered before by this tenant with the same content (nothing changed).
+    pub unchanged: Vec<Unchanged>,
 }
 
 fn reject(index: usize, e: AppError) -> Rejection {
@@ -140,19 +155,27 @@ fn validate_one(input: &EntityInput, within: &RegionCode, tenant: &TenantId, l: 
     Ok(data)
 }
 
-/// Existing (code → owning tenant, id) for the given codes.
-fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String, (TenantId, EntityId)>> {
+/// The rows the node holds for the given codes, by code.
+fn existing(conn: &mut DbConnection, codes: &[&str]) -> AppResult<HashMap<String, EntityRow>> {
     let mut out = HashMap::new();
     for chunk in codes.chunks(500) {
-        let rows: Vec<(String, TenantId, EntityId)> = entities_table::table
+        let rows: Vec<EntityRow> = entities_table::table
             .filter(entities_table::code.eq_any(chunk))
-            .select((entities_table::code, entities_table::tenant_id, entities_table::id))
+            .select(EntityRow::as_select())
             .load(conn)?;
-        for (code, tenant, id) in rows {
-            out.insert(code, (tenant, id));
-        }
+        out.extend(rows.into_iter().map(|r| (r.code.clone(), r)));
     }
     Ok(out)
+}
+
+/// Whether `sent` says nothing `held` does not already say (a filing time left out is the
+/// one held).
+fn same_content(held: &EntityRow, sent: &EntityRow, filed_at_given: bool) -> bool {
+    let mut sent = sent.data();
+    if !filed_at_given {
+        sent.filed_at = held.filed_at;
+    }
+    held.data() == sent
 }
 
 /// Registers a batch in its own transaction and keeps the planner's statistics fresh. A
@@ -214,21 +237,38 @@ pub fn register(
     let codes: Vec<&str> = skipped.iter().map(|(_, row)| row.code.as_str()).collect();
     let found = existing(conn, &codes)?;
     let mut claims = Vec::new();
+    let mut unchanged = Vec::new();
     for (i, row) in &skipped {
         match found.get(&row.code) {
-            Some((owner, id)) if owner != tenant => claims.push((*i, row.data(), id.clone())),
-            _ => rejected.push(reject(
-                *i,
-                AppError::conflict(
-                    format!("代码 {} 已由本租户登记", row.code),
-                    format!("code {} is already registered by this tenant", row.code),
-                ),
-            )),
+            Some(held) if held.tenant_id != *tenant => claims.push((*i, row.data(), held.id.clone())),
+            Some(held) if same_content(held, row, req.entities[*i].filed_at.is_some()) => {
+                unchanged.push(Unchanged { index: *i, code: row.code.clone(), entity_id: held.id.clone() })
+            }
+            held => {
+                let id = held.map(|h| h.id.to_string()).unwrap_or_default();
+                rejected.push(reject(
+                    *i,
+                    AppError::conflict(
+                        format!("代码 {} 已由本租户登记（主体 {id}），内容不同：请以变更提交", row.code),
+                        format!(
+                            "code {} is registered by this tenant already (entity {id}) with other content: send a change instead",
+                            row.code
+                        ),
+                    ),
+                ))
+            }
         }
     }
     rejected.sort_by_key(|r| r.index);
     if req.dry_run || (req.mode == BulkMode::Atomic && !rejected.is_empty()) {
-        return Err(Undo::Refused(Receipt { received, accepted: 0, stored: false, rejected, duplicates: vec![] }));
+        return Err(Undo::Refused(Receipt {
+            received,
+            accepted: 0,
+            stored: false,
+            rejected,
+            duplicates: vec![],
+            unchanged,
+        }));
     }
     let mut duplicates = Vec::new();
     let fields = EntityData::FIELDS.iter().copied().collect();
@@ -242,9 +282,10 @@ pub fn register(
         "entity.bulk_register",
         &format!("tenant:{tenant}"),
         Outcome::Success,
-        serde_json::json!({"received": received, "accepted": accepted, "rejected": rejected.len(), "duplicates": duplicates.len()}),
+        serde_json::json!({"received": received, "accepted": accepted, "rejected": rejected.len(),
+            "duplicates": duplicates.len(), "unchanged": unchanged.len()}),
     )?;
-    Ok(Receipt { received, accepted, stored: true, rejected, duplicates })
+    Ok(Receipt { received, accepted, stored: true, rejected, duplicates, unchanged })
 }
 
 /// Records checked per step of the pipeline.

@@ -423,15 +423,33 @@ async fn bulk_registration_receipts(app: TestApp) {
     assert_eq!(r["accepted"], 47);
     let page: Value = w.key_a.get(&app, "/api/v1/registry/entities?page_size=1").await.json().await.expect("json");
     assert_eq!(page["total"], 47);
-    // Resending: every record is already this tenant's; another tenant's resend becomes claims.
+    // Resending the whole batch atomically: the stored records answer "unchanged", the bad
+    // ones are rejected as before, and nothing changes.
+    let good: Vec<Value> =
+        batch.iter().enumerate().filter(|(i, _)| ![3, 7, 9].contains(i)).map(|(_, e)| e.clone()).collect();
     let r: Value = w
         .key_a
-        .post(&app, "/api/v1/registry/entities/bulk", json!({"mode": "best_effort", "entities": batch[..3]}))
+        .post(&app, "/api/v1/registry/entities/bulk", json!({"mode": "atomic", "entities": good}))
         .await
         .json()
         .await
         .expect("json");
-    assert_eq!(r["rejected"].as_array().expect("list").len(), 3);
+    assert_eq!((r["stored"].as_bool(), r["accepted"].as_i64()), (Some(true), Some(0)), "{r}");
+    assert_eq!(r["unchanged"].as_array().map(Vec::len), Some(47), "{r}");
+    assert_eq!(r["rejected"].as_array().map(Vec::len), Some(0), "{r}");
+    assert!(r["unchanged"][0]["entity_id"].as_str().is_some_and(|id| !id.is_empty()), "{r}");
+    // A record this tenant holds, sent with other content, is rejected naming the entity.
+    let mut renamed = batch[0].clone();
+    renamed["name"] = json!("改名的主体");
+    let r: Value = w
+        .key_a
+        .post(&app, "/api/v1/registry/entities/bulk", json!({"mode": "best_effort", "entities": [renamed]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["rejected"].as_array().map(Vec::len), Some(1), "{r}");
+    assert!(r["rejected"][0]["reason"].as_str().is_some_and(|m| m.contains("send a change")), "{r}");
     let mut for_b: Vec<Value> = batch[..2].to_vec();
     for e in &mut for_b {
         e["region"] = json!("330102");
@@ -444,7 +462,7 @@ async fn bulk_registration_receipts(app: TestApp) {
         .await
         .expect("json");
     assert_eq!(r["duplicates"].as_array().expect("list").len(), 2);
-    assert_eq!(app.audit_count("entity.bulk_register", "success"), 3);
+    assert_eq!(app.audit_count("entity.bulk_register", "success"), 4);
     assert_eq!(app.audit_count("entity.bulk_register", "failure"), 1, "the refused atomic batch");
     let versions: Value = w
         .key_a

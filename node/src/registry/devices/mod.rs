@@ -232,5 +232,6 @@ pub fn register_batch(
         stored,
         rejected,
         duplicates: vec![],
+        unchanged: vec![],
     })
 }
