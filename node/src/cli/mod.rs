@@ -4,6 +4,7 @@
 //! Commands that change data write audit rows as the actor `cli`, the node's operator at the
 //! machine itself. Errors print their bilingual message and exit with status 1.
 
+pub mod apikey;
 pub mod backup;
 pub mod demo;
 pub mod pki;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Manage tenants (租户管理).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Tenants' API keys: create, list, revoke (接口密钥).
+    #[command(subcommand)]
+    Apikey(apikey::ApiKeyCommand),
     /// The audit trail (审计日志).
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -182,7 +186,7 @@ pub enum TenantCommand {
     /// List tenants (租户列表).
     List,
     /// Create an API key for a tenant's system, holding the built-in tenant-client role;
-    /// prints the secret this once (新建接口密钥).
+    /// prints the secret this once (新建接口密钥; the same as `apikey create`).
     Key {
         /// The tenant's code.
         #[arg(long)]
@@ -257,6 +261,10 @@ fn dispatch(cli: Cli) -> AppResult<()> {
         }
         Command::User(cmd) => user(&cli.config, cmd),
         Command::Tenant(cmd) => tenant(&cli.config, cmd),
+        Command::Apikey(cmd) => {
+            let (_, db) = open(&cli.config)?;
+            apikey::run(&db, cmd)
+        }
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
         Command::Audit(AuditCommand::PublicKey) => audit_public_key(&cli.config),
         Command::Seal => seal(&cli.config),
@@ -430,13 +438,7 @@ fn tenant(cli_config: &Option<PathBuf>, cmd: TenantCommand) -> AppResult<()> {
             }
         }
         TenantCommand::Key { tenant, name } => {
-            let created = db.transaction_sync(|conn| {
-                let tenant = tenants::by_code(conn, &tenant)?;
-                let role = crate::users::roles::by_code(conn, crate::users::permission::TENANT_CLIENT)?;
-                let new =
-                    crate::auth::api_key::NewApiKey { tenant_id: tenant.id, role_id: role.id, name: name.clone() };
-                crate::auth::api_key::create(conn, &ctx, &new)
-            })?;
+            let created = apikey::create(&db, &ctx, &tenant, &name, crate::users::permission::TENANT_CLIENT)?;
             println!("已创建接口密钥 / created API key {}（只显示这一次 / shown this once）", created.key.prefix);
             println!("{}", created.secret);
         }

@@ -42,6 +42,7 @@ fn help_describes_every_command() {
         "migrate",
         "user",
         "tenant",
+        "apikey",
         "audit",
         "import",
         "pki",
