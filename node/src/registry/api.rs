@@ -128,6 +128,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(super::entities::api::entity_change)
         .service(super::review::api::changes_list)
         .service(super::review::api::change_review)
+        .service(super::review::api::entities_bulk_review)
+        .service(super::review::api::products_bulk_review)
         .service(entity_export)
         .configure(super::products::api::routes)
         .service(super::analysis::api::entity_analysis)

@@ -222,9 +222,19 @@ both_backends!(console_first_sign_in_and_tenant);
 async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     let sys = app.admin("sysadmin").await;
     let sec = app.admin("secadmin").await;
-    app.tenant(&sys, "hz-market-dept", "330106").await;
+    let tenant = app.tenant(&sys, "hz-market-dept", "330106").await;
     // A staff member with the built-in 业务人员 role, its first password already changed.
     let _ = app.staff(&sys, &sec, "li.reviewer", None).await;
+    // Two registrations from the tenant's system wait for review.
+    let key = crate::registry::Machine {
+        client: app.client(),
+        key: app.api_key(&sys, &sec, tenant["id"].as_str().expect("tenant")).await,
+    };
+    for i in 0..2 {
+        let body =
+            crate::registry::entity(&crate::registry::code("330106", 4300 + i), &format!("待批量审核{i}"), "330106");
+        assert_eq!(key.post(&app, "/api/v1/registry/entities", body).await.status(), 201);
+    }
     let driver = start_driver();
     let c = connect(&driver).await;
     let backend = format!("{:?}", app.backend).to_lowercase();
@@ -233,6 +243,15 @@ async fn console_registers_reviews_finds_and_maps_an_entity(app: TestApp) {
     fill(&c, "#password", "Staff-Member-Pass1").await;
     click(&c, "#sign-in").await;
     wait_for_path(&c, "/").await;
+    // Both approved at once from the review queue.
+    c.goto(&app.url("/registry/review")).await.expect("goto");
+    wait_for_text(&c, "待审核的登记（2）").await;
+    for tick in c.find_all(Locator::Css("#bulk-entities input[name=ids]")).await.expect("boxes") {
+        tick.click().await.expect("tick");
+    }
+    click(&c, "#bulk-approve-entities").await;
+    wait_for_text(&c, "已通过 2 条").await;
+    wait_for_text(&c, "待审核的登记（0）").await;
     c.goto(&app.url("/registry/new")).await.expect("goto");
     wait_for_text(&c, "统一社会信用代码").await;
     let code = tracenode_adapters::identifiers::Uscc::generate("91", "330106", 4242).expect("code");

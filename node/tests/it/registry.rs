@@ -685,3 +685,86 @@ async fn devices_are_registered_with_a_valid_unique_mac(app: TestApp) {
     assert_eq!(outbox.as_array().expect("list").len(), 3, "every stored device, and only those, went upward");
 }
 both_backends!(devices_are_registered_with_a_valid_unique_mac);
+
+/// Many pending registrations approved or rejected with one decision: each decided on its own
+/// (reach, pending state, an audit row each), the undecidable named with why and the rest
+/// going on; a rejection without a reason, an empty or oversized list, or a caller without
+/// the review permission changes nothing.
+async fn pending_registrations_are_reviewed_in_bulk(app: TestApp) {
+    let w = world(&app).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let created = w
+            .key_a
+            .post(&app, "/api/v1/registry/entities", entity(&code("330106", 1200 + i), &format!("待审{i}"), "330106"))
+            .await;
+        let created: Value = created.json().await.expect("json");
+        assert_eq!(created["entity"]["status"], "pending", "{created}");
+        ids.push(created["entity"]["id"].as_str().expect("id").to_owned());
+    }
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let sent = json!({"ids": [ids[0], ids[1], ids[2], ids[0], unknown, "not-an-id"], "approve": true});
+    let r: Value = w.reviewer.post(&app, "/api/v1/registry/review/entities", sent).await.json().await.expect("json");
+    assert_eq!((r["decided"].as_i64(), r["refused"].as_i64()), (Some(3), Some(2)), "{r}");
+    let codes: Vec<&str> =
+        r["results"].as_array().expect("results").iter().filter_map(|x| x["code"].as_str()).collect();
+    assert_eq!(codes, ["not_found", "validation_failed"], "{r}");
+    assert_eq!(r["results"][0]["status"], "approved");
+    assert_eq!(app.audit_count("entity.approve", "success"), 3);
+    // Again: no longer pending, each refused as a conflict.
+    let again: Value = w
+        .reviewer
+        .post(&app, "/api/v1/registry/review/entities", json!({"ids": [ids[0]], "approve": false, "reason": "重复"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["results"][0]["code"], "conflict", "{again}");
+    // A reviewer whose scope is another district decides none of ours.
+    let narrow = app.staff(&w.sys, &w.sec, "narrow-reviewer", Some(json!({"region": "330102"}))).await;
+    let r: Value = narrow
+        .post(&app, "/api/v1/registry/review/entities", json!({"ids": [ids[3]], "approve": true}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((r["decided"].as_i64(), r["results"][0]["code"].as_str()), (Some(0), Some("out_of_scope")), "{r}");
+    // Bad requests change nothing.
+    for (body, field) in [
+        (json!({"ids": [ids[3], ids[4]], "approve": false}), "reason"),
+        (json!({"ids": [], "approve": true}), "ids"),
+        (json!({"ids": vec![ids[3].clone(); 1001], "approve": true}), "ids"),
+    ] {
+        let p = expect_problem(
+            w.reviewer.post(&app, "/api/v1/registry/review/entities", body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(p["field"], field, "{p}");
+    }
+    let res = w.key_a.post(&app, "/api/v1/registry/review/entities", json!({"ids": [ids[3]], "approve": true})).await;
+    assert_eq!(res.status(), 403);
+    // The rest rejected with one reason, recorded with each.
+    let r: Value = w
+        .reviewer
+        .post(
+            &app,
+            "/api/v1/registry/review/entities",
+            json!({"ids": [ids[3], ids[4]], "approve": false, "reason": "材料不全"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["decided"], 2, "{r}");
+    let shown: Value =
+        w.key_a.get(&app, &format!("/api/v1/registry/entities/{}", ids[4])).await.json().await.expect("json");
+    assert_eq!(
+        (shown["status"].as_str(), shown["status_reason"].as_str()),
+        (Some("rejected"), Some("材料不全")),
+        "{shown}"
+    );
+    assert_eq!(app.audit_count("entity.reject", "success"), 2);
+}
+both_backends!(pending_registrations_are_reviewed_in_bulk);

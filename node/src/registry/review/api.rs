@@ -1,7 +1,7 @@
 //! JSON API of review: pending changes and duplicate claims, decisions, and tenants' change policies.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::auth::caller::Caller;
@@ -51,6 +51,170 @@ pub async fn change_review(
     let ctx = caller.audit();
     let d = body.into_inner();
     Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| review::review_change(conn, &ctx, &id, &d)).await?))
+}
+
+/// The most registrations one bulk decision covers.
+pub const MAX_BULK_REVIEW: usize = 1000;
+
+/// One decision for many pending registrations.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDecision {
+    /// The registrations' ids (1–1000; a repeated id counts once).
+    pub ids: Vec<String>,
+    /// Approve (`true`) or reject (`false`) them all.
+    pub approve: bool,
+    /// Required when rejecting, at most 200 characters; recorded with each.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What became of one registration of a bulk decision.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkResult {
+    /// The id as sent.
+    pub id: String,
+    /// `approved` or `rejected` when decided; absent when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why it was refused: the stable code (`conflict` when it was not pending,
+    /// `not_found`, `out_of_scope` outside the caller's reach, `validation_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The refusal in Chinese.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_zh: Option<String>,
+    /// The refusal in English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The outcome of a bulk decision.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkReview {
+    /// Registrations decided.
+    pub decided: usize,
+    /// Registrations refused (each with its reason).
+    pub refused: usize,
+    /// One result per distinct id, in the order sent.
+    pub results: Vec<BulkResult>,
+}
+
+/// The ids of a bulk decision, checked: 1 to [`MAX_BULK_REVIEW`], each once; and its reason.
+pub fn bulk_ids(d: &BulkDecision) -> AppResult<Vec<String>> {
+    if d.ids.is_empty() || d.ids.len() > MAX_BULK_REVIEW {
+        return Err(AppError::invalid(
+            "ids",
+            format!("一次批量审核 1 到 {MAX_BULK_REVIEW} 条，本次 {} 条", d.ids.len()),
+            format!("a bulk decision covers 1 to {MAX_BULK_REVIEW} registrations, got {}", d.ids.len()),
+        ));
+    }
+    review::check_decision(&Decision { approve: d.approve, reason: d.reason.clone() })?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(d.ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect())
+}
+
+fn result_of(id: String, outcome: AppResult<String>) -> BulkResult {
+    match outcome {
+        Ok(status) => BulkResult { id, status: Some(status), code: None, reason_zh: None, reason: None },
+        Err(e) => BulkResult {
+            id,
+            status: None,
+            code: Some(e.code().to_owned()),
+            reason_zh: Some(e.detail_zh.clone()),
+            reason: Some(e.detail_en.clone()),
+        },
+    }
+}
+
+fn summary(results: Vec<BulkResult>) -> BulkReview {
+    let decided = results.iter().filter(|r| r.status.is_some()).count();
+    BulkReview { decided, refused: results.len() - decided, results }
+}
+
+/// Which registrations a bulk decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkKind {
+    /// Entities (主体).
+    Entities,
+    /// Products (产品).
+    Products,
+}
+
+/// Decides each of `ids` (checked by [`bulk_ids`]) on its own, as its single review would be
+/// (reach, pending state, an audit row of its own); one that cannot be decided is named with
+/// why and the others go on.
+pub async fn decide_each(
+    state: &AppState,
+    caller: &Caller,
+    kind: BulkKind,
+    ids: Vec<String>,
+    d: &Decision,
+) -> BulkReview {
+    use crate::registry::products::{api::product_in_reach, ProductRow};
+    let mut results = Vec::with_capacity(ids.len());
+    for raw in ids {
+        let decision = Decision { approve: d.approve, reason: d.reason.clone() };
+        let ctx = caller.audit();
+        let outcome: AppResult<String> = async {
+            match kind {
+                BulkKind::Entities => {
+                    let id = crate::ids::EntityId::parse(&raw)?;
+                    entity_in_reach(state, caller, &id, "entity.review").await?;
+                    let done = state
+                        .db
+                        .transaction(move |conn| crate::registry::entities::review(conn, &ctx, &id, &decision))
+                        .await?;
+                    Ok(done.status)
+                }
+                BulkKind::Products => {
+                    let id = crate::ids::ProductId::parse(&raw)?;
+                    product_in_reach(state, caller, &id, "product.review").await?;
+                    let done = state
+                        .db
+                        .transaction(move |conn| review::review::<ProductRow>(conn, &ctx, &id, &decision))
+                        .await?;
+                    Ok(done.status)
+                }
+            }
+        }
+        .await;
+        results.push(result_of(raw, outcome));
+    }
+    summary(results)
+}
+
+/// Approves or rejects many pending entity registrations with one reason. Each is decided
+/// on its own, as its single review would be (reach, pending state, an audit row of its own);
+/// one that cannot be decided is named with why and the others go on.
+#[utoipa::path(tag = "registry", request_body = BulkDecision, responses((status = 200, body = BulkReview), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/registry/review/entities")]
+pub async fn entities_bulk_review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkDecision>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::RegistryReview, "entities").await?;
+    let d = body.into_inner();
+    let ids = bulk_ids(&d)?;
+    let decision = Decision { approve: d.approve, reason: d.reason };
+    Ok(HttpResponse::Ok().json(decide_each(&state, &caller, BulkKind::Entities, ids, &decision).await))
+}
+
+/// Approves or rejects many pending product registrations with one reason, each on its own
+/// (see the entities').
+#[utoipa::path(tag = "registry", request_body = BulkDecision, responses((status = 200, body = BulkReview), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/registry/review/products")]
+pub async fn products_bulk_review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkDecision>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::RegistryReview, "products").await?;
+    let d = body.into_inner();
+    let ids = bulk_ids(&d)?;
+    let decision = Decision { approve: d.approve, reason: d.reason };
+    Ok(HttpResponse::Ok().json(decide_each(&state, &caller, BulkKind::Products, ids, &decision).await))
 }
 
 /// Which kind of registration a policy request is about.

@@ -445,6 +445,11 @@ pub fn change<R: Reviewed>(
     Ok((in_force, ChangeOutcome { applied: names(&now), pending_change_id, pending_fields: names(&later) }))
 }
 
+/// Checks a decision's reason: required when rejecting, at most 200 characters.
+pub fn check_decision(d: &Decision) -> AppResult<()> {
+    check_reason(d).map(|_| ())
+}
+
 fn check_reason(d: &Decision) -> AppResult<String> {
     let reason = d.reason.trim().to_owned();
     if !d.approve && reason.is_empty() {

@@ -251,6 +251,48 @@ pub async fn review_page(state: web::Data<AppState>, caller: ConsoleCaller) -> A
     review_queue(&state, &caller.0, String::new()).await
 }
 
+/// Approves or rejects the ticked registrations of the queue with one reason, each on its
+/// own as the API's bulk decision does; the notice counts what was decided and names what
+/// was not.
+#[post("/registry/review/{kind}")]
+pub async fn bulk_review(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    use crate::registry::review::api::{bulk_ids, decide_each, BulkDecision, BulkKind};
+    let caller = caller.0;
+    let pairs = form.into_inner();
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
+    caller.check_csrf(&value("csrf"))?;
+    let kind = match path.into_inner().as_str() {
+        "entities" => BulkKind::Entities,
+        "products" => BulkKind::Products,
+        _ => return Err(crate::error::AppError::not_found("页面", "page")),
+    };
+    caller.require(&state, Permission::RegistryReview, "registrations").await?;
+    let decision = BulkDecision {
+        ids: pairs.iter().filter(|(k, _)| k == "ids").map(|(_, v)| v.clone()).collect(),
+        approve: value("decision") == "approve",
+        reason: value("reason"),
+    };
+    let notice = match bulk_ids(&decision) {
+        Err(e) => e.detail_zh,
+        Ok(ids) => {
+            let d = Decision { approve: decision.approve, reason: decision.reason.clone() };
+            let done = decide_each(&state, &caller, kind, ids, &d).await;
+            let verb = if decision.approve { "通过" } else { "驳回" };
+            let mut notice = format!("已{verb} {} 条。", done.decided);
+            for r in done.results.iter().filter(|r| r.status.is_none()) {
+                notice.push_str(&format!(" {}：{}", r.id, r.reason_zh.as_deref().unwrap_or("")));
+            }
+            notice
+        }
+    };
+    review_queue(&state, &caller, notice).await
+}
+
 /// Approves or rejects a pending change or duplicate claim from the queue.
 #[post("/registry/changes/{id}/review")]
 pub async fn change_review(
