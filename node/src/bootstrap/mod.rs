@@ -41,6 +41,38 @@ pub struct InitOptions {
     /// Sign-in names of the three administrators (not the well-known defaults, so no one can
     /// guess the names to aim sign-in floods at).
     pub admin_names: AdminNames,
+    /// The `[federation]` section to write, when the node has children or a parent.
+    pub federation: FederationInit,
+}
+
+/// What `init` writes into `[federation]`; all empty: no section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FederationInit {
+    /// The mutual-TLS listener for children (`host:port`).
+    pub listen: String,
+    /// The parent's federation listener (`https://host:port`).
+    pub parent_url: String,
+    /// The listener certificate's DNS names and addresses, comma-separated (empty: the
+    /// default, `localhost,127.0.0.1`).
+    pub server_names: String,
+}
+
+impl FederationInit {
+    /// The section's text, or nothing.
+    fn section(&self) -> String {
+        if self.listen.is_empty() && self.parent_url.is_empty() {
+            return String::new();
+        }
+        let mut text = format!(
+            "\n[federation]\nlisten = {}\nparent_url = {}\n",
+            toml_string(&self.listen),
+            toml_string(&self.parent_url)
+        );
+        if !self.server_names.is_empty() {
+            text.push_str(&format!("server_names = {}\n", toml_string(&self.server_names)));
+        }
+        text
+    }
 }
 
 /// Sign-in names of the three administrators made by `init`.
@@ -99,7 +131,7 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
     crate::files::private_dir(&opts.dir)?;
     let database_url = opts.database_url.clone().unwrap_or_else(|| "sqlite://data/tracenode.db".into());
     let listen = opts.listen.clone().unwrap_or_else(|| "127.0.0.1:8443".into());
-    let text = format!(
+    let mut text = format!(
         "# tracenode 节点配置 / node configuration. Reference: docs/configuration.md\n\
          [node]\ntier = {}\nregion = {}\nname = {}\n\n\
          [storage]\ndatabase_url = {}\npool_size = 8\nmigrate_on_start = true\n\n\
@@ -110,6 +142,7 @@ pub fn init(opts: &InitOptions) -> AppResult<Initialised> {
         toml_string(&database_url),
         toml_string(&listen),
     );
+    text.push_str(&opts.federation.section());
     // Validate before writing anything that would make the directory look initialised.
     let config = Config::from_parts(&text, &[], &opts.dir)?;
     tracenode_federation::pki::make_development_pki(&opts.dir.join("certs"), opts.region.as_str())

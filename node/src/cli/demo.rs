@@ -85,6 +85,7 @@ fn make(dir: &Path, i: usize, port: u16) -> AppResult<(Config, Vec<InitialAccoun
             database_url: None,
             listen: Some(format!("127.0.0.1:{console_port}")),
             admin_names: Default::default(),
+            federation: Default::default(),
         })?;
         let parent_port = (i > 0).then(|| port + 2 * (i as u16 - 1) + 1);
         let text = std::fs::read_to_string(&made.config_path).map_err(AppError::internal)?;

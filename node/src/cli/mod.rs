@@ -131,6 +131,28 @@ pub struct InitArgs {
     /// Sign-in name of the audit administrator (审计管理员用户名).
     #[arg(long, default_value = "auditadmin")]
     pub auditadmin_name: String,
+    /// Address of the mutual-TLS listener for child nodes, e.g. 0.0.0.0:9443 (联邦监听地址);
+    /// writes the `[federation]` section.
+    #[arg(long)]
+    pub federation_listen: Option<String>,
+    /// The parent node's federation listener, https://host:port (上级节点地址).
+    #[arg(long)]
+    pub parent_url: Option<String>,
+    /// DNS names and addresses of the federation listener's certificate, comma-separated
+    /// (联邦证书名称; default localhost,127.0.0.1).
+    #[arg(long)]
+    pub server_names: Option<String>,
+}
+
+impl InitArgs {
+    /// The `[federation]` section the arguments ask for.
+    fn federation(&self) -> crate::bootstrap::FederationInit {
+        crate::bootstrap::FederationInit {
+            listen: self.federation_listen.clone().unwrap_or_default(),
+            parent_url: self.parent_url.clone().unwrap_or_default(),
+            server_names: self.server_names.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// `user` subcommands.
@@ -302,9 +324,11 @@ fn print_accounts(accounts: &[bootstrap::InitialAccount]) {
 fn init(args: InitArgs) -> AppResult<()> {
     let region =
         RegionCode::parse(&args.region).map_err(|e| AppError::invalid("region", e.to_string(), e.to_string()))?;
+    let federation = args.federation();
     let made = bootstrap::init(&InitOptions {
         tier: args.tier,
         region,
+        federation,
         name: args.name,
         dir: args.dir,
         database_url: args.database_url,
@@ -348,6 +372,7 @@ fn serve(cli_config: &Option<PathBuf>) -> AppResult<()> {
             database_url: None,
             listen: None,
             admin_names: Default::default(),
+            federation: Default::default(),
         })?;
         print_accounts(&made.accounts);
     }

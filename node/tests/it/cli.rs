@@ -425,3 +425,37 @@ async fn oversized_files_are_refused_in_a_process_under_300_mib(backend: Backend
     }
 }
 crate::on_both_backends!(oversized_files_are_refused_in_a_process_under_300_mib);
+
+/// `init --federation-listen --parent-url --server-names` writes the `[federation]` section
+/// the node then runs with; a parent address that is not https is refused with nothing
+/// written. The file only: the database is the same on either backend.
+#[test]
+fn init_writes_the_federation_section() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("city");
+    let dstr = d.to_str().expect("p");
+    let base = ["init", "--tier", "city", "--region", "330100", "--name", "杭州市追溯平台", "--dir", dstr];
+    let mut bad = base.to_vec();
+    bad.extend(["--parent-url", "http://province.example:9443"]);
+    let out = tracenode(&bad);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("federation.parent_url"), "{}", text(&out));
+    assert!(!d.join("tracenode.toml").exists(), "nothing written");
+    let mut args = base.to_vec();
+    args.extend([
+        "--federation-listen",
+        "0.0.0.0:9443",
+        "--parent-url",
+        "https://province.example:9443",
+        "--server-names",
+        "city.example,10.0.0.7",
+    ]);
+    let out = tracenode(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = tracenode::config::Config::load(&d.join("tracenode.toml")).expect("the written configuration loads");
+    assert_eq!(config.federation.listen, "0.0.0.0:9443");
+    assert_eq!(config.federation.parent_url, "https://province.example:9443");
+    assert_eq!(config.federation.names(), ["city.example", "10.0.0.7"]);
+    let help = text(&tracenode(&["init", "--help"]));
+    assert!(help.contains("--federation-listen") && help.contains("--parent-url"), "{help}");
+}

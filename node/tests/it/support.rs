@@ -285,6 +285,7 @@ impl TestApp {
             database_url: database_url.clone(),
             listen: Some("127.0.0.1:0".into()),
             admin_names: Default::default(),
+            federation: Default::default(),
         })
         .expect("init");
         if !extra.is_empty() {
