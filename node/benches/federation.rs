@@ -65,6 +65,7 @@ fn node(
         database_url: database(pg),
         listen: Some("127.0.0.1:0".into()),
         admin_names: Default::default(),
+        federation: Default::default(),
     })
     .expect("init");
     let listen = listen.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default();

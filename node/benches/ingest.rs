@@ -84,6 +84,7 @@ fn node(database_url: Option<String>, parties: &[(String, String)]) -> Node {
         database_url,
         listen: Some("127.0.0.1:0".into()),
         admin_names: Default::default(),
+        federation: Default::default(),
     })
     .expect("init");
     let config = Config::load(&made.config_path).expect("config");
