@@ -625,6 +625,9 @@ diesel::table! {
         payload -> Text,
         via_child -> Text,
         received_at -> Timestamp,
+        code -> Text,
+        name -> Text,
+        region -> Text,
     }
 }
 

@@ -417,11 +417,128 @@ pub async fn incoming(
 }
 
 /// Registrations held from below, newest first.
-#[utoipa::path(tag = "federation", responses((status = 200, body = Vec<registrations::HeldRegistration>)))]
+/// Which held registrations.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HeldParams {
+    /// `entity`, `product` or `device`; default all.
+    pub kind: Option<String>,
+    /// A code (exact) or part of a name.
+    pub q: Option<String>,
+    /// Registered at nodes whose region starts with these digits (inside the caller's).
+    pub within: Option<String>,
+    /// Entities whose own region starts with these digits.
+    pub region: Option<String>,
+    /// Page, from 1.
+    pub page: Option<i64>,
+    /// Rows per page, 1–1000; default 100.
+    pub page_size: Option<i64>,
+}
+
+/// One page of held registrations.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeldPage {
+    /// Registrations that match, in all pages.
+    pub total: i64,
+    /// The page (from 1).
+    pub page: i64,
+    /// Rows per page.
+    pub page_size: i64,
+    /// This page, in source region, kind and code order.
+    pub rows: Vec<registrations::HeldRegistration>,
+}
+
+/// Reads a held-registrations request for a caller who may read the jurisdiction's rolled-up
+/// data (`federation.read` or `statistics.read`), bounded to its region.
+async fn held_query(
+    state: &AppState,
+    caller: &Caller,
+    p: HeldParams,
+    max_page: i64,
+) -> AppResult<registrations::HeldQuery> {
+    if !caller.can(Permission::FederationRead) {
+        caller.require(state, Permission::StatisticsRead, "federation.registrations").await?;
+    }
+    let bound = crate::stats::api::bounding_region(state, caller).await?;
+    let source_within = crate::stats::api::within(p.within.as_deref(), &bound)?;
+    let kind = match p.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => Some(tracenode_federation::wire::payload::ObjectKind::parse(k).ok_or_else(|| {
+            AppError::invalid("kind", "类型只能是 entity、product 或 device", "kind must be entity, product or device")
+        })?),
+    };
+    let region = p.region.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if region.as_deref().is_some_and(|r| r.len() > 6 || !r.chars().all(|c| c.is_ascii_digit())) {
+        return Err(AppError::invalid("region", "区划前缀只能是至多6位数字", "region must be up to six digits"));
+    }
+    let q = p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    if q.as_deref().is_some_and(|q| q.chars().count() > 100) {
+        return Err(AppError::invalid("q", "查询词不能超过100个字符", "q must be at most 100 characters"));
+    }
+    let page = p.page.unwrap_or(1);
+    let page_size = p.page_size.unwrap_or(100.min(max_page));
+    if page < 1 || !(1..=max_page).contains(&page_size) {
+        return Err(AppError::invalid(
+            "page_size",
+            format!("页码从 1 开始，每页 1 到 {max_page} 条"),
+            format!("page starts at 1 and page_size is 1 to {max_page}"),
+        ));
+    }
+    Ok(registrations::HeldQuery { kind, q, source_within, region, page, page_size })
+}
+
+/// Registrations held from below (each object's newest version, with the region of the node
+/// it was registered at, its own region and the child it came through), searched by code or
+/// name, kind, source and own region, a page at a time with the total. Staff with
+/// `federation.read` or `statistics.read` read within their data scope; an API key of the
+/// 数据使用方 role within its tenant's region.
+#[utoipa::path(tag = "federation", params(HeldParams), responses((status = 200, body = HeldPage),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/federation/registrations")]
-pub async fn held_registrations(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
-    caller.require_staff(&state, Permission::FederationRead, "federation", "federation.read").await?;
-    Ok(HttpResponse::Ok().json(state.db.run(|conn| registrations::held(conn, 1000)).await?))
+pub async fn held_registrations(
+    state: web::Data<AppState>,
+    caller: Caller,
+    p: web::Query<HeldParams>,
+) -> AppResult<HttpResponse> {
+    let q = held_query(&state, &caller, p.into_inner(), registrations::MAX_HELD_PAGE).await?;
+    let (page, page_size) = (q.page, q.page_size);
+    let (total, rows) = state.db.run(move |conn| registrations::search(conn, &q)).await?;
+    Ok(HttpResponse::Ok().json(HeldPage { total, page, page_size, rows }))
+}
+
+/// The same registrations as an Excel workbook (at most 100,000 rows; `page` and
+/// `page_size` choose which), audited.
+#[utoipa::path(tag = "federation", params(HeldParams), responses((status = 200, description = "XLSX workbook",
+    content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/federation/registrations.xlsx")]
+pub async fn held_registrations_xlsx(
+    state: web::Data<AppState>,
+    caller: Caller,
+    p: web::Query<HeldParams>,
+) -> AppResult<HttpResponse> {
+    let mut params = p.into_inner();
+    params.page_size = Some(params.page_size.unwrap_or(registrations::MAX_HELD_EXPORT));
+    let q = held_query(&state, &caller, params, registrations::MAX_HELD_EXPORT).await?;
+    let ctx = caller.audit();
+    let book = state
+        .db
+        .transaction(move |conn| {
+            let (total, rows) = registrations::search(conn, &q)?;
+            crate::audit::record(
+                conn,
+                &ctx,
+                "federation.registrations_export",
+                "federated_registrations",
+                crate::audit::Outcome::Success,
+                serde_json::json!({"rows": rows.len(), "total": total, "within": q.source_within}),
+            )?;
+            registrations::xlsx(&rows)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header(("Content-Disposition", "attachment; filename=\"registrations.xlsx\""))
+        .body(book))
 }
 
 /// Which indicators.
@@ -572,6 +689,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_children)
         .service(incoming)
         .service(held_registrations)
+        .service(held_registrations_xlsx)
         .service(indicators)
         .service(indicators_by_stage)
         .service(run_now);

@@ -100,7 +100,7 @@ pub async fn statistics(
 
 /// The region a caller reads within: an API key's or tenant user's tenant region, a staff
 /// member's data scope, else the node's jurisdiction.
-async fn bounding_region(state: &AppState, caller: &Caller) -> AppResult<RegionCode> {
+pub async fn bounding_region(state: &AppState, caller: &Caller) -> AppResult<RegionCode> {
     if let Some(tenant) = caller.tenant_id.clone() {
         let tenant = state.db.run(move |conn| crate::tenants::get(conn, &tenant)).await?;
         return Ok(tenant.region);
@@ -110,7 +110,7 @@ async fn bounding_region(state: &AppState, caller: &Caller) -> AppResult<RegionC
 
 /// The region prefix of a request: the one asked for, which must lie inside `bound`, else
 /// `bound`'s own.
-fn within(asked: Option<&str>, bound: &RegionCode) -> AppResult<String> {
+pub fn within(asked: Option<&str>, bound: &RegionCode) -> AppResult<String> {
     let own = bound.subtree_prefix().to_owned();
     let Some(asked) = asked.map(str::trim).filter(|a| !a.is_empty()) else { return Ok(own) };
     if asked.len() > 6 || !asked.chars().all(|c| c.is_ascii_digit()) {

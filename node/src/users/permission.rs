@@ -87,7 +87,8 @@ pub enum Permission {
     #[serde(rename = "job.read")]
     JobRead,
     /// Read the daily and period statistics of the jurisdiction (own data and children's
-    /// rolled-up slices), within the caller's region.
+    /// rolled-up slices) and the registrations rolled up from below, within the caller's
+    /// region.
     #[serde(rename = "statistics.read")]
     StatisticsRead,
 }
@@ -174,7 +175,7 @@ impl Permission {
             Permission::FederationRead => "查看上下级联邦、上报批次与汇总指标",
             Permission::FederationManage => "执行上报、登记下级节点、管理节点证书",
             Permission::JobRead => "查看后台任务的计划与运行情况",
-            Permission::StatisticsRead => "查看辖区统计数据",
+            Permission::StatisticsRead => "查看辖区统计数据与下级汇总的登记信息",
         }
     }
 

@@ -425,6 +425,80 @@ async fn batches_sealed_with_sm2_are_checked_and_may_be_required(backend: Backen
 }
 on_both_backends!(batches_sealed_with_sm2_are_checked_and_may_be_required);
 
+/// An upper tier uses the registrations it holds: searched by code or name, kind, source and
+/// own region, paged with a total, exported to Excel (audited), by its staff and by an API key
+/// of the 数据使用方 role within its tenant's region; a reporting key reads none of it.
+async fn an_upper_tier_searches_and_exports_what_rolled_up(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", None).await;
+    let d = desk(&city).await;
+    let codes = fill(&city, &d, 300, 3, 0).await;
+    run(&city, &d.sys, "registrations").await;
+    eventually("the registrations arrive", || held(&province).len() == 3).await;
+
+    let sys = province.admin("sysadmin").await;
+    let sec = province.admin("secadmin").await;
+    let staff = province.staff(&sys, &sec, "zj-analyst", None).await;
+    let list = |q: &str| format!("/api/v1/federation/registrations?{q}");
+    let all = json_of(staff.get(&province, &list("kind=entity")).await, 200).await;
+    assert_eq!(all["total"], 3, "{all}");
+    let first = &all["rows"][0];
+    assert_eq!(
+        (first["source_region"].as_str(), first["region"].as_str()),
+        (Some("330100"), Some("330106")),
+        "{first}"
+    );
+    assert!(first["name"].as_str().is_some_and(|n| n.starts_with("商户")), "{first}");
+    let by_code = json_of(staff.get(&province, &list(&format!("q={}", codes[1]))).await, 200).await;
+    assert_eq!((by_code["total"].as_i64(), by_code["rows"][0]["code"].as_str()), (Some(1), Some(codes[1].as_str())));
+    let by_name = json_of(staff.get(&province, &list("q=%E5%95%86%E6%88%B7302")).await, 200).await;
+    assert_eq!(by_name["total"], 1, "{by_name}");
+    let elsewhere = json_of(staff.get(&province, &list("region=330102")).await, 200).await;
+    assert_eq!(elsewhere["total"], 0);
+    let second = json_of(staff.get(&province, &list("page_size=2&page=2")).await, 200).await;
+    assert_eq!((second["total"].as_i64(), second["rows"].as_array().map(Vec::len)), (Some(3), Some(1)), "{second}");
+    let p = expect_problem(staff.get(&province, &list("kind=tenant")).await, 422, "validation_failed").await;
+    assert_eq!(p["field"], "kind");
+
+    let book = staff.get(&province, "/api/v1/federation/registrations.xlsx?kind=entity").await;
+    assert_eq!(book.status(), 200);
+    assert!(book.headers()["content-type"].to_str().expect("type").contains("spreadsheetml"));
+    assert!(book.bytes().await.expect("bytes").starts_with(b"PK"), "an xlsx is a zip");
+    assert_eq!(province.audit_count("federation.registrations_export", "success"), 1);
+
+    // Machines: a 数据使用方 key of the province's department reads everything; one of a
+    // Ningbo department reads nothing of Hangzhou and may not ask; a reporting key reads none.
+    let reader = |tenant: Value| {
+        let (sys, sec, province) = (&sys, &sec, &province);
+        async move {
+            let role = province.role_id(sec, "data_reader").await;
+            let made = sys
+                .post(
+                    province,
+                    "/api/v1/api-keys",
+                    serde_json::json!({"tenant_id": tenant["id"], "role_id": role, "name": "分析"}),
+                )
+                .await;
+            let made = json_of(made, 201).await;
+            crate::registry::Machine { client: province.client(), key: made["secret"].as_str().expect("secret").into() }
+        }
+    };
+    let dept = reader(province.tenant(&sys, "zj-commerce", "330000").await).await;
+    let seen = json_of(dept.get(&province, &list("kind=entity")).await, 200).await;
+    assert_eq!(seen["total"], 3);
+    let ningbo = reader(province.tenant(&sys, "nb-commerce", "330200").await).await;
+    let seen = json_of(ningbo.get(&province, &list("kind=entity")).await, 200).await;
+    assert_eq!(seen["total"], 0, "{seen}");
+    let p = expect_problem(ningbo.get(&province, &list("within=3301")).await, 422, "validation_failed").await;
+    assert_eq!(p["field"], "within");
+    let platform = province.tenant(&sys, "zj-platform", "330000").await;
+    let key = province.api_key(&sys, &sec, platform["id"].as_str().expect("id")).await;
+    let res = province.client().get(province.url(&list(""))).bearer_auth(&key).send().await.expect("get");
+    assert_eq!(res.status(), 403);
+}
+on_both_backends!(an_upper_tier_searches_and_exports_what_rolled_up);
+
 async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     let nation = national(backend).await;
     let mut province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;

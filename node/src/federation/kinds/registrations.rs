@@ -65,9 +65,11 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
             continue;
         }
         let payload = item.payload.get().to_owned();
+        let keys = Keys::of(item.object_kind, &payload);
         if let Some(&i) = new_at.get(&key) {
             inserts[i].version = item.version;
             inserts[i].payload = payload.clone();
+            (inserts[i].code, inserts[i].name, inserts[i].region) = (keys.code, keys.name, keys.region);
         } else if let Some(stored) = held.get_mut(&key) {
             diesel::update(fr::table.find(key.clone()))
                 .set((
@@ -75,6 +77,9 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
                     fr::payload.eq(&payload),
                     fr::via_child.eq(child.region),
                     fr::received_at.eq(now),
+                    fr::code.eq(&keys.code),
+                    fr::name.eq(&keys.name),
+                    fr::region.eq(&keys.region),
                 ))
                 .execute(conn)?;
             *stored = item.version;
@@ -88,6 +93,9 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
                 payload: payload.clone(),
                 via_child: child.region.to_owned(),
                 received_at: now,
+                code: keys.code,
+                name: keys.name,
+                region: keys.region,
             });
         }
         forwarded.push(outbox::Forwarded {
@@ -119,6 +127,40 @@ struct HeldRow {
     payload: String,
     via_child: String,
     received_at: chrono::NaiveDateTime,
+    code: String,
+    name: String,
+    region: String,
+}
+
+/// What a held registration is searched by, read out of its payload (`{"id", "version",
+/// "tenant_id", "data": {…}}`, the approved content under `data`): the code and name of any
+/// object, and an entity's own region. A payload of another shape gives empty keys (it is
+/// still held and passed on unchanged).
+#[derive(Debug, Default)]
+struct Keys {
+    code: String,
+    name: String,
+    region: String,
+}
+
+impl Keys {
+    fn of(kind: ObjectKind, payload: &str) -> Keys {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Named {
+            code: String,
+            name: String,
+            region: String,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Approved {
+            data: Named,
+        }
+        let named = serde_json::from_str::<Approved>(payload).map(|a| a.data).unwrap_or_default();
+        let region = if kind == ObjectKind::Entity { named.region } else { String::new() };
+        Keys { code: named.code, name: named.name, region }
+    }
 }
 
 /// A child speaks only for registrations made inside its own region.
@@ -133,9 +175,58 @@ fn check(child: &Child<'_>, item: &RegistrationItem) -> AppResult<()> {
     Ok(())
 }
 
-/// Registrations held from below, newest first.
-pub fn held(conn: &mut DbConnection, limit: i64) -> AppResult<Vec<HeldRegistration>> {
-    Ok(fr::table.order(fr::received_at.desc()).limit(limit).select(HeldRegistration::as_select()).load(conn)?)
+/// Which held registrations.
+#[derive(Debug, Clone, Default)]
+pub struct HeldQuery {
+    /// One kind, or all.
+    pub kind: Option<ObjectKind>,
+    /// A code (exact) or part of a name.
+    pub q: Option<String>,
+    /// Registered at nodes whose region starts with these digits (the caller's bound).
+    pub source_within: String,
+    /// Entities whose own region starts with these digits.
+    pub region: Option<String>,
+    /// Page, from 1.
+    pub page: i64,
+    /// Rows per page (at most [`MAX_HELD_PAGE`]).
+    pub page_size: i64,
+}
+
+/// The most rows of one page (and of one export: [`MAX_HELD_EXPORT`]).
+pub const MAX_HELD_PAGE: i64 = 1000;
+/// The most rows one export writes.
+pub const MAX_HELD_EXPORT: i64 = 100_000;
+
+/// The held registrations `q` asks for, in source region, kind and code order, a page at a
+/// time, with how many match in all.
+pub fn search(conn: &mut DbConnection, q: &HeldQuery) -> AppResult<(i64, Vec<HeldRegistration>)> {
+    let backend = db::backend_of(conn);
+    let filtered = || {
+        let mut f = fr::table.into_boxed::<db::MultiBackend>();
+        if !q.source_within.is_empty() {
+            let upper = crate::registry::search::prefix_upper(&q.source_within);
+            f = f.filter(fr::source_region.ge(q.source_within.clone())).filter(fr::source_region.lt(upper));
+        }
+        if let Some(kind) = q.kind {
+            f = f.filter(fr::object_kind.eq(kind.as_str()));
+        }
+        if let Some(region) = q.region.as_deref().filter(|r| !r.is_empty()) {
+            let upper = crate::registry::search::prefix_upper(region);
+            f = f.filter(fr::region.ge(region.to_owned())).filter(fr::region.lt(upper));
+        }
+        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            f = f.filter(fr::code.eq(text.to_owned()).or(crate::text_contains!(backend, fr::table, fr::name, text)));
+        }
+        f
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order((fr::source_region, fr::object_kind, fr::code, fr::object_id))
+        .limit(q.page_size)
+        .offset((q.page - 1).saturating_mul(q.page_size))
+        .select(HeldRegistration::as_select())
+        .load(conn)?;
+    Ok((total, rows))
 }
 
 /// A registration held from below.
@@ -156,4 +247,52 @@ pub struct HeldRegistration {
     pub via_child: String,
     /// When it arrived (UTC).
     pub received_at: chrono::NaiveDateTime,
+    /// Its code (an entity's unified social credit code, a product's code).
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// An entity's own region (empty for products and devices).
+    pub region: String,
+}
+
+/// Held registrations as an Excel workbook: one row each, with the region and name of the
+/// node it was registered at.
+pub fn xlsx(rows: &[HeldRegistration]) -> AppResult<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    const HEADERS: [&str; 9] =
+        ["来源节点", "来源节点名称", "类型", "代码", "名称", "所在地区", "版本", "经由下级", "接收时间(UTC)"];
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("汇总登记").map_err(AppError::internal)?;
+    let bold = Format::new().set_bold();
+    for (c, h) in HEADERS.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold).map_err(AppError::internal)?;
+    }
+    let region_name = |r: &str| crate::region::RegionCode::parse(r).map(|c| c.name().to_owned()).unwrap_or_default();
+    for (i, h) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        let kind = match h.object_kind.as_str() {
+            "entity" => "主体",
+            "product" => "产品",
+            "device" => "设备",
+            other => other,
+        };
+        let own = if h.region.is_empty() { String::new() } else { format!("{} {}", h.region, region_name(&h.region)) };
+        let cells = [
+            h.source_region.clone(),
+            region_name(&h.source_region),
+            kind.to_owned(),
+            h.code.clone(),
+            h.name.clone(),
+            own,
+        ];
+        for (c, v) in cells.iter().enumerate() {
+            sheet.write_string(row, c as u16, v).map_err(AppError::internal)?;
+        }
+        sheet.write_number(row, 6, f64::from(h.version)).map_err(AppError::internal)?;
+        sheet.write_string(row, 7, &h.via_child).map_err(AppError::internal)?;
+        sheet.write_string(row, 8, h.received_at.to_string()).map_err(AppError::internal)?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(AppError::internal)?;
+    book.save_to_buffer().map_err(AppError::internal)
 }
