@@ -57,9 +57,14 @@ pub async fn receive(state: web::Data<AppState>, peer: Peer, body: web::Json<Bat
     let batch = body.into_inner();
     let arrived = kinds::Kind::parse(&batch.header.kind);
     let require_seal = fed.require_seal;
+    let receiver = fed.region.clone();
     let receipt: Receipt = tokio::task::spawn_blocking(move || {
-        let presented =
-            inbox::Presented { certificate: Some(&peer.certificate), authority: Some(&peer.authority), require_seal };
+        let presented = inbox::Presented {
+            certificate: Some(&peer.certificate),
+            authority: Some(&peer.authority),
+            require_seal,
+            receiver: &receiver,
+        };
         inbox::receive(&db, &peer.identity, presented, &batch, Via::Link)
     })
     .await
@@ -506,6 +511,52 @@ pub async fn held_registrations(
     Ok(HttpResponse::Ok().json(HeldPage { total, page, page_size, rows }))
 }
 
+/// Which duplicate codes.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateParams {
+    /// Only sources whose region starts with these digits (inside the caller's).
+    pub within: Option<String>,
+    /// Page, from 1.
+    pub page: Option<i64>,
+    /// Codes per page, 1–1000; default 100.
+    pub page_size: Option<i64>,
+}
+
+/// One page of duplicate codes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DuplicatePage {
+    /// Codes in all pages.
+    pub total: i64,
+    /// The page (from 1).
+    pub page: i64,
+    /// Codes per page.
+    pub page_size: i64,
+    /// This page's codes, each with where it is registered.
+    pub rows: Vec<registrations::DuplicateCode>,
+}
+
+/// National uniqueness: the unified social credit codes registered in more than one place
+/// this node sees — at two nodes below it, or below it and in its own registry. This node is
+/// where the two meet; each source was sent a notice when the second registration arrived.
+#[utoipa::path(tag = "federation", params(DuplicateParams), responses((status = 200, body = DuplicatePage),
+    (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/federation/registrations/duplicates")]
+pub async fn duplicate_codes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    p: web::Query<DuplicateParams>,
+) -> AppResult<HttpResponse> {
+    let p = p.into_inner();
+    let held = HeldParams { within: p.within, page: p.page, page_size: p.page_size, ..HeldParams::default() };
+    let q = held_query(&state, &caller, held, registrations::MAX_HELD_PAGE).await?;
+    let own = state.config.node.region.as_str().to_owned();
+    let (page, page_size) = (q.page, q.page_size);
+    let (total, rows) =
+        state.db.run(move |conn| registrations::duplicates(conn, &own, &q.source_within, q.page, q.page_size)).await?;
+    Ok(HttpResponse::Ok().json(DuplicatePage { total, page, page_size, rows }))
+}
+
 /// The same registrations as an Excel workbook (at most 100,000 rows; `page` and
 /// `page_size` choose which), audited.
 #[utoipa::path(tag = "federation", params(HeldParams), responses((status = 200, description = "XLSX workbook",
@@ -690,6 +741,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(incoming)
         .service(held_registrations)
         .service(held_registrations_xlsx)
+        .service(duplicate_codes)
         .service(indicators)
         .service(indicators_by_stage)
         .service(run_now);

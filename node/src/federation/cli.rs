@@ -154,7 +154,13 @@ pub fn run(config: &Config, db: &Db, cmd: FederationCommand) -> AppResult<()> {
         }
         FederationCommand::Import { file } => {
             let root = NodePki::of(config).root()?;
-            let lines = offline::import(db, &root, &file, config.security.require_batch_signature)?;
+            let lines = offline::import(
+                db,
+                &root,
+                &file,
+                config.security.require_batch_signature,
+                config.node.region.as_str(),
+            )?;
             let refused = lines.iter().filter(|l| l.outcome == "refused").count();
             audited(
                 db,

@@ -51,6 +51,8 @@ pub struct Presented<'a> {
     pub authority: Option<&'a X509>,
     /// Whether a batch without an SM2 seal is refused (`security.require_batch_signature`).
     pub require_seal: bool,
+    /// This node's region (what it announces down is signed with it as origin).
+    pub receiver: &'a str,
 }
 
 /// Receives `batch` from `sender`, who presented `presented`.
@@ -108,8 +110,12 @@ impl Inbox for Stored<'_, '_> {
     }
 
     fn apply(&mut self, child: &str, payload: Payload) -> AppResult<i64> {
-        let from =
-            Child { region: child, certificate: self.presented.certificate, authority: self.presented.authority };
+        let from = Child {
+            region: child,
+            certificate: self.presented.certificate,
+            authority: self.presented.authority,
+            receiver: self.presented.receiver,
+        };
         kinds::apply(self.conn, &from, payload)
     }
 

@@ -68,7 +68,7 @@ pub struct Imported {
 /// Reads a bundle file and receives its batches in order; a kind whose batch is refused
 /// takes no later batch of that kind from the file. With `require_seal`, a batch without an
 /// SM2 seal is refused as over the link.
-pub fn import(db: &Db, root: &X509, file: &Path, require_seal: bool) -> AppResult<Vec<Imported>> {
+pub fn import(db: &Db, root: &X509, file: &Path, require_seal: bool, receiver: &str) -> AppResult<Vec<Imported>> {
     let text = std::fs::read(file).map_err(|e| {
         AppError::invalid(
             "file",
@@ -78,7 +78,8 @@ pub fn import(db: &Db, root: &X509, file: &Path, require_seal: bool) -> AppResul
     })?;
     let bundle = Bundle::parse(&text).map_err(Refusal::from)?;
     let Opened { sender, certificate, authority, batches } = bundle.open_signed(root).map_err(Refusal::from)?;
-    let presented = inbox::Presented { certificate: Some(&certificate), authority: Some(&authority), require_seal };
+    let presented =
+        inbox::Presented { certificate: Some(&certificate), authority: Some(&authority), require_seal, receiver };
     let mut stopped: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(batches.len());
     for batch in batches {

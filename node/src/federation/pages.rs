@@ -55,6 +55,7 @@ struct FederationPage {
     window: crate::stats::Window,
     enrolments: Vec<super::enrolment::EnrolmentRequest>,
     received: Vec<super::mailbox::Received>,
+    duplicates: (i64, Vec<super::kinds::registrations::DuplicateCode>),
     within: String,
     within_name: String,
     can_manage: bool,
@@ -178,8 +179,17 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
             figures,
         })
         .collect();
-    let (enrolments, received) =
-        state.db.run(|conn| Ok((super::enrolment::list(conn, false)?, super::mailbox::received(conn, 20)?))).await?;
+    let own = state.config.node.region.as_str().to_owned();
+    let (enrolments, received, duplicates) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                super::enrolment::list(conn, false)?,
+                super::mailbox::received(conn, 20)?,
+                super::kinds::registrations::duplicates(conn, &own, "", 1, 50)?,
+            ))
+        })
+        .await?;
     let regions = by_region
         .into_iter()
         .map(|(region, figures)| RegionRow {
@@ -208,6 +218,7 @@ async fn view(state: &AppState, caller: &Caller, within: String, o: Outcome) -> 
         window,
         enrolments,
         received,
+        duplicates,
         within_name: if within.is_empty() { String::new() } else { region_name(&within) },
         within,
         can_manage: caller.can(Permission::FederationManage),

@@ -73,9 +73,14 @@ struct Desk {
 }
 
 async fn desk(app: &TestApp) -> Desk {
+    desk_in(app, "330106").await
+}
+
+/// A node's administrators, a reviewer and a platform of `region` with its key.
+async fn desk_in(app: &TestApp, region: &str) -> Desk {
     let sys = app.admin("sysadmin").await;
     let sec = app.admin("secadmin").await;
-    let tenant = app.tenant(&sys, "platform-a", "330106").await;
+    let tenant = app.tenant(&sys, "platform-a", region).await;
     let key = Machine { client: app.client(), key: app.api_key(&sys, &sec, tenant["id"].as_str().expect("id")).await };
     let reviewer = app.staff(&sys, &sec, "reviewer", None).await;
     Desk { sys, key, reviewer }
@@ -498,6 +503,89 @@ async fn an_upper_tier_searches_and_exports_what_rolled_up(backend: Backend) {
     assert_eq!(res.status(), 403);
 }
 on_both_backends!(an_upper_tier_searches_and_exports_what_rolled_up);
+
+/// The notices a node received from above: (title, body).
+fn notices(app: &TestApp) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federation_received as fr;
+    let mut conn = app.db.conn().expect("conn");
+    let payloads: Vec<String> =
+        fr::table.filter(fr::kind.eq("notice")).select(fr::payload).load(&mut *conn).expect("received");
+    payloads
+        .iter()
+        .map(|p| {
+            let v: Value = serde_json::from_str(p).expect("notice");
+            (v["title"].as_str().unwrap_or("").to_owned(), v["body"].as_str().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+/// National uniqueness: one unified social credit code registered in two cities is found at
+/// their province, where the two meet — listed with both registrations — and each city is
+/// told by a notice down the tree.
+async fn a_code_registered_twice_is_found_where_the_two_meet(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let hangzhou = child_node(backend, &province, Tier::City, "330100", None).await;
+    let ningbo = child_node(backend, &province, Tier::City, "330200", None).await;
+    let hz = desk(&hangzhou).await;
+    let codes = fill(&hangzhou, &hz, 300, 2, 0).await;
+    run(&hangzhou, &hz.sys, "registrations").await;
+    eventually("Hangzhou's registrations arrive", || held(&province).len() == 2).await;
+    // Ningbo registers the first of them again, as a shop of its own.
+    let nb = desk_in(&ningbo, "330203").await;
+    let created = json_of(
+        nb.key
+            .post(&ningbo, "/api/v1/registry/entities", crate::registry::entity(&codes[0], "宁波同码商行", "330203"))
+            .await,
+        201,
+    )
+    .await;
+    let id = created["entity"]["id"].as_str().expect("id").to_owned();
+    if created["entity"]["status"] == "pending" {
+        let res = nb
+            .reviewer
+            .post(&ningbo, &format!("/api/v1/registry/entities/{id}/review"), serde_json::json!({"approve": true}))
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    run(&ningbo, &nb.sys, "registrations").await;
+    eventually("Ningbo's registration arrives", || held(&province).len() == 3).await;
+
+    let sys = province.admin("sysadmin").await;
+    let found = json_of(sys.get(&province, "/api/v1/federation/registrations/duplicates").await, 200).await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["rows"][0]["code"], codes[0].as_str());
+    let mut sources: Vec<&str> = found["rows"][0]["holders"]
+        .as_array()
+        .expect("holders")
+        .iter()
+        .filter_map(|h| h["source_region"].as_str())
+        .collect();
+    sources.sort_unstable();
+    assert_eq!(sources, ["330100", "330200"], "{found}");
+    let names: Vec<&str> =
+        found["rows"][0]["holders"].as_array().expect("holders").iter().filter_map(|h| h["name"].as_str()).collect();
+    assert!(names.contains(&"宁波同码商行"), "{found}");
+    let page = sys.get(&province, "/federation").await.text().await.expect("page");
+    let at = page
+        .find("跨辖区重复登记")
+        .map(|i| page[i..].chars().take(400).collect::<String>())
+        .unwrap_or_else(|| page.chars().take(600).collect());
+    assert!(page.contains("跨辖区重复登记（1）") && page.contains("宁波同码商行"), "the console lists it: {at}");
+    // Only Ningbo's part: the code is still a duplicate only when both sides are in view.
+    let part = json_of(sys.get(&province, "/api/v1/federation/registrations/duplicates?within=3302").await, 200).await;
+    assert_eq!(part["total"], 0, "{part}");
+    // Each city is told.
+    for city in [&hangzhou, &ningbo] {
+        eventually("the notice reaches the city", || notices(city).iter().any(|(t, _)| t.contains(codes[0].as_str())))
+            .await;
+        let told = notices(city);
+        let (_, body) = told.iter().find(|(t, _)| t.contains(codes[0].as_str())).expect("notice");
+        assert!(body.contains("330100") && body.contains("330200") && body.contains("330000"), "{body}");
+    }
+}
+on_both_backends!(a_code_registered_twice_is_found_where_the_two_meet);
 
 async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     let nation = national(backend).await;

@@ -172,7 +172,12 @@ mod tests {
         let city = child_of(&child_of(&root, "330000"), "330100");
         let (now, _) = city.issue_with_key(&Leaf::NodeClient).expect("current");
         let (before, old_key) = city.issue_with_key(&Leaf::NodeClient).expect("renewed away");
-        let child = Child { region: "330100", certificate: Some(&now), authority: Some(city.certificate()) };
+        let child = Child {
+            region: "330100",
+            certificate: Some(&now),
+            authority: Some(city.certificate()),
+            receiver: "330000",
+        };
 
         // Signed with the certificate the node held before it renewed: taken.
         assert_eq!(accepted(&child, &signed_by(&old_key, Some(&before))), Ok(()));

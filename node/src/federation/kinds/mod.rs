@@ -53,6 +53,8 @@ pub struct Child<'a> {
     pub certificate: Option<&'a X509>,
     /// The CA certificate that issued [`Child::certificate`].
     pub authority: Option<&'a X509>,
+    /// The region of this node, which receives.
+    pub receiver: &'a str,
 }
 
 /// The next batch of `kind` from what lies after `from`, or nothing when nothing is new.

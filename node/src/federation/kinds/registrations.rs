@@ -111,9 +111,171 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
     for chunk in inserts.chunks(5_000) {
         crate::insert_rows!(&mut *conn, fr::table, chunk)?;
     }
+    announce_duplicates(conn, child.receiver, &inserts)?;
     let changed = forwarded.len() as i64;
     outbox::append_forwarded(conn, forwarded)?;
     Ok(changed)
+}
+
+/// Tells the nodes concerned, down the tree, of each entity code that arrived new here and is
+/// held from another source too (or registered at this node itself): this node is where the
+/// two meet. One notice to each source region holding the code.
+fn announce_duplicates(conn: &mut DbConnection, receiver: &str, arrived: &[HeldRow]) -> AppResult<()> {
+    use crate::db::schema::entities;
+    for row in arrived.iter().filter(|r| r.object_kind == ObjectKind::Entity.as_str() && !r.code.is_empty()) {
+        let others: Vec<(String, String)> = fr::table
+            .filter(fr::object_kind.eq(ObjectKind::Entity.as_str()))
+            .filter(fr::code.eq(&row.code))
+            .filter(fr::source_region.ne(&row.source_region))
+            .select((fr::source_region, fr::name))
+            .limit(16)
+            .load(conn)?;
+        let local: Option<String> =
+            entities::table.filter(entities::code.eq(&row.code)).select(entities::name).first(conn).optional()?;
+        if others.is_empty() && local.is_none() {
+            continue;
+        }
+        let mut holders: Vec<(String, String)> = vec![(row.source_region.clone(), row.name.clone())];
+        holders.extend(others);
+        holders.extend(local.map(|name| (receiver.to_owned(), name)));
+        let listed = holders.iter().map(|(r, n)| format!("{r}（{n}）")).collect::<Vec<_>>().join("、");
+        let notice = super::super::mailbox::NoticePayload {
+            title: format!("跨辖区重复登记：{}", row.code),
+            body: format!(
+                "统一社会信用代码 {} 同时登记于 {listed}，由 {receiver} 节点发现，请核实后撤销错误的登记。 / The unified social credit code {} is registered at {listed}; found at node {receiver}: check and withdraw the wrong registration.",
+                row.code, row.code
+            ),
+        };
+        let payload = serde_json::to_string(&notice).map_err(AppError::internal)?;
+        let mut targets: Vec<&str> = holders.iter().map(|(r, _)| r.as_str()).filter(|r| *r != receiver).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for target in targets {
+            super::super::mailbox::publish(
+                conn,
+                super::super::mailbox::MessageKind::Notice,
+                target,
+                receiver,
+                &payload,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A code held from more than one place, with each holder.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateCode {
+    /// The unified social credit code.
+    pub code: String,
+    /// Where it is registered: each source region with the entity's name there (this node's
+    /// own region for its own registry).
+    pub holders: Vec<Holder>,
+}
+
+/// One registration of a duplicate code.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Holder {
+    /// The region of the node it is registered at.
+    pub source_region: String,
+    /// The entity's name there.
+    pub name: String,
+    /// Its id at its source.
+    pub object_id: String,
+}
+
+#[derive(Debug, QueryableByName)]
+struct CodeRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    code: String,
+}
+
+#[derive(Debug, QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The entity codes registered in more than one place this node can see — at two sources
+/// below it (within the region prefix `within`), or below it and in its own registry — a page
+/// at a time in code order, with how many there are.
+pub fn duplicates(
+    conn: &mut DbConnection,
+    own_region: &str,
+    within: &str,
+    page: i64,
+    page_size: i64,
+) -> AppResult<(i64, Vec<DuplicateCode>)> {
+    use crate::db::schema::entities;
+    use diesel::sql_types::Text;
+    let (within, upper) = crate::stats::region_bounds(within);
+    let (within, upper) = (within.as_str(), upper.as_str());
+    let sources = "SELECT code, source_region FROM federated_registrations \
+         WHERE object_kind = 'entity' AND code <> '' AND source_region >= ? AND source_region < ? \
+         UNION ALL SELECT e.code, ? FROM entities e \
+         WHERE e.code IN (SELECT code FROM federated_registrations WHERE object_kind = 'entity')";
+    let grouped =
+        format!("SELECT code FROM ({sources}) AS held GROUP BY code HAVING COUNT(DISTINCT source_region) > 1");
+    let number = |sql: String| match db::backend_of(conn) {
+        crate::config::Backend::Sqlite => sql,
+        crate::config::Backend::Postgres => {
+            let mut n = 0;
+            sql.chars()
+                .map(|c| match c {
+                    '?' => {
+                        n += 1;
+                        format!("${n}")
+                    }
+                    c => c.to_string(),
+                })
+                .collect()
+        }
+    };
+    let count_sql = number(format!("SELECT COUNT(*) AS n FROM ({grouped}) AS d"));
+    let page_sql =
+        number(format!("{grouped} ORDER BY code LIMIT {page_size} OFFSET {}", (page - 1).saturating_mul(page_size)));
+    let total = diesel::sql_query(count_sql)
+        .bind::<Text, _>(within)
+        .bind::<Text, _>(upper)
+        .bind::<Text, _>(own_region)
+        .load::<CountRow>(conn)?
+        .first()
+        .map_or(0, |c| c.n);
+    let codes: Vec<String> = diesel::sql_query(page_sql)
+        .bind::<Text, _>(within)
+        .bind::<Text, _>(upper)
+        .bind::<Text, _>(own_region)
+        .load::<CodeRow>(conn)?
+        .into_iter()
+        .map(|c| c.code)
+        .collect();
+    let below: Vec<(String, String, String, String)> = fr::table
+        .filter(fr::object_kind.eq(ObjectKind::Entity.as_str()))
+        .filter(fr::code.eq_any(&codes))
+        .order((fr::code, fr::source_region))
+        .select((fr::code, fr::source_region, fr::name, fr::object_id))
+        .load(conn)?;
+    let here: Vec<(String, String, String)> = entities::table
+        .filter(entities::code.eq_any(&codes))
+        .select((entities::code, entities::name, entities::id))
+        .load(conn)?;
+    let out = codes
+        .into_iter()
+        .map(|code| {
+            let mut holders: Vec<Holder> = below
+                .iter()
+                .filter(|b| b.0 == code)
+                .map(|b| Holder { source_region: b.1.clone(), name: b.2.clone(), object_id: b.3.clone() })
+                .collect();
+            holders.extend(here.iter().filter(|h| h.0 == code).map(|h| Holder {
+                source_region: own_region.to_owned(),
+                name: h.1.clone(),
+                object_id: h.2.clone(),
+            }));
+            DuplicateCode { code, holders }
+        })
+        .collect();
+    Ok((total, out))
 }
 
 /// A registration as stored at the parent.
