@@ -464,8 +464,8 @@ async fn held_query(
     if !caller.can(Permission::FederationRead) {
         caller.require(state, Permission::StatisticsRead, "federation.registrations").await?;
     }
-    let bound = crate::stats::api::bounding_region(state, caller).await?;
-    let source_within = crate::stats::api::within(p.within.as_deref(), &bound)?;
+    let bound = crate::stats::reach::bounding_region(state, caller).await?;
+    let source_within = crate::stats::reach::within(p.within.as_deref(), &bound)?;
     let kind = match p.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(tracenode_federation::wire::payload::ObjectKind::parse(k).ok_or_else(|| {

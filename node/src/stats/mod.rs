@@ -22,6 +22,7 @@
 
 pub mod aggregates;
 pub mod api;
+pub mod reach;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;

@@ -765,6 +765,34 @@ async fn the_guides_exchange_envelope_is_taken(app: TestApp) {
 }
 both_backends!(the_guides_exchange_envelope_is_taken);
 
+/// The guide's JSON and NDJSON examples (docs/examples/records.json, records.ndjson): a sale,
+/// then its correction and the buyer's report; the correction replaces the sale in the
+/// totals, and a resend is a duplicate.
+async fn the_guides_json_examples_are_taken(app: TestApp) {
+    let w = world(&app).await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+    let sale = std::fs::read(examples.join("records.json")).expect("json example");
+    let r = json_of(import(&app, &w.key_a, "format=json", sale).await, 200).await;
+    assert_eq!(r["accepted"], 1, "{r}");
+    let later = std::fs::read(examples.join("records.ndjson")).expect("ndjson example");
+    let r = json_of(import(&app, &w.key_a, "format=ndjson", later.clone()).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["corrected"].as_u64()), (Some(2), Some(1)), "{r}");
+    let totals = |direction: &str| -> (i64, i64) {
+        let mut conn = app.db.conn().expect("conn");
+        daily::stored(&mut conn, None)
+            .expect("stored")
+            .iter()
+            .filter(|(k, _)| k.direction == direction)
+            .fold((0, 0), |(n, q), (_, t)| (n + t.records, q + t.quantity_milli))
+    };
+    assert_eq!(totals("out"), (1, 85_000), "the correction replaced the sale");
+    assert_eq!(totals("in"), (1, 85_000), "the buyer's report");
+    let r = json_of(import(&app, &w.key_a, "format=ndjson", later).await, 200).await;
+    assert_eq!(r["duplicates"], 2, "{r}");
+    aggregates_equal_recount(&app);
+}
+both_backends!(the_guides_json_examples_are_taken);
+
 /// An EPCIS error declaration retracts the records its event made: they stop counting and
 /// nothing takes their place; a resent declaration is a duplicate; one for an event never
 /// received, or a retraction naming no record, is rejected.
