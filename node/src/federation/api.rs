@@ -423,7 +423,7 @@ pub async fn incoming(
 
 /// Registrations held from below, newest first.
 /// Which held registrations.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HeldParams {
     /// `entity`, `product` or `device`; default all.
@@ -455,7 +455,7 @@ pub struct HeldPage {
 
 /// Reads a held-registrations request for a caller who may read the jurisdiction's rolled-up
 /// data (`federation.read` or `statistics.read`), bounded to its region.
-async fn held_query(
+pub(super) async fn held_query(
     state: &AppState,
     caller: &Caller,
     p: HeldParams,

@@ -500,10 +500,100 @@ pub async fn revoke(
     certificates_view(&state, &caller, o).await
 }
 
+#[derive(Template)]
+#[template(path = "federation/registrations.html")]
+struct HeldPage {
+    shell: Shell,
+    params: super::api::HeldParams,
+    total: i64,
+    page: i64,
+    pages: i64,
+    rows: Vec<kinds::registrations::HeldRegistration>,
+    error: String,
+}
+
+impl HeldPage {
+    fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        when(t)
+    }
+
+    fn region_name(&self, code: &str) -> String {
+        region_name(code)
+    }
+
+    fn kind_zh(&self, k: &str) -> &'static str {
+        match k {
+            "entity" => "主体",
+            "product" => "产品",
+            "device" => "设备",
+            _ => "其他",
+        }
+    }
+
+    /// The request's query with page `at`, for links (the export, the pages).
+    fn query_at(&self, at: i64) -> String {
+        let mut p = self.params.clone();
+        p.page = Some(at);
+        serde_urlencoded::to_string(&p).unwrap_or_default()
+    }
+
+    /// The search without its paging: what the export writes (up to its own maximum).
+    fn export_query(&self) -> String {
+        let p = super::api::HeldParams { page: None, page_size: None, ..self.params.clone() };
+        serde_urlencoded::to_string(&p).unwrap_or_default()
+    }
+
+    fn previous_query(&self) -> String {
+        self.query_at(self.page - 1)
+    }
+
+    fn next_query(&self) -> String {
+        self.query_at(self.page + 1)
+    }
+}
+
+/// 下级汇总登记: the registrations rolled up from below, searched and paged, with an Excel
+/// export of what the search finds.
+#[get("/federation/registrations")]
+pub async fn held_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    q: web::Query<super::api::HeldParams>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let params = q.into_inner();
+    let shell = Shell::new(&state, &caller, "下级汇总登记", "/federation");
+    let found = match super::api::held_query(&state, &caller, params.clone(), kinds::registrations::MAX_HELD_PAGE).await
+    {
+        Ok(q) => {
+            let at = q.page;
+            let (total, rows) = state.db.run(move |conn| kinds::registrations::search(conn, &q)).await?;
+            Ok((total, at, (total + q_size(&params) - 1) / q_size(&params), rows))
+        }
+        Err(e) if e.is_for_the_form() => Err(e.detail_zh),
+        Err(e) => return Err(e),
+    };
+    let view = match found {
+        Ok((total, at, pages, rows)) => HeldPage { shell, params, total, page: at, pages, rows, error: String::new() },
+        Err(error) => HeldPage { shell, params, total: 0, page: 1, pages: 0, rows: vec![], error },
+    };
+    render(&view)
+}
+
+fn q_size(p: &super::api::HeldParams) -> i64 {
+    p.page_size.unwrap_or(100).max(1)
+}
+
 /// This page's entry in the console navigation.
 pub const NAV: crate::console::NavItem = crate::console::NavItem::page("/federation", "上下级节点");
 
 /// Registers the pages.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(page).service(run_now).service(decide).service(certificates_page).service(issue).service(revoke);
+    cfg.service(page)
+        .service(run_now)
+        .service(decide)
+        .service(certificates_page)
+        .service(issue)
+        .service(revoke)
+        .service(held_page);
 }

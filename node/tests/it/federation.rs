@@ -466,6 +466,16 @@ async fn an_upper_tier_searches_and_exports_what_rolled_up(backend: Backend) {
     let p = expect_problem(staff.get(&province, &list("kind=tenant")).await, 422, "validation_failed").await;
     assert_eq!(p["field"], "kind");
 
+    // The console page: the same search, its total, the export link and a refusal explained.
+    let html =
+        staff.get(&province, "/federation/registrations?kind=entity&page_size=2").await.text().await.expect("page");
+    assert!(html.contains(r#"<span id="held-total">3</span>"#) && html.contains("下一页"), "{html}");
+    assert!(html.contains("/api/v1/federation/registrations.xlsx?kind=entity"), "the export keeps the search");
+    assert!(html.contains("西湖区"), "regions are named");
+    let refused = staff.get(&province, "/federation/registrations?within=31").await.text().await.expect("page");
+    assert!(refused.contains("不在您的数据范围"), "{refused}");
+    let registry = staff.get(&province, "/registry").await.text().await.expect("registry page");
+    assert!(registry.contains("下级汇总登记"), "the registry page leads to it");
     let book = staff.get(&province, "/api/v1/federation/registrations.xlsx?kind=entity").await;
     assert_eq!(book.status(), 200);
     assert!(book.headers()["content-type"].to_str().expect("type").contains("spreadsheetml"));
