@@ -461,9 +461,74 @@ pub async fn alerts_check(state: web::Data<AppState>, caller: Caller) -> AppResu
     Ok(HttpResponse::Ok().json(super::monitor::alerts::check(&state).await?))
 }
 
+/// One code of a list, with its Chinese name.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Code {
+    /// The code as records carry it.
+    pub code: String,
+    /// Its name (简体中文).
+    pub name: String,
+}
+
+/// A unit the node knows, with the maxima of one record in it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct KnownUnit {
+    /// Its name.
+    pub name: String,
+    /// Every way it may be written (names, abbreviations, UN/ECE codes).
+    pub written_as: Vec<String>,
+    /// The largest quantity of one record.
+    pub max_quantity: f64,
+    /// The highest unit price, yuan.
+    pub max_price_yuan: f64,
+}
+
+/// The code lists a record is checked against.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CodeLists {
+    /// Supply-chain stages (`act.stage`).
+    pub stages: Vec<Code>,
+    /// Directions (`act.direction`).
+    pub directions: Vec<Code>,
+    /// Trace-code schemes (`product.scheme`).
+    pub schemes: Vec<Code>,
+    /// Units with maxima of their own; any other unit holds to the general maxima.
+    pub units: Vec<KnownUnit>,
+    /// The product categories in force (`product.category`), from the node's catalogue.
+    pub categories: Vec<Code>,
+}
+
+/// The code lists of the record formats, as the node checks them (docs/integration.md): the
+/// stages, directions, trace-code schemes, units with their maxima and the product
+/// categories in force.
+#[utoipa::path(tag = "ingest", responses((status = 200, body = CodeLists), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/code-lists")]
+pub async fn code_lists(state: web::Data<AppState>, _caller: Caller) -> AppResult<HttpResponse> {
+    use tracenode_adapters::codes::Stage;
+    use tracenode_adapters::identifiers::CodeScheme;
+    let code = |c: &str, n: &str| Code { code: c.to_owned(), name: n.to_owned() };
+    let categories = state.db.run(crate::registry::catalogue::list).await?;
+    let lists = CodeLists {
+        stages: Stage::ALL.iter().map(|s| code(s.code(), s.label_zh())).collect(),
+        directions: vec![code("out", "销售（供货方报送）"), code("in", "购进（购货方报送）")],
+        schemes: CodeScheme::ALL.iter().map(|s| code(s.as_str(), s.label_zh())).collect(),
+        units: super::units::known()
+            .map(|(names, m)| KnownUnit {
+                name: m.name_zh.to_owned(),
+                written_as: names.iter().map(|n| (*n).to_owned()).collect(),
+                max_quantity: m.quantity,
+                max_price_yuan: m.price_yuan,
+            })
+            .collect(),
+        categories: categories.iter().filter(|c| !c.retired).map(|c| code(&c.code, &c.name)).collect(),
+    };
+    Ok(HttpResponse::Ok().json(lists))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(exchange)
+        .service(code_lists)
         .service(import)
         .service(submission_list)
         .service(submission)

@@ -29,6 +29,11 @@ const UNITS: &[(&[&str], UnitMaxima)] = &[
     (&["只", "羽"], UnitMaxima { name_zh: "只", quantity: 1.0e7, price_yuan: 1.0e6 }),
 ];
 
+/// Every known unit: the names and codes it is written as, and its maxima.
+pub fn known() -> impl Iterator<Item = (&'static [&'static str], UnitMaxima)> {
+    UNITS.iter().map(|(names, m)| (*names, *m))
+}
+
 /// The maxima of `unit` (its case and surrounding spaces ignored), if the node knows it.
 pub fn maxima(unit: &str) -> Option<UnitMaxima> {
     let unit = unit.trim();

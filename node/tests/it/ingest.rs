@@ -790,6 +790,20 @@ async fn the_guides_json_examples_are_taken(app: TestApp) {
     let r = json_of(import(&app, &w.key_a, "format=ndjson", later).await, 200).await;
     assert_eq!(r["duplicates"], 2, "{r}");
     aggregates_equal_recount(&app);
+    // The code lists the records were checked against, as a platform reads them.
+    let lists = json_of(w.key_a.get(&app, "/api/v1/code-lists").await, 200).await;
+    let codes = |list: &str| -> Vec<String> {
+        lists[list].as_array().expect("list").iter().filter_map(|c| c["code"].as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(codes("stages").len(), 7);
+    assert!(codes("stages").contains(&"distribution_sale".to_owned()));
+    assert_eq!(codes("directions"), ["out", "in"]);
+    assert!(codes("schemes").contains(&"gs1".to_owned()));
+    assert!(codes("categories").contains(&"01".to_owned()), "{lists}");
+    let kilo = lists["units"].as_array().expect("units").iter().find(|u| u["name"] == "千克").expect("千克");
+    assert!(kilo["written_as"].as_array().is_some_and(|w| w.iter().any(|x| x == "KGM")), "{kilo}");
+    let res = app.client().get(app.url("/api/v1/code-lists")).send().await.expect("anonymous");
+    assert_eq!(res.status(), 401);
 }
 both_backends!(the_guides_json_examples_are_taken);
 
