@@ -583,6 +583,25 @@ pub fn postgres(conn: &mut DbConnection) -> Option<&mut diesel::pg::PgConnection
     }
 }
 
+/// `sql` written with `?` placeholders, as `backend` takes it: unchanged for SQLite, numbered
+/// `$1`, `$2` … for PostgreSQL (for hand-written SQL whose binds vary in number).
+pub fn placeholders_for(backend: Backend, sql: String) -> String {
+    if backend == Backend::Sqlite {
+        return sql;
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The backend of a connection.
 pub fn backend_of(conn: &DbConnection) -> Backend {
     match conn {

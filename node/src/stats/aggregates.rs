@@ -200,24 +200,6 @@ fn key(d: Dimension, by: &[Dimension], digits: usize) -> String {
     }
 }
 
-/// `sql` with its `?` placeholders as the backend writes them (`$1`, `$2` … on PostgreSQL).
-fn numbered(backend: crate::config::Backend, sql: String) -> String {
-    if backend == crate::config::Backend::Sqlite {
-        return sql;
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// One page of `r`.
 pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
     let (low, high) = region_bounds(&r.within);
@@ -265,7 +247,7 @@ pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
     );
     let repeats = sources.len();
     let backend = crate::db::backend_of(conn);
-    let number = |sql: String| numbered(backend, sql);
+    let number = |sql: String| crate::db::placeholders_for(backend, sql);
     let count_sql = number(format!("SELECT COUNT(*) AS n FROM ({grouped}) AS groups"));
     let mut count = diesel::sql_query(count_sql).into_boxed();
     for _ in 0..repeats {

@@ -216,21 +216,8 @@ pub fn duplicates(
          WHERE e.code IN (SELECT code FROM federated_registrations WHERE object_kind = 'entity')";
     let grouped =
         format!("SELECT code FROM ({sources}) AS held GROUP BY code HAVING COUNT(DISTINCT source_region) > 1");
-    let number = |sql: String| match db::backend_of(conn) {
-        crate::config::Backend::Sqlite => sql,
-        crate::config::Backend::Postgres => {
-            let mut n = 0;
-            sql.chars()
-                .map(|c| match c {
-                    '?' => {
-                        n += 1;
-                        format!("${n}")
-                    }
-                    c => c.to_string(),
-                })
-                .collect()
-        }
-    };
+    let backend = db::backend_of(conn);
+    let number = |sql: String| db::placeholders_for(backend, sql);
     let count_sql = number(format!("SELECT COUNT(*) AS n FROM ({grouped}) AS d"));
     let page_sql =
         number(format!("{grouped} ORDER BY code LIMIT {page_size} OFFSET {}", (page - 1).saturating_mul(page_size)));
