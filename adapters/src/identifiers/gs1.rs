@@ -17,6 +17,25 @@ pub fn gs1_check_digit(data: &str) -> Option<u32> {
     Some((10 - sum % 10) % 10)
 }
 
+/// `text` trimmed, when it is a GS1 key of one of `lengths` digits whose last digit is the
+/// check digit of the others (`expected` names the lengths in a refusal).
+fn gs1_key<'a>(text: &'a str, lengths: &[usize], expected: &'static str) -> Result<&'a str, IdentifierError> {
+    let code = text.trim();
+    let len = code.chars().count();
+    if !lengths.contains(&len) {
+        return Err(IdentifierError::Length { expected, actual: len });
+    }
+    if let Some((i, c)) = code.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+        return Err(IdentifierError::Character { position: i + 1, found: c });
+    }
+    let (data, check) = code.split_at(len - 1);
+    let digit = gs1_check_digit(data).unwrap_or(0);
+    if check.chars().next().and_then(|c| c.to_digit(10)) != Some(digit) {
+        return Err(IdentifierError::Check { expected: char::from_digit(digit, 10).unwrap_or('0') });
+    }
+    Ok(code)
+}
+
 /// A valid GTIN, kept as its 14-digit form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -25,19 +44,7 @@ pub struct Gtin(String);
 impl Gtin {
     /// Validates a GTIN-8, -12, -13 or -14 and pads it to 14 digits.
     pub fn parse(text: &str) -> Result<Gtin, IdentifierError> {
-        let code = text.trim();
-        let len = code.chars().count();
-        if ![8, 12, 13, 14].contains(&len) {
-            return Err(IdentifierError::Length { expected: "8/12/13/14", actual: len });
-        }
-        if let Some((i, c)) = code.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(IdentifierError::Character { position: i + 1, found: c });
-        }
-        let (data, check) = code.split_at(len - 1);
-        let expected = gs1_check_digit(data).unwrap_or(0);
-        if check.chars().next().and_then(|c| c.to_digit(10)) != Some(expected) {
-            return Err(IdentifierError::Check { expected: char::from_digit(expected, 10).unwrap_or('0') });
-        }
+        let code = gs1_key(text, &[8, 12, 13, 14], "8/12/13/14")?;
         Ok(Gtin(format!("{code:0>14}")))
     }
 
@@ -74,20 +81,7 @@ pub struct Gln(String);
 impl Gln {
     /// Validates a 13-digit GLN and its check digit.
     pub fn parse(text: &str) -> Result<Gln, IdentifierError> {
-        let code = text.trim();
-        let len = code.chars().count();
-        if len != 13 {
-            return Err(IdentifierError::Length { expected: "13", actual: len });
-        }
-        if let Some((i, c)) = code.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(IdentifierError::Character { position: i + 1, found: c });
-        }
-        let (data, check) = code.split_at(12);
-        let expected = gs1_check_digit(data).unwrap_or(0);
-        if check.chars().next().and_then(|c| c.to_digit(10)) != Some(expected) {
-            return Err(IdentifierError::Check { expected: char::from_digit(expected, 10).unwrap_or('0') });
-        }
-        Ok(Gln(code.to_owned()))
+        Ok(Gln(gs1_key(text, &[13], "13")?.to_owned()))
     }
 
     /// The GLN a GS1 party or location identifier names, in the spellings EPCIS documents
