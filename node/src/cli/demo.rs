@@ -60,6 +60,8 @@ struct Node {
     accounts: Vec<InitialAccount>,
     console: String,
     federation: Option<Arc<crate::federation::Federation>>,
+    stopper: crate::routes::Stopper,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 fn federation_section(fed_port: u16, parent_port: Option<u16>) -> String {
@@ -188,7 +190,6 @@ pub fn run(args: DemoArgs) -> AppResult<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::internal)?;
     runtime.block_on(async move {
         let mut nodes: Vec<Node> = Vec::new();
-        let mut handles = Vec::new();
         for (i, (tier, region, _)) in NODES.iter().enumerate() {
             let (config, accounts, fresh) = make(&args.dir, i, args.port)?;
             if fresh {
@@ -205,12 +206,12 @@ pub fn run(args: DemoArgs) -> AppResult<()> {
             let node = Node {
                 console: format!("https://127.0.0.1:{}/login", running.addr.port()),
                 federation: running.federation.clone(),
+                stopper: running.stopper(),
                 config,
                 db,
                 accounts,
+                serving: tokio::spawn(running.serve()),
             };
-            handles.extend(running.handles());
-            tokio::spawn(running.serve());
             if fresh && matches!(tier, Tier::City | Tier::County) {
                 // The city's own data is in one of its districts; the county's in itself.
                 let at = if *tier == Tier::City { "330102" } else { region };
@@ -241,8 +242,11 @@ pub fn run(args: DemoArgs) -> AppResult<()> {
             println!("\n按 Ctrl-C 停止全部节点 / press Ctrl-C to stop all four nodes");
             let _ = tokio::signal::ctrl_c().await;
         }
-        for h in handles {
-            h.stop(true).await;
+        // From the county up: a node whose children are gone has no long poll of theirs to
+        // finish, and each node is gone (its connections with it) before its parent stops.
+        while let Some(node) = nodes.pop() {
+            node.stopper.stop();
+            node.serving.await.map_err(AppError::internal)?.map_err(AppError::internal)?;
         }
         Ok(())
     })

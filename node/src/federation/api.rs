@@ -121,7 +121,8 @@ pub async fn mailbox_poll(
     state.db.run(move |conn| children::active(conn, &r).map(|_| ())).await?;
     let q = q.into_inner();
     let wait = std::time::Duration::from_secs(q.wait.min(25));
-    let mail = mailbox::wait_for(&state.db, region.clone(), q.after.max(0), wait).await?;
+    let stopping = state.service::<crate::jobs::SupervisorCell>()?.get()?.stopping();
+    let mail = mailbox::wait_for(&state.db, region.clone(), q.after.max(0), wait, stopping).await?;
     state.db.transaction(move |conn| children::touch(conn, &region)).await?;
     Ok(HttpResponse::Ok().json(mail))
 }

@@ -91,8 +91,15 @@ pub fn for_child(conn: &mut DbConnection, child: &str, after: i64) -> AppResult<
 }
 
 /// Waits up to `wait` for messages after `after` for `child` (the parent's side of the long
-/// poll): answers as soon as there are any.
-pub async fn wait_for(db: &Db, child: String, after: i64, wait: Duration) -> AppResult<Mail> {
+/// poll): answers as soon as there are any, or at once with what there is when the node
+/// stops (so that a stopping parent is not held by its children's polls).
+pub async fn wait_for(
+    db: &Db,
+    child: String,
+    after: i64,
+    wait: Duration,
+    mut stopping: crate::jobs::Stop,
+) -> AppResult<Mail> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let c = child.clone();
@@ -100,7 +107,10 @@ pub async fn wait_for(db: &Db, child: String, after: i64, wait: Duration) -> App
         if !messages.is_empty() || through > after || tokio::time::Instant::now() >= deadline {
             return Ok(Mail { messages, through });
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stopping.requested() => return Ok(Mail { messages, through }),
+        }
     }
 }
 

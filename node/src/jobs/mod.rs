@@ -267,6 +267,17 @@ impl Supervisor {
         &self.holder
     }
 
+    /// Tells every job and every waiting request (a child's long poll) that the node is
+    /// stopping; [`Supervisor::shutdown`] then waits for the jobs.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// What a long wait watches to end early when the node stops.
+    pub fn stopping(&self) -> Stop {
+        Stop(self.stop.subscribe())
+    }
+
     /// The jobs, in the order they were given.
     pub fn jobs(&self) -> impl Iterator<Item = &Job> {
         self.jobs.iter().map(|j| j.as_ref())

@@ -265,6 +265,8 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     let served = state.clone();
     let server = HttpServer::new(move || build_app(served.clone(), Some(doc.clone())).0)
         .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .bind_rustls_0_23(&config.http.listen, tls)
         .map_err(|e| {
             AppError::invalid(
@@ -300,6 +302,8 @@ fn federation_listener(state: web::Data<AppState>, fed: &Arc<Federation>) -> App
     })
     .on_connect(move |connection, data| http::peer::on_connect(connection, data, &root))
     .workers(2)
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
     .bind_rustls_0_23(&listen, tls)
     .map_err(|e| {
         AppError::invalid(
@@ -312,30 +316,82 @@ fn federation_listener(state: web::Data<AppState>, fed: &Arc<Federation>) -> App
     Ok((server.run(), addr))
 }
 
+/// Waits for SIGTERM or SIGINT (Ctrl-C); both stop the node gracefully. The listeners do not
+/// watch signals themselves, so that every stop takes the same path through [`Stopper`].
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                _ = int.recv() => tracing::info!("SIGINT: stopping"),
+            }
+        }
+        _ => {
+            tracing::error!("signal handlers not installed; the node stops only through its stopper");
+            std::future::pending::<()>().await
+        }
+    }
+}
+
+/// Asks a running node to stop. Stopping is a request, never awaited through the listener:
+/// a stop command that crosses a listener's own ending would be queued where no one reads it
+/// and its answer would never come, so whoever stops a node waits for [`Running::serve`] to
+/// return instead.
+#[derive(Clone)]
+pub struct Stopper {
+    handles: Vec<actix_web::dev::ServerHandle>,
+    supervisor: Arc<Supervisor>,
+}
+
+impl Stopper {
+    /// Tells the background jobs and the children's long polls that the node is stopping,
+    /// asks both listeners to stop gracefully (requests in progress finish, within
+    /// [`SHUTDOWN_GRACE`]) and returns at once.
+    pub fn stop(&self) {
+        self.supervisor.request_stop();
+        for h in &self.handles {
+            // The command is sent by this call; the future only waits for its answer.
+            drop(h.stop(true));
+        }
+    }
+}
+
 impl Running {
-    /// Handles to stop the listeners.
-    pub fn handles(&self) -> Vec<actix_web::dev::ServerHandle> {
-        std::iter::once(self.server.handle()).chain(self.federation_server.as_ref().map(Server::handle)).collect()
+    /// What stops this node's listeners (and so [`Running::serve`]).
+    pub fn stopper(&self) -> Stopper {
+        let handles =
+            std::iter::once(self.server.handle()).chain(self.federation_server.as_ref().map(Server::handle)).collect();
+        Stopper { handles, supervisor: self.supervisor.clone() }
     }
 
-    /// Serves until a listener stops (on SIGTERM or Ctrl-C, or when a handle stops it);
-    /// stopping one stops the other, and then the background jobs, whose runs in progress
-    /// get [`SHUTDOWN_GRACE`] to finish.
+    /// Serves until the node is stopped (SIGTERM, Ctrl-C or a [`Stopper`]) or a listener
+    /// ends: either way both listeners are asked to stop and driven to their end, then the
+    /// background jobs stop, their runs in progress given [`SHUTDOWN_GRACE`] to finish.
     pub async fn serve(self) -> std::io::Result<()> {
-        let outcome = match self.federation_server {
-            None => self.server.await,
-            Some(second) => {
-                let (h1, h2) = (self.server.handle(), second.handle());
-                let outcome = tokio::select! {
-                    r = self.server => r,
-                    r = second => r,
-                };
-                h1.stop(true).await;
-                h2.stop(true).await;
-                outcome
+        let stopper = self.stopper();
+        let Running { server, federation_server, supervisor, .. } = self;
+        let console = async {
+            let outcome = server.await;
+            stopper.stop();
+            outcome
+        };
+        let machines = async {
+            let Some(second) = federation_server else { return Ok(()) };
+            let outcome = second.await;
+            stopper.stop();
+            outcome
+        };
+        let both = async { tokio::join!(console, machines) };
+        tokio::pin!(both);
+        let (console, machines) = tokio::select! {
+            ended = &mut both => ended,
+            () = stop_signal() => {
+                stopper.stop();
+                both.await
             }
         };
-        self.supervisor.shutdown(SHUTDOWN_GRACE).await;
-        outcome
+        supervisor.shutdown(SHUTDOWN_GRACE).await;
+        console.and(machines)
     }
 }

@@ -99,7 +99,7 @@ on_both_backends!(a_cron_schedule_fires_and_every_job_is_listed);
 async fn backups_are_made_on_schedule_and_the_oldest_removed(backend: Backend) {
     use std::os::unix::fs::PermissionsExt;
     let toml = "[backup]\ncron = \"* * * * * *\"\nkeep = 2\npassphrase_file = \"secrets/backup.pass\"\n";
-    let app = TestApp::spawn_node(backend, tracenode::config::Tier::County, "330106", toml, |c| {
+    let mut app = TestApp::spawn_node(backend, tracenode::config::Tier::County, "330106", toml, |c| {
         let pass = c.base_dir.join("secrets/backup.pass");
         std::fs::create_dir_all(pass.parent().expect("dir")).expect("secrets");
         std::fs::write(&pass, "scheduled backups of 西湖区\n").expect("pass");

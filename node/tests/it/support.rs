@@ -210,8 +210,10 @@ pub struct TestApp {
     ca_pem: Vec<u8>,
     /// The federation listener's address, if it runs.
     pub federation_addr: Option<std::net::SocketAddr>,
-    /// Handles that stop the node's listeners.
-    pub handles: Vec<actix_web::dev::ServerHandle>,
+    /// What stops the node.
+    pub stopper: tracenode::routes::Stopper,
+    /// The task serving the node, until [`TestApp::stop`].
+    pub serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// The PostgreSQL database made for this node, dropped with it.
     pg_database: Option<String>,
 }
@@ -298,9 +300,9 @@ impl TestApp {
         let config = Arc::new(config);
         let running = tracenode::routes::start(config.clone(), db.clone()).expect("start");
         let federation_addr = running.federation_addr;
-        let handles = running.handles();
+        let stopper = running.stopper();
         let port = running.addr.port();
-        tokio::spawn(running.serve());
+        let serving = Some(tokio::spawn(running.serve()));
         let ca_pem = std::fs::read(node_dir.join("certs/ca.pem")).expect("ca");
         TestApp {
             backend,
@@ -311,15 +313,18 @@ impl TestApp {
             accounts: made.accounts,
             ca_pem,
             federation_addr,
-            handles,
+            stopper,
+            serving,
             pg_database: database_url.and_then(|u| u.rsplit_once('/').map(|(_, name)| name.to_owned())),
         }
     }
 
-    /// Stops the node's listeners (its database stays).
-    pub async fn stop(&self) {
-        for h in &self.handles {
-            h.stop(true).await;
+    /// Stops the node's listeners and background jobs and waits until they have stopped (its
+    /// database stays).
+    pub async fn stop(&mut self) {
+        self.stopper.stop();
+        if let Some(serving) = self.serving.take() {
+            serving.await.expect("serve task").expect("serve");
         }
     }
 
@@ -328,8 +333,8 @@ impl TestApp {
         let running = tracenode::routes::start(self.config.clone(), self.db.clone()).expect("restart");
         self.base = format!("https://127.0.0.1:{}", running.addr.port());
         self.federation_addr = running.federation_addr;
-        self.handles = running.handles();
-        tokio::spawn(running.serve());
+        self.stopper = running.stopper();
+        self.serving = Some(tokio::spawn(running.serve()));
     }
 
     /// The node's directory.
