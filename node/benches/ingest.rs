@@ -242,6 +242,7 @@ fn job(n: &Node, format: Format, bytes: u64) -> Job {
         sender: Some(n.tenant_code.clone()),
         limits: Limits::default(),
         earliest_act_year: tracenode::ingest::validate::EARLIEST_ACT_YEAR,
+        upward: None,
     }
 }
 

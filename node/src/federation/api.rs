@@ -23,6 +23,7 @@ use crate::auth::caller::Caller;
 use crate::db::schema::{federation_outgoing as fo, federation_uplink as fu};
 use crate::error::{AppError, AppResult, ErrorKind, Problem};
 use crate::http::peer::Peer;
+use crate::registry::references;
 use crate::users::Permission;
 use tracenode_federation::wire::receipt::{Cursor, Outcome, Receipt};
 
@@ -125,6 +126,37 @@ pub async fn mailbox_poll(
     let mail = mailbox::wait_for(&state.db, region.clone(), q.after.max(0), wait, stopping).await?;
     state.db.transaction(move |conn| children::touch(conn, &region)).await?;
     Ok(HttpResponse::Ok().json(mail))
+}
+
+/// A child's look-up of party codes it does not know (mutual-TLS listener, enrolled
+/// children): the codes registered in this node's subtree, and for the rest what its own
+/// ancestors answer (see [`crate::registry::references`]).
+#[utoipa::path(tag = "federation", request_body = references::Question,
+    responses((status = 200, body = references::Answer), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/federation/v1/references")]
+pub async fn look_up_references(
+    state: web::Data<AppState>,
+    peer: Peer,
+    body: web::Json<references::Question>,
+) -> AppResult<HttpResponse> {
+    federation(&state)?;
+    let region = peer.node_region()?.to_owned();
+    state.db.run(move |conn| children::active(conn, &region).map(|_| ())).await?;
+    let codes = references::normal_codes(&body)?;
+    let here = state.config.node.region.as_str().to_owned();
+    let asked = codes.clone();
+    let mut known = state.db.run(move |conn| references::in_subtree(conn, &here, &asked)).await?;
+    if let Some(up) = state.find::<references::Upward>() {
+        let rest: Vec<String> = codes.into_iter().filter(|c| !known.contains_key(c)).collect();
+        if !rest.is_empty() {
+            let heard = web::block(move || up.resolve(&rest)).await.map_err(AppError::internal)?;
+            known.extend(heard.known);
+        }
+    }
+    let mut known: Vec<references::Known> = known.into_values().collect();
+    known.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(HttpResponse::Ok().json(references::Answer { known }))
 }
 
 /// A message for the children.
@@ -731,6 +763,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(receive)
         .service(cursor)
         .service(mailbox_poll)
+        .service(look_up_references)
         .service(enrol_request)
         .service(enrol_outcome)
         .service(enrol_list)

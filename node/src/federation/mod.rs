@@ -27,6 +27,7 @@ pub mod listener;
 pub mod mailbox;
 pub mod offline;
 pub mod pages;
+pub mod references;
 pub mod uplink;
 
 use std::collections::BTreeSet;

@@ -251,7 +251,7 @@ async fn post(client: &reqwest::Client, parent: &str, batch_json: String) -> App
 
 /// The parent could not be reached: the error with its causes, down to what the system said
 /// (`Connection refused`, a TLS alert, a timeout).
-fn unreachable(e: reqwest::Error) -> AppError {
+pub(crate) fn unreachable(e: reqwest::Error) -> AppError {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {

@@ -172,7 +172,8 @@ async fn submit(
         actor: caller.name.clone(),
     };
     let within = crate::registry::region_of(&state, &caller);
-    let mut job = Job::for_tenant(&tenant, &rules, source, within, &state.config, intake);
+    let mut job = Job::for_tenant(&tenant, &rules, source, within, &state.config, intake)
+        .asking(state.find::<crate::registry::references::Upward>());
     let tenant_code = tenant.code;
     let ctx = caller.audit();
     if !spooled {

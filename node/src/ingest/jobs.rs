@@ -30,6 +30,7 @@ pub struct Jobs {
     progress: Mutex<HashMap<String, Arc<AtomicU64>>>,
     one_at_a_time: tokio::sync::Semaphore,
     vendors: Vec<Arc<Mapping>>,
+    upward: Option<Arc<crate::registry::references::Upward>>,
 }
 
 impl Jobs {
@@ -40,7 +41,13 @@ impl Jobs {
 
     /// No jobs yet; jobs in a vendor's format read it through `vendors`.
     pub fn new(vendors: Vec<Arc<Mapping>>) -> Jobs {
-        Jobs { progress: Mutex::default(), one_at_a_time: tokio::sync::Semaphore::new(1), vendors }
+        Jobs { progress: Mutex::default(), one_at_a_time: tokio::sync::Semaphore::new(1), vendors, upward: None }
+    }
+
+    /// Jobs look counterparts this node does not know up the tree through `upward`.
+    pub fn asking(mut self, upward: Option<Arc<crate::registry::references::Upward>>) -> Jobs {
+        self.upward = upward;
+        self
     }
 
     /// Records read so far by job `id`, while it runs in this process.
@@ -117,6 +124,7 @@ impl JobFile {
             limits: Limits::default(),
             earliest_act_year: self.earliest_act_year,
             tenant_region: self.tenant_region.as_deref().and_then(|r| RegionCode::parse(r).ok()),
+            upward: None,
         };
         Ok((job, self.ctx))
     }
@@ -156,8 +164,8 @@ pub async fn launch(jobs: Arc<Jobs>, db: Db, body: PathBuf) {
     if let Ok(mut p) = jobs.progress.lock() {
         p.insert(id.clone(), counter.clone());
     }
-    let vendors = jobs.vendors.clone();
-    let outcome = tokio::task::spawn_blocking(move || run_spooled(&db, &vendors, &body, &counter)).await;
+    let (vendors, upward) = (jobs.vendors.clone(), jobs.upward.clone());
+    let outcome = tokio::task::spawn_blocking(move || run_spooled(&db, &vendors, upward, &body, &counter)).await;
     if let Ok(mut p) = jobs.progress.lock() {
         p.remove(&id);
     }
@@ -168,10 +176,17 @@ pub async fn launch(jobs: Arc<Jobs>, db: Db, body: PathBuf) {
     }
 }
 
-fn run_spooled(db: &Db, vendors: &[Arc<Mapping>], body: &Path, counter: &AtomicU64) -> AppResult<Receipt> {
+fn run_spooled(
+    db: &Db,
+    vendors: &[Arc<Mapping>],
+    upward: Option<Arc<crate::registry::references::Upward>>,
+    body: &Path,
+    counter: &AtomicU64,
+) -> AppResult<Receipt> {
     let text = std::fs::read(job_file_path(body)).map_err(AppError::internal)?;
     let file: JobFile = serde_json::from_slice(&text).map_err(AppError::internal)?;
     let (job, ctx) = file.job(vendors)?;
+    let job = job.asking(upward);
     db.transaction_sync(|conn| submissions::start(conn, &job.meta.id))?;
     let input = std::fs::File::open(body).map_err(AppError::internal)?;
     let progress = |n: u64| counter.store(n, Ordering::Relaxed);

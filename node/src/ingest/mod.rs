@@ -104,6 +104,8 @@ pub struct Job {
     pub limits: Limits,
     /// Acts before this year are refused (`ingest.earliest_act_year`).
     pub earliest_act_year: i32,
+    /// Where counterparts not registered in this node's subtree are looked up (the parent).
+    pub upward: Option<std::sync::Arc<crate::registry::references::Upward>>,
 }
 
 /// How a submission arrived and what its sender asked for.
@@ -153,7 +155,14 @@ impl Job {
             sender: Some(tenant.code.clone()),
             limits: Limits::default(),
             earliest_act_year: node.ingest.earliest_act_year,
+            upward: None,
         }
+    }
+
+    /// Looks counterparts this node does not know up the tree through `upward`.
+    pub fn asking(mut self, upward: Option<std::sync::Arc<crate::registry::references::Upward>>) -> Job {
+        self.upward = upward;
+        self
     }
 }
 
@@ -229,6 +238,9 @@ fn ingest(
             .acts_from(job.earliest_act_year);
     if let Some(region) = &job.tenant_region {
         validator = validator.acting_region_default(region);
+    }
+    if let Some(up) = &job.upward {
+        validator = validator.asking(up);
     }
     let mut history = History::new(&rules);
     let mut daily = DailyChanges::default();
@@ -318,21 +330,33 @@ fn decode<'a>(
     }
     let mut index = 0u64;
     loop {
-        let mut step = Vec::with_capacity(STEP);
+        // A step is decoded whole first, so that its counterparts are looked up in one go.
+        let mut decoded = Vec::with_capacity(STEP);
         let mut ended = false;
-        while step.len() < STEP {
+        while decoded.len() < STEP {
             let Some(next) = decoder.next_record() else {
                 ended = true;
                 break;
             };
-            let item = match next {
-                Ok(record) => match validator.check(index, record) {
+            let fatal = matches!(&next, Err(e) if e.fatal);
+            decoded.push(next);
+            if fatal {
+                ended = true;
+                break;
+            }
+        }
+        let looked = validator.look_beyond(decoded.iter().filter_map(|d| d.as_ref().ok()));
+        let mut step = Vec::with_capacity(decoded.len());
+        for next in decoded {
+            let item = match (next, &looked) {
+                (Ok(_), Err(e)) => Item::Failed(AppError::internal(e.message())),
+                (Ok(record), Ok(())) => match validator.check(index, record) {
                     Ok(Ok(checked)) => Item::Record(checked),
                     Ok(Err(rejection)) => Item::Rejected(rejection),
                     Err(e) => Item::Failed(e),
                 },
-                Err(e) if e.fatal => Item::Broken(e),
-                Err(e) => Item::Rejected(Rejection::undecodable(e.index.unwrap_or(index), &e)),
+                (Err(e), _) if e.fatal => Item::Broken(e),
+                (Err(e), _) => Item::Rejected(Rejection::undecodable(e.index.unwrap_or(index), &e)),
             };
             index += 1;
             let last = matches!(item, Item::Broken(_) | Item::Failed(_));

@@ -127,7 +127,8 @@ pub async fn import_submit(
             actor: caller.name.clone(),
         };
         let within = crate::registry::region_of(&state, &caller);
-        let job = Job::for_tenant(&tenant, &rules, source, within, &state.config, intake);
+        let job = Job::for_tenant(&tenant, &rules, source, within, &state.config, intake)
+            .asking(state.find::<crate::registry::references::Upward>());
         let db = state.db.clone();
         let ctx = caller.audit();
         let bytes = form.content.clone().into_bytes();

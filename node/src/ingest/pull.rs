@@ -187,7 +187,8 @@ async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {
             actor: format!("pull:{}", source.name),
         };
         let region = &state.config.node.region;
-        let job = Job::for_tenant(&tenant, &rules, src.clone(), region.clone(), &state.config, intake);
+        let job = Job::for_tenant(&tenant, &rules, src.clone(), region.clone(), &state.config, intake)
+            .asking(state.find::<crate::registry::references::Upward>());
         let db = state.db.clone();
         let ctx = AuditContext { actor: format!("pull:{}", source.name), ..AuditContext::cli() };
         let receipt =

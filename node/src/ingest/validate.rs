@@ -18,6 +18,7 @@ use crate::db::time::StoredTime;
 use crate::error::AppResult;
 use crate::quality::rules::{self, RuleSet};
 use crate::region::RegionCode;
+use crate::registry::references::{self, Upward};
 use crate::trace::row::{day_of, fen, thousandths, TraceRow, CST_HOURS};
 use crate::trace::status;
 
@@ -69,6 +70,8 @@ pub struct Validator<'a> {
     /// The acting party's region when neither the record nor the registry gives one (the
     /// tenant's region).
     acting_region: Option<&'a RegionCode>,
+    /// Where counterparts unknown in this node's subtree are looked up (the parent).
+    upward: Option<&'a Upward>,
 }
 
 /// What is known of a party code: its normal form (or why it is invalid) and, once asked,
@@ -80,6 +83,19 @@ struct KnownCode {
     normal: Result<String, IdentifierError>,
     /// Once looked up: the entity registered with the code, if any.
     registered: Option<Option<Registered>>,
+    /// Once looked up beyond this node's registry: what the subtree and the ancestors know.
+    elsewhere: Option<Elsewhere>,
+}
+
+/// What the rest of the federation knows of a code not registered here.
+#[derive(Debug, Clone)]
+enum Elsewhere {
+    /// Registered below this node or elsewhere above it.
+    Known,
+    /// Registered nowhere this node can see.
+    Unknown,
+    /// The parent could not be asked.
+    Unreached,
 }
 
 /// A registered entity a party code names.
@@ -109,7 +125,7 @@ impl PartyCodes {
             let normal = Uscc::parse(raw)
                 .map(|u| u.as_str().to_owned())
                 .or_else(|e| Gln::parse(raw).map(|g| g.as_str().to_owned()).map_err(|_| e));
-            self.known.insert(raw.to_owned(), KnownCode { normal, registered: None });
+            self.known.insert(raw.to_owned(), KnownCode { normal, registered: None, elsewhere: None });
         }
         self.known.get_mut(raw).expect("just inserted")
     }
@@ -158,6 +174,59 @@ impl PartyCodes {
             return Ok(r.code);
         }
         Ok(self.normal(raw).unwrap_or_else(|_| raw.to_owned()))
+    }
+}
+
+impl PartyCodes {
+    /// Looks up, in one go, the credit codes of `records` that this node's registry does not
+    /// hold and that were not looked up before: in the registrations rolled up from its
+    /// children, then (through `upward`) up the tree.
+    fn look_beyond<'r>(
+        &mut self,
+        records: impl Iterator<Item = &'r TraceRecord>,
+        here: &str,
+        upward: Option<&Upward>,
+    ) -> AppResult<()> {
+        let mut wanted = Vec::new();
+        for party in records.flat_map(|r| [&r.from, &r.to]) {
+            let raw = party.code.trim();
+            if raw.is_empty() || self.entry(raw).elsewhere.is_some() {
+                continue;
+            }
+            let is_credit_code = matches!(&self.entry(raw).normal, Ok(c) if c.len() == 18);
+            if !is_credit_code || self.registered(raw)?.is_some() {
+                self.entry(raw).elsewhere = Some(Elsewhere::Unknown);
+                continue;
+            }
+            wanted.push(raw.to_owned());
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let normal: Vec<String> = wanted.iter().filter_map(|raw| self.normal(raw).ok()).collect();
+        let below = references::in_subtree(&mut self.conn, here, &normal)?;
+        let rest: Vec<String> = normal.iter().filter(|c| !below.contains_key(*c)).cloned().collect();
+        let heard = match (upward, rest.is_empty()) {
+            (Some(up), false) => Some(up.resolve(&rest)),
+            _ => None,
+        };
+        for raw in wanted {
+            let code = self.normal(&raw).unwrap_or_default();
+            let found = below.contains_key(&code) || heard.as_ref().is_some_and(|h| h.known.contains_key(&code));
+            self.entry(&raw).elsewhere = Some(match &heard {
+                _ if found => Elsewhere::Known,
+                Some(h) if !h.reached => Elsewhere::Unreached,
+                _ => Elsewhere::Unknown,
+            });
+        }
+        Ok(())
+    }
+
+    /// What the rest of the federation knows of `raw` (after [`PartyCodes::look_beyond`]).
+    fn elsewhere(&mut self, raw: &str) -> Elsewhere {
+        self.entry(raw).elsewhere.clone().unwrap_or(Elsewhere::Unknown)
     }
 }
 
@@ -226,6 +295,7 @@ impl<'a> Validator<'a> {
             now: crate::db::now(),
             earliest_year: EARLIEST_ACT_YEAR,
             acting_region: None,
+            upward: None,
         })
     }
 
@@ -260,6 +330,19 @@ impl<'a> Validator<'a> {
         Ok(rec)
     }
 
+    /// Looks counterparts this node's subtree does not know up the tree through `upward`.
+    pub fn asking(mut self, upward: &'a Upward) -> Validator<'a> {
+        self.upward = Some(upward);
+        self
+    }
+
+    /// Looks up, for a step of records about to be checked, the counterparts this node's
+    /// registry does not hold: one query of the children's registrations and at most one
+    /// question up the tree per [`references::MAX_CODES`] codes, instead of one per record.
+    pub fn look_beyond<'r>(&mut self, records: impl Iterator<Item = &'r TraceRecord>) -> AppResult<()> {
+        self.codes.look_beyond(records, self.reporter, self.upward)
+    }
+
     /// Refuses acts before `year` (the node's `ingest.earliest_act_year`).
     pub fn acts_from(mut self, year: i32) -> Validator<'a> {
         self.earliest_year = year;
@@ -289,11 +372,24 @@ impl<'a> Validator<'a> {
             }
             let owners = self.codes.registered(code)?.map(|r| r.owners).unwrap_or_default();
             let (rule, zh, en) = if owners.is_empty() {
-                (
-                    "unknown_reference",
-                    format!("{}“{code}”未在本节点注册", party_label(field)),
-                    format!("{field} {code} is not a registered entity"),
-                )
+                let elsewhere = if field == acting_field { Elsewhere::Unknown } else { self.codes.elsewhere(code) };
+                let (zh, en) = match (elsewhere, self.upward.is_some()) {
+                    // A counterpart registered at another node is as good as one registered here.
+                    (Elsewhere::Known, _) => continue,
+                    (Elsewhere::Unreached, _) => (
+                        format!("{}“{code}”未在本节点注册，上级节点暂不可达，未能跨节点核验", party_label(field)),
+                        format!("{field} {code} is not registered here and the parent could not be asked"),
+                    ),
+                    (Elsewhere::Unknown, true) if field != acting_field => (
+                        format!("{}“{code}”在本节点及各级上级节点均未注册", party_label(field)),
+                        format!("{field} {code} is registered neither here nor anywhere up the tree"),
+                    ),
+                    (Elsewhere::Unknown, _) => (
+                        format!("{}“{code}”未在本节点注册", party_label(field)),
+                        format!("{field} {code} is not a registered entity"),
+                    ),
+                };
+                ("unknown_reference", zh, en)
             } else if field == acting_field && !owners.iter().any(|t| t == self.tenant) {
                 // A platform reports its own parties' trades; one that names another tenant's
                 // entity as the party acting is held to the same policy as an unknown one.

@@ -16,6 +16,7 @@ pub mod model;
 pub mod outbox;
 pub mod pages;
 pub mod products;
+pub mod references;
 pub mod review;
 pub mod search;
 pub mod sites;

@@ -202,12 +202,18 @@ pub fn assemble(config: Arc<Config>, db: Db) -> AppResult<AppState> {
     let mut state = AppState::new(config.clone(), db.clone())
         .with(Arc::new(navigation()))
         .with(anchors)
-        .with(Arc::new(crate::ingest::jobs::Jobs::new(vendors)))
         .with(Arc::new(crate::notify::Dispatcher::new(&config)?))
         .with(Arc::new(SupervisorCell::default()));
     if let Some(federation) = Federation::load(&config, &db)? {
+        // A node with a parent looks up codes it does not know up the tree.
+        if let (Some(_), Ok(runtime)) = (&federation.parent_url, tokio::runtime::Handle::try_current()) {
+            let parent = crate::federation::references::AskParent::new(federation.clone(), runtime);
+            state = state.with(Arc::new(crate::registry::references::Upward::new(Arc::new(parent))));
+        }
         state = state.with(federation);
     }
+    let upward = state.find::<crate::registry::references::Upward>();
+    state = state.with(Arc::new(crate::ingest::jobs::Jobs::new(vendors).asking(upward)));
     Ok(state)
 }
 

@@ -597,6 +597,71 @@ async fn a_code_registered_twice_is_found_where_the_two_meet(backend: Backend) {
 }
 on_both_backends!(a_code_registered_twice_is_found_where_the_two_meet);
 
+/// A trade whose counterpart is registered at a sibling city raises no anomaly: Ningbo asks
+/// the province, which finds it among Hangzhou's rolled-up registrations. A code registered
+/// nowhere is still unknown, says so, and under a reject policy only its record is refused.
+async fn a_counterpart_registered_next_door_is_known(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let hangzhou = child_node(backend, &province, Tier::City, "330100", None).await;
+    let ningbo = child_node(backend, &province, Tier::City, "330200", None).await;
+    let hz = desk(&hangzhou).await;
+    let theirs = fill(&hangzhou, &hz, 300, 1, 0).await.remove(0);
+    run(&hangzhou, &hz.sys, "registrations").await;
+    eventually("Hangzhou's registration arrives", || held(&province).len() == 1).await;
+
+    let nb = desk_in(&ningbo, "330203").await;
+    let ours = code("330203", 900);
+    let created =
+        json_of(nb.key.post(&ningbo, "/api/v1/registry/entities", entity(&ours, "宁波本地商行", "330203")).await, 201)
+            .await;
+    if created["entity"]["status"] == "pending" {
+        let id = created["entity"]["id"].as_str().expect("id");
+        let path = format!("/api/v1/registry/entities/{id}/review");
+        assert_eq!(nb.reviewer.post(&ningbo, &path, serde_json::json!({"approve": true})).await.status(), 200);
+    }
+    let nobody = code("330106", 999);
+    let sale = |id: &str, to: &str| {
+        let mut r = record(id, &format!("TC-{id}"), &ours, to, 2.0, Some(8.0));
+        r.from.region = "330203".into();
+        r
+    };
+    let sales = [sale("x-1", &theirs), sale("x-2", &nobody)];
+    let r = json_of(import(&ningbo, &nb.key, "format=csv", csv_of(&sales)).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["flagged"].as_u64()), (Some(2), Some(1)), "{r}");
+    let open = json_of(nb.key.get(&ningbo, "/api/v1/quality/anomalies?status=open").await, 200).await;
+    let flagged: Vec<(&str, &str)> = open
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| Some((a["record_id"].as_str()?, a["rule"].as_str()?)))
+        .collect();
+    assert_eq!(flagged, [("x-2", "unknown_reference")], "only the code registered nowhere: {open}");
+    assert!(open.to_string().contains("各级上级节点均未注册"), "the reason says the tree was asked: {open}");
+
+    // Under a reject policy the honest trade is kept and only the stranger refused.
+    let tenant = {
+        use diesel::prelude::*;
+        use tracenode::db::schema::tenants;
+        let mut conn = ningbo.db.conn().expect("conn");
+        tenants::table
+            .filter(tenants::code.eq("platform-a"))
+            .select(tenants::id)
+            .first::<String>(&mut *conn)
+            .expect("id")
+    };
+    let res = nb
+        .reviewer
+        .put(&ningbo, &format!("/api/v1/ingest/policies/{tenant}"), serde_json::json!({"unknown_reference": "reject"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let again = [sale("y-1", &theirs), sale("y-2", &nobody)];
+    let r = json_of(import(&ningbo, &nb.key, "format=csv", csv_of(&again)).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(r["rejections"][0]["record_id"], "y-2", "{r}");
+}
+on_both_backends!(a_counterpart_registered_next_door_is_known);
+
 async fn a_parent_away_gets_everything_exactly_once(backend: Backend) {
     let nation = national(backend).await;
     let mut province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
