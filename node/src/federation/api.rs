@@ -131,14 +131,14 @@ pub async fn mailbox_poll(
 /// A child's look-up of party codes it does not know (mutual-TLS listener, enrolled
 /// children): the codes registered in this node's subtree, and for the rest what its own
 /// ancestors answer (see [`crate::registry::references`]).
-#[utoipa::path(tag = "federation", request_body = references::Question,
-    responses((status = 200, body = references::Answer), (status = 403, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(tag = "federation", request_body = references::PartyQuestion,
+    responses((status = 200, body = references::PartyAnswer), (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/federation/v1/references")]
 pub async fn look_up_references(
     state: web::Data<AppState>,
     peer: Peer,
-    body: web::Json<references::Question>,
+    body: web::Json<references::PartyQuestion>,
 ) -> AppResult<HttpResponse> {
     federation(&state)?;
     let region = peer.node_region()?.to_owned();
@@ -154,9 +154,9 @@ pub async fn look_up_references(
             known.extend(heard.known);
         }
     }
-    let mut known: Vec<references::Known> = known.into_values().collect();
+    let mut known: Vec<references::KnownParty> = known.into_values().collect();
     known.sort_by(|a, b| a.code.cmp(&b.code));
-    Ok(HttpResponse::Ok().json(references::Answer { known }))
+    Ok(HttpResponse::Ok().json(references::PartyAnswer { known }))
 }
 
 /// A message for the children.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::error::{AppError, AppResult};
-use crate::registry::references::{Ancestors, Answer, Question};
+use crate::registry::references::{Ancestors, PartyAnswer, PartyQuestion};
 
 use super::{uplink, Federation};
 
@@ -24,11 +24,11 @@ impl AskParent {
 }
 
 impl Ancestors for AskParent {
-    fn ask(&self, codes: &[String]) -> AppResult<Answer> {
+    fn ask(&self, codes: &[String]) -> AppResult<PartyAnswer> {
         let (Some(client), Some(parent)) = (self.fed.parent_client(), self.fed.parent_url.clone()) else {
             return Err(AppError::internal("no parent to ask"));
         };
-        let question = Question { codes: codes.to_vec() };
+        let question = PartyQuestion { codes: codes.to_vec() };
         self.runtime.block_on(async move {
             let res = client
                 .post(format!("{parent}/federation/v1/references"))
@@ -41,7 +41,7 @@ impl Ancestors for AskParent {
                 let text = res.text().await.unwrap_or_default();
                 return Err(uplink::upstream(format!("{status}: {}", text.chars().take(300).collect::<String>())));
             }
-            res.json::<Answer>().await.map_err(|e| uplink::upstream(e.to_string()))
+            res.json::<PartyAnswer>().await.map_err(|e| uplink::upstream(e.to_string()))
         })
     }
 }

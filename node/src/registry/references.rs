@@ -33,7 +33,7 @@ pub const UNKNOWN_FOR: Duration = Duration::from_secs(600);
 
 /// A registered entity somewhere in the federation, as a look-up answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Known {
+pub struct KnownParty {
     /// Its unified social credit code.
     pub code: String,
     /// Its name as registered.
@@ -46,7 +46,7 @@ pub struct Known {
 
 /// A look-up: the codes asked about (at most [`MAX_CODES`]).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Question {
+pub struct PartyQuestion {
     /// Unified social credit codes.
     pub codes: Vec<String>,
 }
@@ -54,22 +54,22 @@ pub struct Question {
 /// The answer: the codes known in the answering node's subtree or above it; a code asked
 /// about and not listed is unknown.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Answer {
+pub struct PartyAnswer {
     /// The known codes with their registrations.
-    pub known: Vec<Known>,
+    pub known: Vec<KnownParty>,
 }
 
 /// Someone to ask about codes not known in this node's subtree: the parent.
 pub trait Ancestors: Send + Sync {
     /// Asks about `codes` (at most [`MAX_CODES`]) and waits for the answer (blocking).
-    fn ask(&self, codes: &[String]) -> AppResult<Answer>;
+    fn ask(&self, codes: &[String]) -> AppResult<PartyAnswer>;
 }
 
 /// This node's way up, with the cache of what came down: a service of nodes that have a
 /// parent.
 pub struct Upward {
     ancestors: Arc<dyn Ancestors>,
-    cache: Mutex<HashMap<String, (Option<Known>, Instant)>>,
+    cache: Mutex<HashMap<String, (Option<KnownParty>, Instant)>>,
 }
 
 impl std::fmt::Debug for Upward {
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Upward {
 #[derive(Debug, Default)]
 pub struct Heard {
     /// The known codes with their registrations.
-    pub known: HashMap<String, Known>,
+    pub known: HashMap<String, KnownParty>,
     /// Whether every question reached the parent.
     pub reached: bool,
 }
@@ -127,7 +127,7 @@ impl Upward {
         heard
     }
 
-    fn remember(&self, asked: &[String], answer: Answer, heard: &mut Heard) {
+    fn remember(&self, asked: &[String], answer: PartyAnswer, heard: &mut Heard) {
         let now = Instant::now();
         let asked_set: HashSet<&String> = asked.iter().collect();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,7 +146,7 @@ impl Upward {
 
 /// The codes of `codes` registered in this node's subtree: its own registry (answered as
 /// held at `here`) and the registrations rolled up from its children.
-pub fn in_subtree(conn: &mut DbConnection, here: &str, codes: &[String]) -> AppResult<HashMap<String, Known>> {
+pub fn in_subtree(conn: &mut DbConnection, here: &str, codes: &[String]) -> AppResult<HashMap<String, KnownParty>> {
     let mut found = HashMap::new();
     for list in codes.chunks(MAX_CODES) {
         let own: Vec<(String, String, String)> = entities::table
@@ -154,7 +154,7 @@ pub fn in_subtree(conn: &mut DbConnection, here: &str, codes: &[String]) -> AppR
             .select((entities::code, entities::name, entities::region))
             .load(conn)?;
         for (code, name, region) in own {
-            found.entry(code.clone()).or_insert(Known { code, name, region, held_at: here.to_owned() });
+            found.entry(code.clone()).or_insert(KnownParty { code, name, region, held_at: here.to_owned() });
         }
         let below: Vec<(String, String, String, String)> = fr::table
             .filter(fr::object_kind.eq("entity"))
@@ -162,7 +162,7 @@ pub fn in_subtree(conn: &mut DbConnection, here: &str, codes: &[String]) -> AppR
             .select((fr::code, fr::name, fr::region, fr::source_region))
             .load(conn)?;
         for (code, name, region, held_at) in below {
-            found.entry(code.clone()).or_insert(Known { code, name, region, held_at });
+            found.entry(code.clone()).or_insert(KnownParty { code, name, region, held_at });
         }
     }
     Ok(found)
@@ -170,7 +170,7 @@ pub fn in_subtree(conn: &mut DbConnection, here: &str, codes: &[String]) -> AppR
 
 /// The credit codes of a question, normal and without repeats; other codes are left out
 /// (unknown). More than [`MAX_CODES`] is refused.
-pub fn normal_codes(question: &Question) -> AppResult<Vec<String>> {
+pub fn normal_codes(question: &PartyQuestion) -> AppResult<Vec<String>> {
     if question.codes.len() > MAX_CODES {
         return Err(crate::error::AppError::invalid(
             "codes",
@@ -198,9 +198,10 @@ mod tests {
     fn a_question_is_bounded_and_keeps_credit_codes_once() {
         let good = tracenode_adapters::identifiers::Uscc::generate("91", "330106", 7).expect("code");
         let code = good.as_str().to_owned();
-        let q = Question { codes: vec![code.clone(), format!(" {code} "), "not-a-code".into(), code.to_lowercase()] };
+        let q =
+            PartyQuestion { codes: vec![code.clone(), format!(" {code} "), "not-a-code".into(), code.to_lowercase()] };
         assert_eq!(normal_codes(&q).expect("fine"), std::slice::from_ref(&code));
-        let too_many = Question { codes: vec![code; MAX_CODES + 1] };
+        let too_many = PartyQuestion { codes: vec![code; MAX_CODES + 1] };
         let e = normal_codes(&too_many).expect_err("refused");
         assert_eq!(e.code(), "validation_failed");
     }
