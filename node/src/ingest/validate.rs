@@ -175,9 +175,7 @@ impl PartyCodes {
         }
         Ok(self.normal(raw).unwrap_or_else(|_| raw.to_owned()))
     }
-}
 
-impl PartyCodes {
     /// Looks up, in one go, the credit codes of `records` that this node's registry does not
     /// hold and that were not looked up before: in the registrations rolled up from its
     /// children, then (through `upward`) up the tree.

@@ -599,16 +599,18 @@ on_both_backends!(a_code_registered_twice_is_found_where_the_two_meet);
 
 /// A trade whose counterpart is registered at a sibling city raises no anomaly: Ningbo asks
 /// the province, which finds it among Hangzhou's rolled-up registrations. A code registered
-/// nowhere is still unknown, says so, and under a reject policy only its record is refused.
+/// nowhere is still unknown, says so, and under a reject policy only its record is refused;
+/// with the province away the reason says it could not be asked, and nothing is cached.
 async fn a_counterpart_registered_next_door_is_known(backend: Backend) {
     let nation = national(backend).await;
-    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let mut province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
     let hangzhou = child_node(backend, &province, Tier::City, "330100", None).await;
     let ningbo = child_node(backend, &province, Tier::City, "330200", None).await;
     let hz = desk(&hangzhou).await;
-    let theirs = fill(&hangzhou, &hz, 300, 1, 0).await.remove(0);
+    let mut registered = fill(&hangzhou, &hz, 300, 2, 0).await;
+    let (theirs, later) = (registered.remove(0), registered.remove(0));
     run(&hangzhou, &hz.sys, "registrations").await;
-    eventually("Hangzhou's registration arrives", || held(&province).len() == 1).await;
+    eventually("Hangzhou's registrations arrive", || held(&province).len() == 2).await;
 
     let nb = desk_in(&ningbo, "330203").await;
     let ours = code("330203", 900);
@@ -659,6 +661,17 @@ async fn a_counterpart_registered_next_door_is_known(backend: Backend) {
     let r = json_of(import(&ningbo, &nb.key, "format=csv", csv_of(&again)).await, 200).await;
     assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1)), "{r}");
     assert_eq!(r["rejections"][0]["record_id"], "y-2", "{r}");
+
+    // With the province away the code cannot be checked: the reason says so and nothing is
+    // remembered, so once the province is back the same code is known.
+    province.stop().await;
+    let r = json_of(import(&ningbo, &nb.key, "format=csv", csv_of(&[sale("z-1", &later)])).await, 200).await;
+    assert_eq!(r["rejected"].as_u64(), Some(1), "{r}");
+    let reason = r["rejections"][0]["reason_zh"].as_str().unwrap_or_default();
+    assert!(reason.contains("上级节点暂不可达"), "{r}");
+    province.restart().await;
+    let r = json_of(import(&ningbo, &nb.key, "format=csv", csv_of(&[sale("z-2", &later)])).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(0)), "{r}");
 }
 on_both_backends!(a_counterpart_registered_next_door_is_known);
 
