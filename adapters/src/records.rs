@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A party of a transaction.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     /// Subject code (unified social credit code).
@@ -21,7 +21,7 @@ pub struct Party {
 }
 
 /// The product of a transaction.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TracedProduct {
     /// Trace code.
@@ -45,12 +45,14 @@ pub struct TracedProduct {
 }
 
 /// The act of a transaction.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Act {
     /// Supply-chain stage code.
+    #[schema(value_type = crate::codes::Stage)]
     pub stage: String,
-    /// `in` or `out`.
+    /// `in` (a purchase: the buyer `to` acts) or `out` (a sale: the seller `from` acts).
+    #[schema(pattern = "^(in|out)$", example = "out")]
     pub direction: String,
     /// Quantity.
     pub quantity: f64,
@@ -60,14 +62,15 @@ pub struct Act {
     pub price: Option<f64>,
     /// Amount, if known.
     pub amount: Option<f64>,
-    /// Time (ISO 8601 with offset).
+    /// Time (ISO 8601 with offset; without one it is China Standard Time).
+    #[schema(example = "2026-11-01T10:00:00+08:00")]
     pub time: String,
     /// Place.
     pub place: String,
 }
 
 /// A transaction record.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceRecord {
     /// The sender's id of the record.

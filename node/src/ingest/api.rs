@@ -61,8 +61,14 @@ pub async fn exchange(
     submit(state, caller, req, params.into_inner(), Channel::Exchange, body).await
 }
 
-/// Imports trace records in any supported format (`format=xml|csv|json|ndjson`).
-#[utoipa::path(tag = "ingest", params(SubmitParams), request_body(content = String, content_type = "text/csv"),
+/// Imports trace records in any supported format (`format=xml|csv|json|ndjson|epcis|vendor:<name>`):
+/// a JSON array of trace records, NDJSON (one record a line), CSV with a header row, the XML
+/// envelope, or an EPCIS 2.0 document (docs/integration.md describes each with an example).
+#[utoipa::path(tag = "ingest", params(SubmitParams),
+    request_body(description = "The records, in the format the query names",
+        content((Vec<tracenode_adapters::records::TraceRecord> = "application/json"),
+                (String = "application/x-ndjson"), (String = "text/csv"), (String = "application/xml"),
+                (String = "application/ld+json"))),
     responses((status = 200, description = "Receipt", body = Receipt), (status = 202, description = "Queued as a job", body = Receipt),
     (status = 413, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json")))]
