@@ -20,6 +20,7 @@ fn is_open(path: &str) -> bool {
     path == "/api/v1/auth/sign-in"
         || path.starts_with("/api/v1/federation/enrolments")
         || path == "/api/v1/openapi.json"
+        || path.starts_with("/api/v1/schemas/")
 }
 
 /// The rest of the sign-in flow, which takes a session at any stage.

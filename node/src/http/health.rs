@@ -41,7 +41,91 @@ pub async fn openapi(doc: web::Data<OpenApiDocument>) -> HttpResponse {
 /// The rendered OpenAPI document.
 pub struct OpenApiDocument(pub String);
 
+/// The schemas served on their own as JSON Schema documents, by the name in the URL.
+const STANDALONE: [(&str, &str); 1] = [("trace-record", "TraceRecord")];
+
+/// A component of the OpenAPI document as a JSON Schema (2020-12) document of its own: the
+/// component at the root, every component it reaches under `$defs`, references rewritten.
+pub fn standalone_schema(document: &serde_json::Value, component: &str, id: &str) -> Option<serde_json::Value> {
+    let all = document.pointer("/components/schemas")?.as_object()?;
+    let mut root = all.get(component)?.clone();
+    let mut defs = serde_json::Map::new();
+    let mut waiting = vec![root.clone()];
+    while let Some(next) = waiting.pop() {
+        for name in references_in(&next) {
+            if name != component && !defs.contains_key(&name) {
+                let def = all.get(&name)?.clone();
+                waiting.push(def.clone());
+                defs.insert(name, def);
+            }
+        }
+    }
+    let mut defs = serde_json::Value::Object(defs);
+    rewrite_references(&mut root, component);
+    rewrite_references(&mut defs, component);
+    let object = root.as_object_mut()?;
+    object.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
+    object.insert("$id".into(), id.into());
+    object.insert("$defs".into(), defs);
+    Some(root)
+}
+
+fn references_in(value: &serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .flat_map(|(k, v)| match (k.as_str(), v.as_str()) {
+                ("$ref", Some(r)) => r.strip_prefix("#/components/schemas/").map(str::to_owned).into_iter().collect(),
+                _ => references_in(v),
+            })
+            .collect(),
+        serde_json::Value::Array(a) => a.iter().flat_map(references_in).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn rewrite_references(value: &mut serde_json::Value, root: &str) {
+    match value {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                match (k.as_str(), v.as_str().and_then(|r| r.strip_prefix("#/components/schemas/"))) {
+                    ("$ref", Some(name)) if name == root => *v = "#".into(),
+                    ("$ref", Some(name)) => *v = format!("#/$defs/{name}").into(),
+                    _ => rewrite_references(v, root),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|v| rewrite_references(v, root)),
+        _ => {}
+    }
+}
+
+/// A record format as JSON Schema (2020-12), taken from the OpenAPI document's components
+/// so the two never disagree: `trace-record` is one trace record (a JSON import is an array
+/// of them, an NDJSON import one a line).
+#[utoipa::path(tag = "ops", params(("name" = String, Path, description = "`trace-record`")),
+    responses((status = 200, body = serde_json::Value), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/schemas/{name}.json")]
+pub async fn record_schema(
+    doc: web::Data<OpenApiDocument>,
+    path: web::Path<String>,
+) -> crate::error::AppResult<HttpResponse> {
+    let name = path.into_inner();
+    let not_found = || {
+        crate::error::AppError::with_detail(
+            crate::error::ErrorKind::NotFound,
+            format!("没有名为 {name} 的结构描述"),
+            format!("no schema named {name}"),
+        )
+    };
+    let component = STANDALONE.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).ok_or_else(not_found)?;
+    let document: serde_json::Value = serde_json::from_str(&doc.0).map_err(crate::error::AppError::internal)?;
+    let id = format!("/api/v1/schemas/{name}.json");
+    let standalone = standalone_schema(&document, component, &id).ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().content_type("application/schema+json").json(standalone))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics).service(openapi);
+    cfg.service(healthz).service(readyz).service(metrics).service(openapi).service(record_schema);
 }

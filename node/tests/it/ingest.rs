@@ -807,6 +807,40 @@ async fn the_guides_json_examples_are_taken(app: TestApp) {
 }
 both_backends!(the_guides_json_examples_are_taken);
 
+/// The served JSON Schema of a trace record (taken from the OpenAPI components) holds every
+/// record of the guide's JSON and NDJSON examples, and refuses what the node refuses to
+/// decode: an unknown field, a stage not in the code list, a missing part.
+async fn the_guides_records_match_the_served_schema(app: TestApp) {
+    let res = app.client().get(app.url("/api/v1/schemas/trace-record.json")).send().await.expect("get");
+    assert_eq!(res.headers()["content-type"], "application/schema+json");
+    let schema: serde_json::Value = res.json().await.expect("schema");
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+    let json: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(examples.join("records.json")).expect("json")).expect("array");
+    let ndjson = std::fs::read_to_string(examples.join("records.ndjson")).expect("ndjson");
+    let lines: Vec<serde_json::Value> =
+        ndjson.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("line")).collect();
+    assert_eq!((json.len(), lines.len()), (1, 2));
+    for record in json.iter().chain(&lines) {
+        let errors: Vec<String> = validator.iter_errors(record).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?} in {record}");
+    }
+    let mut unknown_field = json[0].clone();
+    unknown_field["act"]["colour"] = "red".into();
+    let mut bad_stage = json[0].clone();
+    bad_stage["act"]["stage"] = "teleport".into();
+    let mut no_product = json[0].clone();
+    no_product.as_object_mut().expect("object").remove("product");
+    for bad in [unknown_field, bad_stage, no_product] {
+        assert!(!validator.is_valid(&bad), "{bad}");
+    }
+    let missing = app.client().get(app.url("/api/v1/schemas/nothing.json")).send().await.expect("get");
+    expect_problem(missing, 404, "not_found").await;
+}
+both_backends!(the_guides_records_match_the_served_schema);
+
 /// An EPCIS error declaration retracts the records its event made: they stop counting and
 /// nothing takes their place; a resent declaration is a duplicate; one for an event never
 /// received, or a retraction naming no record, is rejected.
