@@ -35,11 +35,30 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "health", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 #[get("/api/v1/openapi.json")]
 pub async fn openapi(doc: web::Data<OpenApiDocument>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(doc.0.clone())
+    HttpResponse::Ok().content_type("application/json").body(doc.text.clone())
 }
 
-/// The rendered OpenAPI document.
-pub struct OpenApiDocument(pub String);
+/// The rendered OpenAPI document, with the schemas served on their own cut from it once, at
+/// start (the routes that serve them are open to anyone, so a request only copies text).
+pub struct OpenApiDocument {
+    text: String,
+    standalone: Vec<(&'static str, String)>,
+}
+
+impl OpenApiDocument {
+    /// The document `text` and the standalone schemas of [`STANDALONE`] cut from it.
+    pub fn new(text: String) -> OpenApiDocument {
+        let document: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let standalone = STANDALONE
+            .iter()
+            .filter_map(|(name, component)| {
+                let schema = standalone_schema(&document, component, &format!("/api/v1/schemas/{name}.json"))?;
+                Some((*name, schema.to_string()))
+            })
+            .collect();
+        OpenApiDocument { text, standalone }
+    }
+}
 
 /// The schemas served on their own as JSON Schema documents, by the name in the URL.
 const STANDALONE: [(&str, &str); 1] = [("trace-record", "TraceRecord")];
@@ -111,18 +130,14 @@ pub async fn record_schema(
     path: web::Path<String>,
 ) -> crate::error::AppResult<HttpResponse> {
     let name = path.into_inner();
-    let not_found = || {
-        crate::error::AppError::with_detail(
+    let Some((_, schema)) = doc.standalone.iter().find(|(n, _)| *n == name) else {
+        return Err(crate::error::AppError::with_detail(
             crate::error::ErrorKind::NotFound,
             format!("没有名为 {name} 的结构描述"),
             format!("no schema named {name}"),
-        )
+        ));
     };
-    let component = STANDALONE.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).ok_or_else(not_found)?;
-    let document: serde_json::Value = serde_json::from_str(&doc.0).map_err(crate::error::AppError::internal)?;
-    let id = format!("/api/v1/schemas/{name}.json");
-    let standalone = standalone_schema(&document, component, &id).ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().content_type("application/schema+json").json(standalone))
+    Ok(HttpResponse::Ok().content_type("application/schema+json").body(schema.clone()))
 }
 
 /// Registers these routes.

@@ -135,7 +135,7 @@ pub fn build_app(
     utoipa::openapi::OpenApi,
 ) {
     let limit = state.config.http.body_limit_bytes;
-    let doc = openapi_json.unwrap_or_else(|| web::Data::new(health::OpenApiDocument(String::new())));
+    let doc = openapi_json.unwrap_or_else(|| web::Data::new(health::OpenApiDocument::new(String::new())));
     App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -262,7 +262,7 @@ pub fn start(config: Arc<Config>, db: Db) -> AppResult<Running> {
     if resumed > 0 {
         tracing::info!(jobs = resumed, "import jobs taken up again");
     }
-    let doc = web::Data::new(health::OpenApiDocument(openapi_document(state.clone())?));
+    let doc = web::Data::new(health::OpenApiDocument::new(openapi_document(state.clone())?));
     let workers = if config.http.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
