@@ -2,7 +2,7 @@
 # Runs every check and test of tracenode: formatting, clippy (warnings denied), the whole
 # test suite on SQLite and on a real PostgreSQL server, and the real-browser console tests.
 # On a fresh machine it installs and starts what it needs (PostgreSQL, the aiosmtpd mail
-# server, Chromium and ChromeDriver from the distribution's packages) or stops saying
+# server, libxml2's xmllint, Chromium and ChromeDriver from the distribution's packages) or stops saying
 # exactly what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +72,10 @@ PYTHON=/usr/bin/python3
 "$PYTHON" -c 'import aiosmtpd' 2>/dev/null || { say "installing python3-aiosmtpd"; apt_install python3-aiosmtpd; }
 "$PYTHON" -c 'import aiosmtpd' 2>/dev/null || die "python3-aiosmtpd is installed but $PYTHON cannot import aiosmtpd"
 export TRACENODE_TEST_PYTHON="$PYTHON"
+
+say "XML Schema validator (libxml2's xmllint, for the envelope schema tests)"
+command -v xmllint >/dev/null || { say "installing libxml2-utils"; apt_install libxml2-utils; }
+export TRACENODE_TEST_XMLLINT="$(command -v xmllint)"
 
 say "browser"
 command -v chromium >/dev/null || { say "installing chromium"; apt_install chromium; }

@@ -14,6 +14,11 @@ pub mod tags;
 mod write;
 
 pub use read::EnvelopeReader;
+
+/// The envelope as XML Schema 1.0 (namespace [`tags::NAMESPACE`]): pushed records and the
+/// acknowledgement. It states structure and types; the reader checks what a schema cannot
+/// (the count and the digest), and the node checks codes and references.
+pub const SCHEMA: &str = include_str!("exchange-1.xsd");
 pub use write::{write_ack, write_envelope, write_streamed};
 
 use serde::{Deserialize, Serialize};

@@ -140,7 +140,20 @@ pub async fn record_schema(
     Ok(HttpResponse::Ok().content_type("application/schema+json").body(schema.clone()))
 }
 
+/// The XML exchange envelope (version 1, pushed records and the node's acknowledgement) as
+/// XML Schema 1.0, the same text the node's adapters are built with.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "XML Schema 1.0", content_type = "application/xml")))]
+#[get("/api/v1/schemas/exchange.xsd")]
+pub async fn exchange_schema() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/xml; charset=utf-8").body(tracenode_adapters::exchange::SCHEMA)
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics).service(openapi).service(record_schema);
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics)
+        .service(openapi)
+        .service(record_schema)
+        .service(exchange_schema);
 }

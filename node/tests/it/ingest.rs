@@ -765,6 +765,61 @@ async fn the_guides_exchange_envelope_is_taken(app: TestApp) {
 }
 both_backends!(the_guides_exchange_envelope_is_taken);
 
+/// The XML Schema the node serves for its envelope holds for the guide's example, for the
+/// envelopes the node's own writer makes (empty optional attributes, a correction) and for the
+/// node's acknowledgement with a rejection; libxml2 refuses, as the node does, a stage outside
+/// the list and a record without its act.
+async fn the_exchange_envelope_matches_the_served_xsd(app: TestApp) {
+    let w = world(&app).await;
+    let res = app.client().get(app.url("/api/v1/schemas/exchange.xsd")).send().await.expect("anonymous");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().expect("ct").starts_with("application/xml"));
+    let xsd = res.text().await.expect("xsd");
+    assert!(xsd.contains(r#"targetNamespace="urn:tracenode:exchange:1""#), "{xsd}");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/exchange.xml");
+    let example = std::fs::read(example).expect("example");
+    crate::support::xmllint(&xsd, &example).expect("the guide's example");
+
+    let (seller, buyer) = parties(&app, &w).await;
+    let mut sale = record("s1", "TX-XSD-1", &seller, &buyer, 2.0, None);
+    sale.product.production_date = None;
+    sale.product.shelf_life_days = None;
+    let mut fix = record("s1-fix", "TX-XSD-1", &seller, &buyer, 3.0, Some(4.25));
+    fix.corrects = Some("s1".into());
+    let mut bad = record("s2", "TX-XSD-2", &seller, &buyer, -1.0, None);
+    bad.act.time = "2026-11-20 09:30".into();
+    let written = envelope("platform-a", &[sale, fix, bad]);
+    crate::support::xmllint(&xsd, &written).expect("the node's own writer");
+    let res = w
+        .key_a
+        .client
+        .post(app.url("/api/v1/exchange?mode=best_effort"))
+        .bearer_auth(&w.key_a.key)
+        .header("Content-Type", "application/xml")
+        .header("Accept", "application/xml")
+        .body(written)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 200);
+    let ack = res.text().await.expect("ack");
+    assert!(ack.contains("<Rejection index=\"2\""), "{ack}");
+    crate::support::xmllint(&xsd, ack.as_bytes()).expect("the node's acknowledgement");
+
+    let text = String::from_utf8(example).expect("utf8");
+    let selling = text.replace(r#"stage="distribution_sale""#, r#"stage="selling""#);
+    let said = crate::support::xmllint(&xsd, selling.as_bytes()).expect_err("a stage outside the list");
+    assert!(said.contains("stage"), "{said}");
+    let actless = text.lines().filter(|l| !l.trim_start().starts_with("<Act ")).collect::<Vec<_>>().join("\n");
+    crate::support::xmllint(&xsd, actless.as_bytes()).expect_err("a record without its act");
+    for refused in [selling, actless] {
+        let res = w.key_a.send(&app, "/api/v1/exchange", "application/xml", refused.into_bytes()).await;
+        assert_eq!(res.status(), 422, "the node refuses it too");
+    }
+    assert_eq!(records_stored(&app), 2);
+}
+both_backends!(the_exchange_envelope_matches_the_served_xsd);
+
 /// The guide's JSON and NDJSON examples (docs/examples/records.json, records.ndjson): a sale,
 /// then its correction and the buyer's report; the correction replaces the sale in the
 /// totals, and a resend is a duplicate.

@@ -559,3 +559,29 @@ pub async fn expect_problem(res: reqwest::Response, status: u16, code: &str) -> 
     assert!(body["detail"].as_str().is_some_and(|s| !s.is_empty()), "English detail: {body}");
     body
 }
+
+/// Validates `document` against the XML Schema `schema` with libxml2's `xmllint` (a real
+/// validator, not ours): `Err` carries what it printed. The path comes from
+/// TRACENODE_TEST_XMLLINT, else `xmllint` on the PATH.
+pub fn xmllint(schema: &str, document: &[u8]) -> Result<(), String> {
+    let program = std::env::var("TRACENODE_TEST_XMLLINT").unwrap_or_else(|_| "xmllint".into());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (xsd, doc) = (dir.path().join("schema.xsd"), dir.path().join("document.xml"));
+    std::fs::write(&xsd, schema).expect("write schema");
+    std::fs::write(&doc, document).expect("write document");
+    let out = std::process::Command::new(&program)
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(&xsd)
+        .arg(&doc)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the schema tests need libxml2's xmllint ({program}: {e}). Install Debian's libxml2-utils \
+                 (scripts/test.sh does), or point TRACENODE_TEST_XMLLINT at it"
+            )
+        });
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
