@@ -19,7 +19,7 @@ use crate::exchange::Limits;
 use crate::records::{Act, Party, TraceRecord, TracedProduct};
 
 /// The columns, in the order the writer uses.
-pub const COLUMNS: [&str; 25] = [
+pub const COLUMNS: [&str; 26] = [
     "id",
     "corrects",
     "from_code",
@@ -45,6 +45,7 @@ pub const COLUMNS: [&str; 25] = [
     "amount",
     "time",
     "place",
+    "voucher",
 ];
 
 /// Columns a file must have.
@@ -321,6 +322,7 @@ fn record(get: &dyn Fn(&str) -> String, line: u64) -> Result<TraceRecord, CsvErr
             amount: number(get, "amount", line)?,
             time: get("time"),
             place: get("place"),
+            voucher: get("voucher"),
         },
     })
 }
@@ -360,6 +362,7 @@ pub fn write_csv<W: Write>(out: W, records: &[TraceRecord]) -> Result<(), CsvErr
             &text(a.amount),
             &a.time,
             &a.place,
+            &a.voucher,
         ])
         .map_err(io)?;
     }
@@ -404,6 +407,7 @@ mod tests {
                     amount: None,
                     time: "2026-04-01T09:30:00+08:00".into(),
                     place: "杭州".into(),
+                    voucher: String::new(),
                 },
             })
             .collect()

@@ -25,7 +25,10 @@
 //!   417 or 414) becomes its 13-digit GLN, which the node resolves against the GLNs in its
 //!   registry. When the list names no party on the acting side (the seller of an `out`, the
 //!   buyer of an `in`), the acting party is the one at `bizLocation` (else `readPoint`): the
-//!   GLN of its SGLN.
+//!   GLN of its SGLN, which the node resolves against its site register (a site's sole
+//!   operator, else the site's region).
+//! - `bizTransactionList` becomes the record's voucher (交易凭证号), each transaction after
+//!   its type (`po:…`, `inv:…`).
 //!
 //! The fields EPCIS has no place for (party names and regions, category, price …) travel in
 //! the `tn:` extension namespace (`urn:tracenode:epcis:`), one field at a time
@@ -148,6 +151,7 @@ pub const EXTENSION_FIELDS: &[(&str, &str)] = &[
     ("price", "act.price"),
     ("amount", "act.amount"),
     ("place", "act.place"),
+    ("voucher", "act.voucher"),
     ("productName", "product.name"),
     ("category", "product.category"),
     ("specification", "product.specification"),
@@ -192,6 +196,7 @@ fn apply_extension(record: &mut TraceRecord, name: &str, value: &Value) -> Resul
         "price" => record.act.price = Some(number()?),
         "amount" => record.act.amount = Some(number()?),
         "place" => record.act.place = text()?,
+        "voucher" => record.act.voucher = text()?,
         "productName" => record.product.name = text()?,
         "category" => record.product.category = text()?,
         "specification" => record.product.specification = text()?,
@@ -214,6 +219,20 @@ fn apply_extension(record: &mut TraceRecord, name: &str, value: &Value) -> Resul
         _ => {}
     }
     Ok(())
+}
+
+/// The business transactions of an event (`bizTransactionList`) as one voucher: each
+/// `bizTransaction` identifier, preceded by its type's last segment where it has one
+/// (`po:…`, `inv:…`), separated by spaces; empty when the event names none.
+fn voucher(event: &Value) -> String {
+    let entries = event.get("bizTransactionList").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let named = entries.iter().filter_map(|e| {
+        let id = e.get("bizTransaction").and_then(Value::as_str)?.trim();
+        let kind = text(e, "type");
+        let kind = kind.rsplit([':', '/', '-']).next().unwrap_or_default();
+        (!id.is_empty()).then(|| if kind.is_empty() { id.to_owned() } else { format!("{kind}:{id}") })
+    });
+    named.collect::<Vec<_>>().join(" ")
 }
 
 /// One thing an event is about: an EPC (quantity 1) or a class with a quantity.
@@ -333,6 +352,7 @@ fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeE
     let time = text(event, "eventTime");
     let (from, to) = (party(event, "sourceList", "source"), party(event, "destinationList", "destination"));
     let place = event.get("bizLocation").or_else(|| event.get("readPoint")).map(|l| text(l, "id")).unwrap_or_default();
+    let voucher = voucher(event);
     let located = Gln::of_identifier(&place).map(|g| g.as_str().to_owned()).unwrap_or_default();
     let extensions = extension_fields(event);
     let declared_stage = extensions.iter().any(|(name, _)| *name == "stage");
@@ -374,6 +394,7 @@ fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeE
                     unit: item.unit,
                     time: time.clone(),
                     place: place.clone(),
+                    voucher: voucher.clone(),
                     ..Act::default()
                 },
             };
@@ -390,6 +411,9 @@ fn map_plain_event(index: u64, event: &Value) -> Vec<Result<TraceRecord, DecodeE
     out
 }
 
+/// The CBV business transaction types (the prefix a voucher's identifiers may carry).
+const VOUCHER_KINDS: [&str; 9] = ["bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv"];
+
 /// An event for a record: standard fields for any EPCIS reader, and the record itself as
 /// `tn:record`.
 pub fn event_of(r: &TraceRecord) -> Value {
@@ -403,7 +427,7 @@ pub fn event_of(r: &TraceRecord) -> Value {
         ("primary_production", _) => "harvesting",
         _ => "consuming",
     };
-    json!({
+    let mut event = json!({
         "type": "ObjectEvent",
         "eventID": format!("{NAMESPACE}record:{}", r.id),
         "eventTime": r.act.time,
@@ -414,7 +438,19 @@ pub fn event_of(r: &TraceRecord) -> Value {
         "sourceList": [{"type": "owning_party", "source": r.from.code}],
         "destinationList": [{"type": "owning_party", "destination": r.to.code}],
         "tn:record": r,
-    })
+    });
+    if !r.act.voucher.is_empty() {
+        event["bizTransactionList"] = r
+            .act
+            .voucher
+            .split_whitespace()
+            .map(|id| match id.split_once(':').filter(|(kind, _)| VOUCHER_KINDS.contains(kind)) {
+                Some((kind, id)) => json!({"type": kind, "bizTransaction": id}),
+                None => json!({"bizTransaction": id}),
+            })
+            .collect();
+    }
+    event
 }
 
 /// Writes records as an EPCIS 2.0 JSON-LD document.

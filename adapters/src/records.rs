@@ -67,6 +67,12 @@ pub struct Act {
     pub time: String,
     /// Place.
     pub place: String,
+    /// The business document the act belongs to (交易凭证号: a purchase order, an invoice,
+    /// a despatch advice; an EPCIS event's `bizTransactionList`), or empty. Written only when
+    /// not empty, so the canonical form of a record without one is what it always was.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schema(example = "urn:epcglobal:cbv:bt:0614141000005:PO-1152")]
+    pub voucher: String,
 }
 
 /// A transaction record.

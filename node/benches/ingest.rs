@@ -158,6 +158,7 @@ fn record(i: usize, rng: &mut StdRng, parties: &[(String, String)]) -> TraceReco
             amount: None,
             time: format!("2026-10-{day:02}T{:02}:{:02}:00+08:00", rng.gen_range(0..24), rng.gen_range(0..60)),
             place: "杭州".into(),
+            voucher: String::new(),
         },
     }
 }

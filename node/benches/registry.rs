@@ -284,6 +284,7 @@ fn make_sites(n: &Node) -> Vec<String> {
                         longitude: None,
                         latitude: None,
                         tenant_id: None,
+                        gln: None,
                     },
                 )
             })

@@ -310,6 +310,7 @@ impl EnvelopeReader {
             amount: optional_number(&a, attr::AMOUNT)?,
             time: get(&a, attr::TIME),
             place: get(&a, attr::PLACE),
+            voucher: get(&a, attr::VOUCHER),
         };
         match self.next()? {
             Ev::End(name) if name == tags::TRACE_RECORD => {}

@@ -90,6 +90,8 @@ pub mod attr {
     pub const TIME: &str = "time";
     /// Place.
     pub const PLACE: &str = "place";
+    /// The business document of the act (交易凭证号).
+    pub const VOUCHER: &str = "voucher";
     /// Submission id (receipt).
     pub const SUBMISSION: &str = "submission";
     /// Status (receipt).

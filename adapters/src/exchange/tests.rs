@@ -30,6 +30,7 @@ fn record(n: u32) -> TraceRecord {
             amount: Some(11_000.0),
             time: "2026-04-01T09:30:00+08:00".into(),
             place: "杭州".into(),
+            voucher: String::new(),
         },
     }
 }

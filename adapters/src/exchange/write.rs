@@ -85,20 +85,22 @@ fn record<W: Write>(w: &mut Writer<W>, r: &TraceRecord) -> Result<(), ExchangeEr
         ],
     )?;
     let a = &r.act;
-    empty(
-        w,
-        tags::ACT,
-        &[
-            (attr::STAGE, &a.stage),
-            (attr::DIRECTION, &a.direction),
-            (attr::QUANTITY, &a.quantity.to_string()),
-            (attr::UNIT, &a.unit),
-            (attr::PRICE, &number(a.price)),
-            (attr::AMOUNT, &number(a.amount)),
-            (attr::TIME, &a.time),
-            (attr::PLACE, &a.place),
-        ],
-    )?;
+    let quantity = a.quantity.to_string();
+    let (price, amount) = (number(a.price), number(a.amount));
+    let mut act = vec![
+        (attr::STAGE, a.stage.as_str()),
+        (attr::DIRECTION, &a.direction),
+        (attr::QUANTITY, &quantity),
+        (attr::UNIT, &a.unit),
+        (attr::PRICE, &price),
+        (attr::AMOUNT, &amount),
+        (attr::TIME, &a.time),
+        (attr::PLACE, &a.place),
+    ];
+    if !a.voucher.is_empty() {
+        act.push((attr::VOUCHER, &a.voucher));
+    }
+    empty(w, tags::ACT, &act)?;
     w.write_event(Event::End(BytesEnd::new(tags::TRACE_RECORD))).map_err(io)
 }
 

@@ -203,6 +203,7 @@ diesel::table! {
         latitude -> Nullable<Double>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        gln -> Nullable<Text>,
     }
 }
 
@@ -370,6 +371,14 @@ diesel::table! {
         act_time -> Timestamp,
         place -> Text,
         region -> Text,
+    }
+}
+
+diesel::table! {
+    trace_vouchers (tenant_id, record_id) {
+        tenant_id -> Text,
+        record_id -> Text,
+        voucher -> Text,
     }
 }
 

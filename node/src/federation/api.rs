@@ -544,6 +544,23 @@ pub async fn held_registrations(
     Ok(HttpResponse::Ok().json(HeldPage { total, page, page_size, rows }))
 }
 
+/// What the held registrations a search matches add up to (its paging aside): by kind, the
+/// entities by their own region one level down, and by the node they were registered at one
+/// level below the caller's bound; each figure equals the total of the search narrowed to it.
+/// Read as the search is.
+#[utoipa::path(tag = "federation", params(HeldParams), responses((status = 200, body = registrations::HeldAnalysis),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/federation/registrations/analysis")]
+pub async fn held_registrations_analysis(
+    state: web::Data<AppState>,
+    caller: Caller,
+    p: web::Query<HeldParams>,
+) -> AppResult<HttpResponse> {
+    let p = HeldParams { page: None, page_size: None, ..p.into_inner() };
+    let q = held_query(&state, &caller, p, registrations::MAX_HELD_PAGE).await?;
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| registrations::analyse(conn, &q)).await?))
+}
+
 /// Which duplicate codes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -774,6 +791,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_children)
         .service(incoming)
         .service(held_registrations)
+        .service(held_registrations_analysis)
         .service(held_registrations_xlsx)
         .service(duplicate_codes)
         .service(indicators)

@@ -510,6 +510,9 @@ struct HeldPage {
     pages: i64,
     rows: Vec<kinds::registrations::HeldRegistration>,
     error: String,
+    /// What the search adds up to, drawn as a tile map of the entities' regions and bars of
+    /// the sources.
+    analysis: Option<(kinds::registrations::HeldAnalysis, crate::registry::map::MapView)>,
 }
 
 impl HeldPage {
@@ -535,6 +538,31 @@ impl HeldPage {
         let mut p = self.params.clone();
         p.page = Some(at);
         serde_urlencoded::to_string(&p).unwrap_or_default()
+    }
+
+    /// The search narrowed to entities of region `code`, for a tile's link.
+    fn region_query(&self, code: &str) -> String {
+        let prefix = crate::region::RegionCode::parse(code).map(|r| r.subtree_prefix().to_owned()).unwrap_or_default();
+        let p = super::api::HeldParams {
+            region: Some(prefix),
+            kind: Some("entity".into()),
+            page: None,
+            page_size: None,
+            ..self.params.clone()
+        };
+        serde_urlencoded::to_string(&p).unwrap_or_default()
+    }
+
+    /// The search narrowed to sources in region `code`, for a bar's link.
+    fn source_query(&self, code: &str) -> String {
+        let prefix = crate::region::RegionCode::parse(code).map(|r| r.subtree_prefix().to_owned()).unwrap_or_default();
+        let p = super::api::HeldParams { within: Some(prefix), page: None, page_size: None, ..self.params.clone() };
+        serde_urlencoded::to_string(&p).unwrap_or_default()
+    }
+
+    /// A share as a percentage with one decimal.
+    fn percent(&self, share: &f64) -> String {
+        format!("{:.1}%", share * 100.0)
     }
 
     /// The search without its paging: what the export writes (up to its own maximum).
@@ -567,15 +595,26 @@ pub async fn held_page(
     {
         Ok(q) => {
             let at = q.page;
-            let (total, rows) = state.db.run(move |conn| kinds::registrations::search(conn, &q)).await?;
-            Ok((total, at, (total + q_size(&params) - 1) / q_size(&params), rows))
+            let (total, rows, analysis) = state
+                .db
+                .run(move |conn| {
+                    let (total, rows) = kinds::registrations::search(conn, &q)?;
+                    Ok((total, rows, kinds::registrations::analyse(conn, &q)?))
+                })
+                .await?;
+            let region = crate::region::RegionCode::parse(&analysis.region)
+                .unwrap_or_else(|_| crate::region::RegionCode::national());
+            let map = crate::registry::map::MapView::new(&region, &[], &analysis.by_region);
+            Ok((total, at, (total + q_size(&params) - 1) / q_size(&params), rows, (analysis, map)))
         }
         Err(e) if e.is_for_the_form() => Err(e.detail_zh),
         Err(e) => return Err(e),
     };
     let view = match found {
-        Ok((total, at, pages, rows)) => HeldPage { shell, params, total, page: at, pages, rows, error: String::new() },
-        Err(error) => HeldPage { shell, params, total: 0, page: 1, pages: 0, rows: vec![], error },
+        Ok((total, at, pages, rows, analysis)) => {
+            HeldPage { shell, params, total, page: at, pages, rows, error: String::new(), analysis: Some(analysis) }
+        }
+        Err(error) => HeldPage { shell, params, total: 0, page: 1, pages: 0, rows: vec![], error, analysis: None },
     };
     render(&view)
 }

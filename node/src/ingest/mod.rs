@@ -12,6 +12,7 @@ pub mod api;
 pub mod jobs;
 pub mod monitor;
 pub mod pages;
+mod parties;
 pub mod policy;
 pub mod pull;
 pub mod receipt;
@@ -434,6 +435,7 @@ impl Step<'_, '_, '_> {
             flags.push(flag);
         }
         store::mark_flagged(self.conn, self.tenant, &newly)?;
+        store::note_vouchers(self.conn, self.tenant, &stored.iter().map(|(_, row, _)| row).collect::<Vec<_>>())?;
         for (_, row, flags) in stored {
             accepted(self.receipt, &row, flags, found);
             if row.status == status::STORED {

@@ -3,22 +3,23 @@
 //! A record either becomes a row ready to store (perhaps quarantined or flagged) or a
 //! rejection naming the field and the reason in Chinese and English.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use tracenode_adapters::codes::Stage;
-use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, Gln, IdentifierError, ProductCode, Uscc};
+use tracenode_adapters::identifiers::{gtin_of_trace_code, CodeScheme, IdentifierError, ProductCode};
 use tracenode_adapters::records::{Party, TraceRecord};
 
+use super::parties::{Elsewhere, PartyCodes};
 use super::policy::ReferencePolicy;
 use super::receipt::Rejection;
-use crate::db::schema::{entities, product_categories};
+use crate::db::schema::product_categories;
 use crate::db::time::StoredTime;
 use crate::error::AppResult;
 use crate::quality::rules::{self, RuleSet};
 use crate::region::RegionCode;
-use crate::registry::references::{self, Upward};
+use crate::registry::references::Upward;
 use crate::trace::row::{day_of, fen, thousandths, TraceRow, CST_HOURS};
 use crate::trace::status;
 
@@ -38,8 +39,6 @@ pub use crate::config::{default_earliest_act_year, EARLIEST_ACT_YEAR};
 
 /// How far in the future an act may lie (clock skew between systems).
 pub const FUTURE_SLACK_HOURS: i64 = 24;
-/// Entity codes remembered per submission before the cache starts over.
-const CACHE_LIMIT: usize = 200_000;
 
 pub use crate::quality::anomalies::Flag;
 
@@ -72,160 +71,6 @@ pub struct Validator<'a> {
     acting_region: Option<&'a RegionCode>,
     /// Where counterparts unknown in this node's subtree are looked up (the parent).
     upward: Option<&'a Upward>,
-}
-
-/// What is known of a party code: its normal form (or why it is invalid) and, once asked,
-/// the entity registered with it. Submissions name the same few parties again and again, so
-/// each code is checked and looked up once. A code is a unified social credit code or a GS1
-/// GLN (what EPCIS documents name parties and locations by), which the registry resolves
-/// to the entity's credit code.
-struct KnownCode {
-    normal: Result<String, IdentifierError>,
-    /// Once looked up: the entity registered with the code, if any.
-    registered: Option<Option<Registered>>,
-    /// Once looked up beyond this node's registry: what the subtree and the ancestors know.
-    elsewhere: Option<Elsewhere>,
-}
-
-/// What the rest of the federation knows of a code not registered here.
-#[derive(Debug, Clone)]
-enum Elsewhere {
-    /// Registered below this node or elsewhere above it.
-    Known,
-    /// Registered nowhere this node can see.
-    Unknown,
-    /// The parent could not be asked.
-    Unreached,
-}
-
-/// A registered entity a party code names.
-#[derive(Debug, Clone)]
-struct Registered {
-    /// Its unified social credit code.
-    code: String,
-    /// Its name and region as registered.
-    name: String,
-    region: String,
-    /// The tenants that registered it.
-    owners: Vec<String>,
-}
-
-/// The party codes of one submission.
-struct PartyCodes {
-    conn: crate::db::PooledDb,
-    known: HashMap<String, KnownCode>,
-}
-
-impl PartyCodes {
-    fn entry(&mut self, raw: &str) -> &mut KnownCode {
-        if !self.known.contains_key(raw) {
-            if self.known.len() >= CACHE_LIMIT {
-                self.known.clear();
-            }
-            let normal = Uscc::parse(raw)
-                .map(|u| u.as_str().to_owned())
-                .or_else(|e| Gln::parse(raw).map(|g| g.as_str().to_owned()).map_err(|_| e));
-            self.known.insert(raw.to_owned(), KnownCode { normal, registered: None, elsewhere: None });
-        }
-        self.known.get_mut(raw).expect("just inserted")
-    }
-
-    /// The normal form of a code, or why it is invalid.
-    fn normal(&mut self, raw: &str) -> Result<String, IdentifierError> {
-        self.entry(raw).normal.clone()
-    }
-
-    /// The entity registered with this code (a credit code, or a GLN), if any; looked up
-    /// once. Of several tenants' registrations of one entity the first (by tenant) speaks for
-    /// its name and region.
-    fn registered(&mut self, raw: &str) -> AppResult<Option<Registered>> {
-        self.entry(raw);
-        let conn = &mut self.conn;
-        let Some(k) = self.known.get_mut(raw) else { return Ok(None) };
-        if let Some(found) = &k.registered {
-            return Ok(found.clone());
-        }
-        let Ok(code) = &k.normal else { return Ok(None) };
-        let by = entities::table.order(entities::tenant_id).select((
-            entities::code,
-            entities::tenant_id,
-            entities::name,
-            entities::region,
-        ));
-        let rows: Vec<(String, String, String, String)> = if code.len() == 13 {
-            by.filter(entities::gln.eq(code)).limit(16).load(&mut **conn)?
-        } else {
-            by.filter(entities::code.eq(code)).limit(16).load(&mut **conn)?
-        };
-        let found = rows.first().map(|(code, _, name, region)| Registered {
-            code: code.clone(),
-            name: name.clone(),
-            region: region.clone(),
-            owners: rows.iter().map(|r| r.1.clone()).collect(),
-        });
-        k.registered = Some(found.clone());
-        Ok(found)
-    }
-
-    /// The code a row keeps for a party: the registered entity's credit code when the record
-    /// named it by its GLN, else the normal form, else the code as sent.
-    fn stored(&mut self, raw: &str) -> AppResult<String> {
-        if let Some(r) = self.registered(raw)? {
-            return Ok(r.code);
-        }
-        Ok(self.normal(raw).unwrap_or_else(|_| raw.to_owned()))
-    }
-
-    /// Looks up, in one go, the credit codes of `records` that this node's registry does not
-    /// hold and that were not looked up before: in the registrations rolled up from its
-    /// children, then (through `upward`) up the tree.
-    fn look_beyond<'r>(
-        &mut self,
-        records: impl Iterator<Item = &'r TraceRecord>,
-        here: &str,
-        upward: Option<&Upward>,
-    ) -> AppResult<()> {
-        let mut wanted = Vec::new();
-        for party in records.flat_map(|r| [&r.from, &r.to]) {
-            let raw = party.code.trim();
-            if raw.is_empty() || self.entry(raw).elsewhere.is_some() {
-                continue;
-            }
-            let is_credit_code = matches!(&self.entry(raw).normal, Ok(c) if c.len() == 18);
-            if !is_credit_code || self.registered(raw)?.is_some() {
-                self.entry(raw).elsewhere = Some(Elsewhere::Unknown);
-                continue;
-            }
-            wanted.push(raw.to_owned());
-        }
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        wanted.sort_unstable();
-        wanted.dedup();
-        let normal: Vec<String> = wanted.iter().filter_map(|raw| self.normal(raw).ok()).collect();
-        let below = references::in_subtree(&mut self.conn, here, &normal)?;
-        let rest: Vec<String> = normal.iter().filter(|c| !below.contains_key(*c)).cloned().collect();
-        let heard = match (upward, rest.is_empty()) {
-            (Some(up), false) => Some(up.resolve(&rest)),
-            _ => None,
-        };
-        for raw in wanted {
-            let code = self.normal(&raw).unwrap_or_default();
-            let found = below.contains_key(&code) || heard.as_ref().is_some_and(|h| h.known.contains_key(&code));
-            self.entry(&raw).elsewhere = Some(match &heard {
-                _ if found => Elsewhere::Known,
-                Some(h) if !h.reached => Elsewhere::Unreached,
-                _ => Elsewhere::Unknown,
-            });
-        }
-        Ok(())
-    }
-
-    /// What the rest of the federation knows of `raw` (after [`PartyCodes::look_beyond`]).
-    fn elsewhere(&mut self, raw: &str) -> Elsewhere {
-        self.entry(raw).elsewhere.clone().unwrap_or(Elsewhere::Unknown)
-    }
 }
 
 /// A rejection, boxed while it travels up the checks (it is large beside their results).
@@ -289,7 +134,7 @@ impl<'a> Validator<'a> {
             policy,
             rules,
             categories,
-            codes: PartyCodes { conn: lookups, known: HashMap::new() },
+            codes: PartyCodes::new(lookups),
             now: crate::db::now(),
             earliest_year: EARLIEST_ACT_YEAR,
             acting_region: None,
@@ -305,7 +150,8 @@ impl<'a> Validator<'a> {
     }
 
     /// Fills what the record leaves out from what the node knows: each registered party's
-    /// name and region, and the acting party's region from the tenant when still empty.
+    /// name and region; for the acting party, what a registered site says (below); and the
+    /// acting party's region from the tenant when still empty.
     fn complete(&mut self, mut rec: TraceRecord) -> AppResult<TraceRecord> {
         for party in [&mut rec.from, &mut rec.to] {
             let code = party.code.trim();
@@ -322,10 +168,45 @@ impl<'a> Validator<'a> {
             }
         }
         let acting = if rec.act.direction.trim() == "in" { &mut rec.to } else { &mut rec.from };
+        self.at_site(acting, &rec.act.place)?;
         if let (true, Some(region)) = (acting.region.trim().is_empty(), self.acting_region) {
             acting.region = region.as_str().to_owned();
         }
         Ok(rec)
+    }
+
+    /// The acting party from the site register, when the record names a registered site
+    /// by its GLN rather than a registered entity (as an EPCIS event does whose lists name no
+    /// party on the acting side: the party is then the GLN of its `bizLocation`), or leaves
+    /// the party's region empty and names a registered site as its place. The site's sole
+    /// operator becomes the party; a site with many merchants gives its region only.
+    fn at_site(&mut self, acting: &mut Party, place: &str) -> AppResult<()> {
+        let code = acting.code.trim().to_owned();
+        if !code.is_empty() && self.codes.registered(&code)?.is_some() {
+            return Ok(());
+        }
+        // The party named by a site's GLN, else (when it is not named at all) the place; a
+        // party named otherwise takes at most its region from the place.
+        let (site, may_name) = match (code.is_empty(), self.codes.site(&code)?) {
+            (_, Some(site)) => (site, true),
+            (unnamed, None) if unnamed || acting.region.trim().is_empty() => match self.codes.site(place)? {
+                Some(at) => (at, unnamed),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        if let (Some(op), true) = (site.operator, may_name) {
+            acting.code = op.code;
+            if acting.name.trim().is_empty() {
+                acting.name = op.name;
+            }
+            if acting.region.trim().is_empty() {
+                acting.region = op.region;
+            }
+        } else if acting.region.trim().is_empty() {
+            acting.region = site.region;
+        }
+        Ok(())
     }
 
     /// Looks counterparts this node's subtree does not know up the tree through `upward`.
@@ -336,7 +217,7 @@ impl<'a> Validator<'a> {
 
     /// Looks up, for a step of records about to be checked, the counterparts this node's
     /// registry does not hold: one query of the children's registrations and at most one
-    /// question up the tree per [`references::MAX_CODES`] codes, instead of one per record.
+    /// question up the tree per [`crate::registry::references::MAX_CODES`] codes, instead of one per record.
     pub fn look_beyond<'r>(&mut self, records: impl Iterator<Item = &'r TraceRecord>) -> AppResult<()> {
         self.codes.look_beyond(records, self.reporter, self.upward)
     }
@@ -454,6 +335,7 @@ impl<'a> Validator<'a> {
             act_time: StoredTime(act_time),
             place: trimmed(a.place),
             region,
+            voucher: trimmed(a.voucher),
             corrects,
         };
         flags.extend(rules::record::check(self.rules, &row));

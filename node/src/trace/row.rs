@@ -78,6 +78,9 @@ pub struct TraceRow<'a> {
     pub place: String,
     /// Region of the acting party (the seller for `out`, the buyer for `in`).
     pub region: String,
+    /// The business document of the act (交易凭证号), or empty (kept in `trace_vouchers`).
+    #[diesel(skip_insertion)]
+    pub voucher: String,
     /// The record id this one corrects (kept in `trace_corrections`).
     #[diesel(skip_insertion)]
     pub corrects: Option<String>,
@@ -159,7 +162,7 @@ pub struct StoredRecord {
 impl StoredRecord {
     /// The record in canonical form: quantities to three decimals, money to the fen, the time
     /// in China Standard Time.
-    pub fn record(&self, corrects: Option<String>) -> TraceRecord {
+    pub fn record(&self, corrects: Option<String>, voucher: String) -> TraceRecord {
         TraceRecord {
             id: self.record_id.clone(),
             corrects,
@@ -190,6 +193,7 @@ impl StoredRecord {
                 amount: self.amount_fen.map(|a| a as f64 / 100.0),
                 time: cst_text(self.act_time),
                 place: self.place.clone(),
+                voucher,
             },
         }
     }

@@ -211,10 +211,12 @@ pub fn page(conn: &mut DbConnection, query: &TraceQuery, reach: &Reach) -> AppRe
         .load(conn)?;
     let keys: Vec<(&str, &str)> = stored.iter().map(|s| (s.tenant_id.as_str(), s.record_id.as_str())).collect();
     let mut corrections = store::corrections_of(conn, &keys)?;
+    let mut vouchers = store::vouchers_of(conn, &keys)?;
     let rows = stored
         .iter()
         .map(|s| {
-            let corrects = corrections.remove(&(s.tenant_id.clone(), s.record_id.clone()));
+            let key = (s.tenant_id.clone(), s.record_id.clone());
+            let (corrects, voucher) = (corrections.remove(&key), vouchers.remove(&key).unwrap_or_default());
             TraceHit {
                 seq: s.seq,
                 tenant_id: s.tenant_id.clone(),
@@ -225,7 +227,7 @@ pub fn page(conn: &mut DbConnection, query: &TraceQuery, reach: &Reach) -> AppRe
                 act_time: s.act_time,
                 quantity_milli: s.quantity_milli,
                 amount_fen: s.amount_fen,
-                record: s.record(corrects),
+                record: s.record(corrects, voucher),
             }
         })
         .collect();

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::daily::{contribution, Counted, DailyKey, Totals, COUNTED};
 use super::row::TraceRow;
 use super::status;
-use crate::db::schema::{trace_corrections, trace_records};
+use crate::db::schema::{trace_corrections, trace_records, trace_vouchers};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -219,6 +219,48 @@ pub fn corrections_of(
         .into_iter()
         .filter(|(t, id, _)| records.iter().any(|(rt, rid)| rt == t && rid == id))
         .map(|(t, id, c)| ((t, id), c))
+        .collect())
+}
+
+/// Keeps the vouchers of the tenant's stored `rows` that have one.
+pub fn note_vouchers(conn: &mut DbConnection, tenant: &str, rows: &[&TraceRow<'_>]) -> AppResult<()> {
+    let with: Vec<_> = rows
+        .iter()
+        .filter(|r| !r.voucher.is_empty())
+        .map(|r| {
+            (
+                trace_vouchers::tenant_id.eq(tenant),
+                trace_vouchers::record_id.eq(r.record_id.as_str()),
+                trace_vouchers::voucher.eq(r.voucher.as_str()),
+            )
+        })
+        .collect();
+    match conn {
+        DbConnection::Sqlite(c) => {
+            for row in &with {
+                diesel::insert_into(trace_vouchers::table).values(row).execute(c)?;
+            }
+        }
+        DbConnection::Postgres(c) => {
+            for chunk in with.chunks(1_000) {
+                diesel::insert_into(trace_vouchers::table).values(chunk).execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The vouchers of these (tenant, record id) pairs, for those that have one.
+pub fn vouchers_of(conn: &mut DbConnection, records: &[(&str, &str)]) -> AppResult<HashMap<(String, String), String>> {
+    let ids: Vec<&str> = records.iter().map(|(_, id)| *id).collect();
+    let found: Vec<(String, String, String)> = trace_vouchers::table
+        .filter(trace_vouchers::record_id.eq_any(&ids))
+        .select((trace_vouchers::tenant_id, trace_vouchers::record_id, trace_vouchers::voucher))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .filter(|(t, id, _)| records.iter().any(|(rt, rid)| rt == t && rid == id))
+        .map(|(t, id, v)| ((t, id), v))
         .collect())
 }
 

@@ -472,6 +472,8 @@ async fn an_upper_tier_searches_and_exports_what_rolled_up(backend: Backend) {
     assert!(html.contains(r#"<span id="held-total">3</span>"#) && html.contains("下一页"), "{html}");
     assert!(html.contains("/api/v1/federation/registrations.xlsx?kind=entity"), "the export keeps the search");
     assert!(html.contains("西湖区"), "regions are named");
+    assert!(html.contains(r#"class="tile-count" data-region="330100">3<"#), "the tile map of the province: {html}");
+    assert!(html.contains("330100 杭州市</a></td><td>3</td>"), "the sources: {html}");
     let refused = staff.get(&province, "/federation/registrations?within=31").await.text().await.expect("page");
     assert!(refused.contains("不在您的数据范围"), "{refused}");
     let registry = staff.get(&province, "/registry").await.text().await.expect("registry page");
@@ -502,9 +504,35 @@ async fn an_upper_tier_searches_and_exports_what_rolled_up(backend: Backend) {
     let dept = reader(province.tenant(&sys, "zj-commerce", "330000").await).await;
     let seen = json_of(dept.get(&province, &list("kind=entity")).await, 200).await;
     assert_eq!(seen["total"], 3);
+    // What they add up to, for the same key: each figure the total of the narrowed search.
+    let analysis = |q: &str| format!("/api/v1/federation/registrations/analysis?{q}");
+    let a = json_of(dept.get(&province, &analysis("kind=entity")).await, 200).await;
+    let count_of = |list: &Value, key: &str| -> i64 {
+        list.as_array()
+            .expect("buckets")
+            .iter()
+            .find(|b| b["key"] == key)
+            .map_or(-1, |b| b["count"].as_i64().unwrap_or(-1))
+    };
+    assert_eq!((a["total"].as_i64(), a["region"].as_str()), (Some(3), Some("330000")), "{a}");
+    assert_eq!((count_of(&a["by_kind"], "entity"), count_of(&a["by_kind"], "product")), (3, 0), "{a}");
+    assert_eq!((count_of(&a["by_region"], "330100"), count_of(&a["by_region"], "330200")), (3, 0), "{a}");
+    assert_eq!(count_of(&a["by_source"], "330100"), 3, "{a}");
+    let total: i64 = a["by_region"].as_array().expect("regions").iter().filter_map(|b| b["count"].as_i64()).sum();
+    assert_eq!(total, 3, "the divisions add up to the total");
+    let narrowed = json_of(dept.get(&province, &analysis("region=3301")).await, 200).await;
+    assert_eq!(
+        (narrowed["region"].as_str(), count_of(&narrowed["by_region"], "330106")),
+        (Some("330100"), 3),
+        "{narrowed}"
+    );
+    let searched = json_of(dept.get(&province, &list("region=330106")).await, 200).await;
+    assert_eq!(searched["total"], 3, "the tile's figure is the search's total");
     let ningbo = reader(province.tenant(&sys, "nb-commerce", "330200").await).await;
     let seen = json_of(ningbo.get(&province, &list("kind=entity")).await, 200).await;
     assert_eq!(seen["total"], 0, "{seen}");
+    let none = json_of(ningbo.get(&province, "/api/v1/federation/registrations/analysis").await, 200).await;
+    assert_eq!((none["total"].as_i64(), none["region"].as_str()), (Some(0), Some("330200")), "{none}");
     let p = expect_problem(ningbo.get(&province, &list("within=3301")).await, 422, "validation_failed").await;
     assert_eq!(p["field"], "within");
     let platform = province.tenant(&sys, "zj-platform", "330000").await;

@@ -740,6 +740,95 @@ async fn standard_epcis_counts_as_csv_does(app: TestApp) {
 }
 both_backends!(standard_epcis_counts_as_csv_does);
 
+/// An EPCIS event whose lists name no party on the acting side happens at its `bizLocation`:
+/// an SGLN of a registered site makes the site's sole operator the acting party, and a
+/// market with no single operator gives its region (not the tenant's). The event's
+/// `bizTransactionList` travels as the record's voucher, back out through the search.
+async fn epcis_locations_name_registered_sites_and_vouchers_travel(app: TestApp) {
+    use tracenode_adapters::identifiers::Gln;
+    let w = world(&app).await;
+    let c = app.tenant(&w.sys, "platform-c", "330100").await;
+    let key_c = Machine { client: app.client(), key: app.api_key(&w.sys, &w.sec, c["id"].as_str().expect("id")).await };
+    let (shop_sgln, market_sgln) = ("urn:epc:id:sgln:6901234.00077.0", "https://id.gs1.org/414/6901234000788");
+    let shop_gln = Gln::of_identifier(shop_sgln).expect("gln").as_str().to_owned();
+    let market_gln = Gln::of_identifier(market_sgln).expect("gln").as_str().to_owned();
+    let site = |code: &str, kind: &str, region: &str, gln: &str| json!({"code": code, "name": format!("{code} 场所"), "kind": kind, "region": region, "gln": gln});
+    let p = expect_problem(
+        key_c.post(&app, "/api/v1/registry/sites", site("cx-shop", "supermarket", "330106", "6901234000772")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["field"], "gln", "a wrong check digit: {p}");
+    let made = json_of(
+        key_c.post(&app, "/api/v1/registry/sites", site("cx-shop", "supermarket", "330106", &shop_gln)).await,
+        201,
+    )
+    .await;
+    assert_eq!(made["gln"], shop_gln.as_str(), "{made}");
+    let res = key_c.post(&app, "/api/v1/registry/sites", site("cx-shop-2", "supermarket", "330106", &shop_gln)).await;
+    assert_eq!(res.status(), 409, "one GLN, one site");
+    json_of(
+        key_c.post(&app, "/api/v1/registry/sites", site("bj-market", "farmers_market", "330108", &market_gln)).await,
+        201,
+    )
+    .await;
+    let (operator, buyer) = (code("330106", 611), code("330106", 612));
+    let mut body = entity(&operator, "城西超市有限公司", "330106");
+    body["site_code"] = json!("cx-shop");
+    json_of(key_c.post(&app, "/api/v1/registry/entities", body).await, 201).await;
+    json_of(key_c.post(&app, "/api/v1/registry/entities", entity(&buyer, "城西饭店", "330106")).await, 201).await;
+
+    let event = |lot: &str, step: &str, at: &str, lists: Value| {
+        let mut e = json!({
+            "type": "ObjectEvent", "eventID": format!("urn:example:event:{lot}"),
+            "eventTime": "2026-11-20T09:00:00+08:00", "eventTimeZoneOffset": "+08:00", "action": "OBSERVE",
+            "bizStep": step, "bizLocation": {"id": at},
+            "quantityList": [{"epcClass": format!("urn:epc:class:lgtin:6901234.012345.{lot}"), "quantity": 12, "uom": "KGM"}]
+        });
+        e.as_object_mut().expect("object").extend(lists.as_object().expect("lists").clone());
+        e
+    };
+    let sale = event(
+        "S1",
+        "shipping",
+        shop_sgln,
+        json!({
+            "destinationList": [{"type": "owning_party", "destination": buyer}],
+            "bizTransactionList": [
+                {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:6901234000016:PO-1152"},
+                {"type": "urn:epcglobal:cbv:btt:inv", "bizTransaction": "urn:epcglobal:cbv:bt:6901234000016:INV-77"}]
+        }),
+    );
+    let intake =
+        event("R22", "receiving", market_sgln, json!({"sourceList": [{"type": "owning_party", "source": buyer}]}));
+    let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-20T10:00:00+08:00",
+        "epcisBody": {"eventList": [sale, intake]}});
+    let r = json_of(import(&app, &key_c, "format=epcis", serde_json::to_vec(&doc).expect("doc")).await, 200).await;
+    assert_eq!((r["accepted"].as_u64(), r["flagged"].as_u64()), (Some(2), Some(1)), "{r}");
+
+    let page = json_of(key_c.get(&app, "/api/v1/trace/records?page_size=10").await, 200).await;
+    let rows = page["rows"].as_array().expect("rows");
+    let hit = |lot: &str| {
+        rows.iter().find(|h| h["record"]["product"]["batch"] == lot).unwrap_or_else(|| panic!("{lot}: {page}"))
+    };
+    let sold = hit("S1");
+    assert_eq!(sold["record"]["from"]["code"], operator.as_str(), "the shop's operator sold: {sold}");
+    assert_eq!(sold["region"], "330106");
+    assert_eq!(
+        sold["record"]["act"]["voucher"],
+        "po:urn:epcglobal:cbv:bt:6901234000016:PO-1152 inv:urn:epcglobal:cbv:bt:6901234000016:INV-77"
+    );
+    let taken = hit("R22");
+    assert_eq!(taken["record"]["to"]["code"], market_gln.as_str(), "a market has no one operator: {taken}");
+    assert_eq!(taken["region"], "330108", "counted at the market, not in the tenant's 330100: {taken}");
+    assert!(taken["record"]["act"].get("voucher").is_none(), "{taken}");
+    let res = import(&app, &key_c, "format=epcis", serde_json::to_vec(&doc).expect("doc")).await;
+    assert_eq!(json_of(res, 200).await["duplicates"], 2, "a resend, voucher and all, is a duplicate");
+}
+both_backends!(epcis_locations_name_registered_sites_and_vouchers_travel);
+
 /// The guide's exchange envelope (docs/examples/exchange.xml), its payload digest computed by
 /// hand as the guide says (numbers as decimal text: `371`, `28.5`), is taken; a digest over
 /// anything else is refused saying what the records hash to and the first one's canonical
@@ -786,6 +875,7 @@ async fn the_exchange_envelope_matches_the_served_xsd(app: TestApp) {
     sale.product.shelf_life_days = None;
     let mut fix = record("s1-fix", "TX-XSD-1", &seller, &buyer, 3.0, Some(4.25));
     fix.corrects = Some("s1".into());
+    fix.act.voucher = "inv:INV-2026-0042".into();
     let mut bad = record("s2", "TX-XSD-2", &seller, &buyer, -1.0, None);
     bad.act.time = "2026-11-20 09:30".into();
     let written = envelope("platform-a", &[sale, fix, bad]);

@@ -13,6 +13,8 @@ use super::{Child, Collected, Collector};
 use crate::db::schema::federated_registrations as fr;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::region::RegionCode;
+use crate::registry::analysis::Bucket;
 use crate::registry::outbox;
 
 /// The next registrations after outbox number `from`, at most a batch.
@@ -350,32 +352,117 @@ pub const MAX_HELD_EXPORT: i64 = 100_000;
 /// time, with how many match in all.
 pub fn search(conn: &mut DbConnection, q: &HeldQuery) -> AppResult<(i64, Vec<HeldRegistration>)> {
     let backend = db::backend_of(conn);
-    let filtered = || {
-        let mut f = fr::table.into_boxed::<db::MultiBackend>();
-        if !q.source_within.is_empty() {
-            let upper = crate::registry::search::prefix_upper(&q.source_within);
-            f = f.filter(fr::source_region.ge(q.source_within.clone())).filter(fr::source_region.lt(upper));
-        }
-        if let Some(kind) = q.kind {
-            f = f.filter(fr::object_kind.eq(kind.as_str()));
-        }
-        if let Some(region) = q.region.as_deref().filter(|r| !r.is_empty()) {
-            let upper = crate::registry::search::prefix_upper(region);
-            f = f.filter(fr::region.ge(region.to_owned())).filter(fr::region.lt(upper));
-        }
-        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            f = f.filter(fr::code.eq(text.to_owned()).or(crate::text_contains!(backend, fr::table, fr::name, text)));
-        }
-        f
-    };
-    let total: i64 = filtered().count().get_result(conn)?;
-    let rows = filtered()
+    let total: i64 = filtered(q, backend).count().get_result(conn)?;
+    let rows = filtered(q, backend)
         .order((fr::source_region, fr::object_kind, fr::code, fr::object_id))
         .limit(q.page_size)
         .offset((q.page - 1).saturating_mul(q.page_size))
         .select(HeldRegistration::as_select())
         .load(conn)?;
     Ok((total, rows))
+}
+
+/// The held registrations `q` matches (its paging aside).
+fn filtered(q: &HeldQuery, backend: crate::config::Backend) -> fr::BoxedQuery<'static, db::MultiBackend> {
+    let mut f = fr::table.into_boxed::<db::MultiBackend>();
+    if !q.source_within.is_empty() {
+        let upper = crate::registry::search::prefix_upper(&q.source_within);
+        f = f.filter(fr::source_region.ge(q.source_within.clone())).filter(fr::source_region.lt(upper));
+    }
+    if let Some(kind) = q.kind {
+        f = f.filter(fr::object_kind.eq(kind.as_str()));
+    }
+    if let Some(region) = q.region.as_deref().filter(|r| !r.is_empty()) {
+        let upper = crate::registry::search::prefix_upper(region);
+        f = f.filter(fr::region.ge(region.to_owned())).filter(fr::region.lt(upper));
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        f = f.filter(fr::code.eq(text.to_owned()).or(crate::text_contains!(backend, fr::table, fr::name, text)));
+    }
+    f
+}
+
+/// What the held registrations a query matches add up to. Every figure is the total of the
+/// same search narrowed further, so it equals the rows that search returns.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HeldAnalysis {
+    /// Registrations that match.
+    pub total: i64,
+    /// By kind (`entity`, `product`, `device`).
+    pub by_kind: Vec<Bucket>,
+    /// The division the region breakdown is one level below (the entities' own region asked
+    /// for, else the sources' bound).
+    pub region: String,
+    /// Its name.
+    pub region_name: String,
+    /// Entities by their own region, one level below [`HeldAnalysis::region`], zeros included.
+    pub by_region: Vec<Bucket>,
+    /// By the node they were registered at, one level below the sources' bound, zeros
+    /// included.
+    pub by_source: Vec<Bucket>,
+}
+
+/// Analyses the held registrations `q` matches: at most one indexed count per kind and per
+/// division one level down (a division has at most a few dozen), whatever the rows held.
+pub fn analyse(conn: &mut DbConnection, q: &HeldQuery) -> AppResult<HeldAnalysis> {
+    let backend = db::backend_of(conn);
+    let count = |conn: &mut DbConnection, q: &HeldQuery| -> AppResult<i64> {
+        Ok(filtered(q, backend).count().get_result(conn)?)
+    };
+    let total = count(conn, q)?;
+    let mut by_kind = Vec::new();
+    for kind in [ObjectKind::Entity, ObjectKind::Product, ObjectKind::Device] {
+        let n = match q.kind {
+            Some(k) if k != kind => 0,
+            _ => count(conn, &HeldQuery { kind: Some(kind), ..q.clone() })?,
+        };
+        by_kind.push(bucket(kind.as_str().into(), kind_zh(kind).into(), n, total));
+    }
+    let sources = division(&q.source_within).unwrap_or_else(RegionCode::national);
+    let base = q.region.as_deref().and_then(division).unwrap_or_else(|| sources.clone());
+    let entities = HeldQuery { kind: Some(ObjectKind::Entity), ..q.clone() };
+    let entity_total = if q.kind.is_none_or(|k| k == ObjectKind::Entity) { by_kind[0].count } else { 0 };
+    let mut by_region = Vec::new();
+    for child in base.children() {
+        let n = match entity_total {
+            0 => 0,
+            _ => count(conn, &HeldQuery { region: Some(child.subtree_prefix().to_owned()), ..entities.clone() })?,
+        };
+        by_region.push(bucket(child.as_str().into(), child.name().into(), n, entity_total));
+    }
+    let mut by_source = Vec::new();
+    for child in sources.children() {
+        let n = match total {
+            0 => 0,
+            _ => count(conn, &HeldQuery { source_within: child.subtree_prefix().to_owned(), ..q.clone() })?,
+        };
+        by_source.push(bucket(child.as_str().into(), child.name().into(), n, total));
+    }
+    let (region, region_name) = (base.as_str().to_owned(), base.name().to_owned());
+    Ok(HeldAnalysis { total, by_kind, region, region_name, by_region, by_source })
+}
+
+/// The division a region prefix names (`""` the nation, `33` Zhejiang, `3301` Hangzhou), if
+/// it names one.
+fn division(prefix: &str) -> Option<RegionCode> {
+    if prefix.is_empty() {
+        return Some(RegionCode::national());
+    }
+    RegionCode::parse(&format!("{prefix:0<6}")).ok().filter(|r| r.subtree_prefix() == prefix)
+}
+
+fn bucket(key: String, label: String, count: i64, total: i64) -> Bucket {
+    let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
+    Bucket { key, label, count, share }
+}
+
+/// The Chinese name of a kind of registration.
+pub fn kind_zh(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Entity => "主体",
+        ObjectKind::Product => "产品",
+        ObjectKind::Device => "设备",
+    }
 }
 
 /// A registration held from below.

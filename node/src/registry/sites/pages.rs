@@ -69,6 +69,8 @@ pub struct SiteForm {
     region: String,
     #[serde(default)]
     address: String,
+    #[serde(default)]
+    gln: String,
 }
 
 /// Registers a site from the form.
@@ -98,6 +100,7 @@ pub async fn sites_submit(
         longitude: None,
         latitude: None,
         tenant_id: None,
+        gln: Some(form.gln),
     };
     match state.db.transaction(move |conn| sites::create(conn, &ctx, &tenant, &within, &new)).await {
         Ok(s) => sites_view(&state, &caller, String::new(), format!("节点 {} 已登记。", s.name)).await,
