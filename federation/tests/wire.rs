@@ -7,7 +7,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tracenode_federation::tiers::{Authority, Identity, Leaf, Request};
 use tracenode_federation::wire::batch::{Batch, BodyDigest, Bundle, Header, PROTOCOL};
-use tracenode_federation::wire::mailbox::{CrlPayload, Mail, Message, MessageKind, NoticePayload};
+use tracenode_federation::wire::mailbox::{
+    CrlPayload, DuplicateHolder, DuplicateNotice, Mail, Message, MessageKind, NoticePayload,
+};
 use tracenode_federation::wire::payload::{
     ChainPoint, Checkpoint, Figures, ObjectKind, RegistrationItem, RevocationList, SliceRow, StatisticsSlice,
 };
@@ -224,7 +226,21 @@ fn mailbox_answer() {
         payload,
     };
     let notice =
-        NoticePayload { title: "年度评价安排".into(), body: "请于 12 月 20 日前完成自评。".into() };
+        NoticePayload {
+            title: "年度评价安排".into(), body: "请于 12 月 20 日前完成自评。".into(), duplicate: None
+        };
+    let duplicate = NoticePayload {
+        title: "跨辖区重复登记：91330106MA00030058".into(),
+        body: "统一社会信用代码 91330106MA00030058 同时登记于 330100（商户300）、330200（宁波同码商行）".into(),
+        duplicate: Some(DuplicateNotice {
+            code: "91330106MA00030058".into(),
+            found_at: "330000".into(),
+            holders: vec![
+                DuplicateHolder { region: "330100".into(), name: "商户300".into() },
+                DuplicateHolder { region: "330200".into(), name: "宁波同码商行".into() },
+            ],
+        }),
+    };
     let crl = CrlPayload {
         issuer: "330000".into(),
         pem: "-----BEGIN X509 CRL-----\nMIIB…\n-----END X509 CRL-----\n".into(),
@@ -234,6 +250,7 @@ fn mailbox_answer() {
             message(17, MessageKind::Notice, "", serde_json::to_string(&notice).expect("json")),
             message(18, MessageKind::Crl, "330100", serde_json::to_string(&crl).expect("json")),
             message(19, MessageKind::Catalogue, "", r#"{"version":"2026.2","categories":[]}"#.into()),
+            message(20, MessageKind::Notice, "330200", serde_json::to_string(&duplicate).expect("json")),
         ],
         through: 21,
     };

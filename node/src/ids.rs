@@ -137,6 +137,11 @@ uuid_id!(
     "device_id"
 );
 uuid_id!(
+    /// A duplicate claim: a code this node registered that another node registered too.
+    DuplicateClaimId,
+    "claim_id"
+);
+uuid_id!(
     /// A submission: one import (a file, a request, a pull) and its receipt.
     SubmissionId,
     "submission_id"

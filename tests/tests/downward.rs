@@ -23,7 +23,8 @@ fn category(node: &Node, code: &str) -> Option<(String, String)> {
 }
 
 fn publish_notice(national: &Node, target: &str, title: &str, body: &str) {
-    let notice = serde_json::to_string(&NoticePayload { title: title.into(), body: body.into() }).expect("json");
+    let notice = serde_json::to_string(&NoticePayload { title: title.into(), body: body.into(), duplicate: None })
+        .expect("json");
     national
         .db()
         .transaction_sync(|conn| mailbox::publish(conn, MessageKind::Notice, target, "100000", &notice))

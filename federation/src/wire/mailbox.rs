@@ -89,4 +89,31 @@ pub struct NoticePayload {
     pub title: String,
     /// Text.
     pub body: String,
+    /// The duplicate registration this notice announces, for the reviewers of each node that
+    /// registered the code (absent from other notices, and ignored by nodes that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<DuplicateNotice>,
+}
+
+/// A unified social credit code registered at more than one node, as the node where the
+/// registrations meet (their lowest common ancestor) found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DuplicateNotice {
+    /// The code.
+    pub code: String,
+    /// The region of the node that found it.
+    pub found_at: String,
+    /// Every registration of it that node knows (at most 16).
+    pub holders: Vec<DuplicateHolder>,
+}
+
+/// One registration of a duplicate code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DuplicateHolder {
+    /// The region of the node it is registered at.
+    pub region: String,
+    /// The entity's name there.
+    pub name: String,
 }

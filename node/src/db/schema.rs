@@ -375,6 +375,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    duplicate_claims (id) {
+        id -> Text,
+        code -> Text,
+        found_at -> Text,
+        holders -> Text,
+        status -> Text,
+        reason -> Text,
+        received_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     trace_vouchers (tenant_id, record_id) {
         tenant_id -> Text,
         record_id -> Text,
@@ -766,6 +780,7 @@ diesel::table! {
 diesel::joinable!(product_versions -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    duplicate_claims,
     job_state,
     job_runs,
     child_revocation_lists,

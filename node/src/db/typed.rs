@@ -10,7 +10,10 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use super::MultiBackend;
-use crate::ids::{ApiKeyId, DeviceId, EntityId, Identifier, ProductId, RoleId, SiteId, SubmissionId, TenantId, UserId};
+use crate::ids::{
+    ApiKeyId, DeviceId, DuplicateClaimId, EntityId, Identifier, ProductId, RoleId, SiteId, SubmissionId, TenantId,
+    UserId,
+};
 
 macro_rules! stored_as_text {
     ($($id:ty),+ $(,)?) => {$(
@@ -53,4 +56,15 @@ macro_rules! stored_as_text {
     )+};
 }
 
-stored_as_text!(TenantId, UserId, RoleId, ApiKeyId, EntityId, ProductId, SiteId, DeviceId, SubmissionId);
+stored_as_text!(
+    TenantId,
+    UserId,
+    RoleId,
+    ApiKeyId,
+    EntityId,
+    ProductId,
+    SiteId,
+    DeviceId,
+    SubmissionId,
+    DuplicateClaimId
+);

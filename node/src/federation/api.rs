@@ -211,7 +211,7 @@ pub async fn send_down(
                             "a notice needs a title (up to 100 characters) and a body up to 5000",
                         ));
                     }
-                    let notice = mailbox::NoticePayload { title: title.into(), body: text.into() };
+                    let notice = mailbox::NoticePayload { title: title.into(), body: text.into(), duplicate: None };
                     (kind, serde_json::to_string(&notice).map_err(AppError::internal)?)
                 }
                 Some(kind @ mailbox::MessageKind::Catalogue) if national => {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde::Serialize;
 use tracenode_federation::tiers::{self, lies_inside};
-pub use tracenode_federation::wire::mailbox::{CrlPayload, Mail, Message, MessageKind, NoticePayload};
+pub use tracenode_federation::wire::mailbox::{
+    CrlPayload, DuplicateHolder, DuplicateNotice, Mail, Message, MessageKind, NoticePayload,
+};
 
 use super::Federation;
 use crate::db::schema::{federation_messages as fm, federation_received as fr, federation_uplink as fu};
@@ -174,7 +176,21 @@ fn apply(conn: &mut DbConnection, pki: &NodePki, m: &Message) -> AppResult<Strin
         }
         Some(MessageKind::Notice) => {
             let n: NoticePayload = serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
-            Ok(n.title)
+            match n.duplicate {
+                Some(d) => {
+                    let announced = crate::registry::duplicates::Announced {
+                        code: d.code,
+                        found_at: d.found_at,
+                        holders: d
+                            .holders
+                            .into_iter()
+                            .map(|h| crate::registry::duplicates::ClaimHolder { region: h.region, name: h.name })
+                            .collect(),
+                    };
+                    Ok(format!("{}; {}", n.title, crate::registry::duplicates::receive(conn, &announced)?))
+                }
+                None => Ok(n.title),
+            }
         }
         None => Err(bad(m, format!("unknown kind {}", m.kind))),
     }

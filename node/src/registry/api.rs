@@ -127,6 +127,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(super::entities::api::entity_get)
         .service(super::entities::api::entity_change)
         .service(super::review::api::changes_list)
+        .service(super::duplicates::api::claims_list)
+        .service(super::duplicates::api::claim_decide)
         .service(super::review::api::change_review)
         .service(super::review::api::entities_bulk_review)
         .service(super::review::api::products_bulk_review)

@@ -9,6 +9,7 @@ pub mod api;
 pub mod bulk;
 pub mod catalogue;
 pub mod devices;
+pub mod duplicates;
 pub mod entities;
 pub mod export;
 pub mod map;

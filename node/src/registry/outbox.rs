@@ -47,6 +47,21 @@ pub fn append_versioned(
     append(conn, kind, id, version, &payload.to_string())
 }
 
+/// Appends the withdrawal of a reviewed object: its content at `version` (the version that
+/// withdrew it) marked `"withdrawn": true`, so the nodes above stop holding it.
+pub fn append_withdrawal(
+    conn: &mut DbConnection,
+    kind: &str,
+    id: &str,
+    tenant_id: &str,
+    version: i32,
+    data: &impl Serialize,
+) -> AppResult<i64> {
+    let payload =
+        serde_json::json!({"id": id, "tenant_id": tenant_id, "version": version, "data": data, "withdrawn": true});
+    append(conn, kind, id, version, &payload.to_string())
+}
+
 /// Appends a registered device; returns its sequence number.
 pub fn append_device(conn: &mut DbConnection, device: &super::devices::Device) -> AppResult<i64> {
     let payload = serde_json::to_string(device).map_err(AppError::internal)?;

@@ -86,6 +86,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(super::review::pages::review_page)
         .service(super::review::pages::change_review)
         .service(super::review::pages::bulk_review)
+        .service(super::review::pages::claim_decide)
         .service(super::analysis::pages::analysis_page)
         .service(super::catalogue::pages::catalogue_view)
         .service(super::catalogue::pages::catalogue_add)

@@ -622,6 +622,77 @@ async fn a_code_registered_twice_is_found_where_the_two_meet(backend: Backend) {
         let (_, body) = told.iter().find(|(t, _)| t.contains(codes[0].as_str())).expect("notice");
         assert!(body.contains("330100") && body.contains("330200") && body.contains("330000"), "{body}");
     }
+    // Each side's reviewers see it as a claim to decide, with every place it is registered.
+    let claims = "/api/v1/registry/duplicate-claims?status=open";
+    let mut claim_ids = Vec::new();
+    for (city, d) in [(&hangzhou, &hz), (&ningbo, &nb)] {
+        let page = json_of(d.reviewer.get(city, claims).await, 200).await;
+        assert_eq!(page["total"], 1, "{page}");
+        let claim = &page["rows"][0];
+        assert_eq!((claim["code"].as_str(), claim["found_at"].as_str()), (Some(codes[0].as_str()), Some("330000")));
+        let mut regions: Vec<&str> =
+            claim["holders"].as_array().expect("holders").iter().filter_map(|h| h["region"].as_str()).collect();
+        regions.sort_unstable();
+        assert_eq!(regions, ["330100", "330200"], "{claim}");
+        assert_eq!(claim["entity"]["status"], "approved", "{claim}");
+        let html = d.reviewer.get(city, "/registry/review").await.text().await.expect("review page");
+        assert!(html.contains("跨辖区重复登记待核实（1）") && html.contains("撤销本级登记"), "the queue shows it");
+        claim_ids.push(claim["id"].as_str().expect("id").to_owned());
+    }
+    run(&province, &sys, "registrations").await;
+    eventually("Ningbo's registration reaches the nation", || held(&nation).iter().any(|(s, _)| s == "330200")).await;
+    let decide = |id: &str| format!("/api/v1/registry/duplicate-claims/{id}/decision");
+    let p = expect_problem(
+        nb.reviewer.post(&ningbo, &decide(&claim_ids[1]), serde_json::json!({"decision": "keep", "reason": ""})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["field"], "reason");
+    let res =
+        nb.key.post(&ningbo, &decide(&claim_ids[1]), serde_json::json!({"decision": "withdraw", "reason": "x"})).await;
+    assert_eq!(res.status(), 403, "a platform's key does not review");
+    // Ningbo withdraws its registration; Hangzhou keeps its own. Each is audited, once.
+    let withdrawn = json_of(
+        nb.reviewer
+            .post(
+                &ningbo,
+                &decide(&claim_ids[1]),
+                serde_json::json!({"decision": "withdraw", "reason": "经核实为杭州企业，误登"}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (withdrawn["status"].as_str(), withdrawn["entity"]["status"].as_str()),
+        (Some("withdrawn"), Some("rejected"))
+    );
+    let again = nb
+        .reviewer
+        .post(&ningbo, &decide(&claim_ids[1]), serde_json::json!({"decision": "keep", "reason": "再次"}))
+        .await;
+    assert_eq!(again.status(), 409, "a claim is decided once");
+    assert_eq!(ningbo.audit_count("duplicate_claim.withdraw", "success"), 1);
+    // Hangzhou decides in the console's review queue.
+    let form = [("csrf", hz.reviewer.csrf.as_str()), ("decision", "keep"), ("reason", "本地企业")];
+    let path = format!("/registry/duplicate-claims/{}/decision", claim_ids[0]);
+    let res = hz.reviewer.client.post(hangzhou.url(&path)).form(&form).send().await.expect("form");
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.expect("page");
+    assert!(html.contains("已确认保留") && html.contains("跨辖区重复登记待核实（0）"), "the queue after the decision");
+    let kept = json_of(hz.reviewer.get(&hangzhou, "/api/v1/registry/duplicate-claims").await, 200).await;
+    let kept = &kept["rows"][0];
+    assert_eq!((kept["status"].as_str(), kept["entity"]["status"].as_str()), (Some("kept"), Some("approved")));
+    assert_eq!(hangzhou.audit_count("duplicate_claim.keep", "success"), 1);
+    // The withdrawal goes up: the province stops holding Ningbo's registration, and the
+    // duplicate clears where it was found.
+    run(&ningbo, &nb.sys, "registrations").await;
+    eventually("the withdrawal arrives", || held(&province).len() == 2).await;
+    let found = json_of(sys.get(&province, "/api/v1/federation/registrations/duplicates").await, 200).await;
+    assert_eq!(found["total"], 0, "{found}");
+    run(&province, &sys, "registrations").await;
+    eventually("and reaches the nation", || held(&nation).iter().all(|(s, _)| s != "330200")).await;
 }
 on_both_backends!(a_code_registered_twice_is_found_where_the_two_meet);
 

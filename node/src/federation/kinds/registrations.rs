@@ -13,6 +13,7 @@ use super::{Child, Collected, Collector};
 use crate::db::schema::federated_registrations as fr;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::federation::mailbox::{DuplicateHolder, DuplicateNotice, NoticePayload};
 use crate::region::RegionCode;
 use crate::registry::analysis::Bucket;
 use crate::registry::outbox;
@@ -59,6 +60,7 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
     let mut inserts: Vec<HeldRow> = Vec::new();
     let mut new_at: HashMap<(String, String, String), usize> = HashMap::new();
     let mut forwarded = Vec::new();
+    let mut gone = Vec::new();
     for item in items {
         let object_kind = item.object_kind.as_str().to_owned();
         let key = (item.source_region.clone(), object_kind.clone(), item.object_id.clone());
@@ -68,7 +70,13 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
         }
         let payload = item.payload.get().to_owned();
         let keys = Keys::of(item.object_kind, &payload);
-        if let Some(&i) = new_at.get(&key) {
+        if keys.withdrawn {
+            // Out of force at its source: no longer held here, and passed on up.
+            gone.extend(new_at.remove(&key));
+            if held.remove(&key).is_some() {
+                diesel::delete(fr::table.find(key.clone())).execute(conn)?;
+            }
+        } else if let Some(&i) = new_at.get(&key) {
             inserts[i].version = item.version;
             inserts[i].payload = payload.clone();
             (inserts[i].code, inserts[i].name, inserts[i].region) = (keys.code, keys.name, keys.region);
@@ -110,6 +118,8 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
             source_region: Some(item.source_region),
         });
     }
+    let inserts: Vec<HeldRow> =
+        inserts.into_iter().enumerate().filter(|(i, _)| !gone.contains(i)).map(|(_, row)| row).collect();
     for chunk in inserts.chunks(5_000) {
         crate::insert_rows!(&mut *conn, fr::table, chunk)?;
     }
@@ -120,33 +130,46 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
 }
 
 /// Tells the nodes concerned, down the tree, of each entity code that arrived new here and is
-/// held from another source too (or registered at this node itself): this node is where the
-/// two meet. One notice to each source region holding the code.
+/// held from another source that came through another child (or registered at this node
+/// itself): this node is where the two meet, their lowest common ancestor. Nodes above it see
+/// both arrive through one child and stay silent, so each duplicate is announced once. One
+/// notice to each source region holding the code.
 fn announce_duplicates(conn: &mut DbConnection, receiver: &str, arrived: &[HeldRow]) -> AppResult<()> {
     use crate::db::schema::entities;
     for row in arrived.iter().filter(|r| r.object_kind == ObjectKind::Entity.as_str() && !r.code.is_empty()) {
-        let others: Vec<(String, String)> = fr::table
+        let others: Vec<(String, String, String)> = fr::table
             .filter(fr::object_kind.eq(ObjectKind::Entity.as_str()))
             .filter(fr::code.eq(&row.code))
             .filter(fr::source_region.ne(&row.source_region))
-            .select((fr::source_region, fr::name))
+            .select((fr::source_region, fr::name, fr::via_child))
             .limit(16)
             .load(conn)?;
         let local: Option<String> =
             entities::table.filter(entities::code.eq(&row.code)).select(entities::name).first(conn).optional()?;
-        if others.is_empty() && local.is_none() {
+        let meets_here = local.is_some() || others.iter().any(|(_, _, via)| *via != row.via_child);
+        if !meets_here {
             continue;
         }
+        let others = others.into_iter().map(|(region, name, _)| (region, name));
         let mut holders: Vec<(String, String)> = vec![(row.source_region.clone(), row.name.clone())];
         holders.extend(others);
         holders.extend(local.map(|name| (receiver.to_owned(), name)));
         let listed = holders.iter().map(|(r, n)| format!("{r}（{n}）")).collect::<Vec<_>>().join("、");
-        let notice = super::super::mailbox::NoticePayload {
+        let duplicate = DuplicateNotice {
+            code: row.code.clone(),
+            found_at: receiver.to_owned(),
+            holders: holders
+                .iter()
+                .map(|(region, name)| DuplicateHolder { region: region.clone(), name: name.clone() })
+                .collect(),
+        };
+        let notice = NoticePayload {
             title: format!("跨辖区重复登记：{}", row.code),
             body: format!(
                 "统一社会信用代码 {} 同时登记于 {listed}，由 {receiver} 节点发现，请核实后撤销错误的登记。 / The unified social credit code {} is registered at {listed}; found at node {receiver}: check and withdraw the wrong registration.",
                 row.code, row.code
             ),
+            duplicate: Some(duplicate),
         };
         let payload = serde_json::to_string(&notice).map_err(AppError::internal)?;
         let mut targets: Vec<&str> = holders.iter().map(|(r, _)| r.as_str()).filter(|r| *r != receiver).collect();
@@ -292,6 +315,8 @@ struct Keys {
     code: String,
     name: String,
     region: String,
+    /// The object left force at its source (a registration withdrawn as a duplicate).
+    withdrawn: bool,
 }
 
 impl Keys {
@@ -307,10 +332,12 @@ impl Keys {
         #[serde(default)]
         struct Approved {
             data: Named,
+            withdrawn: bool,
         }
-        let named = serde_json::from_str::<Approved>(payload).map(|a| a.data).unwrap_or_default();
+        let approved = serde_json::from_str::<Approved>(payload).unwrap_or_default();
+        let (named, withdrawn) = (approved.data, approved.withdrawn);
         let region = if kind == ObjectKind::Entity { named.region } else { String::new() };
-        Keys { code: named.code, name: named.name, region }
+        Keys { code: named.code, name: named.name, region, withdrawn }
     }
 }
 

@@ -207,6 +207,7 @@ struct ReviewQueue {
     pending: Vec<Entity>,
     pending_products: Vec<crate::registry::products::Product>,
     changes: Vec<Change>,
+    claims: Vec<crate::registry::duplicates::ClaimView>,
     notice: String,
 }
 
@@ -226,13 +227,16 @@ pub(crate) async fn review_queue(state: &AppState, caller: &Caller, notice: Stri
         page_size: Some(100),
         ..Default::default()
     };
-    let (pending, pending_products, changes) = state
+    let own = caller.tenant_id.clone();
+    let open = Some(crate::registry::duplicates::ClaimStatus::Open);
+    let (pending, pending_products, changes, claims) = state
         .db
         .run(move |conn| {
             Ok((
                 search::page(conn, &q, &reach)?.rows,
                 crate::registry::products::search(conn, &products_query, &reach)?.rows,
                 review::pending_changes(conn, None)?,
+                crate::registry::duplicates::list(conn, open, own.as_ref(), 1, 100)?.1,
             ))
         })
         .await?;
@@ -241,8 +245,45 @@ pub(crate) async fn review_queue(state: &AppState, caller: &Caller, notice: Stri
         pending,
         pending_products,
         changes,
+        claims,
         notice,
     })
+}
+
+/// A decision on a duplicate claim from the queue's form.
+#[derive(Debug, Deserialize)]
+pub struct ClaimForm {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// `keep` or `withdraw`.
+    pub decision: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Keeps or withdraws this node's registration of a code another node registered too.
+#[post("/registry/duplicate-claims/{id}/decision")]
+pub async fn claim_decide(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<ClaimForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let form = form.into_inner();
+    caller.check_csrf(&form.csrf)?;
+    let d = crate::registry::duplicates::ClaimDecision { decision: form.decision, reason: form.reason };
+    let notice = match crate::registry::duplicates::api::decide(&state, &caller, &path.into_inner(), d).await {
+        Ok(v) => format!(
+            "统一社会信用代码 {}：{}。",
+            v.claim.code,
+            crate::registry::duplicates::ClaimStatus::label_zh_of(&v.claim.status)
+        ),
+        Err(e) if e.is_for_the_form() => e.detail_zh,
+        Err(e) => return Err(e),
+    };
+    review_queue(&state, &caller, notice).await
 }
 
 /// 待审核: pending registrations, changes and duplicate claims.
