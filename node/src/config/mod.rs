@@ -487,6 +487,10 @@ pub struct FederationSection {
     pub batch_items: i64,
     /// The largest batch the listener takes, in bytes.
     pub max_batch_bytes: usize,
+    /// Days a batch the parent applied keeps its body, and the registrations forwarded from
+    /// below stay in the outbox; then only the batch's number, id, digest, item count and
+    /// times remain (the audit trail), so each registration is stored once at each tier.
+    pub keep_sent_days: u32,
     /// When registrations go up (cron with seconds; empty: only by hand and on arrival).
     pub registrations_cron: String,
     /// When statistics go up.
@@ -506,6 +510,7 @@ impl Default for FederationSection {
             timeout_seconds: 30,
             batch_items: 2000,
             max_batch_bytes: 16 * 1024 * 1024,
+            keep_sent_days: 30,
             registrations_cron: "0 * * * * *".into(),
             statistics_cron: "0 */10 * * * *".into(),
             checkpoints_cron: "0 0 * * * *".into(),
@@ -525,6 +530,13 @@ impl FederationSection {
                 "federation.parent_url",
                 "上级节点地址必须以 https:// 开头",
                 "the parent's address must start with https://",
+            ));
+        }
+        if self.keep_sent_days > 3_650 {
+            return Err(AppError::invalid(
+                "federation.keep_sent_days",
+                "已上报批次的保留天数须在 0 到 3650 之间",
+                "keep_sent_days must be between 0 and 3650",
             ));
         }
         if self.batch_items < 1 || self.batch_items > 50_000 {

@@ -69,6 +69,8 @@ pub struct Federation {
     running: std::collections::HashMap<&'static str, tokio::sync::Mutex<()>>,
     /// Registrations per batch.
     pub batch_items: i64,
+    /// Days an applied batch keeps its body (`federation.keep_sent_days`).
+    pub keep_sent_days: u32,
     /// The digest of the batches this node makes (`security.batch_digest`).
     pub batch_digest: tracenode_federation::wire::batch::BodyDigest,
     /// The SM2 key file when the node seals its batches (`security.batch_signature`).
@@ -127,6 +129,7 @@ impl Federation {
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             running: kinds::Kind::ALL.iter().map(|k| (k.as_str(), tokio::sync::Mutex::new(()))).collect(),
             batch_items: section.batch_items,
+            keep_sent_days: section.keep_sent_days,
             batch_digest: config.security.batch_digest,
             seal_key,
             sealer: RwLock::new(sealer),

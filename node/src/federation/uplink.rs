@@ -38,6 +38,8 @@ pub struct RunReport {
     pub applied_through: Option<i64>,
     /// Batches still waiting.
     pub pending: i64,
+    /// Applied batches whose bodies this run emptied (`federation.keep_sent_days`).
+    pub pruned: i64,
     /// Another process held the lease; nothing was done.
     pub busy: bool,
     /// Why sending stopped, if it did.
@@ -190,12 +192,59 @@ pub fn waiting(conn: &mut DbConnection, kind: &str) -> AppResult<i64> {
     Ok(fo::table.filter(fo::kind.eq(kind)).filter(fo::acked_at.is_null()).count().get_result(conn)?)
 }
 
-/// Stored batches of `kind` in order: only those waiting, or all.
+/// Stored batches of `kind` in order: only those waiting, or all that still have their body
+/// (see [`prune`]).
 pub fn batches(conn: &mut DbConnection, kind: &str, waiting_only: bool) -> AppResult<Vec<(i64, String)>> {
     if waiting_only {
         return pending(conn, kind, i64::MAX);
     }
-    Ok(fo::table.filter(fo::kind.eq(kind)).order(fo::batch_no.asc()).select((fo::batch_no, fo::batch)).load(conn)?)
+    Ok(fo::table
+        .filter(fo::kind.eq(kind))
+        .filter(fo::batch.ne(""))
+        .order(fo::batch_no.asc())
+        .select((fo::batch_no, fo::batch))
+        .load(conn)?)
+}
+
+/// Batches one prune empties at most (the rest wait for the next run).
+const PRUNE_BATCHES: i64 = 1_000;
+
+/// Empties the bodies of `kind`'s batches the parent applied `days` or more days ago: their
+/// number, id, digest, item count and times stay, for the audit trail. For registrations it
+/// also deletes the outbox entries forwarded from below that those batches carried, which the
+/// node holds as the registrations it keeps (so each is stored once at each tier); the newest
+/// entry, which numbers the next, keeps its place with its content emptied. Returns
+/// how many batches it emptied; at most [`PRUNE_BATCHES`] a call.
+pub fn prune(conn: &mut DbConnection, kind: &str, days: u32) -> AppResult<i64> {
+    use crate::db::schema::registry_outbox as ro;
+    let cutoff = db::now() - chrono::Duration::days(i64::from(days));
+    let done: Vec<(i64, Option<i64>)> = fo::table
+        .filter(fo::kind.eq(kind))
+        .filter(fo::acked_at.le(cutoff))
+        .filter(fo::batch.ne(""))
+        .order(fo::batch_no.asc())
+        .limit(PRUNE_BATCHES)
+        .select((fo::batch_no, fo::last_seq))
+        .load(conn)?;
+    let (Some(first), Some(last)) = (done.first(), done.last()) else { return Ok(0) };
+    diesel::update(
+        fo::table
+            .filter(fo::kind.eq(kind))
+            .filter(fo::batch_no.between(first.0, last.0))
+            .filter(fo::acked_at.le(cutoff)),
+    )
+    .set(fo::batch.eq(""))
+    .execute(conn)?;
+    let through = done.iter().filter_map(|(_, seq)| *seq).max();
+    if let (Kind::Registrations, Some(through)) = (kinds::require(kind)?, through) {
+        // The newest entry numbers the next one (the sequence has no gaps), so it stays, its
+        // content emptied.
+        let top: i64 = ro::table.select(diesel::dsl::max(ro::seq)).first::<Option<i64>>(conn)?.unwrap_or(0);
+        let forwarded = || ro::table.filter(ro::seq.le(through)).filter(ro::source_region.is_not_null());
+        diesel::delete(forwarded().filter(ro::seq.lt(top))).execute(conn)?;
+        diesel::update(forwarded().filter(ro::seq.eq(top))).set(ro::payload.eq("")).execute(conn)?;
+    }
+    Ok(done.len() as i64)
 }
 
 fn mark_applied(db: &Db, kind: &str, through: i64) -> AppResult<i64> {
@@ -346,6 +395,10 @@ pub async fn run_detailed(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResu
         }
         Err(e) => Err(e),
     };
+    if outcome.is_ok() {
+        let days = fed.keep_sent_days;
+        report.pruned = db.transaction(move |conn| prune(conn, kind.as_str(), days)).await?;
+    }
     if let Err(e) = &outcome {
         report.error = Some(e.message());
     }

@@ -62,7 +62,19 @@ pub(crate) async fn child_node(
     region: &str,
     port: Option<u16>,
 ) -> TestApp {
-    let toml = federation_toml(port, Some(parent));
+    child_node_with(backend, parent, tier, region, port, "").await
+}
+
+/// [`child_node`] with more lines for its `[federation]` section.
+pub(crate) async fn child_node_with(
+    backend: Backend,
+    parent: &TestApp,
+    tier: Tier,
+    region: &str,
+    port: Option<u16>,
+    more: &str,
+) -> TestApp {
+    let toml = federation_toml(port, Some(parent)) + more;
     TestApp::spawn_node(backend, tier, region, &toml, |c| enrol(parent, c)).await
 }
 
@@ -541,6 +553,74 @@ async fn an_upper_tier_searches_and_exports_what_rolled_up(backend: Backend) {
     assert_eq!(res.status(), 403);
 }
 on_both_backends!(an_upper_tier_searches_and_exports_what_rolled_up);
+
+/// Outgoing batches of `kind`: (number, digest, whether the body is kept).
+fn outgoing(app: &TestApp, kind: &str) -> Vec<(i64, String, bool)> {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federation_outgoing as fo;
+    let mut conn = app.db.conn().expect("conn");
+    let rows: Vec<(i64, String, String)> = fo::table
+        .filter(fo::kind.eq(kind))
+        .order(fo::batch_no)
+        .select((fo::batch_no, fo::digest, fo::batch))
+        .load(&mut *conn)
+        .expect("outgoing");
+    rows.into_iter().map(|(n, d, b)| (n, d, !b.is_empty())).collect()
+}
+
+/// Registry outbox entries forwarded from below that still carry their content.
+fn forwarded(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use tracenode::db::schema::registry_outbox as ro;
+    let mut conn = app.db.conn().expect("conn");
+    ro::table
+        .filter(ro::source_region.is_not_null())
+        .filter(ro::payload.ne(""))
+        .count()
+        .get_result(&mut *conn)
+        .expect("outbox")
+}
+
+/// Retention: a province keeping applied batches for 0 days empties their bodies once the
+/// nation applied them (number and digest kept) and drops the registrations it forwarded
+/// from its outbox, holding each once; the nation, with no parent, never keeps a forwarded
+/// copy; a city with the default keeps its bodies. The figures above stay exact.
+async fn applied_batches_are_pruned_and_registrations_held_once(backend: Backend) {
+    let nation = national(backend).await;
+    let province =
+        child_node_with(backend, &nation, Tier::Province, "330000", Some(free_port()), "keep_sent_days = 0\n").await;
+    let city = child_node(backend, &province, Tier::City, "330100", None).await;
+    let d = desk(&city).await;
+    fill(&city, &d, 300, 3, 0).await;
+    run(&city, &d.sys, "registrations").await;
+    eventually("the city's registrations arrive", || held(&province).len() == 3).await;
+    let sys = province.admin("sysadmin").await;
+    run(&province, &sys, "registrations").await;
+    eventually("they reach the nation", || held(&nation).len() == 3).await;
+    eventually("and the province prunes what the nation applied", || {
+        let sent = outgoing(&province, "registrations");
+        !sent.is_empty() && sent.iter().all(|(_, digest, body)| !body && digest.len() == 64)
+    })
+    .await;
+    assert_eq!(forwarded(&province), 0, "held once, in the registrations from below");
+    assert_eq!(held(&province).len(), 3);
+    assert_eq!(forwarded(&nation), 0, "the nation forwards to no one");
+    assert!(outgoing(&city, "registrations").iter().all(|(_, _, body)| *body), "the city keeps 30 days");
+    // What is pruned is not offered again, and nothing goes missing: a new registration
+    // still travels the whole way.
+    let more = fill(&city, &d, 400, 1, 0).await;
+    run(&city, &d.sys, "registrations").await;
+    eventually("the next registration arrives", || held(&province).len() == 4).await;
+    run(&province, &sys, "registrations").await;
+    eventually("and goes on up", || held(&nation).len() == 4).await;
+    let at_top = json_of(
+        nation.admin("sysadmin").await.get(&nation, &format!("/api/v1/federation/registrations?q={}", more[0])).await,
+        200,
+    )
+    .await;
+    assert_eq!(at_top["total"], 1, "{at_top}");
+}
+on_both_backends!(applied_batches_are_pruned_and_registrations_held_once);
 
 /// The notices a node received from above: (title, body).
 fn notices(app: &TestApp) -> Vec<(String, String)> {

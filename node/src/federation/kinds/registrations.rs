@@ -125,7 +125,10 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, items: Vec<Registration
     }
     announce_duplicates(conn, child.receiver, &inserts)?;
     let changed = forwarded.len() as i64;
-    outbox::append_forwarded(conn, forwarded)?;
+    // The national node has no parent to pass them on to: it holds them once, above.
+    if child.receiver != RegionCode::national().as_str() {
+        outbox::append_forwarded(conn, forwarded)?;
+    }
     Ok(changed)
 }
 
