@@ -26,5 +26,5 @@ pub mod refusal;
 pub use batch::{Batch, Header};
 pub use kind::Kind;
 pub use payload::Payload;
-pub use receipt::Receipt;
+pub use receipt::{Hello, Receipt, DEFAULT_MAX_BATCH_BYTES};
 pub use refusal::Refusal;

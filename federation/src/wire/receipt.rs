@@ -51,3 +51,21 @@ pub struct Cursor {
     /// The last batch number applied.
     pub applied_through: i64,
 }
+
+/// The answer to `hello`: who the caller and the receiver are, and the largest batch the
+/// receiver takes, so a sender cuts its batches under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Hello {
+    /// The caller's identity (URI).
+    pub you: String,
+    /// The receiver's identity (URI).
+    pub me: String,
+    /// The largest batch, in bytes as sent, the receiver takes (absent from receivers that
+    /// predate it: [`DEFAULT_MAX_BATCH_BYTES`] then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch_bytes: Option<u64>,
+}
+
+/// The largest batch a receiver that does not say takes: 16 MiB.
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;

@@ -37,13 +37,18 @@ fn federation(state: &AppState) -> AppResult<Arc<Federation>> {
     })
 }
 
-/// Who the caller is and who this node is (mutual-TLS listener, node certificates).
-#[utoipa::path(tag = "federation", responses((status = 200, body = serde_json::Value), (status = 401, body = Problem, content_type = "application/problem+json")))]
+/// Who the caller is and who this node is, and the largest batch this node takes
+/// (mutual-TLS listener, node certificates).
+#[utoipa::path(tag = "federation", responses((status = 200, body = tracenode_federation::wire::Hello), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/federation/v1/hello")]
 pub async fn hello(state: web::Data<AppState>, peer: Peer) -> AppResult<HttpResponse> {
     let fed = federation(&state)?;
     peer.node_region()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "you": peer.identity.uri(), "me": fed.identity.uri() })))
+    Ok(HttpResponse::Ok().json(tracenode_federation::wire::Hello {
+        you: peer.identity.uri(),
+        me: fed.identity.uri(),
+        max_batch_bytes: Some(state.config.federation.max_batch_bytes as u64),
+    }))
 }
 
 /// A child's batch: applied with its cursor, or refused whole (mutual-TLS listener).

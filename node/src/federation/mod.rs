@@ -71,6 +71,8 @@ pub struct Federation {
     pub batch_items: i64,
     /// Days an applied batch keeps its body (`federation.keep_sent_days`).
     pub keep_sent_days: u32,
+    /// The largest batch the parent takes, as its `hello` last said (0: not asked yet).
+    pub parent_limit: std::sync::atomic::AtomicU64,
     /// The digest of the batches this node makes (`security.batch_digest`).
     pub batch_digest: tracenode_federation::wire::batch::BodyDigest,
     /// The SM2 key file when the node seals its batches (`security.batch_signature`).
@@ -130,6 +132,7 @@ impl Federation {
             running: kinds::Kind::ALL.iter().map(|k| (k.as_str(), tokio::sync::Mutex::new(()))).collect(),
             batch_items: section.batch_items,
             keep_sent_days: section.keep_sent_days,
+            parent_limit: std::sync::atomic::AtomicU64::new(0),
             batch_digest: config.security.batch_digest,
             seal_key,
             sealer: RwLock::new(sealer),

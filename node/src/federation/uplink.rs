@@ -40,6 +40,8 @@ pub struct RunReport {
     pub pending: i64,
     /// Applied batches whose bodies this run emptied (`federation.keep_sent_days`).
     pub pruned: i64,
+    /// Batches unmade and cut again because the parent found one too large.
+    pub rebatched: i64,
     /// Another process held the lease; nothing was done.
     pub busy: bool,
     /// Why sending stopped, if it did.
@@ -126,6 +128,7 @@ pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
                 region: &fed.region,
                 signer: &signer,
                 batch_items: fed.batch_items,
+                max_body_bytes: body_budget(fed),
                 batch_no,
             };
             let Some(c) = kinds::collect(kind, conn, from, &by)? else { return Ok(None) };
@@ -174,6 +177,71 @@ pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
             }
         }
     }
+}
+
+/// Room a batch keeps under the parent's limit for its header, its seal and the JSON around
+/// its body (a quarter of a small limit).
+const BATCH_SLACK: u64 = 64 * 1024;
+
+/// The most bytes a batch's body may take: the parent's limit as its `hello` said (or the
+/// protocol's default before it was asked), less [`BATCH_SLACK`].
+fn body_budget(fed: &Federation) -> usize {
+    let said = fed.parent_limit.load(std::sync::atomic::Ordering::Relaxed);
+    let limit = if said == 0 { tracenode_federation::wire::DEFAULT_MAX_BATCH_BYTES } else { said };
+    let budget = limit.saturating_sub(BATCH_SLACK.min(limit / 4)).max(1024);
+    usize::try_from(budget).unwrap_or(usize::MAX)
+}
+
+/// Asks the parent for the largest batch it takes; keeps what it said before when it cannot
+/// be asked (the send that follows reports why).
+async fn learn_limit(fed: &Federation) {
+    let (Some(parent), Some(client)) = (fed.parent_url.clone(), fed.parent_client()) else { return };
+    let Ok(res) = client.get(format!("{parent}/federation/v1/hello")).send().await else { return };
+    if let Ok(hello) = res.json::<tracenode_federation::wire::Hello>().await {
+        let limit = hello.max_batch_bytes.unwrap_or(tracenode_federation::wire::DEFAULT_MAX_BATCH_BYTES);
+        fed.parent_limit.store(limit, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Unmakes the batches of `kind` from number `from` on, none of which the parent applied
+/// (the first was larger than it takes), so the next collection cuts them again under its
+/// limit: the days a statistics batch carried are marked changed and forgotten as sent; the
+/// registrations' cursor goes back to where the first of them began. Returns how many.
+pub fn rebatch(conn: &mut DbConnection, kind: Kind, from: i64) -> AppResult<i64> {
+    db::lock_sequence(conn, db::Sequence::Federation)?;
+    let unmade: Vec<(Option<i64>, String)> = fo::table
+        .filter(fo::kind.eq(kind.as_str()))
+        .filter(fo::batch_no.ge(from))
+        .filter(fo::acked_at.is_null())
+        .order(fo::batch_no.asc())
+        .select((fo::first_seq, fo::batch))
+        .load(conn)?;
+    match kind {
+        Kind::Statistics => {
+            let mut days = Vec::new();
+            for (_, json) in &unmade {
+                let batch: Batch = serde_json::from_str(json).map_err(AppError::internal)?;
+                if let tracenode_federation::wire::Payload::Statistics(slices) =
+                    tracenode_federation::wire::Payload::parse(kind, &batch.body).map_err(AppError::internal)?
+                {
+                    days.extend(slices.into_iter().map(|s| s.day));
+                }
+            }
+            kinds::statistics::unsend(conn, &days)?;
+        }
+        Kind::Registrations => {
+            if let Some(Some(first)) = unmade.first().map(|(seq, _)| *seq) {
+                diesel::update(fu::table.find(kind.as_str())).set(fu::collected_through.eq(first - 1)).execute(conn)?;
+            }
+        }
+        // Single small items: a batch of them is never near a limit.
+        Kind::AuditCheckpoints | Kind::RevocationLists => return Ok(0),
+    }
+    diesel::delete(
+        fo::table.filter(fo::kind.eq(kind.as_str())).filter(fo::batch_no.ge(from)).filter(fo::acked_at.is_null()),
+    )
+    .execute(conn)?;
+    Ok(unmade.len() as i64)
 }
 
 /// Stored batches of `kind` the parent has not applied, oldest first.
@@ -270,6 +338,8 @@ fn note_failure(db: &Db, kind: &str, batch_no: i64, error: &str) -> AppResult<()
 enum Answer {
     Applied(Receipt),
     OutOfOrder,
+    /// Larger than the parent takes (HTTP 413).
+    TooLarge,
     Refused(String),
 }
 
@@ -285,6 +355,9 @@ async fn post(client: &reqwest::Client, parent: &str, batch_json: String) -> App
         return Ok(Answer::Applied(res.json().await.map_err(unreachable)?));
     }
     let status = res.status();
+    if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+        return Ok(Answer::TooLarge);
+    }
     let problem: Option<Problem> = res.json().await.ok();
     match problem {
         Some(p) if p.reason.as_deref().is_some_and(Refusal::is_out_of_sequence) => Ok(Answer::OutOfOrder),
@@ -331,9 +404,10 @@ async fn parent_cursor(client: &reqwest::Client, parent: &str, kind: &str) -> Ap
 
 /// Sends every pending batch of `kind` in order until none is left or the parent stops
 /// taking them.
-async fn send(db: &Db, fed: &Federation, kind: &str, report: &mut RunReport) -> AppResult<()> {
+async fn send(db: &Db, fed: &Arc<Federation>, kind: &str, report: &mut RunReport) -> AppResult<()> {
     let (Some(parent), Some(client)) = (fed.parent_url.clone(), fed.parent_client()) else { return Ok(()) };
     let mut resynced = false;
+    let mut rebatched = false;
     loop {
         let k = kind.to_owned();
         let next = db.run(move |conn| pending(conn, &k, 1)).await?;
@@ -356,6 +430,25 @@ async fn send(db: &Db, fed: &Federation, kind: &str, report: &mut RunReport) -> 
                 );
                 note_failure(db, kind, batch_no, &msg)?;
                 return Err(AppError::batch_refused("batch_gap", msg.clone(), msg));
+            }
+            Answer::TooLarge if !rebatched => {
+                // Made under a larger limit (or before the parent said its own): cut again.
+                learn_limit(fed).await;
+                let Some(k) = Kind::parse(kind) else { return Ok(()) };
+                let unmade = db.transaction(move |conn| rebatch(conn, k, batch_no)).await?;
+                let (d, f) = (db.clone(), fed.clone());
+                report.made +=
+                    tokio::task::spawn_blocking(move || collect(&d, &f, k)).await.map_err(AppError::internal)??;
+                report.rebatched += unmade;
+                rebatched = true;
+            }
+            Answer::TooLarge => {
+                let limit = fed.parent_limit.load(std::sync::atomic::Ordering::Relaxed);
+                let msg = format!(
+                    "批次 {batch_no} 超过上级节点的批次上限 {limit} 字节（单项即超限，请调大上级的 federation.max_batch_bytes） / batch {batch_no} is larger than the parent takes ({limit} bytes) even cut to one item: raise the parent's federation.max_batch_bytes"
+                );
+                note_failure(db, kind, batch_no, &msg)?;
+                return Err(AppError::batch_refused("payload_too_large", msg.clone(), msg));
             }
             Answer::Refused(why) => {
                 note_failure(db, kind, batch_no, &why)?;
@@ -386,6 +479,7 @@ pub async fn run_detailed(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResu
         report.busy = true;
         return Ok((report, None));
     }
+    learn_limit(fed).await;
     let (d, f) = (db.clone(), fed.clone());
     let made = tokio::task::spawn_blocking(move || collect(&d, &f, kind)).await.map_err(AppError::internal)?;
     let outcome = match made {

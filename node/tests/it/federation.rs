@@ -221,6 +221,78 @@ async fn statistics_go_up_a_month_at_a_time(backend: Backend) {
 }
 on_both_backends!(statistics_go_up_a_month_at_a_time);
 
+/// Batches fit the parent's limit, which its `hello` states: a city taking at most 6 KiB gets
+/// forty days of a county's statistics in batches under it. Batches made before the county
+/// knew the limit (by an offline export, at the protocol's default) are refused as too large,
+/// unmade and cut again in the same run, with nothing lost or counted twice.
+async fn batches_fit_the_parents_limit_and_oversized_ones_are_cut_again(backend: Backend) {
+    const LIMIT: usize = 6 * 1024;
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let mut city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let county = child_node(backend, &city, Tier::County, "330106", None).await;
+    let d = desk(&county).await;
+    let codes = fill(&county, &d, 700, 2, 0).await;
+    run(&county, &d.sys, "registrations").await;
+    // The city is away while forty days of sales come in: the county makes its batches at
+    // the limit the city stated before (16 MiB), a month in the first.
+    city.stop().await;
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).expect("day");
+    let sales: Vec<_> = (0..40)
+        .map(|i| {
+            let mut r = record(&format!("b-{i}"), &format!("TC-b-{i}"), &codes[0], &codes[1], 2.0, Some(8.0));
+            r.act.time = format!("{}T10:00:00+08:00", first + chrono::Duration::days(i));
+            r.product.production_date = Some("2026-09-01".into());
+            r.product.shelf_life_days = Some(365);
+            r
+        })
+        .collect();
+    json_of(import(&county, &d.key, "format=csv", csv_of(&sales)).await, 200).await;
+    let batches = |app: &TestApp| -> Vec<(i64, usize, bool)> {
+        use diesel::prelude::*;
+        use tracenode::db::schema::federation_outgoing as fo;
+        let mut conn = app.db.conn().expect("conn");
+        let rows: Vec<(i64, String, Option<chrono::NaiveDateTime>)> = fo::table
+            .filter(fo::kind.eq("statistics"))
+            .order(fo::batch_no)
+            .select((fo::items, fo::batch, fo::acked_at))
+            .load(&mut *conn)
+            .expect("batches");
+        rows.into_iter().map(|(items, batch, acked)| (items, batch.len(), acked.is_some())).collect()
+    };
+    let before = batches(&county).iter().filter(|b| b.2).count();
+    let r = run(&county, &d.sys, "statistics").await;
+    assert!(r["error"].as_str().is_some(), "the city is away: {r}");
+    let made = batches(&county);
+    assert_eq!(made[before..].iter().map(|b| b.0).collect::<Vec<_>>(), [31, 9], "{made:?}");
+    assert!(made[before].1 > LIMIT, "the month's batch is over what the city will take: {made:?}");
+    // The city comes back taking at most 6 KiB a batch: the county's first batch is refused
+    // as too large, unmade with the next and cut again under the limit the city now states.
+    let mut lower = (*city.config).clone();
+    lower.federation.max_batch_bytes = LIMIT;
+    city.config = std::sync::Arc::new(lower);
+    city.restart().await;
+    let r = run(&county, &d.sys, "statistics").await;
+    assert_eq!((r["rebatched"].as_i64(), r["pending"].as_i64(), r["error"].as_str()), (Some(2), Some(0), None), "{r}");
+    let sent = batches(&county);
+    assert!(sent.len() >= before + 2 && sent.iter().all(|&(_, size, acked)| size <= LIMIT && acked), "{sent:?}");
+    assert_eq!(sent[before..].iter().map(|b| b.0).sum::<i64>(), 40, "every day once: {sent:?}");
+    let held = rolled_up(&city);
+    assert_eq!(held.len(), 40, "every day arrived");
+    assert_eq!(held, rolled_up(&county));
+    // Registrations are cut under the limit too.
+    fill(&county, &d, 800, 12, 0).await;
+    let r = run(&county, &d.sys, "registrations").await;
+    assert_eq!((r["pending"].as_i64(), r["error"].as_str()), (Some(0), None), "{r}");
+    eventually("every registration arrives", || held_at(&city, "330106") == 14).await;
+}
+on_both_backends!(batches_fit_the_parents_limit_and_oversized_ones_are_cut_again);
+
+/// Registrations `app` holds from `source`.
+fn held_at(app: &TestApp, source: &str) -> usize {
+    held(app).iter().filter(|(s, _)| s == source).count()
+}
+
 /// A reqwest client presenting `leaf` (issued by `issuer`'s CA) to the node's listener.
 fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
     let pki = NodePki::of(&issuer.config);

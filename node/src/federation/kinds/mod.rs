@@ -41,8 +41,25 @@ pub struct Collector<'a> {
     pub signer: &'a OwnCertificate,
     /// Registrations per batch.
     pub batch_items: i64,
+    /// The most bytes a batch's body may take as sent (under the parent's limit, with room
+    /// for the header and a seal). A single item larger than it still makes a batch of one.
+    pub max_body_bytes: usize,
     /// The number the batch will get.
     pub batch_no: i64,
+}
+
+/// The bytes `text` takes inside a batch, where the body travels as a JSON string: quotes and
+/// backslashes gain an escape, a control character up to five more bytes.
+pub fn sent_size(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'"' | b'\\' => 1,
+                0..=0x1f => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
 }
 
 /// The child a batch came from.

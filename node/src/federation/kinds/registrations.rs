@@ -20,7 +20,19 @@ use crate::registry::outbox;
 
 /// The next registrations after outbox number `from`, at most a batch.
 pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
-    let entries = outbox::since(conn, from, by.batch_items)?;
+    let mut entries = outbox::since(conn, from, by.batch_items)?;
+    let full = entries.len() as i64 >= by.batch_items;
+    // Under the byte budget: an item's envelope (ids, numbers, region) takes about 200 bytes.
+    let mut size = 0;
+    let fits = entries
+        .iter()
+        .position(|e| {
+            size += super::sent_size(&e.payload) + 200;
+            size > by.max_body_bytes
+        })
+        .map_or(entries.len(), |at| at.max(1));
+    let cut = fits < entries.len();
+    entries.truncate(fits);
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Ok(None) };
     let seqs = (first.seq, last.seq);
     let mut items = Vec::with_capacity(entries.len());
@@ -36,7 +48,7 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
             payload: serde_json::value::RawValue::from_string(e.payload).map_err(AppError::internal)?,
         });
     }
-    let more = items.len() as i64 >= by.batch_items;
+    let more = full || cut;
     Ok(Some(Collected { payload: Payload::Registrations(items), seqs: Some(seqs), collected_through: seqs.1, more }))
 }
 

@@ -110,10 +110,21 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
             return Ok(None);
         }
         diesel::delete(sc::table.filter(sc::day.eq_any(&days))).execute(conn)?;
-        let slices = changed_slices(conn, &days)?;
+        let mut slices = changed_slices(conn, &days)?;
         if slices.is_empty() {
             continue;
         }
+        // Under the byte budget, a day at least; the days left over are marked again.
+        let mut size = 0;
+        let fits = slices
+            .iter()
+            .position(|(slice, _)| {
+                size += serde_json::to_string(slice).map(|t| super::sent_size(&t)).unwrap_or(usize::MAX / 2) + 1;
+                size > by.max_body_bytes
+            })
+            .map_or(slices.len(), |at| at.max(1));
+        let left: Vec<String> = slices.split_off(fits).into_iter().map(|(s, _)| s.day).collect();
+        crate::trace::daily::mark_changed(conn, &left)?;
         let sent_days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
         diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(&sent_days))).execute(conn)?;
         let sent: Vec<_> = slices
@@ -161,6 +172,15 @@ fn changed_slices(conn: &mut DbConnection, days: &[String]) -> AppResult<Vec<(St
         }
     }
     Ok(slices)
+}
+
+/// Forgets that the slices of `days` were sent and marks the days changed, so the next
+/// collection sends them again (their batch was unmade before the parent applied it).
+pub fn unsend(conn: &mut DbConnection, days: &[String]) -> AppResult<()> {
+    for chunk in days.chunks(1_000) {
+        diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(chunk))).execute(conn)?;
+    }
+    crate::trace::daily::mark_changed(conn, days)
 }
 
 /// Replaces the child's slice of every day the batch carries, and marks those days changed
