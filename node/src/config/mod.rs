@@ -491,6 +491,9 @@ pub struct FederationSection {
     /// below stay in the outbox; then only the batch's number, id, digest, item count and
     /// times remain (the audit trail), so each registration is stored once at each tier.
     pub keep_sent_days: u32,
+    /// Milliseconds the uplink waits after a child's batch (or a schedule) wakes it before it
+    /// runs, so a burst of arrivals from many children makes one run and one batch; 0: none.
+    pub coalesce_ms: u64,
     /// When registrations go up (cron with seconds; empty: only by hand and on arrival).
     pub registrations_cron: String,
     /// When statistics go up.
@@ -511,6 +514,7 @@ impl Default for FederationSection {
             batch_items: 2000,
             max_batch_bytes: 16 * 1024 * 1024,
             keep_sent_days: 30,
+            coalesce_ms: 1000,
             registrations_cron: "0 * * * * *".into(),
             statistics_cron: "0 */10 * * * *".into(),
             checkpoints_cron: "0 0 * * * *".into(),
@@ -530,6 +534,13 @@ impl FederationSection {
                 "federation.parent_url",
                 "上级节点地址必须以 https:// 开头",
                 "the parent's address must start with https://",
+            ));
+        }
+        if self.coalesce_ms > 600_000 {
+            return Err(AppError::invalid(
+                "federation.coalesce_ms",
+                "合并等待时间须在 0 到 600000 毫秒之间",
+                "coalesce_ms must be between 0 and 600000",
             ));
         }
         if self.keep_sent_days > 3_650 {

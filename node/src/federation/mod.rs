@@ -71,6 +71,8 @@ pub struct Federation {
     pub batch_items: i64,
     /// Days an applied batch keeps its body (`federation.keep_sent_days`).
     pub keep_sent_days: u32,
+    /// How long the uplink waits after it is woken, to take a burst of arrivals in one run.
+    pub coalesce: std::time::Duration,
     /// The largest batch the parent takes, as its `hello` last said (0: not asked yet).
     pub parent_limit: std::sync::atomic::AtomicU64,
     /// The digest of the batches this node makes (`security.batch_digest`).
@@ -133,6 +135,7 @@ impl Federation {
             batch_items: section.batch_items,
             keep_sent_days: section.keep_sent_days,
             parent_limit: std::sync::atomic::AtomicU64::new(0),
+            coalesce: std::time::Duration::from_millis(section.coalesce_ms),
             batch_digest: config.security.batch_digest,
             seal_key,
             sealer: RwLock::new(sealer),

@@ -502,7 +502,10 @@ pub async fn run_detailed(db: &Db, fed: &Arc<Federation>, kind: Kind) -> AppResu
     Ok((report, outcome.err()))
 }
 
-/// The uplink worker: runs the kinds that are due, and retries after failures.
+/// The uplink worker: runs the kinds that are due, and retries after failures. Woken by an
+/// arrival or a schedule, it first waits [`Federation::coalesce`], so the batches of many
+/// children arriving together make one run (and one batch of this node's own) instead of one
+/// each.
 pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration, mut stop: crate::jobs::Stop) {
     fed.trigger_all();
     while !stop.is_requested() {
@@ -527,7 +530,12 @@ pub async fn worker(fed: Arc<Federation>, db: Db, retry: Duration, mut stop: cra
         // A run is never cut short: the node stops between runs, with no lease held.
         tokio::select! {
             _ = tokio::time::sleep(retry), if failed => {}
-            _ = fed.wake.notified(), if !failed => {}
+            _ = fed.wake.notified(), if !failed => {
+                tokio::select! {
+                    _ = tokio::time::sleep(fed.coalesce) => {}
+                    _ = stop.requested() => return,
+                }
+            }
             _ = stop.requested() => return,
         }
     }
