@@ -673,6 +673,7 @@ diesel::table! {
 diesel::table! {
     statistics_changed (day) {
         day -> Text,
+        stamp -> BigInt,
     }
 }
 

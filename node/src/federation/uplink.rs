@@ -111,18 +111,22 @@ fn end_run(db: &Db, kind: &str, holder: &str, error: Option<&str>) -> AppResult<
 }
 
 /// Collects everything new of `kind` into stored batches; returns how many were made.
+///
+/// Each batch is collected on a connection of its own with no write lock held — reading the
+/// slices or registrations, taking the digest, sealing — and only stored under the lock, in a
+/// short transaction that first checks nothing moved meanwhile (the cursor and the batch
+/// number are still those it read; another process collecting the same kind would have moved
+/// them) and settles what the kind took. So a child's batch applied meanwhile never waits for
+/// a collect. What moved is collected again.
 pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
-    let signer = fed.signer();
-    let sealer = fed.sealer();
     let mut made = 0;
     loop {
-        let one = db.transaction_sync(|conn| {
-            db::lock_sequence(conn, db::Sequence::Federation)?;
-            ensure_row(conn, kind.as_str())?;
-            let from: i64 = fu::table.find(kind.as_str()).select(fu::collected_through).first(conn)?;
-            let last: Option<i64> =
-                fo::table.filter(fo::kind.eq(kind.as_str())).select(diesel::dsl::max(fo::batch_no)).first(conn)?;
-            let batch_no = last.unwrap_or(0) + 1;
+        let (from, batch_no, collected) = {
+            let mut conn = db.conn()?;
+            let from: i64 =
+                fu::table.find(kind.as_str()).select(fu::collected_through).first(&mut *conn).optional()?.unwrap_or(0);
+            let batch_no = next_batch_no(&mut conn, kind)?;
+            let signer = fed.signer();
             let by = Collector {
                 identity: &fed.identity,
                 region: &fed.region,
@@ -131,23 +135,23 @@ pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
                 max_body_bytes: body_budget(fed),
                 batch_no,
             };
-            let Some(c) = kinds::collect(kind, conn, from, &by)? else { return Ok(None) };
-            let items = c.payload.items() as i64;
-            let more = c.more;
-            let batch = Batch::new(
-                kind.as_str(),
-                &fed.identity,
-                batch_no,
-                items,
-                c.payload.to_body(),
-                chrono::Utc::now().to_rfc3339(),
-            )
-            .digested_with(fed.batch_digest)
-            .map_err(AppError::internal)?;
-            let batch = match &sealer {
-                Some(s) => batch.sealed(&s.pem, s.key.secret()).map_err(AppError::internal)?,
-                None => batch,
-            };
+            (from, batch_no, kinds::collect(kind, &mut conn, from, &by)?)
+        };
+        let Some(c) = collected else { return Ok(made) };
+        let items = c.payload.items() as i64;
+        let batch = match items {
+            0 => None,
+            _ => Some(seal(fed, kind, batch_no, items, &c)?),
+        };
+        let stored = db.transaction_sync(|conn| {
+            db::lock_sequence(conn, db::Sequence::Federation)?;
+            ensure_row(conn, kind.as_str())?;
+            let now: i64 = fu::table.find(kind.as_str()).select(fu::collected_through).first(conn)?;
+            if now != from || next_batch_no(conn, kind)? != batch_no {
+                return Ok(false);
+            }
+            kinds::settle(conn, &c.settle, batch_no)?;
+            let Some(batch) = &batch else { return Ok(true) };
             diesel::insert_into(fo::table)
                 .values((
                     fo::kind.eq(kind.as_str()),
@@ -157,7 +161,7 @@ pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
                     fo::first_seq.eq(c.seqs.map(|s| s.0)),
                     fo::last_seq.eq(c.seqs.map(|s| s.1)),
                     fo::digest.eq(&batch.header.digest),
-                    fo::batch.eq(serde_json::to_string(&batch).map_err(AppError::internal)?),
+                    fo::batch.eq(serde_json::to_string(batch).map_err(AppError::internal)?),
                     fo::created_at.eq(db::now()),
                     fo::attempts.eq(0),
                 ))
@@ -165,17 +169,39 @@ pub fn collect(db: &Db, fed: &Federation, kind: Kind) -> AppResult<i64> {
             diesel::update(fu::table.find(kind.as_str()))
                 .set(fu::collected_through.eq(c.collected_through))
                 .execute(conn)?;
-            Ok(Some(more))
+            Ok(true)
         })?;
-        match one {
-            None => return Ok(made),
-            Some(more) => {
+        match (stored, batch.is_some(), c.more) {
+            // Moved meanwhile: collect again from where it is now.
+            (false, _, _) => continue,
+            // Only marks cleared (the days changed back): look at the next ones.
+            (true, false, _) => continue,
+            (true, true, more) => {
                 made += 1;
                 if !more {
                     return Ok(made);
                 }
             }
         }
+    }
+}
+
+/// The number the next batch of `kind` gets.
+fn next_batch_no(conn: &mut DbConnection, kind: Kind) -> AppResult<i64> {
+    let last: Option<i64> =
+        fo::table.filter(fo::kind.eq(kind.as_str())).select(diesel::dsl::max(fo::batch_no)).first(conn)?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// The batch of what was collected: numbered, digested and (when the node seals) sealed.
+fn seal(fed: &Federation, kind: Kind, batch_no: i64, items: i64, c: &kinds::Collected) -> AppResult<Batch> {
+    let batch =
+        Batch::new(kind.as_str(), &fed.identity, batch_no, items, c.payload.to_body(), chrono::Utc::now().to_rfc3339())
+            .digested_with(fed.batch_digest)
+            .map_err(AppError::internal)?;
+    match fed.sealer() {
+        Some(s) => batch.sealed(&s.pem, s.key.secret()).map_err(AppError::internal),
+        None => Ok(batch),
     }
 }
 

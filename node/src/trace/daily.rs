@@ -211,17 +211,17 @@ impl DailyChanges {
 /// Marks `days` (`YYYY-MM-DD`) as days whose statistics slice may have changed, in the
 /// transaction that changes them: the node's own aggregates here, a child's slice where the
 /// parent applies it. The statistics roll-up takes marked days a bounded number at a time.
-/// The mark is an upsert that writes the row even when it exists, so on PostgreSQL a roll-up
-/// taking the day waits for this transaction and then reads what it wrote.
+/// The mark is an upsert that counts the row's stamp up when it exists: a roll-up reads the
+/// marked days outside the write lock and clears a mark only if its stamp is still the one it
+/// read, so a change committed meanwhile keeps its day marked for the next run.
 pub fn mark_changed(conn: &mut DbConnection, days: &[String]) -> AppResult<()> {
     use crate::db::schema::statistics_changed as sc;
-    use diesel::upsert::excluded;
     for day in days {
         crate::on_backend!(&mut *conn, |c| diesel::insert_into(sc::table)
-            .values(sc::day.eq(day))
+            .values((sc::day.eq(day), sc::stamp.eq(0i64)))
             .on_conflict(sc::day)
             .do_update()
-            .set(sc::day.eq(excluded(sc::day)))
+            .set(sc::stamp.eq(sc::stamp + 1))
             .execute(c))?;
     }
     Ok(())

@@ -326,6 +326,52 @@ async fn arrivals_together_make_one_batch_above(backend: Backend) {
 }
 on_both_backends!(arrivals_together_make_one_batch_above);
 
+/// Collecting reads outside the write lock, so a change can land between the read and the
+/// store: a day marked again meanwhile keeps its mark, and the next collection sends it again
+/// with what changed.
+async fn a_day_marked_again_while_it_is_collected_goes_up_again(backend: Backend) {
+    use tracenode::federation::kinds::{self, Collector, Kind, Settle};
+    let nation = national(backend).await;
+    let city = child_node(backend, &nation, Tier::City, "330100", None).await;
+    let d = desk(&city).await;
+    let codes = fill(&city, &d, 900, 2, 1).await;
+    let signer = NodePki::of(&city.config).own(tracenode::pki::own::Own::Client, &[]).expect("own");
+    let identity = Identity::Node { region: "330100".into() };
+    let by = Collector {
+        identity: &identity,
+        region: "330100",
+        signer: &signer,
+        batch_items: 100,
+        max_body_bytes: 1 << 20,
+        batch_no: 1,
+    };
+    let records = |c: &kinds::Collected| -> i64 {
+        match &c.payload {
+            tracenode_federation::wire::Payload::Statistics(slices) => {
+                slices.iter().flat_map(|s| s.rows.iter()).map(|r| r.figures.records).sum()
+            }
+            _ => -1,
+        }
+    };
+    // The city's own runs are not in the way: its schedules are off and its first run is over.
+    run(&city, &d.sys, "statistics").await;
+    let late = record("late-1", "TC-late-1", &codes[0], &codes[1], 1.0, Some(8.0));
+    json_of(import(&city, &d.key, "format=csv", csv_of(&[late])).await, 200).await;
+    let mut conn = city.db.conn().expect("conn");
+    let first = kinds::collect(Kind::Statistics, &mut conn, 0, &by).expect("collect").expect("a batch");
+    assert_eq!(records(&first), 2, "the day's two sales");
+    // Another sale of that day lands before the batch is stored.
+    let later = record("late-2", "TC-late-2", &codes[0], &codes[1], 1.0, Some(8.0));
+    json_of(import(&city, &d.key, "format=csv", csv_of(&[later])).await, 200).await;
+    assert!(matches!(first.settle, Settle::Statistics(_)));
+    kinds::settle(&mut conn, &first.settle, 1).expect("settle");
+    let again = kinds::collect(Kind::Statistics, &mut conn, 1, &by).expect("collect").expect("the day again");
+    assert_eq!(records(&again), 3, "sent again with the sale that came meanwhile");
+    kinds::settle(&mut conn, &again.settle, 2).expect("settle");
+    assert!(kinds::collect(Kind::Statistics, &mut conn, 2, &by).expect("collect").is_none(), "then nothing");
+}
+on_both_backends!(a_day_marked_again_while_it_is_collected_goes_up_again);
+
 /// Registrations `app` holds from `source`.
 fn held_at(app: &TestApp, source: &str) -> usize {
     held(app).iter().filter(|(s, _)| s == source).count()

@@ -15,7 +15,7 @@ use tracenode_federation::tiers::{self, Identity};
 use tracenode_federation::wire::payload::{ChainPoint as Point, Checkpoint};
 use tracenode_federation::wire::{Payload, Refusal};
 
-use super::{Child, Collected, Collector};
+use super::{Child, Collected, Collector, Settle};
 use crate::db::schema::{audit_checkpoints as ac, audit_log};
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
@@ -47,7 +47,13 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
     let pem = String::from_utf8(certificate.to_pem().map_err(openssl_failed)?).map_err(AppError::internal)?;
     let payload =
         Payload::AuditCheckpoints(vec![Checkpoint { head, previous, signed_at, signature, signer: Some(pem) }]);
-    Ok(Some(Collected { payload, seqs: Some((seq, seq)), collected_through: seq, more: false }))
+    Ok(Some(Collected {
+        payload,
+        seqs: Some((seq, seq)),
+        collected_through: seq,
+        more: false,
+        settle: Settle::Nothing,
+    }))
 }
 
 /// Keeps each checkpoint whose signature verifies and whose history agrees with those kept.

@@ -29,6 +29,27 @@ pub struct Collected {
     pub collected_through: i64,
     /// Whether more may wait to be collected (the batch is full).
     pub more: bool,
+    /// What storing the batch settles besides the cursor.
+    pub settle: Settle,
+}
+
+/// What storing a batch settles besides the cursor, in the write transaction that stores
+/// it: collecting only reads, outside the write lock, so a child's batch applied meanwhile
+/// never waits for it.
+#[derive(Debug, Clone)]
+pub enum Settle {
+    /// Nothing: the cursor says it all.
+    Nothing,
+    /// The marks of the days a statistics batch took, and the digests of what it sends.
+    Statistics(statistics::Taken),
+}
+
+/// Settles what the batch numbered `batch_no` collected (see [`Settle`]).
+pub fn settle(conn: &mut DbConnection, what: &Settle, batch_no: i64) -> AppResult<()> {
+    match what {
+        Settle::Nothing => Ok(()),
+        Settle::Statistics(taken) => statistics::settle(conn, taken, batch_no),
+    }
 }
 
 /// The collecting node.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tracenode_federation::wire::payload::{ObjectKind, RegistrationItem};
 use tracenode_federation::wire::{Payload, Refusal};
 
-use super::{Child, Collected, Collector};
+use super::{Child, Collected, Collector, Settle};
 use crate::db::schema::federated_registrations as fr;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
@@ -49,7 +49,13 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
         });
     }
     let more = full || cut;
-    Ok(Some(Collected { payload: Payload::Registrations(items), seqs: Some(seqs), collected_through: seqs.1, more }))
+    Ok(Some(Collected {
+        payload: Payload::Registrations(items),
+        seqs: Some(seqs),
+        collected_through: seqs.1,
+        more,
+        settle: Settle::Nothing,
+    }))
 }
 
 /// Keeps the newest version of every object and forwards what changed.

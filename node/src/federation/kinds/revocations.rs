@@ -10,7 +10,7 @@ use tracenode_federation::tiers;
 use tracenode_federation::wire::payload::RevocationList;
 use tracenode_federation::wire::{Kind, Payload, Refusal};
 
-use super::{Child, Collected};
+use super::{Child, Collected, Settle};
 use crate::db::schema::{child_revocation_lists as crl, crl_published};
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
@@ -31,7 +31,7 @@ pub fn collect(conn: &mut DbConnection, from: i64) -> AppResult<Option<Collected
         .optional()?;
     let Some((number, Some(pem))) = newest.filter(|(n, _)| *n > from) else { return Ok(None) };
     let payload = Payload::RevocationLists(vec![RevocationList { number, pem }]);
-    Ok(Some(Collected { payload, seqs: None, collected_through: number, more: false }))
+    Ok(Some(Collected { payload, seqs: None, collected_through: number, more: false, settle: Settle::Nothing }))
 }
 
 /// Keeps the child's newest list, when it verifies against the child's CA.

@@ -5,8 +5,10 @@
 //!
 //! Bounded at any age of the node: the days that may have changed are marked where they
 //! change (`trace::daily::mark_changed`), and a batch looks at [`DAYS_PER_BATCH`] marked days
-//! at most, reading only their rows; a node with years of history sends them a month at a
-//! time, and a run that finds nothing marked reads nothing.
+//! at most, reading only their rows, under the parent's byte limit; a node with years of
+//! history sends them a month at a time, and a run that finds nothing marked reads nothing.
+//! Collecting only reads, outside the write lock; the marks are cleared where the batch is
+//! stored ([`settle`]).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,7 @@ use tracenode_federation::wire::payload::StatisticsSlice;
 pub use tracenode_federation::wire::payload::{Figures, SliceRow};
 use tracenode_federation::wire::Payload;
 
-use super::{Child, Collected, Collector};
+use super::{Child, Collected, Collector, Settle};
 use crate::db::schema::{federated_statistics as fs, statistics_changed as sc, statistics_sent, trace_daily as td};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -100,53 +102,74 @@ fn rows_of(rows: &BTreeMap<RowKey, Figures>) -> Vec<SliceRow> {
         .collect()
 }
 
-/// The slices of every day that changed since it was last queued.
+/// What a statistics batch took: the marks of its days as it read them (day, stamp), and
+/// the digest of each slice it carries.
+#[derive(Debug, Clone, Default)]
+pub struct Taken {
+    marks: Vec<(String, i64)>,
+    sent: Vec<(String, String)>,
+}
+
+/// The slices of the days marked changed, [`DAYS_PER_BATCH`] at most and under the byte
+/// budget, that differ from what was last queued. Only reads: the marks are cleared when the
+/// batch is stored ([`settle`]), each only if no change marked its day again meanwhile. A
+/// batch may carry no slice when the marked days changed back; storing it then only clears
+/// the marks.
 pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppResult<Option<Collected>> {
-    loop {
-        // The marks are taken before the rows are read: a change committed after this
-        // statement marks its day again, and one still open holds the mark until it commits.
-        let days: Vec<String> = sc::table.order(sc::day).limit(DAYS_PER_BATCH).select(sc::day).load(conn)?;
-        if days.is_empty() {
-            return Ok(None);
-        }
-        diesel::delete(sc::table.filter(sc::day.eq_any(&days))).execute(conn)?;
-        let mut slices = changed_slices(conn, &days)?;
-        if slices.is_empty() {
-            continue;
-        }
-        // Under the byte budget, a day at least; the days left over are marked again.
-        let mut size = 0;
-        let fits = slices
-            .iter()
-            .position(|(slice, _)| {
-                size += serde_json::to_string(slice).map(|t| super::sent_size(&t)).unwrap_or(usize::MAX / 2) + 1;
-                size > by.max_body_bytes
-            })
-            .map_or(slices.len(), |at| at.max(1));
-        let left: Vec<String> = slices.split_off(fits).into_iter().map(|(s, _)| s.day).collect();
-        crate::trace::daily::mark_changed(conn, &left)?;
-        let sent_days: Vec<&str> = slices.iter().map(|(s, _)| s.day.as_str()).collect();
-        diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(&sent_days))).execute(conn)?;
-        let sent: Vec<_> = slices
-            .iter()
-            .map(|(slice, digest)| {
-                (
-                    statistics_sent::day.eq(slice.day.as_str()),
-                    statistics_sent::digest.eq(digest.as_str()),
-                    statistics_sent::batch_no.eq(by.batch_no),
-                )
-            })
-            .collect();
-        crate::insert_rows!(&mut *conn, statistics_sent::table, &sent)?;
-        let more = sc::table.select(sc::day).first::<String>(conn).optional()?.is_some();
-        let slices: Vec<StatisticsSlice> = slices.into_iter().map(|(s, _)| s).collect();
-        return Ok(Some(Collected {
-            payload: Payload::Statistics(slices),
-            seqs: None,
-            collected_through: from + 1,
-            more,
-        }));
+    let marks: Vec<(String, i64)> =
+        sc::table.order(sc::day).limit(DAYS_PER_BATCH).select((sc::day, sc::stamp)).load(conn)?;
+    if marks.is_empty() {
+        return Ok(None);
     }
+    let days: Vec<String> = marks.iter().map(|(d, _)| d.clone()).collect();
+    let mut slices = changed_slices(conn, &days)?;
+    // Under the byte budget, a day at least; the days left over stay marked.
+    let mut size = 0;
+    let fits = slices
+        .iter()
+        .position(|(slice, _)| {
+            size += serde_json::to_string(slice).map(|t| super::sent_size(&t)).unwrap_or(usize::MAX / 2) + 1;
+            size > by.max_body_bytes
+        })
+        .map_or(slices.len(), |at| at.max(1));
+    let left: std::collections::HashSet<String> = slices.split_off(fits).into_iter().map(|(s, _)| s.day).collect();
+    let marks: Vec<(String, i64)> = marks.into_iter().filter(|(d, _)| !left.contains(d)).collect();
+    let last = days.last().cloned().unwrap_or_default();
+    let beyond = sc::table.filter(sc::day.gt(last)).select(sc::day).first::<String>(conn).optional()?;
+    let more = !left.is_empty() || beyond.is_some();
+    let sent = slices.iter().map(|(s, digest)| (s.day.clone(), digest.clone())).collect();
+    let slices: Vec<StatisticsSlice> = slices.into_iter().map(|(s, _)| s).collect();
+    Ok(Some(Collected {
+        payload: Payload::Statistics(slices),
+        seqs: None,
+        collected_through: from + 1,
+        more,
+        settle: Settle::Statistics(Taken { marks, sent }),
+    }))
+}
+
+/// Stores what a batch numbered `batch_no` took, in the transaction that stores it: each mark
+/// it read is cleared if its stamp is unchanged, and the digests of its slices are kept as
+/// what was last queued.
+pub fn settle(conn: &mut DbConnection, taken: &Taken, batch_no: i64) -> AppResult<()> {
+    for (day, stamp) in &taken.marks {
+        diesel::delete(sc::table.filter(sc::day.eq(day)).filter(sc::stamp.eq(stamp))).execute(conn)?;
+    }
+    let days: Vec<&str> = taken.sent.iter().map(|(d, _)| d.as_str()).collect();
+    diesel::delete(statistics_sent::table.filter(statistics_sent::day.eq_any(&days))).execute(conn)?;
+    let sent: Vec<_> = taken
+        .sent
+        .iter()
+        .map(|(day, digest)| {
+            (
+                statistics_sent::day.eq(day.as_str()),
+                statistics_sent::digest.eq(digest.as_str()),
+                statistics_sent::batch_no.eq(batch_no),
+            )
+        })
+        .collect();
+    crate::insert_rows!(&mut *conn, statistics_sent::table, &sent)?;
+    Ok(())
 }
 
 /// The slices of `days` that differ from what was last queued, with their digests; a day

@@ -1,0 +1,1 @@
+ALTER TABLE statistics_changed DROP COLUMN stamp;
