@@ -525,12 +525,7 @@ impl HeldPage {
     }
 
     fn kind_zh(&self, k: &str) -> &'static str {
-        match k {
-            "entity" => "主体",
-            "product" => "产品",
-            "device" => "设备",
-            _ => "其他",
-        }
+        tracenode_federation::wire::payload::ObjectKind::parse(k).map_or("其他", kinds::registrations::kind_zh)
     }
 
     /// The request's query with page `at`, for links (the export, the pages).

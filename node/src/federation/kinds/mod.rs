@@ -69,6 +69,21 @@ pub struct Collector<'a> {
     pub batch_no: i64,
 }
 
+/// How many of the items, whose sizes as sent come in order, fit `budget` bytes: at least
+/// one, so an item larger than the budget still makes a batch of its own.
+pub fn fitting(sizes: impl Iterator<Item = usize>, budget: usize) -> usize {
+    let mut total = 0usize;
+    let mut n = 0;
+    for size in sizes {
+        total = total.saturating_add(size);
+        if total > budget && n > 0 {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 /// The bytes `text` takes inside a batch, where the body travels as a JSON string: quotes and
 /// backslashes gain an escape, a control character up to five more bytes.
 pub fn sent_size(text: &str) -> usize {

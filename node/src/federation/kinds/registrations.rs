@@ -15,7 +15,7 @@ use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::federation::mailbox::{DuplicateHolder, DuplicateNotice, NoticePayload};
 use crate::region::RegionCode;
-use crate::registry::analysis::Bucket;
+use crate::registry::analysis::{bucket, Bucket};
 use crate::registry::outbox;
 
 /// The next registrations after outbox number `from`, at most a batch.
@@ -23,14 +23,7 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
     let mut entries = outbox::since(conn, from, by.batch_items)?;
     let full = entries.len() as i64 >= by.batch_items;
     // Under the byte budget: an item's envelope (ids, numbers, region) takes about 200 bytes.
-    let mut size = 0;
-    let fits = entries
-        .iter()
-        .position(|e| {
-            size += super::sent_size(&e.payload) + 200;
-            size > by.max_body_bytes
-        })
-        .map_or(entries.len(), |at| at.max(1));
+    let fits = super::fitting(entries.iter().map(|e| super::sent_size(&e.payload) + 200), by.max_body_bytes);
     let cut = fits < entries.len();
     entries.truncate(fits);
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Ok(None) };
@@ -497,11 +490,6 @@ fn division(prefix: &str) -> Option<RegionCode> {
         return Some(RegionCode::national());
     }
     RegionCode::parse(&format!("{prefix:0<6}")).ok().filter(|r| r.subtree_prefix() == prefix)
-}
-
-fn bucket(key: String, label: String, count: i64, total: i64) -> Bucket {
-    let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
-    Bucket { key, label, count, share }
 }
 
 /// The Chinese name of a kind of registration.

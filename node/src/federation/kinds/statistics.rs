@@ -124,14 +124,9 @@ pub fn collect(conn: &mut DbConnection, from: i64, by: &Collector<'_>) -> AppRes
     let days: Vec<String> = marks.iter().map(|(d, _)| d.clone()).collect();
     let mut slices = changed_slices(conn, &days)?;
     // Under the byte budget, a day at least; the days left over stay marked.
-    let mut size = 0;
-    let fits = slices
-        .iter()
-        .position(|(slice, _)| {
-            size += serde_json::to_string(slice).map(|t| super::sent_size(&t)).unwrap_or(usize::MAX / 2) + 1;
-            size > by.max_body_bytes
-        })
-        .map_or(slices.len(), |at| at.max(1));
+    let sizes =
+        slices.iter().map(|(s, _)| serde_json::to_string(s).map_or(usize::MAX / 2, |t| super::sent_size(&t)) + 1);
+    let fits = super::fitting(sizes, by.max_body_bytes);
     let left: std::collections::HashSet<String> = slices.split_off(fits).into_iter().map(|(s, _)| s.day).collect();
     let marks: Vec<(String, i64)> = marks.into_iter().filter(|(d, _)| !left.contains(d)).collect();
     let last = days.last().cloned().unwrap_or_default();

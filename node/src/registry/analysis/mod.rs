@@ -55,7 +55,8 @@ fn share(part: i64, total: i64) -> f64 {
     }
 }
 
-fn bucket(key: String, label: String, count: i64, total: i64) -> Bucket {
+/// A bucket of `count` out of `total`.
+pub fn bucket(key: String, label: String, count: i64, total: i64) -> Bucket {
     Bucket { key, label, count, share: share(count, total) }
 }
 
