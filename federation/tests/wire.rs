@@ -83,6 +83,7 @@ fn statistics() -> Payload {
     Payload::Statistics(vec![
         StatisticsSlice {
             day: "2026-12-01".into(),
+            regions: Some(vec!["330106".into()]),
             rows: vec![
                 SliceRow {
                     region: "330106".into(),
@@ -107,7 +108,7 @@ fn statistics() -> Payload {
             ],
         },
         // A day whose data is gone is sent empty: the parent drops its slice.
-        StatisticsSlice { day: "2026-11-30".into(), rows: vec![] },
+        StatisticsSlice { day: "2026-11-30".into(), regions: None, rows: vec![] },
     ])
 }
 
@@ -275,6 +276,7 @@ fn every_refusal() -> Vec<Refusal> {
         Refusal::BatchGap { expected: 4, got: 6 },
         Refusal::BatchConflict { child: child(), batch_no: 3, applied_through: 5 },
         Refusal::SourceOutsideChild { child: child(), region: "330205".into() },
+        Refusal::CellOutsideChild { child: child(), region: "330205".into() },
         Refusal::HistoryRewritten { child: child(), seq: 17 },
         Refusal::BadCheckpointSignature { child: child() },
         Refusal::BadRevocationList { child: child(), why: "expired".into() },

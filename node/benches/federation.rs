@@ -172,23 +172,23 @@ fn registration_sync(pg: Option<&str>, changes: usize, runtime: &tokio::runtime:
     drop((national, province));
 }
 
-/// Fills the county's daily aggregates: `days` days × 40 regions × 10 categories × 2 stages.
+/// Fills the county's daily aggregates: `days` days × 40 tenants × 10 categories × 2 stages,
+/// every tenant's categories its own (the county's slice of a day is 800 rows).
 fn fill_daily(db: &Db, days: u32) -> usize {
-    let regions: Vec<String> = (1..=40).map(|i| format!("3301{:02}", i % 20 + 2)).collect();
     let mut rows = 0;
     db.transaction_sync(|conn| {
         for d in 0..days {
             let day = (chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("day") + chrono::Days::new(u64::from(d)))
                 .to_string();
-            for (r, region) in regions.iter().enumerate() {
+            for r in 0..40 {
                 for c in 0..10 {
                     for (stage, direction) in [("distribution_sale", "out"), ("retail", "out")] {
                         diesel::insert_into(trace_daily::table)
                             .values((
                                 trace_daily::tenant_id.eq(format!("t{r}")),
                                 trace_daily::day.eq(&day),
-                                trace_daily::region.eq(region),
-                                trace_daily::category.eq(format!("01{c:02}")),
+                                trace_daily::region.eq("330106"),
+                                trace_daily::category.eq(format!("01{r:02}{c:02}")),
                                 trace_daily::stage.eq(stage),
                                 trace_daily::direction.eq(direction),
                                 trace_daily::records.eq(3i64),
@@ -204,7 +204,7 @@ fn fill_daily(db: &Db, days: u32) -> usize {
                 }
             }
             // As an import marks what it changes, for the statistics roll-up.
-            tracenode::trace::daily::mark_changed(conn, &[day])?;
+            tracenode::trace::daily::mark_changed(conn, &[(day, "330106".to_owned())])?;
         }
         Ok(())
     })

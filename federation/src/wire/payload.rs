@@ -83,14 +83,43 @@ impl Figures {
     }
 }
 
-/// One day's statistics of the sender's whole jurisdiction. The receiver **replaces** what
-/// it holds for (sender, day) with it; an empty slice clears the day.
+/// One day's statistics of the sender's jurisdiction, or of some regions of it. The receiver
+/// **replaces** what it holds for (sender, day) — for (sender, day, region) of each region
+/// in [`StatisticsSlice::regions`] when the slice names them — with the slice's rows; an
+/// empty slice clears what it covers. A slice that names its regions carries rows of those
+/// regions only, so a change in one county travels as that county's cells of that day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatisticsSlice {
     /// The day (`YYYY-MM-DD`, China Standard Time).
     pub day: String,
+    /// The regions the slice covers (six-digit codes of acting parties); absent: the whole
+    /// day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
     /// Its rows.
     pub rows: Vec<SliceRow>,
+}
+
+impl StatisticsSlice {
+    /// Why the slice is not well formed: a row of a region it does not cover, a region named
+    /// twice or not a six-digit code.
+    pub fn fault(&self) -> Option<String> {
+        if !is_day(&self.day) {
+            return Some(format!("day “{}”", self.day));
+        }
+        let Some(regions) = &self.regions else { return None };
+        let mut seen = std::collections::BTreeSet::new();
+        for r in regions {
+            if r.len() != 6 || !r.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(format!("region “{r}” of {}", self.day));
+            }
+            if !seen.insert(r.as_str()) {
+                return Some(format!("region {r} named twice on {}", self.day));
+            }
+        }
+        let stray = self.rows.iter().find(|row| !seen.contains(row.region.as_str()))?;
+        Some(format!("a row of region {} on {}, which the slice does not cover", stray.region, self.day))
+    }
 }
 
 /// One row of a slice.
@@ -177,8 +206,8 @@ impl Payload {
             Kind::Registrations => Payload::Registrations(serde_json::from_str(body).map_err(malformed)?),
             Kind::Statistics => {
                 let slices: Vec<StatisticsSlice> = serde_json::from_str(body).map_err(malformed)?;
-                if let Some(bad) = slices.iter().find(|s| !is_day(&s.day)) {
-                    return Err(Refusal::Malformed { kind, why: format!("day “{}”", bad.day) });
+                if let Some(why) = slices.iter().find_map(StatisticsSlice::fault) {
+                    return Err(Refusal::Malformed { kind, why });
                 }
                 Payload::Statistics(slices)
             }
@@ -246,6 +275,17 @@ mod tests {
         let refused = Payload::parse(Kind::Statistics, r#"[{"day":"2026-02-30","rows":[]}]"#).expect_err("bad day");
         assert_eq!(refused.code(), "malformed_batch");
         assert!(refused.en().contains("statistics"), "{}", refused.en());
+        let stray = r#"[{"day":"2026-02-03","regions":["110105"],"rows":[{"region":"110106","category":"",
+            "stage":"retail","direction":"out","records":1,"quantity_milli":1,"amount_fen":1,"priced":0,
+            "price_fen_sum":0}]}]"#;
+        let refused = Payload::parse(Kind::Statistics, stray).expect_err("row outside the slice's regions");
+        assert!(refused.en().contains("110106"), "{}", refused.en());
+        for regions in [r#"["1101"]"#, r#"["110105","110105"]"#] {
+            let body = format!(r#"[{{"day":"2026-02-03","regions":{regions},"rows":[]}}]"#);
+            assert_eq!(Payload::parse(Kind::Statistics, &body).expect_err(regions).code(), "malformed_batch");
+        }
+        let whole = Payload::parse(Kind::Statistics, r#"[{"day":"2026-02-03","rows":[]}]"#).expect("whole day");
+        assert!(matches!(whole, Payload::Statistics(s) if s[0].regions.is_none()));
         let refused = Payload::parse(Kind::Registrations, r#"[{"seq":1}]"#).expect_err("missing fields");
         assert_eq!(refused.code(), "malformed_batch");
         let refused = Payload::parse(

@@ -62,6 +62,13 @@ pub enum Refusal {
         /// The region the item names.
         region: String,
     },
+    /// A statistics cell of a region outside the sender's.
+    CellOutsideChild {
+        /// The sender's region.
+        child: String,
+        /// The region the cell names.
+        region: String,
+    },
     /// An audit checkpoint disagrees with one the receiver kept: the history was rewritten.
     HistoryRewritten {
         /// The sender's region.
@@ -113,6 +120,7 @@ impl Refusal {
             BatchGap { .. } => ("batch_gap", 409),
             BatchConflict { .. } => ("batch_conflict", 409),
             SourceOutsideChild { .. } => ("source_outside_child", 422),
+            CellOutsideChild { .. } => ("cell_outside_child", 422),
             HistoryRewritten { .. } => ("history_rewritten", 422),
             BadCheckpointSignature { .. } => ("bad_signature", 422),
             BadRevocationList { .. } => ("bad_revocation_list", 422),
@@ -156,6 +164,9 @@ impl Refusal {
             SourceOutsideChild { child, region } => {
                 format!("child {child} sent a registration from outside its region ({region})")
             }
+            CellOutsideChild { child, region } => {
+                format!("child {child} sent statistics of a region outside its own ({region})")
+            }
             HistoryRewritten { child, seq } => format!(
                 "child {child}'s audit chain differs at row {seq} from its earlier checkpoint: its history was rewritten"
             ),
@@ -184,6 +195,9 @@ impl Refusal {
             }
             SourceOutsideChild { child, region } => {
                 format!("下级节点 {child} 报送了不属于其辖区的注册信息（{region}）")
+            }
+            CellOutsideChild { child, region } => {
+                format!("下级节点 {child} 报送了不属于其辖区的统计数据（{region}）")
             }
             HistoryRewritten { child, seq } => {
                 format!("下级节点 {child} 的审计链第 {seq} 条与此前的校验点不一致：审计记录被改写")

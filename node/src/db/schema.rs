@@ -671,17 +671,35 @@ diesel::table! {
 }
 
 diesel::table! {
-    statistics_changed (day) {
+    statistics_marks (day, region) {
         day -> Text,
+        region -> Text,
         stamp -> BigInt,
     }
 }
 
 diesel::table! {
-    statistics_sent (day) {
+    statistics_sent (day, region) {
         day -> Text,
+        region -> Text,
         digest -> Text,
         batch_no -> BigInt,
+    }
+}
+
+diesel::table! {
+    statistics_summary (level, span, period, region, stage, direction) {
+        level -> SmallInt,
+        span -> Text,
+        period -> Text,
+        region -> Text,
+        stage -> Text,
+        direction -> Text,
+        records -> BigInt,
+        quantity_milli -> BigInt,
+        amount_fen -> BigInt,
+        priced -> BigInt,
+        price_fen_sum -> BigInt,
     }
 }
 
@@ -826,8 +844,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     federation_applied,
     federated_registrations,
     federated_statistics,
-    statistics_changed,
+    statistics_marks,
     statistics_sent,
+    statistics_summary,
     audit_checkpoints,
     issued_certificates,
     crl_published,

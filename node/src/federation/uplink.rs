@@ -244,16 +244,16 @@ pub fn rebatch(conn: &mut DbConnection, kind: Kind, from: i64) -> AppResult<i64>
         .load(conn)?;
     match kind {
         Kind::Statistics => {
-            let mut days = Vec::new();
+            let mut slices = Vec::new();
             for (_, json) in &unmade {
                 let batch: Batch = serde_json::from_str(json).map_err(AppError::internal)?;
-                if let tracenode_federation::wire::Payload::Statistics(slices) =
+                if let tracenode_federation::wire::Payload::Statistics(taken) =
                     tracenode_federation::wire::Payload::parse(kind, &batch.body).map_err(AppError::internal)?
                 {
-                    days.extend(slices.into_iter().map(|s| s.day));
+                    slices.extend(taken);
                 }
             }
-            kinds::statistics::unsend(conn, &days)?;
+            kinds::statistics::unsend(conn, &slices)?;
         }
         Kind::Registrations => {
             if let Some(Some(first)) = unmade.first().map(|(seq, _)| *seq) {

@@ -1,6 +1,8 @@
 //! 统计分析: the reads of the daily aggregates of a node's whole jurisdiction — its own
 //! (`trace_daily`, every tenant) and its children's latest slices (`federated_statistics`) —
-//! aggregated in SQL, for a window of days that is always bounded.
+//! for a window of days that is always bounded. The indicators ([`by_region`], [`by_stage`])
+//! read the [`summary`] by region level and period, so their cost follows what they show, not
+//! the history; the statistics API ([`aggregates`]) groups the daily rows themselves.
 //!
 //! **The window.** At most [`MAX_DAYS`] days. Without dates the window is the
 //! [`MAX_DAYS`] days up to the latest day that has data, so a query costs the same on the
@@ -23,6 +25,7 @@
 pub mod aggregates;
 pub mod api;
 pub mod reach;
+pub mod summary;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -138,32 +141,29 @@ fn trade_sum(column: &str) -> String {
     format!("CAST(SUM(CASE WHEN direction = 'out' THEN {column} ELSE 0 END) AS BIGINT) AS {column}")
 }
 
-/// Sums both tables over the window and region prefix under the counting rule, grouped by
-/// `key` (an SQL expression over `region` and `stage`).
-fn grouped(conn: &mut DbConnection, key: &str, within: &str, window: &Window) -> AppResult<Vec<Grouped>> {
+/// Sums the summary ([`summary`]) at `level` over the window and region prefix under the
+/// counting rule, grouped by `key` (an SQL expression over `region` and `stage`). Reads the
+/// rows of at most five ranges of periods, whatever the length of history.
+fn grouped(conn: &mut DbConnection, key: &str, level: usize, within: &str, window: &Window) -> AppResult<Vec<Grouped>> {
     let (low, high) = region_bounds(within);
-    let columns = "day, region, stage, direction, records, quantity_milli, amount_fen, priced, price_fen_sum";
-    let filter = "day >= $1 AND day <= $2 AND region >= $3 AND region < $4";
+    let pieces = summary::pieces(window);
+    let spans: Vec<&str> = pieces.iter().map(|_| "(span = ? AND period >= ? AND period <= ?)").collect();
     let sums: Vec<String> =
         ["records", "quantity_milli", "amount_fen", "priced", "price_fen_sum"].iter().map(|c| trade_sum(c)).collect();
     let sql = format!(
         "SELECT {key} AS key, {sums}, \
          CAST(SUM(CASE WHEN direction = 'in' THEN records ELSE 0 END) AS BIGINT) AS buyer_reports \
-         FROM (SELECT {columns} FROM trace_daily WHERE {filter} \
-               UNION ALL SELECT {columns} FROM federated_statistics WHERE {filter}) AS jurisdiction \
+         FROM statistics_summary WHERE level = {level} AND region >= ? AND region < ? AND ({spans}) \
          GROUP BY {key} HAVING SUM(records) <> 0 ORDER BY {key}",
-        sums = sums.join(", ")
+        sums = sums.join(", "),
+        spans = spans.join(" OR "),
     );
-    let sql = match crate::db::backend_of(conn) {
-        crate::config::Backend::Sqlite => sql.replace('$', "?"),
-        crate::config::Backend::Postgres => sql,
-    };
-    Ok(diesel::sql_query(sql)
-        .bind::<Text, _>(window.from.to_string())
-        .bind::<Text, _>(window.to.to_string())
-        .bind::<Text, _>(low)
-        .bind::<Text, _>(high)
-        .load(conn)?)
+    let sql = crate::db::placeholders_for(crate::db::backend_of(conn), sql);
+    let mut query = diesel::sql_query(sql).into_boxed().bind::<Text, _>(low).bind::<Text, _>(high);
+    for p in pieces {
+        query = query.bind::<Text, _>(p.span).bind::<Text, _>(p.from).bind::<Text, _>(p.to);
+    }
+    Ok(query.load(conn)?)
 }
 
 /// The jurisdiction's volume by region prefix of `digits` (2: provinces, 4: cities, 6:
@@ -174,12 +174,19 @@ pub fn by_region(
     within: &str,
     window: &Window,
 ) -> AppResult<Vec<(String, Volume)>> {
-    let key = format!("substr(region, 1, {})", digits.clamp(2, 6));
-    Ok(grouped(conn, &key, within, window)?.into_iter().map(|g| (g.key.clone(), g.volume())).collect())
+    let digits = digits.clamp(2, 6);
+    let key = format!("substr(region, 1, {digits})");
+    Ok(grouped(conn, &key, summary::level_for(digits, within), within, window)?
+        .into_iter()
+        .map(|g| (g.key.clone(), g.volume()))
+        .collect())
 }
 
 /// The jurisdiction's volume by stage within `within` over the window, in the order of the
 /// stages' codes.
 pub fn by_stage(conn: &mut DbConnection, within: &str, window: &Window) -> AppResult<Vec<(String, Volume)>> {
-    Ok(grouped(conn, "stage", within, window)?.into_iter().map(|g| (g.key.clone(), g.volume())).collect())
+    Ok(grouped(conn, "stage", summary::level_for(2, within), within, window)?
+        .into_iter()
+        .map(|g| (g.key.clone(), g.volume()))
+        .collect())
 }

@@ -157,6 +157,44 @@ impl DailyChanges {
         self.map.is_empty()
     }
 
+    /// Marks the (day, region) cells the changes touch for the statistics roll-up and adds
+    /// them to the jurisdiction's summary (category summed away).
+    fn summarise(&self, conn: &mut DbConnection, slots: &[(&Slot, &Totals)]) -> AppResult<()> {
+        let mut cells: HashMap<(i32, u32, u8, bool), crate::stats::Figures> = HashMap::new();
+        for (slot, t) in slots {
+            let figures = crate::stats::Figures {
+                records: t.records,
+                quantity_milli: t.quantity_milli,
+                amount_fen: t.amount_fen,
+                priced: t.priced,
+                price_fen_sum: t.price_fen_sum,
+            };
+            cells.entry((slot.day, slot.region, slot.stage, slot.out)).or_default().add(&figures);
+        }
+        let keys: Vec<(String, String, String, &str, crate::stats::Figures)> = cells
+            .into_iter()
+            .map(|((day, region, stage, out), figures)| {
+                let day = day_text(NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default());
+                let stage = Stage::ALL.get(usize::from(stage)).map(|s| s.code().to_owned()).unwrap_or_default();
+                (day, format!("{region:06}"), stage, if out { "out" } else { "in" }, figures)
+            })
+            .collect();
+        let mut marks: Vec<(String, String)> = keys.iter().map(|(d, r, ..)| (d.clone(), r.clone())).collect();
+        marks.sort_unstable();
+        marks.dedup();
+        mark_changed(conn, &marks)?;
+        crate::stats::summary::add(
+            conn,
+            keys.iter().map(|(day, region, stage, direction, figures)| crate::stats::summary::Change {
+                day,
+                region,
+                stage,
+                direction,
+                figures: *figures,
+            }),
+        )
+    }
+
     /// Adds the changes to the stored aggregates of `tenant`. A submission may touch hundreds
     /// of thousands of aggregate rows: on SQLite the changes go into a temporary table by a
     /// prepared insert and are merged in one `INSERT … SELECT … ON CONFLICT DO UPDATE`; on
@@ -169,11 +207,7 @@ impl DailyChanges {
         // converted to rows a thousand at a time, so memory stays small.
         let mut slots: Vec<(&Slot, &Totals)> = self.map.iter().collect();
         slots.sort_unstable_by(|a, b| self.order(a.0, b.0));
-        let mut days: Vec<i32> = slots.iter().map(|(slot, _)| slot.day).collect();
-        days.dedup();
-        let days: Vec<String> =
-            days.into_iter().map(|d| day_text(NaiveDate::from_num_days_from_ce_opt(d).unwrap_or_default())).collect();
-        mark_changed(conn, &days)?;
+        self.summarise(conn, &slots)?;
         if let Some(pg) = crate::db::postgres(conn) {
             for chunk in slots.chunks(5_000) {
                 let keys: Vec<(DailyKey, &Totals)> = chunk.iter().map(|(slot, t)| (self.key(slot), *t)).collect();
@@ -208,20 +242,21 @@ impl DailyChanges {
     }
 }
 
-/// Marks `days` (`YYYY-MM-DD`) as days whose statistics slice may have changed, in the
-/// transaction that changes them: the node's own aggregates here, a child's slice where the
-/// parent applies it. The statistics roll-up takes marked days a bounded number at a time.
-/// The mark is an upsert that counts the row's stamp up when it exists: a roll-up reads the
-/// marked days outside the write lock and clears a mark only if its stamp is still the one it
-/// read, so a change committed meanwhile keeps its day marked for the next run.
-pub fn mark_changed(conn: &mut DbConnection, days: &[String]) -> AppResult<()> {
-    use crate::db::schema::statistics_changed as sc;
-    for day in days {
-        crate::on_backend!(&mut *conn, |c| diesel::insert_into(sc::table)
-            .values((sc::day.eq(day), sc::stamp.eq(0i64)))
-            .on_conflict(sc::day)
+/// Marks (day, region) cells (`YYYY-MM-DD`, six digits; region `""`: the whole day) whose
+/// statistics may have changed, in the transaction that changes them: the node's own
+/// aggregates here, a child's slice where the parent applies it. The statistics roll-up takes
+/// marked cells a bounded number at a time. The mark is an upsert that counts the row's stamp
+/// up when it exists: a roll-up reads the marked cells outside the write lock and clears a
+/// mark only if its stamp is still the one it read, so a change committed meanwhile keeps its
+/// cell marked for the next run.
+pub fn mark_changed(conn: &mut DbConnection, cells: &[(String, String)]) -> AppResult<()> {
+    use crate::db::schema::statistics_marks as sm;
+    for (day, region) in cells {
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(sm::table)
+            .values((sm::day.eq(day), sm::region.eq(region), sm::stamp.eq(0i64)))
+            .on_conflict((sm::day, sm::region))
             .do_update()
-            .set(sc::stamp.eq(sc::stamp + 1))
+            .set(sm::stamp.eq(sm::stamp + 1))
             .execute(c))?;
     }
     Ok(())

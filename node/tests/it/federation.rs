@@ -169,57 +169,108 @@ fn rolled_up(app: &TestApp) -> statistics::Jurisdiction {
     statistics::jurisdiction(&mut conn).expect("jurisdiction")
 }
 
-/// Statistics go up a bounded number of days per batch: forty days of sales make two
-/// batches (31 days, then 9); a run with nothing changed reads and sends nothing; a later
-/// sale sends its one day.
-async fn statistics_go_up_a_month_at_a_time(backend: Backend) {
+/// The slices of the newest statistics batch `app` made.
+fn last_slices(app: &TestApp) -> Vec<tracenode_federation::wire::payload::StatisticsSlice> {
+    use diesel::prelude::*;
+    use tracenode::db::schema::federation_outgoing as fo;
+    use tracenode_federation::wire::{Batch, Kind, Payload};
+    let mut conn = app.db.conn().expect("conn");
+    let text: String = fo::table
+        .filter(fo::kind.eq("statistics"))
+        .order(fo::batch_no.desc())
+        .select(fo::batch)
+        .first(&mut *conn)
+        .expect("a statistics batch");
+    let batch: Batch = serde_json::from_str(&text).expect("batch");
+    match Payload::parse(Kind::Statistics, &batch.body).expect("body") {
+        Payload::Statistics(slices) => slices,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Statistics go up as the (day, region) cells that changed: a county's forty days go in one
+/// batch; a run with nothing changed reads and sends nothing; a later sale in one county
+/// sends that county's cells of that day and nothing else — not the other county's cells of
+/// the same day — at the city and at the province, and the nation stays exact.
+async fn statistics_go_up_as_the_cells_that_changed(backend: Backend) {
     let nation = national(backend).await;
     let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
     let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
-    let county = child_node(backend, &city, Tier::County, "330106", None).await;
-    let d = desk(&county).await;
-    let codes = fill(&county, &d, 600, 2, 0).await;
+    let west = child_node(backend, &city, Tier::County, "330106", None).await;
+    let east = child_node(backend, &city, Tier::County, "330108", None).await;
+    let (w, e) = (desk(&west).await, desk_in(&east, "330108").await);
+    let codes = fill(&west, &w, 600, 2, 0).await;
+    let east_codes = [code("330108", 601), code("330108", 602)];
+    for c in &east_codes {
+        json_of(e.key.post(&east, "/api/v1/registry/entities", entity(c, "滨江商行", "330108")).await, 201).await;
+    }
     let first = chrono::NaiveDate::from_ymd_opt(2026, 10, 12).expect("day");
-    let sales: Vec<_> = (0..40)
-        .map(|i| {
-            let mut r = record(&format!("m-{i}"), &format!("TC-m-{i}"), &codes[0], &codes[1], 1.0, Some(8.0));
-            r.act.time = format!("{}T10:00:00+08:00", first + chrono::Duration::days(i));
-            r.product.production_date = Some("2026-10-01".into());
-            r.product.shelf_life_days = Some(365);
-            r
-        })
-        .collect();
-    let r = json_of(import(&county, &d.key, "format=csv", csv_of(&sales)).await, 200).await;
-    assert_eq!(r["accepted"], 40, "{r}");
-
-    let r = run(&county, &d.sys, "statistics").await;
-    assert_eq!((r["made"].as_i64(), r["sent"].as_i64(), r["pending"].as_i64()), (Some(2), Some(2), Some(0)), "{r}");
-    let items = |app: &TestApp| -> Vec<i64> {
-        use diesel::prelude::*;
-        use tracenode::db::schema::federation_outgoing as fo;
-        let mut conn = app.db.conn().expect("conn");
-        fo::table
-            .filter(fo::kind.eq("statistics"))
-            .order(fo::batch_no)
-            .select(fo::items)
-            .load(&mut *conn)
-            .expect("batches")
+    let on = |i: i64, mut r: tracenode_adapters::records::TraceRecord| {
+        r.act.time = format!("{}T10:00:00+08:00", first + chrono::Duration::days(i));
+        r.product.production_date = Some("2026-10-01".into());
+        r.product.shelf_life_days = Some(365);
+        r
     };
-    assert_eq!(items(&county), [31, 9]);
-    let held = rolled_up(&city);
-    assert_eq!(held.len(), 40, "every day arrived");
-    assert_eq!(held, rolled_up(&county));
+    let sales: Vec<_> = (0..40)
+        .map(|i| on(i, record(&format!("m-{i}"), &format!("TC-m-{i}"), &codes[0], &codes[1], 1.0, Some(8.0))))
+        .collect();
+    let r = json_of(import(&west, &w.key, "format=csv", csv_of(&sales)).await, 200).await;
+    assert_eq!(r["accepted"], 40, "{r}");
+    let mut theirs = on(0, record("e-1", "TC-e-1", &east_codes[0], &east_codes[1], 5.0, Some(8.0)));
+    (theirs.from.region, theirs.to.region) = ("330108".into(), "330108".into());
+    json_of(import(&east, &e.key, "format=csv", csv_of(&[theirs])).await, 200).await;
 
-    let r = run(&county, &d.sys, "statistics").await;
+    let r = run(&west, &w.sys, "statistics").await;
+    assert_eq!((r["made"].as_i64(), r["sent"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1), Some(0)), "{r}");
+    let slices = last_slices(&west);
+    assert_eq!(slices.len(), 40, "forty days in one batch");
+    assert!(slices.iter().all(|s| s.regions.as_deref() == Some(&["330106".to_owned()][..])), "{slices:?}");
+    run(&east, &e.sys, "statistics").await;
+    let both = || {
+        let mut all = rolled_up(&west);
+        for (day, rows) in rolled_up(&east) {
+            for (key, figures) in rows {
+                all.entry(day.clone()).or_default().entry(key).or_default().add(&figures);
+            }
+        }
+        all
+    };
+    let expected = both();
+    assert_eq!(expected.len(), 40);
+    eventually("both counties reach the nation", || rolled_up(&nation) == expected).await;
+    let r = run(&west, &w.sys, "statistics").await;
     assert_eq!(r["made"], 0, "nothing changed: {r}");
-    let late = record("m-late", "TC-m-late", &codes[0], &codes[1], 3.0, Some(8.0));
-    json_of(import(&county, &d.key, "format=csv", csv_of(&[late])).await, 200).await;
-    let r = run(&county, &d.sys, "statistics").await;
+
+    // A late sale in the west county on the first day.
+    let late = on(0, record("m-late", "TC-m-late", &codes[0], &codes[1], 3.0, Some(8.0)));
+    json_of(import(&west, &w.key, "format=csv", csv_of(&[late])).await, 200).await;
+    let (city_made, province_made) = (outgoing(&city, "statistics").len(), outgoing(&province, "statistics").len());
+    let r = run(&west, &w.sys, "statistics").await;
     assert_eq!(r["made"], 1, "{r}");
-    assert_eq!(items(&county), [31, 9, 1], "only the day that changed");
-    assert_eq!(rolled_up(&city), rolled_up(&county));
+    let expected = both();
+    eventually("the late sale reaches the nation", || rolled_up(&nation) == expected).await;
+    let day = first.to_string();
+    for (tier, made_before) in [(&city, city_made), (&province, province_made)] {
+        assert_eq!(outgoing(tier, "statistics").len(), made_before + 1, "one batch");
+        let slices = last_slices(tier);
+        assert_eq!(slices.len(), 1, "{slices:?}");
+        assert_eq!(
+            (slices[0].day.as_str(), slices[0].regions.as_deref()),
+            (day.as_str(), Some(&["330106".to_owned()][..]))
+        );
+        assert!(slices[0].rows.iter().all(|r| r.region == "330106"), "only the west county's cells: {slices:?}");
+        let records: i64 = slices[0].rows.iter().map(|r| r.figures.records).sum();
+        assert_eq!(records, 2, "the day's two sales: {slices:?}");
+    }
+    // Every tier's summary, kept by difference as cells were replaced, equals a recount.
+    for app in [&west, &city, &province, &nation] {
+        let mut conn = app.db.conn().expect("conn");
+        let kept = tracenode::stats::summary::stored(&mut conn).expect("summary");
+        assert!(!kept.is_empty());
+        assert_eq!(kept, tracenode::stats::summary::recount(&mut conn).expect("recount"));
+    }
 }
-on_both_backends!(statistics_go_up_a_month_at_a_time);
+on_both_backends!(statistics_go_up_as_the_cells_that_changed);
 
 /// Batches fit the parent's limit, which its `hello` states: a city taking at most 6 KiB gets
 /// forty days of a county's statistics in batches under it. Batches made before the county
@@ -234,8 +285,8 @@ async fn batches_fit_the_parents_limit_and_oversized_ones_are_cut_again(backend:
     let d = desk(&county).await;
     let codes = fill(&county, &d, 700, 2, 0).await;
     run(&county, &d.sys, "registrations").await;
-    // The city is away while forty days of sales come in: the county makes its batches at
-    // the limit the city stated before (16 MiB), a month in the first.
+    // The city is away while forty days of sales come in: the county makes its batch at the
+    // limit the city stated before (16 MiB), all forty days in one.
     city.stop().await;
     let first = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).expect("day");
     let sales: Vec<_> = (0..40)
@@ -264,16 +315,16 @@ async fn batches_fit_the_parents_limit_and_oversized_ones_are_cut_again(backend:
     let r = run(&county, &d.sys, "statistics").await;
     assert!(r["error"].as_str().is_some(), "the city is away: {r}");
     let made = batches(&county);
-    assert_eq!(made[before..].iter().map(|b| b.0).collect::<Vec<_>>(), [31, 9], "{made:?}");
-    assert!(made[before].1 > LIMIT, "the month's batch is over what the city will take: {made:?}");
-    // The city comes back taking at most 6 KiB a batch: the county's first batch is refused
-    // as too large, unmade with the next and cut again under the limit the city now states.
+    assert_eq!(made[before..].iter().map(|b| b.0).collect::<Vec<_>>(), [40], "{made:?}");
+    assert!(made[before].1 > LIMIT, "the batch is over what the city will take: {made:?}");
+    // The city comes back taking at most 6 KiB a batch: the county's batch is refused as too
+    // large, unmade and cut again under the limit the city now states.
     let mut lower = (*city.config).clone();
     lower.federation.max_batch_bytes = LIMIT;
     city.config = std::sync::Arc::new(lower);
     city.restart().await;
     let r = run(&county, &d.sys, "statistics").await;
-    assert_eq!((r["rebatched"].as_i64(), r["pending"].as_i64(), r["error"].as_str()), (Some(2), Some(0), None), "{r}");
+    assert_eq!((r["rebatched"].as_i64(), r["pending"].as_i64(), r["error"].as_str()), (Some(1), Some(0), None), "{r}");
     let sent = batches(&county);
     assert!(sent.len() >= before + 2 && sent.iter().all(|&(_, size, acked)| size <= LIMIT && acked), "{sent:?}");
     assert_eq!(sent[before..].iter().map(|b| b.0).sum::<i64>(), 40, "every day once: {sent:?}");
@@ -476,6 +527,31 @@ async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
     json_of(post_batch(&as_county, &city, &second).await, 200).await;
     let day = rolled_up(&city).remove("2026-11-20").expect("day");
     assert_eq!(day.values().map(|f| f.records).sum::<i64>(), 4);
+    // A cell of a region outside the county: refused, with the region named; a slice with a
+    // row of a region it does not cover: malformed. Neither changes anything.
+    let outside = stats_batch("330106", 3, "2026-11-21", 5);
+    let outside = Batch::new(
+        "statistics",
+        &Identity::Node { region: "330106".into() },
+        3,
+        1,
+        outside.body.replace("\"region\":\"330106\"", "\"region\":\"330108\""),
+        "2026-11-26T00:00:00Z".into(),
+    );
+    let p = expect_problem(post_batch(&as_county, &city, &outside).await, 422, "batch_refused").await;
+    assert_eq!(p["reason"], "cell_outside_child", "{p}");
+    assert!(p["detail_zh"].as_str().expect("zh").contains("330108"), "{p}");
+    let stray = Batch::new(
+        "statistics",
+        &Identity::Node { region: "330106".into() },
+        3,
+        1,
+        stats_batch("330106", 3, "2026-11-21", 5).body.replace("\"day\":", "\"regions\":[\"330107\"],\"day\":"),
+        "2026-11-26T00:00:00Z".into(),
+    );
+    let p = expect_problem(post_batch(&as_county, &city, &stray).await, 422, "batch_refused").await;
+    assert_eq!(p["reason"], "malformed_batch", "{p}");
+    assert!(!rolled_up(&city).contains_key("2026-11-21"), "nothing of either was applied");
 
     // A tenant's certificate may not call federation endpoints.
     let tenant = client_with(&county, Leaf::TenantClient { tenant: "platform-a".into() });
@@ -506,7 +582,7 @@ async fn batches_are_refused_or_ignored_as_the_protocol_says(backend: Backend) {
     let sys = city.admin("sysadmin").await;
     let incoming: Value = sys.get(&city, "/api/v1/federation/incoming?child=330106").await.json().await.expect("json");
     let outcomes: Vec<&str> = incoming.as_array().expect("list").iter().filter_map(|b| b["outcome"].as_str()).collect();
-    assert_eq!(outcomes.iter().filter(|o| **o == "refused").count(), 4, "{incoming}");
+    assert_eq!(outcomes.iter().filter(|o| **o == "refused").count(), 6, "{incoming}");
     assert_eq!(outcomes.iter().filter(|o| **o == "duplicate").count(), 1, "{incoming}");
 }
 on_both_backends!(batches_are_refused_or_ignored_as_the_protocol_says);

@@ -89,6 +89,10 @@ fn aggregates_equal_recount(app: &TestApp) {
     let recounted = daily::recount(&mut conn, None).expect("recount");
     assert!(!recounted.is_empty());
     assert_eq!(kept, recounted);
+    // The indicators' summary follows the aggregates through every correction.
+    let summary = tracenode::stats::summary::stored(&mut conn).expect("summary");
+    assert!(!summary.is_empty());
+    assert_eq!(summary, tracenode::stats::summary::recount(&mut conn).expect("recount"));
 }
 
 async fn receipts_idempotency_and_corrections(app: TestApp) {
