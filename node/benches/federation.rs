@@ -5,7 +5,7 @@
 //!   with cursor, pass on into the city's own outbox). Target: at least 20,000 changes/s.
 //!   Floor: the same batches applied at a city directly, without the network.
 //! - **Statistics through four tiers**: a county with `TRACENODE_BENCH_DAYS` (default 90)
-//!   days of daily aggregates (40 regions × 10 categories × 2 stages a day) sends its
+//!   days of daily aggregates (40 tenants × 10 categories × 2 stages a day) sends its
 //!   statistics; each tier passes its own slice on as the child's arrives. Measured: from the
 //!   trigger until the national node's figures equal the county's. Target: within 2 s.
 //!   The tiers pass on at once (`federation.coalesce_ms = 0`): this measures the pipeline,

@@ -4,7 +4,9 @@
 //! Unlike the indicators ([`super::by_region`]), these are the raw figures of each direction:
 //! the seller's reports (`out`) and the buyer's (`in`) stay apart, and a caller that adds
 //! them counts a trade both parties reported twice (the counting rule is in this module's
-//! parent). Every query is bounded: a window of at most [`super::MAX_DAYS`] days, a page of
+//! parent). A request over both sources that neither groups nor filters by category is
+//! answered from the [`super::summary`] (rows bounded by the groups it shows); the others
+//! group the daily rows. Every query is bounded: a window of at most [`super::MAX_DAYS`] days, a page of
 //! at most [`MAX_PAGE`] groups; the total number of groups comes with each page.
 
 use diesel::prelude::*;
@@ -200,8 +202,23 @@ fn key(d: Dimension, by: &[Dimension], digits: usize) -> String {
     }
 }
 
-/// One page of `r`.
-pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
+/// One source of a page's rows: a `SELECT` of the ten columns, and its binds in order.
+struct Rows {
+    sql: String,
+    binds: Vec<String>,
+}
+
+const COLUMNS: &str =
+    "day, region, category, stage, direction, records, quantity_milli, amount_fen, priced, price_fen_sum";
+
+/// Whether the summary can answer `r`: both sources together, and no category asked about
+/// (the summary sums categories away).
+fn summarised(r: &Request) -> bool {
+    r.source == Source::All && r.categories.is_empty() && !r.by.contains(&Dimension::Category)
+}
+
+/// The daily rows of `table` (`trace_daily` or `federated_statistics`) that `r` counts.
+fn daily(table: &str, r: &Request) -> Rows {
     let (low, high) = region_bounds(&r.within);
     let mut filter = vec!["day >= ? AND day <= ? AND region >= ? AND region < ?".to_owned()];
     let mut binds = vec![r.window.from.to_string(), r.window.to.to_string(), low, high];
@@ -213,22 +230,59 @@ pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
             binds.push(crate::registry::search::prefix_upper(c));
         }
     }
+    narrowed(&mut filter, &mut binds, r);
+    Rows { sql: format!("SELECT {COLUMNS} FROM {table} WHERE {}", filter.join(" AND ")), binds }
+}
+
+/// The summary's rows that `r` counts: days when grouped by day, else the window's ranges of
+/// whole periods, at the coarsest region level the request tells apart. Its rows are bounded
+/// by the groups shown, not by the history or the number of counties below.
+fn summary_rows(r: &Request) -> Rows {
+    let (low, high) = region_bounds(&r.within);
+    let digits = if r.by.contains(&Dimension::Region) { r.digits } else { 2 };
+    let level = super::summary::level_for(digits, &r.within);
+    let pieces = if r.by.contains(&Dimension::Day) {
+        vec![super::summary::Piece { span: "d", from: r.window.from.to_string(), to: r.window.to.to_string() }]
+    } else {
+        super::summary::pieces(&r.window)
+    };
+    let spans: Vec<&str> = pieces.iter().map(|_| "(span = ? AND period >= ? AND period <= ?)").collect();
+    let mut filter = vec![format!("level = {level} AND region >= ? AND region < ? AND ({})", spans.join(" OR "))];
+    let mut binds = vec![low, high];
+    for p in pieces {
+        binds.extend([p.span.to_owned(), p.from, p.to]);
+    }
+    narrowed(&mut filter, &mut binds, r);
+    Rows {
+        sql: format!(
+            "SELECT period AS day, region, '' AS category, stage, direction, records, quantity_milli, amount_fen, \
+             priced, price_fen_sum FROM statistics_summary WHERE {}",
+            filter.join(" AND ")
+        ),
+        binds,
+    }
+}
+
+/// The stage and direction filters of `r`.
+fn narrowed(filter: &mut Vec<String>, binds: &mut Vec<String>, r: &Request) {
     for (column, value) in [("stage", &r.stage), ("direction", &r.direction)] {
         if let Some(v) = value {
             filter.push(format!("{column} = ?"));
             binds.push(v.clone());
         }
     }
-    let filter = filter.join(" AND ");
-    let columns = "day, region, category, stage, direction, records, quantity_milli, amount_fen, priced, price_fen_sum";
-    let sources: Vec<String> = match r.source {
-        Source::All => vec![
-            format!("SELECT {columns} FROM trace_daily WHERE {filter}"),
-            format!("SELECT {columns} FROM federated_statistics WHERE {filter}"),
-        ],
-        Source::Own => vec![format!("SELECT {columns} FROM trace_daily WHERE {filter}")],
-        Source::Children => vec![format!("SELECT {columns} FROM federated_statistics WHERE {filter}")],
+}
+
+/// One page of `r`.
+pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
+    let sources: Vec<Rows> = match r.source {
+        Source::All if summarised(r) => vec![summary_rows(r)],
+        Source::All => vec![daily("trace_daily", r), daily("federated_statistics", r)],
+        Source::Own => vec![daily("trace_daily", r)],
+        Source::Children => vec![daily("federated_statistics", r)],
     };
+    let binds: Vec<String> = sources.iter().flat_map(|s| s.binds.iter().cloned()).collect();
+    let sources: Vec<String> = sources.into_iter().map(|s| s.sql).collect();
     let keys: Vec<String> =
         Dimension::ALL.iter().map(|d| format!("{} AS k_{}", key(*d, &r.by, r.digits), d.name())).collect();
     // Only the dimensions asked for: PostgreSQL refuses a constant in GROUP BY.
@@ -245,15 +299,12 @@ pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
         union = sources.join(" UNION ALL "),
         group_by = group_by.join(", "),
     );
-    let repeats = sources.len();
     let backend = crate::db::backend_of(conn);
     let number = |sql: String| crate::db::placeholders_for(backend, sql);
     let count_sql = number(format!("SELECT COUNT(*) AS n FROM ({grouped}) AS groups"));
     let mut count = diesel::sql_query(count_sql).into_boxed();
-    for _ in 0..repeats {
-        for b in &binds {
-            count = count.bind::<Text, _>(b.clone());
-        }
+    for b in &binds {
+        count = count.bind::<Text, _>(b.clone());
     }
     let total = count.load::<Count>(conn)?.first().map_or(0, |c| c.n);
     let order: Vec<String> = Dimension::ALL.iter().map(|d| format!("k_{}", d.name())).collect();
@@ -264,10 +315,8 @@ pub fn page(conn: &mut DbConnection, r: &Request) -> AppResult<Page> {
         offset = (r.page - 1).saturating_mul(r.page_size),
     ));
     let mut rows = diesel::sql_query(page_sql).into_boxed();
-    for _ in 0..repeats {
-        for b in &binds {
-            rows = rows.bind::<Text, _>(b.clone());
-        }
+    for b in &binds {
+        rows = rows.bind::<Text, _>(b.clone());
     }
     let rows: Vec<Row> = rows.load(conn)?;
     let keyed = |d: Dimension, v: String| r.by.contains(&d).then_some(v);

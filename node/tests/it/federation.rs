@@ -262,6 +262,13 @@ async fn statistics_go_up_as_the_cells_that_changed(backend: Backend) {
         let records: i64 = slices[0].rows.iter().map(|r| r.figures.records).sum();
         assert_eq!(records, 2, "the day's two sales: {slices:?}");
     }
+    // The nation has no parent: it keeps no marks of what changed.
+    {
+        use diesel::prelude::*;
+        let mut conn = nation.db.conn().expect("conn");
+        let marks: i64 = tracenode::db::schema::statistics_marks::table.count().get_result(&mut *conn).expect("marks");
+        assert_eq!(marks, 0);
+    }
     // Every tier's summary, kept by difference as cells were replaced, equals a recount.
     for app in [&west, &city, &province, &nation] {
         let mut conn = app.db.conn().expect("conn");

@@ -91,25 +91,26 @@ async fn reader_key(app: &TestApp, w: &World, tenant: &str) -> Machine {
 
 /// A child's slice of a day, as a statistics batch leaves it.
 fn child_slice(app: &TestApp, child: &str, day: &str, records: i64) {
-    use diesel::prelude::*;
-    use tracenode::db::schema::federated_statistics as fs;
-    let mut conn = app.db.conn().expect("conn");
-    diesel::insert_into(fs::table)
-        .values((
-            fs::child_region.eq(child),
-            fs::day.eq(day),
-            fs::region.eq(child),
-            fs::category.eq("01"),
-            fs::stage.eq("distribution_sale"),
-            fs::direction.eq("out"),
-            fs::records.eq(records),
-            fs::quantity_milli.eq(records * 1000),
-            fs::amount_fen.eq(records * 500),
-            fs::priced.eq(records),
-            fs::price_fen_sum.eq(records * 500),
-        ))
-        .execute(&mut *conn)
-        .expect("slice");
+    use tracenode::federation::kinds::{statistics, Child};
+    use tracenode_federation::wire::payload::{Figures, SliceRow, StatisticsSlice};
+    let figures = Figures {
+        records,
+        quantity_milli: records * 1000,
+        amount_fen: records * 500,
+        priced: records,
+        price_fen_sum: records * 500,
+    };
+    let row = SliceRow {
+        region: child.into(),
+        category: "01".into(),
+        stage: "distribution_sale".into(),
+        direction: "out".into(),
+        figures,
+    };
+    let slice = StatisticsSlice { day: day.into(), regions: Some(vec![child.into()]), rows: vec![row] };
+    let receiver = app.config.node.region.as_str().to_owned();
+    let from = Child { region: child, certificate: None, authority: None, receiver: &receiver };
+    app.db.transaction_sync(|conn| statistics::apply(conn, &from, vec![slice])).expect("slice");
 }
 
 /// The statistics API: the jurisdiction's aggregates (own records and children's slices) by
@@ -147,6 +148,21 @@ async fn statistics_come_from_the_api_by_key_and_session(app: TestApp) {
     );
     assert_eq!(all["rows"][0]["day"], "2026-11-20");
     assert_eq!(all["rows"][2]["quantity_milli"], 30_000);
+    // Without categories the summary answers (here from its month of November); its figures
+    // are the daily rows'.
+    let month = "from=2026-11-01&to=2026-11-30&by=region,direction";
+    let summed = json_of(w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{month}")).await, 200).await;
+    let from_summary: Vec<(String, String, i64)> = summed["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|g| {
+            let text = |k: &str| g[k].as_str().unwrap_or("").to_owned();
+            (text("region"), text("direction"), g["records"].as_i64().unwrap_or(0))
+        })
+        .collect();
+    assert_eq!(from_summary, keys, "{summed}");
+    assert_eq!(summed["rows"][2]["quantity_milli"], 30_000);
     // Period aggregates by stage; pages; own data or the children's only.
     let by_stage =
         json_of(w.reviewer.get(&app, &format!("/api/v1/statistics/aggregates?{day}&by=stage")).await, 200).await;

@@ -133,7 +133,7 @@ fn chunked(regions: Option<&[String]>) -> Vec<Option<&[String]>> {
     }
 }
 
-/// What a statistics batch took: the marks as it read them (day, region, stage), the days it
+/// What a statistics batch took: the marks as it read them (day, region, stamp), the days it
 /// sends whole, and the digest of each (day, region) it sends.
 #[derive(Debug, Clone, Default)]
 pub struct Taken {
@@ -315,11 +315,13 @@ pub fn unsend(conn: &mut DbConnection, slices: &[StatisticsSlice]) -> AppResult<
 
 /// Replaces the child's cells that each slice covers, keeps the summary in step (new minus
 /// old), and marks the (day, region) cells that changed here, so the node's own cells of
-/// them go on up. A cell of a region outside the child's is refused, and nothing changes.
+/// them go on up (the national node, with no parent, marks nothing). A cell of a region
+/// outside the child's is refused, and nothing changes.
 pub fn apply(conn: &mut DbConnection, child: &Child<'_>, slices: Vec<StatisticsSlice>) -> AppResult<i64> {
     check(child, &slices)?;
+    let forwards = child.receiver != crate::region::RegionCode::national().as_str();
     for slice in &slices {
-        replace(conn, child, slice)?;
+        replace(conn, child, slice, forwards)?;
     }
     Ok(slices.len() as i64)
 }
@@ -337,7 +339,7 @@ fn check(child: &Child<'_>, slices: &[StatisticsSlice]) -> AppResult<()> {
 }
 
 /// One slice: the old cells it covers out, its rows in, the difference into the summary.
-fn replace(conn: &mut DbConnection, child: &Child<'_>, slice: &StatisticsSlice) -> AppResult<()> {
+fn replace(conn: &mut DbConnection, child: &Child<'_>, slice: &StatisticsSlice, forwards: bool) -> AppResult<()> {
     let scope = slice.regions.as_deref();
     let mut old: Vec<(String, String, String, Figures)> = Vec::new();
     for chunk in chunked(scope) {
@@ -401,14 +403,16 @@ fn replace(conn: &mut DbConnection, child: &Child<'_>, slice: &StatisticsSlice) 
     for row in &slice.rows {
         changes.entry((&row.region, &row.stage, &row.direction)).or_default().add(&row.figures);
     }
-    let touched: BTreeSet<&str> = old
-        .iter()
-        .map(|o| o.0.as_str())
-        .chain(scope.into_iter().flatten().map(String::as_str))
-        .chain(slice.rows.iter().map(|r| r.region.as_str()))
-        .collect();
-    let marks: Vec<(String, String)> = touched.into_iter().map(|r| (slice.day.clone(), r.to_owned())).collect();
-    crate::trace::daily::mark_changed(conn, &marks)?;
+    if forwards {
+        let touched: BTreeSet<&str> = old
+            .iter()
+            .map(|o| o.0.as_str())
+            .chain(scope.into_iter().flatten().map(String::as_str))
+            .chain(slice.rows.iter().map(|r| r.region.as_str()))
+            .collect();
+        let marks: Vec<(String, String)> = touched.into_iter().map(|r| (slice.day.clone(), r.to_owned())).collect();
+        crate::trace::daily::mark_changed(conn, &marks)?;
+    }
     summary::add(
         conn,
         changes.into_iter().map(|((region, stage, direction), figures)| summary::Change {
