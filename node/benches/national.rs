@@ -67,9 +67,12 @@ const SLACK: usize = 64 * 1024;
 /// The real province: Zhejiang, 11 cities and 90 counties.
 const REAL: &str = "330000";
 
+/// A province's code and its cities, each with its counties.
+type Province = (String, Vec<(String, Vec<String>)>);
+
 /// The tree of the GB/T 2260 table: province → city → counties (a province's counties that
 /// stand under no city are grouped under the province's own code).
-fn tree() -> Vec<(String, Vec<(String, Vec<String>)>)> {
+fn tree() -> Vec<Province> {
     PROVINCES
         .iter()
         .map(|p| {
@@ -683,17 +686,16 @@ fn run(pg: Option<&str>, history: u32, signer: &OwnCertificate) {
         Window::resolve(&mut conn, None, None).expect("window")
     };
     let mut conn = t.national.db.conn().expect("conn");
-    let mut view = || {
+    let view = |conn: &mut tracenode::db::DbConnection| {
         (
-            stats::by_region(&mut conn, 2, "", &window).expect("by province"),
-            stats::by_stage(&mut conn, "", &window).expect("by stage"),
+            stats::by_region(conn, 2, "", &window).expect("by province"),
+            stats::by_stage(conn, "", &window).expect("by stage"),
         )
     };
-    view();
+    view(&mut conn);
     let started = Instant::now();
-    let (by_province, _) = view();
+    let (by_province, _) = view(&mut conn);
     let took = started.elapsed();
-    drop(view);
     let started = Instant::now();
     let drill = stats::by_region(&mut conn, 6, "1101", &window).expect("drill");
     let drill_took = started.elapsed();
