@@ -27,7 +27,8 @@
 //! figures summed from the daily tables (what the view read before the summary).
 //!
 //! SQLite everywhere by default; with `TRACENODE_BENCH_PG_URL`, the province and the
-//! national node run on PostgreSQL too (a second pass; counties and cities stay on SQLite).
+//! national node run on PostgreSQL too (a second pass; counties and cities stay on SQLite;
+//! `TRACENODE_BENCH_SQLITE=0` skips the SQLite pass).
 //!
 //! `cargo bench -p tracenode --bench national`
 
@@ -380,15 +381,22 @@ fn signer() -> (OwnCertificate, tempfile::TempDir) {
     (pki.own(Own::Client, &[]).expect("own"), dir)
 }
 
-/// Records held at the national node, by day.
+/// Records held at the national node, by day (summed by the database).
 fn national_records(store: &Store) -> BTreeMap<String, i64> {
-    let mut conn = store.db.conn().expect("conn");
-    let rows: Vec<(String, i64)> = fs::table.select((fs::day, fs::records)).load(&mut *conn).expect("rows");
-    let mut by_day = BTreeMap::new();
-    for (d, r) in rows {
-        *by_day.entry(d).or_insert(0) += r;
+    #[derive(QueryableByName)]
+    struct Day {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        day: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        records: i64,
     }
-    by_day
+    let mut conn = store.db.conn().expect("conn");
+    let rows: Vec<Day> = diesel::sql_query(
+        "SELECT day, CAST(SUM(records) AS BIGINT) AS records FROM federated_statistics GROUP BY day",
+    )
+    .load(&mut *conn)
+    .expect("rows");
+    rows.into_iter().map(|d| (d.day, d.records)).collect()
 }
 
 fn expected_records(days: &[u32]) -> BTreeMap<String, i64> {
@@ -431,7 +439,9 @@ fn raw_by_province(store: &Store, window: &Window) -> Vec<(String, i64)> {
     rows.into_iter().map(|g| (g.key, g.records)).collect()
 }
 
-/// The floor of the national apply: the same rows inserted bare into a table of the same shape.
+/// The floor of the national apply: the same rows inserted bare into a table of the same
+/// shape, in one transaction — prepared single-row inserts on SQLite, `INSERT … SELECT FROM
+/// unnest(…)` of 10,000 rows at a time on PostgreSQL (the apply's own way of loading rows).
 fn bare_insert(store: &Store, batches: &[Batch]) -> Duration {
     let rows: Vec<(String, String, SliceRow)> = batches
         .iter()
@@ -455,14 +465,16 @@ fn bare_insert(store: &Store, batches: &[Batch]) -> Duration {
     store
         .db
         .transaction_sync(|conn| {
-            let insert = tracenode::db::placeholders_for(
-                tracenode::db::backend_of(conn),
-                "INSERT INTO bare_statistics (child_region, day, region, category, stage, direction, records, \
-                 quantity_milli, amount_fen, priced, price_fen_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    .to_owned(),
-            );
+            if let Some(pg) = tracenode::db::postgres(conn) {
+                for chunk in rows.chunks(10_000) {
+                    bare_unnested(pg, chunk)?;
+                }
+                return Ok(());
+            }
+            let insert = "INSERT INTO bare_statistics (child_region, day, region, category, stage, direction, records, \
+                 quantity_milli, amount_fen, priced, price_fen_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             for (sender, d, r) in &rows {
-                tracenode::on_backend!(&mut *conn, |c| diesel::sql_query(&insert)
+                tracenode::on_backend!(&mut *conn, |c| diesel::sql_query(insert)
                     .bind::<diesel::sql_types::Text, _>(sender)
                     .bind::<diesel::sql_types::Text, _>(d)
                     .bind::<diesel::sql_types::Text, _>(&r.region)
@@ -480,6 +492,33 @@ fn bare_insert(store: &Store, batches: &[Batch]) -> Duration {
         })
         .expect("bare insert");
     started.elapsed()
+}
+
+/// PostgreSQL: rows from one array per column, in one statement.
+fn bare_unnested(
+    pg: &mut diesel::PgConnection,
+    rows: &[(String, String, SliceRow)],
+) -> Result<usize, tracenode::error::AppError> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    let text = |f: &dyn Fn(&(String, String, SliceRow)) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let number = |f: &dyn Fn(&SliceRow) -> i64| rows.iter().map(|r| f(&r.2)).collect::<Vec<i64>>();
+    Ok(diesel::sql_query(
+        "INSERT INTO bare_statistics (child_region, day, region, category, stage, direction, records, quantity_milli, \
+         amount_fen, priced, price_fen_sum) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+         $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])",
+    )
+    .bind::<Array<Text>, _>(text(&|r| r.0.clone()))
+    .bind::<Array<Text>, _>(text(&|r| r.1.clone()))
+    .bind::<Array<Text>, _>(text(&|r| r.2.region.clone()))
+    .bind::<Array<Text>, _>(text(&|r| r.2.category.clone()))
+    .bind::<Array<Text>, _>(text(&|r| r.2.stage.clone()))
+    .bind::<Array<Text>, _>(text(&|r| r.2.direction.clone()))
+    .bind::<Array<BigInt>, _>(number(&|r| r.figures.records))
+    .bind::<Array<BigInt>, _>(number(&|r| r.figures.quantity_milli))
+    .bind::<Array<BigInt>, _>(number(&|r| r.figures.amount_fen))
+    .bind::<Array<BigInt>, _>(number(&|r| r.figures.priced))
+    .bind::<Array<BigInt>, _>(number(&|r| r.figures.price_fen_sum))
+    .execute(pg)?)
 }
 
 /// The floor of the province's run: its rows of the day read bare.
@@ -509,38 +548,41 @@ struct Tiers {
 }
 
 /// Rolls `days` up the real province and the simulated ones; returns the batches each tier
-/// sent (counties, cities, the province, the simulated provinces).
-fn roll_up(t: &mut Tiers, signer: &OwnCertificate, days: &[u32]) -> [Vec<Batch>; 4] {
+/// sent, by their sizes (counties, cities, the province, the simulated provinces): a year of
+/// the simulated provinces' batches is gigabytes, so none is kept once applied.
+fn roll_up(t: &mut Tiers, signer: &OwnCertificate, days: &[u32]) -> [Vec<usize>; 4] {
+    let sizes = |batches: &[Batch]| batches.iter().map(size).collect::<Vec<_>>();
     let mut from_counties = Vec::new();
     for (city, county) in &mut t.counties {
         let batches = county.collect(signer);
         t.cities[*city].receive(&county.region, &batches);
-        from_counties.extend(batches);
+        from_counties.extend(sizes(&batches));
     }
     let mut from_cities = Vec::new();
     for city in &mut t.cities {
         let batches = city.collect(signer);
         t.province.receive(&city.region, &batches);
-        from_cities.extend(batches);
+        from_cities.extend(sizes(&batches));
     }
     let from_province = t.province.collect(signer);
     t.national.receive(&t.province.region, &from_province);
+    let from_province = sizes(&from_province);
     let mut from_others = Vec::new();
     for (code, counties, made) in &mut t.others {
         let batches = simulated(code, counties, days, *made + 1);
         *made += batches.len() as i64;
         t.national.receive(code, &batches);
-        from_others.extend(batches);
+        from_others.extend(sizes(&batches));
     }
     [from_counties, from_cities, from_province, from_others]
 }
 
-fn report_batches(label: &str, batches: &[Batch]) {
-    let largest = batches.iter().map(size).max().unwrap_or(0);
-    let total: usize = batches.iter().map(size).sum();
+fn report_batches(label: &str, sizes: &[usize]) {
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let total: usize = sizes.iter().sum();
     println!(
         "    {label}: {} batches, {:.1} MiB in all, largest {:.2} MiB (limit {:.0} MiB){}",
-        batches.len(),
+        sizes.len(),
         mib(total),
         mib(largest),
         mib(DEFAULT_MAX_BATCH_BYTES as usize),
@@ -738,7 +780,7 @@ fn run(pg: Option<&str>, history: u32, signer: &OwnCertificate) {
         let batches = simulated(code, counties, &away, *made + 1);
         *made += batches.len() as i64;
         t.national.receive(code, &batches);
-        others.extend(batches);
+        others.extend(batches.iter().map(size));
     }
     let took = started.elapsed();
     let all_days: Vec<u32> = (0..history + 22).collect();
@@ -748,7 +790,7 @@ fn run(pg: Option<&str>, history: u32, signer: &OwnCertificate) {
          national node",
         took.as_secs_f64()
     );
-    report_batches("the province's catch-up", &caught);
+    report_batches("the province's catch-up", &caught.iter().map(size).collect::<Vec<_>>());
     report_batches("the simulated provinces' catch-up", &others);
     let summary_rows: i64 = {
         let mut conn = t.national.db.conn().expect("conn");
@@ -760,7 +802,10 @@ fn run(pg: Option<&str>, history: u32, signer: &OwnCertificate) {
 fn main() {
     let history: u32 = std::env::var("TRACENODE_BENCH_HISTORY_DAYS").ok().and_then(|v| v.parse().ok()).unwrap_or(365);
     let (signer, _dir) = signer();
-    run(None, history, &signer);
+    // `TRACENODE_BENCH_SQLITE=0`: PostgreSQL alone.
+    if std::env::var("TRACENODE_BENCH_SQLITE").map_or(true, |v| v != "0") {
+        run(None, history, &signer);
+    }
     if let Ok(server) = std::env::var("TRACENODE_BENCH_PG_URL") {
         run(Some(&server), history, &signer);
         drop_bench_databases(&server);
