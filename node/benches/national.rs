@@ -391,11 +391,10 @@ fn national_records(store: &Store) -> BTreeMap<String, i64> {
         records: i64,
     }
     let mut conn = store.db.conn().expect("conn");
-    let rows: Vec<Day> = diesel::sql_query(
-        "SELECT day, CAST(SUM(records) AS BIGINT) AS records FROM federated_statistics GROUP BY day",
-    )
-    .load(&mut *conn)
-    .expect("rows");
+    let rows: Vec<Day> =
+        diesel::sql_query("SELECT day, CAST(SUM(records) AS BIGINT) AS records FROM federated_statistics GROUP BY day")
+            .load(&mut *conn)
+            .expect("rows");
     rows.into_iter().map(|d| (d.day, d.records)).collect()
 }
 
@@ -471,7 +470,8 @@ fn bare_insert(store: &Store, batches: &[Batch]) -> Duration {
                 }
                 return Ok(());
             }
-            let insert = "INSERT INTO bare_statistics (child_region, day, region, category, stage, direction, records, \
+            let insert =
+                "INSERT INTO bare_statistics (child_region, day, region, category, stage, direction, records, \
                  quantity_milli, amount_fen, priced, price_fen_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             for (sender, d, r) in &rows {
                 tracenode::on_backend!(&mut *conn, |c| diesel::sql_query(insert)
