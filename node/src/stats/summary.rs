@@ -51,27 +51,30 @@ const SPANS: [(&str, usize); 3] = [("d", 10), ("m", 7), ("y", 4)];
 /// A summary row's key: level, span, period, region prefix, stage, direction.
 type Key = (i16, &'static str, String, String, String, String);
 
+/// The nine summary rows one change of a daily cell touches: each level × each period.
+fn expand(c: &Change<'_>, mut touch: impl FnMut(Key)) {
+    for level in LEVELS {
+        let region = c.region.get(..level).unwrap_or(c.region);
+        for (span, len) in SPANS {
+            let period = c.day.get(..len).unwrap_or(c.day);
+            touch((
+                level as i16,
+                span,
+                period.to_owned(),
+                region.to_owned(),
+                c.stage.to_owned(),
+                c.direction.to_owned(),
+            ));
+        }
+    }
+}
+
 /// Adds `changes` to the summary, in the caller's transaction.
 pub fn add<'a>(conn: &mut DbConnection, changes: impl IntoIterator<Item = Change<'a>>) -> AppResult<()> {
     let mut rows: HashMap<Key, Figures> = HashMap::new();
     for c in changes {
-        if c.figures == Figures::default() {
-            continue;
-        }
-        for level in LEVELS {
-            let region = c.region.get(..level).unwrap_or(c.region);
-            for (span, len) in SPANS {
-                let period = c.day.get(..len).unwrap_or(c.day);
-                let key = (
-                    level as i16,
-                    span,
-                    period.to_owned(),
-                    region.to_owned(),
-                    c.stage.to_owned(),
-                    c.direction.to_owned(),
-                );
-                rows.entry(key).or_default().add(&c.figures);
-            }
+        if c.figures != Figures::default() {
+            expand(&c, |key| rows.entry(key).or_default().add(&c.figures));
         }
     }
     rows.retain(|_, f| *f != Figures::default());
@@ -289,20 +292,9 @@ pub fn recount(conn: &mut DbConnection) -> AppResult<Vec<Stored>> {
     for (day, region, stage, direction, records, quantity_milli, amount_fen, priced, price_fen_sum) in
         own.into_iter().chain(below)
     {
-        let f = Figures { records, quantity_milli, amount_fen, priced, price_fen_sum };
-        for level in LEVELS {
-            for (span, len) in SPANS {
-                let key = (
-                    level as i16,
-                    span,
-                    day.get(..len).unwrap_or(&day).to_owned(),
-                    region.get(..level).unwrap_or(&region).to_owned(),
-                    stage.clone(),
-                    direction.clone(),
-                );
-                sums.entry(key).or_default().add(&f);
-            }
-        }
+        let figures = Figures { records, quantity_milli, amount_fen, priced, price_fen_sum };
+        let change = Change { day: &day, region: &region, stage: &stage, direction: &direction, figures };
+        expand(&change, |key| sums.entry(key).or_default().add(&figures));
     }
     Ok(sums
         .into_iter()
