@@ -23,8 +23,18 @@ use sha2::{Digest, Sha256};
 use crate::sm2;
 use crate::tiers::{self, Identity, TierError};
 
-/// The version of the batch format.
-pub const PROTOCOL: u32 = 1;
+/// The version of the batch format a node writes. Version 2 added statistics slices that name
+/// the regions they replace: a receiver of version 1 would read such a slice as its whole day
+/// and drop the other regions' cells, so it refuses the batch (`protocol`) instead, and the
+/// sender waits until its parent is upgraded.
+pub const PROTOCOL: u32 = 2;
+/// The oldest version a node still reads (a version-1 sender's slices are whole days).
+pub const OLDEST_PROTOCOL: u32 = 1;
+
+/// Whether a node of this version reads batches and bundles of version `v`.
+pub fn reads(v: u32) -> bool {
+    (OLDEST_PROTOCOL..=PROTOCOL).contains(&v)
+}
 /// What a bundle file says it is.
 pub const BUNDLE_FORMAT: &str = "tracenode-federation-bundle";
 
@@ -222,7 +232,7 @@ impl Batch {
 
     /// Checks the protocol and that the body matches its digest.
     pub fn check(&self) -> Result<(), BatchError> {
-        if self.header.protocol != PROTOCOL {
+        if !reads(self.header.protocol) {
             return Err(BatchError::Protocol(self.header.protocol));
         }
         if self.header.digest_algorithm.of(&self.body)? != self.header.digest {
@@ -286,7 +296,7 @@ impl Bundle {
         if bundle.format != BUNDLE_FORMAT {
             return Err(BatchError::NotABundle(format!("format “{}”", bundle.format)));
         }
-        if bundle.protocol != PROTOCOL {
+        if !reads(bundle.protocol) {
             return Err(BatchError::Protocol(bundle.protocol));
         }
         Ok(bundle)
@@ -350,6 +360,17 @@ mod tests {
         let root = Authority::root().expect("root");
         let county = crate::tiers::test_child(&root, "330106");
         (root, county)
+    }
+
+    #[test]
+    fn versions_one_and_two_are_read_and_others_refused() {
+        let me = Identity::Node { region: "330106".into() };
+        let mut batch = Batch::new("statistics", &me, 1, 1, "[]".into(), "2026-12-02T00:00:00Z".into());
+        assert_eq!(batch.header.protocol, 2, "written as version 2");
+        for (version, read) in [(1, true), (2, true), (0, false), (3, false)] {
+            batch.header.protocol = version;
+            assert_eq!(batch.check().is_ok(), read, "version {version}");
+        }
     }
 
     #[test]

@@ -430,6 +430,22 @@ async fn a_day_marked_again_while_it_is_collected_goes_up_again(backend: Backend
     assert_eq!(records(&again), 3, "sent again with the sale that came meanwhile");
     kinds::settle(&mut conn, &again.settle, 2).expect("settle");
     assert!(kinds::collect(Kind::Statistics, &mut conn, 2, &by).expect("collect").is_none(), "then nothing");
+    // A whole day marked with nothing on record as sent (a mark made before cells were
+    // tracked) goes up even when it holds nothing now: the parent may still hold it.
+    tracenode::trace::daily::mark_changed(&mut conn, &[("2025-03-01".to_owned(), String::new())]).expect("mark");
+    let whole = kinds::collect(Kind::Statistics, &mut conn, 2, &by).expect("collect").expect("the day");
+    match &whole.payload {
+        tracenode_federation::wire::Payload::Statistics(slices) => {
+            assert_eq!(slices.len(), 1);
+            assert_eq!(
+                (slices[0].day.as_str(), slices[0].regions.is_none(), slices[0].rows.len()),
+                ("2025-03-01", true, 0)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    kinds::settle(&mut conn, &whole.settle, 3).expect("settle");
+    assert!(kinds::collect(Kind::Statistics, &mut conn, 3, &by).expect("collect").is_none(), "then nothing");
 }
 on_both_backends!(a_day_marked_again_while_it_is_collected_goes_up_again);
 

@@ -244,7 +244,10 @@ fn prepare(conn: &mut DbConnection, day: &str, cover: &Cover) -> AppResult<Optio
             digests.push((region.clone(), digest(&these)?));
             rows.extend(these);
         }
-        let unchanged = digests.len() == sent.len() && digests.iter().all(|(r, d)| sent.get(r) == Some(d));
+        // Nothing on record as sent (a day marked before cells were tracked, or one whose
+        // batch was unmade) may still be held above: the day goes, even empty.
+        let unchanged =
+            !sent.is_empty() && digests.len() == sent.len() && digests.iter().all(|(r, d)| sent.get(r) == Some(d));
         if unchanged {
             return Ok(None);
         }
