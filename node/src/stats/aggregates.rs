@@ -238,7 +238,6 @@ fn daily(table: &str, r: &Request) -> Rows {
 /// whole periods, at the coarsest region level the request tells apart. Its rows are bounded
 /// by the groups shown, not by the history or the number of counties below.
 fn summary_rows(r: &Request) -> Rows {
-    let (low, high) = region_bounds(&r.within);
     let digits = if r.by.contains(&Dimension::Region) { r.digits } else { 2 };
     let level = super::summary::level_for(digits, &r.within);
     let pieces = if r.by.contains(&Dimension::Day) {
@@ -246,12 +245,8 @@ fn summary_rows(r: &Request) -> Rows {
     } else {
         super::summary::pieces(&r.window)
     };
-    let spans: Vec<&str> = pieces.iter().map(|_| "(span = ? AND period >= ? AND period <= ?)").collect();
-    let mut filter = vec![format!("level = {level} AND region >= ? AND region < ? AND ({})", spans.join(" OR "))];
-    let mut binds = vec![low, high];
-    for p in pieces {
-        binds.extend([p.span.to_owned(), p.from, p.to]);
-    }
+    let (condition, mut binds) = super::summary::condition(level, &r.within, pieces);
+    let mut filter = vec![condition];
     narrowed(&mut filter, &mut binds, r);
     Rows {
         sql: format!(

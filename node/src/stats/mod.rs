@@ -145,23 +145,20 @@ fn trade_sum(column: &str) -> String {
 /// counting rule, grouped by `key` (an SQL expression over `region` and `stage`). Reads the
 /// rows of at most five ranges of periods, whatever the length of history.
 fn grouped(conn: &mut DbConnection, key: &str, level: usize, within: &str, window: &Window) -> AppResult<Vec<Grouped>> {
-    let (low, high) = region_bounds(within);
-    let pieces = summary::pieces(window);
-    let spans: Vec<&str> = pieces.iter().map(|_| "(span = ? AND period >= ? AND period <= ?)").collect();
+    let (condition, binds) = summary::condition(level, within, summary::pieces(window));
     let sums: Vec<String> =
         ["records", "quantity_milli", "amount_fen", "priced", "price_fen_sum"].iter().map(|c| trade_sum(c)).collect();
     let sql = format!(
         "SELECT {key} AS key, {sums}, \
          CAST(SUM(CASE WHEN direction = 'in' THEN records ELSE 0 END) AS BIGINT) AS buyer_reports \
-         FROM statistics_summary WHERE level = {level} AND region >= ? AND region < ? AND ({spans}) \
+         FROM statistics_summary WHERE {condition} \
          GROUP BY {key} HAVING SUM(records) <> 0 ORDER BY {key}",
         sums = sums.join(", "),
-        spans = spans.join(" OR "),
     );
     let sql = crate::db::placeholders_for(crate::db::backend_of(conn), sql);
-    let mut query = diesel::sql_query(sql).into_boxed().bind::<Text, _>(low).bind::<Text, _>(high);
-    for p in pieces {
-        query = query.bind::<Text, _>(p.span).bind::<Text, _>(p.from).bind::<Text, _>(p.to);
+    let mut query = diesel::sql_query(sql).into_boxed();
+    for b in binds {
+        query = query.bind::<Text, _>(b);
     }
     Ok(query.load(conn)?)
 }

@@ -219,6 +219,19 @@ fn period_of(day: NaiveDate, span: &str) -> String {
     }
 }
 
+/// The condition that reads `pieces` at `level` within the region prefix `within`, with its
+/// binds in order (`?` placeholders): every read of the summary goes through it.
+pub fn condition(level: usize, within: &str, pieces: Vec<Piece>) -> (String, Vec<String>) {
+    let (low, high) = super::region_bounds(within);
+    let spans: Vec<&str> = pieces.iter().map(|_| "(span = ? AND period >= ? AND period <= ?)").collect();
+    let sql = format!("level = {level} AND region >= ? AND region < ? AND ({})", spans.join(" OR "));
+    let mut binds = vec![low, high];
+    for p in pieces {
+        binds.extend([p.span.to_owned(), p.from, p.to]);
+    }
+    (sql, binds)
+}
+
 /// The level a read at `digits` within the prefix `within` uses: the coarsest level that
 /// tells both apart.
 pub fn level_for(digits: usize, within: &str) -> usize {
