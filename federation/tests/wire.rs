@@ -11,7 +11,8 @@ use tracenode_federation::wire::mailbox::{
     CrlPayload, DuplicateHolder, DuplicateNotice, Mail, Message, MessageKind, NoticePayload,
 };
 use tracenode_federation::wire::payload::{
-    ChainPoint, Checkpoint, Figures, ObjectKind, RegistrationItem, RevocationList, SliceRow, StatisticsSlice,
+    ChainPoint, Checkpoint, Figures, IndicatorFigure, IndustrySummary, ObjectKind, RegistrationItem, RevocationList,
+    SliceRow, StatisticsSlice,
 };
 use tracenode_federation::wire::receipt::{Cursor, Outcome, Receipt};
 use tracenode_federation::wire::{Kind, Payload, Refusal};
@@ -129,8 +130,25 @@ fn revocations() -> Payload {
     }])
 }
 
+fn industry_statistics() -> Payload {
+    Payload::IndustryStatistics(vec![IndustrySummary {
+        source_region: "330106".into(),
+        form: "SX-101".into(),
+        period: "2026-11".into(),
+        revision: 4,
+        units_expected: 12,
+        units_reported: 11,
+        children_expected: 0,
+        children_reported: 0,
+        figures: vec![
+            IndicatorFigure { code: "A01".into(), sum_milli: 1_250_500, count: 11, max_milli: 310_000 },
+            IndicatorFigure { code: "A02".into(), sum_milli: 96_000, count: 10, max_milli: 9_800 },
+        ],
+    }])
+}
+
 fn every_payload() -> Vec<Payload> {
-    vec![registrations(), statistics(), checkpoints(), revocations()]
+    vec![registrations(), statistics(), checkpoints(), revocations(), industry_statistics()]
 }
 
 #[test]
@@ -157,6 +175,11 @@ fn batch_audit_checkpoints() {
 #[test]
 fn batch_revocation_lists() {
     insta::assert_snapshot!(pretty(&batch_of(&revocations(), 2)));
+}
+
+#[test]
+fn batch_industry_statistics() {
+    insta::assert_snapshot!(pretty(&batch_of(&industry_statistics(), 3)));
 }
 
 #[test]
@@ -280,6 +303,7 @@ fn every_refusal() -> Vec<Refusal> {
         Refusal::HistoryRewritten { child: child(), seq: 17 },
         Refusal::BadCheckpointSignature { child: child() },
         Refusal::BadRevocationList { child: child(), why: "expired".into() },
+        Refusal::UnknownForm { child: child(), form: "SX-101".into(), period: "2026-11".into() },
     ]
 }
 

@@ -146,6 +146,11 @@ uuid_id!(
     SubmissionId,
     "submission_id"
 );
+uuid_id!(
+    /// A reporting unit's industry statistics report for one form and period.
+    IndustryReportId,
+    "report_id"
+);
 
 /// Declares a status that is stored (and sent) as text: an enum with its stored form, its
 /// Chinese label, `ALL`, `as_str`, `parse` (`None` for text that is no status) and serde in

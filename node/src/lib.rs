@@ -38,6 +38,7 @@ pub mod region;
 pub mod registry;
 pub mod routes;
 pub mod stats;
+pub mod system;
 pub mod tenants;
 pub mod trace;
 pub mod users;

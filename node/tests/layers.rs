@@ -23,7 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["region", "error", "ids", "period", "files", "keys", "config", "db"]),
     ("platform", &["app", "http"]),
     ("identity", &["audit", "credentials", "users", "tenants", "auth", "console", "admin"]),
-    ("capabilities", &["jobs", "notify", "registry", "stats", "trace", "quality", "ingest", "pki", "backup"]),
+    ("capabilities", &["jobs", "notify", "registry", "stats", "trace", "quality", "ingest", "pki", "system", "backup"]),
     ("federation", &["federation"]),
     ("composition", &["bootstrap", "routes", "cli"]),
 ];

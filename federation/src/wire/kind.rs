@@ -17,11 +17,20 @@ pub enum Kind {
     AuditCheckpoints,
     /// The sender CA's newest revocation list.
     RevocationLists,
+    /// Summaries of industry statistics report forms (行业统计), the latest of each
+    /// jurisdiction, form and period replacing the one before.
+    IndustryStatistics,
 }
 
 impl Kind {
     /// Every kind, in the order a run sends them.
-    pub const ALL: [Kind; 4] = [Kind::Registrations, Kind::Statistics, Kind::AuditCheckpoints, Kind::RevocationLists];
+    pub const ALL: [Kind; 5] = [
+        Kind::Registrations,
+        Kind::Statistics,
+        Kind::AuditCheckpoints,
+        Kind::RevocationLists,
+        Kind::IndustryStatistics,
+    ];
 
     /// The name on the wire.
     pub const fn as_str(self) -> &'static str {
@@ -30,6 +39,7 @@ impl Kind {
             Kind::Statistics => "statistics",
             Kind::AuditCheckpoints => "audit-checkpoints",
             Kind::RevocationLists => "revocation-lists",
+            Kind::IndustryStatistics => "industry-statistics",
         }
     }
 
@@ -45,6 +55,7 @@ impl Kind {
             Kind::Statistics => "统计数据",
             Kind::AuditCheckpoints => "审计链校验点",
             Kind::RevocationLists => "吊销列表",
+            Kind::IndustryStatistics => "行业统计",
         }
     }
 }

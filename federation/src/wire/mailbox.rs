@@ -15,11 +15,16 @@ pub enum MessageKind {
     Crl,
     /// A notice for people ([`NoticePayload`]).
     Notice,
+    /// An industry statistics report form published above, for every tier to report alike
+    /// (its definition document, as the publishing node keeps it).
+    #[serde(rename = "industry-form")]
+    IndustryForm,
 }
 
 impl MessageKind {
     /// Every kind.
-    pub const ALL: [MessageKind; 3] = [MessageKind::Catalogue, MessageKind::Crl, MessageKind::Notice];
+    pub const ALL: [MessageKind; 4] =
+        [MessageKind::Catalogue, MessageKind::Crl, MessageKind::Notice, MessageKind::IndustryForm];
 
     /// The name on the wire.
     pub const fn as_str(self) -> &'static str {
@@ -27,6 +32,7 @@ impl MessageKind {
             MessageKind::Catalogue => "catalogue",
             MessageKind::Crl => "crl",
             MessageKind::Notice => "notice",
+            MessageKind::IndustryForm => "industry-form",
         }
     }
 
@@ -41,6 +47,7 @@ impl MessageKind {
             MessageKind::Catalogue => "全国产品目录",
             MessageKind::Crl => "吊销列表",
             MessageKind::Notice => "通知",
+            MessageKind::IndustryForm => "行业统计报表制度",
         }
     }
 }

@@ -184,6 +184,76 @@ pub struct RevocationList {
     pub pem: String,
 }
 
+/// The summary of one industry statistics report form for one period over the jurisdiction of
+/// the node of `source_region`: what its own reporting units filled and its children's
+/// summaries, indicator by indicator. The receiver keeps, per (source, form, period), the
+/// summary of the highest `revision`; one of a lower or equal revision changes nothing. A
+/// node passes its children's summaries on with its own, so the national node holds every
+/// tier's and can drill down to any of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IndustrySummary {
+    /// The region of the node whose jurisdiction it covers.
+    pub source_region: String,
+    /// The form's code.
+    pub form: String,
+    /// The period (`YYYY`, `YYYY-Qn` or `YYYY-MM`, as the form's frequency says).
+    pub period: String,
+    /// Its number at its source, rising with every change.
+    pub revision: i64,
+    /// Reporting units assigned at the source node.
+    pub units_expected: i64,
+    /// Of those, the units whose report was approved.
+    pub units_reported: i64,
+    /// The source node's children.
+    pub children_expected: i64,
+    /// Of those, the children whose summary it holds.
+    pub children_reported: i64,
+    /// The figures, one per indicator that has any.
+    pub figures: Vec<IndicatorFigure>,
+}
+
+impl IndustrySummary {
+    /// Why the summary is not well formed: a region that is not a six-digit code, a count
+    /// below zero or above its expected count, an indicator twice or with a count below zero.
+    pub fn fault(&self) -> Option<String> {
+        let code = &self.source_region;
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(format!("region “{code}” of a summary of {}", self.form));
+        }
+        let counts = [self.units_expected, self.units_reported, self.children_expected, self.children_reported];
+        if counts.iter().any(|c| *c < 0)
+            || self.units_reported > self.units_expected
+            || self.children_reported > self.children_expected
+        {
+            return Some(format!("the counts of {code}'s summary of {} {}", self.form, self.period));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &self.figures {
+            if !seen.insert(f.code.as_str()) || f.count < 0 {
+                return Some(format!("indicator {} of {code}'s summary of {} {}", f.code, self.form, self.period));
+            }
+        }
+        None
+    }
+}
+
+/// What a summary holds of one indicator: the sum of the values reported, how many units
+/// reported one, and the largest, so that a total, an average of reporters and a maximum all
+/// combine exactly from tier to tier. Values are in thousandths of the indicator's unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IndicatorFigure {
+    /// The indicator's code in the form.
+    pub code: String,
+    /// Sum of the values, thousandths.
+    pub sum_milli: i64,
+    /// Units that reported a value.
+    pub count: i64,
+    /// The largest value, thousandths.
+    pub max_milli: i64,
+}
+
 /// A parsed batch body.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -195,6 +265,8 @@ pub enum Payload {
     AuditCheckpoints(Vec<Checkpoint>),
     /// `revocation-lists`.
     RevocationLists(Vec<RevocationList>),
+    /// `industry-statistics`.
+    IndustryStatistics(Vec<IndustrySummary>),
 }
 
 impl Payload {
@@ -213,6 +285,13 @@ impl Payload {
             }
             Kind::AuditCheckpoints => Payload::AuditCheckpoints(serde_json::from_str(body).map_err(malformed)?),
             Kind::RevocationLists => Payload::RevocationLists(serde_json::from_str(body).map_err(malformed)?),
+            Kind::IndustryStatistics => {
+                let summaries: Vec<IndustrySummary> = serde_json::from_str(body).map_err(malformed)?;
+                if let Some(why) = summaries.iter().find_map(IndustrySummary::fault) {
+                    return Err(Refusal::Malformed { kind, why });
+                }
+                Payload::IndustryStatistics(summaries)
+            }
         })
     }
 
@@ -223,6 +302,7 @@ impl Payload {
             Payload::Statistics(_) => Kind::Statistics,
             Payload::AuditCheckpoints(_) => Kind::AuditCheckpoints,
             Payload::RevocationLists(_) => Kind::RevocationLists,
+            Payload::IndustryStatistics(_) => Kind::IndustryStatistics,
         }
     }
 
@@ -233,6 +313,7 @@ impl Payload {
             Payload::Statistics(v) => v.len(),
             Payload::AuditCheckpoints(v) => v.len(),
             Payload::RevocationLists(v) => v.len(),
+            Payload::IndustryStatistics(v) => v.len(),
         }
     }
 
@@ -243,6 +324,7 @@ impl Payload {
             Payload::Statistics(v) => serde_json::to_string(v),
             Payload::AuditCheckpoints(v) => serde_json::to_string(v),
             Payload::RevocationLists(v) => serde_json::to_string(v),
+            Payload::IndustryStatistics(v) => serde_json::to_string(v),
         };
         // Plain structs of strings and integers, and raw values that are JSON already.
         text.unwrap_or_else(|e| unreachable!("a payload always serialises: {e}"))

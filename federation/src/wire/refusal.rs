@@ -85,6 +85,16 @@ pub enum Refusal {
     BadSeal(String),
     /// The receiver requires sealed batches and this one is not.
     SealRequired,
+    /// An industry statistics summary of a form the receiver does not hold published, or of a
+    /// period the form does not have.
+    UnknownForm {
+        /// The sender's region.
+        child: String,
+        /// The form's code.
+        form: String,
+        /// The period the summary names.
+        period: String,
+    },
     /// A revocation list that does not verify against the sender's CA.
     BadRevocationList {
         /// The sender's region.
@@ -124,6 +134,7 @@ impl Refusal {
             HistoryRewritten { .. } => ("history_rewritten", 422),
             BadCheckpointSignature { .. } => ("bad_signature", 422),
             BadRevocationList { .. } => ("bad_revocation_list", 422),
+            UnknownForm { .. } => ("unknown_form", 422),
             BadSeal(_) => ("bad_seal", 422),
             SealRequired => ("seal_required", 422),
         };
@@ -172,6 +183,9 @@ impl Refusal {
             ),
             BadCheckpointSignature { child } => format!("child {child}'s audit checkpoint signature does not verify"),
             BadRevocationList { child, why } => format!("child {child}'s revocation list does not verify: {why}"),
+            UnknownForm { child, form, period } => format!(
+                "child {child} sent a summary of form {form} for period {period}, which this node does not hold published"
+            ),
             BadSeal(why) => format!("the batch's SM2 seal does not hold: {why}"),
             SealRequired => "this node takes only batches sealed with the sender's SM2 key (security.batch_signature = \"sm2\" at the sender)".into(),
         }
@@ -204,6 +218,9 @@ impl Refusal {
             }
             BadCheckpointSignature { child } => format!("下级节点 {child} 的审计校验点签名无效"),
             BadRevocationList { child, why } => format!("下级节点 {child} 的吊销列表无法核验：{why}"),
+            UnknownForm { child, form, period } => {
+                format!("下级节点 {child} 报送的报表 {form}（{period}）在本节点没有已发布的报表制度或期别")
+            }
             BadSeal(why) => format!("批次的 SM2 签名无效：{why}"),
             SealRequired => {
                 "本节点只接收以发送方 SM2 密钥签名的批次（发送方须设置 security.batch_signature = \"sm2\"）".into()

@@ -426,6 +426,8 @@ pub enum Sequence {
     RegistryOutbox,
     /// Federation cursors and outgoing batch numbers.
     Federation,
+    /// The outbox of industry statistics summaries.
+    IndustryOutbox,
 }
 
 /// Serialises writers of a gap-free sequence inside the current transaction: PostgreSQL takes
@@ -435,6 +437,7 @@ pub fn lock_sequence(conn: &mut DbConnection, sequence: Sequence) -> AppResult<(
         Sequence::AuditChain => 7_263_001,
         Sequence::RegistryOutbox => 7_263_002,
         Sequence::Federation => 7_263_003,
+        Sequence::IndustryOutbox => 7_263_004,
     };
     match conn {
         DbConnection::Sqlite(_) => Ok(()),

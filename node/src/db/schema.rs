@@ -798,6 +798,104 @@ diesel::table! {
 
 diesel::joinable!(product_versions -> products (product_id));
 
+diesel::table! {
+    sanxin_classes (edition, code) {
+        edition -> Text,
+        code -> Text,
+        name -> Text,
+        level -> SmallInt,
+        industries -> Text,
+    }
+}
+
+diesel::table! {
+    industry_forms (code) {
+        code -> Text,
+        name -> Text,
+        edition -> Text,
+        frequency -> Text,
+        deadline_days -> Integer,
+        origin -> Text,
+        status -> Text,
+        definition -> Text,
+        digest -> Text,
+        created_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    industry_form_units (form_code, tenant_id) {
+        form_code -> Text,
+        tenant_id -> Text,
+    }
+}
+
+diesel::table! {
+    industry_reports (id) {
+        id -> Text,
+        form_code -> Text,
+        period -> Text,
+        tenant_id -> Text,
+        status -> Text,
+        figures -> Text,
+        digest -> Text,
+        version -> Integer,
+        filled_by -> Text,
+        filled_at -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    industry_periods (form_code, period) {
+        form_code -> Text,
+        period -> Text,
+        closed_by -> Text,
+        closed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    industry_reminders (form_code, period, tenant_id, kind) {
+        form_code -> Text,
+        period -> Text,
+        tenant_id -> Text,
+        kind -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    industry_summaries (source_region, form_code, period) {
+        source_region -> Text,
+        form_code -> Text,
+        period -> Text,
+        via -> Text,
+        revision -> BigInt,
+        units_expected -> BigInt,
+        units_reported -> BigInt,
+        children_expected -> BigInt,
+        children_reported -> BigInt,
+        figures -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    industry_outbox (seq) {
+        seq -> BigInt,
+        source_region -> Text,
+        form_code -> Text,
+        period -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     duplicate_claims,
     job_state,
@@ -853,4 +951,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     federation_messages,
     federation_received,
     enrolment_requests,
+    sanxin_classes,
+    industry_forms,
+    industry_form_units,
+    industry_reports,
+    industry_periods,
+    industry_reminders,
+    industry_summaries,
+    industry_outbox,
 );

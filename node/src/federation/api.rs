@@ -230,8 +230,9 @@ pub async fn send_down(
                         "only the national node sends the national catalogue down",
                     ))
                 }
-                // Revocation lists go down on their own, when the CA publishes one.
-                Some(mailbox::MessageKind::Crl) | None => {
+                // Revocation lists go down on their own, when the CA publishes one; a form, when
+                // it is published or withdrawn.
+                Some(mailbox::MessageKind::Crl | mailbox::MessageKind::IndustryForm) | None => {
                     return Err(AppError::invalid(
                         "kind",
                         format!("不能下发此类消息：{}", m.kind),

@@ -1,6 +1,6 @@
 //! The downward mailbox (下行信箱). A parent never calls its children: each child long-polls
 //! its parent for what came down since the last message it took — the national product
-//! catalogue, revocation lists of the CAs above it, and notices (a generic kind that
+//! catalogue, revocation lists of the CAs above it, industry statistics forms, and notices (a generic kind that
 //! emergency alerts and federated trace queries will use) — applies each in order with its
 //! cursor, and passes it on to its own children. A message names a target region (empty:
 //! everyone); it goes down only the branch that leads there.
@@ -192,8 +192,22 @@ fn apply(conn: &mut DbConnection, pki: &NodePki, m: &Message) -> AppResult<Strin
                 None => Ok(n.title),
             }
         }
+        Some(MessageKind::IndustryForm) => {
+            let form: crate::system::industry::forms::Form = serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
+            crate::system::industry::forms::receive(conn, &m.origin, &form)
+        }
         None => Err(bad(m, format!("unknown kind {}", m.kind))),
     }
+}
+
+/// Sends a form published or withdrawn at this node down to every node below.
+pub fn send_form_down(
+    conn: &mut DbConnection,
+    origin: &str,
+    form: &crate::system::industry::forms::Form,
+) -> AppResult<i64> {
+    let payload = serde_json::to_string(form).map_err(AppError::internal)?;
+    publish(conn, MessageKind::IndustryForm, "", origin, &payload)
 }
 
 fn bad(m: &Message, e: impl std::fmt::Display) -> AppError {

@@ -255,7 +255,7 @@ pub fn rebatch(conn: &mut DbConnection, kind: Kind, from: i64) -> AppResult<i64>
             }
             kinds::statistics::unsend(conn, &slices)?;
         }
-        Kind::Registrations => {
+        Kind::Registrations | Kind::IndustryStatistics => {
             if let Some(Some(first)) = unmade.first().map(|(seq, _)| *seq) {
                 diesel::update(fu::table.find(kind.as_str())).set(fu::collected_through.eq(first - 1)).execute(conn)?;
             }
@@ -337,6 +337,10 @@ pub fn prune(conn: &mut DbConnection, kind: &str, days: u32) -> AppResult<i64> {
         let forwarded = || ro::table.filter(ro::seq.le(through)).filter(ro::source_region.is_not_null());
         diesel::delete(forwarded().filter(ro::seq.lt(top))).execute(conn)?;
         diesel::update(forwarded().filter(ro::seq.eq(top))).set(ro::payload.eq("")).execute(conn)?;
+    }
+    if let (Kind::IndustryStatistics, Some(through)) = (kinds::require(kind)?, through) {
+        // Each entry is a snapshot the parent holds now; the newest stays to number the next.
+        crate::system::industry::summary::prune_outbox(conn, through)?;
     }
     Ok(done.len() as i64)
 }

@@ -69,6 +69,17 @@ pub fn enqueue(conn: &mut DbConnection, event: &Event) -> AppResult<usize> {
     Ok(ids.len())
 }
 
+/// Writes one notification per enabled channel of the event's tenant alone (not the
+/// node-wide ones: a message meant for the tenant's people); returns how many.
+pub fn enqueue_for_tenant(conn: &mut DbConnection, event: &Event) -> AppResult<usize> {
+    use notify_channels::dsl as c;
+    let Some(tenant) = &event.tenant_id else { return Ok(0) };
+    let ids: Vec<String> =
+        notify_channels::table.filter(c::enabled.eq(true)).filter(c::tenant_id.eq(tenant)).select(c::id).load(conn)?;
+    enqueue_to(conn, &ids, event)?;
+    Ok(ids.len())
+}
+
 /// Writes the event's notification for each of `channel_ids`.
 pub fn enqueue_to(conn: &mut DbConnection, channel_ids: &[String], event: &Event) -> AppResult<()> {
     let now = crate::db::now();

@@ -48,6 +48,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
         (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
         (name = "statistics", description = "统计数据：辖区逐日与区间汇总 Statistics: the jurisdiction's daily and period aggregates"),
+        (name = "industry", description = "行业统计：三新分类、报表制度、填报、审核与汇总 Industry statistics: the 三新 classification, forms, reports, review and summaries"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
         (name = "jobs", description = "后台任务 Background jobs")
     )
@@ -64,7 +65,7 @@ pub fn navigation() -> Navigation {
             crate::trace::pages::NAV,
             NavItem::not_built("/emergency", "应急管理"),
             NavItem::not_built("/stats", "统计分析"),
-            NavItem::not_built("/system-building", "体系建设"),
+            crate::system::pages::NAV,
             NavItem::not_built("/evaluation", "监测评价"),
             NavItem::not_built("/disclosure", "信息公开"),
             crate::federation::pages::NAV,
@@ -94,6 +95,7 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::quality::rules::api::routes(cfg);
     crate::notify::api::routes(cfg);
     crate::stats::api::routes(cfg);
+    crate::system::industry::api::routes(cfg);
     crate::federation::api::routes(cfg);
     crate::jobs::api::routes(cfg);
 }
@@ -113,6 +115,8 @@ fn pages(cfg: &mut web::ServiceConfig) {
     crate::quality::pages::routes(cfg);
     crate::quality::rules::pages::routes(cfg);
     crate::notify::pages::routes(cfg);
+    crate::system::pages::routes(cfg);
+    crate::system::industry::pages::routes(cfg);
     crate::federation::pages::routes(cfg);
     crate::jobs::pages::routes(cfg);
     cfg.service(crate::console::capability);
@@ -210,6 +214,8 @@ pub fn assemble(config: Arc<Config>, db: Db) -> AppResult<AppState> {
             let parent = crate::federation::references::AskParent::new(federation.clone(), runtime);
             state = state.with(Arc::new(crate::registry::references::Upward::new(Arc::new(parent))));
         }
+        let tiers = crate::federation::kinds::industry::Tiers(federation.clone());
+        state = state.with(Arc::new(crate::system::industry::Linked(Arc::new(tiers))));
         state = state.with(federation);
     }
     let upward = state.find::<crate::registry::references::Upward>();
@@ -240,6 +246,7 @@ fn background(state: &web::Data<AppState>) -> AppResult<Vec<Job>> {
     )];
     jobs.extend(crate::ingest::background(state));
     jobs.extend(crate::notify::background(state));
+    jobs.extend(crate::system::industry::background(state));
     jobs.extend(crate::backup::background(state));
     if let Some(fed) = state.find::<Federation>() {
         jobs.extend(crate::federation::background(fed, state.db.clone(), &state.config));

@@ -91,11 +91,21 @@ pub enum Permission {
     /// region.
     #[serde(rename = "statistics.read")]
     StatisticsRead,
+    /// Define industry statistics forms, import the 三新 classification, assign reporting
+    /// units, close periods, remind units.
+    #[serde(rename = "industry.manage")]
+    IndustryManage,
+    /// Review the reports of reporting units.
+    #[serde(rename = "industry.review")]
+    IndustryReview,
+    /// Fill and submit the industry statistics reports of the caller's own tenant.
+    #[serde(rename = "industry.report")]
+    IndustryReport,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 23] = [
+    pub const ALL: [Permission; 26] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -119,6 +129,9 @@ impl Permission {
         Permission::FederationManage,
         Permission::JobRead,
         Permission::StatisticsRead,
+        Permission::IndustryManage,
+        Permission::IndustryReview,
+        Permission::IndustryReport,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -147,6 +160,9 @@ impl Permission {
             Permission::FederationManage => "federation.manage",
             Permission::JobRead => "job.read",
             Permission::StatisticsRead => "statistics.read",
+            Permission::IndustryManage => "industry.manage",
+            Permission::IndustryReview => "industry.review",
+            Permission::IndustryReport => "industry.report",
         }
     }
 
@@ -176,6 +192,9 @@ impl Permission {
             Permission::FederationManage => "执行上报、登记下级节点、管理节点证书",
             Permission::JobRead => "查看后台任务的计划与运行情况",
             Permission::StatisticsRead => "查看辖区统计数据与下级汇总的登记信息",
+            Permission::IndustryManage => "管理行业统计（报表制度、三新分类、报送单位、期别）",
+            Permission::IndustryReview => "审核行业统计报表",
+            Permission::IndustryReport => "填报本单位的行业统计报表",
         }
     }
 
@@ -272,6 +291,8 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::QualityManage,
             Permission::FederationRead,
             Permission::StatisticsRead,
+            Permission::IndustryManage,
+            Permission::IndustryReview,
         ],
     },
     BuiltinRole {
@@ -287,6 +308,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::RegistryWrite,
             Permission::TraceRead,
             Permission::TraceWrite,
+            Permission::IndustryReport,
         ],
     },
     BuiltinRole {

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod federation;
 mod http_basics;
+mod industry;
 mod ingest;
 mod jobs;
 mod parity;

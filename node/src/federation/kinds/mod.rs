@@ -2,9 +2,10 @@
 //! applies what its children send. The kinds and their payloads are the protocol's
 //! ([`tracenode_federation::wire`]); each file here reads and writes one kind's storage.
 //! Adding a kind (evaluation results, later) is one more variant there and one more file
-//! and arm here.
+//! and arm here, as `industry-statistics` was.
 
 pub mod checkpoints;
+pub mod industry;
 pub mod registrations;
 pub mod revocations;
 pub mod statistics;
@@ -117,6 +118,7 @@ pub fn collect(kind: Kind, conn: &mut DbConnection, from: i64, by: &Collector<'_
         Kind::Statistics => statistics::collect(conn, from, by),
         Kind::AuditCheckpoints => checkpoints::collect(conn, from, by),
         Kind::RevocationLists => revocations::collect(conn, from),
+        Kind::IndustryStatistics => industry::collect(conn, from, by),
     }
 }
 
@@ -127,6 +129,7 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, payload: Payload) -> Ap
         Payload::Statistics(slices) => statistics::apply(conn, child, slices),
         Payload::AuditCheckpoints(checkpoints) => checkpoints::apply(conn, child, checkpoints),
         Payload::RevocationLists(lists) => revocations::apply(conn, child, lists),
+        Payload::IndustryStatistics(items) => industry::apply(conn, child, items),
     }
 }
 
