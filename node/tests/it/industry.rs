@@ -487,3 +487,133 @@ async fn the_console_defines_fills_reviews_and_sums(app: TestApp) {
     assert_eq!((kept["status"].as_str(), kept["values"]["A02"].as_str()), (Some("approved"), Some("2.5")), "{kept}");
 }
 both_backends!(the_console_defines_fills_reviews_and_sums);
+
+/// A county's desk: its staff, one reporting unit with its key and a person of it.
+struct County {
+    staff: Session,
+    key: Machine,
+    person: Session,
+}
+
+async fn county_desk(app: &TestApp, region: &str) -> County {
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    let unit = app.tenant(&sys, &format!("unit-{region}"), region).await;
+    let id = unit["id"].as_str().expect("id").to_owned();
+    let key = Machine { client: app.client(), key: app.api_key(&sys, &sec, &id).await };
+    let person = unit_user(app, &sys, &sec, &id, &format!("filler-{region}")).await;
+    let staff = app.staff(&sys, &sec, "reviewer", None).await;
+    let units = json!({"tenant_ids": [id]});
+    // The form comes down the mailbox; the county assigns its unit once it is there.
+    for _ in 0..300 {
+        if staff.put(app, "/api/v1/industry/forms/SX-901/units", units.clone()).await.status() == 200 {
+            return County { staff, key, person };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the national form never reached {region}");
+}
+
+async fn approve_all(app: &TestApp, staff: &Session) {
+    let waiting = json_of(staff.get(app, "/api/v1/industry/reports?status=submitted").await, 200).await;
+    for r in waiting.as_array().expect("reports") {
+        let path = format!("/api/v1/industry/reports/{}/review", r["id"].as_str().expect("id"));
+        json_of(staff.post(app, &path, json!({"approve": true})).await, 200).await;
+    }
+}
+
+/// Waits until the summary of `region` held at `app` (as its staff read it) satisfies `done`.
+async fn summary_at(app: &TestApp, staff: &Session, region: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("/api/v1/industry/forms/SX-901/periods/{PERIOD}/summary?region={region}");
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = json_of(staff.get(app, &path).await, 200).await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the summary of {region} never came: {last}");
+}
+
+fn figure(summary: &Value, code: &str) -> Option<i64> {
+    values_of(summary).get(code).cloned().flatten().map(|v| milli(&v))
+}
+
+async fn a_national_form_is_filled_in_two_counties_and_summed_at_every_tier(backend: Backend) {
+    use crate::federation::{child_node, free_port, national};
+    use tracenode::config::Tier;
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
+    let city = child_node(backend, &province, Tier::City, "330100", Some(free_port())).await;
+    let west = child_node(backend, &city, Tier::County, "330106", None).await;
+    let upper = child_node(backend, &city, Tier::County, "330102", None).await;
+
+    // The national node defines the form and publishes it: it goes down to every tier.
+    let (nsys, nsec) = (nation.admin("sysadmin").await, nation.admin("secadmin").await);
+    let nstaff = nation.staff(&nsys, &nsec, "statistician", None).await;
+    import_classes(&nation, &nstaff).await;
+    json_of(nstaff.post(&nation, "/api/v1/industry/forms", form("SX-901")).await, 201).await;
+    json_of(nstaff.post(&nation, "/api/v1/industry/forms/SX-901/publish", json!({})).await, 200).await;
+    let w = county_desk(&west, "330106").await;
+    let u = county_desk(&upper, "330102").await;
+    // Below the national node the form is read-only.
+    let mut changed = form("SX-901");
+    changed["name"] = json!("县级改名");
+    expect_problem(w.staff.put(&west, "/api/v1/industry/forms/SX-901", changed).await, 409, "conflict").await;
+
+    // 西湖区 files through the API and is approved; 上城区 is late.
+    let filled_west = json!({"A01": "120.125", "A02": 20, "B01": 70, "C01": 9});
+    json_of(put_report(&west, &w.key, "SX-901", PERIOD, json!({"values": filled_west, "submit": true})).await, 200)
+        .await;
+    approve_all(&west, &w.staff).await;
+    let at_city = summary_at(&city, &nstaff_at(&city).await, "330100", |s| s["total"]["units_expected"].is_i64()).await;
+    let missing: Vec<&str> = at_city["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .filter(|c| c["summary"].is_null())
+        .filter_map(|c| c["region"].as_str())
+        .collect();
+    assert_eq!(missing, ["330102"], "the late county is shown as missing: {at_city}");
+    let national_view = summary_at(&nation, &nstaff, "330100", |s| s["total"]["children_reported"] == 1).await;
+    assert_eq!(national_view["total"]["children_expected"], 2, "{national_view}");
+    assert_eq!(figure(&national_view, "A01"), Some(milli("120.125")), "{national_view}");
+
+    // 上城区's unit uploads its workbook; its person could equally fill in the console.
+    let path = format!("{}.xlsx?submit=true", report_path("SX-901", PERIOD));
+    let rows = [("A01", "万元", "79.875"), ("A02", "万元", "30.5"), ("B01", "%", "91"), ("C01", "家", "14")];
+    json_of(u.key.send(&upper, &path, XLSX, workbook("SX-901", PERIOD, &rows)).await, 200).await;
+    let mine = page(&upper, &u.person, "/system-building/industry").await;
+    assert!(mine.contains("SX-901") && mine.contains("待审核"), "the person sees the report waiting");
+    approve_all(&upper, &u.staff).await;
+
+    // Every tier holds the same figures: the sums of what was filled.
+    let total = summary_at(&nation, &nstaff, "100000", |s| figure(s, "A01") == Some(milli("200"))).await;
+    assert_eq!(figure(&total, "A02"), Some(milli("50.5")), "{total}");
+    assert_eq!(figure(&total, "B01"), Some((milli("70") + milli("91")) / 2), "the average of the two units: {total}");
+    assert_eq!(figure(&total, "C01"), Some(milli("14")), "{total}");
+    assert_eq!(
+        (total["total"]["children_reported"].as_i64(), total["total"]["children_expected"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let regions: Vec<&str> =
+        total["parts"].as_array().expect("parts").iter().filter_map(|p| p["source_region"].as_str()).collect();
+    assert_eq!(regions, ["330000", "330100", "330102", "330106"], "drill-down to each county: {total}");
+    let city_part =
+        total["parts"].as_array().expect("parts").iter().find(|p| p["source_region"] == "330100").expect("city");
+    assert_eq!((city_part["children_reported"].as_i64(), city_part["children_expected"].as_i64()), (Some(2), Some(2)));
+    // Drilled down to one county at the national node, its own figures.
+    let county = summary_at(&nation, &nstaff, "330102", |s| s["total"].is_object()).await;
+    assert_eq!(figure(&county, "A01"), Some(milli("79.875")), "{county}");
+    // The national console shows the same.
+    let html = page(&nation, &nstaff, &format!("/system-building/industry/forms/SX-901/periods/{PERIOD}")).await;
+    assert!(html.contains(r#"<td class="value">200</td>"#), "the national page");
+}
+on_both_backends!(a_national_form_is_filled_in_two_counties_and_summed_at_every_tier);
+
+/// A staff member of a node, for reading its summaries.
+async fn nstaff_at(app: &TestApp) -> Session {
+    let (sys, sec) = (app.admin("sysadmin").await, app.admin("secadmin").await);
+    app.staff(&sys, &sec, "reader", None).await
+}
