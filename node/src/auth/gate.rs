@@ -5,7 +5,9 @@
 //!
 //! The rest of the sign-in flow (`/api/v1/auth/…`) needs only a live session at any stage;
 //! open to anyone are signing in, a would-be child's enrolment request
-//! (`/api/v1/federation/enrolments`, anonymous by design) and the OpenAPI document.
+//! (`/api/v1/federation/enrolments`), a platform's access application and its status
+//! (`/api/v1/access/apply`, `/api/v1/access/status`) — anonymous by design — and the OpenAPI
+//! document.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -19,6 +21,8 @@ use crate::app::AppState;
 fn is_open(path: &str) -> bool {
     path == "/api/v1/auth/sign-in"
         || path.starts_with("/api/v1/federation/enrolments")
+        || path == "/api/v1/access/apply"
+        || path == "/api/v1/access/status"
         || path == "/api/v1/openapi.json"
         || path.starts_with("/api/v1/schemas/")
 }

@@ -886,6 +886,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_applications (id) {
+        id -> Text,
+        status -> Text,
+        kind -> Text,
+        org_name -> Text,
+        org_code -> Text,
+        region -> Text,
+        contact_name -> Text,
+        contact_phone -> Text,
+        contact_email -> Text,
+        system_name -> Text,
+        system_operator -> Text,
+        details -> Text,
+        token_hash -> Text,
+        source_ip -> Text,
+        created_at -> Timestamp,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+        reason -> Text,
+        filing_number -> Nullable<Text>,
+        filed_by -> Nullable<Text>,
+        filed_at -> Nullable<Timestamp>,
+        tenant_id -> Nullable<Text>,
+        changed_by -> Nullable<Text>,
+        changed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     industry_outbox (seq) {
         seq -> BigInt,
         source_region -> Text,
@@ -959,4 +988,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     industry_reminders,
     industry_summaries,
     industry_outbox,
+    access_applications,
 );

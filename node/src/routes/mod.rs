@@ -48,6 +48,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "quality", description = "异常数据、异常规则与数据质量报告 Anomalies, anomaly rules and the quality report"),
         (name = "notify", description = "通知渠道与投递记录 Notification channels and deliveries"),
         (name = "statistics", description = "统计数据：辖区逐日与区间汇总 Statistics: the jurisdiction's daily and period aggregates"),
+        (name = "access", description = "平台接入：接入申请、审核、备案与对接监控 Platform access: applications, review, filing and monitoring"),
         (name = "industry", description = "行业统计：三新分类、报表制度、填报、审核与汇总 Industry statistics: the 三新 classification, forms, reports, review and summaries"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
         (name = "jobs", description = "后台任务 Background jobs")
@@ -95,6 +96,7 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::quality::rules::api::routes(cfg);
     crate::notify::api::routes(cfg);
     crate::stats::api::routes(cfg);
+    crate::system::access::api::routes(cfg);
     crate::system::industry::api::routes(cfg);
     crate::federation::api::routes(cfg);
     crate::jobs::api::routes(cfg);
@@ -116,6 +118,7 @@ fn pages(cfg: &mut web::ServiceConfig) {
     crate::quality::rules::pages::routes(cfg);
     crate::notify::pages::routes(cfg);
     crate::system::pages::routes(cfg);
+    crate::system::access::pages::routes(cfg);
     crate::system::industry::pages::routes(cfg);
     crate::federation::pages::routes(cfg);
     crate::jobs::pages::routes(cfg);

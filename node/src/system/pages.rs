@@ -1,6 +1,6 @@
 //! The 体系建设 section of the console: what this node builds of the traceability system —
-//! industry statistics (with its forms waiting for review or reporting) and the device
-//! register.
+//! platform access (with the applications waiting), industry statistics (with its reports
+//! waiting for review) and the device register.
 
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
@@ -22,6 +22,7 @@ struct SectionPage {
     waiting: usize,
     staff: bool,
     unit: bool,
+    access: Option<(usize, usize)>,
 }
 
 /// 体系建设: the section's parts.
@@ -31,6 +32,23 @@ pub async fn section(state: web::Data<AppState>, caller: ConsoleCaller) -> AppRe
     let staff = caller.tenant_id.is_none();
     let unit = caller.can(Permission::IndustryReport) && !staff;
     let reviewer = staff && caller.can(Permission::IndustryReview);
+    let sees_access = staff && (caller.can(Permission::AccessReview) || caller.can(Permission::AccessFile));
+    let access = if sees_access {
+        Some(
+            state
+                .db
+                .run(|conn| {
+                    use super::access::{list_all, ApplicationStatus};
+                    Ok((
+                        list_all(conn, Some(ApplicationStatus::Submitted))?.len(),
+                        list_all(conn, Some(ApplicationStatus::Approved))?.len(),
+                    ))
+                })
+                .await?,
+        )
+    } else {
+        None
+    };
     let (forms, waiting) = state
         .db
         .run(move |conn| {
@@ -51,6 +69,7 @@ pub async fn section(state: web::Data<AppState>, caller: ConsoleCaller) -> AppRe
         waiting,
         staff,
         unit,
+        access,
     })
 }
 

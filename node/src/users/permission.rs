@@ -101,11 +101,18 @@ pub enum Permission {
     /// Fill and submit the industry statistics reports of the caller's own tenant.
     #[serde(rename = "industry.report")]
     IndustryReport,
+    /// Review platform access applications and watch filed platforms.
+    #[serde(rename = "access.review")]
+    AccessReview,
+    /// File approved access applications (making the tenant and its credentials), suspend
+    /// and revoke filed platforms.
+    #[serde(rename = "access.file")]
+    AccessFile,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 28] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -132,6 +139,8 @@ impl Permission {
         Permission::IndustryManage,
         Permission::IndustryReview,
         Permission::IndustryReport,
+        Permission::AccessReview,
+        Permission::AccessFile,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -163,6 +172,8 @@ impl Permission {
             Permission::IndustryManage => "industry.manage",
             Permission::IndustryReview => "industry.review",
             Permission::IndustryReport => "industry.report",
+            Permission::AccessReview => "access.review",
+            Permission::AccessFile => "access.file",
         }
     }
 
@@ -195,6 +206,8 @@ impl Permission {
             Permission::IndustryManage => "管理行业统计（报表制度、三新分类、报送单位、期别）",
             Permission::IndustryReview => "审核行业统计报表",
             Permission::IndustryReport => "填报本单位的行业统计报表",
+            Permission::AccessReview => "审核平台接入申请、查看对接监控",
+            Permission::AccessFile => "办理接入备案（创建租户并签发凭据）、暂停或撤销接入",
         }
     }
 
@@ -255,6 +268,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::FederationRead,
             Permission::FederationManage,
             Permission::JobRead,
+            Permission::AccessFile,
         ],
     },
     BuiltinRole {
@@ -293,6 +307,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::StatisticsRead,
             Permission::IndustryManage,
             Permission::IndustryReview,
+            Permission::AccessReview,
         ],
     },
     BuiltinRole {

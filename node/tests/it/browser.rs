@@ -521,3 +521,106 @@ async fn console_runs_the_federation(backend: Backend) {
     c.close().await.expect("close");
 }
 crate::on_both_backends!(console_runs_the_federation);
+
+/// Signs in an administrator whose password and TOTP are set (its API session's secret).
+async fn sign_in_with_totp(c: &Client, app: &TestApp, username: &str, secret: &str) {
+    c.goto(&app.url("/login")).await.expect("goto");
+    fill(c, "#username", username).await;
+    fill(c, "#password", crate::support::ADMIN_PASSWORD).await;
+    click(c, "#sign-in").await;
+    wait_for_path(c, "/totp").await;
+    let code = tracenode::credentials::totp::code_at(secret, tracenode::credentials::totp::unix_now()).expect("code");
+    fill(c, "#code", &code).await;
+    click(c, "#verify").await;
+    wait_for_path(c, "/").await;
+}
+
+async fn console_takes_a_platform_from_its_application_to_its_data(app: TestApp) {
+    let sys = app.admin("sysadmin").await;
+    let sec = app.admin("secadmin").await;
+    let _ = app.staff(&sys, &sec, "wang.reviewer", None).await;
+    let driver = start_driver();
+    let backend = format!("{:?}", app.backend).to_lowercase();
+    let example = crate::access::application();
+    let text = |k: &str| example[k].as_str().expect("text").to_owned();
+
+    // The applicant, signed in to nothing, fills the public form; a bad code is explained.
+    let applicant = connect(&driver).await;
+    applicant.goto(&app.url("/access/apply")).await.expect("goto");
+    wait_for_text(&applicant, "平台接入申请").await;
+    for field in
+        ["org_name", "region", "contact_name", "contact_phone", "contact_email", "system_name", "system_operator"]
+    {
+        fill(&applicant, &format!("#{field}"), &text(field)).await;
+    }
+    fill(&applicant, "#org_code", "91330106MA2KQ8U70X").await;
+    fill(&applicant, "#families", "肉类、蔬菜").await;
+    click(&applicant, "input[name=stage_transport]").await;
+    click(&applicant, "input[name=format_csv]").await;
+    fill(&applicant, "#volume_per_day", "20000").await;
+    fill(&applicant, "#addresses", "203.0.113.0/24").await;
+    click(&applicant, "#submit-application").await;
+    wait_for_text(&applicant, "统一社会信用代码").await;
+    fill(&applicant, "#org_code", &text("org_code")).await;
+    click(&applicant, "#submit-application").await;
+    wait_for_text(&applicant, "申请已提交").await;
+    let token = applicant.find(Locator::Css("#token")).await.expect("token").text().await.expect("text");
+    applicant.goto(&app.url("/access/status")).await.expect("goto");
+    fill(&applicant, "#token", token.trim()).await;
+    click(&applicant, "#look-up").await;
+    wait_for_text(&applicant, "待审核").await;
+
+    // A reviewer approves it.
+    let reviewer = connect(&driver).await;
+    reviewer.goto(&app.url("/login")).await.expect("goto");
+    fill(&reviewer, "#username", "wang.reviewer").await;
+    fill(&reviewer, "#password", "Staff-Member-Pass1").await;
+    click(&reviewer, "#sign-in").await;
+    wait_for_path(&reviewer, "/").await;
+    reviewer.goto(&app.url("/system-building")).await.expect("goto");
+    wait_for_text(&reviewer, "待审核申请 1 份").await;
+    reviewer.goto(&app.url("/system-building/access")).await.expect("goto");
+    click(&reviewer, "#applications a[href^='/system-building/access/']").await;
+    wait_for_text(&reviewer, "鲜链追溯云").await;
+    click(&reviewer, "#approve").await;
+    wait_for_text(&reviewer, "审核通过，待备案").await;
+
+    // The system administrator files it and hands over the key.
+    let admin = connect(&driver).await;
+    sign_in_with_totp(&admin, &app, "sysadmin", sys.secret.as_deref().expect("totp")).await;
+    admin.goto(&app.url("/system-building/access?status=approved")).await.expect("goto");
+    click(&admin, "#applications a[href^='/system-building/access/']").await;
+    fill(&admin, "#tenant_code", "xianlian").await;
+    click(&admin, "#file-submit").await;
+    wait_for_text(&admin, "只显示这一次").await;
+    let secret = admin.find(Locator::Css("#secret")).await.expect("secret").text().await.expect("text");
+
+    // The platform sends its data with the key.
+    let key = crate::registry::Machine { client: app.client(), key: secret.trim().to_owned() };
+    let records = [crate::ingest::record(
+        "b1",
+        "TC-B1",
+        &crate::registry::code("330106", 901),
+        &crate::registry::code("330106", 902),
+        2.0,
+        Some(5.0),
+    )];
+    let res = key.send(&app, "/api/v1/imports?format=csv", "text/csv", crate::ingest::csv_of(&records)).await;
+    assert_eq!(res.status(), 200);
+    admin.goto(&app.url("/system-building/access")).await.expect("goto");
+    let watched = admin.find(Locator::Css("#connections")).await.expect("table").text().await.expect("text");
+    assert!(watched.contains("鲜链追溯云") && watched.contains("已备案"), "{watched}");
+    let png = admin.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("console-access-{backend}.png")), png).expect("write");
+
+    // The applicant sees its filing number.
+    applicant.goto(&app.url("/access/status")).await.expect("goto");
+    fill(&applicant, "#token", token.trim()).await;
+    click(&applicant, "#look-up").await;
+    let shown = wait_for_text(&applicant, "已备案").await;
+    assert!(shown.contains("330100-JR-"), "{shown}");
+    for c in [applicant, reviewer, admin] {
+        c.close().await.expect("close");
+    }
+}
+both_backends!(console_takes_a_platform_from_its_application_to_its_data);

@@ -4,6 +4,7 @@
 mod smtp;
 mod support;
 
+mod access;
 mod alerts;
 mod api_keys;
 mod audit_trail;
