@@ -1453,3 +1453,96 @@ async fn enrolment_requests_wait_for_the_operator(backend: Backend) {
     expect_problem(post(request("330800").0).await.expect("post"), 429, "rate_limited").await;
 }
 on_both_backends!(enrolment_requests_wait_for_the_operator);
+
+fn industry_batch(sender: &str, no: i64, items: Value) -> Batch {
+    let n = items.as_array().map_or(0, Vec::len) as i64;
+    Batch::new(
+        "industry-statistics",
+        &Identity::Node { region: sender.into() },
+        no,
+        n,
+        items.to_string(),
+        "2026-12-03T00:00:00Z".into(),
+    )
+}
+
+fn industry_item(source: &str, form: &str, period: &str, revision: i64, a01: i64) -> Value {
+    serde_json::json!({"source_region": source, "form": form, "period": period, "revision": revision,
+        "units_expected": 1, "units_reported": 1, "children_expected": 0, "children_reported": 0,
+        "figures": [{"code": "A01", "sum_milli": a01, "count": 1, "max_milli": a01}]})
+}
+
+/// Industry statistics summaries a parent cannot take are refused whole with the protocol's
+/// reason, and change nothing; a stale revision changes nothing either.
+async fn industry_summaries_are_refused_as_the_protocol_says(backend: Backend) {
+    let nation = national(backend).await;
+    let province = child_node(backend, &nation, Tier::Province, "330000", None).await;
+    let as_province = client_with(&province, Leaf::NodeClient);
+    let d = desk_in(&nation, "110105").await;
+    crate::industry::import_classes(&nation, &d.reviewer).await;
+    json_of(d.reviewer.post(&nation, "/api/v1/industry/forms", crate::industry::form("SX-501")).await, 201).await;
+    json_of(d.reviewer.post(&nation, "/api/v1/industry/forms/SX-501/publish", serde_json::json!({})).await, 200).await;
+    for (item, reason) in [
+        (industry_item("330000", "SX-999", "2026-11", 1, 5_000), "unknown_form"),
+        (industry_item("330000", "SX-501", "2026-Q4", 1, 5_000), "unknown_form"),
+        (industry_item("320000", "SX-501", "2026-11", 1, 5_000), "source_outside_child"),
+        (
+            industry_item("330000", "SX-501", "2026-11", 1, 5_000)
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.insert(
+                        "figures".into(),
+                        serde_json::json!([{"code": "Z9", "sum_milli": 1, "count": 1, "max_milli": 1}]),
+                    );
+                    Value::Object(o)
+                })
+                .expect("item"),
+            "malformed_batch",
+        ),
+        (
+            industry_item("330000", "SX-501", "2026-11", 1, 5_000)
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.insert("units_reported".into(), serde_json::json!(2));
+                    Value::Object(o)
+                })
+                .expect("item"),
+            "malformed_batch",
+        ),
+    ] {
+        // A good item first: the whole batch is refused, the good item with it.
+        let batch = industry_batch(
+            "330000",
+            1,
+            serde_json::json!([industry_item("330102", "SX-501", "2026-11", 1, 7_000), item]),
+        );
+        let p = expect_problem(post_batch(&as_province, &nation, &batch).await, 422, "batch_refused").await;
+        assert_eq!(p["reason"], reason, "{p}");
+    }
+    let nothing = json_of(
+        d.reviewer.get(&nation, "/api/v1/industry/forms/SX-501/periods/2026-11/summary?region=330000").await,
+        200,
+    )
+    .await;
+    assert!(nothing["total"].is_null() && nothing["parts"] == serde_json::json!([]), "nothing applied: {nothing}");
+    // Taken; then an older revision of the same summary changes nothing.
+    let good = industry_batch("330000", 1, serde_json::json!([industry_item("330000", "SX-501", "2026-11", 2, 9_000)]));
+    json_of(post_batch(&as_province, &nation, &good).await, 200).await;
+    let stale =
+        industry_batch("330000", 2, serde_json::json!([industry_item("330000", "SX-501", "2026-11", 1, 1_000)]));
+    let r = json_of(post_batch(&as_province, &nation, &stale).await, 200).await;
+    assert_eq!(r["changed"], 0, "{r}");
+    let held = json_of(
+        d.reviewer.get(&nation, "/api/v1/industry/forms/SX-501/periods/2026-11/summary?region=330000").await,
+        200,
+    )
+    .await;
+    assert_eq!(held["total"]["revision"], 2, "{held}");
+    assert_eq!(held["values"][0]["value"], "9", "{held}");
+    let national_total =
+        json_of(d.reviewer.get(&nation, "/api/v1/industry/forms/SX-501/periods/2026-11/summary").await, 200).await;
+    assert_eq!(national_total["values"][0]["value"], "9", "the parent's own summary follows: {national_total}");
+}
+on_both_backends!(industry_summaries_are_refused_as_the_protocol_says);

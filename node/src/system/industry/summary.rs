@@ -220,23 +220,28 @@ pub fn recompute(conn: &mut DbConnection, own: &str, form: &Form, period: &Perio
 
 fn store(conn: &mut DbConnection, summary: &IndustrySummary, via: &str) -> AppResult<()> {
     let figures = serde_json::to_string(&summary.figures).map_err(AppError::internal)?;
-    let key = (summary.source_region.as_str(), summary.form.as_str(), summary.period.as_str());
-    diesel::delete(s::table.find(key)).execute(conn)?;
-    diesel::insert_into(s::table)
+    let now = db::now();
+    let changed = (
+        s::via.eq(via),
+        s::revision.eq(summary.revision),
+        s::units_expected.eq(summary.units_expected),
+        s::units_reported.eq(summary.units_reported),
+        s::children_expected.eq(summary.children_expected),
+        s::children_reported.eq(summary.children_reported),
+        s::figures.eq(&figures),
+        s::updated_at.eq(now),
+    );
+    crate::on_backend!(&mut *conn, |c| diesel::insert_into(s::table)
         .values((
             s::source_region.eq(&summary.source_region),
             s::form_code.eq(&summary.form),
             s::period.eq(&summary.period),
-            s::via.eq(via),
-            s::revision.eq(summary.revision),
-            s::units_expected.eq(summary.units_expected),
-            s::units_reported.eq(summary.units_reported),
-            s::children_expected.eq(summary.children_expected),
-            s::children_reported.eq(summary.children_reported),
-            s::figures.eq(&figures),
-            s::updated_at.eq(db::now()),
+            changed.clone(),
         ))
-        .execute(conn)?;
+        .on_conflict((s::source_region, s::form_code, s::period))
+        .do_update()
+        .set(changed.clone())
+        .execute(c))?;
     Ok(())
 }
 
@@ -281,12 +286,20 @@ fn refuse(child: &str, item: &IndustrySummary) -> AppError {
 
 /// The form an item of `child` names, checked: published here (or withdrawn since), of a
 /// period the form has, with indicators the form has.
-fn check_item(conn: &mut DbConnection, child: &str, item: &IndustrySummary) -> AppResult<(Form, Period)> {
+fn check_item(
+    conn: &mut DbConnection,
+    known: &mut BTreeMap<String, Option<Form>>,
+    child: &str,
+    item: &IndustrySummary,
+) -> AppResult<(Form, Period)> {
     if item.source_region != child && !lies_inside(child, &item.source_region) {
         return Err(Refusal::SourceOutsideChild { child: child.to_owned(), region: item.source_region.clone() }.into());
     }
-    let form =
-        forms::find(conn, &item.form)?.filter(|f| f.status != FormStatus::Draft).ok_or_else(|| refuse(child, item))?;
+    if !known.contains_key(&item.form) {
+        let found = forms::find(conn, &item.form)?.filter(|f| f.status != FormStatus::Draft);
+        known.insert(item.form.clone(), found);
+    }
+    let form = known.get(&item.form).cloned().flatten().ok_or_else(|| refuse(child, item))?;
     let period = Period::read(form.frequency, &item.period).ok_or_else(|| refuse(child, item))?;
     if let Some(stray) = item.figures.iter().find(|f| form.indicator(&f.code).is_none()) {
         return Err(Refusal::Malformed {
@@ -303,18 +316,33 @@ fn check_item(conn: &mut DbConnection, child: &str, item: &IndustrySummary) -> A
 /// recomputed for every form and period a direct child changed. Returns how many changed.
 pub fn apply(conn: &mut DbConnection, own: &str, child: &str, items: &[IndustrySummary]) -> AppResult<i64> {
     let mut checked = Vec::with_capacity(items.len());
+    let mut known = BTreeMap::new();
     for item in items {
-        checked.push(check_item(conn, child, item)?);
+        checked.push(check_item(conn, &mut known, child, item)?);
+    }
+    // The revisions held of every (source, form, period) the batch names: one query per form
+    // and period it covers (usually one), not one per item.
+    let mut held_revisions: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let pairs: std::collections::BTreeSet<(&str, &str)> =
+        items.iter().map(|i| (i.form.as_str(), i.period.as_str())).collect();
+    for (form, period) in pairs {
+        let rows: Vec<(String, i64)> = s::table
+            .filter(s::form_code.eq(form))
+            .filter(s::period.eq(period))
+            .select((s::source_region, s::revision))
+            .load(conn)?;
+        held_revisions.extend(rows.into_iter().map(|(r, v)| ((r, form.to_owned(), period.to_owned()), v)));
     }
     let mut changed = 0;
     let mut recount = BTreeMap::new();
     for (item, (form, period)) in items.iter().zip(checked) {
-        let newer = held(conn, &item.source_region, &item.form, &item.period)?
-            .is_none_or(|h| h.summary.revision < item.revision);
+        let key = (item.source_region.clone(), item.form.clone(), item.period.clone());
+        let newer = held_revisions.get(&key).is_none_or(|held| *held < item.revision);
         if !newer {
             continue;
         }
         store(conn, item, child)?;
+        held_revisions.insert(key, item.revision);
         if !form.is_own(own) {
             append(conn, item)?;
         }
