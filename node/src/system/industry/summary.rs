@@ -236,11 +236,11 @@ fn store(conn: &mut DbConnection, summary: &IndustrySummary, via: &str) -> AppRe
             s::source_region.eq(&summary.source_region),
             s::form_code.eq(&summary.form),
             s::period.eq(&summary.period),
-            changed.clone(),
+            changed,
         ))
         .on_conflict((s::source_region, s::form_code, s::period))
         .do_update()
-        .set(changed.clone())
+        .set(changed)
         .execute(c))?;
     Ok(())
 }
