@@ -26,6 +26,8 @@
 //! `cargo bench -p tracenode --bench industry`
 
 mod support;
+#[path = "support/tree.rs"]
+mod tree;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -33,16 +35,14 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use support::{drop_bench_databases, fresh_pg};
 use tracenode::audit::AuditContext;
-use tracenode::bootstrap::{self, InitOptions};
-use tracenode::config::{Config, DatabaseUrl, Tier};
+use tracenode::config::DatabaseUrl;
 use tracenode::db::Db;
 use tracenode::federation::children;
 use tracenode::federation::inbox::{self, Presented, Via};
 use tracenode::federation::kinds::{self, Collector, Kind};
 use tracenode::ids::TenantId;
-use tracenode::pki::own::{Own, OwnCertificate};
-use tracenode::pki::NodePki;
-use tracenode::region::{RegionCode, RegionLevel};
+use tracenode::pki::own::OwnCertificate;
+use tracenode::region::RegionCode;
 use tracenode::system::industry::form::{FormInput, Indicator};
 use tracenode::system::industry::forms::{self, Form};
 use tracenode::system::industry::period::Frequency;
@@ -54,45 +54,14 @@ use tracenode_federation::tiers::Identity;
 use tracenode_federation::wire::batch::Batch;
 use tracenode_federation::wire::payload::{IndicatorFigure, IndustrySummary};
 use tracenode_federation::wire::{Payload, DEFAULT_MAX_BATCH_BYTES};
+use tree::{cpu, signer, tree, Province, PROVINCES};
 
-const PROVINCES: [&str; 31] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
-    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
-];
 const REAL: &str = "330000";
 const NATIONAL: &str = "100000";
 const FORM: &str = "BENCH-50";
 const PERIOD: &str = "2026-11";
 const INDICATORS: usize = 50;
 const SLACK: usize = 64 * 1024;
-
-type Province = (String, Vec<(String, Vec<String>)>);
-
-/// Province → city → counties, from the GB/T 2260 table (counties under no city grouped
-/// under the province's own code).
-fn tree() -> Vec<Province> {
-    PROVINCES
-        .iter()
-        .map(|p| {
-            let province = RegionCode::parse(&format!("{p}0000")).expect("province");
-            let mut cities: Vec<(String, Vec<String>)> = Vec::new();
-            let mut direct = Vec::new();
-            for child in province.children() {
-                match child.level() {
-                    RegionLevel::City => {
-                        let counties = child.children().iter().map(|c| c.as_str().to_owned()).collect();
-                        cities.push((child.as_str().to_owned(), counties));
-                    }
-                    _ => direct.push(child.as_str().to_owned()),
-                }
-            }
-            if !direct.is_empty() {
-                cities.push((province.as_str().to_owned(), direct));
-            }
-            (province.as_str().to_owned(), cities)
-        })
-        .collect()
-}
 
 /// What the county `code` fills for indicator `i`, thousandths.
 fn value(county: &str, i: usize) -> i64 {
@@ -316,14 +285,6 @@ fn simulated(province: &Province) -> Vec<Batch> {
     out
 }
 
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn peak_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -333,25 +294,6 @@ fn peak_mib() -> f64 {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
-}
-
-fn signer() -> (OwnCertificate, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let made = bootstrap::init(&InitOptions {
-        tier: Tier::National,
-        region: RegionCode::national(),
-        name: "基准 全国".into(),
-        dir: dir.path().join("node"),
-        database_url: None,
-        listen: Some("127.0.0.1:0".into()),
-        admin_names: Default::default(),
-        federation: Default::default(),
-    })
-    .expect("init");
-    let config = Config::load(&made.config_path).expect("config");
-    let pki = NodePki::of(&config);
-    pki.init_root().expect("root");
-    (pki.own(Own::Client, &[]).expect("own"), dir)
 }
 
 /// The floor: every summary's figures inserted bare into a table of their shape, then summed

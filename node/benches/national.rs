@@ -33,6 +33,8 @@
 //! `cargo bench -p tracenode --bench national`
 
 mod support;
+#[path = "support/tree.rs"]
+mod tree;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -40,62 +42,26 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use support::{drop_bench_databases, fresh_pg};
-use tracenode::bootstrap::{self, InitOptions};
-use tracenode::config::{Config, DatabaseUrl, Tier};
+use tracenode::config::DatabaseUrl;
 use tracenode::db::schema::{federated_statistics as fs, statistics_summary, trace_daily};
 use tracenode::db::Db;
 use tracenode::federation::children;
 use tracenode::federation::inbox::{self, Presented, Via};
 use tracenode::federation::kinds::{self, Collector, Kind};
-use tracenode::pki::own::{Own, OwnCertificate};
-use tracenode::pki::NodePki;
-use tracenode::region::{RegionCode, RegionLevel};
+use tracenode::pki::own::OwnCertificate;
+use tracenode::region::RegionCode;
 use tracenode::stats::{self, Window};
 use tracenode_federation::tiers::Identity;
 use tracenode_federation::wire::batch::Batch;
 use tracenode_federation::wire::payload::{Figures, SliceRow, StatisticsSlice};
 use tracenode_federation::wire::{Payload, DEFAULT_MAX_BATCH_BYTES};
-
-/// The provinces' codes (GB/T 2260).
-const PROVINCES: [&str; 31] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
-    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
-];
+use tree::{cpu, signer, tree};
 
 /// Room left under the parent's limit for the batch's header and a seal.
 const SLACK: usize = 64 * 1024;
 
 /// The real province: Zhejiang, 11 cities and 90 counties.
 const REAL: &str = "330000";
-
-/// A province's code and its cities, each with its counties.
-type Province = (String, Vec<(String, Vec<String>)>);
-
-/// The tree of the GB/T 2260 table: province → city → counties (a province's counties that
-/// stand under no city are grouped under the province's own code).
-fn tree() -> Vec<Province> {
-    PROVINCES
-        .iter()
-        .map(|p| {
-            let province = RegionCode::parse(&format!("{p}0000")).expect("province");
-            let mut cities: Vec<(String, Vec<String>)> = Vec::new();
-            let mut direct = Vec::new();
-            for child in province.children() {
-                match child.level() {
-                    RegionLevel::City => {
-                        let counties = child.children().iter().map(|c| c.as_str().to_owned()).collect();
-                        cities.push((child.as_str().to_owned(), counties));
-                    }
-                    _ => direct.push(child.as_str().to_owned()),
-                }
-            }
-            if !direct.is_empty() {
-                cities.push((province.as_str().to_owned(), direct));
-            }
-            (province.as_str().to_owned(), cities)
-        })
-        .collect()
-}
 
 /// The day `d` days after the first of history.
 fn day(d: u32) -> String {
@@ -323,15 +289,6 @@ fn fill_county(store: &Store, days: &[u32]) {
         .expect("fill");
 }
 
-/// CPU seconds this process used (user + system).
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// The process's resident memory now and its peak since the last reset, in MiB.
 fn memory() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -360,25 +317,6 @@ fn measured<T>(work: impl FnOnce() -> T) -> (T, Duration, f64, f64) {
     let took = started.elapsed();
     let (_, peak) = memory();
     (out, took, cpu() - cpu0, (peak - rss).max(0.0))
-}
-
-fn signer() -> (OwnCertificate, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let made = bootstrap::init(&InitOptions {
-        tier: Tier::National,
-        region: RegionCode::national(),
-        name: "基准 全国".into(),
-        dir: dir.path().join("node"),
-        database_url: None,
-        listen: Some("127.0.0.1:0".into()),
-        admin_names: Default::default(),
-        federation: Default::default(),
-    })
-    .expect("init");
-    let config = Config::load(&made.config_path).expect("config");
-    let pki = NodePki::of(&config);
-    pki.init_root().expect("root");
-    (pki.own(Own::Client, &[]).expect("own"), dir)
 }
 
 /// Records held at the national node, by day (summed by the database).

@@ -167,6 +167,12 @@ async fn forms_reports_review_and_the_summary(app: TestApp) {
     assert_eq!((created["status"].as_str(), created["origin"].as_str()), (Some("draft"), Some("330100")), "{created}");
     expect_problem(staff.post(&app, "/api/v1/industry/forms", form("SX-101")).await, 409, "conflict").await;
     let units = json!({"tenant_ids": [a_id, b_id]});
+    // Staff whose data scope is 上城区 may not make 西湖区's platform a unit, nor read 西湖区.
+    let scoped = app.staff(&w.sys, &w.sec, "shangcheng", Some(json!({"region": "330102"}))).await;
+    expect_problem(scoped.put(&app, "/api/v1/industry/forms/SX-101/units", units.clone()).await, 403, "out_of_scope")
+        .await;
+    let west = "/api/v1/industry/forms/SX-101/periods/2026-11/summary?region=330106";
+    expect_problem(scoped.get(&app, west).await, 403, "out_of_scope").await;
     json_of(staff.put(&app, "/api/v1/industry/forms/SX-101/units", units).await, 200).await;
     // A draft takes no report.
     let values = json!({"values": {"A01": 1}});

@@ -265,17 +265,11 @@ pub async fn set_units(
     require_manager(&state, &caller).await?;
     let (code, ids) = (path.into_inner(), body.into_inner().tenant_ids);
     let tenants = state.db.run(crate::tenants::list_all).await?;
-    if let Some((i, id)) = ids
+    let outside = ids
         .iter()
-        .enumerate()
-        .find(|(_, id)| tenants.iter().find(|t| t.id.as_str() == id.as_str()).is_some_and(|t| !caller.sees_tenant(t)))
-    {
-        let _ = caller.deny(&state, "industry_form.units", id, ErrorKind::OutOfScope).await;
-        return Err(AppError::invalid(
-            &format!("tenant_ids[{i}]"),
-            "租户超出您的数据范围",
-            "the tenant is outside your data scope",
-        ));
+        .find(|id| tenants.iter().find(|t| t.id.as_str() == id.as_str()).is_some_and(|t| !caller.sees_tenant(t)));
+    if let Some(id) = outside {
+        return Err(caller.deny(&state, "industry_form.units", id, ErrorKind::OutOfScope).await);
     }
     let ctx = caller.audit();
     Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| forms::set_units(conn, &ctx, &code, &ids)).await?))
