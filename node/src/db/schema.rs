@@ -281,7 +281,7 @@ diesel::table! {
     devices (id) {
         id -> Text,
         tenant_id -> Text,
-        entity_id -> Text,
+        entity_id -> Nullable<Text>,
         site_id -> Nullable<Text>,
         device_type -> Text,
         model -> Text,

@@ -123,6 +123,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(super::devices::api::entity_devices)
         .service(super::devices::api::device_bulk)
         .service(super::devices::api::device_register)
+        .service(super::devices::api::device_list)
         .service(super::entities::api::entity_review)
         .service(super::entities::api::entity_get)
         .service(super::entities::api::entity_change)

@@ -95,6 +95,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(super::sites::pages::sites_page)
         .service(super::sites::pages::sites_submit)
         .service(super::devices::pages::device_submit)
+        .service(super::devices::pages::devices_page)
+        .service(super::devices::pages::tenant_device_submit)
         .service(super::entities::pages::edit_form)
         .service(super::entities::pages::edit_submit)
         .service(super::review::pages::policies_page)

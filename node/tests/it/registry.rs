@@ -768,3 +768,75 @@ async fn pending_registrations_are_reviewed_in_bulk(app: TestApp) {
     assert_eq!(app.audit_count("entity.reject", "success"), 2);
 }
 both_backends!(pending_registrations_are_reviewed_in_bulk);
+
+/// A department's own devices, with no entity behind them: registered by staff for a tenant in
+/// their reach or by a tenant for itself, listed with the rest, and in the console.
+async fn a_tenant_registers_devices_of_its_own(app: TestApp) {
+    use crate::ingest::json_of;
+    let w = world(&app).await;
+    let dept = w.dept["id"].as_str().expect("dept");
+    let own = |mac: &str, tenant: Option<&str>| {
+        let mut d = json!({"device_type": "terminal", "model": "执法终端 T1", "mac": mac, "serial_number": "ZF-001"});
+        if let Some(t) = tenant {
+            d["tenant_id"] = json!(t);
+        }
+        d
+    };
+    let made =
+        json_of(w.reviewer.post(&app, "/api/v1/registry/devices", own("02:00:00:00:00:01", Some(dept))).await, 201)
+            .await;
+    assert_eq!((made["entity_id"].is_null(), made["tenant_id"].as_str()), (true, Some(dept)), "{made}");
+    let p = expect_problem(
+        w.reviewer.post(&app, "/api/v1/registry/devices", own("02:00:00:00:00:02", None)).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["field"], "tenant_id");
+    // A platform's key registers its own; it may not name another tenant.
+    expect_problem(
+        w.key_a.post(&app, "/api/v1/registry/devices", own("02:00:00:00:00:03", Some(dept))).await,
+        403,
+        "out_of_scope",
+    )
+    .await;
+    let mine = json_of(w.key_a.post(&app, "/api/v1/registry/devices", own("02:00:00:00:00:04", None)).await, 201).await;
+    assert_eq!(mine["tenant_id"], w.a["id"]);
+    expect_problem(
+        w.key_a.post(&app, "/api/v1/registry/devices", own("02-00-00-00-00-04", None)).await,
+        409,
+        "conflict",
+    )
+    .await;
+    // Each sees what is theirs.
+    let all = json_of(w.reviewer.get(&app, "/api/v1/registry/devices").await, 200).await;
+    assert_eq!(all["total"], 2, "{all}");
+    let theirs = json_of(w.key_a.get(&app, "/api/v1/registry/devices").await, 200).await;
+    assert_eq!((theirs["total"].as_i64(), theirs["rows"][0]["mac"].as_str()), (Some(1), Some("02:00:00:00:00:04")));
+    let outbox: Value = w.reviewer.get(&app, "/api/v1/registry/outbox").await.json().await.expect("json");
+    assert_eq!(outbox.as_array().map(|o| o.iter().filter(|e| e["object_kind"] == "device").count()), Some(2));
+    // The console page lists them and registers one more; a bad MAC is explained.
+    let html = w.reviewer.get(&app, "/system-building/devices").await.text().await.expect("html");
+    assert!(
+        html.contains("02:00:00:00:00:01") && html.contains("本单位自有"),
+        "the page lists the department's device"
+    );
+    let post = |mac: &'static str| {
+        let form = [
+            ("csrf", w.reviewer.csrf.as_str()),
+            ("tenant_id", dept),
+            ("device_type", "scanner"),
+            ("model", "扫码枪 S2"),
+            ("mac", mac),
+            ("serial_number", "SM-9"),
+        ];
+        w.reviewer.client.post(app.url("/system-building/devices")).form(&form).send()
+    };
+    let html = post("02:00:00:00:00").await.expect("post").text().await.expect("html");
+    assert!(html.contains("MAC"), "the fault is shown");
+    let html = post("02:00:00:00:00:05").await.expect("post").text().await.expect("html");
+    assert!(html.contains("设备 02:00:00:00:00:05 已登记"), "registered");
+    let all = json_of(w.reviewer.get(&app, "/api/v1/registry/devices?device_type=scanner").await, 200).await;
+    assert_eq!(all["total"], 1, "{all}");
+}
+both_backends!(a_tenant_registers_devices_of_its_own);

@@ -1,7 +1,8 @@
 //! Devices (设备信息注册): scales, scanners, traceability terminals and other equipment that
 //! records trace data, each with a validated MAC address (unique in the node), belonging to an
-//! entity and optionally a site. A registered device is in force at once and goes to the
-//! outbox for the roll-ups.
+//! entity of a tenant — or to a tenant itself, as the devices a government department of the
+//! node runs do — and optionally a site. A registered device is in force at once and goes to
+//! the outbox for the roll-ups.
 
 pub mod api;
 pub mod pages;
@@ -33,8 +34,12 @@ pub const DEVICE_TYPES: [(&str, &str); 7] = [
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceInput {
-    /// The owning entity's id.
-    pub entity_id: String,
+    /// The owning entity's id; absent for a device of a tenant itself.
+    #[serde(default)]
+    pub entity_id: Option<String>,
+    /// The owning tenant, for a device of a tenant itself (a tenant's own caller: its tenant).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// Code of the site it stands in, if any (the entity's tenant's site).
     pub site_code: Option<String>,
     /// One of `scale`, `scanner`, `terminal`, `printer`, `sensor`, `camera`, `other`.
@@ -55,8 +60,8 @@ pub struct Device {
     pub id: DeviceId,
     /// Owning tenant (the entity's).
     pub tenant_id: TenantId,
-    /// Owning entity.
-    pub entity_id: EntityId,
+    /// Owning entity; none for a device of the tenant itself.
+    pub entity_id: Option<EntityId>,
     /// Site.
     pub site_id: Option<SiteId>,
     /// Kind.
@@ -73,12 +78,36 @@ pub struct Device {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Registers a device of `owner`, an entity already checked to be within the caller's reach
-/// (the input's `entity_id` named it).
+/// Who a device belongs to, already checked to be within the caller's reach.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+    /// An entity (of its tenant).
+    Entity(&'a super::model::EntityRow),
+    /// A tenant itself.
+    Tenant(&'a crate::tenants::Tenant),
+}
+
+impl Owner<'_> {
+    fn tenant_id(&self) -> &TenantId {
+        match self {
+            Owner::Entity(e) => &e.tenant_id,
+            Owner::Tenant(t) => &t.id,
+        }
+    }
+
+    fn entity_id(&self) -> Option<EntityId> {
+        match self {
+            Owner::Entity(e) => Some(e.id.clone()),
+            Owner::Tenant(_) => None,
+        }
+    }
+}
+
+/// Registers a device of `owner`.
 pub fn register(
     conn: &mut DbConnection,
     ctx: &AuditContext,
-    owner: &super::model::EntityRow,
+    owner: Owner<'_>,
     input: &DeviceInput,
 ) -> AppResult<Device> {
     if !DEVICE_TYPES.iter().any(|(t, _)| *t == input.device_type) {
@@ -96,11 +125,11 @@ pub fn register(
                 .first(conn)
                 .optional()?;
             match found {
-                Some((id, tenant)) if tenant == owner.tenant_id => Some(id),
+                Some((id, tenant)) if &tenant == owner.tenant_id() => Some(id),
                 _ => {
                     return Err(AppError::invalid(
                         "site_code",
-                        format!("节点 {code} 不存在或不属于该主体的租户"),
+                        format!("节点 {code} 不存在或不属于该设备所属的租户"),
                         format!("site {code} does not exist or belongs to another tenant"),
                     ))
                 }
@@ -117,8 +146,8 @@ pub fn register(
     let now = crate::db::now();
     let device = Device {
         id: DeviceId::generate(),
-        tenant_id: owner.tenant_id.clone(),
-        entity_id: owner.id.clone(),
+        tenant_id: owner.tenant_id().clone(),
+        entity_id: owner.entity_id(),
         site_id,
         device_type: input.device_type.clone(),
         model,
@@ -135,9 +164,40 @@ pub fn register(
         "device.register",
         &format!("device:{}", device.mac),
         Outcome::Success,
-        serde_json::json!({"entity": device.entity_id}),
+        serde_json::json!({"entity": device.entity_id, "tenant": device.tenant_id}),
     )?;
     Ok(device)
+}
+
+/// Devices one page lists.
+pub const PAGE: i64 = 100;
+
+/// Devices of `tenants` (every tenant when `None`), of one type when `device_type` is set,
+/// newest first: page `page` (from 1) of [`PAGE`] and the total.
+pub fn list(
+    conn: &mut DbConnection,
+    tenants: Option<&[TenantId]>,
+    device_type: Option<&str>,
+    page: i64,
+) -> AppResult<(Vec<Device>, i64)> {
+    let filtered = || {
+        let mut q = devices::table.into_boxed();
+        if let Some(ts) = tenants {
+            q = q.filter(devices::tenant_id.eq_any(ts.to_vec()));
+        }
+        if let Some(t) = device_type.filter(|t| !t.is_empty()) {
+            q = q.filter(devices::device_type.eq(t.to_owned()));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order((devices::created_at.desc(), devices::id.desc()))
+        .limit(PAGE)
+        .offset((page.max(1) - 1).saturating_mul(PAGE))
+        .select(Device::as_select())
+        .load(conn)?;
+    Ok((rows, total))
 }
 
 /// The devices of an entity, newest first.
@@ -188,15 +248,22 @@ pub fn register_batch(
     let stored = conn.transaction::<bool, Undo, _>(|conn| {
         for (index, input) in batch.devices.iter().enumerate() {
             let one = conn.transaction::<Device, AppError, _>(|conn| {
-                let id = EntityId::parse(&input.entity_id)?;
+                let named = input.entity_id.as_deref().ok_or_else(|| {
+                    AppError::invalid(
+                        "entity_id",
+                        "批量登记须指定所属主体",
+                        "a bulk registration names each device's entity",
+                    )
+                })?;
+                let id = EntityId::parse(named)?;
                 let owner = super::entities::row(conn, &id).ok().filter(|e| reaches(e)).ok_or_else(|| {
                     AppError::invalid(
                         "entity_id",
-                        format!("主体 {} 不存在或不在您的数据范围内", input.entity_id),
-                        format!("entity {} does not exist or is outside your reach", input.entity_id),
+                        format!("主体 {named} 不存在或不在您的数据范围内"),
+                        format!("entity {named} does not exist or is outside your reach"),
                     )
                 })?;
-                register(conn, ctx, &owner, input)
+                register(conn, ctx, Owner::Entity(&owner), input)
             });
             match one {
                 Ok(_) => accepted += 1,
