@@ -58,7 +58,8 @@ pub async fn require_reader(state: &AppState, caller: &Caller, region: Option<&s
     Ok(())
 }
 
-fn wake(state: &AppState) {
+/// Asks for the summaries waiting in the outbox to go up soon.
+pub fn wake(state: &AppState) {
     if let Some(linked) = state.find::<Linked>() {
         linked.0.wake_up();
     }
@@ -322,16 +323,7 @@ pub async fn remind(
         .transaction(move |conn| {
             let form = forms::get(conn, &code)?;
             let p = form.period("period", &period)?;
-            let n = reminders::remind_units(conn, &form, &p, today > p.due(form.deadline_days), true)?;
-            crate::audit::record(
-                conn,
-                &ctx,
-                "industry_period.remind",
-                &format!("industry_form:{code}:{p}"),
-                crate::audit::Outcome::Success,
-                serde_json::json!({"reminded": n}),
-            )?;
-            Ok(n)
+            reminders::remind_now(conn, &ctx, &form, &p, today)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Reminded { reminded }))
@@ -609,20 +601,13 @@ pub async fn review(
         .db
         .transaction(move |conn| {
             let report = reports::review(conn, &ctx, &id, &decision)?;
-            resummarise(conn, &own, &report)?;
+            summary::recount_for(conn, &own, &report)?;
             Ok(report)
         })
         .await;
     let report = caller.audit_refusal(&state, "industry_report.review", "industry_reports", outcome).await?;
     wake(&state);
     Ok(HttpResponse::Ok().json(report))
-}
-
-/// Recomputes the summary a report counts in.
-pub fn resummarise(conn: &mut crate::db::DbConnection, own: &str, report: &Report) -> AppResult<bool> {
-    let form = forms::get(conn, &report.form_code)?;
-    let p = form.period("period", &report.period)?;
-    summary::recompute(conn, own, &form, &p)
 }
 
 /// Why an approved report is reopened.
@@ -650,7 +635,7 @@ pub async fn reopen(
         .db
         .transaction(move |conn| {
             let report = reports::reopen(conn, &ctx, &id, &reason)?;
-            resummarise(conn, &own, &report)?;
+            summary::recount_for(conn, &own, &report)?;
             Ok(report)
         })
         .await?;

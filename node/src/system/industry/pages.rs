@@ -609,15 +609,7 @@ pub async fn period_action(
                 forms::close(conn, &ctx, &c, &period)?;
                 return Ok(format!("{period} 已关闭，不再接受填报。"));
             }
-            let n = super::reminders::remind_units(conn, &form, &period, today > period.due(form.deadline_days), true)?;
-            crate::audit::record(
-                conn,
-                &ctx,
-                "industry_period.remind",
-                &format!("industry_form:{c}:{period}"),
-                crate::audit::Outcome::Success,
-                serde_json::json!({"reminded": n}),
-            )?;
+            let n = super::reminders::remind_now(conn, &ctx, &form, &period, today)?;
             Ok(format!("已向 {n} 个未提交的报送单位发出催报。"))
         })
         .await;
@@ -694,15 +686,13 @@ pub async fn decide(
         .db
         .transaction(move |conn| {
             let r = reports::review(conn, &ctx, &id, &decision)?;
-            api::resummarise(conn, &own, &r)?;
+            summary::recount_for(conn, &own, &r)?;
             Ok(r)
         })
         .await;
     match caller.audit_refusal(&state, "industry_report.review", "industry_reports", outcome).await {
         Ok(r) => {
-            if let Some(linked) = state.find::<Linked>() {
-                linked.0.wake_up();
-            }
+            api::wake(&state);
             let text = format!("{} 的 {} {} 报表{}。", r.tenant_name, r.form_code, r.period, r.status.label_zh());
             reports_view(&state, &caller, text, String::new()).await
         }

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use super::forms::{self, Form, FormStatus};
 use super::period::Period;
 use super::reports::ReportStatus;
+use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{
     federation_children as fc, industry_reminders as ir, industry_reports as r, industry_summaries as s,
 };
@@ -108,6 +109,27 @@ pub fn remind_units(
         told += 1;
     }
     Ok(told)
+}
+
+/// Reminds every unit that has not submitted a form's `period` now (staff's 催报), whether or
+/// not it was reminded before, with an audit row; returns how many units were reminded.
+pub fn remind_now(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    form: &Form,
+    period: &Period,
+    today: NaiveDate,
+) -> AppResult<usize> {
+    let n = remind_units(conn, form, period, today > period.due(form.deadline_days), true)?;
+    audit::record(
+        conn,
+        ctx,
+        "industry_period.remind",
+        &format!("industry_form:{}:{period}", form.code),
+        Outcome::Success,
+        serde_json::json!({"reminded": n}),
+    )?;
+    Ok(n)
 }
 
 /// Tells the node's own channels, once, which children have not sent a summary of a form's

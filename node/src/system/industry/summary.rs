@@ -218,6 +218,13 @@ pub fn recompute(conn: &mut DbConnection, own: &str, form: &Form, period: &Perio
     Ok(true)
 }
 
+/// Recomputes the summary `report` counts in (after it was approved, sent back or reopened).
+pub fn recount_for(conn: &mut DbConnection, own: &str, report: &reports::Report) -> AppResult<bool> {
+    let form = forms::get(conn, &report.form_code)?;
+    let period = form.period("period", &report.period)?;
+    recompute(conn, own, &form, &period)
+}
+
 fn store(conn: &mut DbConnection, summary: &IndustrySummary, via: &str) -> AppResult<()> {
     let figures = serde_json::to_string(&summary.figures).map_err(AppError::internal)?;
     let now = db::now();
