@@ -217,6 +217,13 @@ impl AppError {
         }
     }
 
+    /// The same error, naming `field` (a request's own name for what a shared parser calls
+    /// otherwise).
+    pub fn on_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
     /// A validation error naming `field`.
     pub fn invalid(field: &str, zh: impl Into<String>, en: impl Into<String>) -> Self {
         AppError {

@@ -925,6 +925,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    party_activity (day, tenant_id, party_code, stage) {
+        tenant_id -> Text,
+        day -> Text,
+        party_code -> Text,
+        stage -> Text,
+        records -> BigInt,
+        rejected -> BigInt,
+        flagged -> BigInt,
+        delay_seconds_sum -> BigInt,
+        delay_seconds_max -> BigInt,
+    }
+}
+
+diesel::table! {
+    monitoring_thresholds (stage, indicator) {
+        stage -> Text,
+        indicator -> Text,
+        bound_milli -> Nullable<BigInt>,
+        window_days -> Integer,
+        min_base -> BigInt,
+        reporting_interval -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    monitoring_warnings (id) {
+        id -> Text,
+        subject_kind -> Text,
+        subject_id -> Text,
+        subject_code -> Text,
+        subject_name -> Text,
+        tenant_id -> Text,
+        region -> Text,
+        stage -> Text,
+        indicator -> Text,
+        value_milli -> BigInt,
+        bound_milli -> BigInt,
+        window_from -> Text,
+        window_to -> Text,
+        status -> Text,
+        opened_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_value_milli -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     duplicate_claims,
     job_state,
@@ -989,4 +1038,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     industry_summaries,
     industry_outbox,
     access_applications,
+    party_activity,
+    monitoring_thresholds,
+    monitoring_warnings,
 );

@@ -8,6 +8,7 @@
 //! transaction back, so nothing of it is stored; the submission row and its receipt are then
 //! written on their own.
 
+pub mod activity;
 pub mod api;
 pub mod jobs;
 pub mod monitor;
@@ -37,6 +38,7 @@ use crate::region::RegionCode;
 use crate::trace::daily::DailyChanges;
 use crate::trace::row::TraceRow;
 use crate::trace::{status, store};
+use activity::{Acting, ActivityChanges};
 use policy::ReferencePolicy;
 use receipt::{Receipt, Refusal, Rejection};
 use submissions::{Meta, SubmissionStatus};
@@ -172,7 +174,7 @@ impl Job {
 #[allow(clippy::large_enum_variant)]
 enum Item<'a> {
     Record(Checked<'a>),
-    Rejected(Rejection),
+    Rejected(Rejection, Acting),
     Broken(DecodeError),
     Failed(AppError),
 }
@@ -245,6 +247,7 @@ fn ingest(
     }
     let mut history = History::new(&rules);
     let mut daily = DailyChanges::default();
+    let mut activity = ActivityChanges::new(db::now());
     let mut broken = None;
     std::thread::scope(|scope| -> AppResult<()> {
         let (tx, rx) = sync_channel::<Vec<Item<'_>>>(4);
@@ -259,7 +262,14 @@ fn ingest(
             }
             receipt.message_id = Some(h.message_id);
         }
-        let mut step = Step { conn, tenant, receipt: &mut receipt, daily: &mut daily, history: &mut history };
+        let mut step = Step {
+            conn,
+            tenant,
+            receipt: &mut receipt,
+            daily: &mut daily,
+            activity: &mut activity,
+            history: &mut history,
+        };
         broken = step.store_all(&rx, progress)?;
         // A pulled page may be empty (that is how a vendor says it has no more).
         if broken.is_none() && receipt.received == 0 && job.meta.channel != submissions::Channel::Pull {
@@ -281,6 +291,7 @@ fn ingest(
         return Err(Undo::Refused(Box::new(receipt)));
     }
     daily.write(conn, tenant)?;
+    activity.write(conn, tenant)?;
     receipt.status = SubmissionStatus::Stored;
     receipt.stored = true;
     submissions::finish(conn, &job.meta, &receipt)?;
@@ -351,13 +362,16 @@ fn decode<'a>(
         for next in decoded {
             let item = match (next, &looked) {
                 (Ok(_), Err(e)) => Item::Failed(AppError::internal(e.message())),
-                (Ok(record), Ok(())) => match validator.check(index, record) {
-                    Ok(Ok(checked)) => Item::Record(checked),
-                    Ok(Err(rejection)) => Item::Rejected(rejection),
-                    Err(e) => Item::Failed(e),
-                },
+                (Ok(record), Ok(())) => {
+                    let acting = Acting::of(&record);
+                    match validator.check(index, record) {
+                        Ok(Ok(checked)) => Item::Record(checked),
+                        Ok(Err(rejection)) => Item::Rejected(rejection, acting),
+                        Err(e) => Item::Failed(e),
+                    }
+                }
                 (Err(e), _) if e.fatal => Item::Broken(e),
-                (Err(e), _) => Item::Rejected(Rejection::undecodable(e.index.unwrap_or(index), &e)),
+                (Err(e), _) => Item::Rejected(Rejection::undecodable(e.index.unwrap_or(index), &e), Acting::default()),
             };
             index += 1;
             let last = matches!(item, Item::Broken(_) | Item::Failed(_));
@@ -379,6 +393,7 @@ struct Step<'s, 'c, 'r> {
     tenant: &'s str,
     receipt: &'s mut Receipt,
     daily: &'s mut DailyChanges,
+    activity: &'s mut ActivityChanges,
     history: &'s mut History<'r>,
 }
 
@@ -396,7 +411,10 @@ impl Step<'_, '_, '_> {
                 match item {
                     Item::Record(c) if c.row.corrects.is_some() => corrections.push(c),
                     Item::Record(c) => plain.push(c),
-                    Item::Rejected(r) => self.receipt.reject(r),
+                    Item::Rejected(r, acting) => {
+                        self.activity.rejected(&acting);
+                        self.receipt.reject(r)
+                    }
                     Item::Broken(e) => return Ok(Some(Refusal::from(&e))),
                     Item::Failed(e) => return Err(e),
                 }
@@ -438,6 +456,7 @@ impl Step<'_, '_, '_> {
         store::note_vouchers(self.conn, self.tenant, &stored.iter().map(|(_, row, _)| row).collect::<Vec<_>>())?;
         for (_, row, flags) in stored {
             accepted(self.receipt, &row, flags, found);
+            self.activity.stored(&row);
             if row.status == status::STORED {
                 self.daily.count(&row);
             }
@@ -453,6 +472,7 @@ impl Step<'_, '_, '_> {
             self.receipt.duplicate(meta[k].0, &rows[k].record_id);
         }
         for &k in &outcome.conflicts {
+            self.activity.rejected(&Acting::of_row(&rows[k]));
             self.receipt.reject(conflict(meta[k].0, &rows[k].record_id));
         }
         let mut is_stored = vec![false; rows.len()];
@@ -478,6 +498,7 @@ impl Step<'_, '_, '_> {
             return Ok(());
         }
         if !outcome.conflicts.is_empty() {
+            self.activity.rejected(&Acting::of_row(&c.row));
             self.receipt.reject(conflict(c.index, id));
             return Ok(());
         }
@@ -493,6 +514,7 @@ impl Step<'_, '_, '_> {
             }
             Err(why) => {
                 store::remove(self.conn, self.tenant, id)?;
+                self.activity.rejected(&Acting::of_row(&c.row));
                 self.receipt.reject(uncorrectable(c.index, id, &target, why));
                 Ok(())
             }

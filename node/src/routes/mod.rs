@@ -50,6 +50,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "statistics", description = "统计数据：辖区逐日与区间汇总 Statistics: the jurisdiction's daily and period aggregates"),
         (name = "access", description = "平台接入：接入申请、审核、备案与对接监控 Platform access: applications, review, filing and monitoring"),
         (name = "industry", description = "行业统计：三新分类、报表制度、填报、审核与汇总 Industry statistics: the 三新 classification, forms, reports, review and summaries"),
+        (name = "monitoring", description = "主体运行监测：报送率、商户活跃度、时效、拒收率、异常率、阈值与预警 Operation monitoring: indicators, thresholds and warnings"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
         (name = "jobs", description = "后台任务 Background jobs")
     )
@@ -98,6 +99,7 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::stats::api::routes(cfg);
     crate::system::access::api::routes(cfg);
     crate::system::industry::api::routes(cfg);
+    crate::system::monitoring::api::routes(cfg);
     crate::federation::api::routes(cfg);
     crate::jobs::api::routes(cfg);
 }
@@ -120,6 +122,7 @@ fn pages(cfg: &mut web::ServiceConfig) {
     crate::system::pages::routes(cfg);
     crate::system::access::pages::routes(cfg);
     crate::system::industry::pages::routes(cfg);
+    crate::system::monitoring::pages::routes(cfg);
     crate::federation::pages::routes(cfg);
     crate::jobs::pages::routes(cfg);
     cfg.service(crate::console::capability);
@@ -250,6 +253,7 @@ fn background(state: &web::Data<AppState>) -> AppResult<Vec<Job>> {
     jobs.extend(crate::ingest::background(state));
     jobs.extend(crate::notify::background(state));
     jobs.extend(crate::system::industry::background(state));
+    jobs.extend(crate::system::monitoring::background(state));
     jobs.extend(crate::backup::background(state));
     if let Some(fed) = state.find::<Federation>() {
         jobs.extend(crate::federation::background(fed, state.db.clone(), &state.config));

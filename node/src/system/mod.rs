@@ -6,4 +6,5 @@
 
 pub mod access;
 pub mod industry;
+pub mod monitoring;
 pub mod pages;

@@ -108,11 +108,18 @@ pub enum Permission {
     /// and revoke filed platforms.
     #[serde(rename = "access.file")]
     AccessFile,
+    /// Read the operation monitoring of entities, sites and tenants (a tenant's caller: its
+    /// own) and the warnings.
+    #[serde(rename = "monitoring.read")]
+    MonitoringRead,
+    /// Set the monitoring thresholds and run a round of warnings.
+    #[serde(rename = "monitoring.manage")]
+    MonitoringManage,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 28] = [
+    pub const ALL: [Permission; 30] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -141,6 +148,8 @@ impl Permission {
         Permission::IndustryReport,
         Permission::AccessReview,
         Permission::AccessFile,
+        Permission::MonitoringRead,
+        Permission::MonitoringManage,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -174,6 +183,8 @@ impl Permission {
             Permission::IndustryReport => "industry.report",
             Permission::AccessReview => "access.review",
             Permission::AccessFile => "access.file",
+            Permission::MonitoringRead => "monitoring.read",
+            Permission::MonitoringManage => "monitoring.manage",
         }
     }
 
@@ -208,6 +219,8 @@ impl Permission {
             Permission::IndustryReport => "填报本单位的行业统计报表",
             Permission::AccessReview => "审核平台接入申请、查看对接监控",
             Permission::AccessFile => "办理接入备案（创建租户并签发凭据）、暂停或撤销接入",
+            Permission::MonitoringRead => "查看主体运行监测指标与预警",
+            Permission::MonitoringManage => "设置运行监测预警阈值",
         }
     }
 
@@ -308,6 +321,8 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::IndustryManage,
             Permission::IndustryReview,
             Permission::AccessReview,
+            Permission::MonitoringRead,
+            Permission::MonitoringManage,
         ],
     },
     BuiltinRole {
@@ -324,6 +339,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::TraceRead,
             Permission::TraceWrite,
             Permission::IndustryReport,
+            Permission::MonitoringRead,
         ],
     },
     BuiltinRole {

@@ -137,6 +137,14 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("/api/v1/federation/indicators/stages", "get"),
         ("/api/v1/jobs", "get"),
         ("/api/v1/jobs/{name}/runs", "get"),
+        ("/api/v1/monitoring/indicators", "get"),
+        ("/api/v1/monitoring/indicators.csv", "get"),
+        ("/api/v1/monitoring/trend", "get"),
+        ("/api/v1/monitoring/thresholds", "get"),
+        ("/api/v1/monitoring/thresholds", "put"),
+        ("/api/v1/monitoring/thresholds/{stage}/{indicator}", "delete"),
+        ("/api/v1/monitoring/warnings", "get"),
+        ("/api/v1/monitoring/warnings/evaluate", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -16,6 +16,7 @@ mod http_basics;
 mod industry;
 mod ingest;
 mod jobs;
+mod monitoring;
 mod parity;
 mod products;
 mod quality;

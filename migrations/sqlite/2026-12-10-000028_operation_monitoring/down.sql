@@ -1,0 +1,3 @@
+DROP TABLE monitoring_warnings;
+DROP TABLE monitoring_thresholds;
+DROP TABLE party_activity;

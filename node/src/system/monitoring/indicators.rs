@@ -1,0 +1,728 @@
+//! The indicators, computed from what each party reported (`party_activity`) and the
+//! registry. docs/operation-monitoring.md defines each one; in short, over a window of days:
+//!
+//! - 数据报送率 (reporting rate): of the intervals (days, ISO weeks or months, per stage) the
+//!   window holds since the entity was filed, the share on which it stored at least one record
+//!   of a stage it is registered for;
+//! - 商户活跃度 (merchant activity): of a site's (or tenant's, or region's) registered
+//!   entities, the share that stored at least one record;
+//! - 报送时效 (timeliness): the mean hours from a record's act to its arrival;
+//! - 拒收率 (rejection rate): rejected records over records sent (stored + rejected);
+//! - 异常率 (anomaly rate): flagged records over records stored.
+//!
+//! Every value is kept in thousandths, rounded half up, and is absent when its base is zero
+//! (never shown as 0 % or as infinity). Monitored entities are those whose registration is
+//! approved. The window is read one day at a time, so memory holds one day's rows and one
+//! accumulator per entity and stage, whatever the window's length.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate, TimeDelta};
+use diesel::prelude::*;
+use serde::Serialize;
+use tracenode_adapters::codes::Stage;
+
+use crate::db::schema::{entities, party_activity as pa, sites, tenants};
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+use crate::region::RegionCode;
+use crate::trace::row::{day_of, day_text};
+
+/// The longest window, days.
+pub const MAX_WINDOW_DAYS: i64 = 366;
+
+crate::text_status! {
+    /// An indicator.
+    pub enum Indicator {
+        /// Share of expected intervals with a report.
+        ReportingRate = "reporting_rate" / "数据报送率",
+        /// Share of registered entities that reported.
+        MerchantActivity = "merchant_activity" / "商户活跃度",
+        /// Mean hours from act to arrival.
+        DelayHours = "delay_hours" / "报送时效（平均延迟小时）",
+        /// Rejected over sent.
+        RejectionRate = "rejection_rate" / "拒收率",
+        /// Flagged over stored.
+        AnomalyRate = "anomaly_rate" / "异常率",
+    }
+}
+
+impl Indicator {
+    /// Whether a higher value is better (the bound is then a minimum).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Indicator::ReportingRate | Indicator::MerchantActivity)
+    }
+
+    /// Whether the value is a share (shown as a percentage).
+    pub fn is_rate(self) -> bool {
+        self != Indicator::DelayHours
+    }
+
+    /// Shows a value in thousandths as people read it: `87.5%` or `3.25 小时`.
+    pub fn show(self, milli: Option<i64>) -> String {
+        match milli {
+            None => "—".to_owned(),
+            Some(v) if self.is_rate() => format!("{}%", trim(v as f64 / 10.0, 1)),
+            Some(v) => format!("{} 小时", trim(v as f64 / 1000.0, 2)),
+        }
+    }
+}
+
+fn trim(v: f64, places: usize) -> String {
+    let s = format!("{v:.places$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+crate::text_status! {
+    /// How often a stage is expected to report.
+    pub enum Interval {
+        /// Every day.
+        Day = "day" / "每日",
+        /// Every ISO week.
+        Week = "week" / "每周",
+        /// Every month.
+        Month = "month" / "每月",
+    }
+}
+
+impl Interval {
+    /// The interval a day falls in, as a number that grows with time.
+    fn key(self, d: NaiveDate) -> i32 {
+        match self {
+            Interval::Day => d.num_days_from_ce(),
+            Interval::Week => d.iso_week().year() * 100 + d.iso_week().week() as i32,
+            Interval::Month => d.year() * 100 + d.month() as i32,
+        }
+    }
+}
+
+/// A window of whole days (China Standard Time), both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringWindow)]
+pub struct Window {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+}
+
+impl Window {
+    /// The window asked for: a month (`YYYY-MM`), or `from`/`to` days; by default the current
+    /// month. Days after `last` (yesterday, the last whole day) are left out; a window that
+    /// starts after it, runs backwards or is longer than [`MAX_WINDOW_DAYS`] is refused.
+    pub fn ask(month: Option<&str>, from: Option<&str>, to: Option<&str>, last: NaiveDate) -> AppResult<Window> {
+        let (from, to) = match month.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) => {
+                let first = NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+                    .map_err(|_| AppError::invalid("month", "月份应为 YYYY-MM", "a month is YYYY-MM"))?;
+                (first, next_month(first) - TimeDelta::days(1))
+            }
+            None => {
+                let (f, t) = crate::period::day_range(from, to)?;
+                let today = last + TimeDelta::days(1);
+                let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+                let first = if first > last {
+                    NaiveDate::from_ymd_opt(last.year(), last.month(), 1).unwrap_or(last)
+                } else {
+                    first
+                };
+                (f.unwrap_or(first), t.unwrap_or(last))
+            }
+        };
+        if from > last {
+            return Err(AppError::invalid(
+                "from",
+                format!("所选期间尚未开始：最近一个完整的日子是 {last}"),
+                format!("the window has not begun: the last whole day is {last}"),
+            ));
+        }
+        if from > to {
+            return Err(AppError::invalid("from", "起始日期不能晚于截止日期", "from must not come after to"));
+        }
+        let to = to.min(last);
+        if (to - from).num_days() + 1 > MAX_WINDOW_DAYS {
+            return Err(AppError::invalid(
+                "to",
+                format!("期间最长 {MAX_WINDOW_DAYS} 天"),
+                format!("a window is at most {MAX_WINDOW_DAYS} days"),
+            ));
+        }
+        Ok(Window { from, to })
+    }
+
+    /// The `days` whole days ending on `last`.
+    pub fn trailing(last: NaiveDate, days: i64) -> Window {
+        Window { from: last - TimeDelta::days(days.clamp(1, MAX_WINDOW_DAYS) - 1), to: last }
+    }
+
+    /// Days in the window.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+}
+
+/// The first day of the month after `first`'s.
+pub fn next_month(first: NaiveDate) -> NaiveDate {
+    let (y, m) = if first.month() == 12 { (first.year() + 1, 1) } else { (first.year(), first.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(first)
+}
+
+/// The counts an indicator is computed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringFigures)]
+pub struct Figures {
+    /// Registered entities counted (0 for a single entity).
+    pub entities: i64,
+    /// Of those, the ones that stored a record.
+    pub active: i64,
+    /// Intervals on which a report was expected.
+    pub expected: i64,
+    /// Of those, the ones with a report.
+    pub reported: i64,
+    /// Records stored.
+    pub records: i64,
+    /// Records rejected.
+    pub rejected: i64,
+    /// Stored records flagged as anomalies.
+    pub flagged: i64,
+    /// Sum of delays from act to arrival, seconds.
+    pub delay_seconds_sum: i64,
+    /// Longest delay, seconds.
+    pub delay_seconds_max: i64,
+}
+
+impl Figures {
+    /// Adds `o`.
+    pub fn add(&mut self, o: &Figures) {
+        self.entities += o.entities;
+        self.active += o.active;
+        self.expected += o.expected;
+        self.reported += o.reported;
+        self.add_counts(o.records, o.rejected, o.flagged, o.delay_seconds_sum, o.delay_seconds_max);
+    }
+
+    fn add_counts(&mut self, records: i64, rejected: i64, flagged: i64, delay_sum: i64, delay_max: i64) {
+        self.records += records;
+        self.rejected += rejected;
+        self.flagged += flagged;
+        self.delay_seconds_sum = self.delay_seconds_sum.saturating_add(delay_sum);
+        self.delay_seconds_max = self.delay_seconds_max.max(delay_max);
+    }
+
+    /// An indicator's value, thousandths; `None` when its base is zero.
+    pub fn value(&self, i: Indicator) -> Option<i64> {
+        match i {
+            Indicator::ReportingRate => ratio(self.reported, self.expected, 1000),
+            Indicator::MerchantActivity => ratio(self.active, self.entities, 1000),
+            Indicator::DelayHours => ratio(self.delay_seconds_sum, self.records * 3600, 1000),
+            Indicator::RejectionRate => ratio(self.rejected, self.records + self.rejected, 1000),
+            Indicator::AnomalyRate => ratio(self.flagged, self.records, 1000),
+        }
+    }
+
+    /// The base an indicator's value rests on (what `min_base` is compared with).
+    pub fn base(&self, i: Indicator) -> i64 {
+        match i {
+            Indicator::ReportingRate => self.expected,
+            Indicator::MerchantActivity => self.entities,
+            Indicator::DelayHours | Indicator::AnomalyRate => self.records,
+            Indicator::RejectionRate => self.records + self.rejected,
+        }
+    }
+
+    /// Every indicator's value.
+    pub fn values(&self) -> Values {
+        Values {
+            reporting_rate: self.value(Indicator::ReportingRate),
+            merchant_activity: self.value(Indicator::MerchantActivity),
+            delay_hours: self.value(Indicator::DelayHours),
+            rejection_rate: self.value(Indicator::RejectionRate),
+            anomaly_rate: self.value(Indicator::AnomalyRate),
+        }
+    }
+}
+
+/// `num / den × scale`, rounded half up; `None` when `den` is zero.
+pub fn ratio(num: i64, den: i64, scale: i64) -> Option<i64> {
+    if den <= 0 {
+        return None;
+    }
+    let (n, d) = (i128::from(num) * i128::from(scale), i128::from(den));
+    Some(((2 * n + d) / (2 * d)) as i64)
+}
+
+/// The indicators' values, thousandths (a rate of 87.5 % is 875; 3.25 hours is 3250).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringValues)]
+pub struct Values {
+    /// 数据报送率.
+    pub reporting_rate: Option<i64>,
+    /// 商户活跃度.
+    pub merchant_activity: Option<i64>,
+    /// 报送时效, hours.
+    pub delay_hours: Option<i64>,
+    /// 拒收率.
+    pub rejection_rate: Option<i64>,
+    /// 异常率.
+    pub anomaly_rate: Option<i64>,
+}
+
+crate::text_status! {
+    /// What a row of indicators is about.
+    pub enum SubjectKind {
+        /// A registered entity.
+        Entity = "entity" / "主体",
+        /// A site and its merchants.
+        Site = "site" / "节点（市场）",
+        /// A tenant and its entities.
+        Tenant = "tenant" / "租户",
+        /// A division below the region shown.
+        Region = "region" / "地区",
+    }
+}
+
+/// A subject.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringSubject)]
+pub struct Subject {
+    /// Kind.
+    pub kind: SubjectKind,
+    /// Id (the region code for a region).
+    pub id: String,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Tenant (empty for a region).
+    pub tenant_id: String,
+    /// Region.
+    pub region: String,
+}
+
+/// The indicators of one subject over the window: in all and by stage.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubjectIndicators {
+    /// Who.
+    pub subject: Subject,
+    /// All stages together.
+    pub total: Figures,
+    /// Values of `total`.
+    pub values: Values,
+    /// By stage code.
+    pub by_stage: BTreeMap<String, Figures>,
+}
+
+impl SubjectIndicators {
+    fn new(subject: Subject) -> SubjectIndicators {
+        SubjectIndicators { subject, total: Figures::default(), values: Values::default(), by_stage: BTreeMap::new() }
+    }
+
+    /// The figures of `stage` (`""`: all stages).
+    pub fn figures(&self, stage: &str) -> Option<&Figures> {
+        if stage.is_empty() {
+            Some(&self.total)
+        } else {
+            self.by_stage.get(stage)
+        }
+    }
+
+    fn absorb(&mut self, o: &SubjectIndicators) {
+        self.total.add(&o.total);
+        for (stage, f) in &o.by_stage {
+            self.by_stage.entry(stage.clone()).or_default().add(f);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.values = self.total.values();
+    }
+}
+
+/// What to compute over.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One tenant.
+    pub tenant: Option<String>,
+    /// Only these tenants (a data scope); empty for all.
+    pub tenants: Vec<String>,
+    /// Entities in this region's subtree.
+    pub region: Option<RegionCode>,
+    /// One site's merchants.
+    pub site: Option<String>,
+    /// One entity.
+    pub entity: Option<String>,
+    /// One stage.
+    pub stage: Option<String>,
+}
+
+impl Filter {
+    fn tenant_allowed(&self, t: &str) -> bool {
+        self.tenant.as_deref().is_none_or(|x| x == t)
+            && (self.tenants.is_empty() || self.tenants.iter().any(|x| x == t))
+    }
+
+    /// Whether the filter is narrower than whole tenants (then activity no entity of the
+    /// filter owns is left out of the tenants' rows).
+    fn narrows_entities(&self) -> bool {
+        self.region.is_some() || self.site.is_some() || self.entity.is_some()
+    }
+}
+
+/// The reporting interval of each stage.
+pub type Intervals = HashMap<String, Interval>;
+
+/// Everything computed for a window.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringComputed)]
+pub struct Computed {
+    /// The window.
+    pub window: Window,
+    /// Each entity.
+    pub entities: Vec<SubjectIndicators>,
+    /// Each site with merchants.
+    pub sites: Vec<SubjectIndicators>,
+    /// Each tenant.
+    pub tenants: Vec<SubjectIndicators>,
+    /// The whole of what was computed.
+    pub total: SubjectIndicators,
+}
+
+/// What one entity stored in one stage over the window.
+struct Seen {
+    stage: String,
+    /// A bit per day of the window with a stored record.
+    days: [u64; 6],
+    figures: Figures,
+}
+
+/// An entity under watch.
+struct Watched {
+    subject: Subject,
+    site: Option<String>,
+    /// The stages it is registered for.
+    stages: Vec<String>,
+    /// The first day of the window it is expected to report on (the day it was filed).
+    start: usize,
+    seen: Vec<Seen>,
+}
+
+impl Watched {
+    fn stage(&mut self, stage: &str) -> &mut Seen {
+        let at = match self.seen.iter().position(|s| s.stage == stage) {
+            Some(at) => at,
+            None => {
+                self.seen.push(Seen { stage: stage.to_owned(), days: [0; 6], figures: Figures::default() });
+                self.seen.len() - 1
+            }
+        };
+        &mut self.seen[at]
+    }
+}
+
+/// Per interval kind, the interval key of each day of the window.
+struct Calendar {
+    keys: HashMap<Interval, Vec<i32>>,
+}
+
+impl Calendar {
+    fn new(w: &Window) -> Calendar {
+        let days: Vec<NaiveDate> = (0..w.days()).map(|i| w.from + TimeDelta::days(i)).collect();
+        let keys = Interval::ALL.iter().map(|&i| (i, days.iter().map(|&d| i.key(d)).collect())).collect();
+        Calendar { keys }
+    }
+
+    /// Distinct intervals from day `start` on, and those among them with a set bit in `seen`.
+    fn count(&self, interval: Interval, start: usize, seen: &[u64; 6]) -> (i64, i64) {
+        let keys = &self.keys[&interval];
+        let (mut expected, mut reported) = (0, 0);
+        let (mut last, mut last_reported) = (None, None);
+        for (i, &k) in keys.iter().enumerate().skip(start) {
+            if last != Some(k) {
+                expected += 1;
+                last = Some(k);
+            }
+            if seen[i / 64] >> (i % 64) & 1 == 1 && last_reported != Some(k) {
+                reported += 1;
+                last_reported = Some(k);
+            }
+        }
+        (expected, reported)
+    }
+}
+
+type EntityRow = (String, String, String, String, String, i32, Option<String>, chrono::NaiveDateTime);
+type ActivityRow = (String, String, String, i64, i64, i64, i64, i64);
+
+/// The approved entities the filter covers.
+fn watched(conn: &mut DbConnection, f: &Filter, w: &Window) -> AppResult<Vec<Watched>> {
+    use entities::dsl as e;
+    let mut q =
+        entities::table.filter(e::status.eq(crate::registry::review::ReviewStatus::Approved.as_str())).into_boxed();
+    if let Some(t) = &f.tenant {
+        q = q.filter(e::tenant_id.eq(t.clone()));
+    }
+    if !f.tenants.is_empty() {
+        q = q.filter(e::tenant_id.eq_any(f.tenants.clone()));
+    }
+    if let Some(r) = &f.region {
+        q = q.filter(e::region.like(format!("{}%", r.subtree_prefix())));
+    }
+    if let Some(s) = &f.site {
+        q = q.filter(e::site_id.eq(s.clone()));
+    }
+    if let Some(id) = &f.entity {
+        q = q.filter(e::id.eq(id.clone()));
+    }
+    let rows: Vec<EntityRow> = q
+        .order((e::tenant_id, e::code))
+        .select((e::id, e::tenant_id, e::code, e::name, e::region, e::stages, e::site_id, e::filed_at))
+        .load(conn)?;
+    // An entity filed after the window is not watched in it.
+    Ok(rows
+        .into_iter()
+        .filter(|r| day_of(r.7) <= w.to)
+        .map(|(id, tenant_id, code, name, region, stages, site, filed)| {
+            let filed = day_of(filed);
+            Watched {
+                subject: Subject { kind: SubjectKind::Entity, id, code, name, tenant_id, region },
+                site,
+                stages: Stage::from_bits(stages).into_iter().map(|s| s.code().to_owned()).collect(),
+                start: if filed <= w.from { 0 } else { (filed - w.from).num_days() as usize },
+                seen: Vec::new(),
+            }
+        })
+        .collect())
+}
+
+/// One day's activity rows the filter may use.
+fn day_rows(conn: &mut DbConnection, f: &Filter, day: NaiveDate, one: Option<&Subject>) -> AppResult<Vec<ActivityRow>> {
+    let mut q = pa::table.filter(pa::day.eq(day_text(day))).into_boxed();
+    if let Some(t) = &f.tenant {
+        q = q.filter(pa::tenant_id.eq(t.clone()));
+    }
+    if let Some(e) = one {
+        q = q.filter(pa::tenant_id.eq(e.tenant_id.clone())).filter(pa::party_code.eq(e.code.clone()));
+    }
+    if let Some(s) = &f.stage {
+        q = q.filter(pa::stage.eq(s.clone()));
+    }
+    Ok(q.select((
+        pa::tenant_id,
+        pa::party_code,
+        pa::stage,
+        pa::records,
+        pa::rejected,
+        pa::flagged,
+        pa::delay_seconds_sum,
+        pa::delay_seconds_max,
+    ))
+    .load(conn)?)
+}
+
+/// Computes the indicators of every entity, site and tenant the filter covers over `w`.
+pub fn compute(conn: &mut DbConnection, f: &Filter, w: Window, intervals: &Intervals) -> AppResult<Computed> {
+    let mut watched = watched(conn, f, &w)?;
+    let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    for (k, e) in watched.iter().enumerate() {
+        index.entry(e.subject.tenant_id.clone()).or_default().insert(e.subject.code.clone(), k);
+    }
+    // Activity of a tenant that no watched entity owns (unregistered or unreadable parties).
+    let mut unowned: HashMap<String, BTreeMap<String, Figures>> = HashMap::new();
+    // One entity asked for: only its rows are read (and none when it is not watched).
+    let one = f.entity.as_ref().map(|_| watched.first().map(|e| e.subject.clone()));
+    let days = if matches!(one, Some(None)) { 0 } else { w.days() as usize };
+    for offset in 0..days {
+        let day = w.from + TimeDelta::days(offset as i64);
+        let rows = day_rows(conn, f, day, one.as_ref().and_then(Option::as_ref))?;
+        for (tenant, code, stage, records, rejected, flagged, delay_sum, delay_max) in rows {
+            match index.get(&tenant).and_then(|codes| codes.get(&code)) {
+                Some(&k) => {
+                    let seen = watched[k].stage(&stage);
+                    if records > 0 {
+                        seen.days[offset / 64] |= 1 << (offset % 64);
+                    }
+                    seen.figures.add_counts(records, rejected, flagged, delay_sum, delay_max);
+                }
+                None if !f.narrows_entities() && f.tenant_allowed(&tenant) => {
+                    let figures = unowned.entry(tenant).or_default().entry(stage).or_default();
+                    figures.add_counts(records, rejected, flagged, delay_sum, delay_max);
+                }
+                None => {}
+            }
+        }
+    }
+    let calendar = Calendar::new(&w);
+    let entities: Vec<(Option<String>, SubjectIndicators)> =
+        watched.into_iter().map(|e| (e.site.clone(), entity_indicators(e, f, &calendar, intervals))).collect();
+    gather(conn, w, entities, unowned)
+}
+
+/// An entity's indicators by stage: the stages it is registered for (each with its expected
+/// intervals) and any other stage it stored records in.
+fn entity_indicators(mut e: Watched, f: &Filter, calendar: &Calendar, intervals: &Intervals) -> SubjectIndicators {
+    for stage in e.stages.clone() {
+        if f.stage.as_deref().is_none_or(|s| s == stage) {
+            e.stage(&stage);
+        }
+    }
+    let mut out = SubjectIndicators::new(e.subject);
+    for seen in e.seen {
+        let mut figures = seen.figures;
+        if e.stages.contains(&seen.stage) {
+            let interval = intervals.get(&seen.stage).copied().unwrap_or(Interval::Day);
+            (figures.expected, figures.reported) = calendar.count(interval, e.start, &seen.days);
+        }
+        out.total.add(&figures);
+        out.by_stage.insert(seen.stage, figures);
+    }
+    out.finish();
+    out
+}
+
+/// Adds an entity's indicators to a group's, counting it as a registered entity (active when
+/// it stored a record) in all and in each stage it is registered for.
+fn count_in(group: &mut SubjectIndicators, e: &SubjectIndicators) {
+    group.absorb(e);
+    group.total.entities += 1;
+    group.total.active += i64::from(e.total.records > 0);
+    for (stage, f) in &e.by_stage {
+        let g = group.by_stage.entry(stage.clone()).or_default();
+        if f.expected > 0 {
+            g.entities += 1;
+            g.active += i64::from(f.records > 0);
+        }
+    }
+}
+
+/// Sums entities into their sites and tenants, adds the tenants' unowned activity, and names
+/// each site and tenant.
+fn gather(
+    conn: &mut DbConnection,
+    window: Window,
+    entities: Vec<(Option<String>, SubjectIndicators)>,
+    unowned: HashMap<String, BTreeMap<String, Figures>>,
+) -> AppResult<Computed> {
+    let blank = |kind, id: &str| Subject {
+        kind,
+        id: id.to_owned(),
+        code: String::new(),
+        name: String::new(),
+        tenant_id: String::new(),
+        region: String::new(),
+    };
+    let mut by_site: BTreeMap<String, SubjectIndicators> = BTreeMap::new();
+    let mut by_tenant: BTreeMap<String, SubjectIndicators> = BTreeMap::new();
+    let mut total = SubjectIndicators::new(blank(SubjectKind::Region, ""));
+    for (site, e) in &entities {
+        if let Some(s) = site {
+            count_in(
+                by_site.entry(s.clone()).or_insert_with(|| SubjectIndicators::new(blank(SubjectKind::Site, s))),
+                e,
+            );
+        }
+        let t = &e.subject.tenant_id;
+        count_in(
+            by_tenant.entry(t.clone()).or_insert_with(|| SubjectIndicators::new(blank(SubjectKind::Tenant, t))),
+            e,
+        );
+        count_in(&mut total, e);
+    }
+    for (t, stages) in unowned {
+        let row = by_tenant.entry(t.clone()).or_insert_with(|| SubjectIndicators::new(blank(SubjectKind::Tenant, &t)));
+        for (stage, f) in stages {
+            row.total.add(&f);
+            row.by_stage.entry(stage.clone()).or_default().add(&f);
+            total.total.add(&f);
+            total.by_stage.entry(stage).or_default().add(&f);
+        }
+    }
+    name_sites(conn, &mut by_site)?;
+    name_tenants(conn, &mut by_tenant)?;
+    let finish = |m: BTreeMap<String, SubjectIndicators>| {
+        m.into_values()
+            .map(|mut s| {
+                s.finish();
+                s
+            })
+            .collect()
+    };
+    total.finish();
+    Ok(Computed {
+        window,
+        entities: entities.into_iter().map(|(_, e)| e).collect(),
+        sites: finish(by_site),
+        tenants: finish(by_tenant),
+        total,
+    })
+}
+
+fn name_sites(conn: &mut DbConnection, rows: &mut BTreeMap<String, SubjectIndicators>) -> AppResult<()> {
+    let ids: Vec<String> = rows.keys().cloned().collect();
+    for chunk in ids.chunks(1_000) {
+        let named: Vec<(String, String, String, String, String)> = sites::table
+            .filter(sites::id.eq_any(chunk))
+            .select((sites::id, sites::code, sites::name, sites::tenant_id, sites::region))
+            .load(conn)?;
+        for (id, code, name, tenant, region) in named {
+            if let Some(r) = rows.get_mut(&id) {
+                (r.subject.code, r.subject.name, r.subject.tenant_id, r.subject.region) = (code, name, tenant, region);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn name_tenants(conn: &mut DbConnection, rows: &mut BTreeMap<String, SubjectIndicators>) -> AppResult<()> {
+    let ids: Vec<String> = rows.keys().cloned().collect();
+    for chunk in ids.chunks(1_000) {
+        let named: Vec<(String, String, String, String)> = tenants::table
+            .filter(tenants::id.eq_any(chunk))
+            .select((tenants::id, tenants::code, tenants::name, tenants::region))
+            .load(conn)?;
+        for (id, code, name, region) in named {
+            if let Some(r) = rows.get_mut(&id) {
+                r.subject.tenant_id = id.clone();
+                (r.subject.code, r.subject.name, r.subject.region) = (code, name, region);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The entities' indicators summed by the division one level below `region` that holds
+/// them (for the map), in code order; divisions without entities are shown empty.
+pub fn by_region(entities: &[SubjectIndicators], region: &RegionCode) -> Vec<SubjectIndicators> {
+    let children = region.children();
+    let mut rows: BTreeMap<String, SubjectIndicators> = children
+        .iter()
+        .map(|c| {
+            let subject = Subject {
+                kind: SubjectKind::Region,
+                id: c.as_str().to_owned(),
+                code: c.as_str().to_owned(),
+                name: c.name().to_owned(),
+                tenant_id: String::new(),
+                region: c.as_str().to_owned(),
+            };
+            (c.as_str().to_owned(), SubjectIndicators::new(subject))
+        })
+        .collect();
+    let prefixes: Vec<(String, String)> =
+        children.iter().map(|c| (c.subtree_prefix().to_owned(), c.as_str().to_owned())).collect();
+    for e in entities {
+        let home = prefixes.iter().find(|(p, _)| e.subject.region.starts_with(p.as_str()));
+        if let Some(row) = home.and_then(|(_, code)| rows.get_mut(code)) {
+            count_in(row, e);
+        }
+    }
+    rows.into_values()
+        .map(|mut r| {
+            r.finish();
+            r
+        })
+        .collect()
+}
