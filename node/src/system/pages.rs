@@ -23,6 +23,7 @@ struct SectionPage {
     staff: bool,
     unit: bool,
     access: Option<(usize, usize)>,
+    monitoring: bool,
 }
 
 /// 体系建设: the section's parts.
@@ -70,6 +71,7 @@ pub async fn section(state: web::Data<AppState>, caller: ConsoleCaller) -> AppRe
         staff,
         unit,
         access,
+        monitoring: caller.can(Permission::MonitoringRead),
     })
 }
 

@@ -397,7 +397,7 @@ pub(crate) async fn unit_user(app: &TestApp, sys: &Session, sec: &Session, tenan
     app.first_sign_in(username, created["one_time_password"].as_str().expect("otp"), "Unit-Filler-Pass1").await
 }
 
-async fn post_form(app: &TestApp, s: &Session, path: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) async fn post_form(app: &TestApp, s: &Session, path: &str, fields: &[(&str, &str)]) -> String {
     let mut form: Vec<(&str, &str)> = vec![("csrf", s.csrf.as_str())];
     form.extend_from_slice(fields);
     let res = s.client.post(app.url(path)).form(&form).send().await.expect("form");
@@ -405,7 +405,7 @@ async fn post_form(app: &TestApp, s: &Session, path: &str, fields: &[(&str, &str
     res.text().await.expect("html")
 }
 
-async fn page(app: &TestApp, s: &Session, path: &str) -> String {
+pub(crate) async fn page(app: &TestApp, s: &Session, path: &str) -> String {
     let res = s.get(app, path).await;
     assert_eq!(res.status(), 200, "{path}");
     res.text().await.expect("html")

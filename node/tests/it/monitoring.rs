@@ -8,6 +8,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use crate::industry::{page, post_form, unit_user};
 use crate::ingest::{import, json_of};
 use crate::registry::{code, entity, world, World};
 use crate::smtp::SmtpServer;
@@ -359,6 +360,67 @@ async fn bad_input_is_refused_and_thresholds_are_audited(app: TestApp) {
     json_of(scoped.get(&app, &format!("{base}?region=330102")).await, 200).await;
 }
 both_backends!(bad_input_is_refused_and_thresholds_are_audited);
+
+/// The console: the section's card, the list with its filters and map, a bad month shown
+/// on the page, the trend, thresholds set through the form, and a round run from the
+/// warnings page.
+async fn the_console_shows_and_sets_what_the_api_does(app: TestApp) {
+    let w = world(&app).await;
+    let (_, last) = days();
+    let p = parties(&app, &w, last).await;
+    send(&app, &w, &p, last).await;
+    let staff = &w.reviewer;
+    let section = page(&app, staff, "/system-building").await;
+    assert!(section.contains("主体运行监测"), "the section's card");
+    let from = last - TimeDelta::days(6);
+    let html =
+        page(&app, staff, &format!("/system-building/monitoring?from={from}&to={last}&sort=reporting_rate")).await;
+    for c in &p.e {
+        assert!(html.contains(c.as_str()), "{c} listed");
+    }
+    // E1 3 of 7 days, E4 1 of 3, shown as people read them; 西湖区 on the map.
+    assert!(html.contains("42.9%") && html.contains("33.3%"), "the rates");
+    assert!(html.contains("region-tiles") && html.contains("西湖区"), "the map");
+    assert!(html.contains(&format!("统计期间 {from} 至 {last}")), "the window");
+    let bad = page(&app, staff, "/system-building/monitoring?month=2026-13").await;
+    assert!(bad.contains("月份应为 YYYY-MM"), "a bad month is named on the page");
+    let trend = page(&app, staff, &format!("/system-building/monitoring/trend?kind=entity&id={}", p.ids[0])).await;
+    assert!(trend.contains("主体 一号摊位") && trend.contains("<svg"), "the trend and its chart");
+
+    let form = |bound: &str| {
+        vec![
+            ("stage", STAGE.to_owned()),
+            ("indicator", "reporting_rate".to_owned()),
+            ("bound", bound.to_owned()),
+            ("window_days", "7".to_owned()),
+            ("min_base", "1".to_owned()),
+            ("reporting_interval", "week".to_owned()),
+        ]
+    };
+    let fields = |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let bad = fields(&form("150"));
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let html = post_form(&app, staff, "/system-building/monitoring/thresholds", &bad).await;
+    assert!(html.contains("比率阈值应在"), "the bound is named");
+    assert_eq!(app.audit_count("monitoring.threshold.set", "success"), 0);
+    let good = fields(&form("30"));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let html = post_form(&app, staff, "/system-building/monitoring/thresholds", &good).await;
+    assert!(html.contains("已保存") && html.contains("每周") && html.contains("低于 30%"), "saved");
+    let html = post_form(&app, staff, "/system-building/monitoring/evaluate", &[]).await;
+    assert!(html.contains("评估完成") && html.contains("三号摊位"), "the round and its warnings");
+    assert_eq!(app.audit_count("monitoring.evaluate", "success"), 1);
+    // A tenant's person sees its own entities, and no form to change thresholds.
+    let person = unit_user(&app, &w.sys, &w.sec, w.a["id"].as_str().expect("id"), "a-person").await;
+    let theirs = page(&app, &person, &format!("/system-building/monitoring?from={from}&to={last}")).await;
+    assert!(theirs.contains(p.e[0].as_str()), "its own entity");
+    let theirs = page(&app, &person, "/system-building/monitoring/thresholds").await;
+    assert!(theirs.contains("threshold-list") && !theirs.contains("threshold-form"), "no form");
+    let b_person = unit_user(&app, &w.sys, &w.sec, w.b["id"].as_str().expect("id"), "b-person").await;
+    let none = page(&app, &b_person, &format!("/system-building/monitoring?from={from}&to={last}")).await;
+    assert!(!none.contains(p.e[0].as_str()), "not another tenant's");
+}
+both_backends!(the_console_shows_and_sets_what_the_api_does);
 
 async fn warnings_reach_mail_and_resolve(backend: Backend) {
     let smtp = SmtpServer::start().await;

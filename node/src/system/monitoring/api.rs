@@ -258,23 +258,7 @@ pub async fn list_warnings(
 #[post("/api/v1/monitoring/warnings/evaluate")]
 pub async fn evaluate(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     require_manager(&state, &caller).await?;
-    let mut round = super::round_now(&state).await?;
-    round.delivered = crate::notify::dispatch(&state).await?;
-    let ctx = caller.audit();
-    let detail = serde_json::to_value(&round).unwrap_or_default();
-    state
-        .db
-        .transaction(move |conn| {
-            crate::audit::record(
-                conn,
-                &ctx,
-                "monitoring.evaluate",
-                "monitoring",
-                crate::audit::Outcome::Success,
-                detail,
-            )
-        })
-        .await?;
+    let round = super::round_on_demand(&state, &caller).await?;
     Ok(HttpResponse::Ok().json(round))
 }
 

@@ -89,6 +89,28 @@ pub async fn round_now(state: &crate::app::AppState) -> AppResult<warnings::Roun
     state.db.transaction(move |conn| warnings::evaluate(conn, &origin, last)).await
 }
 
+/// A round asked for by staff: run, its digests delivered at once, and audited.
+pub async fn round_on_demand(state: &crate::app::AppState, caller: &Caller) -> AppResult<warnings::Round> {
+    let mut round = round_now(state).await?;
+    round.delivered = crate::notify::dispatch(state).await?;
+    let ctx = caller.audit();
+    let detail = serde_json::to_value(&round).unwrap_or_default();
+    state
+        .db
+        .transaction(move |conn| {
+            crate::audit::record(
+                conn,
+                &ctx,
+                "monitoring.evaluate",
+                "monitoring",
+                crate::audit::Outcome::Success,
+                detail,
+            )
+        })
+        .await?;
+    Ok(round)
+}
+
 /// The warnings' round each hour, once per node.
 pub fn background(state: &actix_web::web::Data<crate::app::AppState>) -> Vec<crate::jobs::Job> {
     use crate::jobs::{Job, Schedule, Scope};
