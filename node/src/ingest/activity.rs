@@ -183,3 +183,35 @@ impl ActivityChanges {
         Ok(())
     }
 }
+
+/// The stored records of the acts between `from` and `to` (UTC, `to` excluded), recounted
+/// from the trace records per tenant, day, acting party and stage — what `records` of
+/// `party_activity` must hold for those days. Read 10,000 records at a time, so memory holds
+/// one page and one count per key.
+pub fn recount(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> AppResult<HashMap<(String, String, String, String), i64>> {
+    use crate::db::schema::trace_records::dsl as r;
+    let mut out: HashMap<(String, String, String, String), i64> = HashMap::new();
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String, String, String, String, String, NaiveDateTime)> =
+            crate::db::schema::trace_records::table
+                .filter(r::seq.gt(after))
+                .filter(r::act_time.ge(from))
+                .filter(r::act_time.lt(to))
+                .order(r::seq)
+                .limit(10_000)
+                .select((r::seq, r::tenant_id, r::direction, r::from_code, r::to_code, r::stage, r::act_time))
+                .load(conn)?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (_, tenant, direction, from_code, to_code, stage, at) in rows {
+            let code = if direction == "out" { from_code } else { to_code };
+            *out.entry((tenant, day_text(day_of(at)), code, stage)).or_default() += 1;
+        }
+    }
+    Ok(out)
+}

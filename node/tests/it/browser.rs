@@ -631,6 +631,27 @@ async fn console_takes_a_platform_from_its_application_to_its_data(app: TestApp)
     click(&applicant, "#look-up").await;
     let shown = wait_for_text(&applicant, "已备案").await;
     assert!(shown.contains("330100-JR-"), "{shown}");
+
+    // Staff watch the platform's reporting under 主体运行监测, set a threshold in the form
+    // and open its trend.
+    // The record was of 2026-11-20.
+    reviewer.goto(&app.url("/system-building/monitoring?view=tenants&month=2026-11")).await.expect("goto");
+    let listed = reviewer.find(Locator::Css("#indicators")).await.expect("table").text().await.expect("text");
+    assert!(listed.contains("xianlian"), "{listed}");
+    reviewer.goto(&app.url("/system-building/monitoring/thresholds")).await.expect("goto");
+    fill(&reviewer, "#bound", "150").await;
+    click(&reviewer, "#save-threshold").await;
+    wait_for_text(&reviewer, "比率阈值应在").await;
+    fill(&reviewer, "#bound", "95").await;
+    click(&reviewer, "#save-threshold").await;
+    let saved = wait_for_text(&reviewer, "已保存").await;
+    assert!(saved.contains("低于 95%"), "{saved}");
+    reviewer.goto(&app.url("/system-building/monitoring?view=tenants&month=2026-11")).await.expect("goto");
+    click(&reviewer, "#indicators tr[data-code='xianlian'] a").await;
+    wait_for_text(&reviewer, "租户 ").await;
+    reviewer.find(Locator::Css("#trend-chart svg")).await.expect("the trend is drawn");
+    let png = reviewer.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("console-monitoring-{backend}.png")), png).expect("write");
     for c in [applicant, reviewer, admin] {
         c.close().await.expect("close");
     }

@@ -145,6 +145,7 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("/api/v1/monitoring/thresholds/{stage}/{indicator}", "delete"),
         ("/api/v1/monitoring/warnings", "get"),
         ("/api/v1/monitoring/warnings/evaluate", "post"),
+        ("/api/v1/monitoring/verify", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

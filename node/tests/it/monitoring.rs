@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::industry::{page, post_form, unit_user};
+use crate::industry::{example, page, post_form, unit_user};
 use crate::ingest::{import, json_of};
 use crate::registry::{code, entity, world, World};
 use crate::smtp::SmtpServer;
@@ -272,6 +272,37 @@ async fn indicators_are_what_the_test_counts(app: TestApp) {
 }
 both_backends!(indicators_are_what_the_test_counts);
 
+/// Someone with database access lowers an entity's day, or deletes one: the check against a
+/// recount of the trace records names it, and is audited as failed.
+async fn a_rewritten_activity_row_is_found(app: TestApp) {
+    let w = world(&app).await;
+    let (_, last) = days();
+    let p = parties(&app, &w, last).await;
+    send(&app, &w, &p, last).await;
+    let path = format!("/api/v1/monitoring/verify?from={}&to={last}", last - TimeDelta::days(6));
+    let clean = json_of(w.reviewer.get(&app, &path).await, 200).await;
+    assert_eq!((clean["differences"].as_i64(), clean["records"].as_i64()), (Some(0), Some(7)), "{clean}");
+    expect_problem(w.key_a.get(&app, &path).await, 403, "forbidden").await;
+    let day = last - TimeDelta::days(3);
+    app.sql(&format!("UPDATE party_activity SET records = 1 WHERE party_code = '{}' AND day = '{day}'", p.e[0]))
+        .expect("lower");
+    app.sql(&format!("DELETE FROM party_activity WHERE party_code = '{}'", p.e[3])).expect("delete");
+    let found = json_of(w.reviewer.get(&app, &path).await, 200).await;
+    assert_eq!(found["differences"], 2, "{found}");
+    let first = &found["first"][0];
+    assert_eq!(
+        (first["party_code"].as_str(), first["kept"].as_i64(), first["recounted"].as_i64()),
+        (Some(p.e[0].as_str()), Some(1), Some(2)),
+        "{found}"
+    );
+    assert_eq!(found["first"][1]["party_code"], p.e[3].as_str());
+    assert_eq!(app.audit_count("monitoring.verify", "failure"), 1);
+    assert_eq!(app.audit_count("monitoring.verify", "success"), 1);
+    let long = format!("/api/v1/monitoring/verify?from={}&to={last}", last - TimeDelta::days(40));
+    assert_eq!(expect_problem(w.reviewer.get(&app, &long).await, 422, "validation_failed").await["field"], "to");
+}
+both_backends!(a_rewritten_activity_row_is_found);
+
 /// Bad windows, views, filters and thresholds get a clear error naming the field, and
 /// nothing changes; thresholds are staff's alone and every change is audited.
 async fn bad_input_is_refused_and_thresholds_are_audited(app: TestApp) {
@@ -334,11 +365,20 @@ async fn bad_input_is_refused_and_thresholds_are_audited(app: TestApp) {
     assert_eq!(unchanged, before, "refused changes stored nothing");
     assert_eq!(app.audit_count("monitoring.threshold.set", "success"), 0);
 
+    // The guide's example is taken as written; then removed again.
+    let guide: Value = serde_json::from_str(&example("monitoring-threshold.json")).expect("example");
+    let taken = json_of(w.reviewer.put(&app, "/api/v1/monitoring/thresholds", guide).await, 200).await;
+    assert_eq!((taken["stage"].as_str(), taken["bound_milli"].as_i64()), (Some(STAGE), Some(900)), "{taken}");
+    let path = format!("/api/v1/monitoring/thresholds/{STAGE}/reporting_rate");
+    assert_eq!(w.reviewer.delete(&app, &path).await.status(), 204);
+    let audited = app.audit_count("monitoring.threshold.set", "success");
+    assert_eq!(audited, 1);
+
     // A stage's own threshold, then removed; a default cannot be removed.
     let own = json!({"stage": STAGE, "indicator": "rejection_rate", "bound": 2.5, "window_days": 3, "min_base": 10});
     let set = json_of(w.reviewer.put(&app, "/api/v1/monitoring/thresholds", own).await, 200).await;
     assert_eq!((set["bound_milli"].as_i64(), set["updated_by"].as_str()), (Some(25), Some("reviewer")), "{set}");
-    assert_eq!(app.audit_count("monitoring.threshold.set", "success"), 1);
+    assert_eq!(app.audit_count("monitoring.threshold.set", "success"), 2);
     let p = expect_problem(
         w.reviewer.delete(&app, "/api/v1/monitoring/thresholds//rejection_rate").await,
         404,
@@ -348,7 +388,7 @@ async fn bad_input_is_refused_and_thresholds_are_audited(app: TestApp) {
     assert!(p.is_object());
     let gone = w.reviewer.delete(&app, &format!("/api/v1/monitoring/thresholds/{STAGE}/rejection_rate")).await;
     assert_eq!(gone.status(), 204);
-    assert_eq!(app.audit_count("monitoring.threshold.remove", "success"), 1);
+    assert_eq!(app.audit_count("monitoring.threshold.remove", "success"), 2);
     let after = json_of(w.reviewer.get(&app, "/api/v1/monitoring/thresholds").await, 200).await;
     assert_eq!(after, before);
 

@@ -9,6 +9,7 @@ use super::indicators::{Filter, Indicator, SubjectKind};
 use super::listing::{self, ListQuery, Listing};
 use super::thresholds::{self, Threshold, ThresholdInput};
 use super::trend::{self, Point};
+use super::verify::Verification;
 use super::warnings::{self, Round, Warning, WarningQuery};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
@@ -262,6 +263,50 @@ pub async fn evaluate(state: web::Data<AppState>, caller: Caller) -> AppResult<H
     Ok(HttpResponse::Ok().json(round))
 }
 
+/// The window a check reads.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyQuery {
+    /// A month, `YYYY-MM`.
+    pub month: Option<String>,
+    /// First day.
+    pub from: Option<String>,
+    /// Last day (at most 31 days in all).
+    pub to: Option<String>,
+}
+
+/// Checks the activity rows of a window (at most 31 days) against a recount of the trace
+/// records, naming the first 100 differences; audited.
+#[utoipa::path(tag = "monitoring", params(VerifyQuery),
+    responses((status = 200, body = Verification), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/monitoring/verify")]
+pub async fn verify(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<VerifyQuery>,
+) -> AppResult<HttpResponse> {
+    require_manager(&state, &caller).await?;
+    let q = query.into_inner();
+    let w = super::indicators::Window::ask(
+        q.month.as_deref(),
+        q.from.as_deref(),
+        q.to.as_deref(),
+        super::last_whole_day(),
+    )?;
+    let ctx = caller.audit();
+    let found = state
+        .db
+        .transaction(move |conn| {
+            let found = super::verify::verify(conn, w)?;
+            let outcome = if found.differences == 0 { crate::audit::Outcome::Success } else { crate::audit::Outcome::Failure };
+            let detail = serde_json::json!({"from": w.from, "to": w.to, "records": found.records, "differences": found.differences});
+            crate::audit::record(conn, &ctx, "monitoring.verify", "party_activity", outcome, detail)?;
+            Ok(found)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(indicators)
@@ -271,5 +316,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(set_threshold)
         .service(remove_threshold)
         .service(list_warnings)
-        .service(evaluate);
+        .service(evaluate)
+        .service(verify);
 }

@@ -498,29 +498,138 @@ fn watched(conn: &mut DbConnection, f: &Filter, w: &Window) -> AppResult<Vec<Wat
         .collect())
 }
 
-/// One day's activity rows the filter may use.
-fn day_rows(conn: &mut DbConnection, f: &Filter, day: NaiveDate, one: Option<&Subject>) -> AppResult<Vec<ActivityRow>> {
-    let mut q = pa::table.filter(pa::day.eq(day_text(day))).into_boxed();
-    if let Some(t) = &f.tenant {
-        q = q.filter(pa::tenant_id.eq(t.clone()));
+/// What one party did in one stage over (part of) the window.
+struct Activity {
+    tenant: String,
+    code: String,
+    stage: String,
+    /// A bit per day of the window with a stored record.
+    days: [u64; 6],
+    figures: Figures,
+}
+
+/// Reads the window's activity the filter may use (of `one` entity alone when given) into
+/// `sink`. On SQLite one day at a time, by the table's key, so memory holds one day's rows; on
+/// PostgreSQL summed per party and stage by the server, the days a party stored records on
+/// carried as bit masks.
+fn read_activity(
+    conn: &mut DbConnection,
+    f: &Filter,
+    w: &Window,
+    one: Option<&Subject>,
+    mut sink: impl FnMut(Activity),
+) -> AppResult<()> {
+    if let Some(pg) = crate::db::postgres(conn) {
+        for a in grouped_on_postgres(pg, f, w, one)? {
+            sink(a);
+        }
+        return Ok(());
     }
-    if let Some(e) = one {
-        q = q.filter(pa::tenant_id.eq(e.tenant_id.clone())).filter(pa::party_code.eq(e.code.clone()));
+    for offset in 0..w.days() as usize {
+        let day = w.from + TimeDelta::days(offset as i64);
+        let mut q = pa::table.filter(pa::day.eq(day_text(day))).into_boxed();
+        if let Some(t) = &f.tenant {
+            q = q.filter(pa::tenant_id.eq(t.clone()));
+        }
+        if let Some(e) = one {
+            q = q.filter(pa::tenant_id.eq(e.tenant_id.clone())).filter(pa::party_code.eq(e.code.clone()));
+        }
+        if let Some(s) = &f.stage {
+            q = q.filter(pa::stage.eq(s.clone()));
+        }
+        let rows: Vec<ActivityRow> = q
+            .select((
+                pa::tenant_id,
+                pa::party_code,
+                pa::stage,
+                pa::records,
+                pa::rejected,
+                pa::flagged,
+                pa::delay_seconds_sum,
+                pa::delay_seconds_max,
+            ))
+            .load(conn)?;
+        for (tenant, code, stage, records, rejected, flagged, delay_sum, delay_max) in rows {
+            let mut days = [0u64; 6];
+            if records > 0 {
+                days[offset / 64] |= 1 << (offset % 64);
+            }
+            let mut figures = Figures::default();
+            figures.add_counts(records, rejected, flagged, delay_sum, delay_max);
+            sink(Activity { tenant, code, stage, days, figures });
+        }
     }
-    if let Some(s) = &f.stage {
-        q = q.filter(pa::stage.eq(s.clone()));
-    }
-    Ok(q.select((
-        pa::tenant_id,
-        pa::party_code,
-        pa::stage,
-        pa::records,
-        pa::rejected,
-        pa::flagged,
-        pa::delay_seconds_sum,
-        pa::delay_seconds_max,
-    ))
-    .load(conn)?)
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Grouped {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    tenant_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    party_code: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    stage: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    records: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    rejected: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    flagged: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    delay_sum: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    delay_max: i64,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+    days: Vec<i64>,
+}
+
+/// PostgreSQL: the window summed per tenant, party and stage in one statement; `days` holds
+/// six 64-bit masks of the days (from the window's first) with a stored record.
+const GROUPED: &str = "SELECT tenant_id, party_code, stage,
+        CAST(SUM(records) AS BIGINT) AS records, CAST(SUM(rejected) AS BIGINT) AS rejected,
+        CAST(SUM(flagged) AS BIGINT) AS flagged, CAST(SUM(delay_seconds_sum) AS BIGINT) AS delay_sum,
+        MAX(delay_seconds_max) AS delay_max,
+        ARRAY[
+            COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 0 THEN CAST(1 AS BIGINT) << (o % 64) END), 0),
+            COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 1 THEN CAST(1 AS BIGINT) << (o % 64) END), 0),
+            COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 2 THEN CAST(1 AS BIGINT) << (o % 64) END), 0),
+            COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 3 THEN CAST(1 AS BIGINT) << (o % 64) END), 0),
+            COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 4 THEN CAST(1 AS BIGINT) << (o % 64) END), 0),
+            COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 5 THEN CAST(1 AS BIGINT) << (o % 64) END), 0)
+        ] AS days
+    FROM (SELECT *, CAST(day AS DATE) - CAST($1 AS DATE) AS o FROM party_activity
+          WHERE day >= $1 AND day <= $2
+            AND ($3 = '' OR tenant_id = $3) AND ($4 = '' OR stage = $4) AND ($5 = '' OR party_code = $5)) a
+    GROUP BY tenant_id, party_code, stage";
+
+fn grouped_on_postgres(
+    pg: &mut diesel::pg::PgConnection,
+    f: &Filter,
+    w: &Window,
+    one: Option<&Subject>,
+) -> AppResult<Vec<Activity>> {
+    use diesel::sql_types::Text;
+    let tenant = one.map(|e| e.tenant_id.clone()).or_else(|| f.tenant.clone()).unwrap_or_default();
+    let rows: Vec<Grouped> = diesel::sql_query(GROUPED)
+        .bind::<Text, _>(day_text(w.from))
+        .bind::<Text, _>(day_text(w.to))
+        .bind::<Text, _>(tenant)
+        .bind::<Text, _>(f.stage.clone().unwrap_or_default())
+        .bind::<Text, _>(one.map(|e| e.code.clone()).unwrap_or_default())
+        .load(pg)?;
+    Ok(rows
+        .into_iter()
+        .map(|g| {
+            let mut days = [0u64; 6];
+            for (d, m) in days.iter_mut().zip(&g.days) {
+                *d = *m as u64;
+            }
+            let mut figures = Figures::default();
+            figures.add_counts(g.records, g.rejected, g.flagged, g.delay_sum, g.delay_max);
+            Activity { tenant: g.tenant_id, code: g.party_code, stage: g.stage, days, figures }
+        })
+        .collect())
 }
 
 /// Computes the indicators of every entity, site and tenant the filter covers over `w`.
@@ -534,26 +643,22 @@ pub fn compute(conn: &mut DbConnection, f: &Filter, w: Window, intervals: &Inter
     let mut unowned: HashMap<String, BTreeMap<String, Figures>> = HashMap::new();
     // One entity asked for: only its rows are read (and none when it is not watched).
     let one = f.entity.as_ref().map(|_| watched.first().map(|e| e.subject.clone()));
-    let days = if matches!(one, Some(None)) { 0 } else { w.days() as usize };
-    for offset in 0..days {
-        let day = w.from + TimeDelta::days(offset as i64);
-        let rows = day_rows(conn, f, day, one.as_ref().and_then(Option::as_ref))?;
-        for (tenant, code, stage, records, rejected, flagged, delay_sum, delay_max) in rows {
-            match index.get(&tenant).and_then(|codes| codes.get(&code)) {
+    if !matches!(one, Some(None)) {
+        read_activity(conn, f, &w, one.as_ref().and_then(Option::as_ref), |a| {
+            match index.get(&a.tenant).and_then(|codes| codes.get(&a.code)) {
                 Some(&k) => {
-                    let seen = watched[k].stage(&stage);
-                    if records > 0 {
-                        seen.days[offset / 64] |= 1 << (offset % 64);
+                    let seen = watched[k].stage(&a.stage);
+                    for (have, more) in seen.days.iter_mut().zip(a.days) {
+                        *have |= more;
                     }
-                    seen.figures.add_counts(records, rejected, flagged, delay_sum, delay_max);
+                    seen.figures.add(&a.figures);
                 }
-                None if !f.narrows_entities() && f.tenant_allowed(&tenant) => {
-                    let figures = unowned.entry(tenant).or_default().entry(stage).or_default();
-                    figures.add_counts(records, rejected, flagged, delay_sum, delay_max);
+                None if !f.narrows_entities() && f.tenant_allowed(&a.tenant) => {
+                    unowned.entry(a.tenant).or_default().entry(a.stage).or_default().add(&a.figures);
                 }
                 None => {}
             }
-        }
+        })?;
     }
     let calendar = Calendar::new(&w);
     let entities: Vec<(Option<String>, SubjectIndicators)> =

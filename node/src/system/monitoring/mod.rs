@@ -8,7 +8,8 @@
 //! - [`warnings`]: the hourly round that opens and resolves warnings and tells the
 //!   notification channels;
 //! - [`listing`]: the views (entities, sites, tenants, regions), their sort, pages and CSV;
-//! - [`trend`]: one subject's indicators window by window, and their chart.
+//! - [`trend`]: one subject's indicators window by window, and their chart;
+//! - [`verify`]: the activity rows checked against a recount of the trace records.
 //!
 //! Who sees what: a tenant's people and machines their own tenant's entities; staff the
 //! entities inside their data scope (region and tenants).
@@ -19,6 +20,7 @@ pub mod listing;
 pub mod pages;
 pub mod thresholds;
 pub mod trend;
+pub mod verify;
 pub mod warnings;
 
 use std::sync::Arc;

@@ -260,6 +260,24 @@ impl TrendPage {
     }
 }
 
+/// The trend's heading: the subject's kind, name and code.
+fn title_of(conn: &mut crate::db::DbConnection, f: &super::indicators::Filter) -> AppResult<String> {
+    use crate::db::schema::{entities as e, sites as s, tenants as t};
+    use diesel::prelude::*;
+    let named =
+        |found: Option<(String, String)>, kind: &str| found.map(|(name, code)| format!("{kind} {name}（{code}）"));
+    let title = if let Some(id) = &f.entity {
+        named(e::table.find(id).select((e::name, e::code)).first(conn).optional()?, "主体")
+    } else if let Some(id) = &f.site {
+        named(s::table.find(id).select((s::name, s::code)).first(conn).optional()?, "节点")
+    } else if let Some(id) = &f.tenant {
+        named(t::table.find(id).select((t::name, t::code)).first(conn).optional()?, "租户")
+    } else {
+        f.region.as_ref().map(|r| format!("地区 {} {}", r, r.name()))
+    };
+    Ok(title.unwrap_or_else(|| "本节点全部主体".to_owned()))
+}
+
 /// 监测趋势: one subject's indicators over the last 30 days or 12 months.
 #[get("/system-building/monitoring/trend")]
 pub async fn trend_page(
@@ -278,17 +296,7 @@ pub async fn trend_page(
         .run(move |conn| {
             let intervals = thresholds::intervals(&thresholds::list(conn)?);
             let points = trend::series(conn, &f, monthly, last, &intervals)?;
-            let c =
-                super::indicators::compute(conn, &f, super::indicators::Window { from: last, to: last }, &intervals)?;
-            let title = match (&f.entity, &f.site, &f.tenant, c.entities.first(), c.sites.first(), c.tenants.first()) {
-                (Some(_), _, _, Some(e), _, _) => format!("主体 {}（{}）", e.subject.name, e.subject.code),
-                (None, Some(_), _, _, Some(s), _) => format!("节点 {}（{}）", s.subject.name, s.subject.code),
-                (None, None, Some(_), _, _, Some(t)) => format!("租户 {}（{}）", t.subject.name, t.subject.code),
-                _ => match &f.region {
-                    Some(r) => format!("地区 {} {}", r, r.name()),
-                    None => "本节点全部主体".to_owned(),
-                },
-            };
+            let title = title_of(conn, &f)?;
             Ok((points, title))
         })
         .await?;
