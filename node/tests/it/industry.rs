@@ -568,10 +568,11 @@ async fn a_national_form_is_filled_in_two_counties_and_summed_at_every_tier(back
     changed["name"] = json!("县级改名");
     expect_problem(w.staff.put(&west, "/api/v1/industry/forms/SX-901", changed).await, 409, "conflict").await;
 
-    // 西湖区 files through the API and is approved; 上城区 is late.
-    let filled_west = json!({"A01": "120.125", "A02": 20, "B01": 70, "C01": 9});
-    json_of(put_report(&west, &w.key, "SX-901", PERIOD, json!({"values": filled_west, "submit": true})).await, 200)
-        .await;
+    // 西湖区's person fills it in the console and it is approved; 上城区 is late.
+    let fill = format!("/system-building/industry/forms/SX-901/periods/{PERIOD}/fill");
+    let filled_west = [("v_A01", "120.125"), ("v_A02", "20"), ("v_B01", "70"), ("v_C01", "9"), ("submit", "yes")];
+    let html = post_form(&west, &w.person, &fill, &filled_west).await;
+    assert!(html.contains("已提交，等待审核"), "submitted in the console");
     approve_all(&west, &w.staff).await;
     let at_city = summary_at(&city, &nstaff_at(&city).await, "330100", |s| s["total"]["units_expected"].is_i64()).await;
     let missing: Vec<&str> = at_city["children"]
@@ -586,7 +587,9 @@ async fn a_national_form_is_filled_in_two_counties_and_summed_at_every_tier(back
     assert_eq!(national_view["total"]["children_expected"], 2, "{national_view}");
     assert_eq!(figure(&national_view, "A01"), Some(milli("120.125")), "{national_view}");
 
-    // 上城区's unit uploads its workbook; its person could equally fill in the console.
+    // 上城区's unit keeps a draft through the API, then uploads its workbook and submits.
+    let draft = json!({"values": {"A01": "1"}, "submit": false});
+    json_of(put_report(&upper, &u.key, "SX-901", PERIOD, draft).await, 200).await;
     let path = format!("{}.xlsx?submit=true", report_path("SX-901", PERIOD));
     let rows = [("A01", "万元", "79.875"), ("A02", "万元", "30.5"), ("B01", "%", "91"), ("C01", "家", "14")];
     json_of(u.key.send(&upper, &path, XLSX, workbook("SX-901", PERIOD, &rows)).await, 200).await;
