@@ -3,7 +3,7 @@
 //! Zhejiang's counties) over one month of per-party activity — about 2.4 million rows of
 //! `party_activity`, each entity reporting on four days in five.
 //!
-//! **Printed.** The month's indicators computed by `indicators::compute` (every entity, site
+//! **Printed.** The month's indicators computed by `compute::compute` (every entity, site
 //! and tenant, with reporting rates against their expected days) beside the floor: the same
 //! rows read by bare SQL — the month's activity summed per party and stage in one `GROUP BY`,
 //! and the watched entities read once — into plain tuples. Then one round of warnings over the
@@ -28,7 +28,8 @@ use tracenode::config::DatabaseUrl;
 use tracenode::db::{Db, DbConnection};
 use tracenode::ingest::monitor::alerts::Origin;
 use tracenode::region::RegionCode;
-use tracenode::system::monitoring::indicators::{self, Filter, Window};
+use tracenode::system::monitoring::compute;
+use tracenode::system::monitoring::indicators::{Filter, Window};
 use tracenode::system::monitoring::{thresholds, warnings};
 use tracenode::tenants::{self, NewTenant, TenantKind};
 use tracenode_adapters::codes::Stage;
@@ -182,7 +183,7 @@ fn pass(label: &str, db: &Db, pg: bool) {
     let mut computed = None;
     for _ in 0..3 {
         let t = Instant::now();
-        let c = indicators::compute(&mut conn, &Filter::default(), w, &intervals).expect("compute");
+        let c = compute::compute(&mut conn, &Filter::default(), w, &intervals).expect("compute");
         compute_s = compute_s.min(t.elapsed().as_secs_f64());
         computed = Some(c);
     }

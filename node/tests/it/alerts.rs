@@ -14,10 +14,10 @@ use crate::smtp::SmtpServer;
 use crate::support::{expect_problem, Backend, TestApp};
 
 /// A request the webhook receiver got: its headers (lower-case names) and body.
-type Received = Arc<Mutex<Vec<(std::collections::HashMap<String, String>, Vec<u8>)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(std::collections::HashMap<String, String>, Vec<u8>)>>>;
 
 /// A webhook receiver on loopback; answers 204 to every POST.
-async fn receiver() -> (String, Received) {
+pub(crate) async fn receiver() -> (String, Received) {
     use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
     let got: Received = Arc::default();
     let kept = got.clone();

@@ -464,13 +464,18 @@ both_backends!(the_console_shows_and_sets_what_the_api_does);
 
 async fn warnings_reach_mail_and_resolve(backend: Backend) {
     let smtp = SmtpServer::start().await;
-    let app = TestApp::spawn_with(backend, &smtp.config()).await;
+    let (hook_url, hooks) = crate::alerts::receiver().await;
+    let extra = format!("{}\n[alerts]\nwebhook_allowed_ranges = [\"127.0.0.0/8\"]\n", smtp.config());
+    let app = TestApp::spawn_with(backend, &extra).await;
     let w = world(&app).await;
     let (_, last) = days();
     let p = parties(&app, &w, last).await;
     send(&app, &w, &p, last).await;
     let duty = json!({"name": "值班邮箱", "kind": "email", "target": "duty@node.test"});
     json_of(w.reviewer.post(&app, "/api/v1/notify/channels", duty).await, 201).await;
+    let hook = json!({"name": "平台回调", "kind": "webhook", "target": hook_url, "tenant_id": w.a["id"]});
+    let hook = json_of(w.reviewer.post(&app, "/api/v1/notify/channels", hook).await, 201).await;
+    let secret = hook["secret"].as_str().expect("secret").to_owned();
     // Only the reporting rate warns in this test, at 40 % over the last 7 days.
     for i in ["merchant_activity", "delay_hours", "rejection_rate", "anomaly_rate"] {
         let off = json!({"indicator": i, "bound": null, "window_days": 7, "min_base": 1});
@@ -480,15 +485,24 @@ async fn warnings_reach_mail_and_resolve(backend: Backend) {
     json_of(w.reviewer.put(&app, "/api/v1/monitoring/thresholds", rate(40.0)).await, 200).await;
 
     // E2 (1/7), E3 (0/7), E4 (1/3), the market (4/17) and the tenant (5/24) are below 40 %;
-    // E1 (3/7) is not. One digest for tenant A reaches the mailbox.
+    // E1 (3/7) is not. One digest for tenant A reaches the mailbox and the tenant's webhook.
     let evaluate = "/api/v1/monitoring/warnings/evaluate";
     let r = json_of(w.reviewer.post(&app, evaluate, json!({})).await, 200).await;
     assert_eq!(
         (r["opened"].as_i64(), r["resolved"].as_i64(), r["notifications"].as_i64()),
-        (Some(5), Some(0), Some(1)),
+        (Some(5), Some(0), Some(2)),
         "{r}"
     );
-    assert_eq!(r["delivered"]["sent"], 1, "{r}");
+    assert_eq!((r["notifications"].as_i64(), r["delivered"]["sent"].as_i64()), (Some(2), Some(2)), "{r}");
+    {
+        let calls = hooks.lock().expect("lock");
+        assert_eq!(calls.len(), 1, "one digest to the tenant's webhook");
+        let (headers, body) = &calls[0];
+        assert_eq!(headers["x-tracenode-topic"], "monitoring.warning");
+        assert_eq!(headers["x-tracenode-signature"], tracenode::notify::webhook::signature(&secret, body));
+        let payload: Value = serde_json::from_slice(body).expect("json");
+        assert_eq!((payload["opened"].as_i64(), payload["opened_first"].as_array().map(Vec::len)), (Some(5), Some(5)));
+    }
     let open = json_of(w.reviewer.get(&app, "/api/v1/monitoring/warnings?status=open").await, 200).await;
     let mut got: Vec<(String, i64)> = open
         .as_array()

@@ -132,12 +132,12 @@ pub fn rows(
 ) -> AppResult<(SubjectIndicators, Vec<SubjectIndicators>)> {
     let all = super::thresholds::list(conn)?;
     let intervals = super::thresholds::intervals(&all);
-    let Computed { entities, sites, tenants, total, .. } = indicators::compute(conn, f, w, &intervals)?;
+    let Computed { entities, sites, tenants, total, .. } = super::compute::compute(conn, f, w, &intervals)?;
     let mut rows = match a.view {
         View::Entities => entities,
         View::Sites => sites,
         View::Tenants => tenants,
-        View::Regions => indicators::by_region(&entities, shown),
+        View::Regions => super::compute::by_region(&entities, shown),
     };
     if let Some(i) = a.beyond {
         let stage = f.stage.clone().unwrap_or_default();

@@ -2,8 +2,9 @@
 //! jurisdiction report — reporting rate, merchant activity, timeliness, rejection and anomaly
 //! rates — per entity, site, tenant and region, by stage and window of days.
 //!
-//! - [`indicators`]: the definitions, computed from the per-party activity that ingestion
-//!   keeps (`ingest::activity`) and the registry, never from the trace records themselves;
+//! - [`indicators`]: the definitions and the types they are kept in;
+//! - [`compute`]: computed from the per-party activity that ingestion keeps
+//!   (`ingest::activity`) and the registry, never from the trace records themselves;
 //! - [`thresholds`]: the bound of each indicator per stage, set in the console;
 //! - [`warnings`]: the hourly round that opens and resolves warnings and tells the
 //!   notification channels;
@@ -15,6 +16,7 @@
 //! entities inside their data scope (region and tenants).
 
 pub mod api;
+pub mod compute;
 pub mod indicators;
 pub mod listing;
 pub mod pages;

@@ -68,7 +68,7 @@ pub fn series(
 ) -> AppResult<Vec<Point>> {
     let mut out = Vec::new();
     for (label, window) in windows(monthly, last) {
-        let c = indicators::compute(conn, f, window, intervals)?;
+        let c = super::compute::compute(conn, f, window, intervals)?;
         // One entity: its own figures; anything larger: the sum with its merchant activity.
         let figures = match (&f.entity, c.entities.first()) {
             (Some(_), Some(e)) => e.total,

@@ -263,7 +263,7 @@ pub fn evaluate(conn: &mut DbConnection, origin: &Origin, last: NaiveDate) -> Ap
     let mut found = Findings::default();
     for days in windows {
         let w = Window::trailing(last, i64::from(days));
-        let c = indicators::compute(conn, &Filter::default(), w, &intervals)?;
+        let c = super::compute::compute(conn, &Filter::default(), w, &intervals)?;
         for s in c.entities.iter().chain(&c.sites).chain(&c.tenants) {
             found.judge(&all, s, &w, days, &open_keys);
         }
