@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
 
-use super::indicators::{self, Computed, Filter, Indicator, SubjectIndicators, Window};
+use super::indicators::{Computed, Filter, Indicator, SubjectIndicators, Window};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::region::RegionCode;

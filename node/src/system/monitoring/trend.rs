@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta};
 use plotters::prelude::*;
 use serde::Serialize;
 
-use super::indicators::{self, next_month, Figures, Filter, Indicator, Intervals, Values, Window};
+use super::indicators::{next_month, Figures, Filter, Indicator, Intervals, Values, Window};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 

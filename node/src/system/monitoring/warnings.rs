@@ -16,7 +16,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::indicators::{self, Filter, Indicator, SubjectIndicators, SubjectKind, Window};
+use super::indicators::{Filter, Indicator, SubjectIndicators, SubjectKind, Window};
 use super::thresholds::{self, Threshold};
 use crate::db::schema::monitoring_warnings as mw;
 use crate::db::DbConnection;
