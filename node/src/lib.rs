@@ -23,6 +23,7 @@ pub mod console;
 pub mod credentials;
 pub mod db;
 pub mod error;
+pub mod evaluation;
 pub mod federation;
 pub mod files;
 pub mod http;

@@ -23,7 +23,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["region", "error", "ids", "period", "files", "keys", "config", "db"]),
     ("platform", &["app", "http"]),
     ("identity", &["audit", "credentials", "users", "tenants", "auth", "console", "admin"]),
-    ("capabilities", &["jobs", "notify", "registry", "stats", "trace", "quality", "ingest", "pki", "system", "backup"]),
+    (
+        "capabilities",
+        &["jobs", "notify", "registry", "stats", "trace", "quality", "ingest", "pki", "system", "evaluation", "backup"],
+    ),
     ("federation", &["federation"]),
     ("composition", &["bootstrap", "routes", "cli"]),
 ];

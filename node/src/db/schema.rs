@@ -974,6 +974,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evaluation_sets (code, version) {
+        code -> Text,
+        version -> Integer,
+        name -> Text,
+        frequency -> Text,
+        object_kind -> Text,
+        stage -> Text,
+        definition -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evaluation_runs (id) {
+        id -> Text,
+        set_code -> Text,
+        set_version -> Integer,
+        period -> Text,
+        status -> Text,
+        objects -> BigInt,
+        evaluated -> BigInt,
+        run_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evaluation_results (run_id, object_id) {
+        run_id -> Text,
+        object_id -> Text,
+        object_code -> Text,
+        object_name -> Text,
+        tenant_id -> Text,
+        region -> Text,
+        score_milli -> Nullable<BigInt>,
+        grade -> Text,
+        rank -> Nullable<BigInt>,
+        inputs -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     duplicate_claims,
     job_state,
@@ -1041,4 +1084,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     party_activity,
     monitoring_thresholds,
     monitoring_warnings,
+    evaluation_sets,
+    evaluation_runs,
+    evaluation_results,
 );

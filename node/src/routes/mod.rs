@@ -51,6 +51,7 @@ their CSRF token in `X-CSRF-Token` on state-changing requests."
         (name = "access", description = "平台接入：接入申请、审核、备案与对接监控 Platform access: applications, review, filing and monitoring"),
         (name = "industry", description = "行业统计：三新分类、报表制度、填报、审核与汇总 Industry statistics: the 三新 classification, forms, reports, review and summaries"),
         (name = "monitoring", description = "主体运行监测：报送率、商户活跃度、时效、拒收率、异常率、阈值与预警 Operation monitoring: indicators, thresholds and warnings"),
+        (name = "evaluation", description = "监测评价：指标体系、评价、等级与排名 Monitoring evaluation: indicator sets, runs, grades and ranks"),
         (name = "federation", description = "上下级联邦：下级节点、上报批次、汇总指标 Federation: children, batches, rolled-up indicators"),
         (name = "jobs", description = "后台任务 Background jobs")
     )
@@ -68,7 +69,7 @@ pub fn navigation() -> Navigation {
             NavItem::not_built("/emergency", "应急管理"),
             NavItem::not_built("/stats", "统计分析"),
             crate::system::pages::NAV,
-            NavItem::not_built("/evaluation", "监测评价"),
+            crate::evaluation::pages::NAV,
             NavItem::not_built("/disclosure", "信息公开"),
             crate::federation::pages::NAV,
         ],
@@ -100,6 +101,7 @@ fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::system::access::api::routes(cfg);
     crate::system::industry::api::routes(cfg);
     crate::system::monitoring::api::routes(cfg);
+    crate::evaluation::api::routes(cfg);
     crate::federation::api::routes(cfg);
     crate::jobs::api::routes(cfg);
 }
@@ -123,6 +125,7 @@ fn pages(cfg: &mut web::ServiceConfig) {
     crate::system::access::pages::routes(cfg);
     crate::system::industry::pages::routes(cfg);
     crate::system::monitoring::pages::routes(cfg);
+    crate::evaluation::pages::routes(cfg);
     crate::federation::pages::routes(cfg);
     crate::jobs::pages::routes(cfg);
     cfg.service(crate::console::capability);

@@ -115,11 +115,17 @@ pub enum Permission {
     /// Set the monitoring thresholds and run a round of warnings.
     #[serde(rename = "monitoring.manage")]
     MonitoringManage,
+    /// Read evaluation indicator sets, runs and results (a tenant's caller: its own).
+    #[serde(rename = "evaluation.read")]
+    EvaluationRead,
+    /// Define evaluation indicator sets and run evaluations.
+    #[serde(rename = "evaluation.manage")]
+    EvaluationManage,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Permission; 30] = [
+    pub const ALL: [Permission; 32] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -150,6 +156,8 @@ impl Permission {
         Permission::AccessFile,
         Permission::MonitoringRead,
         Permission::MonitoringManage,
+        Permission::EvaluationRead,
+        Permission::EvaluationManage,
     ];
 
     /// The stored code, e.g. `tenant.write`.
@@ -185,6 +193,8 @@ impl Permission {
             Permission::AccessFile => "access.file",
             Permission::MonitoringRead => "monitoring.read",
             Permission::MonitoringManage => "monitoring.manage",
+            Permission::EvaluationRead => "evaluation.read",
+            Permission::EvaluationManage => "evaluation.manage",
         }
     }
 
@@ -221,6 +231,8 @@ impl Permission {
             Permission::AccessFile => "办理接入备案（创建租户并签发凭据）、暂停或撤销接入",
             Permission::MonitoringRead => "查看主体运行监测指标与预警",
             Permission::MonitoringManage => "设置运行监测预警阈值",
+            Permission::EvaluationRead => "查看监测评价结果",
+            Permission::EvaluationManage => "制定监测评价指标、开展评价",
         }
     }
 
@@ -323,6 +335,8 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::AccessReview,
             Permission::MonitoringRead,
             Permission::MonitoringManage,
+            Permission::EvaluationRead,
+            Permission::EvaluationManage,
         ],
     },
     BuiltinRole {
@@ -340,6 +354,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             Permission::TraceWrite,
             Permission::IndustryReport,
             Permission::MonitoringRead,
+            Permission::EvaluationRead,
         ],
     },
     BuiltinRole {

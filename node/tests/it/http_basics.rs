@@ -146,6 +146,12 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("/api/v1/monitoring/warnings", "get"),
         ("/api/v1/monitoring/warnings/evaluate", "post"),
         ("/api/v1/monitoring/verify", "get"),
+        ("/api/v1/evaluation/sets", "get"),
+        ("/api/v1/evaluation/sets", "post"),
+        ("/api/v1/evaluation/sets/{code}", "get"),
+        ("/api/v1/evaluation/runs", "get"),
+        ("/api/v1/evaluation/runs", "post"),
+        ("/api/v1/evaluation/runs/{id}/results", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -11,6 +11,7 @@ mod audit_trail;
 mod auth_flow;
 mod browser;
 mod cli;
+mod evaluation;
 mod federation;
 mod http_basics;
 mod industry;

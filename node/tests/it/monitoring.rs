@@ -17,7 +17,7 @@ use crate::support::{expect_problem, Backend, TestApp};
 const STAGE: &str = "distribution_sale";
 
 /// Today and yesterday, China Standard Time.
-fn days() -> (NaiveDate, NaiveDate) {
+pub(crate) fn days() -> (NaiveDate, NaiveDate) {
     let today = (chrono::Utc::now().naive_utc() + TimeDelta::hours(8)).date();
     (today, today - TimeDelta::days(1))
 }
@@ -28,7 +28,7 @@ fn ten_o_clock(d: NaiveDate) -> NaiveDateTime {
 }
 
 /// A sale by `seller` to `buyer` at 10:00 on `day`, `quantity` boxes.
-fn sale(id: &str, seller: &str, buyer: &str, day: NaiveDate, quantity: f64) -> Value {
+pub(crate) fn sale(id: &str, seller: &str, buyer: &str, day: NaiveDate, quantity: f64) -> Value {
     json!({
         "id": id, "corrects": null,
         "from": {"code": seller, "name": "卖方", "region": "330106"},
@@ -43,7 +43,14 @@ fn sale(id: &str, seller: &str, buyer: &str, day: NaiveDate, quantity: f64) -> V
 
 /// Registers an entity of tenant A filed on `filed`, in the site `site` when given, and has
 /// the reviewer approve it; returns its id.
-async fn registered(app: &TestApp, w: &World, c: &str, name: &str, filed: NaiveDate, site: Option<&str>) -> String {
+pub(crate) async fn registered(
+    app: &TestApp,
+    w: &World,
+    c: &str,
+    name: &str,
+    filed: NaiveDate,
+    site: Option<&str>,
+) -> String {
     let mut body = entity(c, name, "330106");
     body["filed_at"] = json!(format!("{filed}T00:00:00"));
     if let Some(s) = site {
@@ -123,7 +130,7 @@ async fn send(
     (stored.iter().map(|(id, back)| ((*id).to_owned(), ten_o_clock(d(*back)))).collect(), before, after)
 }
 
-fn milli(num: i64, den: i64) -> Option<i64> {
+pub(crate) fn milli(num: i64, den: i64) -> Option<i64> {
     (den > 0).then(|| (2 * num * 1000 + den) / (2 * den))
 }
 

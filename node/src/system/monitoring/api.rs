@@ -102,14 +102,14 @@ pub async fn trend_filter(state: &AppState, caller: &Caller, q: &TrendQuery) -> 
             Some(SubjectKind::Tenant) => super::narrow(state, caller, reach, None, Some(&id)).await?,
             Some(SubjectKind::Site) => {
                 let site = crate::ids::SiteId::parse(&id).map_err(|e| e.on_field("id"))?;
-                let (tenant, region) = owner_of_site(state, &site).await?;
+                let (tenant, region) = owner(state, SubjectKind::Site, site.as_str().to_owned()).await?;
                 let mut f = super::narrow(state, caller, reach, Some(&region), Some(&tenant)).await?;
                 f.site = Some(site.as_str().to_owned());
                 f
             }
             Some(SubjectKind::Entity) => {
                 let entity = crate::ids::EntityId::parse(&id).map_err(|e| e.on_field("id"))?;
-                let (tenant, region) = owner_of_entity(state, &entity).await?;
+                let (tenant, region) = owner(state, SubjectKind::Entity, entity.as_str().to_owned()).await?;
                 let mut f = super::narrow(state, caller, reach, Some(&region), Some(&tenant)).await?;
                 f.entity = Some(entity.as_str().to_owned());
                 f
@@ -132,27 +132,19 @@ pub async fn trend_filter(state: &AppState, caller: &Caller, q: &TrendQuery) -> 
     Ok(f)
 }
 
-async fn owner_of_site(state: &AppState, site: &crate::ids::SiteId) -> AppResult<(String, String)> {
-    use crate::db::schema::sites;
-    let id = site.as_str().to_owned();
+/// The tenant and region of a site or entity, for the scope check.
+async fn owner(state: &AppState, kind: SubjectKind, id: String) -> AppResult<(String, String)> {
+    use crate::db::schema::{entities, sites};
+    use diesel::prelude::*;
     let found: Option<(String, String)> = state
         .db
         .run(move |conn| {
-            use diesel::prelude::*;
-            Ok(sites::table.find(id).select((sites::tenant_id, sites::region)).first(conn).optional()?)
-        })
-        .await?;
-    found.ok_or_else(|| AppError::new(ErrorKind::NotFound))
-}
-
-async fn owner_of_entity(state: &AppState, entity: &crate::ids::EntityId) -> AppResult<(String, String)> {
-    use crate::db::schema::entities;
-    let id = entity.as_str().to_owned();
-    let found: Option<(String, String)> = state
-        .db
-        .run(move |conn| {
-            use diesel::prelude::*;
-            Ok(entities::table.find(id).select((entities::tenant_id, entities::region)).first(conn).optional()?)
+            Ok(match kind {
+                SubjectKind::Site => {
+                    sites::table.find(id).select((sites::tenant_id, sites::region)).first(conn).optional()?
+                }
+                _ => entities::table.find(id).select((entities::tenant_id, entities::region)).first(conn).optional()?,
+            })
         })
         .await?;
     found.ok_or_else(|| AppError::new(ErrorKind::NotFound))

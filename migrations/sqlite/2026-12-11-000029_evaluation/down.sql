@@ -1,0 +1,3 @@
+DROP TABLE evaluation_results;
+DROP TABLE evaluation_runs;
+DROP TABLE evaluation_sets;

@@ -1,0 +1,180 @@
+//! JSON API of monitoring evaluation. Staff with `evaluation.manage` define indicator sets
+//! and run them; callers with `evaluation.read` read runs and results within their reach (a
+//! tenant's callers: their own tenant's objects; staff: their data scope's region).
+
+use actix_web::{get, post, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::runs::{self, ObjectResult, ResultQuery, Run};
+use super::set::SetInput;
+use super::sets::{self, Set};
+use crate::app::AppState;
+use crate::auth::caller::Caller;
+use crate::error::{AppResult, ErrorKind, Problem};
+use crate::users::Permission;
+
+/// Staff with `evaluation.manage`.
+pub async fn require_manager(state: &AppState, caller: &Caller) -> AppResult<()> {
+    caller.require_staff(state, Permission::EvaluationManage, "evaluation", "evaluation.manage").await
+}
+
+/// Every set, its latest version.
+#[utoipa::path(tag = "evaluation", responses((status = 200, body = Vec<Set>)))]
+#[get("/api/v1/evaluation/sets")]
+pub async fn list_sets(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::EvaluationRead, "evaluation_sets").await?;
+    Ok(HttpResponse::Ok().json(state.db.run(sets::latest).await?))
+}
+
+/// Saves a set as its next version (the first is 1).
+#[utoipa::path(tag = "evaluation", request_body = SetInput,
+    responses((status = 201, body = Set), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/evaluation/sets")]
+pub async fn save_set(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<SetInput>,
+) -> AppResult<HttpResponse> {
+    require_manager(&state, &caller).await?;
+    let ctx = caller.audit();
+    let input = body.into_inner();
+    Ok(HttpResponse::Created().json(state.db.transaction(move |conn| sets::save(conn, &ctx, &input)).await?))
+}
+
+/// Which version.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// Version (default: the latest).
+    pub version: Option<i32>,
+}
+
+/// One version of a set.
+#[utoipa::path(tag = "evaluation", params(("code" = String, Path), VersionQuery),
+    responses((status = 200, body = Set), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/evaluation/sets/{code}")]
+pub async fn get_set(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<VersionQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::EvaluationRead, "evaluation_sets").await?;
+    let code = path.into_inner();
+    let version = query.version;
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| sets::get(conn, &code, version)).await?))
+}
+
+/// What to run.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunInput {
+    /// The set's code.
+    pub set: String,
+    /// Its version (default: the latest).
+    pub version: Option<i32>,
+    /// The period: `YYYY-MM` for a monthly set, `YYYY-Qn` for a quarterly one; it must have
+    /// ended.
+    pub period: String,
+}
+
+/// Evaluates a period; an earlier run of the same set and period is kept, superseded.
+#[utoipa::path(tag = "evaluation", request_body = RunInput,
+    responses((status = 201, body = Run), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/evaluation/runs")]
+pub async fn start_run(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<RunInput>,
+) -> AppResult<HttpResponse> {
+    require_manager(&state, &caller).await?;
+    let ctx = caller.audit();
+    let input = body.into_inner();
+    let last = crate::system::monitoring::last_whole_day();
+    let made = state
+        .db
+        .transaction(move |conn| runs::run(conn, &ctx, &input.set, input.version, input.period.trim(), last))
+        .await?;
+    Ok(HttpResponse::Created().json(made))
+}
+
+/// Which runs.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    /// One set's.
+    pub set: Option<String>,
+}
+
+/// The latest 200 runs.
+#[utoipa::path(tag = "evaluation", params(RunQuery), responses((status = 200, body = Vec<Run>)))]
+#[get("/api/v1/evaluation/runs")]
+pub async fn list_runs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<RunQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::EvaluationRead, "evaluation_runs").await?;
+    let set = query.into_inner().set;
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| runs::list(conn, set.as_deref())).await?))
+}
+
+/// A run and one page of its results.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunResults {
+    /// The run.
+    pub run: Run,
+    /// Results, ranked.
+    pub results: Vec<ObjectResult>,
+}
+
+/// The results the caller may see: a tenant's callers their own, staff within the region of
+/// their data scope (a region outside it is refused and audited).
+pub async fn reach(state: &AppState, caller: &Caller, mut q: ResultQuery) -> AppResult<(ResultQuery, Option<String>)> {
+    caller.require(state, Permission::EvaluationRead, "evaluation_results").await?;
+    if let Some(scope) = &caller.scope.region {
+        match q.region.as_deref().filter(|r| !r.is_empty()) {
+            None => q.region = Some(scope.as_str().to_owned()),
+            Some(r) => {
+                let inside = crate::region::RegionCode::parse(r).is_ok_and(|r| scope.contains(&r));
+                if !inside {
+                    return Err(caller.deny(state, "evaluation.read", r, ErrorKind::OutOfScope).await);
+                }
+            }
+        }
+    }
+    Ok((q, caller.tenant_id.as_ref().map(|t| t.as_str().to_owned())))
+}
+
+/// A run's results, ranked from high to low, 100 a page.
+#[utoipa::path(tag = "evaluation", params(("id" = String, Path), ResultQuery),
+    responses((status = 200, body = RunResults), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/evaluation/runs/{id}/results")]
+pub async fn run_results(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<ResultQuery>,
+) -> AppResult<HttpResponse> {
+    let (q, tenant) = reach(&state, &caller, query.into_inner()).await?;
+    let id = path.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            let run = runs::get(conn, &id)?;
+            let results = runs::results(conn, &id, &q, tenant.as_deref())?;
+            Ok(RunResults { run, results })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Registers these routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_sets)
+        .service(save_set)
+        .service(get_set)
+        .service(start_run)
+        .service(list_runs)
+        .service(run_results);
+}

@@ -1,0 +1,121 @@
+//! The console pages of monitoring evaluation (监测评价): the indicator sets with their
+//! latest versions and a form to run one for a period, the runs, and one run's results —
+//! grade counts and the ranked list.
+
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::runs::{self, ObjectResult, ResultQuery, Run};
+use super::set::Grade;
+use super::sets::{self, Set};
+use crate::app::AppState;
+use crate::auth::caller::{Caller, ConsoleCaller};
+use crate::console::{render, NavItem, Shell};
+use crate::error::AppResult;
+use crate::users::Permission;
+
+/// The capability's entry in the navigation.
+pub const NAV: NavItem = NavItem::page("/evaluation", "监测评价");
+
+#[derive(Template)]
+#[template(path = "evaluation/index.html")]
+struct IndexPage {
+    shell: Shell,
+    sets: Vec<Set>,
+    runs: Vec<Run>,
+    can_manage: bool,
+    notice: String,
+    error: String,
+}
+
+async fn index_view(state: &AppState, caller: &Caller, notice: String, error: String) -> AppResult<HttpResponse> {
+    caller.require(state, Permission::EvaluationRead, "evaluation").await?;
+    let (sets, runs) = state.db.run(|conn| Ok((sets::latest(conn)?, runs::list(conn, None)?))).await?;
+    render(&IndexPage {
+        shell: Shell::new(state, caller, "监测评价", "/evaluation"),
+        sets,
+        runs,
+        can_manage: caller.tenant_id.is_none() && caller.can(Permission::EvaluationManage),
+        notice,
+        error,
+    })
+}
+
+/// 监测评价: the sets and the runs.
+#[get("/evaluation")]
+pub async fn index(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    index_view(&state, &caller.0, String::new(), String::new()).await
+}
+
+/// A run asked for in the console.
+#[derive(Debug, Deserialize)]
+pub struct RunForm {
+    csrf: String,
+    set: String,
+    period: String,
+}
+
+/// Runs a set for a period from the console.
+#[post("/evaluation/runs")]
+pub async fn start_run(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<RunForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.check_csrf(&form.csrf)?;
+    super::api::require_manager(&state, &caller).await?;
+    let ctx = caller.audit();
+    let (set, period) = (form.set.clone(), form.period.trim().to_owned());
+    let last = crate::system::monitoring::last_whole_day();
+    match state.db.transaction(move |conn| runs::run(conn, &ctx, &set, None, &period, last)).await {
+        Ok(r) => results_view(&state, &caller, r.id, ResultQuery::default()).await,
+        Err(e) if e.is_for_the_form() => index_view(&state, &caller, String::new(), e.detail_zh).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "evaluation/run.html")]
+struct RunPage {
+    shell: Shell,
+    run: Run,
+    results: Vec<ObjectResult>,
+    counts: Vec<(&'static str, usize)>,
+}
+
+impl RunPage {
+    fn score(&self, r: &ObjectResult) -> String {
+        r.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into())
+    }
+
+    fn rank(&self, r: &ObjectResult) -> String {
+        r.rank.map(|k| k.to_string()).unwrap_or_default()
+    }
+}
+
+async fn results_view(state: &AppState, caller: &Caller, id: String, q: ResultQuery) -> AppResult<HttpResponse> {
+    let (q, tenant) = super::api::reach(state, caller, q).await?;
+    let (run, results) =
+        state.db.run(move |conn| Ok((runs::get(conn, &id)?, runs::results(conn, &id, &q, tenant.as_deref())?))).await?;
+    let counts =
+        Grade::ALL.iter().map(|g| (g.label_zh(), results.iter().filter(|r| r.grade == g.as_str()).count())).collect();
+    render(&RunPage { shell: Shell::new(state, caller, "评价结果", "/evaluation"), run, results, counts })
+}
+
+/// 评价结果: one run's results, ranked.
+#[get("/evaluation/runs/{id}")]
+pub async fn run_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    query: web::Query<ResultQuery>,
+) -> AppResult<HttpResponse> {
+    results_view(&state, &caller.0, path.into_inner(), query.into_inner()).await
+}
+
+/// Registers these routes.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(index).service(start_run).service(run_page);
+}

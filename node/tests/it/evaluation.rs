@@ -1,0 +1,277 @@
+//! Monitoring evaluation: an indicator set is checked whole and versioned; a run of a month
+//! that has ended scores every entity from its monitoring figures, and the scores, grades and
+//! ranks equal those the test computes from the records it sent; a period run again keeps the
+//! earlier run; each caller sees only its reach.
+
+use chrono::{Datelike, NaiveDate, TimeDelta};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::ingest::{import, json_of};
+use crate::monitoring::{days, milli, registered, sale};
+use crate::registry::{code, world};
+use crate::support::{expect_problem, TestApp};
+
+/// The month before the current one (China Standard Time): its first day and its length.
+fn last_month() -> (NaiveDate, i64) {
+    let (today, _) = days();
+    let first_this = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).expect("day");
+    let last = first_this - TimeDelta::days(1);
+    let first = NaiveDate::from_ymd_opt(last.year(), last.month(), 1).expect("day");
+    (first, (last - first).num_days() + 1)
+}
+
+fn set(weights: (u32, u32)) -> Value {
+    json!({
+        "code": "EV-ENT", "name": "主体月度评价", "frequency": "month", "object_kind": "entity",
+        "indicators": [
+            {"code": "I1", "name": "数据报送率", "formula": "reporting_rate", "weight": weights.0,
+             "scoring": {"kind": "linear", "zero_at": 0, "full_at": 100}},
+            {"code": "I2", "name": "拒收率", "formula": "rejection_rate", "weight": weights.1,
+             "scoring": {"kind": "steps", "steps": [{"bound": 0, "score": 100}, {"bound": 5, "score": 60}], "otherwise": 0}}
+        ],
+        "grades": {"excellent": 85, "good": 75, "pass": 60}
+    })
+}
+
+/// What the test expects of one entity: reported days, rejected and stored records.
+fn expected_score(reported: i64, days: i64, rejected: i64, stored: i64, weights: (u32, u32)) -> i64 {
+    let rate = milli(reported, days).expect("rate") as f64 / 10.0;
+    let mut weighted = f64::from(weights.0) * rate;
+    let mut total = weights.0;
+    if let Some(r) = milli(rejected, stored + rejected) {
+        let pct = r as f64 / 10.0;
+        let points = if pct <= 0.0 {
+            100.0
+        } else if pct <= 5.0 {
+            60.0
+        } else {
+            0.0
+        };
+        weighted += f64::from(weights.1) * points;
+        total += weights.1;
+    }
+    (weighted / f64::from(total) * 1000.0).round() as i64
+}
+
+fn grade(score_milli: i64) -> &'static str {
+    match score_milli {
+        s if s >= 85_000 => "excellent",
+        s if s >= 75_000 => "good",
+        s if s >= 60_000 => "pass",
+        _ => "fail",
+    }
+}
+
+async fn grades_and_ranks_are_what_the_test_computes(app: TestApp) {
+    let w = world(&app).await;
+    let (first, n) = last_month();
+    let long_ago = NaiveDate::from_ymd_opt(2026, 1, 1).expect("day");
+    let e: [String; 4] = std::array::from_fn(|k| code("330106", 800 + k as u32));
+    for (k, c) in e.iter().enumerate() {
+        registered(&app, &w, c, &format!("评价主体{}", k + 1), long_ago, None).await;
+    }
+    // E1 on 20 days with one rejection, E2 on 10 days, E3 never, E4 on 20 days.
+    let plan: [(i64, i64); 4] = [(20, 1), (10, 0), (0, 0), (20, 0)];
+    let mut batch = Vec::new();
+    for (k, (reported, rejected)) in plan.iter().enumerate() {
+        for d in 0..*reported {
+            batch.push(sale(&format!("e{k}-{d}"), &e[k], &e[(k + 1) % 4], first + TimeDelta::days(d), 1.0));
+        }
+        for d in 0..*rejected {
+            batch.push(sale(&format!("e{k}-bad{d}"), &e[k], &e[(k + 1) % 4], first + TimeDelta::days(d), -1.0));
+        }
+    }
+    let receipt =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&batch).expect("json")).await, 200).await;
+    assert_eq!((receipt["accepted"].as_i64(), receipt["rejected"].as_i64()), (Some(50), Some(1)), "{receipt}");
+
+    // The guide's set, as written (docs/examples/evaluation-set.json), is this test's set.
+    let guide: Value = serde_json::from_str(&crate::industry::example("evaluation-set.json")).expect("example");
+    assert_eq!(guide["indicators"], set((60, 40))["indicators"]);
+    let made = json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", guide).await, 201).await;
+    assert_eq!(made["version"], 1);
+    let period = first.format("%Y-%m").to_string();
+    let run = json_of(
+        w.reviewer.post(&app, "/api/v1/evaluation/runs", json!({"set": "EV-ENT", "period": period})).await,
+        201,
+    )
+    .await;
+    assert_eq!((run["objects"].as_i64(), run["evaluated"].as_i64()), (Some(4), Some(4)), "{run}");
+    let path = format!("/api/v1/evaluation/runs/{}/results", run["id"].as_str().expect("id"));
+    let got = json_of(w.reviewer.get(&app, &path).await, 200).await;
+    let results = got["results"].as_array().expect("results");
+    let want: Vec<(String, i64)> = plan
+        .iter()
+        .enumerate()
+        .map(|(k, (rep, rej))| (e[k].clone(), expected_score(*rep, n, *rej, *rep, (60, 40))))
+        .collect();
+    let mut by_score = want.clone();
+    by_score.sort_by_key(|(_, s)| std::cmp::Reverse(*s));
+    for r in results {
+        let c = r["object_code"].as_str().expect("code");
+        let (_, score) = want.iter().find(|(x, _)| x == c).expect("known");
+        assert_eq!((r["score"].as_f64().expect("score") * 1000.0).round() as i64, *score, "{r}");
+        assert_eq!(r["grade"], grade(*score), "{r}");
+        let rank = by_score.iter().position(|(_, s)| s == score).expect("ranked") as i64 + 1;
+        assert_eq!(r["rank"].as_i64(), Some(rank), "{r}");
+        assert_eq!(r["inputs"]["indicators"].as_array().map(Vec::len), Some(2), "the inputs are kept: {r}");
+    }
+    let order: Vec<&str> = results.iter().map(|r| r["object_code"].as_str().expect("code")).collect();
+    assert_eq!(order, by_score.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(), "ranked from high to low");
+    let e3 = results.iter().find(|r| r["object_code"] == e[2].as_str()).expect("E3");
+    assert!(e3["inputs"]["indicators"][1]["points"].is_null(), "no base, not scored 0: {e3}");
+
+    // A new version changes the weights; the first run keeps its results, a second run of
+    // the period supersedes it and scores with the new version.
+    json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", set((50, 50))).await, 201).await;
+    let again = json_of(
+        w.reviewer.post(&app, "/api/v1/evaluation/runs", json!({"set": "EV-ENT", "period": period})).await,
+        201,
+    )
+    .await;
+    assert_eq!(again["set_version"], 2);
+    let runs = json_of(w.reviewer.get(&app, "/api/v1/evaluation/runs?set=EV-ENT").await, 200).await;
+    let statuses: Vec<(&str, &str)> = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| (r["id"].as_str().expect("id"), r["status"].as_str().expect("status")))
+        .collect();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.contains(&(run["id"].as_str().expect("id"), "superseded")), "{runs}");
+    let old = json_of(w.reviewer.get(&app, &path).await, 200).await;
+    assert_eq!(old["results"], got["results"], "the earlier run is history, unchanged");
+    let new_path = format!("/api/v1/evaluation/runs/{}/results", again["id"].as_str().expect("id"));
+    let new = json_of(w.reviewer.get(&app, &new_path).await, 200).await;
+    let e1 =
+        new["results"].as_array().expect("results").iter().find(|r| r["object_code"] == e[0].as_str()).expect("E1");
+    assert_eq!((e1["score"].as_f64().expect("score") * 1000.0).round() as i64, expected_score(20, n, 1, 20, (50, 50)));
+    let v1 = json_of(w.reviewer.get(&app, "/api/v1/evaluation/sets/EV-ENT?version=1").await, 200).await;
+    assert_eq!(v1["definition"]["indicators"][0]["weight"], 60, "version 1 is never rewritten");
+
+    // A tenant's key sees its own entities' results; another tenant's, none.
+    let mine = json_of(w.key_a.get(&app, &new_path).await, 200).await;
+    assert_eq!(mine["results"].as_array().map(Vec::len), Some(4));
+    let theirs = json_of(w.key_b.get(&app, &new_path).await, 200).await;
+    assert_eq!(theirs["results"].as_array().map(Vec::len), Some(0));
+    let only_pass = json_of(w.reviewer.get(&app, &format!("{new_path}?grade=fail")).await, 200).await;
+    assert!(only_pass["results"].as_array().expect("results").iter().all(|r| r["grade"] == "fail"));
+
+    // The console lists the set and shows the run ranked.
+    let html = crate::industry::page(&app, &w.reviewer, "/evaluation").await;
+    assert!(html.contains("主体月度评价") && html.contains("EV-ENT"), "the set");
+    let html =
+        crate::industry::page(&app, &w.reviewer, &format!("/evaluation/runs/{}", again["id"].as_str().expect("id")))
+            .await;
+    assert!(html.contains("评价主体1") && html.contains("不达标"), "the ranked results");
+}
+both_backends!(grades_and_ranks_are_what_the_test_computes);
+
+/// Weights that do not sum to 100, overlapping grades, an unknown formula, a period that has
+/// not ended, a yearly set: each refused with its field named, nothing stored.
+async fn bad_sets_and_periods_are_refused(app: TestApp) {
+    let w = world(&app).await;
+    let good = set((60, 40));
+    let cases: Vec<(Value, &str)> = vec![
+        (set((60, 30)), "indicators"),
+        (
+            {
+                let mut s = good.clone();
+                s["grades"] = json!({"excellent": 85, "good": 90, "pass": 60});
+                s
+            },
+            "grades",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["grades"] = json!({"excellent": 120, "good": 80, "pass": 60});
+                s
+            },
+            "grades",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["indicators"][0]["formula"] = json!("happiness");
+                s
+            },
+            "indicators[0].formula",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["indicators"][1]["code"] = json!("I1");
+                s
+            },
+            "indicators[1].code",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["indicators"][0]["scoring"] = json!({"kind": "linear", "zero_at": 5, "full_at": 5});
+                s
+            },
+            "indicators[0].scoring",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["frequency"] = json!("year");
+                s
+            },
+            "frequency",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["stage"] = json!("mining");
+                s
+            },
+            "stage",
+        ),
+        (
+            {
+                let mut s = good.clone();
+                s["indicators"][0]["formula"] = json!("merchant_activity");
+                s
+            },
+            "indicators[0].formula",
+        ),
+    ];
+    for (bad, field) in cases {
+        let p =
+            expect_problem(w.reviewer.post(&app, "/api/v1/evaluation/sets", bad).await, 422, "validation_failed").await;
+        assert_eq!(p["field"], field, "{p}");
+    }
+    expect_problem(w.key_a.post(&app, "/api/v1/evaluation/sets", good.clone()).await, 403, "forbidden").await;
+    let none = json_of(w.reviewer.get(&app, "/api/v1/evaluation/sets").await, 200).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "nothing stored: {none}");
+    assert_eq!(app.audit_count("evaluation.set.save", "success"), 0);
+
+    json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", good).await, 201).await;
+    let (today, _) = days();
+    for (period, field) in [
+        (today.format("%Y-%m").to_string(), "period"),
+        ("2026-Q1".to_owned(), "period"),
+        ("2026-13".to_owned(), "period"),
+    ] {
+        let p = expect_problem(
+            w.reviewer.post(&app, "/api/v1/evaluation/runs", json!({"set": "EV-ENT", "period": period})).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(p["field"], field, "{period}: {p}");
+    }
+    expect_problem(
+        w.reviewer.post(&app, "/api/v1/evaluation/runs", json!({"set": "NOPE", "period": "2026-01"})).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let runs = json_of(w.reviewer.get(&app, "/api/v1/evaluation/runs").await, 200).await;
+    assert_eq!(runs.as_array().map(Vec::len), Some(0));
+}
+both_backends!(bad_sets_and_periods_are_refused);
