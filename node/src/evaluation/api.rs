@@ -169,6 +169,31 @@ pub async fn run_results(
     Ok(HttpResponse::Ok().json(found))
 }
 
+/// Whose trend.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TrendQuery {
+    /// The set's code.
+    pub set: String,
+}
+
+/// One object's score, grade and rank in each period's current run of a set (the latest 24
+/// periods, oldest first).
+#[utoipa::path(tag = "evaluation", params(("id" = String, Path), TrendQuery),
+    responses((status = 200, body = Vec<runs::TrendPoint>)))]
+#[get("/api/v1/evaluation/objects/{id}/trend")]
+pub async fn object_trend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<TrendQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&state, Permission::EvaluationRead, "evaluation_results").await?;
+    let tenant = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
+    let (id, set) = (path.into_inner(), query.into_inner().set);
+    Ok(HttpResponse::Ok().json(state.db.run(move |conn| runs::trend(conn, &set, &id, tenant.as_deref())).await?))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sets)
@@ -176,5 +201,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_set)
         .service(start_run)
         .service(list_runs)
-        .service(run_results);
+        .service(run_results)
+        .service(object_trend);
 }

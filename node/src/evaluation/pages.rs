@@ -82,10 +82,25 @@ struct RunPage {
     shell: Shell,
     run: Run,
     results: Vec<ObjectResult>,
-    counts: Vec<(&'static str, usize)>,
+    counts: Vec<(&'static str, i64)>,
+    regions: Vec<(String, [i64; 5])>,
 }
 
 impl RunPage {
+    /// The width of a grade's bar, of 400.
+    fn bar(&self, n: &i64) -> i64 {
+        let top = self.counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+        n * 400 / top
+    }
+
+    fn region_name(&self, code: &str) -> String {
+        crate::region::RegionCode::parse(code).map(|r| r.name().to_owned()).unwrap_or_default()
+    }
+
+    fn trend_link(&self, r: &ObjectResult) -> String {
+        format!("/evaluation/objects/{}?set={}", r.object_id, self.run.set_code)
+    }
+
     fn score(&self, r: &ObjectResult) -> String {
         r.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into())
     }
@@ -97,11 +112,24 @@ impl RunPage {
 
 async fn results_view(state: &AppState, caller: &Caller, id: String, q: ResultQuery) -> AppResult<HttpResponse> {
     let (q, tenant) = super::api::reach(state, caller, q).await?;
-    let (run, results) =
-        state.db.run(move |conn| Ok((runs::get(conn, &id)?, runs::results(conn, &id, &q, tenant.as_deref())?))).await?;
+    let digits = match state.config.node.region.level() {
+        crate::region::RegionLevel::National => 2,
+        crate::region::RegionLevel::Province => 4,
+        _ => 6,
+    };
+    let (run, results, regions) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                runs::get(conn, &id)?,
+                runs::results(conn, &id, &q, tenant.as_deref())?,
+                runs::by_region(conn, &id, digits, tenant.as_deref())?,
+            ))
+        })
+        .await?;
     let counts =
-        Grade::ALL.iter().map(|g| (g.label_zh(), results.iter().filter(|r| r.grade == g.as_str()).count())).collect();
-    render(&RunPage { shell: Shell::new(state, caller, "评价结果", "/evaluation"), run, results, counts })
+        Grade::ALL.iter().enumerate().map(|(k, g)| (g.label_zh(), regions.iter().map(|(_, n)| n[k]).sum())).collect();
+    render(&RunPage { shell: Shell::new(state, caller, "评价结果", "/evaluation"), run, results, counts, regions })
 }
 
 /// 评价结果: one run's results, ranked.
@@ -115,7 +143,54 @@ pub async fn run_page(
     results_view(&state, &caller.0, path.into_inner(), query.into_inner()).await
 }
 
+#[derive(Template)]
+#[template(path = "evaluation/object.html")]
+struct ObjectPage {
+    shell: Shell,
+    set: String,
+    points: Vec<runs::TrendPoint>,
+    chart: String,
+}
+
+impl ObjectPage {
+    fn score(&self, p: &runs::TrendPoint) -> String {
+        p.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into())
+    }
+
+    fn grade_zh(&self, p: &runs::TrendPoint) -> &'static str {
+        Grade::label_zh_of(&p.grade)
+    }
+}
+
+/// Which set's trend.
+#[derive(Debug, Deserialize)]
+pub struct SetQuery {
+    set: String,
+}
+
+/// 评价趋势: one object's score across periods.
+#[get("/evaluation/objects/{id}")]
+pub async fn object_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    query: web::Query<SetQuery>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.require(&state, Permission::EvaluationRead, "evaluation_results").await?;
+    let tenant = caller.tenant_id.as_ref().map(|t| t.as_str().to_owned());
+    let (id, set) = (path.into_inner(), query.into_inner().set);
+    let s = set.clone();
+    let points = state.db.run(move |conn| runs::trend(conn, &s, &id, tenant.as_deref())).await?;
+    render(&ObjectPage {
+        shell: Shell::new(&state, &caller, "评价趋势", "/evaluation"),
+        chart: super::chart::scores(&points),
+        set,
+        points,
+    })
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(index).service(start_run).service(run_page);
+    cfg.service(index).service(start_run).service(run_page).service(object_page);
 }

@@ -375,3 +375,83 @@ mod tests {
         assert_eq!(rank(&[]), Vec::<Option<i64>>::new());
     }
 }
+
+/// One period of an object's trend.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = EvaluationTrendPoint)]
+pub struct TrendPoint {
+    /// The period.
+    pub period: String,
+    /// The run.
+    pub run_id: String,
+    /// The set's version it was scored with.
+    pub set_version: i32,
+    /// Composite score (absent: 无数据).
+    pub score: Option<f64>,
+    /// Grade code.
+    pub grade: String,
+    /// Rank.
+    pub rank: Option<i64>,
+}
+
+/// The most periods a trend shows.
+pub const TREND_PERIODS: i64 = 24;
+
+/// One object's results in the current runs of `set`, the latest [`TREND_PERIODS`] periods,
+/// oldest first; within `tenant` when given.
+pub fn trend(conn: &mut DbConnection, set: &str, object: &str, tenant: Option<&str>) -> AppResult<Vec<TrendPoint>> {
+    let mut q = er::table
+        .inner_join(ev::table.on(ev::id.eq(er::run_id)))
+        .filter(ev::set_code.eq(set))
+        .filter(ev::status.eq(RunStatus::Current.as_str()))
+        .filter(er::object_id.eq(object))
+        .into_boxed();
+    if let Some(t) = tenant {
+        q = q.filter(er::tenant_id.eq(t.to_owned()));
+    }
+    let rows: Vec<(String, String, i32, Option<i64>, String, Option<i64>)> = q
+        .order(ev::period.desc())
+        .limit(TREND_PERIODS)
+        .select((ev::period, ev::id, ev::set_version, er::score_milli, er::grade, er::rank))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .rev()
+        .map(|(period, run_id, set_version, score, grade, rank)| TrendPoint {
+            period,
+            run_id,
+            set_version,
+            score: score.map(|m| m as f64 / 1000.0),
+            grade,
+            rank,
+        })
+        .collect())
+}
+
+/// How many results of a run fall in each grade, per division (the region code cut to
+/// `digits`: 2 provinces, 4 cities, 6 counties), within `tenant` when given.
+pub fn by_region(
+    conn: &mut DbConnection,
+    run: &str,
+    digits: usize,
+    tenant: Option<&str>,
+) -> AppResult<Vec<(String, [i64; 5])>> {
+    let cells = (er::region, er::grade, diesel::dsl::count_star());
+    let rows: Vec<(String, String, i64)> = match tenant {
+        Some(t) => er::table
+            .filter(er::run_id.eq(run))
+            .filter(er::tenant_id.eq(t))
+            .group_by((er::region, er::grade))
+            .select(cells)
+            .load(conn)?,
+        None => er::table.filter(er::run_id.eq(run)).group_by((er::region, er::grade)).select(cells).load(conn)?,
+    };
+    let mut out: std::collections::BTreeMap<String, [i64; 5]> = Default::default();
+    for (region, grade, n) in rows {
+        let key: String = region.chars().take(digits).collect();
+        let key = format!("{key:0<6}");
+        let at = super::set::Grade::ALL.iter().position(|g| g.as_str() == grade).unwrap_or(4);
+        out.entry(key).or_default()[at] += n;
+    }
+    Ok(out.into_iter().collect())
+}

@@ -257,6 +257,7 @@ fn background(state: &web::Data<AppState>) -> AppResult<Vec<Job>> {
     jobs.extend(crate::notify::background(state));
     jobs.extend(crate::system::industry::background(state));
     jobs.extend(crate::system::monitoring::background(state));
+    jobs.extend(crate::evaluation::background(state));
     jobs.extend(crate::backup::background(state));
     if let Some(fed) = state.find::<Federation>() {
         jobs.extend(crate::federation::background(fed, state.db.clone(), &state.config));

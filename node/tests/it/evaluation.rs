@@ -158,6 +158,15 @@ async fn grades_and_ranks_are_what_the_test_computes(app: TestApp) {
     let only_pass = json_of(w.reviewer.get(&app, &format!("{new_path}?grade=fail")).await, 200).await;
     assert!(only_pass["results"].as_array().expect("results").iter().all(|r| r["grade"] == "fail"));
 
+    // E1's trend: one period, scored with the current run's version.
+    let e1_id = e1["object_id"].as_str().expect("id");
+    let trend =
+        json_of(w.reviewer.get(&app, &format!("/api/v1/evaluation/objects/{e1_id}/trend?set=EV-ENT")).await, 200).await;
+    let points = trend.as_array().expect("points");
+    assert_eq!(points.len(), 1, "{trend}");
+    assert_eq!((points[0]["period"].as_str(), points[0]["set_version"].as_i64()), (Some(period.as_str()), Some(2)));
+    assert_eq!(points[0]["score"], e1["score"]);
+
     // The console lists the set and shows the run ranked.
     let html = crate::industry::page(&app, &w.reviewer, "/evaluation").await;
     assert!(html.contains("主体月度评价") && html.contains("EV-ENT"), "the set");
@@ -165,6 +174,9 @@ async fn grades_and_ranks_are_what_the_test_computes(app: TestApp) {
         crate::industry::page(&app, &w.reviewer, &format!("/evaluation/runs/{}", again["id"].as_str().expect("id")))
             .await;
     assert!(html.contains("评价主体1") && html.contains("不达标"), "the ranked results");
+    assert!(html.contains("grade-chart") && html.contains("330106 西湖区"), "grades by region");
+    let html = crate::industry::page(&app, &w.reviewer, &format!("/evaluation/objects/{e1_id}?set=EV-ENT")).await;
+    assert!(html.contains("score-chart") && html.contains(&period), "the object's trend");
 }
 both_backends!(grades_and_ranks_are_what_the_test_computes);
 
@@ -275,3 +287,23 @@ async fn bad_sets_and_periods_are_refused(app: TestApp) {
     assert_eq!(runs.as_array().map(Vec::len), Some(0));
 }
 both_backends!(bad_sets_and_periods_are_refused);
+
+/// The node runs each set once for the latest period that has ended, and leaves a period
+/// that has a run alone.
+async fn each_period_is_run_once_by_the_node(app: TestApp) {
+    let w = world(&app).await;
+    json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", set((60, 40))).await, 201).await;
+    let (today, _) = days();
+    let due =
+        |app: &TestApp| app.db.transaction_sync(|conn| tracenode::evaluation::schedule::due(conn, today)).expect("due");
+    let made = due(&app);
+    assert_eq!(made.len(), 1);
+    let (first, _) = last_month();
+    assert_eq!(
+        (made[0].period.as_str(), made[0].run_by.as_str()),
+        (first.format("%Y-%m").to_string().as_str(), "system")
+    );
+    assert!(due(&app).is_empty(), "a period with a run is left alone");
+    assert_eq!(app.audit_count("evaluation.run", "success"), 1);
+}
+both_backends!(each_period_is_run_once_by_the_node);

@@ -152,6 +152,7 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("/api/v1/evaluation/runs", "get"),
         ("/api/v1/evaluation/runs", "post"),
         ("/api/v1/evaluation/runs/{id}/results", "get"),
+        ("/api/v1/evaluation/objects/{id}/trend", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
