@@ -394,6 +394,8 @@ pub struct TrendPoint {
     pub rank: Option<i64>,
 }
 
+type TrendRow = (String, String, i32, Option<i64>, String, Option<i64>);
+
 /// The most periods a trend shows.
 pub const TREND_PERIODS: i64 = 24;
 
@@ -409,7 +411,7 @@ pub fn trend(conn: &mut DbConnection, set: &str, object: &str, tenant: Option<&s
     if let Some(t) = tenant {
         q = q.filter(er::tenant_id.eq(t.to_owned()));
     }
-    let rows: Vec<(String, String, i32, Option<i64>, String, Option<i64>)> = q
+    let rows: Vec<TrendRow> = q
         .order(ev::period.desc())
         .limit(TREND_PERIODS)
         .select((ev::period, ev::id, ev::set_version, er::score_milli, er::grade, er::rank))
