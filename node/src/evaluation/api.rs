@@ -5,6 +5,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::report::{self, Report, Sent};
 use super::runs::{self, ObjectResult, ResultQuery, Run};
 use super::set::SetInput;
 use super::sets::{self, Set};
@@ -194,6 +195,67 @@ pub async fn object_trend(
     Ok(HttpResponse::Ok().json(state.db.run(move |conn| runs::trend(conn, &set, &id, tenant.as_deref())).await?))
 }
 
+/// A run's report (over the caller's own objects for a tenant's caller).
+#[utoipa::path(tag = "evaluation", params(("id" = String, Path)),
+    responses((status = 200, body = Report), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/evaluation/runs/{id}/report")]
+pub async fn run_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let (_, tenant) = reach(&state, &caller, ResultQuery::default()).await?;
+    let id = path.into_inner();
+    let (r, _) = state.db.run(move |conn| report::build(conn, &id, tenant.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// A run's report as XLSX: the report, then every result by rank.
+#[utoipa::path(tag = "evaluation", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/evaluation/runs/{id}/report.xlsx")]
+pub async fn run_report_xlsx(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let (_, tenant) = reach(&state, &caller, ResultQuery::default()).await?;
+    let id = path.into_inner();
+    let (bytes, name) = state
+        .db
+        .run(move |conn| {
+            let (r, results) = report::build(conn, &id, tenant.as_deref())?;
+            Ok((report::workbook(&r, &results)?, format!("evaluation-{}-{}.xlsx", r.run.set_code, r.run.period)))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .body(bytes))
+}
+
+/// Mails a run's report: each tenant with results its own, the node-wide channels a summary;
+/// the notification outbox delivers and retries.
+#[utoipa::path(tag = "evaluation", params(("id" = String, Path)), responses((status = 200, body = Sent)))]
+#[post("/api/v1/evaluation/runs/{id}/report/send")]
+pub async fn send_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    require_manager(&state, &caller).await?;
+    Ok(HttpResponse::Ok().json(send_now(&state, &caller, path.into_inner()).await?))
+}
+
+/// Queues a run's report and delivers what is due.
+pub async fn send_now(state: &AppState, caller: &Caller, id: String) -> AppResult<Sent> {
+    let ctx = caller.audit();
+    let node = state.config.node.name.clone();
+    let sent = state.db.transaction(move |conn| report::send(conn, &ctx, &node, &id)).await?;
+    crate::notify::dispatch(state).await?;
+    Ok(sent)
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sets)
@@ -202,5 +264,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(start_run)
         .service(list_runs)
         .service(run_results)
-        .service(object_trend);
+        .service(object_trend)
+        .service(run_report)
+        .service(run_report_xlsx)
+        .service(send_report);
 }

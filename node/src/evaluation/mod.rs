@@ -1,12 +1,13 @@
 //! Monitoring evaluation (监测评价, GB/T 38157 §6.8): indicator sets as versioned data
 //! ([`set`], [`sets`]), and runs that score every entity or tenant for a period from the
 //! operation monitoring figures, with grades, ranks and the inputs each result rests on
-//! ([`runs`]); each period evaluated by the node itself the day after it ends ([`schedule`]).
+//! ([`runs`]); their reports, shown, exported and mailed ([`report`]); each period evaluated by the node itself the day after it ends ([`schedule`]).
 //! docs/evaluation.md.
 
 pub mod api;
 pub mod chart;
 pub mod pages;
+pub mod report;
 pub mod runs;
 pub mod schedule;
 pub mod set;

@@ -190,7 +190,73 @@ pub async fn object_page(
     })
 }
 
+#[derive(Template)]
+#[template(path = "evaluation/report.html")]
+struct ReportPage {
+    shell: Shell,
+    report: super::report::Report,
+    can_manage: bool,
+    notice: String,
+}
+
+impl ReportPage {
+    fn score(&self, r: &ObjectResult) -> String {
+        r.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into())
+    }
+
+    fn mean(&self) -> String {
+        self.report.mean_score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into())
+    }
+
+    fn rate(&self, v: &Option<i64>) -> String {
+        crate::system::monitoring::indicators::Indicator::RejectionRate.show(*v)
+    }
+}
+
+async fn report_view(state: &AppState, caller: &Caller, id: String, notice: String) -> AppResult<HttpResponse> {
+    let (_, tenant) = super::api::reach(state, caller, ResultQuery::default()).await?;
+    let (report, _) = state.db.run(move |conn| super::report::build(conn, &id, tenant.as_deref())).await?;
+    render(&ReportPage {
+        shell: Shell::new(state, caller, "监测评价报告", "/evaluation"),
+        report,
+        can_manage: caller.tenant_id.is_none() && caller.can(Permission::EvaluationManage),
+        notice,
+    })
+}
+
+/// 监测评价报告: a run's report, printable.
+#[get("/evaluation/runs/{id}/report")]
+pub async fn report_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    report_view(&state, &caller.0, path.into_inner(), String::new()).await
+}
+
+/// Mails a run's report from the console.
+#[post("/evaluation/runs/{id}/send")]
+pub async fn send_report(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+    form: web::Form<crate::console::ButtonForm>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.check_csrf(&form.csrf)?;
+    super::api::require_manager(&state, &caller).await?;
+    let id = path.into_inner();
+    let sent = super::api::send_now(&state, &caller, id.clone()).await?;
+    let notice = format!("已发送：{} 个租户，通知 {} 条。", sent.tenants, sent.notifications);
+    report_view(&state, &caller, id, notice).await
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(index).service(start_run).service(run_page).service(object_page);
+    cfg.service(index)
+        .service(start_run)
+        .service(run_page)
+        .service(object_page)
+        .service(report_page)
+        .service(send_report);
 }

@@ -307,3 +307,89 @@ async fn each_period_is_run_once_by_the_node(app: TestApp) {
     assert_eq!(app.audit_count("evaluation.run", "success"), 1);
 }
 both_backends!(each_period_is_run_once_by_the_node);
+
+/// A run's report: its sections agree with the results, its workbook holds every result,
+/// and sending it mails each tenant its own objects and the tier's staff a summary, through a
+/// real SMTP server.
+async fn reports_reach_those_responsible(backend: crate::support::Backend) {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let app = TestApp::spawn_with(backend, &smtp.config()).await;
+    let w = world(&app).await;
+    let (first, _) = last_month();
+    let long_ago = NaiveDate::from_ymd_opt(2026, 1, 1).expect("day");
+    let e: [String; 2] = std::array::from_fn(|k| code("330106", 850 + k as u32));
+    for (k, c) in e.iter().enumerate() {
+        registered(&app, &w, c, &format!("报告主体{}", k + 1), long_ago, None).await;
+    }
+    let batch: Vec<Value> = (0..12)
+        .map(|d| {
+            sale(&format!("r{d}"), &e[(d % 2) as usize], &e[((d + 1) % 2) as usize], first + TimeDelta::days(d), 1.0)
+        })
+        .chain([sale("bad", &e[0], &e[1], first, -1.0)])
+        .collect();
+    json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&batch).expect("json")).await, 200).await;
+    json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", set((60, 40))).await, 201).await;
+    let period = first.format("%Y-%m").to_string();
+    let run = json_of(
+        w.reviewer.post(&app, "/api/v1/evaluation/runs", json!({"set": "EV-ENT", "period": period})).await,
+        201,
+    )
+    .await;
+    let id = run["id"].as_str().expect("id");
+
+    let report = json_of(w.reviewer.get(&app, &format!("/api/v1/evaluation/runs/{id}/report")).await, 200).await;
+    assert_eq!(
+        (report["figures"]["records"].as_i64(), report["figures"]["rejected"].as_i64()),
+        (Some(12), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["rejection_rate"].as_i64(), milli(1, 13));
+    let graded: i64 = report["grades"].as_array().expect("grades").iter().map(|g| g[1].as_i64().expect("n")).sum();
+    assert_eq!(graded, 2, "{report}");
+    let xlsx = w.reviewer.get(&app, &format!("/api/v1/evaluation/runs/{id}/report.xlsx")).await;
+    assert_eq!(xlsx.status(), 200);
+    let bytes = xlsx.bytes().await.expect("bytes");
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).expect("xlsx");
+    use calamine::Reader;
+    let sheet = book.worksheet_range("评价结果").expect("sheet");
+    assert_eq!(sheet.rows().count(), 3, "a header and both results");
+    let html = crate::industry::page(&app, &w.reviewer, &format!("/evaluation/runs/{id}/report")).await;
+    assert!(
+        html.contains("一、企业运行情况")
+            && html.contains("二、上报数据质量情况")
+            && html.contains("三、日常运维与监测评价")
+    );
+
+    // Staff's channel hears the summary, tenant A's its own objects; B's nothing.
+    let staff = json!({"name": "评价组", "kind": "email", "target": "staff@node.test"});
+    json_of(w.reviewer.post(&app, "/api/v1/notify/channels", staff).await, 201).await;
+    let a_mail =
+        json!({"name": "平台A负责人", "kind": "email", "target": "owner@platform-a.test", "tenant_id": w.a["id"]});
+    json_of(w.reviewer.post(&app, "/api/v1/notify/channels", a_mail).await, 201).await;
+    let b_mail =
+        json!({"name": "平台B负责人", "kind": "email", "target": "owner@platform-b.test", "tenant_id": w.b["id"]});
+    json_of(w.reviewer.post(&app, "/api/v1/notify/channels", b_mail).await, 201).await;
+    expect_problem(
+        w.key_a.post(&app, &format!("/api/v1/evaluation/runs/{id}/report/send"), json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let sent =
+        json_of(w.reviewer.post(&app, &format!("/api/v1/evaluation/runs/{id}/report/send"), json!({})).await, 200)
+            .await;
+    assert_eq!((sent["tenants"].as_i64(), sent["notifications"].as_i64()), (Some(1), Some(2)), "{sent}");
+    let mails = smtp.wait_for(2).await;
+    let to_a = mails.iter().find(|m| m.to.contains("owner@platform-a.test")).expect("A's mail");
+    assert!(
+        to_a.subject.contains("监测评价结果") && to_a.body.contains("报告主体1") && to_a.body.contains("报告主体2"),
+        "{}",
+        to_a.body
+    );
+    let to_staff = mails.iter().find(|m| m.to.contains("staff@node.test")).expect("staff's mail");
+    assert!(to_staff.subject.contains("监测评价报告") && to_staff.body.contains("评价对象 2 个"), "{}", to_staff.body);
+    assert!(mails.iter().all(|m| !m.to.contains("platform-b")), "B has no objects in the run");
+    assert_eq!(app.audit_count("evaluation.report.send", "success"), 1);
+}
+crate::on_both_backends!(reports_reach_those_responsible);

@@ -153,6 +153,9 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("/api/v1/evaluation/runs", "post"),
         ("/api/v1/evaluation/runs/{id}/results", "get"),
         ("/api/v1/evaluation/objects/{id}/trend", "get"),
+        ("/api/v1/evaluation/runs/{id}/report", "get"),
+        ("/api/v1/evaluation/runs/{id}/report.xlsx", "get"),
+        ("/api/v1/evaluation/runs/{id}/report/send", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
