@@ -247,7 +247,16 @@ pub async fn send_report(
     super::api::require_manager(&state, &caller).await?;
     let id = path.into_inner();
     let sent = super::api::send_now(&state, &caller, id.clone()).await?;
-    let notice = format!("已发送：{} 个租户，通知 {} 条。", sent.tenants, sent.notifications);
+    let notice = format!(
+        "已为 {} 个租户生成评价通知，共 {} 条{}。",
+        sent.tenants,
+        sent.notifications,
+        if sent.notifications == 0 {
+            "（本级和各租户尚未设置通知渠道，未发送邮件）"
+        } else {
+            "，由通知发件队列投递"
+        }
+    );
     report_view(&state, &caller, id, notice).await
 }
 

@@ -652,6 +652,28 @@ async fn console_takes_a_platform_from_its_application_to_its_data(app: TestApp)
     reviewer.find(Locator::Css("#trend-chart svg")).await.expect("the trend is drawn");
     let png = reviewer.screenshot().await.expect("screenshot");
     std::fs::write(artifact(&format!("console-monitoring-{backend}.png")), png).expect("write");
+
+    // Staff evaluate the platforms for November: the run ranks the platform, its report reads
+    // in three sections and is sent.
+    let evaluator = app.staff(&sys, &sec, "li.evaluator", None).await;
+    let set = serde_json::json!({
+        "code": "EV-PLAT", "name": "接入平台月度评价", "frequency": "month", "object_kind": "tenant",
+        "indicators": [{"code": "R1", "name": "拒收率", "formula": "rejection_rate", "weight": 100,
+                        "scoring": {"kind": "linear", "zero_at": 20, "full_at": 0}}],
+        "grades": {"excellent": 90, "good": 80, "pass": 60}
+    });
+    assert_eq!(evaluator.post(&app, "/api/v1/evaluation/sets", set).await.status(), 201);
+    reviewer.goto(&app.url("/evaluation")).await.expect("goto");
+    fill(&reviewer, "#period", "2026-11").await;
+    click(&reviewer, "#run-now").await;
+    let ranked = wait_for_text(&reviewer, "等级分布").await;
+    assert!(ranked.contains("xianlian") || ranked.contains("鲜链"), "{ranked}");
+    click(&reviewer, "#report-link").await;
+    wait_for_text(&reviewer, "二、上报数据质量情况").await;
+    click(&reviewer, "#send-report").await;
+    wait_for_text(&reviewer, "评价通知").await;
+    let png = reviewer.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(&format!("console-evaluation-{backend}.png")), png).expect("write");
     for c in [applicant, reviewer, admin] {
         c.close().await.expect("close");
     }
