@@ -7,6 +7,8 @@
 //! code), with its stylesheet embedded in the binary; nothing is loaded from elsewhere.
 //! Every form carries the session's CSRF token.
 
+pub mod chart;
+
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 

@@ -4,7 +4,6 @@
 //! server.
 
 use chrono::{Datelike, NaiveDate, TimeDelta};
-use plotters::prelude::*;
 use serde::Serialize;
 
 use super::indicators::{next_month, Figures, Filter, Indicator, Intervals, Values, Window};
@@ -86,46 +85,10 @@ pub fn chart(points: &[Point], indicator: Indicator) -> String {
 }
 
 fn draw(points: &[Point], indicator: Indicator) -> Option<String> {
-    let values: Vec<Option<f64>> = points
-        .iter()
-        .map(|p| p.figures.value(indicator).map(|v| v as f64 / if indicator.is_rate() { 10.0 } else { 1000.0 }))
-        .collect();
-    let top = values.iter().flatten().fold(if indicator.is_rate() { 100.0f64 } else { 1.0 }, |a, &b| a.max(b));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 240)).into_drawing_area();
-        root.fill(&WHITE).ok()?;
-        let n = points.len() as i32;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(48)
-            .build_cartesian_2d(0..n.max(1), 0f64..top * 1.05)
-            .ok()?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|i| points.get(*i as usize).map(|p| p.label.clone()).unwrap_or_default())
-            .y_labels(5)
-            .draw()
-            .ok()?;
-        let colour = RGBColor(11, 92, 173);
-        let mut run: Vec<(i32, f64)> = Vec::new();
-        let mut runs = Vec::new();
-        for (i, v) in values.iter().enumerate() {
-            match v {
-                Some(v) => run.push((i as i32, *v)),
-                None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
-                None => {}
-            }
-        }
-        runs.push(run);
-        for r in runs.into_iter().filter(|r| !r.is_empty()) {
-            chart.draw_series(LineSeries::new(r.clone(), colour.stroke_width(2))).ok()?;
-            chart.draw_series(r.into_iter().map(|p| Circle::new(p, 3, colour.filled()))).ok()?;
-        }
-        root.present().ok()?;
-    }
-    Some(svg)
+    let scale = if indicator.is_rate() { 10.0 } else { 1000.0 };
+    let values: Vec<Option<f64>> =
+        points.iter().map(|p| p.figures.value(indicator).map(|v| v as f64 / scale)).collect();
+    let top = values.iter().flatten().fold(if indicator.is_rate() { 100.0f64 } else { 1.0 }, |a, &b| a.max(b)) * 1.05;
+    let labels: Vec<String> = points.iter().map(|p| p.label.clone()).collect();
+    Some(crate::console::chart::line(&labels, &values, top))
 }
