@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
 
 use super::indicators::{Computed, Filter, Indicator, SubjectIndicators, Window};
+use super::thresholds::Threshold;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::region::RegionCode;
@@ -122,7 +123,37 @@ pub struct Listing {
     pub pages: usize,
 }
 
-/// The rows of a view, sorted and filtered as asked (all of them).
+/// The computation every view of a filter and window is cut from, with the thresholds it
+/// is judged against.
+pub fn computed(conn: &mut DbConnection, f: &Filter, w: Window) -> AppResult<(Vec<Threshold>, Computed)> {
+    let all = super::thresholds::list(conn)?;
+    let intervals = super::thresholds::intervals(&all);
+    let c = super::compute::compute(conn, f, w, &intervals)?;
+    Ok((all, c))
+}
+
+/// The rows of one view of a computation, sorted and filtered as asked (all of them).
+pub fn view_rows(c: &Computed, all: &[Threshold], f: &Filter, a: &Asked, shown: &RegionCode) -> Vec<SubjectIndicators> {
+    let mut rows = match a.view {
+        View::Entities => c.entities.clone(),
+        View::Sites => c.sites.clone(),
+        View::Tenants => c.tenants.clone(),
+        View::Regions => super::compute::by_region(&c.entities, shown),
+    };
+    let stage = f.stage.clone().unwrap_or_default();
+    if let Some(i) = a.beyond {
+        rows.retain(|r| match (super::thresholds::of(all, &stage, i), r.figures(&stage)) {
+            (Some(t), Some(fig)) => fig.base(i) >= t.min_base && fig.value(i).is_some_and(|v| t.breached(v)),
+            _ => false,
+        });
+    }
+    if let Some(i) = a.sort {
+        sort_worst_first(&mut rows, i, &stage);
+    }
+    rows
+}
+
+/// The rows of a view, sorted and filtered as asked (all of them), and the total.
 pub fn rows(
     conn: &mut DbConnection,
     f: &Filter,
@@ -130,30 +161,9 @@ pub fn rows(
     a: &Asked,
     shown: &RegionCode,
 ) -> AppResult<(SubjectIndicators, Vec<SubjectIndicators>)> {
-    let all = super::thresholds::list(conn)?;
-    let intervals = super::thresholds::intervals(&all);
-    let Computed { entities, sites, tenants, total, .. } = super::compute::compute(conn, f, w, &intervals)?;
-    let mut rows = match a.view {
-        View::Entities => entities,
-        View::Sites => sites,
-        View::Tenants => tenants,
-        View::Regions => super::compute::by_region(&entities, shown),
-    };
-    if let Some(i) = a.beyond {
-        let stage = f.stage.clone().unwrap_or_default();
-        rows.retain(|r| {
-            let t = super::thresholds::of(&all, &stage, i);
-            let figures = r.figures(&stage);
-            match (t, figures) {
-                (Some(t), Some(fig)) => fig.base(i) >= t.min_base && fig.value(i).is_some_and(|v| t.breached(v)),
-                _ => false,
-            }
-        });
-    }
-    if let Some(i) = a.sort {
-        sort_worst_first(&mut rows, i, f.stage.as_deref().unwrap_or(""));
-    }
-    Ok((total, rows))
+    let (all, c) = computed(conn, f, w)?;
+    let rows = view_rows(&c, &all, f, a, shown);
+    Ok((c.total, rows))
 }
 
 /// Sorts worst first by `i` in `stage`; rows without a value go last, in their order.
@@ -178,11 +188,16 @@ pub fn page(
     page: usize,
 ) -> AppResult<Listing> {
     let (total, rows) = rows(conn, f, w, a, shown)?;
+    Ok(paged(w, a.view, total, rows, page))
+}
+
+/// Page `page` (from 1, clamped) of `rows`.
+pub fn paged(w: Window, view: View, total: SubjectIndicators, rows: Vec<SubjectIndicators>, page: usize) -> Listing {
     let total_rows = rows.len();
     let pages = total_rows.div_ceil(PAGE).max(1);
     let page = page.clamp(1, pages);
     let rows = rows.into_iter().skip((page - 1) * PAGE).take(PAGE).collect();
-    Ok(Listing { window: w, view: a.view, total, rows, total_rows, page, pages })
+    Listing { window: w, view, total, rows, total_rows, page, pages }
 }
 
 /// The whole view as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the

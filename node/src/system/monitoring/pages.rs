@@ -185,10 +185,13 @@ async fn index_view(state: &AppState, caller: &Caller, q: ListQuery, error: Stri
         state
             .db
             .run(move |conn| {
-                let listing = listing::page(conn, &f, w, &asked, &shown_region, page)?;
-                let (_, regions) = listing::rows(conn, &f, w, &map_asked, &shown_region)?;
+                // One computation serves the list and the map.
+                let (all, c) = listing::computed(conn, &f, w)?;
+                let rows = listing::view_rows(&c, &all, &f, &asked, &shown_region);
+                let regions = listing::view_rows(&c, &all, &f, &map_asked, &shown_region);
+                let listing = listing::paged(w, asked.view, c.total, rows, page);
                 let open = WarningQuery { status: Some("open".into()), ..Default::default() };
-                Ok((listing, regions, thresholds::list(conn)?, warnings::list(conn, &open, &reach)?.len()))
+                Ok((listing, regions, all, warnings::list(conn, &open, &reach)?.len()))
             })
             .await?
     };

@@ -81,14 +81,10 @@ pub fn series(
 /// A line chart of `indicator` over the points; empty when plotters fails (the page then
 /// shows the table alone). A point without a value breaks the line.
 pub fn chart(points: &[Point], indicator: Indicator) -> String {
-    draw(points, indicator).unwrap_or_default()
-}
-
-fn draw(points: &[Point], indicator: Indicator) -> Option<String> {
     let scale = if indicator.is_rate() { 10.0 } else { 1000.0 };
     let values: Vec<Option<f64>> =
         points.iter().map(|p| p.figures.value(indicator).map(|v| v as f64 / scale)).collect();
     let top = values.iter().flatten().fold(if indicator.is_rate() { 100.0f64 } else { 1.0 }, |a, &b| a.max(b)) * 1.05;
     let labels: Vec<String> = points.iter().map(|p| p.label.clone()).collect();
-    Some(crate::console::chart::line(&labels, &values, top))
+    crate::console::chart::line(&labels, &values, top)
 }
