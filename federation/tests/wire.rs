@@ -11,8 +11,9 @@ use tracenode_federation::wire::mailbox::{
     CrlPayload, DuplicateHolder, DuplicateNotice, Mail, Message, MessageKind, NoticePayload,
 };
 use tracenode_federation::wire::payload::{
-    ChainPoint, Checkpoint, Figures, IndicatorFigure, IndustrySummary, ObjectKind, RegistrationItem, RevocationList,
-    SliceRow, StatisticsSlice,
+    ChainPoint, Checkpoint, EvaluatedObject, EvaluationItem, EvaluationResults, EvaluationSummary, Figures,
+    IndicatorFigure, IndicatorScore, IndustrySummary, ObjectKind, RegistrationItem, RevocationList, SliceRow,
+    StatisticsSlice,
 };
 use tracenode_federation::wire::receipt::{Cursor, Outcome, Receipt};
 use tracenode_federation::wire::{Kind, Payload, Refusal};
@@ -147,8 +148,50 @@ fn industry_statistics() -> Payload {
     }])
 }
 
+fn evaluations() -> Payload {
+    let basis =
+        [("expected", 60), ("reported", 51), ("records", 840), ("rejected", 12), ("delay_seconds_sum", 302_400)];
+    Payload::Evaluations(vec![
+        EvaluationItem::Results(EvaluationResults {
+            source_region: "330106".into(),
+            set: "EV-ENT".into(),
+            version: 2,
+            period: "2026-11".into(),
+            run: "01937a2c-6f00-7000-8000-000000000001".into(),
+            part: 0,
+            parts: 1,
+            results: vec![EvaluatedObject {
+                id: "01937a2c-0000-7000-8000-00000000e001".into(),
+                code: "91330106MA2B3C4D5E".into(),
+                name: "西湖农贸市场".into(),
+                region: "330106".into(),
+                score_milli: Some(80_000),
+                grade: "good".into(),
+                rank: Some(1),
+                indicators: vec![
+                    IndicatorScore { code: "I1".into(), value_milli: Some(66_667), points_milli: Some(66_667) },
+                    IndicatorScore { code: "I2".into(), value_milli: None, points_milli: None },
+                ],
+            }],
+        }),
+        EvaluationItem::Summary(EvaluationSummary {
+            source_region: "330106".into(),
+            set: "EV-ENT".into(),
+            version: 2,
+            period: "2026-11".into(),
+            revision: 3,
+            objects: 1,
+            evaluated: 1,
+            grades: [0, 1, 0, 0, 0],
+            basis: basis.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            children_expected: 0,
+            children_reported: 0,
+        }),
+    ])
+}
+
 fn every_payload() -> Vec<Payload> {
-    vec![registrations(), statistics(), checkpoints(), revocations(), industry_statistics()]
+    vec![registrations(), statistics(), checkpoints(), revocations(), industry_statistics(), evaluations()]
 }
 
 #[test]
@@ -180,6 +223,11 @@ fn batch_revocation_lists() {
 #[test]
 fn batch_industry_statistics() {
     insta::assert_snapshot!(pretty(&batch_of(&industry_statistics(), 3)));
+}
+
+#[test]
+fn batch_evaluations() {
+    insta::assert_snapshot!(pretty(&batch_of(&evaluations(), 4)));
 }
 
 #[test]
@@ -295,7 +343,7 @@ fn every_refusal() -> Vec<Refusal> {
         Refusal::Malformed { kind: Kind::Statistics, why: "day “2026-02-30”".into() },
         Refusal::NotABundle("format “x”".into()),
         Refusal::Untrusted("unknown issuer".into()),
-        Refusal::UnknownKind("evaluations".into()),
+        Refusal::UnknownKind("forecasts".into()),
         Refusal::BatchGap { expected: 4, got: 6 },
         Refusal::BatchConflict { child: child(), batch_no: 3, applied_through: 5 },
         Refusal::SourceOutsideChild { child: child(), region: "330205".into() },
@@ -304,6 +352,7 @@ fn every_refusal() -> Vec<Refusal> {
         Refusal::BadCheckpointSignature { child: child() },
         Refusal::BadRevocationList { child: child(), why: "expired".into() },
         Refusal::UnknownForm { child: child(), form: "SX-101".into(), period: "2026-11".into() },
+        Refusal::UnknownEvaluationSet { child: child(), set: "EV-ENT".into(), version: 3 },
     ]
 }
 

@@ -130,8 +130,8 @@ mod tests {
         tampered.body = "[]".into();
         assert_eq!(refused(&mut inbox, "330106", &tampered), Refusal::DigestMismatch);
         let me = Identity::Node { region: "330106".into() };
-        let unknown = Batch::new("evaluations", &me, 2, 0, "[]".into(), "2026-12-02T00:00:00Z".into());
-        assert_eq!(refused(&mut inbox, "330106", &unknown), Refusal::UnknownKind("evaluations".into()));
+        let unknown = Batch::new("forecasts", &me, 2, 0, "[]".into(), "2026-12-02T00:00:00Z".into());
+        assert_eq!(refused(&mut inbox, "330106", &unknown), Refusal::UnknownKind("forecasts".into()));
         let malformed = Batch::new("revocation-lists", &me, 2, 1, "{}".into(), "2026-12-02T00:00:00Z".into());
         assert_eq!(refused(&mut inbox, "330106", &malformed).code(), "malformed_batch");
         assert_eq!(inbox.items, 1);

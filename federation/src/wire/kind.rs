@@ -20,16 +20,21 @@ pub enum Kind {
     /// Summaries of industry statistics report forms (行业统计), the latest of each
     /// jurisdiction, form and period replacing the one before.
     IndustryStatistics,
+    /// Monitoring evaluation results (监测评价): each node's evaluation of its jurisdiction
+    /// per indicator set, version and period, the latest replacing the one before, and the
+    /// results of its own runs.
+    Evaluations,
 }
 
 impl Kind {
     /// Every kind, in the order a run sends them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Registrations,
         Kind::Statistics,
         Kind::AuditCheckpoints,
         Kind::RevocationLists,
         Kind::IndustryStatistics,
+        Kind::Evaluations,
     ];
 
     /// The name on the wire.
@@ -40,6 +45,7 @@ impl Kind {
             Kind::AuditCheckpoints => "audit-checkpoints",
             Kind::RevocationLists => "revocation-lists",
             Kind::IndustryStatistics => "industry-statistics",
+            Kind::Evaluations => "evaluations",
         }
     }
 
@@ -56,6 +62,7 @@ impl Kind {
             Kind::AuditCheckpoints => "审计链校验点",
             Kind::RevocationLists => "吊销列表",
             Kind::IndustryStatistics => "行业统计",
+            Kind::Evaluations => "监测评价结果",
         }
     }
 }
@@ -76,7 +83,7 @@ mod tests {
             assert_eq!(Kind::parse(kind.as_str()), Some(kind));
             assert_eq!(serde_json::to_string(&kind).expect("json"), format!("\"{kind}\""));
         }
-        assert_eq!(Kind::parse("evaluations"), None);
+        assert_eq!(Kind::parse("evaluation"), None);
         assert_eq!(Kind::parse("Statistics"), None, "names are exact");
     }
 }

@@ -19,12 +19,21 @@ pub enum MessageKind {
     /// (its definition document, as the publishing node keeps it).
     #[serde(rename = "industry-form")]
     IndustryForm,
+    /// A version of a monitoring evaluation indicator set defined above, for every tier to
+    /// evaluate alike (its definition, as the defining node keeps it).
+    #[serde(rename = "evaluation-set")]
+    EvaluationSet,
 }
 
 impl MessageKind {
     /// Every kind.
-    pub const ALL: [MessageKind; 4] =
-        [MessageKind::Catalogue, MessageKind::Crl, MessageKind::Notice, MessageKind::IndustryForm];
+    pub const ALL: [MessageKind; 5] = [
+        MessageKind::Catalogue,
+        MessageKind::Crl,
+        MessageKind::Notice,
+        MessageKind::IndustryForm,
+        MessageKind::EvaluationSet,
+    ];
 
     /// The name on the wire.
     pub const fn as_str(self) -> &'static str {
@@ -33,6 +42,7 @@ impl MessageKind {
             MessageKind::Crl => "crl",
             MessageKind::Notice => "notice",
             MessageKind::IndustryForm => "industry-form",
+            MessageKind::EvaluationSet => "evaluation-set",
         }
     }
 
@@ -48,6 +58,7 @@ impl MessageKind {
             MessageKind::Crl => "吊销列表",
             MessageKind::Notice => "通知",
             MessageKind::IndustryForm => "行业统计报表制度",
+            MessageKind::EvaluationSet => "监测评价指标体系",
         }
     }
 }

@@ -254,6 +254,152 @@ pub struct IndicatorFigure {
     pub max_milli: i64,
 }
 
+/// The most results one [`EvaluationResults`] part carries.
+pub const RESULTS_PER_PART: usize = 1000;
+
+/// One item of an `evaluations` batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EvaluationItem {
+    /// The evaluation of one node's jurisdiction.
+    Summary(EvaluationSummary),
+    /// One part of the results of one node's own run.
+    Results(EvaluationResults),
+}
+
+/// What one node's jurisdiction came to under one version of an indicator set for one
+/// period: its own run's objects plus its children's summaries. The counters of `basis` add
+/// up from tier to tier (one whose name ends in `_max` combines as the largest), so any tier
+/// scores a jurisdiction from them by the set's own rules. The receiver keeps, per (source,
+/// set, version, period), the summary of the highest `revision`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationSummary {
+    /// The region of the node whose jurisdiction it covers.
+    pub source_region: String,
+    /// The indicator set's code.
+    pub set: String,
+    /// Its version.
+    pub version: i32,
+    /// The period (`YYYY-MM` or `YYYY-Qn`).
+    pub period: String,
+    /// Its number at its source, rising with every change.
+    pub revision: i64,
+    /// Objects evaluated in the jurisdiction.
+    pub objects: i64,
+    /// Of those, the ones with a score.
+    pub evaluated: i64,
+    /// Objects by grade: excellent, good, pass, fail, unrated (they sum to `objects`).
+    pub grades: [i64; 5],
+    /// The counters the jurisdiction's indicators are computed from.
+    pub basis: std::collections::BTreeMap<String, i64>,
+    /// The source node's children.
+    pub children_expected: i64,
+    /// Of those, the children whose summary it holds.
+    pub children_reported: i64,
+}
+
+impl EvaluationSummary {
+    /// Why the summary is not well formed.
+    pub fn fault(&self) -> Option<String> {
+        let code = &self.source_region;
+        if !is_region(code) {
+            return Some(format!("region “{code}” of an evaluation summary of {}", self.set));
+        }
+        let counts = [self.objects, self.evaluated, self.children_expected, self.children_reported];
+        if counts.iter().chain(&self.grades).chain(self.basis.values()).any(|c| *c < 0)
+            || self.evaluated > self.objects
+            || self.children_reported > self.children_expected
+            || self.grades.iter().sum::<i64>() != self.objects
+            || self.revision < 1
+        {
+            return Some(format!("the counts of {code}'s evaluation of {} {}", self.set, self.period));
+        }
+        None
+    }
+}
+
+/// One part (from 0) of the results of one run of a node: its own objects, ranked there.
+/// A run with a greater id than the one held replaces it from its part 0 on; parts of an
+/// older run change nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationResults {
+    /// The region of the node that ran it.
+    pub source_region: String,
+    /// The indicator set's code.
+    pub set: String,
+    /// Its version.
+    pub version: i32,
+    /// The period.
+    pub period: String,
+    /// The run's id at its source (time-ordered).
+    pub run: String,
+    /// This part's number, from 0.
+    pub part: u32,
+    /// How many parts the run's results take.
+    pub parts: u32,
+    /// The results, at most [`RESULTS_PER_PART`].
+    pub results: Vec<EvaluatedObject>,
+}
+
+impl EvaluationResults {
+    /// Why the part is not well formed.
+    pub fn fault(&self) -> Option<String> {
+        let code = &self.source_region;
+        if !is_region(code) {
+            return Some(format!("region “{code}” of evaluation results of {}", self.set));
+        }
+        if self.parts == 0 || self.part >= self.parts || self.results.len() > RESULTS_PER_PART || self.run.is_empty() {
+            return Some(format!(
+                "part {} of {} of {code}'s results of {} {}",
+                self.part, self.parts, self.set, self.period
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &self.results {
+            if !seen.insert(r.id.as_str()) || r.rank.is_some_and(|k| k < 1) {
+                return Some(format!("object {} in {code}'s results of {} {}", r.id, self.set, self.period));
+            }
+        }
+        None
+    }
+}
+
+/// One evaluated object's result, as its node ranked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluatedObject {
+    /// Its id at its node.
+    pub id: String,
+    /// Its code (unified social credit code, or the tenant's code).
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its region.
+    pub region: String,
+    /// Composite score, thousandths of a point (absent: no indicator had a value).
+    pub score_milli: Option<i64>,
+    /// Grade code (`excellent`, `good`, `pass`, `fail`, `unrated`).
+    pub grade: String,
+    /// Rank at its node, from 1.
+    pub rank: Option<i64>,
+    /// Each indicator: code, value and points, thousandths (absent: no base).
+    pub indicators: Vec<IndicatorScore>,
+}
+
+/// One indicator of an evaluated object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorScore {
+    /// The indicator's code in the set.
+    pub code: String,
+    /// Its value, thousandths of the measure's unit.
+    pub value_milli: Option<i64>,
+    /// Its points, thousandths.
+    pub points_milli: Option<i64>,
+}
+
+fn is_region(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A parsed batch body.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -267,6 +413,8 @@ pub enum Payload {
     RevocationLists(Vec<RevocationList>),
     /// `industry-statistics`.
     IndustryStatistics(Vec<IndustrySummary>),
+    /// `evaluations`.
+    Evaluations(Vec<EvaluationItem>),
 }
 
 impl Payload {
@@ -292,6 +440,17 @@ impl Payload {
                 }
                 Payload::IndustryStatistics(summaries)
             }
+            Kind::Evaluations => {
+                let items: Vec<EvaluationItem> = serde_json::from_str(body).map_err(malformed)?;
+                let fault = items.iter().find_map(|i| match i {
+                    EvaluationItem::Summary(s) => s.fault(),
+                    EvaluationItem::Results(r) => r.fault(),
+                });
+                if let Some(why) = fault {
+                    return Err(Refusal::Malformed { kind, why });
+                }
+                Payload::Evaluations(items)
+            }
         })
     }
 
@@ -303,6 +462,7 @@ impl Payload {
             Payload::AuditCheckpoints(_) => Kind::AuditCheckpoints,
             Payload::RevocationLists(_) => Kind::RevocationLists,
             Payload::IndustryStatistics(_) => Kind::IndustryStatistics,
+            Payload::Evaluations(_) => Kind::Evaluations,
         }
     }
 
@@ -314,6 +474,7 @@ impl Payload {
             Payload::AuditCheckpoints(v) => v.len(),
             Payload::RevocationLists(v) => v.len(),
             Payload::IndustryStatistics(v) => v.len(),
+            Payload::Evaluations(v) => v.len(),
         }
     }
 
@@ -325,6 +486,7 @@ impl Payload {
             Payload::AuditCheckpoints(v) => serde_json::to_string(v),
             Payload::RevocationLists(v) => serde_json::to_string(v),
             Payload::IndustryStatistics(v) => serde_json::to_string(v),
+            Payload::Evaluations(v) => serde_json::to_string(v),
         };
         // Plain structs of strings and integers, and raw values that are JSON already.
         text.unwrap_or_else(|e| unreachable!("a payload always serialises: {e}"))
@@ -376,6 +538,15 @@ mod tests {
         )
         .expect_err("unknown object kind");
         assert_eq!(refused.code(), "malformed_batch");
+        let summary = r#"[{"type":"summary","source_region":"330106","set":"EV","version":1,"period":"2026-11",
+            "revision":1,"objects":2,"evaluated":1,"grades":[0,1,0,0,0],"basis":{},"children_expected":0,"children_reported":0}]"#;
+        let refused = Payload::parse(Kind::Evaluations, summary).expect_err("grades do not sum to the objects");
+        assert!(refused.en().contains("counts of 330106"), "{}", refused.en());
+        let good = summary.replace("[0,1,0,0,0]", "[0,1,0,0,1]");
+        assert_eq!(Payload::parse(Kind::Evaluations, &good).expect("well formed").items(), 1);
+        let part = r#"[{"type":"results","source_region":"330106","set":"EV","version":1,"period":"2026-11",
+            "run":"r1","part":1,"parts":1,"results":[]}]"#;
+        assert_eq!(Payload::parse(Kind::Evaluations, part).expect_err("part past the parts").code(), "malformed_batch");
         let ok = Payload::parse(Kind::RevocationLists, r#"[{"number":3,"pem":"x","later_field":true}]"#).expect("ok");
         assert_eq!((ok.kind(), ok.items()), (Kind::RevocationLists, 1));
     }

@@ -95,6 +95,15 @@ pub enum Refusal {
         /// The period the summary names.
         period: String,
     },
+    /// Evaluation results of an indicator set version the receiver does not hold.
+    UnknownEvaluationSet {
+        /// The sender's region.
+        child: String,
+        /// The set's code.
+        set: String,
+        /// The version the results name.
+        version: i32,
+    },
     /// A revocation list that does not verify against the sender's CA.
     BadRevocationList {
         /// The sender's region.
@@ -135,6 +144,7 @@ impl Refusal {
             BadCheckpointSignature { .. } => ("bad_signature", 422),
             BadRevocationList { .. } => ("bad_revocation_list", 422),
             UnknownForm { .. } => ("unknown_form", 422),
+            UnknownEvaluationSet { .. } => ("unknown_evaluation_set", 422),
             BadSeal(_) => ("bad_seal", 422),
             SealRequired => ("seal_required", 422),
         };
@@ -186,6 +196,9 @@ impl Refusal {
             UnknownForm { child, form, period } => format!(
                 "child {child} sent a summary of form {form} for period {period}, which this node does not hold published"
             ),
+            UnknownEvaluationSet { child, set, version } => format!(
+                "child {child} sent evaluation results of indicator set {set} version {version}, which this node does not hold"
+            ),
             BadSeal(why) => format!("the batch's SM2 seal does not hold: {why}"),
             SealRequired => "this node takes only batches sealed with the sender's SM2 key (security.batch_signature = \"sm2\" at the sender)".into(),
         }
@@ -220,6 +233,9 @@ impl Refusal {
             BadRevocationList { child, why } => format!("下级节点 {child} 的吊销列表无法核验：{why}"),
             UnknownForm { child, form, period } => {
                 format!("下级节点 {child} 报送的报表 {form}（{period}）在本节点没有已发布的报表制度或期别")
+            }
+            UnknownEvaluationSet { child, set, version } => {
+                format!("下级节点 {child} 报送的评价结果所用指标体系 {set} 第 {version} 版在本节点不存在")
             }
             BadSeal(why) => format!("批次的 SM2 签名无效：{why}"),
             SealRequired => {

@@ -428,6 +428,8 @@ pub enum Sequence {
     Federation,
     /// The outbox of industry statistics summaries.
     IndustryOutbox,
+    /// The outbox of evaluation results.
+    EvaluationOutbox,
 }
 
 /// Serialises writers of a gap-free sequence inside the current transaction: PostgreSQL takes
@@ -438,6 +440,7 @@ pub fn lock_sequence(conn: &mut DbConnection, sequence: Sequence) -> AppResult<(
         Sequence::RegistryOutbox => 7_263_002,
         Sequence::Federation => 7_263_003,
         Sequence::IndustryOutbox => 7_263_004,
+        Sequence::EvaluationOutbox => 7_263_005,
     };
     match conn {
         DbConnection::Sqlite(_) => Ok(()),

@@ -985,6 +985,7 @@ diesel::table! {
         definition -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        origin -> Text,
     }
 }
 
@@ -999,6 +1000,8 @@ diesel::table! {
         evaluated -> BigInt,
         run_by -> Text,
         created_at -> Timestamp,
+        grades -> Text,
+        basis -> Text,
     }
 }
 
@@ -1014,6 +1017,62 @@ diesel::table! {
         grade -> Text,
         rank -> Nullable<BigInt>,
         inputs -> Text,
+    }
+}
+
+diesel::table! {
+    evaluation_summaries (set_code, set_version, period, source_region) {
+        set_code -> Text,
+        set_version -> Integer,
+        period -> Text,
+        source_region -> Text,
+        via -> Text,
+        revision -> BigInt,
+        objects -> BigInt,
+        evaluated -> BigInt,
+        grades -> Text,
+        basis -> Text,
+        children_expected -> BigInt,
+        children_reported -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evaluation_held_runs (set_code, set_version, period, source_region) {
+        set_code -> Text,
+        set_version -> Integer,
+        period -> Text,
+        source_region -> Text,
+        run_id -> Text,
+        parts -> Integer,
+        parts_received -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evaluation_held_results (set_code, set_version, period, source_region, object_id) {
+        set_code -> Text,
+        set_version -> Integer,
+        period -> Text,
+        source_region -> Text,
+        object_id -> Text,
+        object_code -> Text,
+        object_name -> Text,
+        region -> Text,
+        score_milli -> Nullable<BigInt>,
+        grade -> Text,
+        rank -> Nullable<BigInt>,
+        indicators -> Text,
+    }
+}
+
+diesel::table! {
+    evaluation_outbox (seq) {
+        seq -> BigInt,
+        payload -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -1087,4 +1146,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     evaluation_sets,
     evaluation_runs,
     evaluation_results,
+    evaluation_summaries,
+    evaluation_held_runs,
+    evaluation_held_results,
+    evaluation_outbox,
 );

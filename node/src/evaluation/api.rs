@@ -9,6 +9,7 @@ use super::report::{self, Report, Sent};
 use super::runs::{self, ObjectResult, ResultQuery, Run};
 use super::set::SetInput;
 use super::sets::{self, Set};
+use super::{held, jurisdiction};
 use crate::app::AppState;
 use crate::auth::caller::Caller;
 use crate::error::{AppResult, ErrorKind, Problem};
@@ -37,9 +38,7 @@ pub async fn save_set(
     body: web::Json<SetInput>,
 ) -> AppResult<HttpResponse> {
     require_manager(&state, &caller).await?;
-    let ctx = caller.audit();
-    let input = body.into_inner();
-    Ok(HttpResponse::Created().json(state.db.transaction(move |conn| sets::save(conn, &ctx, &input)).await?))
+    Ok(HttpResponse::Created().json(super::save_set(&state, caller.audit(), body.into_inner()).await?))
 }
 
 /// Which version.
@@ -89,14 +88,9 @@ pub async fn start_run(
     body: web::Json<RunInput>,
 ) -> AppResult<HttpResponse> {
     require_manager(&state, &caller).await?;
-    let ctx = caller.audit();
     let input = body.into_inner();
-    let last = crate::system::monitoring::last_whole_day();
-    let made = state
-        .db
-        .transaction(move |conn| runs::run(conn, &ctx, &input.set, input.version, input.period.trim(), last))
-        .await?;
-    Ok(HttpResponse::Created().json(made))
+    Ok(HttpResponse::Created()
+        .json(super::run_now(&state, caller.audit(), input.set, input.version, input.period).await?))
 }
 
 /// Which runs.
@@ -256,6 +250,123 @@ pub async fn send_now(state: &AppState, caller: &Caller, id: String) -> AppResul
     Ok(sent)
 }
 
+/// Which jurisdiction.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TierQuery {
+    /// The set's code.
+    pub set: String,
+    /// Its version (default: the latest).
+    pub version: Option<i32>,
+    /// The period.
+    pub period: String,
+    /// The region (default: this node's, or the caller's data scope).
+    pub region: Option<String>,
+    /// Page of results, from 1.
+    pub page: Option<i64>,
+}
+
+/// The region a staff caller may view across the tiers: inside this node's jurisdiction and
+/// the caller's data scope (outside it: refused and audited). A tenant's callers see their
+/// own objects only, never other nodes'.
+pub async fn tier_reach(state: &AppState, caller: &Caller, region: Option<&str>) -> AppResult<String> {
+    caller.require(state, Permission::EvaluationRead, "evaluation_tiers").await?;
+    if caller.tenant_id.is_some() {
+        return Err(caller.deny(state, "evaluation.tiers", "evaluation_tiers", ErrorKind::Forbidden).await);
+    }
+    let own = state.config.node.region.clone();
+    let asked = region.map(str::trim).filter(|r| !r.is_empty());
+    let fallback = caller.scope.region.as_ref().unwrap_or(&own).as_str().to_owned();
+    let text = asked.map(str::to_owned).unwrap_or(fallback);
+    let code = crate::region::RegionCode::parse(&text)
+        .map_err(|e| crate::error::AppError::invalid("region", e.to_string(), e.to_string()))?;
+    if !own.contains(&code) {
+        return Err(crate::error::AppError::invalid(
+            "region",
+            format!("地区 {text} 不在本节点辖区内"),
+            format!("region {text} lies outside this node's jurisdiction"),
+        ));
+    }
+    if caller.scope.region.as_ref().is_some_and(|s| !s.contains(&code)) {
+        return Err(caller.deny(state, "evaluation.read", &text, ErrorKind::OutOfScope).await);
+    }
+    Ok(text)
+}
+
+/// A jurisdiction's evaluation and the jurisdictions right below it, ranked: the national
+/// node ranks provinces, a province its cities, a city its counties; `region` drills down.
+#[utoipa::path(tag = "evaluation", params(TierQuery),
+    responses((status = 200, body = jurisdiction::TierView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/evaluation/jurisdiction")]
+pub async fn tier(state: web::Data<AppState>, caller: Caller, query: web::Query<TierQuery>) -> AppResult<HttpResponse> {
+    let q = query.into_inner();
+    let region = tier_reach(&state, &caller, q.region.as_deref()).await?;
+    let own = state.config.node.region.as_str().to_owned();
+    let view = state
+        .db
+        .run(move |conn| {
+            let set = sets::get(conn, &q.set, q.version)?;
+            jurisdiction::view(conn, &own, &set, &q.period, &region)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn region_results(
+    state: &AppState,
+    caller: &Caller,
+    q: TierQuery,
+    page: i64,
+) -> AppResult<(jurisdiction::Key, Vec<held::HeldResult>)> {
+    let region = tier_reach(state, caller, q.region.as_deref()).await?;
+    let own = state.config.node.region.as_str().to_owned();
+    state
+        .db
+        .run(move |conn| {
+            let set = sets::get(conn, &q.set, q.version)?;
+            let period = crate::system::industry::period::Period::parse("period", set.definition.frequency, &q.period)?;
+            let key = jurisdiction::Key { set: set.code, version: set.version, period: period.to_string() };
+            let found = held::of_region(conn, &own, &key, &region, page)?;
+            Ok((key, found))
+        })
+        .await
+}
+
+/// The results of one region's own objects, as its node ranked them (100 a page): this
+/// node's own, or another node's held here.
+#[utoipa::path(tag = "evaluation", params(TierQuery),
+    responses((status = 200, body = Vec<held::HeldResult>), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/evaluation/jurisdiction/results")]
+pub async fn tier_results(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<TierQuery>,
+) -> AppResult<HttpResponse> {
+    let q = query.into_inner();
+    let page = q.page.unwrap_or(1).max(1);
+    let (_, found) = region_results(&state, &caller, q, page).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// The same results as CSV (at most 100,000).
+#[utoipa::path(tag = "evaluation", params(TierQuery), responses((status = 200, content_type = "text/csv")))]
+#[get("/api/v1/evaluation/jurisdiction/results.csv")]
+pub async fn tier_results_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<TierQuery>,
+) -> AppResult<HttpResponse> {
+    let q = query.into_inner();
+    let region = q.region.clone().unwrap_or_default();
+    let (key, found) = region_results(&state, &caller, q, 0).await?;
+    let bytes = held::csv(&found, &key)?;
+    let name = format!("evaluation-{}-{}-{}.csv", key.set, key.period, region);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .body(bytes))
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sets)
@@ -267,5 +378,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(object_trend)
         .service(run_report)
         .service(run_report_xlsx)
-        .service(send_report);
+        .service(send_report)
+        .service(tier)
+        .service(tier_results)
+        .service(tier_results_csv);
 }

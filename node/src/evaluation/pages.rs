@@ -66,10 +66,8 @@ pub async fn start_run(
     let caller = caller.0;
     caller.check_csrf(&form.csrf)?;
     super::api::require_manager(&state, &caller).await?;
-    let ctx = caller.audit();
     let (set, period) = (form.set.clone(), form.period.trim().to_owned());
-    let last = crate::system::monitoring::last_whole_day();
-    match state.db.transaction(move |conn| runs::run(conn, &ctx, &set, None, &period, last)).await {
+    match super::run_now(&state, caller.audit(), set, None, period).await {
         Ok(r) => results_view(&state, &caller, r.id, ResultQuery::default()).await,
         Err(e) if e.is_for_the_form() => index_view(&state, &caller, String::new(), e.detail_zh).await,
         Err(e) => Err(e),
@@ -260,6 +258,98 @@ pub async fn send_report(
     report_view(&state, &caller, id, notice).await
 }
 
+#[derive(Template)]
+#[template(path = "evaluation/tiers.html")]
+struct TiersPage {
+    shell: Shell,
+    sets: Vec<Set>,
+    set_code: String,
+    period: String,
+    view: Option<super::jurisdiction::TierView>,
+    results: Vec<super::held::HeldResult>,
+    error: String,
+}
+
+impl TiersPage {
+    fn score(&self, s: &Option<f64>) -> String {
+        s.map(|s| format!("{s:.1}")).unwrap_or_else(|| "—".into())
+    }
+
+    fn rank(&self, r: &Option<i64>) -> String {
+        r.map(|k| k.to_string()).unwrap_or_default()
+    }
+
+    fn drill(&self, region: &str) -> String {
+        format!("/evaluation/tiers?set={}&period={}&region={region}", self.set_code, self.period)
+    }
+
+    fn csv(&self) -> String {
+        let region = self.view.as_ref().map(|v| v.region.as_str()).unwrap_or("");
+        format!(
+            "/api/v1/evaluation/jurisdiction/results.csv?set={}&period={}&region={region}",
+            self.set_code, self.period
+        )
+    }
+}
+
+/// What the tiers page shows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TiersQuery {
+    set: String,
+    period: String,
+    region: String,
+}
+
+/// 逐级评价: a jurisdiction ranked against the others of its tier, with drill-down.
+#[get("/evaluation/tiers")]
+pub async fn tiers_page(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    query: web::Query<TiersQuery>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    let q = query.into_inner();
+    let region = super::api::tier_reach(&state, &caller, Some(q.region.as_str())).await?;
+    let own = state.config.node.region.as_str().to_owned();
+    let (set_code, period) = (q.set.trim().to_owned(), q.period.trim().to_owned());
+    let (s, p) = (set_code.clone(), period.clone());
+    let (sets, shown) = state
+        .db
+        .run(move |conn| {
+            let sets = sets::latest(conn)?;
+            if s.is_empty() || p.is_empty() {
+                return Ok((sets, Ok(None)));
+            }
+            let shown = (|| -> AppResult<Option<(super::jurisdiction::TierView, Vec<super::held::HeldResult>)>> {
+                let set = sets::get(conn, &s, None)?;
+                let view = super::jurisdiction::view(conn, &own, &set, &p, &region)?;
+                let key = super::jurisdiction::Key { set: set.code, version: set.version, period: view.period.clone() };
+                let results = super::held::of_region(conn, &own, &key, &region, 1)?;
+                Ok(Some((view, results)))
+            })();
+            Ok((sets, shown))
+        })
+        .await?;
+    let (view, results, error) = match shown {
+        Ok(Some((v, r))) => (Some(v), r, String::new()),
+        Ok(None) => (None, Vec::new(), String::new()),
+        Err(e) if e.is_for_the_form() || e.kind == crate::error::ErrorKind::NotFound => {
+            (None, Vec::new(), if e.detail_zh.is_empty() { "未找到该指标体系".to_owned() } else { e.detail_zh })
+        }
+        Err(e) => return Err(e),
+    };
+    render(&TiersPage {
+        shell: Shell::new(&state, &caller, "逐级评价", "/evaluation"),
+        sets,
+        set_code,
+        period,
+        view,
+        results,
+        error,
+    })
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(index)
@@ -267,5 +357,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(run_page)
         .service(object_page)
         .service(report_page)
-        .service(send_report);
+        .service(send_report)
+        .service(tiers_page);
 }

@@ -62,7 +62,7 @@ pub struct Report {
 }
 
 /// Every result of a run, by rank (at most [`MAX_RESULTS`]), within `tenant` when given.
-fn all_results(conn: &mut DbConnection, run: &str, tenant: Option<&str>) -> AppResult<Vec<ObjectResult>> {
+pub fn all_results(conn: &mut DbConnection, run: &str, tenant: Option<&str>) -> AppResult<Vec<ObjectResult>> {
     let mut out = Vec::new();
     for page in 1..=(MAX_RESULTS / runs::PAGE) {
         let q = ResultQuery { page: Some(page), ..ResultQuery::default() };

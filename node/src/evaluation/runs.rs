@@ -16,7 +16,9 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::set::{measure, GradeBounds, ObjectKind, SetIndicator};
+use std::collections::BTreeMap;
+
+use super::set::{measure, ObjectKind, SetIndicator};
 use super::sets::{self, Set};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{evaluation_results as er, evaluation_runs as ev};
@@ -178,10 +180,13 @@ fn objects(conn: &mut DbConnection, set: &Set, w: Window) -> AppResult<Vec<Subje
     })
 }
 
-/// Runs `set` (its latest version, or `version`) for `period`, superseding an earlier run.
+/// Runs `set` (its latest version, or `version`) for `period`, superseding an earlier run, at
+/// the node of region `own`; recomputes the jurisdiction's summary, and queues the results for
+/// the parent when the set came from above.
 pub fn run(
     conn: &mut DbConnection,
     ctx: &AuditContext,
+    own: &str,
     code: &str,
     version: Option<i32>,
     period_text: &str,
@@ -191,17 +196,20 @@ pub fn run(
     let period = Period::parse("period", set.definition.frequency, period_text)?;
     let w = window_of(&period, last)?;
     let objects = objects(conn, &set, w)?;
-    let scored: Vec<(Option<f64>, Inputs)> =
-        objects.iter().map(|o| score(&set.definition.indicators, &o.total)).collect();
-    let milli: Vec<Option<i64>> = scored.iter().map(|(s, _)| s.map(|v| (v * 1000.0).round() as i64)).collect();
-    let ranks = rank(&milli);
     let id = uuid::Uuid::now_v7().to_string();
+    let results = evaluate(&set, &objects);
     let period = period.to_string();
+    let superseded: Vec<i32> = ev::table
+        .filter(ev::set_code.eq(code))
+        .filter(ev::period.eq(&period))
+        .filter(ev::status.eq(RunStatus::Current.as_str()))
+        .select(ev::set_version)
+        .load(conn)?;
     diesel::update(ev::table.filter(ev::set_code.eq(code)).filter(ev::period.eq(&period)))
         .filter(ev::status.eq(RunStatus::Current.as_str()))
         .set(ev::status.eq(RunStatus::Superseded.as_str()))
         .execute(conn)?;
-    let evaluated = milli.iter().filter(|s| s.is_some()).count() as i64;
+    let evaluated = results.iter().filter(|r| r.score.is_some()).count() as i64;
     let run = Run {
         id: id.clone(),
         set_code: set.code.clone(),
@@ -213,6 +221,7 @@ pub fn run(
         run_by: ctx.actor.clone(),
         created_at: crate::db::now(),
     };
+    let (grades, basis) = together(&set, &results);
     diesel::insert_into(ev::table)
         .values((
             ev::id.eq(&run.id),
@@ -224,9 +233,12 @@ pub fn run(
             ev::evaluated.eq(run.evaluated),
             ev::run_by.eq(&run.run_by),
             ev::created_at.eq(run.created_at),
+            ev::grades.eq(serde_json::to_string(&grades).map_err(AppError::internal)?),
+            ev::basis.eq(serde_json::to_string(&basis).map_err(AppError::internal)?),
         ))
         .execute(conn)?;
-    store_results(conn, &id, &set.definition.grades, &objects, scored, &milli, &ranks)?;
+    store_results(conn, &id, &results)?;
+    settle(conn, own, &set, &run, &results, &superseded)?;
     audit::record(
         conn,
         ctx,
@@ -238,32 +250,91 @@ pub fn run(
     Ok(run)
 }
 
-fn store_results(
-    conn: &mut DbConnection,
-    run: &str,
-    grades: &GradeBounds,
-    objects: &[SubjectIndicators],
-    scored: Vec<(Option<f64>, Inputs)>,
-    milli: &[Option<i64>],
-    ranks: &[Option<i64>],
-) -> AppResult<()> {
-    let rows: Vec<_> = objects
+/// Scores and ranks every object of a run.
+fn evaluate(set: &Set, objects: &[SubjectIndicators]) -> Vec<ObjectResult> {
+    let d = &set.definition;
+    let scored: Vec<(Option<f64>, Inputs)> = objects.iter().map(|o| score(&d.indicators, &o.total)).collect();
+    let milli: Vec<Option<i64>> = scored.iter().map(|(s, _)| s.map(|v| (v * 1000.0).round() as i64)).collect();
+    let ranks = rank(&milli);
+    objects
         .iter()
         .zip(scored)
-        .zip(milli.iter().zip(ranks))
-        .map(|((o, (score, inputs)), (m, r))| {
-            let grade = score.map_or(super::set::Grade::Unrated, |s| grades.grade(s));
+        .zip(milli.into_iter().zip(ranks))
+        .map(|((o, (score, inputs)), (m, rank))| {
+            let grade = score.map_or(super::set::Grade::Unrated, |s| d.grades.grade(s));
+            ObjectResult {
+                object_id: o.subject.id.clone(),
+                object_code: o.subject.code.clone(),
+                object_name: o.subject.name.clone(),
+                tenant_id: o.subject.tenant_id.clone(),
+                region: o.subject.region.clone(),
+                score: m.map(|m| m as f64 / 1000.0),
+                grade: grade.as_str().to_owned(),
+                grade_zh: grade.label_zh().to_owned(),
+                rank,
+                inputs,
+            }
+        })
+        .collect()
+}
+
+/// What a run's objects come to together: objects by grade, and the counters of their
+/// figures (for entities, the entities counted and the active ones are the objects).
+fn together(set: &Set, results: &[ObjectResult]) -> ([i64; 5], BTreeMap<String, i64>) {
+    let mut grades = [0i64; 5];
+    let mut figures = Figures::default();
+    for r in results {
+        let at = super::set::Grade::ALL.iter().position(|g| g.as_str() == r.grade).unwrap_or(4);
+        grades[at] += 1;
+        figures.add(&r.inputs.figures);
+    }
+    if set.definition.object_kind == ObjectKind::Entity {
+        figures.entities = results.len() as i64;
+        figures.active = results.iter().filter(|r| r.inputs.figures.records > 0).count() as i64;
+    }
+    (grades, super::jurisdiction::basis_of(&figures))
+}
+
+/// After a run: the jurisdiction's summary of its set version (and of a version it
+/// superseded) recomputed, and for a set from above the results queued for the parent.
+fn settle(
+    conn: &mut DbConnection,
+    own: &str,
+    set: &Set,
+    run: &Run,
+    results: &[ObjectResult],
+    superseded: &[i32],
+) -> AppResult<()> {
+    use super::jurisdiction::{self, Key};
+    if !set.is_own() {
+        let key = Key { set: set.code.clone(), version: set.version, period: run.period.clone() };
+        for part in super::held::parts_of(&key, own, &run.id, results) {
+            jurisdiction::append(conn, &part)?;
+        }
+    }
+    jurisdiction::recompute(conn, own, set, &run.period)?;
+    for v in superseded.iter().filter(|v| **v != set.version) {
+        let earlier = sets::get(conn, &set.code, Some(*v))?;
+        jurisdiction::recompute(conn, own, &earlier, &run.period)?;
+    }
+    Ok(())
+}
+
+fn store_results(conn: &mut DbConnection, run: &str, results: &[ObjectResult]) -> AppResult<()> {
+    let rows: Vec<_> = results
+        .iter()
+        .map(|r| {
             (
                 er::run_id.eq(run.to_owned()),
-                er::object_id.eq(o.subject.id.clone()),
-                er::object_code.eq(o.subject.code.clone()),
-                er::object_name.eq(o.subject.name.clone()),
-                er::tenant_id.eq(o.subject.tenant_id.clone()),
-                er::region.eq(o.subject.region.clone()),
-                er::score_milli.eq(*m),
-                er::grade.eq(grade.as_str()),
-                er::rank.eq(*r),
-                er::inputs.eq(serde_json::to_string(&inputs).unwrap_or_default()),
+                er::object_id.eq(r.object_id.clone()),
+                er::object_code.eq(r.object_code.clone()),
+                er::object_name.eq(r.object_name.clone()),
+                er::tenant_id.eq(r.tenant_id.clone()),
+                er::region.eq(r.region.clone()),
+                er::score_milli.eq(r.score.map(|s| (s * 1000.0).round() as i64)),
+                er::grade.eq(r.grade.clone()),
+                er::rank.eq(r.rank),
+                er::inputs.eq(serde_json::to_string(&r.inputs).unwrap_or_default()),
             )
         })
         .collect();

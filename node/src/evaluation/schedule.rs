@@ -15,7 +15,7 @@ use crate::error::AppResult;
 use crate::system::industry::period::Period;
 
 /// Runs what is due on `today` (China Standard Time); returns the runs made.
-pub fn due(conn: &mut DbConnection, today: NaiveDate) -> AppResult<Vec<Run>> {
+pub fn due(conn: &mut DbConnection, own: &str, today: NaiveDate) -> AppResult<Vec<Run>> {
     let last = today - chrono::TimeDelta::days(1);
     let mut made = Vec::new();
     for set in sets::latest(conn)? {
@@ -23,7 +23,7 @@ pub fn due(conn: &mut DbConnection, today: NaiveDate) -> AppResult<Vec<Run>> {
         let exists: i64 =
             ev::table.filter(ev::set_code.eq(&set.code)).filter(ev::period.eq(&period)).count().get_result(conn)?;
         if exists == 0 {
-            made.push(runs::run(conn, &AuditContext::system(), &set.code, Some(set.version), &period, last)?);
+            made.push(runs::run(conn, &AuditContext::system(), own, &set.code, Some(set.version), &period, last)?);
         }
     }
     Ok(made)

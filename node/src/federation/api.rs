@@ -231,8 +231,13 @@ pub async fn send_down(
                     ))
                 }
                 // Revocation lists go down on their own, when the CA publishes one; a form, when
-                // it is published or withdrawn.
-                Some(mailbox::MessageKind::Crl | mailbox::MessageKind::IndustryForm) | None => {
+                // it is published or withdrawn; an evaluation set, when a version is saved.
+                Some(
+                    mailbox::MessageKind::Crl
+                    | mailbox::MessageKind::IndustryForm
+                    | mailbox::MessageKind::EvaluationSet,
+                )
+                | None => {
                     return Err(AppError::invalid(
                         "kind",
                         format!("不能下发此类消息：{}", m.kind),

@@ -1,7 +1,8 @@
 //! The downward mailbox (下行信箱). A parent never calls its children: each child long-polls
 //! its parent for what came down since the last message it took — the national product
-//! catalogue, revocation lists of the CAs above it, industry statistics forms, and notices (a generic kind that
-//! emergency alerts and federated trace queries will use) — applies each in order with its
+//! catalogue, revocation lists of the CAs above it, industry statistics forms, evaluation
+//! indicator sets, and notices (a generic kind that emergency alerts and federated trace
+//! queries will use) — applies each in order with its
 //! cursor, and passes it on to its own children. A message names a target region (empty:
 //! everyone); it goes down only the branch that leads there.
 
@@ -196,6 +197,10 @@ fn apply(conn: &mut DbConnection, pki: &NodePki, m: &Message) -> AppResult<Strin
             let form: crate::system::industry::forms::Form = serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
             crate::system::industry::forms::receive(conn, &m.origin, &form)
         }
+        Some(MessageKind::EvaluationSet) => {
+            let set: crate::evaluation::sets::Set = serde_json::from_str(&m.payload).map_err(|e| bad(m, e))?;
+            crate::evaluation::sets::receive(conn, &m.origin, &set)
+        }
         None => Err(bad(m, format!("unknown kind {}", m.kind))),
     }
 }
@@ -208,6 +213,12 @@ pub fn send_form_down(
 ) -> AppResult<i64> {
     let payload = serde_json::to_string(form).map_err(AppError::internal)?;
     publish(conn, MessageKind::IndustryForm, "", origin, &payload)
+}
+
+/// Sends a version of an evaluation indicator set saved at this node down to every node below.
+pub fn send_set_down(conn: &mut DbConnection, origin: &str, set: &crate::evaluation::sets::Set) -> AppResult<i64> {
+    let payload = serde_json::to_string(set).map_err(AppError::internal)?;
+    publish(conn, MessageKind::EvaluationSet, "", origin, &payload)
 }
 
 fn bad(m: &Message, e: impl std::fmt::Display) -> AppError {

@@ -255,7 +255,7 @@ pub fn rebatch(conn: &mut DbConnection, kind: Kind, from: i64) -> AppResult<i64>
             }
             kinds::statistics::unsend(conn, &slices)?;
         }
-        Kind::Registrations | Kind::IndustryStatistics => {
+        Kind::Registrations | Kind::IndustryStatistics | Kind::Evaluations => {
             if let Some(Some(first)) = unmade.first().map(|(seq, _)| *seq) {
                 diesel::update(fu::table.find(kind.as_str())).set(fu::collected_through.eq(first - 1)).execute(conn)?;
             }
@@ -341,6 +341,9 @@ pub fn prune(conn: &mut DbConnection, kind: &str, days: u32) -> AppResult<i64> {
     if let (Kind::IndustryStatistics, Some(through)) = (kinds::require(kind)?, through) {
         // Each entry is a snapshot the parent holds now; the newest stays to number the next.
         crate::system::industry::summary::prune_outbox(conn, through)?;
+    }
+    if let (Kind::Evaluations, Some(through)) = (kinds::require(kind)?, through) {
+        crate::evaluation::jurisdiction::prune_outbox(conn, through)?;
     }
     Ok(done.len() as i64)
 }

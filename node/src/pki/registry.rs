@@ -32,6 +32,15 @@ crate::text_status! {
     }
 }
 
+/// The active children of this node with their names, by region.
+pub fn active_children(conn: &mut DbConnection) -> AppResult<Vec<(String, String)>> {
+    Ok(federation_children::table
+        .filter(federation_children::status.eq(ChildStatus::Active.as_str()))
+        .order(federation_children::region.asc())
+        .select((federation_children::region, federation_children::name))
+        .load(conn)?)
+}
+
 /// What a certificate is for.
 pub mod kind {
     /// This node's own CA certificate, signed by its parent (or the root).

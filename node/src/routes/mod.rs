@@ -225,6 +225,8 @@ pub fn assemble(config: Arc<Config>, db: Db) -> AppResult<AppState> {
         }
         let tiers = crate::federation::kinds::industry::Tiers(federation.clone());
         state = state.with(Arc::new(crate::system::industry::Linked(Arc::new(tiers))));
+        let tiers = crate::federation::kinds::evaluations::Tiers(federation.clone());
+        state = state.with(Arc::new(crate::evaluation::tiers::Linked(Arc::new(tiers))));
         state = state.with(federation);
     }
     let upward = state.find::<crate::registry::references::Upward>();

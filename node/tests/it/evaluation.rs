@@ -294,8 +294,11 @@ async fn each_period_is_run_once_by_the_node(app: TestApp) {
     let w = world(&app).await;
     json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", set((60, 40))).await, 201).await;
     let (today, _) = days();
-    let due =
-        |app: &TestApp| app.db.transaction_sync(|conn| tracenode::evaluation::schedule::due(conn, today)).expect("due");
+    let due = |app: &TestApp| {
+        app.db
+            .transaction_sync(|conn| tracenode::evaluation::schedule::due(conn, app.config.node.region.as_str(), today))
+            .expect("due")
+    };
     let made = due(&app);
     assert_eq!(made.len(), 1);
     let (first, _) = last_month();

@@ -78,10 +78,10 @@ pub(crate) async fn child_node_with(
     TestApp::spawn_node(backend, tier, region, &toml, |c| enrol(parent, c)).await
 }
 
-struct Desk {
-    sys: Session,
-    key: Machine,
-    reviewer: Session,
+pub(crate) struct Desk {
+    pub(crate) sys: Session,
+    pub(crate) key: Machine,
+    pub(crate) reviewer: Session,
 }
 
 async fn desk(app: &TestApp) -> Desk {
@@ -89,7 +89,7 @@ async fn desk(app: &TestApp) -> Desk {
 }
 
 /// A node's administrators, a reviewer and a platform of `region` with its key.
-async fn desk_in(app: &TestApp, region: &str) -> Desk {
+pub(crate) async fn desk_in(app: &TestApp, region: &str) -> Desk {
     let sys = app.admin("sysadmin").await;
     let sec = app.admin("secadmin").await;
     let tenant = app.tenant(&sys, "platform-a", region).await;
@@ -455,7 +455,7 @@ fn held_at(app: &TestApp, source: &str) -> usize {
 }
 
 /// A reqwest client presenting `leaf` (issued by `issuer`'s CA) to the node's listener.
-fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
+pub(crate) fn client_with(issuer: &TestApp, leaf: Leaf) -> reqwest::Client {
     let pki = NodePki::of(&issuer.config);
     let authority = pki.authority().expect("authority");
     let (cert, key) = authority.issue_with_key(&leaf).expect("leaf");
@@ -486,7 +486,7 @@ fn url(app: &TestApp, path: &str) -> String {
     format!("https://127.0.0.1:{}{path}", app.federation_addr.expect("listens").port())
 }
 
-async fn post_batch(client: &reqwest::Client, parent: &TestApp, batch: &Batch) -> reqwest::Response {
+pub(crate) async fn post_batch(client: &reqwest::Client, parent: &TestApp, batch: &Batch) -> reqwest::Response {
     client.post(url(parent, "/federation/v1/batches")).json(batch).send().await.expect("post")
 }
 

@@ -12,6 +12,7 @@ mod auth_flow;
 mod browser;
 mod cli;
 mod evaluation;
+mod evaluation_tiers;
 mod federation;
 mod http_basics;
 mod industry;

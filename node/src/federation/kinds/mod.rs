@@ -1,10 +1,11 @@
 //! The roll-up kinds (上报类型) at this node: what it collects for its parent and how it
 //! applies what its children send. The kinds and their payloads are the protocol's
 //! ([`tracenode_federation::wire`]); each file here reads and writes one kind's storage.
-//! Adding a kind (evaluation results, later) is one more variant there and one more file
-//! and arm here, as `industry-statistics` was.
+//! Adding a kind is one more variant there and one more file and arm here, as
+//! `industry-statistics` and `evaluations` were.
 
 pub mod checkpoints;
+pub mod evaluations;
 pub mod industry;
 pub mod registrations;
 pub mod revocations;
@@ -119,6 +120,7 @@ pub fn collect(kind: Kind, conn: &mut DbConnection, from: i64, by: &Collector<'_
         Kind::AuditCheckpoints => checkpoints::collect(conn, from, by),
         Kind::RevocationLists => revocations::collect(conn, from),
         Kind::IndustryStatistics => industry::collect(conn, from, by),
+        Kind::Evaluations => evaluations::collect(conn, from, by),
     }
 }
 
@@ -130,6 +132,7 @@ pub fn apply(conn: &mut DbConnection, child: &Child<'_>, payload: Payload) -> Ap
         Payload::AuditCheckpoints(checkpoints) => checkpoints::apply(conn, child, checkpoints),
         Payload::RevocationLists(lists) => revocations::apply(conn, child, lists),
         Payload::IndustryStatistics(items) => industry::apply(conn, child, items),
+        Payload::Evaluations(items) => evaluations::apply(conn, child, items),
     }
 }
 

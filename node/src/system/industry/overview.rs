@@ -177,7 +177,7 @@ fn children(conn: &mut DbConnection, code: &str, period: &str) -> AppResult<Vec<
     let missing = reminders::missing_children(conn, code, period)?;
     let mut out: Vec<ChildStanding> =
         missing.into_iter().map(|(region, name)| ChildStanding { region, name, summary: None }).collect();
-    for (region, name) in super::summary::reporting_children(conn)? {
+    for (region, name) in crate::pki::registry::active_children(conn)? {
         if let Some(held) = summary::held(conn, &region, code, period)? {
             out.push(ChildStanding { region, name, summary: Some(held) });
         }

@@ -24,12 +24,11 @@ use super::period::Period;
 use super::reports::{self, ReportStatus};
 use super::value::Aggregation;
 use crate::db::schema::{
-    federation_children as fc, industry_form_units as fu, industry_outbox as io, industry_reports as r,
-    industry_summaries as s,
+    industry_form_units as fu, industry_outbox as io, industry_reports as r, industry_summaries as s,
 };
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
-use crate::pki::registry::ChildStatus;
+use crate::pki::registry::active_children;
 
 /// A summary as held.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -148,20 +147,6 @@ fn add(into: &mut BTreeMap<String, IndicatorFigure>, code: &str, sum: i64, count
     f.count += count;
 }
 
-/// The active children of this node.
-fn children(conn: &mut DbConnection) -> AppResult<Vec<String>> {
-    Ok(fc::table.filter(fc::status.eq(ChildStatus::Active.as_str())).select(fc::region).load(conn)?)
-}
-
-/// The active children of this node with their names, by region.
-pub fn reporting_children(conn: &mut DbConnection) -> AppResult<Vec<(String, String)>> {
-    Ok(fc::table
-        .filter(fc::status.eq(ChildStatus::Active.as_str()))
-        .order(fc::region.asc())
-        .select((fc::region, fc::name))
-        .load(conn)?)
-}
-
 /// Recomputes this node's (of `own` region) summary of a form's period from its approved
 /// reports and its children's summaries; stores it with a new revision and queues it for
 /// the parent when it changed. Returns whether it changed.
@@ -186,7 +171,7 @@ pub fn recompute(conn: &mut DbConnection, own: &str, form: &Form, period: &Perio
             add(&mut figures, &code, v, 1, v);
         }
     }
-    let kids = children(conn)?;
+    let kids: Vec<String> = active_children(conn)?.into_iter().map(|(r, _)| r).collect();
     let mut reported = 0;
     for child in &kids {
         if let Some(h) = held(conn, child, &form.code, &p)? {

@@ -163,6 +163,7 @@ pub fn next_month(first: NaiveDate) -> NaiveDate {
 /// The counts an indicator is computed from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = MonitoringFigures)]
+#[serde(default)]
 pub struct Figures {
     /// Registered entities counted (0 for a single entity).
     pub entities: i64,
