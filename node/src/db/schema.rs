@@ -936,6 +936,7 @@ diesel::table! {
         flagged -> BigInt,
         delay_seconds_sum -> BigInt,
         delay_seconds_max -> BigInt,
+        corrections -> BigInt,
     }
 }
 
@@ -1076,6 +1077,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pull_days (tenant_id, day, source) {
+        tenant_id -> Text,
+        source -> Text,
+        day -> Text,
+        runs -> BigInt,
+        failures -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     duplicate_claims,
     job_state,
@@ -1150,4 +1161,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     evaluation_held_runs,
     evaluation_held_results,
     evaluation_outbox,
+    pull_days,
 );

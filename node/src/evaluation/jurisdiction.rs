@@ -24,6 +24,7 @@ use tracenode_federation::wire::payload::{EvaluationItem, EvaluationSummary};
 use tracenode_federation::wire::{Kind, Refusal};
 
 use super::runs::{self, RunStatus};
+use super::set::Basis;
 use super::set::Grade;
 use super::sets::{self, Set};
 use crate::db::schema::{evaluation_outbox as eo, evaluation_runs as ev, evaluation_summaries as es};
@@ -31,7 +32,6 @@ use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::pki::registry::active_children;
 use crate::system::industry::period::Period;
-use crate::system::monitoring::indicators::Figures;
 
 /// One set version and period.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,17 +44,27 @@ pub struct Key {
     pub period: String,
 }
 
-/// The counters of `figures`, as a summary carries them.
-pub fn basis_of(figures: &Figures) -> BTreeMap<String, i64> {
-    serde_json::to_value(figures).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+fn counters(of: &impl Serialize) -> BTreeMap<String, i64> {
+    serde_json::to_value(of).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
 }
 
-/// The figures a summary's counters stand for (a counter this node does not know is left
+/// The counters of a basis, as a summary carries them: the figures' and the operation's, by
+/// their field names.
+pub fn basis_of(b: &Basis) -> BTreeMap<String, i64> {
+    let mut out = counters(&b.figures);
+    out.extend(counters(&b.operations));
+    out
+}
+
+/// The basis a summary's counters stand for (a counter this node does not know is left
 /// aside; one it misses is 0).
-pub fn figures_of(basis: &BTreeMap<String, i64>) -> Figures {
-    let known: serde_json::Map<String, serde_json::Value> =
-        basis.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(*v))).collect();
-    serde_json::from_value(serde_json::Value::Object(known)).unwrap_or_default()
+pub fn from_counters(counters: &BTreeMap<String, i64>) -> Basis {
+    let known =
+        serde_json::Value::Object(counters.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(*v))).collect());
+    Basis {
+        figures: serde_json::from_value(known.clone()).unwrap_or_default(),
+        operations: serde_json::from_value(known).unwrap_or_default(),
+    }
 }
 
 /// A jurisdiction's evaluation as held, scored by its set.
@@ -73,8 +83,8 @@ pub struct Held {
     pub evaluated: i64,
     /// Objects by grade: excellent, good, pass, fail, unrated.
     pub grades: [i64; 5],
-    /// The figures of all its objects together.
-    pub figures: Figures,
+    /// What all its objects came to together.
+    pub basis: Basis,
     /// The source node's children.
     pub children_expected: i64,
     /// Of those, the ones whose summary it holds.
@@ -138,8 +148,8 @@ fn summary_of(key: &Key, row: &Row) -> AppResult<EvaluationSummary> {
 
 /// Scores a summary by `set` (the version it names).
 pub fn scored(set: &Set, summary: &EvaluationSummary, via: String, updated_at: NaiveDateTime) -> Held {
-    let figures = figures_of(&summary.basis);
-    let (score, _) = runs::score(&set.definition.indicators, &figures);
+    let basis = from_counters(&summary.basis);
+    let (score, _) = runs::score(&set.definition.indicators, &basis);
     let grade = score.map_or(Grade::Unrated, |s| set.definition.grades.grade(s));
     let name = crate::region::RegionCode::parse(&summary.source_region).map(|r| r.name()).unwrap_or("");
     Held {
@@ -149,7 +159,7 @@ pub fn scored(set: &Set, summary: &EvaluationSummary, via: String, updated_at: N
         objects: summary.objects,
         evaluated: summary.evaluated,
         grades: summary.grades,
-        figures,
+        basis,
         children_expected: summary.children_expected,
         children_reported: summary.children_reported,
         score: score.map(|s| (s * 1000.0).round() / 1000.0),
@@ -253,8 +263,8 @@ fn own_part(conn: &mut DbConnection, key: &Key) -> AppResult<Option<Part>> {
 /// parent when the set came from above, if it changed. Returns whether it changed.
 pub fn recompute(conn: &mut DbConnection, own: &str, set: &Set, period: &str) -> AppResult<bool> {
     let key = Key { set: set.code.clone(), version: set.version, period: period.to_owned() };
-    let (mut objects, mut evaluated, mut grades, basis) = own_part(conn, &key)?.unwrap_or_default();
-    let mut figures = figures_of(&basis);
+    let (mut objects, mut evaluated, mut grades, counters) = own_part(conn, &key)?.unwrap_or_default();
+    let mut basis = from_counters(&counters);
     let kids = active_children(conn)?;
     let mut reported = 0;
     for (child, _) in &kids {
@@ -265,7 +275,9 @@ pub fn recompute(conn: &mut DbConnection, own: &str, set: &Set, period: &str) ->
             for (g, n) in grades.iter_mut().zip(s.grades) {
                 *g += n;
             }
-            figures.add(&figures_of(&s.basis));
+            let theirs = from_counters(&s.basis);
+            basis.figures.add(&theirs.figures);
+            basis.operations.add(&theirs.operations);
         }
     }
     let before = held(conn, &key, own)?.map(|(s, _)| s);
@@ -278,7 +290,7 @@ pub fn recompute(conn: &mut DbConnection, own: &str, set: &Set, period: &str) ->
         objects,
         evaluated,
         grades,
-        basis: basis_of(&figures),
+        basis: basis_of(&basis),
         children_expected: kids.len() as i64,
         children_reported: reported,
     };

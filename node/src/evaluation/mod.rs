@@ -10,6 +10,7 @@ pub mod api;
 pub mod chart;
 pub mod held;
 pub mod jurisdiction;
+pub mod operations;
 pub mod pages;
 pub mod report;
 pub mod runs;

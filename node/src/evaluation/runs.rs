@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::set::{measure, ObjectKind, SetIndicator};
+use super::operations::Operations;
+use super::set::{measure, Basis, ObjectKind, SetIndicator};
 use super::sets::{self, Set};
 use crate::audit::{self, AuditContext, Outcome};
 use crate::db::schema::{evaluation_results as er, evaluation_runs as ev};
@@ -87,6 +88,9 @@ pub struct Inputs {
     pub indicators: Vec<Scored>,
     /// The monitoring figures of the period.
     pub figures: Figures,
+    /// For a tenant platform, its operation over the period.
+    #[serde(default)]
+    pub operations: Operations,
 }
 
 /// One object's result.
@@ -115,14 +119,14 @@ pub struct ObjectResult {
     pub inputs: Inputs,
 }
 
-/// Scores one object's figures by the set's indicators; returns the composite and the inputs.
-pub fn score(indicators: &[SetIndicator], figures: &Figures) -> (Option<f64>, Inputs) {
+/// Scores one object's basis by the set's indicators; returns the composite and the inputs.
+pub fn score(indicators: &[SetIndicator], basis: &Basis) -> (Option<f64>, Inputs) {
     let mut weighted = 0.0;
     let mut weights = 0u32;
     let scored = indicators
         .iter()
         .map(|i| {
-            let value = measure(&i.formula, figures);
+            let value = measure(&i.formula, basis);
             let points = value.map(|v| i.scoring.points(v, super::set::higher_is_better(&i.formula)));
             if let Some(p) = points {
                 weighted += f64::from(i.weight) * p;
@@ -132,7 +136,7 @@ pub fn score(indicators: &[SetIndicator], figures: &Figures) -> (Option<f64>, In
         })
         .collect();
     let composite = (weights > 0).then(|| weighted / f64::from(weights));
-    (composite, Inputs { indicators: scored, figures: *figures })
+    (composite, Inputs { indicators: scored, figures: basis.figures, operations: basis.operations })
 }
 
 /// Ranks from high to low; equal scores (to the thousandth) share a rank.
@@ -176,8 +180,28 @@ fn objects(conn: &mut DbConnection, set: &Set, w: Window) -> AppResult<Vec<Subje
             .into_iter()
             .filter(|e| d.stage.is_empty() || e.by_stage.get(&d.stage).is_some_and(|f| f.expected > 0 || f.records > 0))
             .collect(),
-        ObjectKind::Tenant => c.tenants,
+        ObjectKind::Tenant => every_tenant(conn, c.tenants)?,
     })
+}
+
+/// The tenants with figures, and every other active tenant with none: a platform is evaluated
+/// on its operation even when it has no entity.
+fn every_tenant(conn: &mut DbConnection, mut with: Vec<SubjectIndicators>) -> AppResult<Vec<SubjectIndicators>> {
+    use crate::system::monitoring::indicators::{Subject, SubjectKind};
+    for t in crate::tenants::list_all(conn)? {
+        let id = t.id.as_str();
+        if t.status == crate::tenants::TenantStatus::Active && !with.iter().any(|w| w.subject.id == id) {
+            with.push(SubjectIndicators::new(Subject {
+                kind: SubjectKind::Tenant,
+                id: id.to_owned(),
+                code: t.code.clone(),
+                name: t.name.clone(),
+                tenant_id: id.to_owned(),
+                region: t.region.as_str().to_owned(),
+            }));
+        }
+    }
+    Ok(with)
 }
 
 /// Runs `set` (its latest version, or `version`) for `period`, superseding an earlier run, at
@@ -197,7 +221,11 @@ pub fn run(
     let w = window_of(&period, last)?;
     let objects = objects(conn, &set, w)?;
     let id = uuid::Uuid::now_v7().to_string();
-    let results = evaluate(&set, &objects);
+    let operations = match set.definition.object_kind {
+        ObjectKind::Tenant => super::operations::of_tenants(conn, w)?,
+        ObjectKind::Entity => Default::default(),
+    };
+    let results = evaluate(&set, &objects, &operations);
     let period = period.to_string();
     let superseded: Vec<i32> = ev::table
         .filter(ev::set_code.eq(code))
@@ -251,9 +279,17 @@ pub fn run(
 }
 
 /// Scores and ranks every object of a run.
-fn evaluate(set: &Set, objects: &[SubjectIndicators]) -> Vec<ObjectResult> {
+fn evaluate(
+    set: &Set,
+    objects: &[SubjectIndicators],
+    operations: &std::collections::HashMap<String, Operations>,
+) -> Vec<ObjectResult> {
     let d = &set.definition;
-    let scored: Vec<(Option<f64>, Inputs)> = objects.iter().map(|o| score(&d.indicators, &o.total)).collect();
+    let basis = |o: &SubjectIndicators| Basis {
+        figures: o.total,
+        operations: operations.get(&o.subject.id).copied().unwrap_or_default(),
+    };
+    let scored: Vec<(Option<f64>, Inputs)> = objects.iter().map(|o| score(&d.indicators, &basis(o))).collect();
     let milli: Vec<Option<i64>> = scored.iter().map(|(s, _)| s.map(|v| (v * 1000.0).round() as i64)).collect();
     let ranks = rank(&milli);
     objects
@@ -283,16 +319,18 @@ fn evaluate(set: &Set, objects: &[SubjectIndicators]) -> Vec<ObjectResult> {
 fn together(set: &Set, results: &[ObjectResult]) -> ([i64; 5], BTreeMap<String, i64>) {
     let mut grades = [0i64; 5];
     let mut figures = Figures::default();
+    let mut operations = Operations::default();
     for r in results {
         let at = super::set::Grade::ALL.iter().position(|g| g.as_str() == r.grade).unwrap_or(4);
         grades[at] += 1;
         figures.add(&r.inputs.figures);
+        operations.add(&r.inputs.operations);
     }
     if set.definition.object_kind == ObjectKind::Entity {
         figures.entities = results.len() as i64;
         figures.active = results.iter().filter(|r| r.inputs.figures.records > 0).count() as i64;
     }
-    (grades, super::jurisdiction::basis_of(&figures))
+    (grades, super::jurisdiction::basis_of(&Basis { figures, operations }))
 }
 
 /// After a run: the jurisdiction's summary of its set version (and of a version it
@@ -359,7 +397,11 @@ fn of_row(
         grade_zh: super::set::Grade::label_zh_of(&grade).to_owned(),
         grade,
         rank,
-        inputs: serde_json::from_str(&inputs).unwrap_or(Inputs { indicators: Vec::new(), figures: Figures::default() }),
+        inputs: serde_json::from_str(&inputs).unwrap_or(Inputs {
+            indicators: Vec::new(),
+            figures: Figures::default(),
+            operations: Operations::default(),
+        }),
     }
 }
 

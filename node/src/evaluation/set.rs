@@ -8,9 +8,10 @@
 use serde::{Deserialize, Serialize};
 use tracenode_adapters::codes::Stage;
 
+use super::operations::Operations;
 use crate::error::{AppError, AppResult};
 pub use crate::system::industry::period::Frequency;
-use crate::system::monitoring::indicators::{Figures, Indicator};
+use crate::system::monitoring::indicators::{ratio, Figures, Indicator};
 
 /// The most indicators one set holds.
 pub const MAX_INDICATORS: usize = 30;
@@ -43,26 +44,70 @@ crate::text_status! {
     }
 }
 
-/// A measure a formula may name: one of operation monitoring's indicators, or the volume of
-/// records stored.
-pub fn measure(formula: &str, f: &Figures) -> Option<f64> {
-    if formula == "records" {
-        return Some(f.records as f64);
+/// What a result is computed from: an object's monitoring figures over the period, and for a
+/// tenant platform its day-to-day operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Basis {
+    /// The monitoring figures.
+    pub figures: Figures,
+    /// The platform's operation (zero for an entity).
+    pub operations: Operations,
+}
+
+/// A measure a formula may name besides operation monitoring's indicators: (code, name,
+/// whether more is better, whether it applies to a tenant platform only).
+const MORE: [(&str, &str, bool, bool); 6] = [
+    ("records", "报送数据量（入库记录数）", true, false),
+    ("corrections_rate", "数据更正率", false, false),
+    ("pull_availability", "平台拉取可用率", true, true),
+    ("alerts_raised", "传输告警次数", false, true),
+    ("alert_resolution_hours", "告警平均处置时长（小时）", false, true),
+    ("credentials_current", "凭证更新率（密钥与证书在有效期内）", true, true),
+];
+
+fn percent(num: i64, den: i64) -> Option<f64> {
+    ratio(num, den, 1000).map(|v| v as f64 / 10.0)
+}
+
+/// The value of the measure `formula` names, in its unit (percent, hours, records, alerts);
+/// `None` when it has no base (nothing to take a rate of).
+pub fn measure(formula: &str, b: &Basis) -> Option<f64> {
+    let (f, o) = (&b.figures, &b.operations);
+    match formula {
+        "records" => Some(f.records as f64),
+        "corrections_rate" => percent(f.corrections, f.records),
+        "pull_availability" => percent(o.pull_runs - o.pull_failures, o.pull_runs),
+        // Counted only for a platform that operated in the period (sent or was pulled).
+        "alerts_raised" => (f.records + f.rejected + o.pull_runs > 0).then_some(o.alerts_opened as f64),
+        "alert_resolution_hours" => {
+            ratio(o.resolution_seconds_sum, o.alerts_resolved * 3600, 1000).map(|v| v as f64 / 1000.0)
+        }
+        "credentials_current" => percent(o.credentials_current, o.credentials),
+        _ => {
+            let i = Indicator::parse(formula)?;
+            f.value(i).map(|v| if i.is_rate() { v as f64 / 10.0 } else { v as f64 / 1000.0 })
+        }
     }
-    let i = Indicator::parse(formula)?;
-    f.value(i).map(|v| if i.is_rate() { v as f64 / 10.0 } else { v as f64 / 1000.0 })
 }
 
 /// Whether a higher value of the measure is better.
 pub fn higher_is_better(formula: &str) -> bool {
-    Indicator::parse(formula).is_none_or(Indicator::higher_is_better)
+    match MORE.iter().find(|m| m.0 == formula) {
+        Some(m) => m.2,
+        None => Indicator::parse(formula).is_none_or(Indicator::higher_is_better),
+    }
 }
 
-/// The measures a formula may name.
+/// Whether the measure applies to a tenant platform only (not to a single entity).
+pub fn platform_only(formula: &str) -> bool {
+    formula == Indicator::MerchantActivity.as_str() || MORE.iter().any(|m| m.0 == formula && m.3)
+}
+
+/// The measures a formula may name: (code, name).
 pub fn measures() -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> =
         Indicator::ALL.iter().map(|i| (i.as_str(), i.label_zh())).collect();
-    out.push(("records", "报送数据量（入库记录数）"));
+    out.extend(MORE.iter().map(|m| (m.0, m.1)));
     out
 }
 
@@ -121,8 +166,10 @@ pub struct SetIndicator {
     pub code: String,
     /// Name (1–50 characters).
     pub name: String,
-    /// The measure it is computed from (`reporting_rate`, `merchant_activity`,
-    /// `delay_hours`, `rejection_rate`, `anomaly_rate` or `records`).
+    /// The measure it is computed from: one of operation monitoring's indicators
+    /// (`reporting_rate`, `merchant_activity`, `delay_hours`, `rejection_rate`,
+    /// `anomaly_rate`), `records`, `corrections_rate`, or for tenant platforms
+    /// `pull_availability`, `alerts_raised`, `alert_resolution_hours`, `credentials_current`.
     pub formula: String,
     /// Weight, a whole number; a set's weights sum to 100.
     pub weight: u32,
@@ -286,11 +333,11 @@ impl SetInput {
                     format!("indicator {} names an unknown measure {:?}", k + 1, i.formula),
                 ));
             }
-            if i.formula == Indicator::MerchantActivity.as_str() && self.object_kind == ObjectKind::Entity {
+            if platform_only(&i.formula) && self.object_kind == ObjectKind::Entity {
                 return Err(bad(
                     &format!("{field}.formula"),
-                    "商户活跃度不能用于评价单个主体".into(),
-                    "merchant activity does not apply to one entity".into(),
+                    format!("第 {} 项指标“{}”只用于评价接入平台，不能用于评价单个主体", k + 1, i.formula),
+                    format!("indicator {} ({}) applies to a tenant platform, not to one entity", k + 1, i.formula),
                 ));
             }
             check_scoring(&format!("{field}.scoring"), &i.scoring)?;

@@ -72,6 +72,8 @@ pub struct Counts {
     pub rejected: i64,
     /// Stored records flagged.
     pub flagged: i64,
+    /// Stored records that correct an earlier one.
+    pub corrections: i64,
     /// Sum of delays, seconds.
     pub delay_seconds_sum: i64,
     /// Longest delay, seconds.
@@ -115,9 +117,11 @@ impl ActivityChanges {
         let code = if row.direction == "out" { &row.from_code } else { &row.to_code };
         let delay = (self.arrived - row.act_time.0).num_seconds().max(0);
         let flagged = i64::from(row.flagged);
+        let correction = i64::from(row.corrects.is_some());
         let c = self.slot(row.day(), code, &row.stage);
         c.records += 1;
         c.flagged += flagged;
+        c.corrections += correction;
         c.delay_seconds_sum = c.delay_seconds_sum.saturating_add(delay);
         c.delay_seconds_max = c.delay_seconds_max.max(delay);
     }
@@ -142,6 +146,7 @@ impl ActivityChanges {
                     pa::records.eq(c.records),
                     pa::rejected.eq(c.rejected),
                     pa::flagged.eq(c.flagged),
+                    pa::corrections.eq(c.corrections),
                     pa::delay_seconds_sum.eq(c.delay_seconds_sum),
                     pa::delay_seconds_max.eq(c.delay_seconds_max),
                 )
@@ -158,6 +163,7 @@ impl ActivityChanges {
                         pa::records.eq(pa::records + excluded(pa::records)),
                         pa::rejected.eq(pa::rejected + excluded(pa::rejected)),
                         pa::flagged.eq(pa::flagged + excluded(pa::flagged)),
+                        pa::corrections.eq(pa::corrections + excluded(pa::corrections)),
                         pa::delay_seconds_sum.eq(pa::delay_seconds_sum + excluded(pa::delay_seconds_sum)),
                         pa::delay_seconds_max.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                             "CASE WHEN excluded.delay_seconds_max > party_activity.delay_seconds_max \

@@ -132,7 +132,35 @@ pub async fn run(state: &AppState, name: &str) -> AppResult<PullReport> {
             save(&state.db, &source.name, &cursor, Some(&e.detail_zh)).await?;
         }
     }
+    count_run(&state.db, &source, outcome.is_err()).await?;
     outcome
+}
+
+/// Counts a run of `source` on today's row of `pull_days` (the availability of its pulls,
+/// which monitoring evaluation scores). A source naming no tenant here counts nowhere.
+async fn count_run(db: &Db, source: &PullSource, failed: bool) -> AppResult<()> {
+    use crate::db::schema::pull_days as pd;
+    use diesel::upsert::excluded;
+    let (name, code) = (source.name.clone(), source.tenant.clone());
+    let day = crate::trace::row::day_text(crate::trace::row::day_of(crate::db::now()));
+    db.transaction(move |conn| {
+        let Ok(tenant) = crate::tenants::by_code(conn, &code) else { return Ok(()) };
+        let values = (
+            pd::tenant_id.eq(tenant.id.as_str()),
+            pd::source.eq(&name),
+            pd::day.eq(&day),
+            pd::runs.eq(1i64),
+            pd::failures.eq(i64::from(failed)),
+        );
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(pd::table)
+            .values(values)
+            .on_conflict((pd::tenant_id, pd::day, pd::source))
+            .do_update()
+            .set((pd::runs.eq(pd::runs + excluded(pd::runs)), pd::failures.eq(pd::failures + excluded(pd::failures))))
+            .execute(c))?;
+        Ok(())
+    })
+    .await
 }
 
 async fn pages(state: &AppState, source: &PullSource) -> AppResult<PullReport> {

@@ -251,6 +251,14 @@ async fn bad_sets_and_periods_are_refused(app: TestApp) {
             },
             "indicators[0].formula",
         ),
+        (
+            {
+                let mut s = good.clone();
+                s["indicators"][1]["formula"] = json!("pull_availability");
+                s
+            },
+            "indicators[1].formula",
+        ),
     ];
     for (bad, field) in cases {
         let p =
@@ -287,6 +295,106 @@ async fn bad_sets_and_periods_are_refused(app: TestApp) {
     assert_eq!(runs.as_array().map(Vec::len), Some(0));
 }
 both_backends!(bad_sets_and_periods_are_refused);
+
+/// A platform's operation and its corrections, scored: the availability of its pulls, the
+/// alerts raised about it and their resolution, its credentials at the period's end, and the
+/// share of its records that correct another — each equal to what the test put there, and
+/// nothing from outside the period counted.
+async fn platform_operations_and_corrections_are_scored(app: TestApp) {
+    let w = world(&app).await;
+    let a = w.a["id"].as_str().expect("id").to_owned();
+    let (first, _) = last_month();
+    let e = code("330106", 870);
+    let buyer = code("330106", 871);
+    registered(&app, &w, &e, "运维主体", NaiveDate::from_ymd_opt(2026, 1, 1).expect("day"), None).await;
+    // Ten sales, then two corrections of the first two.
+    let mut batch: Vec<Value> =
+        (0..10).map(|d| sale(&format!("x{d}"), &e, &buyer, first + TimeDelta::days(d), 1.0)).collect();
+    for d in 0..2 {
+        let mut c = sale(&format!("x{d}c"), &e, &buyer, first + TimeDelta::days(d), 2.0);
+        c["corrects"] = json!(format!("x{d}"));
+        batch.push(c);
+    }
+    let receipt =
+        json_of(import(&app, &w.key_a, "format=json", serde_json::to_vec(&batch).expect("json")).await, 200).await;
+    assert_eq!(receipt["accepted"], 12, "{receipt}");
+    // History the test cannot wait for: pulls and alerts of last month (and around it), a key
+    // made long ago and one made in October.
+    let at = |d: NaiveDate, h: u32| d.and_hms_opt(h, 0, 0).expect("time").format("%Y-%m-%d %H:%M:%S").to_string();
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let (today, _) = days();
+    for (d, runs, failures) in [(first + TimeDelta::days(2), 10, 1), (first + TimeDelta::days(3), 10, 1), (today, 5, 5)]
+    {
+        app.sql(&format!(
+            "INSERT INTO pull_days (tenant_id, source, day, runs, failures) VALUES ('{a}', 'vendor', '{}', {runs}, {failures})",
+            day(d)
+        ))
+        .expect("pull days");
+    }
+    let alerts = [
+        ("al1", "silent", first + TimeDelta::days(1), Some(3)),
+        ("al2", "failing", first + TimeDelta::days(5), Some(5)),
+        ("al3", "silent2", first + TimeDelta::days(7), None),
+        ("al0", "silent3", first - TimeDelta::days(2), Some(1)),
+    ];
+    for (id, kind, d, hours) in alerts {
+        let (status, resolved) = match hours {
+            Some(h) => ("resolved", format!("'{}'", at(d, 10 + h))),
+            None => ("open", "NULL".to_owned()),
+        };
+        app.sql(&format!(
+            "INSERT INTO alerts (id, tenant_id, sender, kind, detail_zh, detail_en, status, opened_at, resolved_at) \
+             VALUES ('{id}', '{a}', 'platform-a', '{kind}', '告警', 'alert', '{status}', '{}', {resolved})",
+            at(d, 10)
+        ))
+        .expect("alert");
+    }
+    app.sql(&format!("UPDATE api_keys SET created_at = '2025-06-01 00:00:00' WHERE tenant_id = '{a}'"))
+        .expect("old key");
+    app.api_key(&w.sys, &w.sec, &a).await;
+    app.sql(&format!(
+        "UPDATE api_keys SET created_at = '2026-10-01 00:00:00' WHERE tenant_id = '{a}' AND created_at > '2026-01-01 00:00:00'"
+    ))
+    .expect("new key");
+
+    let steps = |bounds: [(f64, f64); 2]| json!({"kind": "steps", "steps": [{"bound": bounds[0].0, "score": bounds[0].1}, {"bound": bounds[1].0, "score": bounds[1].1}], "otherwise": 0});
+    let linear = |zero: f64, full: f64| json!({"kind": "linear", "zero_at": zero, "full_at": full});
+    let platforms = json!({
+        "code": "EV-PLAT", "name": "平台月度评价", "frequency": "month", "object_kind": "tenant",
+        "indicators": [
+            {"code": "P", "name": "拉取可用率", "formula": "pull_availability", "weight": 20, "scoring": linear(0.0, 100.0)},
+            {"code": "A", "name": "告警次数", "formula": "alerts_raised", "weight": 20, "scoring": steps([(0.0, 100.0), (2.0, 60.0)])},
+            {"code": "H", "name": "处置时长", "formula": "alert_resolution_hours", "weight": 20, "scoring": linear(24.0, 0.0)},
+            {"code": "C", "name": "凭证更新率", "formula": "credentials_current", "weight": 20, "scoring": linear(0.0, 100.0)},
+            {"code": "X", "name": "更正率", "formula": "corrections_rate", "weight": 20, "scoring": steps([(0.0, 100.0), (20.0, 50.0)])}
+        ],
+        "grades": {"excellent": 85, "good": 75, "pass": 60}
+    });
+    json_of(w.reviewer.post(&app, "/api/v1/evaluation/sets", platforms).await, 201).await;
+    let period = first.format("%Y-%m").to_string();
+    let run = json_of(
+        w.reviewer.post(&app, "/api/v1/evaluation/runs", json!({"set": "EV-PLAT", "period": period})).await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/evaluation/runs/{}/results", run["id"].as_str().expect("id"));
+    let got = json_of(w.reviewer.get(&app, &path).await, 200).await;
+    let mine = got["results"].as_array().expect("results").iter().find(|r| r["object_id"] == a.as_str()).expect("A");
+    let values: Vec<Option<f64>> =
+        mine["inputs"]["indicators"].as_array().expect("indicators").iter().map(|i| i["value"].as_f64()).collect();
+    // 18 of 20 pulls; 3 alerts in the month, resolved after 3 and 5 hours; 1 of 2 keys
+    // current; 2 corrections of 12 records.
+    let corrections = milli(2, 12).expect("rate") as f64 / 10.0;
+    assert_eq!(values, [Some(90.0), Some(3.0), Some(4.0), Some(50.0), Some(corrections)], "{mine}");
+    let points = [90.0, 0.0, 100.0 * (4.0 - 24.0) / (0.0 - 24.0), 50.0, 50.0];
+    let want = (points.iter().sum::<f64>() / 5.0 * 1000.0).round() as i64;
+    assert_eq!((mine["score"].as_f64().expect("score") * 1000.0).round() as i64, want, "{mine}");
+    assert_eq!(mine["grade"], grade(want));
+    // A platform with nothing to measure is unrated, not scored 0.
+    let b = got["results"].as_array().expect("results").iter().find(|r| r["object_id"] == w.b["id"]).expect("B");
+    assert_eq!((b["grade"].as_str(), b["rank"].as_i64()), (Some("unrated"), None), "{b}");
+}
+both_backends!(platform_operations_and_corrections_are_scored);
 
 /// The node runs each set once for the latest period that has ended, and leaves a period
 /// that has a run alone.

@@ -1138,6 +1138,14 @@ async fn pulls_follow_the_vendors_cursor(backend: crate::support::Backend) {
     let states = json_of(w.reviewer.get(&app, "/api/v1/ingest/pulls").await, 200).await;
     assert_eq!(states[0]["cursor"], "c2");
     assert!(states[1]["last_error"].as_str().is_some_and(|e| e.contains("无法连接")), "{states}");
+    // Each run is counted on the day for its tenant, failures apart: three runs, one failed.
+    let counted: Vec<(String, i64, i64)> = {
+        use diesel::prelude::*;
+        use tracenode::db::schema::pull_days as pd;
+        let mut conn = app.db.conn().expect("conn");
+        pd::table.order(pd::source).select((pd::source, pd::runs, pd::failures)).load(&mut *conn).expect("pull days")
+    };
+    assert_eq!(counted, [("gone".to_owned(), 1, 1), ("wholesale-api".to_owned(), 2, 0)]);
     // Tenants do not run the node's pulls.
     expect_problem(w.key_a.post(&app, "/api/v1/ingest/pulls/wholesale-api/run", json!({})).await, 403, "forbidden")
         .await;

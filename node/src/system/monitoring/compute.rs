@@ -83,7 +83,7 @@ impl Calendar {
 }
 
 type EntityRow = (String, String, String, String, String, i32, Option<String>, chrono::NaiveDateTime);
-type ActivityRow = (String, String, String, i64, i64, i64, i64, i64);
+type ActivityRow = (String, String, String, i64, i64, i64, i64, i64, i64);
 
 /// The approved entities the filter covers.
 fn watched(conn: &mut DbConnection, f: &Filter, w: &Window) -> AppResult<Vec<Watched>> {
@@ -173,17 +173,26 @@ fn read_activity(
                 pa::records,
                 pa::rejected,
                 pa::flagged,
+                pa::corrections,
                 pa::delay_seconds_sum,
                 pa::delay_seconds_max,
             ))
             .load(conn)?;
-        for (tenant, code, stage, records, rejected, flagged, delay_sum, delay_max) in rows {
+        for (tenant, code, stage, records, rejected, flagged, corrections, delay_seconds_sum, delay_seconds_max) in rows
+        {
             let mut days = [0u64; 6];
             if records > 0 {
                 days[offset / 64] |= 1 << (offset % 64);
             }
-            let mut figures = Figures::default();
-            figures.add_counts(records, rejected, flagged, delay_sum, delay_max);
+            let figures = Figures {
+                records,
+                rejected,
+                flagged,
+                corrections,
+                delay_seconds_sum,
+                delay_seconds_max,
+                ..Figures::default()
+            };
             sink(Activity { tenant, code, stage, days, figures });
         }
     }
@@ -205,6 +214,8 @@ struct Grouped {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     flagged: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
+    corrections: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     delay_sum: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     delay_max: i64,
@@ -216,7 +227,8 @@ struct Grouped {
 /// six 64-bit masks of the days (from the window's first) with a stored record.
 const GROUPED: &str = "SELECT tenant_id, party_code, stage,
         CAST(SUM(records) AS BIGINT) AS records, CAST(SUM(rejected) AS BIGINT) AS rejected,
-        CAST(SUM(flagged) AS BIGINT) AS flagged, CAST(SUM(delay_seconds_sum) AS BIGINT) AS delay_sum,
+        CAST(SUM(flagged) AS BIGINT) AS flagged, CAST(SUM(corrections) AS BIGINT) AS corrections,
+        CAST(SUM(delay_seconds_sum) AS BIGINT) AS delay_sum,
         MAX(delay_seconds_max) AS delay_max,
         ARRAY[
             COALESCE(bit_or(CASE WHEN records > 0 AND o / 64 = 0 THEN CAST(1 AS BIGINT) << (o % 64) END), 0),
@@ -253,8 +265,15 @@ fn grouped_on_postgres(
             for (d, m) in days.iter_mut().zip(&g.days) {
                 *d = *m as u64;
             }
-            let mut figures = Figures::default();
-            figures.add_counts(g.records, g.rejected, g.flagged, g.delay_sum, g.delay_max);
+            let figures = Figures {
+                records: g.records,
+                rejected: g.rejected,
+                flagged: g.flagged,
+                corrections: g.corrections,
+                delay_seconds_sum: g.delay_sum,
+                delay_seconds_max: g.delay_max,
+                ..Figures::default()
+            };
             Activity { tenant: g.tenant_id, code: g.party_code, stage: g.stage, days, figures }
         })
         .collect())

@@ -179,6 +179,8 @@ pub struct Figures {
     pub rejected: i64,
     /// Stored records flagged as anomalies.
     pub flagged: i64,
+    /// Stored records that correct an earlier one.
+    pub corrections: i64,
     /// Sum of delays from act to arrival, seconds.
     pub delay_seconds_sum: i64,
     /// Longest delay, seconds.
@@ -192,15 +194,17 @@ impl Figures {
         self.active += o.active;
         self.expected += o.expected;
         self.reported += o.reported;
-        self.add_counts(o.records, o.rejected, o.flagged, o.delay_seconds_sum, o.delay_seconds_max);
+        self.add_counts(o);
     }
 
-    pub(super) fn add_counts(&mut self, records: i64, rejected: i64, flagged: i64, delay_sum: i64, delay_max: i64) {
-        self.records += records;
-        self.rejected += rejected;
-        self.flagged += flagged;
-        self.delay_seconds_sum = self.delay_seconds_sum.saturating_add(delay_sum);
-        self.delay_seconds_max = self.delay_seconds_max.max(delay_max);
+    /// Adds the record counts of `o` (not its entities and intervals).
+    pub(super) fn add_counts(&mut self, o: &Figures) {
+        self.records += o.records;
+        self.rejected += o.rejected;
+        self.flagged += o.flagged;
+        self.corrections += o.corrections;
+        self.delay_seconds_sum = self.delay_seconds_sum.saturating_add(o.delay_seconds_sum);
+        self.delay_seconds_max = self.delay_seconds_max.max(o.delay_seconds_max);
     }
 
     /// An indicator's value, thousandths; `None` when its base is zero.
@@ -307,7 +311,8 @@ pub struct SubjectIndicators {
 }
 
 impl SubjectIndicators {
-    pub(super) fn new(subject: Subject) -> SubjectIndicators {
+    /// A subject with no figures yet.
+    pub fn new(subject: Subject) -> SubjectIndicators {
         SubjectIndicators { subject, total: Figures::default(), values: Values::default(), by_stage: BTreeMap::new() }
     }
 

@@ -1,0 +1,2 @@
+DROP TABLE pull_days;
+ALTER TABLE party_activity DROP COLUMN corrections;
