@@ -16,6 +16,7 @@ pub mod report;
 pub mod runs;
 pub mod schedule;
 pub mod set;
+pub mod set_form;
 pub mod sets;
 pub mod tiers;
 

@@ -350,6 +350,94 @@ pub async fn tiers_page(
     })
 }
 
+#[derive(Template)]
+#[template(path = "evaluation/set_form.html")]
+struct SetFormPage {
+    shell: Shell,
+    v: super::set_form::Values,
+    editing: bool,
+    stages: Vec<(&'static str, &'static str)>,
+    measures: Vec<(&'static str, &'static str)>,
+    error: String,
+}
+
+impl SetFormPage {
+    fn same(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+}
+
+async fn set_form_view(
+    state: &AppState,
+    caller: &Caller,
+    v: super::set_form::Values,
+    editing: bool,
+    error: String,
+) -> AppResult<HttpResponse> {
+    super::api::require_manager(state, caller).await?;
+    let stages = tracenode_adapters::codes::Stage::ALL.iter().map(|s| (s.code(), s.label_zh())).collect();
+    render(&SetFormPage {
+        shell: Shell::new(state, caller, "评价指标体系", "/evaluation"),
+        v,
+        editing,
+        stages,
+        measures: super::set::measures(),
+        error,
+    })
+}
+
+/// 新建指标体系.
+#[get("/evaluation/sets/new")]
+pub async fn new_set(state: web::Data<AppState>, caller: ConsoleCaller) -> AppResult<HttpResponse> {
+    set_form_view(&state, &caller.0, super::set_form::Values::blank(), false, String::new()).await
+}
+
+/// 修改指标体系: the form filled with the latest version, to save the next.
+#[get("/evaluation/sets/{code}/edit")]
+pub async fn edit_set(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let code = path.into_inner();
+    let set = state.db.run(move |conn| sets::get(conn, &code, None)).await?;
+    set_form_view(&state, &caller.0, super::set_form::Values::of(&set.definition), true, String::new()).await
+}
+
+/// Saves a set from the console; a fault shows the form again with what was entered.
+#[post("/evaluation/sets")]
+pub async fn save_set(
+    state: web::Data<AppState>,
+    caller: ConsoleCaller,
+    form: web::Form<std::collections::HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    let caller = caller.0;
+    caller.check_csrf(form.get("csrf").map(String::as_str).unwrap_or(""))?;
+    super::api::require_manager(&state, &caller).await?;
+    let v = super::set_form::Values::posted(&form);
+    let editing = state
+        .db
+        .run({
+            let code = v.code.clone();
+            move |conn| Ok(sets::get(conn, &code, None).is_ok())
+        })
+        .await?;
+    let saved = match v.input() {
+        Ok(input) => super::save_set(&state, caller.audit(), input).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(s) => {
+            index_view(&state, &caller, format!("已保存指标体系 {} 第 {} 版。", s.code, s.version), String::new()).await
+        }
+        Err(e) if e.is_for_the_form() => {
+            let field = e.field.clone().map(|f| format!("（{f}）")).unwrap_or_default();
+            set_form_view(&state, &caller, v, editing, format!("{}{field}", e.detail_zh)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Registers these routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(index)
@@ -358,5 +446,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(object_page)
         .service(report_page)
         .service(send_report)
-        .service(tiers_page);
+        .service(tiers_page)
+        .service(new_set)
+        .service(edit_set)
+        .service(save_set);
 }

@@ -396,6 +396,62 @@ async fn platform_operations_and_corrections_are_scored(app: TestApp) {
 }
 both_backends!(platform_operations_and_corrections_are_scored);
 
+/// The console defines a set field by field: a weight it cannot read and weights that do not
+/// sum to 100 are shown on the form with what was entered, nothing stored; a good set is the
+/// same as the API would have stored, and editing it saves the next version.
+async fn the_console_defines_and_edits_a_set(app: TestApp) {
+    let w = world(&app).await;
+    let new = crate::industry::page(&app, &w.reviewer, "/evaluation/sets/new").await;
+    assert!(new.contains("评价指标体系") && new.contains("数据更正率"), "the form lists every measure");
+    let fields = |weight: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("code", "EV-ENT"),
+            ("name", "主体月度评价"),
+            ("frequency", "month"),
+            ("object_kind", "entity"),
+            ("stage", ""),
+            ("i0_code", "I1"),
+            ("i0_name", "数据报送率"),
+            ("i0_formula", "reporting_rate"),
+            ("i0_weight", "60"),
+            ("i0_kind", "linear"),
+            ("i0_zero_at", "0"),
+            ("i0_full_at", "100"),
+            ("i1_code", "I2"),
+            ("i1_name", "拒收率"),
+            ("i1_formula", "rejection_rate"),
+            ("i1_weight", weight),
+            ("i1_kind", "steps"),
+            ("i1_steps", "0=100; 5=60"),
+            ("i1_otherwise", "0"),
+            ("excellent", "85"),
+            ("good", "75"),
+            ("pass", "60"),
+        ]
+    };
+    let html = crate::industry::post_form(&app, &w.reviewer, "/evaluation/sets", &fields("四十")).await;
+    assert!(html.contains("权重“四十”应为正整数") && html.contains("value=\"0=100; 5=60\""), "kept on the form");
+    let html = crate::industry::post_form(&app, &w.reviewer, "/evaluation/sets", &fields("30")).await;
+    assert!(html.contains("合计 100"), "the API's check, on the form");
+    let none = json_of(w.reviewer.get(&app, "/api/v1/evaluation/sets").await, 200).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "nothing stored: {none}");
+    let html = crate::industry::post_form(&app, &w.reviewer, "/evaluation/sets", &fields("40")).await;
+    assert!(html.contains("已保存指标体系 EV-ENT 第 1 版"), "saved");
+    let saved = json_of(w.reviewer.get(&app, "/api/v1/evaluation/sets/EV-ENT").await, 200).await;
+    let guide: Value = serde_json::from_str(&crate::industry::example("evaluation-set.json")).expect("example");
+    let read = |v: &Value| -> tracenode::evaluation::set::SetInput { serde_json::from_value(v.clone()).expect("set") };
+    assert_eq!(read(&saved["definition"]), read(&guide), "the console's set is the guide's");
+    let edit = crate::industry::page(&app, &w.reviewer, "/evaluation/sets/EV-ENT/edit").await;
+    assert!(edit.contains("value=\"0=100; 5=60\"") && edit.contains("readonly"), "the edit form is filled");
+    let mut changed = fields("40");
+    changed[8] = ("i0_weight", "50");
+    changed[15] = ("i1_weight", "50");
+    let html = crate::industry::post_form(&app, &w.reviewer, "/evaluation/sets", &changed).await;
+    assert!(html.contains("第 2 版"), "the next version");
+    assert_eq!(w.key_a.get(&app, "/evaluation/sets/new").await.status(), 403, "a tenant's caller may not");
+}
+both_backends!(the_console_defines_and_edits_a_set);
+
 /// The node runs each set once for the latest period that has ended, and leaves a period
 /// that has a run alone.
 async fn each_period_is_run_once_by_the_node(app: TestApp) {
