@@ -250,6 +250,21 @@ pub async fn send_now(state: &AppState, caller: &Caller, id: String) -> AppResul
     Ok(sent)
 }
 
+/// Whether a run's results are still what the run stored: their digest against the one its
+/// audit row carries (a mismatch is an audit row of failure).
+#[utoipa::path(tag = "evaluation", params(("id" = String, Path)),
+    responses((status = 200, body = super::integrity::Integrity), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/evaluation/runs/{id}/verify")]
+pub async fn verify_run(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    require_manager(&state, &caller).await?;
+    let (ctx, id) = (caller.audit(), path.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |conn| super::integrity::verify(conn, &ctx, &id)).await?))
+}
+
 /// Which jurisdiction.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +394,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(run_report)
         .service(run_report_xlsx)
         .service(send_report)
+        .service(verify_run)
         .service(tier)
         .service(tier_results)
         .service(tier_results_csv);

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod chart;
 pub mod held;
+pub mod integrity;
 pub mod jurisdiction;
 pub mod operations;
 pub mod pages;

@@ -265,7 +265,22 @@ pub fn run(
             ev::basis.eq(serde_json::to_string(&basis).map_err(AppError::internal)?),
         ))
         .execute(conn)?;
-    store_results(conn, &id, &results)?;
+    let stored = store_results(conn, &id, &results)?;
+    let mut digest = super::integrity::Hasher::of_run(
+        &id,
+        &set.code,
+        set.version,
+        &period,
+        run.objects,
+        &serde_json::to_string(&grades).map_err(AppError::internal)?,
+        &serde_json::to_string(&basis).map_err(AppError::internal)?,
+    );
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by(|a, b| results[*a].object_id.cmp(&results[*b].object_id));
+    for k in order {
+        let r = &results[k];
+        digest.result(&r.object_id, r.score.map(|s| (s * 1000.0).round() as i64), &r.grade, r.rank, &stored[k]);
+    }
     settle(conn, own, &set, &run, &results, &superseded)?;
     audit::record(
         conn,
@@ -273,7 +288,8 @@ pub fn run(
         "evaluation.run",
         &format!("evaluation_run:{id}"),
         Outcome::Success,
-        serde_json::json!({"set": set.code, "version": set.version, "period": period, "objects": run.objects, "evaluated": evaluated}),
+        serde_json::json!({"set": set.code, "version": set.version, "period": period, "objects": run.objects,
+            "evaluated": evaluated, "digest": digest.finish()}),
     )?;
     Ok(run)
 }
@@ -358,10 +374,16 @@ fn settle(
     Ok(())
 }
 
-fn store_results(conn: &mut DbConnection, run: &str, results: &[ObjectResult]) -> AppResult<()> {
+/// Stores a run's results; returns each one's inputs as stored.
+fn store_results(conn: &mut DbConnection, run: &str, results: &[ObjectResult]) -> AppResult<Vec<String>> {
+    let inputs = results
+        .iter()
+        .map(|r| serde_json::to_string(&r.inputs).map_err(AppError::internal))
+        .collect::<AppResult<Vec<String>>>()?;
     let rows: Vec<_> = results
         .iter()
-        .map(|r| {
+        .zip(&inputs)
+        .map(|(r, text)| {
             (
                 er::run_id.eq(run.to_owned()),
                 er::object_id.eq(r.object_id.clone()),
@@ -372,14 +394,14 @@ fn store_results(conn: &mut DbConnection, run: &str, results: &[ObjectResult]) -
                 er::score_milli.eq(r.score.map(|s| (s * 1000.0).round() as i64)),
                 er::grade.eq(r.grade.clone()),
                 er::rank.eq(r.rank),
-                er::inputs.eq(serde_json::to_string(&r.inputs).unwrap_or_default()),
+                er::inputs.eq(text.as_str()),
             )
         })
         .collect();
     for chunk in rows.chunks(500) {
         crate::insert_rows!(conn, er::table, chunk)?;
     }
-    Ok(())
+    Ok(inputs)
 }
 
 type ResultRow = (String, String, String, String, String, Option<i64>, String, Option<i64>, String);

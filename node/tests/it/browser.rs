@@ -653,17 +653,29 @@ async fn console_takes_a_platform_from_its_application_to_its_data(app: TestApp)
     let png = reviewer.screenshot().await.expect("screenshot");
     std::fs::write(artifact(&format!("console-monitoring-{backend}.png")), png).expect("write");
 
-    // Staff evaluate the platforms for November: the run ranks the platform, its report reads
-    // in three sections and is sent.
-    let evaluator = app.staff(&sys, &sec, "li.evaluator", None).await;
-    let set = serde_json::json!({
-        "code": "EV-PLAT", "name": "接入平台月度评价", "frequency": "month", "object_kind": "tenant",
-        "indicators": [{"code": "R1", "name": "拒收率", "formula": "rejection_rate", "weight": 100,
-                        "scoring": {"kind": "linear", "zero_at": 20, "full_at": 0}}],
-        "grades": {"excellent": 90, "good": 80, "pass": 60}
-    });
-    assert_eq!(evaluator.post(&app, "/api/v1/evaluation/sets", set).await.status(), 201);
+    // Staff define the platforms' indicator set in the console (a weight short of 100 is shown
+    // on the form), evaluate November: the run ranks the platform, its report reads in three
+    // sections and is sent; the tier view shows the node's own platforms.
     reviewer.goto(&app.url("/evaluation")).await.expect("goto");
+    click(&reviewer, "#new-set").await;
+    wait_for_text(&reviewer, "新建指标体系").await;
+    fill(&reviewer, "#code", "EV-PLAT").await;
+    fill(&reviewer, "#name", "接入平台月度评价").await;
+    reviewer.find(Locator::Css("#object_kind")).await.expect("select").select_by_value("tenant").await.expect("kind");
+    fill(&reviewer, "input[name='i0_code']", "R1").await;
+    fill(&reviewer, "input[name='i0_name']", "拒收率").await;
+    let formula = reviewer.find(Locator::Css("select[name='i0_formula']")).await.expect("formula");
+    formula.select_by_value("rejection_rate").await.expect("formula");
+    fill(&reviewer, "input[name='i0_weight']", "90").await;
+    fill(&reviewer, "input[name='i0_zero_at']", "20").await;
+    fill(&reviewer, "input[name='i0_full_at']", "0").await;
+    fill(&reviewer, "#excellent", "90").await;
+    fill(&reviewer, "#good", "80").await;
+    click(&reviewer, "#save-set").await;
+    wait_for_text(&reviewer, "合计 100").await;
+    fill(&reviewer, "input[name='i0_weight']", "100").await;
+    click(&reviewer, "#save-set").await;
+    wait_for_text(&reviewer, "已保存指标体系 EV-PLAT 第 1 版").await;
     fill(&reviewer, "#period", "2026-11").await;
     click(&reviewer, "#run-now").await;
     let ranked = wait_for_text(&reviewer, "等级分布").await;
@@ -674,6 +686,11 @@ async fn console_takes_a_platform_from_its_application_to_its_data(app: TestApp)
     wait_for_text(&reviewer, "评价通知").await;
     let png = reviewer.screenshot().await.expect("screenshot");
     std::fs::write(artifact(&format!("console-evaluation-{backend}.png")), png).expect("write");
+    reviewer.goto(&app.url("/evaluation/tiers")).await.expect("goto");
+    fill(&reviewer, "#tier-form #period", "2026-11").await;
+    click(&reviewer, "#tier-form button").await;
+    let tier = wait_for_text(&reviewer, "下级辖区排名").await;
+    assert!(tier.contains("本级评价对象") && (tier.contains("xianlian") || tier.contains("鲜链")), "{tier}");
     for c in [applicant, reviewer, admin] {
         c.close().await.expect("close");
     }

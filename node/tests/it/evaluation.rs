@@ -177,6 +177,26 @@ async fn grades_and_ranks_are_what_the_test_computes(app: TestApp) {
     assert!(html.contains("grade-chart") && html.contains("330106 西湖区"), "grades by region");
     let html = crate::industry::page(&app, &w.reviewer, &format!("/evaluation/objects/{e1_id}?set=EV-ENT")).await;
     assert!(html.contains("score-chart") && html.contains(&period), "the object's trend");
+
+    // Someone with database access raises E3's score: the run no longer matches its audit
+    // row, and saying so is an audit row of failure.
+    let verify = format!("/api/v1/evaluation/runs/{}/verify", again["id"].as_str().expect("id"));
+    let fine = json_of(w.reviewer.get(&app, &verify).await, 200).await;
+    assert_eq!(fine["intact"], true, "{fine}");
+    let e3_id =
+        new["results"].as_array().expect("results").iter().find(|r| r["object_code"] == e[2].as_str()).expect("E3")
+            ["object_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+    app.sql(&format!(
+        "UPDATE evaluation_results SET score_milli = 99000, grade = 'excellent' WHERE object_id = '{e3_id}'"
+    ))
+    .expect("rewrite");
+    let found = json_of(w.reviewer.get(&app, &verify).await, 200).await;
+    assert_eq!(found["intact"], false, "{found}");
+    assert_eq!(app.audit_count("evaluation.verify", "failure"), 1);
+    expect_problem(w.key_a.get(&app, &verify).await, 403, "forbidden").await;
 }
 both_backends!(grades_and_ranks_are_what_the_test_computes);
 

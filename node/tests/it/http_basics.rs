@@ -156,6 +156,7 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("/api/v1/evaluation/runs/{id}/report", "get"),
         ("/api/v1/evaluation/runs/{id}/report.xlsx", "get"),
         ("/api/v1/evaluation/runs/{id}/report/send", "post"),
+        ("/api/v1/evaluation/runs/{id}/verify", "get"),
         ("/api/v1/evaluation/jurisdiction", "get"),
         ("/api/v1/evaluation/jurisdiction/results", "get"),
         ("/api/v1/evaluation/jurisdiction/results.csv", "get"),
