@@ -16,6 +16,9 @@ use crate::error::{AppError, AppResult, ErrorKind};
 /// Results hashed per read.
 const CHUNK: i64 = 10_000;
 
+/// A stored result as it is hashed: object, score, grade, rank, inputs.
+type Stored = (String, Option<i64>, String, Option<i64>, String);
+
 /// The digest of a run as it is stored.
 pub struct Hasher(Sha256);
 
@@ -65,7 +68,7 @@ fn computed(conn: &mut DbConnection, id: &str) -> AppResult<String> {
     let mut h = Hasher::of_run(id, &set, version, &period, objects, &grades, &basis);
     let mut after = String::new();
     loop {
-        let rows: Vec<(String, Option<i64>, String, Option<i64>, String)> = er::table
+        let rows: Vec<Stored> = er::table
             .filter(er::run_id.eq(id))
             .filter(er::object_id.gt(&after))
             .order(er::object_id)
