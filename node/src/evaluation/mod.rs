@@ -61,6 +61,7 @@ pub fn background(state: &actix_web::web::Data<crate::app::AppState>) -> Vec<cra
     use crate::jobs::{Job, Schedule, Scope};
     let db = state.db.clone();
     let own = state.config.node.region.as_str().to_owned();
+    let node = state.config.node.name.clone();
     let linked = state.find::<tiers::Linked>();
     vec![Job::scheduled(
         "evaluation.runs",
@@ -68,10 +69,10 @@ pub fn background(state: &actix_web::web::Data<crate::app::AppState>) -> Vec<cra
         Schedule::Every(std::time::Duration::from_secs(3600)),
         Scope::Once,
         Arc::new(move || {
-            let (db, own, linked) = (db.clone(), own.clone(), linked.clone());
+            let (db, own, node, linked) = (db.clone(), own.clone(), node.clone(), linked.clone());
             Box::pin(async move {
                 let today = crate::trace::row::day_of(crate::db::now());
-                let made = db.transaction(move |conn| schedule::due(conn, &own, today)).await?;
+                let made = db.transaction(move |conn| schedule::due(conn, &own, &node, today)).await?;
                 if let Some(l) = linked.filter(|_| !made.is_empty()) {
                     l.0.wake_up();
                 }

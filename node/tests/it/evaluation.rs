@@ -480,7 +480,14 @@ async fn each_period_is_run_once_by_the_node(app: TestApp) {
     let (today, _) = days();
     let due = |app: &TestApp| {
         app.db
-            .transaction_sync(|conn| tracenode::evaluation::schedule::due(conn, app.config.node.region.as_str(), today))
+            .transaction_sync(|conn| {
+                tracenode::evaluation::schedule::due(
+                    conn,
+                    app.config.node.region.as_str(),
+                    &app.config.node.name,
+                    today,
+                )
+            })
             .expect("due")
     };
     let made = due(&app);
@@ -492,6 +499,7 @@ async fn each_period_is_run_once_by_the_node(app: TestApp) {
     );
     assert!(due(&app).is_empty(), "a period with a run is left alone");
     assert_eq!(app.audit_count("evaluation.run", "success"), 1);
+    assert_eq!(app.audit_count("evaluation.report.send", "success"), 1, "its report went out with it");
 }
 both_backends!(each_period_is_run_once_by_the_node);
 
