@@ -26,6 +26,8 @@
 
 #[path = "support/activity.rs"]
 mod activity;
+#[path = "support/rollup.rs"]
+mod rollup;
 mod support;
 #[path = "support/tree.rs"]
 mod tree;
@@ -35,26 +37,21 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use support::{drop_bench_databases, fresh_pg};
+use rollup::{cut, open, peak_mib, Store};
+use support::drop_bench_databases;
 use tracenode::audit::AuditContext;
-use tracenode::config::DatabaseUrl;
-use tracenode::db::Db;
 use tracenode::evaluation::jurisdiction::{self, Key};
 use tracenode::evaluation::runs;
 use tracenode::evaluation::set::SetInput;
 use tracenode::evaluation::sets::{self, Set};
-use tracenode::federation::children;
-use tracenode::federation::inbox::{self, Presented, Via};
-use tracenode::federation::kinds::{self, Collector, Kind};
+use tracenode::federation::kinds::Kind;
 use tracenode::pki::own::OwnCertificate;
-use tracenode::region::RegionCode;
 use tracenode::system::monitoring::indicators::Window;
-use tracenode_federation::tiers::Identity;
 use tracenode_federation::wire::batch::Batch;
 use tracenode_federation::wire::payload::{
     EvaluatedObject, EvaluationItem, EvaluationResults, EvaluationSummary, IndicatorScore,
 };
-use tracenode_federation::wire::{Payload, DEFAULT_MAX_BATCH_BYTES};
+use tracenode_federation::wire::Payload;
 use tree::{cpu, signer, tree, Province, PROVINCES};
 
 const REAL: &str = "330000";
@@ -63,7 +60,6 @@ const SET: &str = "EV-BENCH";
 const PERIOD: &str = "2026-11";
 /// Entities evaluated in each county of the tiers pass.
 const PER_COUNTY: i64 = 20;
-const SLACK: usize = 64 * 1024;
 
 fn set_input() -> SetInput {
     serde_json::from_value(serde_json::json!({
@@ -85,20 +81,6 @@ fn set_input() -> SetInput {
 
 fn last_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, 2).expect("day")
-}
-
-fn open(pg: Option<&str>) -> (Db, Option<tempfile::TempDir>) {
-    match pg {
-        Some(server) => {
-            let url = DatabaseUrl::parse(&fresh_pg(server)).expect("url");
-            (Db::open(&url, std::path::Path::new("."), 4, true).expect("open"), None)
-        }
-        None => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let url = DatabaseUrl::parse(&format!("sqlite://{}/node.db", dir.path().display())).expect("url");
-            (Db::open(&url, dir.path(), 2, true).expect("open"), Some(dir))
-        }
-    }
 }
 
 /// A month's run of 100,000 entities beside the bare aggregates.
@@ -139,31 +121,14 @@ fn month(pg: Option<&str>) {
     );
 }
 
-struct Store {
-    region: String,
-    db: Db,
-    through: i64,
-    made: i64,
-    _dir: Option<tempfile::TempDir>,
+/// What a node of the tree does with evaluation.
+trait Evaluating {
+    fn take_set(&self, set: &Set);
+    fn entities(&self);
+    fn run(&self);
 }
 
-impl Store {
-    fn on(region: &str, pg: Option<&str>) -> Store {
-        let (db, dir) = open(pg);
-        Store { region: region.to_owned(), db, through: 0, made: 0, _dir: dir }
-    }
-
-    fn enrol(&self, children: &[String]) {
-        self.db
-            .transaction_sync(|conn| {
-                for c in children {
-                    children::enrol(conn, &RegionCode::parse(c).expect("region"), "-", "file", None)?;
-                }
-                Ok(())
-            })
-            .expect("enrol");
-    }
-
+impl Evaluating for Store {
     fn take_set(&self, set: &Set) {
         self.db.transaction_sync(|conn| sets::receive(conn, NATIONAL, set)).expect("set");
     }
@@ -203,55 +168,6 @@ impl Store {
             .transaction_sync(|conn| runs::run(conn, &AuditContext::system(), &region, SET, None, PERIOD, last_day()))
             .expect("run");
     }
-
-    fn collect(&mut self, signer: &OwnCertificate) -> Vec<Batch> {
-        let identity = Identity::Node { region: self.region.clone() };
-        let mut out = Vec::new();
-        loop {
-            let by = Collector {
-                identity: &identity,
-                region: &self.region,
-                signer,
-                batch_items: 5_000,
-                max_body_bytes: DEFAULT_MAX_BATCH_BYTES as usize - SLACK,
-                batch_no: self.made + 1,
-            };
-            let collected = {
-                let mut conn = self.db.conn().expect("conn");
-                kinds::collect(Kind::Evaluations, &mut conn, self.through, &by).expect("collect")
-            };
-            let Some(c) = collected else { break };
-            self.through = c.collected_through;
-            if c.payload.items() > 0 {
-                self.made += 1;
-                out.push(batch(&self.region, self.made, &c.payload));
-            }
-            if !c.more {
-                break;
-            }
-        }
-        out
-    }
-
-    fn receive(&self, child: &str, batches: &[Batch]) {
-        let sender = Identity::Node { region: child.to_owned() };
-        let presented = Presented { receiver: &self.region, ..Presented::default() };
-        for b in batches {
-            let receipt = inbox::receive(&self.db, &sender, presented, b, Via::File).expect("apply");
-            assert_eq!(receipt.outcome.as_str(), "applied", "{child} batch {}", b.header.batch_no);
-        }
-    }
-}
-
-fn batch(sender: &str, no: i64, payload: &Payload) -> Batch {
-    Batch::new(
-        Kind::Evaluations.as_str(),
-        &Identity::Node { region: sender.to_owned() },
-        no,
-        payload.items() as i64,
-        payload.to_body(),
-        "2026-12-03T00:00:00Z".into(),
-    )
 }
 
 /// The summary a simulated node sends: `objects` entities, half good, half passing.
@@ -320,27 +236,7 @@ fn simulated(province: &Province) -> Vec<Batch> {
     }
     let children = province.1.iter().map(|(c, k)| if c == &province.0 { k.len() } else { 1 }).sum::<usize>();
     items.push(summary(&province.0, all, children as i64));
-    let budget = DEFAULT_MAX_BATCH_BYTES as usize - SLACK;
-    let mut out = Vec::new();
-    let mut rest = items.as_slice();
-    while !rest.is_empty() {
-        let sizes = rest.iter().map(|s| serde_json::to_string(s).expect("json").len());
-        let n = kinds::fitting(sizes, budget);
-        out.push(batch(&province.0, out.len() as i64 + 1, &Payload::Evaluations(rest[..n].to_vec())));
-        rest = &rest[n..];
-    }
-    out
-}
-
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    cut(Kind::Evaluations, &province.0, &items, Payload::Evaluations)
 }
 
 /// The floor: every result of the simulated provinces inserted bare into a table of their
@@ -408,7 +304,7 @@ fn tiers(pg: Option<&str>, signer: &OwnCertificate) {
         tree.len()
     );
 
-    let national = Store::on(NATIONAL, pg);
+    let national = Store::on(Kind::Evaluations, NATIONAL, pg);
     national.enrol(&PROVINCES.iter().map(|p| format!("{p}0000")).collect::<Vec<_>>());
     let set = national
         .db
@@ -416,18 +312,18 @@ fn tiers(pg: Option<&str>, signer: &OwnCertificate) {
         .expect("set");
 
     let real = tree.iter().find(|p| p.0 == REAL).expect("Zhejiang");
-    let mut province = Store::on(REAL, pg);
+    let mut province = Store::on(Kind::Evaluations, REAL, pg);
     province.take_set(&set);
     province.enrol(&real.1.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
     let mut cities: Vec<(Store, Vec<Store>)> = Vec::new();
     for (city, names) in &real.1 {
-        let c = Store::on(city, None);
+        let c = Store::on(Kind::Evaluations, city, None);
         c.take_set(&set);
         c.enrol(names);
         let counties: Vec<Store> = names
             .iter()
             .map(|n| {
-                let s = Store::on(n, None);
+                let s = Store::on(Kind::Evaluations, n, None);
                 s.take_set(&set);
                 s.entities();
                 s
@@ -462,7 +358,7 @@ fn tiers(pg: Option<&str>, signer: &OwnCertificate) {
         national.receive(p, batches);
     }
     let (apply, apply_cpu) = (wall.elapsed(), cpu() - cpu0);
-    let floor_store = Store::on(NATIONAL, pg);
+    let floor_store = Store::on(Kind::Evaluations, NATIONAL, pg);
     let bare = floor(&floor_store, &simulated);
     println!(
         "  national apply of 30 provinces ({n_batches} batches, {n_items} items, {} results): {:.3} s wall, {:.2} s CPU, \

@@ -25,6 +25,8 @@
 //!
 //! `cargo bench -p tracenode --bench industry`
 
+#[path = "support/rollup.rs"]
+mod rollup;
 mod support;
 #[path = "support/tree.rs"]
 mod tree;
@@ -33,13 +35,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use support::{drop_bench_databases, fresh_pg};
+use rollup::{cut, peak_mib, Store};
+use support::drop_bench_databases;
 use tracenode::audit::AuditContext;
-use tracenode::config::DatabaseUrl;
-use tracenode::db::Db;
-use tracenode::federation::children;
-use tracenode::federation::inbox::{self, Presented, Via};
-use tracenode::federation::kinds::{self, Collector, Kind};
+use tracenode::federation::kinds::Kind;
 use tracenode::ids::TenantId;
 use tracenode::pki::own::OwnCertificate;
 use tracenode::region::RegionCode;
@@ -50,10 +49,9 @@ use tracenode::system::industry::reports::{self, Decision, ReportInput};
 use tracenode::system::industry::summary;
 use tracenode::system::industry::value::{Aggregation, ValueInput, ValueKind};
 use tracenode::tenants::{self, NewTenant, TenantKind};
-use tracenode_federation::tiers::Identity;
 use tracenode_federation::wire::batch::Batch;
 use tracenode_federation::wire::payload::{IndicatorFigure, IndustrySummary};
-use tracenode_federation::wire::{Payload, DEFAULT_MAX_BATCH_BYTES};
+use tracenode_federation::wire::Payload;
 use tree::{cpu, signer, tree, Province, PROVINCES};
 
 const REAL: &str = "330000";
@@ -61,7 +59,6 @@ const NATIONAL: &str = "100000";
 const FORM: &str = "BENCH-50";
 const PERIOD: &str = "2026-11";
 const INDICATORS: usize = 50;
-const SLACK: usize = 64 * 1024;
 
 /// What the county `code` fills for indicator `i`, thousandths.
 fn value(county: &str, i: usize) -> i64 {
@@ -92,42 +89,14 @@ fn form_input() -> FormInput {
     }
 }
 
-struct Store {
-    region: String,
-    db: Db,
-    through: i64,
-    made: i64,
-    _dir: Option<tempfile::TempDir>,
+/// What a node of the tree does with industry statistics.
+trait Industry {
+    fn take_form(&self, form: &Form);
+    fn report(&self);
+    fn total(&self) -> Option<IndustrySummary>;
 }
 
-impl Store {
-    fn on(region: &str, pg: Option<&str>) -> Store {
-        match pg {
-            Some(server) => {
-                let url = DatabaseUrl::parse(&fresh_pg(server)).expect("url");
-                let db = Db::open(&url, std::path::Path::new("."), 4, true).expect("open");
-                Store { region: region.to_owned(), db, through: 0, made: 0, _dir: None }
-            }
-            None => {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let url = DatabaseUrl::parse(&format!("sqlite://{}/node.db", dir.path().display())).expect("url");
-                let db = Db::open(&url, dir.path(), 2, true).expect("open");
-                Store { region: region.to_owned(), db, through: 0, made: 0, _dir: Some(dir) }
-            }
-        }
-    }
-
-    fn enrol(&self, children: &[String]) {
-        self.db
-            .transaction_sync(|conn| {
-                for c in children {
-                    children::enrol(conn, &RegionCode::parse(c).expect("region"), "-", "file", None)?;
-                }
-                Ok(())
-            })
-            .expect("enrol");
-    }
-
+impl Industry for Store {
     /// The form as the mailbox delivers it.
     fn take_form(&self, form: &Form) {
         self.db.transaction_sync(|conn| forms::receive(conn, NATIONAL, form)).expect("form");
@@ -168,44 +137,6 @@ impl Store {
             .expect("report");
     }
 
-    fn collect(&mut self, signer: &OwnCertificate) -> Vec<Batch> {
-        let identity = Identity::Node { region: self.region.clone() };
-        let mut out = Vec::new();
-        loop {
-            let by = Collector {
-                identity: &identity,
-                region: &self.region,
-                signer,
-                batch_items: 5_000,
-                max_body_bytes: DEFAULT_MAX_BATCH_BYTES as usize - SLACK,
-                batch_no: self.made + 1,
-            };
-            let collected = {
-                let mut conn = self.db.conn().expect("conn");
-                kinds::collect(Kind::IndustryStatistics, &mut conn, self.through, &by).expect("collect")
-            };
-            let Some(c) = collected else { break };
-            self.through = c.collected_through;
-            if c.payload.items() > 0 {
-                self.made += 1;
-                out.push(batch(&self.region, self.made, &c.payload));
-            }
-            if !c.more {
-                break;
-            }
-        }
-        out
-    }
-
-    fn receive(&self, child: &str, batches: &[Batch]) {
-        let sender = Identity::Node { region: child.to_owned() };
-        let presented = Presented { receiver: &self.region, ..Presented::default() };
-        for b in batches {
-            let receipt = inbox::receive(&self.db, &sender, presented, b, Via::File).expect("apply");
-            assert_eq!(receipt.outcome.as_str(), "applied", "{child} batch {}", b.header.batch_no);
-        }
-    }
-
     fn total(&self) -> Option<IndustrySummary> {
         let mut conn = self.db.conn().expect("conn");
         summary::held(&mut conn, &self.region, FORM, PERIOD).expect("held").map(|h| h.summary)
@@ -214,17 +145,6 @@ impl Store {
 
 fn milli_text(m: i64) -> String {
     format!("{}.{:03}", m / 1000, m % 1000)
-}
-
-fn batch(sender: &str, no: i64, payload: &Payload) -> Batch {
-    Batch::new(
-        Kind::IndustryStatistics.as_str(),
-        &Identity::Node { region: sender.to_owned() },
-        no,
-        payload.items() as i64,
-        payload.to_body(),
-        "2026-12-03T00:00:00Z".into(),
-    )
 }
 
 fn figures_of(counties: &[&str]) -> Vec<IndicatorFigure> {
@@ -273,27 +193,7 @@ fn simulated(province: &Province) -> Vec<Batch> {
     let children =
         province.1.iter().map(|(city, counties)| if city == &province.0 { counties.len() } else { 1 }).sum::<usize>();
     items.push(item(&province.0, &all, 0, children as i64));
-    let budget = DEFAULT_MAX_BATCH_BYTES as usize - SLACK;
-    let mut out = Vec::new();
-    let mut rest = items.as_slice();
-    while !rest.is_empty() {
-        let sizes = rest.iter().map(|s| serde_json::to_string(s).expect("json").len());
-        let n = kinds::fitting(sizes, budget);
-        out.push(batch(&province.0, out.len() as i64 + 1, &Payload::IndustryStatistics(rest[..n].to_vec())));
-        rest = &rest[n..];
-    }
-    out
-}
-
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    cut(Kind::IndustryStatistics, &province.0, &items, Payload::IndustryStatistics)
 }
 
 /// The floor: every summary's figures inserted bare into a table of their shape, then summed
@@ -356,7 +256,7 @@ fn run(pg: Option<&str>, signer: &OwnCertificate) {
     );
 
     // The national node defines and publishes the form.
-    let national = Store::on(NATIONAL, pg);
+    let national = Store::on(Kind::IndustryStatistics, NATIONAL, pg);
     national.enrol(&PROVINCES.iter().map(|p| format!("{p}0000")).collect::<Vec<_>>());
     let form = national
         .db
@@ -368,18 +268,18 @@ fn run(pg: Option<&str>, signer: &OwnCertificate) {
 
     // The real province: stores for the province, its cities and counties, each with the form.
     let real = tree.iter().find(|p| p.0 == REAL).expect("Zhejiang");
-    let mut province = Store::on(REAL, pg);
+    let mut province = Store::on(Kind::IndustryStatistics, REAL, pg);
     province.take_form(&form);
     province.enrol(&real.1.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
     let mut cities: Vec<(Store, Vec<Store>)> = Vec::new();
     for (city, names) in &real.1 {
-        let c = Store::on(city, None);
+        let c = Store::on(Kind::IndustryStatistics, city, None);
         c.take_form(&form);
         c.enrol(names);
         let counties: Vec<Store> = names
             .iter()
             .map(|n| {
-                let s = Store::on(n, None);
+                let s = Store::on(Kind::IndustryStatistics, n, None);
                 s.take_form(&form);
                 s
             })
@@ -412,7 +312,7 @@ fn run(pg: Option<&str>, signer: &OwnCertificate) {
         national.receive(p, batches);
     }
     let (apply, apply_cpu) = (wall.elapsed(), cpu() - cpu0);
-    let floor_store = Store::on(NATIONAL, pg);
+    let floor_store = Store::on(Kind::IndustryStatistics, NATIONAL, pg);
     let bare = floor(&floor_store, &simulated);
     println!(
         "  national apply of 30 provinces ({n_batches} batches, {n_items} summaries × {INDICATORS} indicators): {:.3} s wall, {:.2} s CPU, peak RSS {:.0} MiB | floor (bare insert + sum): {:.3} s | ratio {:.1}",

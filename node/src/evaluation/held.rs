@@ -28,6 +28,15 @@ fn milli(v: Option<f64>) -> Option<i64> {
     v.map(|v| (v * 1000.0).round() as i64)
 }
 
+/// Each indicator's value and points of a result, in thousandths, as they travel.
+fn scores(inputs: &super::runs::Inputs) -> Vec<IndicatorScore> {
+    inputs
+        .indicators
+        .iter()
+        .map(|i| IndicatorScore { code: i.code.clone(), value_milli: milli(i.value), points_milli: milli(i.points) })
+        .collect()
+}
+
 /// The parts an own run's results travel in, in rank order.
 pub fn parts_of(key: &Key, own: &str, run: &str, results: &[ObjectResult]) -> Vec<EvaluationItem> {
     let objects: Vec<EvaluatedObject> = results
@@ -40,16 +49,7 @@ pub fn parts_of(key: &Key, own: &str, run: &str, results: &[ObjectResult]) -> Ve
             score_milli: milli(r.score),
             grade: r.grade.clone(),
             rank: r.rank,
-            indicators: r
-                .inputs
-                .indicators
-                .iter()
-                .map(|i| IndicatorScore {
-                    code: i.code.clone(),
-                    value_milli: milli(i.value),
-                    points_milli: milli(i.points),
-                })
-                .collect(),
+            indicators: scores(&r.inputs),
         })
         .collect();
     let chunks: Vec<&[EvaluatedObject]> =
@@ -240,16 +240,7 @@ pub fn results(conn: &mut DbConnection, key: &Key, source: &str, page: i64) -> A
 
 fn of_own(r: ObjectResult) -> HeldResult {
     HeldResult {
-        indicators: r
-            .inputs
-            .indicators
-            .iter()
-            .map(|i| IndicatorScore {
-                code: i.code.clone(),
-                value_milli: milli(i.value),
-                points_milli: milli(i.points),
-            })
-            .collect(),
+        indicators: scores(&r.inputs),
         object_id: r.object_id,
         object_code: r.object_code,
         object_name: r.object_name,

@@ -13,7 +13,7 @@ use crate::registry::{code, world};
 use crate::support::{expect_problem, TestApp};
 
 /// The month before the current one (China Standard Time): its first day and its length.
-fn last_month() -> (NaiveDate, i64) {
+pub(crate) fn last_month() -> (NaiveDate, i64) {
     let (today, _) = days();
     let first_this = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).expect("day");
     let last = first_this - TimeDelta::days(1);

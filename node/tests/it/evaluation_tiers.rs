@@ -5,27 +5,19 @@
 //! records it stored, drills down to the county and finds its results unchanged. Batches a
 //! parent cannot take are refused whole, as the protocol says.
 
-use chrono::{Datelike, NaiveDate, TimeDelta};
+use chrono::{NaiveDate, TimeDelta};
 use serde_json::{json, Value};
 use tracenode::config::Tier;
 use tracenode_federation::tiers::{Identity, Leaf};
 use tracenode_federation::wire::batch::Batch;
 
+use crate::evaluation::last_month;
 use crate::federation::{child_node, client_with, desk_in, free_port, national, post_batch, Desk};
 use crate::ingest::{import, json_of};
-use crate::monitoring::{days, milli};
+use crate::monitoring::milli;
 use crate::on_both_backends;
 use crate::registry::{code, entity};
 use crate::support::{expect_problem, Backend, TestApp};
-
-/// The month before the current one (China Standard Time): its first day and its length.
-fn last_month() -> (NaiveDate, i64) {
-    let (today, _) = days();
-    let first_this = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).expect("day");
-    let last = first_this - TimeDelta::days(1);
-    let first = NaiveDate::from_ymd_opt(last.year(), last.month(), 1).expect("day");
-    (first, (last - first).num_days() + 1)
-}
 
 /// One indicator, the reporting rate, scored linearly: the score is the rate in percent.
 fn set() -> Value {
