@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::set::{GradeBounds, ObjectKind, Scoring, SetIndicator, SetInput, Step};
+use super::set::{GradeBounds, ObjectKind, Scoring, SetIndicator, SetInput, Step, MAX_INDICATORS};
 use crate::error::{AppError, AppResult};
 use crate::system::industry::period::Frequency;
 
@@ -131,7 +131,9 @@ impl Values {
             frequency: get("frequency"),
             object_kind: get("object_kind"),
             stage: get("stage"),
-            rows: (0..ROWS)
+            // As many rows as a set may hold: a set edited with more than [`ROWS`] shows them all.
+            rows: (0..MAX_INDICATORS)
+                .filter(|k| form.contains_key(&format!("i{k}_code")))
                 .map(|k| Row {
                     code: get(&format!("i{k}_code")),
                     name: get(&format!("i{k}_name")),
@@ -226,5 +228,14 @@ mod tests {
             serde_json::from_str(include_str!("../../../docs/examples/evaluation-set.json")).expect("set");
         let again = Values::of(&set).input().expect("reads");
         assert_eq!(again, set);
+    }
+
+    #[test]
+    fn every_row_posted_is_read_up_to_a_set_s_most() {
+        let mut form = HashMap::new();
+        for k in 0..MAX_INDICATORS + 2 {
+            form.insert(format!("i{k}_code"), format!("I{k}"));
+        }
+        assert_eq!(Values::posted(&form).rows.len(), MAX_INDICATORS);
     }
 }

@@ -100,25 +100,29 @@ async fn a_national_set_is_evaluated_at_every_tier_and_ranked_at_the_top(backend
     let zhejiang = child_node(backend, &nation, Tier::Province, "330000", Some(free_port())).await;
     let hangzhou = child_node(backend, &zhejiang, Tier::City, "330100", Some(free_port())).await;
     let xihu = child_node(backend, &hangzhou, Tier::County, "330106", None).await;
+    let shangcheng = child_node(backend, &hangzhou, Tier::County, "330102", None).await;
     let jiangsu = child_node(backend, &nation, Tier::Province, "320000", None).await;
     let (n, x, j) =
         (desk_in(&nation, "110105").await, desk_in(&xihu, "330106").await, desk_in(&jiangsu, "320000").await);
+    let s = desk_in(&shangcheng, "330102").await;
 
     // The national node defines the set; it comes down to the county and the other province,
     // where it cannot be changed.
     json_of(n.reviewer.post(&nation, "/api/v1/evaluation/sets", set()).await, 201).await;
-    for (app, d) in [(&xihu, &x), (&jiangsu, &j)] {
+    for (app, d) in [(&xihu, &x), (&shangcheng, &s), (&jiangsu, &j)] {
         let held = until(app, d, "/api/v1/evaluation/sets/EV-NAT", |s| s["version"] == 1).await;
         assert_eq!(held["origin"], "100000", "{held}");
         expect_problem(d.reviewer.post(app, "/api/v1/evaluation/sets", set()).await, 409, "conflict").await;
     }
 
-    // 西湖区: two entities reporting on 20 and 10 days; 江苏省: one on every day.
+    // 西湖区: two entities reporting on 20 and 10 days; 上城区: one on 25 days; 江苏省: one on
+    // every day.
     let (first, days) = last_month();
     let county_codes = entities(&xihu, &x, "330106", &[20, 10]).await;
+    entities(&shangcheng, &s, "330102", &[25]).await;
     entities(&jiangsu, &j, "320000", &[days]).await;
     let period = first.format("%Y-%m").to_string();
-    for (app, d) in [(&xihu, &x), (&jiangsu, &j)] {
+    for (app, d) in [(&xihu, &x), (&shangcheng, &s), (&jiangsu, &j)] {
         json_of(d.reviewer.post(app, "/api/v1/evaluation/runs", json!({"set": "EV-NAT", "period": period})).await, 201)
             .await;
     }
@@ -127,10 +131,10 @@ async fn a_national_set_is_evaluated_at_every_tier_and_ranked_at_the_top(backend
     let q = format!("/api/v1/evaluation/jurisdiction?set=EV-NAT&period={period}");
     let top = until(&nation, &n, &q, |v| {
         v["below"].as_array().is_some_and(|b| b.iter().all(|r| !r["evaluation"].is_null()))
-            && v["evaluation"]["objects"] == 3
+            && v["evaluation"]["objects"] == 4
     })
     .await;
-    let zhejiang_rate = rate(30, 2 * days).expect("rate");
+    let zhejiang_rate = rate(55, 3 * days).expect("rate");
     let below: Vec<(&str, Option<i64>, Option<i64>)> = top["below"]
         .as_array()
         .expect("below")
@@ -142,24 +146,30 @@ async fn a_national_set_is_evaluated_at_every_tier_and_ranked_at_the_top(backend
         [("320000", Some(1), Some(100_000)), ("330000", Some(2), Some(zhejiang_rate))],
         "the provinces ranked: {top}"
     );
-    assert_eq!(top["evaluation"]["grades"], json!([1, 0, 1, 1, 0]), "20/30 passes, 10/30 fails: {top}");
-    assert_eq!(score_milli(&top["evaluation"]["score"]), rate(30 + days, 3 * days), "the nation's rate: {top}");
+    let grades = [days, 25, 20, 10].map(|d| rate(d, days).expect("rate"));
+    let count = |lo: i64, hi: i64| grades.iter().filter(|g| (lo..hi).contains(*g)).count();
+    let want = json!([count(85_000, 100_001), count(75_000, 85_000), count(60_000, 75_000), count(0, 60_000), 0]);
+    assert_eq!(top["evaluation"]["grades"], want, "{top}");
+    assert_eq!(score_milli(&top["evaluation"]["score"]), rate(55 + days, 4 * days), "the nation's rate: {top}");
 
     // Drilled down: the province ranks its city, the city its county.
     let at = |region: &str| format!("{q}&region={region}");
     let province = json_of(n.reviewer.get(&nation, &at("330000")).await, 200).await;
     assert_eq!(province["below"][0]["region"], "330100", "{province}");
     let city = json_of(n.reviewer.get(&nation, &at("330100")).await, 200).await;
-    assert_eq!(city["below"][0]["region"], "330106", "{city}");
+    let counties: Vec<(&str, Option<i64>)> = city["below"]
+        .as_array()
+        .expect("below")
+        .iter()
+        .map(|r| (r["region"].as_str().expect("region"), r["rank"].as_i64()))
+        .collect();
+    assert_eq!(counties, [("330102", Some(1)), ("330106", Some(2))], "25/30 before 30/60: {city}");
     assert_eq!(
         (city["evaluation"]["children_reported"].as_i64(), city["evaluation"]["objects"].as_i64()),
-        (Some(1), Some(2))
+        (Some(2), Some(3))
     );
 
-    // The county's results at the national node are the county's own, unchanged.
-    let results = format!("/api/v1/evaluation/jurisdiction/results?set=EV-NAT&period={period}&region=330106");
-    let own = json_of(x.reviewer.get(&xihu, &results).await, 200).await;
-    let held = json_of(n.reviewer.get(&nation, &results).await, 200).await;
+    // Each county's results at the national node are the county's own, unchanged.
     let fields = |list: &Value| -> Vec<Value> {
         list.as_array()
             .expect("results")
@@ -167,7 +177,15 @@ async fn a_national_set_is_evaluated_at_every_tier_and_ranked_at_the_top(backend
             .map(|r| json!([r["object_code"], r["object_name"], r["score"], r["grade"], r["rank"], r["indicators"]]))
             .collect()
     };
-    assert_eq!(fields(&held), fields(&own), "unchanged at the top");
+    let results_of =
+        |region: &str| format!("/api/v1/evaluation/jurisdiction/results?set=EV-NAT&period={period}&region={region}");
+    let upper = json_of(s.reviewer.get(&shangcheng, &results_of("330102")).await, 200).await;
+    let upper_held = json_of(n.reviewer.get(&nation, &results_of("330102")).await, 200).await;
+    assert_eq!(fields(&upper_held), fields(&upper), "上城区's, unchanged at the top");
+    let results = results_of("330106");
+    let own = json_of(x.reviewer.get(&xihu, &results).await, 200).await;
+    let held = json_of(n.reviewer.get(&nation, &results).await, 200).await;
+    assert_eq!(fields(&held), fields(&own), "西湖区's, unchanged at the top");
     let codes: Vec<&str> = own.as_array().expect("own").iter().filter_map(|r| r["object_code"].as_str()).collect();
     assert_eq!(codes, [county_codes[0].as_str(), county_codes[1].as_str()], "ranked at the county");
     assert_eq!(score_milli(&own[0]["score"]), rate(20, days), "{own}");
