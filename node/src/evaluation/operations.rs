@@ -43,6 +43,11 @@ pub struct Operations {
 }
 
 impl Operations {
+    /// Whether every count is zero.
+    pub fn is_zero(&self) -> bool {
+        *self == Operations::default()
+    }
+
     /// Adds `o`.
     pub fn add(&mut self, o: &Operations) {
         self.pull_runs += o.pull_runs;

@@ -88,8 +88,9 @@ pub struct Inputs {
     pub indicators: Vec<Scored>,
     /// The monitoring figures of the period.
     pub figures: Figures,
-    /// For a tenant platform, its operation over the period.
-    #[serde(default)]
+    /// For a tenant platform, its operation over the period (left out when all zero, as for
+    /// every entity).
+    #[serde(default, skip_serializing_if = "Operations::is_zero")]
     pub operations: Operations,
 }
 

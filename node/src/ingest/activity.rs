@@ -190,33 +190,48 @@ impl ActivityChanges {
     }
 }
 
+/// A trace record as a recount reads it: sequence, tenant, direction, seller, buyer, stage,
+/// act time, record id.
+type Recounted = (i64, String, String, String, String, String, NaiveDateTime, String);
+
 /// The stored records of the acts between `from` and `to` (UTC, `to` excluded), recounted
-/// from the trace records per tenant, day, acting party and stage — what `records` of
-/// `party_activity` must hold for those days. Read 10,000 records at a time, so memory holds
-/// one page and one count per key.
+/// from the trace records per tenant, day, acting party and stage — what `records` and
+/// `corrections` of `party_activity` must hold for those days. Read 10,000 records at a time,
+/// so memory holds one page, one count per key and the window's corrections (rare).
 pub fn recount(
     conn: &mut DbConnection,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> AppResult<HashMap<(String, String, String, String), i64>> {
+) -> AppResult<HashMap<(String, String, String, String), Counts>> {
+    use crate::db::schema::trace_corrections::dsl as c;
     use crate::db::schema::trace_records::dsl as r;
-    let mut out: HashMap<(String, String, String, String), i64> = HashMap::new();
+    let corrections: std::collections::HashSet<(String, String)> = c::trace_corrections
+        .inner_join(r::trace_records.on(r::tenant_id.eq(c::tenant_id).and(r::record_id.eq(c::record_id))))
+        .filter(r::act_time.ge(from))
+        .filter(r::act_time.lt(to))
+        .select((c::tenant_id, c::record_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut out: HashMap<(String, String, String, String), Counts> = HashMap::new();
     let mut after = 0i64;
     loop {
-        let rows: Vec<(i64, String, String, String, String, String, NaiveDateTime)> =
-            crate::db::schema::trace_records::table
-                .filter(r::seq.gt(after))
-                .filter(r::act_time.ge(from))
-                .filter(r::act_time.lt(to))
-                .order(r::seq)
-                .limit(10_000)
-                .select((r::seq, r::tenant_id, r::direction, r::from_code, r::to_code, r::stage, r::act_time))
-                .load(conn)?;
+        let rows: Vec<Recounted> = crate::db::schema::trace_records::table
+            .filter(r::seq.gt(after))
+            .filter(r::act_time.ge(from))
+            .filter(r::act_time.lt(to))
+            .order(r::seq)
+            .limit(10_000)
+            .select((r::seq, r::tenant_id, r::direction, r::from_code, r::to_code, r::stage, r::act_time, r::record_id))
+            .load(conn)?;
         let Some(last) = rows.last() else { break };
         after = last.0;
-        for (_, tenant, direction, from_code, to_code, stage, at) in rows {
+        for (_, tenant, direction, from_code, to_code, stage, at, record) in rows {
             let code = if direction == "out" { from_code } else { to_code };
-            *out.entry((tenant, day_text(day_of(at)), code, stage)).or_default() += 1;
+            let corrects = i64::from(corrections.contains(&(tenant.clone(), record)));
+            let n = out.entry((tenant, day_text(day_of(at)), code, stage)).or_default();
+            n.records += 1;
+            n.corrections += corrects;
         }
     }
     Ok(out)

@@ -305,6 +305,18 @@ async fn a_rewritten_activity_row_is_found(app: TestApp) {
     assert_eq!(found["first"][1]["party_code"], p.e[3].as_str());
     assert_eq!(app.audit_count("monitoring.verify", "failure"), 1);
     assert_eq!(app.audit_count("monitoring.verify", "success"), 1);
+    // Corrections are recounted too: one day of E2's raised to five shows.
+    app.sql(&format!(
+        "UPDATE party_activity SET corrections = 5 WHERE party_code = '{e}' \
+         AND day = (SELECT MIN(day) FROM party_activity WHERE party_code = '{e}')",
+        e = p.e[1]
+    ))
+    .expect("raise");
+    let found = json_of(w.reviewer.get(&app, &path).await, 200).await;
+    assert_eq!(found["differences"], 3, "{found}");
+    let e2 = found["first"].as_array().expect("first").iter().find(|d| d["party_code"] == p.e[1].as_str()).expect("E2");
+    assert_eq!((e2["corrections_kept"].as_i64(), e2["corrections_recounted"].as_i64()), (Some(5), Some(0)), "{e2}");
+    assert_eq!(e2["kept"], e2["recounted"], "its records agree: {e2}");
     let long = format!("/api/v1/monitoring/verify?from={}&to={last}", last - TimeDelta::days(40));
     assert_eq!(expect_problem(w.reviewer.get(&app, &long).await, 422, "validation_failed").await["field"], "to");
 }

@@ -1,7 +1,7 @@
-//! The check of what monitoring rests on: the `records` of `party_activity` over a window,
-//! against a recount of the trace records of the same acts (`ingest::activity::recount`). A
-//! row someone lowered or raised in the database, or a party's day deleted, shows as a
-//! difference. Rejections and delays cannot be recounted (the rejected records are not kept,
+//! The check of what monitoring rests on: the `records` and `corrections` of `party_activity`
+//! over a window, against a recount of the trace records of the same acts
+//! (`ingest::activity::recount`). A row someone lowered or raised in the database, or a
+//! party's day deleted, shows as a difference. Rejections and delays cannot be recounted (the rejected records are not kept,
 //! and only the activity rows know when a record arrived).
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +37,10 @@ pub struct Difference {
     pub kept: i64,
     /// Records the trace records hold.
     pub recounted: i64,
+    /// Corrections the activity row holds.
+    pub corrections_kept: i64,
+    /// Corrections the trace records hold.
+    pub corrections_recounted: i64,
 }
 
 /// What a check found.
@@ -66,34 +70,38 @@ pub fn verify(conn: &mut DbConnection, w: Window) -> AppResult<Verification> {
     }
     let start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default() - TimeDelta::hours(CST_HOURS);
     let recounted = crate::ingest::activity::recount(conn, start(w.from), start(w.to + TimeDelta::days(1)))?;
-    let kept: Vec<(String, String, String, String, i64)> = pa::table
+    let kept: Vec<(String, String, String, String, i64, i64)> = pa::table
         .filter(pa::day.ge(day_text(w.from)))
         .filter(pa::day.le(day_text(w.to)))
-        .select((pa::tenant_id, pa::day, pa::party_code, pa::stage, pa::records))
+        .select((pa::tenant_id, pa::day, pa::party_code, pa::stage, pa::records, pa::corrections))
         .load(conn)?;
-    let kept: HashMap<Key, i64> = kept.into_iter().map(|(t, d, c, s, n)| ((t, d, c, s), n)).collect();
-    let mut all: BTreeMap<&Key, (i64, i64)> = BTreeMap::new();
-    for (k, n) in &kept {
-        all.entry(k).or_default().0 = *n;
+    let kept: HashMap<Key, (i64, i64)> = kept.into_iter().map(|(t, d, c, s, n, k)| ((t, d, c, s), (n, k))).collect();
+    let mut all: BTreeMap<&Key, [i64; 4]> = BTreeMap::new();
+    for (k, (n, c)) in &kept {
+        let e = all.entry(k).or_default();
+        (e[0], e[2]) = (*n, *c);
     }
     for (k, n) in &recounted {
-        all.entry(k).or_default().1 = *n;
+        let e = all.entry(k).or_default();
+        (e[1], e[3]) = (n.records, n.corrections);
     }
     let differing: Vec<Difference> = all
         .into_iter()
-        .filter(|(_, (a, b))| a != b)
-        .map(|((tenant_id, day, party_code, stage), (kept, recounted))| Difference {
+        .filter(|(_, v)| v[0] != v[1] || v[2] != v[3])
+        .map(|((tenant_id, day, party_code, stage), v)| Difference {
             tenant_id: tenant_id.clone(),
             day: day.clone(),
             party_code: party_code.clone(),
             stage: stage.clone(),
-            kept,
-            recounted,
+            kept: v[0],
+            recounted: v[1],
+            corrections_kept: v[2],
+            corrections_recounted: v[3],
         })
         .collect();
     Ok(Verification {
         window: w,
-        records: recounted.values().sum(),
+        records: recounted.values().map(|n| n.records).sum(),
         differences: differing.len(),
         first: differing.into_iter().take(NAMED).collect(),
     })
