@@ -336,14 +336,11 @@ fn tiers(pg: Option<&str>, signer: &OwnCertificate) {
     for (city, counties) in cities.iter_mut() {
         for county in counties.iter_mut().filter(|c| c.region != last) {
             county.run();
-            let b = county.collect(signer);
-            city.receive(&county.region, &b);
+            county.pass_up(city, signer);
         }
-        let b = city.collect(signer);
-        province.receive(&city.region, &b);
+        city.pass_up(&province, signer);
     }
-    let b = province.collect(signer);
-    national.receive(REAL, &b);
+    province.pass_up(&national, signer);
     println!(
         "  the real province's counties but one evaluated and rolled up in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -376,12 +373,9 @@ fn tiers(pg: Option<&str>, signer: &OwnCertificate) {
     let (city, counties) = cities.last_mut().expect("city");
     let county = counties.last_mut().expect("county");
     county.run();
-    let b = county.collect(signer);
-    city.receive(&county.region, &b);
-    let b = city.collect(signer);
-    province.receive(&city.region, &b);
-    let b = province.collect(signer);
-    national.receive(REAL, &b);
+    county.pass_up(city, signer);
+    city.pass_up(&province, signer);
+    province.pass_up(&national, signer);
     let view = {
         let mut conn = national.db.conn().expect("conn");
         jurisdiction::view(&mut conn, NATIONAL, &set, PERIOD, NATIONAL).expect("view")

@@ -292,14 +292,11 @@ fn run(pg: Option<&str>, signer: &OwnCertificate) {
     for (city, counties) in cities.iter_mut() {
         for county in counties.iter_mut().filter(|c| c.region != last) {
             county.report();
-            let b = county.collect(signer);
-            city.receive(&county.region, &b);
+            county.pass_up(city, signer);
         }
-        let b = city.collect(signer);
-        province.receive(&city.region, &b);
+        city.pass_up(&province, signer);
     }
-    let b = province.collect(signer);
-    national.receive(REAL, &b);
+    province.pass_up(&national, signer);
     println!("  the real province's 89 counties reported and rolled up in {:.1} s", started.elapsed().as_secs_f64());
 
     // The other 30 provinces arrive at the national node.
@@ -328,12 +325,9 @@ fn run(pg: Option<&str>, signer: &OwnCertificate) {
     let (city, counties) = cities.last_mut().expect("city");
     let county = counties.last_mut().expect("county");
     county.report();
-    let b = county.collect(signer);
-    city.receive(&county.region, &b);
-    let b = city.collect(signer);
-    province.receive(&city.region, &b);
-    let b = province.collect(signer);
-    national.receive(REAL, &b);
+    county.pass_up(city, signer);
+    city.pass_up(&province, signer);
+    province.pass_up(&national, signer);
     let lag = lag_started.elapsed();
     let total = national.total().expect("national summary");
     // Its floor: the same summing of every county's figures done locally.

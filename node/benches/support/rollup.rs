@@ -92,6 +92,12 @@ impl Store {
         out
     }
 
+    /// Collects what is new here and has `parent` apply it: one hop up.
+    pub fn pass_up(&mut self, parent: &Store, signer: &OwnCertificate) {
+        let b = self.collect(signer);
+        parent.receive(&self.region, &b);
+    }
+
     /// Applies a child's batches, each of which must be applied.
     pub fn receive(&self, child: &str, batches: &[Batch]) {
         let sender = Identity::Node { region: child.to_owned() };
